@@ -1,0 +1,119 @@
+/*
+ * options.h -- what the configuration language knows: sections, drivers and
+ * their options, each with a type and a status.
+ *
+ * Tables are plain sorted arrays (strcmp order) searched with bsearch; a unit
+ * test checks the order.  Names are Exim's.  An option that Exim knows but that
+ * cannot mean anything to a spool-less, queue-less submitter is present with
+ * status OPT_IGNORED and a reason; one that the seed (Exim's mua_wrapper
+ * chapter) says is ignored or forced has status OPT_FORCED and the seed's rule
+ * as reason.  Both produce warnings, never errors: a linter that fails on
+ * valid Exim configuration is useless.
+ */
+#ifndef NOQ_OPTIONS_H
+#define NOQ_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Sections of the configuration, in the order Exim expects them. */
+enum sec_kind {
+	SEC_MAIN,
+	SEC_ACL,
+	SEC_ROUTERS,
+	SEC_TRANSPORTS,
+	SEC_AUTHENTICATORS,
+	SEC_REWRITE,
+	SEC_RETRY,
+	SEC_LOCAL_SCAN,
+	SEC_UNKNOWN,
+};
+
+/** sec_name() - lowercase name of a section ("main" for SEC_MAIN). */
+const char *sec_name(enum sec_kind k);
+
+/**
+ * sec_lookup() - section kind for a 'begin' name, case-insensitive;
+ * SEC_UNKNOWN if the name is not a section.
+ */
+enum sec_kind sec_lookup(const char *name);
+
+/* Value types; the checker parses values with values.h accordingly. */
+enum opt_type {
+	OPT_BOOL,      /* bare name, no_/not_ prefix, or = true|false|yes|no */
+	OPT_INT,       /* integer, K/M/G suffix, hex, octal */
+	OPT_OCTAL,     /* integer written in octal (file modes) */
+	OPT_TIME,      /* 1h30m, 30s, plain seconds */
+	OPT_STRING,    /* any string, possibly quoted, possibly an expansion */
+	OPT_LIST,      /* colon-separated list ("<c" changes separator) */
+	OPT_RULES,     /* semicolon-separated rule list (route_list) */
+	OPT_UID,       /* user name or number */
+	OPT_GID,       /* group name or number */
+};
+
+/** opt_type_name() - human name used in "expected ..." diagnostics. */
+const char *opt_type_name(enum opt_type t);
+
+enum opt_status {
+	OPT_SUPPORTED, /* noq acts on it */
+	OPT_IGNORED,   /* Exim option that means nothing here: warning + why */
+	OPT_FORCED,    /* the seed ignores or forces it: warning + the rule */
+};
+
+/**
+ * struct opt_def - one option.
+ * @name:   Exim's name, lowercase.
+ * @type:   value type.
+ * @status: see enum opt_status.
+ * @why:    for OPT_IGNORED/OPT_FORCED, the reason, a lowercase clause that
+ *          completes "option 'x' has no effect in noq: <why>" -- e.g.
+ *          "noq keeps no spool" or "the seed forces remote_max_parallel to 1";
+ *          NULL for OPT_SUPPORTED.
+ */
+struct opt_def {
+	const char *name;
+	enum opt_type type;
+	enum opt_status status;
+	const char *why;
+};
+
+struct opt_table {
+	const struct opt_def *defs;
+	size_t n;
+};
+
+/**
+ * struct driver_def - one driver of routers, transports or authenticators.
+ * @name:      driver name as written after "driver =".
+ * @section:   SEC_ROUTERS, SEC_TRANSPORTS or SEC_AUTHENTICATORS.
+ * @refused:   NULL if noq supports the driver; otherwise why it cannot
+ *             satisfy the seed, a lowercase clause completing
+ *             "the 'pipe' transport cannot be used with noq: <refused>".
+ * @options:   private options of the driver (empty for refused drivers).
+ */
+struct driver_def {
+	const char *name;
+	enum sec_kind section;
+	const char *refused;
+	struct opt_table options;
+};
+
+/** opt_generic() - generic options of a section (main options for SEC_MAIN). */
+const struct opt_table *opt_generic(enum sec_kind k);
+
+/** opt_find() - look @name up in @t; NULL if absent. */
+const struct opt_def *opt_find(const struct opt_table *t, const char *name);
+
+/**
+ * driver_find() - the driver called @name in section @k, or NULL if there is
+ * none (neither supported nor known-and-refused).
+ */
+const struct driver_def *driver_find(enum sec_kind k, const char *name);
+
+/**
+ * driver_names() - all driver names of section @k (supported and refused),
+ * in table order, for "did you mean"; sets *n.
+ */
+const struct driver_def *driver_table(enum sec_kind k, size_t *n);
+
+#endif

@@ -1,0 +1,1126 @@
+/*
+ * source.c -- source manager and line preprocessor (see source.h).
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "diag.h"
+#include "misspell.h"
+#include "options.h"
+#include "source.h"
+
+/* A logical line longer than this after macro expansion is refused. */
+#define PP_MAX_LINE (16u * 1024 * 1024)
+/* A configuration file larger than this is refused. */
+#define PP_MAX_FILE (256u * 1024 * 1024)
+
+/* ---- source manager ---------------------------------------------------- */
+
+struct srcmgr *srcmgr_new(void)
+{
+	return calloc(1, sizeof(struct srcmgr));
+}
+
+void srcmgr_free(struct srcmgr *sm)
+{
+	if (sm == NULL)
+		return;
+	for (size_t i = 0; i < sm->n; i++) {
+		free(sm->files[i].path);
+		free(sm->files[i].text);
+	}
+	free(sm->files);
+	free(sm);
+}
+
+uint32_t srcmgr_add(struct srcmgr *sm, const char *path, const char *text,
+		    size_t len, uint32_t parent, const struct loc *incl_loc)
+{
+	if (sm->n == sm->cap) {
+		size_t ncap = sm->cap ? sm->cap * 2 : 8;
+		struct src_file *nf = realloc(sm->files, ncap * sizeof(*nf));
+
+		if (nf == NULL)
+			return LOC_NONE_FILE;
+		sm->files = nf;
+		sm->cap = ncap;
+	}
+	if (sm->n >= LOC_NONE_FILE - 1)
+		return LOC_NONE_FILE;
+
+	struct src_file *f = &sm->files[sm->n];
+
+	f->path = strdup(path);
+	f->text = malloc(len + 1);
+	if (f->path == NULL || f->text == NULL) {
+		free(f->path);
+		free(f->text);
+		return LOC_NONE_FILE;
+	}
+	if (len)
+		memcpy(f->text, text, len);
+	f->text[len] = '\0';
+	f->len = len;
+	f->parent = parent;
+	f->incl_loc = incl_loc ? *incl_loc : LOC_NONE;
+	return (uint32_t)sm->n++;
+}
+
+bool srcmgr_line(const struct srcmgr *sm, const struct loc *loc,
+		 const char **start, size_t *len)
+{
+	if (loc == NULL || !loc_valid(loc) || loc->file >= sm->n)
+		return false;
+
+	const struct src_file *f = &sm->files[loc->file];
+	size_t off = loc->off <= f->len ? loc->off : f->len;
+	size_t b = off, e = off;
+
+	while (b > 0 && f->text[b - 1] != '\n')
+		b--;
+	while (e < f->len && f->text[e] != '\n')
+		e++;
+	if (e > b && f->text[e - 1] == '\r')
+		e--;
+	*start = f->text + b;
+	*len = e - b;
+	return true;
+}
+
+/* ---- logical lines with origins ---------------------------------------- */
+
+/*
+ * struct origin - where the bytes of a segment come from.  With span 0 the
+ * segment is verbatim: byte k of it is at col + k, off + k.  With span > 0
+ * every byte came out of a macro whose name is at col/off, span bytes long.
+ */
+struct origin {
+	uint32_t file;
+	uint32_t line;
+	uint32_t col;
+	uint32_t off;
+	uint32_t span;
+};
+
+struct seg {
+	size_t at;
+	struct origin o;
+};
+
+struct linebuf {
+	char *s;
+	size_t len, cap;
+	struct seg *seg;
+	size_t nseg, segcap;
+	bool oom;
+};
+
+static bool lb_reserve(struct linebuf *lb, size_t extra)
+{
+	if (lb->oom)
+		return false;
+	if (extra > PP_MAX_LINE || lb->len + extra > PP_MAX_LINE) {
+		lb->oom = true;
+		return false;
+	}
+	if (lb->len + extra + 1 > lb->cap) {
+		size_t ncap = lb->cap ? lb->cap : 128;
+
+		while (ncap < lb->len + extra + 1)
+			ncap *= 2;
+		char *ns = realloc(lb->s, ncap);
+		if (ns == NULL) {
+			lb->oom = true;
+			return false;
+		}
+		lb->s = ns;
+		lb->cap = ncap;
+	}
+	return true;
+}
+
+static bool lb_newseg(struct linebuf *lb, const struct origin *o)
+{
+	if (lb->nseg == lb->segcap) {
+		size_t ncap = lb->segcap ? lb->segcap * 2 : 8;
+		struct seg *ns = realloc(lb->seg, ncap * sizeof(*ns));
+
+		if (ns == NULL) {
+			lb->oom = true;
+			return false;
+		}
+		lb->seg = ns;
+		lb->segcap = ncap;
+	}
+	lb->seg[lb->nseg].at = lb->len;
+	lb->seg[lb->nseg].o = *o;
+	lb->nseg++;
+	return true;
+}
+
+/* Append verbatim bytes that start at origin @o (span 0). */
+static void lb_append_src(struct linebuf *lb, const char *b, size_t n,
+			  const struct origin *o)
+{
+	if (n == 0 || !lb_reserve(lb, n))
+		return;
+	struct seg *last = lb->nseg ? &lb->seg[lb->nseg - 1] : NULL;
+	bool extend = last != NULL && last->o.span == 0 &&
+		      last->o.file == o->file && last->o.line == o->line &&
+		      (uint64_t)last->o.off + (lb->len - last->at) == o->off;
+
+	if (!extend && !lb_newseg(lb, o))
+		return;
+	memcpy(lb->s + lb->len, b, n);
+	lb->len += n;
+	lb->s[lb->len] = '\0';
+}
+
+/* Append the value of a macro used at @o (o->span = name length). */
+static void lb_append_macro(struct linebuf *lb, const char *v, size_t n,
+			    const struct origin *o)
+{
+	if (n == 0 || !lb_reserve(lb, n) || !lb_newseg(lb, o))
+		return;
+	memcpy(lb->s + lb->len, v, n);
+	lb->len += n;
+	lb->s[lb->len] = '\0';
+}
+
+static void lb_truncate(struct linebuf *lb, size_t len)
+{
+	if (len >= lb->len)
+		return;
+	lb->len = len;
+	if (lb->s)
+		lb->s[len] = '\0';
+	while (lb->nseg > 0 && lb->seg[lb->nseg - 1].at >= len)
+		lb->nseg--;
+}
+
+static void lb_reset(struct linebuf *lb)
+{
+	lb->len = 0;
+	lb->nseg = 0;
+	lb->oom = false;
+	if (lb->s)
+		lb->s[0] = '\0';
+}
+
+static void lb_free(struct linebuf *lb)
+{
+	free(lb->s);
+	free(lb->seg);
+	memset(lb, 0, sizeof(*lb));
+}
+
+/* Origin of byte @k of @lb (k may equal len: one past the last byte). */
+static struct origin lb_origin(const struct linebuf *lb, size_t k)
+{
+	size_t lo = 0, hi = lb->nseg;
+
+	if (lb->nseg == 0)
+		return (struct origin){ LOC_NONE_FILE, 0, 0, 0, 0 };
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (lb->seg[mid].at <= k)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	struct origin o = lb->seg[lo].o;
+
+	if (o.span == 0) {
+		size_t d = k - lb->seg[lo].at;
+
+		o.col += (uint32_t)d;
+		o.off += (uint32_t)d;
+	}
+	return o;
+}
+
+static struct loc origin_loc(const struct origin *o, size_t len)
+{
+	struct loc l = { o->file, o->line, o->col, o->off, 0 };
+
+	l.len = o->span ? o->span : (uint32_t)(len > UINT32_MAX ? UINT32_MAX : len);
+	return l;
+}
+
+/* Location of bytes [k, k+len) of a logical line, cut at its segment. */
+static struct loc lb_loc(const struct linebuf *lb, size_t k, size_t len)
+{
+	struct origin o = lb_origin(lb, k);
+
+	if (o.span == 0) {
+		/* Do not run past the physical line the span starts on. */
+		for (size_t i = 0; i < lb->nseg; i++) {
+			if (lb->seg[i].at > k) {
+				if (k + len > lb->seg[i].at)
+					len = lb->seg[i].at - k;
+				break;
+			}
+		}
+	}
+	return origin_loc(&o, len);
+}
+
+/* ---- the preprocessor -------------------------------------------------- */
+
+struct macro {
+	char *name;
+	size_t nlen;
+	char *value;
+	size_t vlen;
+	bool cmdline;
+	struct loc loc;
+};
+
+struct cond {
+	struct loc loc;
+	const char *kind;     /* ".ifdef" or ".ifndef" */
+	bool parent_active;
+	bool taken;           /* some branch was taken */
+	bool seen_else;
+};
+
+struct filekey {
+	dev_t dev;
+	ino_t ino;
+};
+
+enum pp_section { PPS_MAIN, PPS_DRIVERS, PPS_RAW };
+
+struct pp {
+	struct srcmgr *sm;
+	struct diag *dg;
+	struct macro *macros;
+	size_t nmacros, capmacros;
+	char *out;
+	size_t outlen, outcap;
+	struct seg *segs;
+	size_t nsegs, capsegs;
+	bool allow_includes;
+	enum pp_section section;
+	struct filekey stack[PP_MAX_INCLUDE_DEPTH + 2];
+	int depth;
+	bool oom;
+	struct linebuf scratch;
+};
+
+struct pp *pp_new(struct srcmgr *sm, struct diag *dg)
+{
+	struct pp *pp = calloc(1, sizeof(*pp));
+
+	if (pp == NULL)
+		return NULL;
+	pp->sm = sm;
+	pp->dg = dg;
+	pp->allow_includes = true;
+	return pp;
+}
+
+void pp_free(struct pp *pp)
+{
+	if (pp == NULL)
+		return;
+	for (size_t i = 0; i < pp->nmacros; i++) {
+		free(pp->macros[i].name);
+		free(pp->macros[i].value);
+	}
+	free(pp->macros);
+	free(pp->out);
+	free(pp->segs);
+	lb_free(&pp->scratch);
+	free(pp);
+}
+
+void pp_allow_includes(struct pp *pp, bool allow)
+{
+	pp->allow_includes = allow;
+}
+
+static bool is_name_char(int c)
+{
+	return isalnum(c) || c == '_';
+}
+
+static bool valid_macro_name(const char *s, size_t n)
+{
+	if (n == 0 || !isupper((unsigned char)s[0]))
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (!is_name_char((unsigned char)s[i]))
+			return false;
+	return true;
+}
+
+static struct macro *macro_find(const struct pp *pp, const char *name, size_t n)
+{
+	for (size_t i = 0; i < pp->nmacros; i++)
+		if (pp->macros[i].nlen == n && memcmp(pp->macros[i].name, name, n) == 0)
+			return &pp->macros[i];
+	return NULL;
+}
+
+bool pp_macro_defined(const struct pp *pp, const char *name)
+{
+	return macro_find(pp, name, strlen(name)) != NULL;
+}
+
+static int macro_set(struct pp *pp, const char *name, size_t nlen,
+		     const char *value, size_t vlen, bool cmdline,
+		     const struct loc *loc)
+{
+	struct macro *m = macro_find(pp, name, nlen);
+	char *v = malloc(vlen + 1);
+
+	if (v == NULL)
+		return -1;
+	memcpy(v, value, vlen);
+	v[vlen] = '\0';
+	if (m == NULL) {
+		if (pp->nmacros == pp->capmacros) {
+			size_t ncap = pp->capmacros ? pp->capmacros * 2 : 16;
+			struct macro *nm = realloc(pp->macros, ncap * sizeof(*nm));
+
+			if (nm == NULL) {
+				free(v);
+				return -1;
+			}
+			pp->macros = nm;
+			pp->capmacros = ncap;
+		}
+		m = &pp->macros[pp->nmacros];
+		m->name = malloc(nlen + 1);
+		if (m->name == NULL) {
+			free(v);
+			return -1;
+		}
+		memcpy(m->name, name, nlen);
+		m->name[nlen] = '\0';
+		m->nlen = nlen;
+		pp->nmacros++;
+	} else {
+		free(m->value);
+	}
+	m->value = v;
+	m->vlen = vlen;
+	m->cmdline = cmdline;
+	m->loc = loc ? *loc : LOC_NONE;
+	return 0;
+}
+
+int pp_define(struct pp *pp, const char *name, const char *value)
+{
+	size_t n = strlen(name);
+
+	if (!valid_macro_name(name, n))
+		return -1;
+	return macro_set(pp, name, n, value, strlen(value), true, NULL);
+}
+
+/*
+ * Substitute macros in @in, writing to @out.  A macro is recognised where an
+ * upper-case letter starts a word (the byte before is not a letter, digit or
+ * underscore); the longest defined name that the text there begins with wins,
+ * as in Exim, where a name is matched as a prefix.  Values were expanded when
+ * they were defined, so the result is not scanned again.
+ */
+static void expand_macros(const struct pp *pp, const struct linebuf *in,
+			  size_t from, struct linebuf *out)
+{
+	size_t i = from;
+
+	while (i < in->len && !out->oom) {
+		unsigned char c = (unsigned char)in->s[i];
+		const struct macro *best = NULL;
+
+		if (pp->nmacros && isupper(c) &&
+		    (i == 0 || !is_name_char((unsigned char)in->s[i - 1]))) {
+			for (size_t k = 0; k < pp->nmacros; k++) {
+				const struct macro *m = &pp->macros[k];
+
+				if (m->nlen <= in->len - i &&
+				    memcmp(in->s + i, m->name, m->nlen) == 0 &&
+				    (best == NULL || m->nlen > best->nlen))
+					best = m;
+			}
+		}
+		if (best != NULL) {
+			struct origin o = lb_origin(in, i);
+
+			o.span = (uint32_t)best->nlen;
+			lb_append_macro(out, best->value, best->vlen, &o);
+			i += best->nlen;
+			continue;
+		}
+		/* Copy the run of bytes up to the next possible macro start. */
+		size_t j = i + 1;
+		while (j < in->len && !(isupper((unsigned char)in->s[j]) &&
+					!is_name_char((unsigned char)in->s[j - 1])))
+			j++;
+		/* Copy segment by segment so that origins stay exact. */
+		while (i < j && !out->oom) {
+			struct origin o = lb_origin(in, i);
+			size_t end = j;
+
+			for (size_t s = 0; s < in->nseg; s++)
+				if (in->seg[s].at > i && in->seg[s].at < end) {
+					end = in->seg[s].at;
+					break;
+				}
+			if (o.span)
+				lb_append_macro(out, in->s + i, end - i, &o);
+			else
+				lb_append_src(out, in->s + i, end - i, &o);
+			i = end;
+		}
+	}
+}
+
+/* Append a finished logical line to the output. */
+static void emit_line(struct pp *pp, const struct linebuf *lb)
+{
+	size_t need = lb->len + 1;
+
+	if (pp->oom)
+		return;
+	if (pp->outlen + need + 1 > pp->outcap) {
+		size_t ncap = pp->outcap ? pp->outcap : 4096;
+
+		while (ncap < pp->outlen + need + 1)
+			ncap *= 2;
+		char *no = realloc(pp->out, ncap);
+		if (no == NULL) {
+			pp->oom = true;
+			return;
+		}
+		pp->out = no;
+		pp->outcap = ncap;
+	}
+	if (pp->nsegs + lb->nseg + 1 > pp->capsegs) {
+		size_t ncap = pp->capsegs ? pp->capsegs : 64;
+
+		while (ncap < pp->nsegs + lb->nseg + 1)
+			ncap *= 2;
+		struct seg *ns = realloc(pp->segs, ncap * sizeof(*ns));
+		if (ns == NULL) {
+			pp->oom = true;
+			return;
+		}
+		pp->segs = ns;
+		pp->capsegs = ncap;
+	}
+	for (size_t i = 0; i < lb->nseg; i++) {
+		pp->segs[pp->nsegs] = lb->seg[i];
+		pp->segs[pp->nsegs].at += pp->outlen;
+		pp->nsegs++;
+	}
+	/* The newline maps to the point just after the last byte. */
+	struct origin o = lb_origin(lb, lb->len ? lb->len - 1 : 0);
+	if (o.span == 0) {
+		o.col++;
+		o.off++;
+	}
+	pp->segs[pp->nsegs].at = pp->outlen + lb->len;
+	pp->segs[pp->nsegs].o = o;
+	pp->nsegs++;
+	memcpy(pp->out + pp->outlen, lb->s, lb->len);
+	pp->outlen += lb->len;
+	pp->out[pp->outlen++] = '\n';
+	pp->out[pp->outlen] = '\0';
+}
+
+const char *pp_output(const struct pp *pp, size_t *len)
+{
+	*len = pp->outlen;
+	return pp->out ? pp->out : "";
+}
+
+struct loc pp_loc(const struct pp *pp, size_t off, size_t len)
+{
+	size_t lo = 0, hi = pp->nsegs;
+
+	if (pp->nsegs == 0)
+		return LOC_NONE;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (pp->segs[mid].at <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	struct origin o = pp->segs[lo].o;
+
+	if (o.span == 0) {
+		size_t d = off - pp->segs[lo].at;
+
+		o.col += (uint32_t)d;
+		o.off += (uint32_t)d;
+		if (lo + 1 < pp->nsegs && off + len > pp->segs[lo + 1].at)
+			len = pp->segs[lo + 1].at - off;
+	}
+	return origin_loc(&o, len);
+}
+
+/* ---- reading files ----------------------------------------------------- */
+
+static size_t skip_blanks(const char *s, size_t i, size_t n)
+{
+	while (i < n && (s[i] == ' ' || s[i] == '\t'))
+		i++;
+	return i;
+}
+
+static void trim_trailing(struct linebuf *lb)
+{
+	size_t n = lb->len;
+
+	while (n > 0 && (lb->s[n - 1] == ' ' || lb->s[n - 1] == '\t'))
+		n--;
+	lb_truncate(lb, n);
+}
+
+/* Read @path into memory.  Returns 0, or -1 with errno set. */
+static int read_file(const char *path, char **text, size_t *len,
+		     struct filekey *key)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0)
+		goto fail;
+	if (S_ISDIR(st.st_mode)) {
+		errno = EISDIR;
+		goto fail;
+	}
+	if (S_ISREG(st.st_mode) && st.st_size > (off_t)PP_MAX_FILE) {
+		errno = EFBIG;
+		goto fail;
+	}
+	key->dev = st.st_dev;
+	key->ino = st.st_ino;
+
+	size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 4096, n = 0;
+	char *buf = malloc(cap);
+	if (buf == NULL)
+		goto fail;
+	for (;;) {
+		if (n == cap) {
+			if (cap >= PP_MAX_FILE) {
+				free(buf);
+				errno = EFBIG;
+				goto fail;
+			}
+			char *nb = realloc(buf, cap * 2);
+			if (nb == NULL) {
+				free(buf);
+				goto fail;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		ssize_t r = read(fd, buf + n, cap - n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			free(buf);
+			goto fail;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	*text = buf;
+	*len = n;
+	return 0;
+fail:;
+	int e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+static void pp_file(struct pp *pp, uint32_t fidx);
+
+static void report_oom(struct pp *pp)
+{
+	if (!pp->oom) {
+		pp->oom = true;
+		diag_error(pp->dg, NULL, "out of memory while reading the configuration");
+	}
+}
+
+static char *resolve_include(const char *parent, const char *arg, size_t alen)
+{
+	const char *slash = arg[0] == '/' ? NULL : strrchr(parent, '/');
+	size_t dlen = slash ? (size_t)(slash - parent) + 1 : 0;
+	char *p = malloc(dlen + alen + 1);
+
+	if (p == NULL)
+		return NULL;
+	memcpy(p, parent, dlen);
+	memcpy(p + dlen, arg, alen);
+	p[dlen + alen] = '\0';
+	return p;
+}
+
+/* @arg holds the directive's argument with macros already substituted. */
+static void do_include(struct pp *pp, uint32_t fidx, const struct linebuf *lb,
+		       size_t dstart, size_t dlen, const struct linebuf *arg,
+		       bool if_exists)
+{
+	struct loc dloc = lb_loc(lb, dstart, dlen);
+	struct loc aloc = lb_loc(arg, 0, arg->len);
+
+	if (!pp->allow_includes) {
+		diag_error(pp->dg, &dloc, "includes are disabled here");
+		return;
+	}
+	if (arg->len == 0) {
+		diag_error(pp->dg, &dloc, "%.*s needs a file name", (int)dlen, lb->s + dstart);
+		return;
+	}
+	if (pp->depth >= PP_MAX_INCLUDE_DEPTH) {
+		diag_error(pp->dg, &aloc, "includes nested too deeply (limit %d)",
+			   PP_MAX_INCLUDE_DEPTH);
+		return;
+	}
+
+	char *path = resolve_include(pp->sm->files[fidx].path, arg->s, arg->len);
+	char *text = NULL;
+	size_t len = 0;
+	struct filekey key;
+
+	if (path == NULL) {
+		report_oom(pp);
+		return;
+	}
+	if (read_file(path, &text, &len, &key) < 0) {
+		if (!(if_exists && errno == ENOENT))
+			diag_error(pp->dg, &aloc, "cannot read included file '%s': %s",
+				   path, strerror(errno));
+		free(path);
+		return;
+	}
+	for (int i = 0; i <= pp->depth; i++) {
+		if (pp->stack[i].dev == key.dev && pp->stack[i].ino == key.ino) {
+			diag_error(pp->dg, &aloc, "include loop: '%s' is already being read",
+				   path);
+			/* Walk the chain for notes: who included whom. */
+			for (uint32_t f = fidx; f != LOC_NONE_FILE;
+			     f = pp->sm->files[f].parent) {
+				const struct src_file *sf = &pp->sm->files[f];
+
+				if (sf->parent == LOC_NONE_FILE)
+					break;
+				diag_note(pp->dg, &sf->incl_loc, "'%s' is included from here",
+					  sf->path);
+			}
+			free(text);
+			free(path);
+			return;
+		}
+	}
+
+	uint32_t nf = srcmgr_add(pp->sm, path, text, len, fidx, &dloc);
+	free(text);
+	free(path);
+	if (nf == LOC_NONE_FILE) {
+		report_oom(pp);
+		return;
+	}
+	pp->depth++;
+	pp->stack[pp->depth] = key;
+	pp_file(pp, nf);
+	pp->depth--;
+}
+
+/* Parse a directive argument that must be a macro name. */
+static bool cond_arg(struct pp *pp, const struct linebuf *lb, size_t dstart,
+		     size_t dlen, size_t astart, bool *defined)
+{
+	if (astart >= lb->len) {
+		struct loc l = lb_loc(lb, dstart, dlen);
+		diag_error(pp->dg, &l, "%.*s needs a macro name", (int)dlen, lb->s + dstart);
+		return false;
+	}
+	size_t e = astart;
+	while (e < lb->len && !isspace((unsigned char)lb->s[e]))
+		e++;
+	if (!valid_macro_name(lb->s + astart, e - astart)) {
+		struct loc l = lb_loc(lb, astart, e - astart);
+		diag_error(pp->dg, &l, "'%.*s' is not a macro name (macro names start "
+			   "with an upper-case letter)", (int)(e - astart), lb->s + astart);
+		return false;
+	}
+	size_t t = skip_blanks(lb->s, e, lb->len);
+	if (t < lb->len) {
+		struct loc l = lb_loc(lb, t, lb->len - t);
+		diag_error(pp->dg, &l, "unexpected text after the macro name");
+	}
+	*defined = macro_find(pp, lb->s + astart, e - astart) != NULL;
+	return true;
+}
+
+static const char *const directives[] = {
+	".include", ".include_if_exists", ".ifdef", ".ifndef", ".elifdef",
+	".elifndef", ".else", ".endif",
+};
+
+/*
+ * Handle a directive line.  @conds/@ncond is this file's conditional stack;
+ * *active says whether lines are currently kept.
+ */
+static void do_directive(struct pp *pp, uint32_t fidx, const struct linebuf *lb,
+			 size_t p, struct cond *conds, int *ncond, bool *active)
+{
+	size_t e = p + 1;
+
+	while (e < lb->len && (isalnum((unsigned char)lb->s[e]) || lb->s[e] == '_'))
+		e++;
+
+	const char *d = lb->s + p;
+	size_t dlen = e - p;
+	size_t a = skip_blanks(lb->s, e, lb->len);
+	struct loc dloc = lb_loc(lb, p, dlen);
+
+#define IS(name) (dlen == sizeof(name) - 1 && memcmp(d, name, dlen) == 0)
+	if (e < lb->len && a == e) {
+		/* Something glued to the directive name, like ".ifdef(X)". */
+		dlen = lb->len - p;
+		for (size_t k = p; k < lb->len; k++)
+			if (isspace((unsigned char)lb->s[k])) {
+				dlen = k - p;
+				break;
+			}
+		dloc = lb_loc(lb, p, dlen);
+		if (*active)
+			diag_error(pp->dg, &dloc, "unknown directive '%.*s'", (int)dlen, d);
+		return;
+	}
+	if (IS(".ifdef") || IS(".ifndef")) {
+		bool defined = false, ok = true;
+
+		if (*active)
+			ok = cond_arg(pp, lb, p, dlen, a, &defined);
+		if (*ncond >= PP_MAX_COND_DEPTH) {
+			diag_error(pp->dg, &dloc, "conditionals nested too deeply (limit %d)",
+				   PP_MAX_COND_DEPTH);
+			return;
+		}
+		struct cond *c = &conds[(*ncond)++];
+		bool val = ok && (IS(".ifdef") ? defined : !defined);
+
+		c->loc = dloc;
+		c->kind = IS(".ifdef") ? ".ifdef" : ".ifndef";
+		c->parent_active = *active;
+		c->taken = val;
+		c->seen_else = false;
+		*active = c->parent_active && val;
+		return;
+	}
+	if (IS(".elifdef") || IS(".elifndef") || IS(".else") || IS(".endif")) {
+		if (*ncond == 0) {
+			diag_error(pp->dg, &dloc, "%.*s without .ifdef or .ifndef",
+				   (int)dlen, d);
+			return;
+		}
+		struct cond *c = &conds[*ncond - 1];
+
+		if (IS(".endif")) {
+			if (a < lb->len) {
+				struct loc l = lb_loc(lb, a, lb->len - a);
+				diag_error(pp->dg, &l, "unexpected text after .endif");
+			}
+			*active = c->parent_active;
+			(*ncond)--;
+			return;
+		}
+		if (c->seen_else) {
+			diag_error(pp->dg, &dloc, "%.*s after .else", (int)dlen, d);
+			return;
+		}
+		if (IS(".else")) {
+			if (a < lb->len) {
+				struct loc l = lb_loc(lb, a, lb->len - a);
+				diag_error(pp->dg, &l, "unexpected text after .else");
+			}
+			c->seen_else = true;
+			*active = c->parent_active && !c->taken;
+			c->taken = true;
+			return;
+		}
+		/* .elifdef / .elifndef */
+		bool defined = false, ok = true;
+
+		if (c->parent_active && !c->taken)
+			ok = cond_arg(pp, lb, p, dlen, a, &defined);
+		bool val = ok && (IS(".elifdef") ? defined : !defined);
+		*active = c->parent_active && !c->taken && val;
+		c->taken = c->taken || val;
+		return;
+	}
+	if (!*active)
+		return;
+	if (IS(".include") || IS(".include_if_exists")) {
+		struct linebuf arg = { 0 };
+
+		expand_macros(pp, lb, a, &arg);
+		trim_trailing(&arg);
+		if (arg.oom)
+			diag_error(pp->dg, &dloc, "include path too long");
+		else
+			do_include(pp, fidx, lb, p, dlen, &arg, IS(".include_if_exists"));
+		lb_free(&arg);
+		return;
+	}
+#undef IS
+
+	struct misspell ms;
+	char name[64];
+
+	snprintf(name, sizeof(name), "%.*s", (int)(dlen < 63 ? dlen : 63), d);
+	misspell_init(&ms, name);
+	for (size_t i = 0; i < sizeof(directives) / sizeof(directives[0]); i++)
+		misspell_try(&ms, directives[i]);
+	if (misspell_result(&ms))
+		diag_error(pp->dg, &dloc, "unknown directive '%s'; did you mean '%s'?",
+			   name, misspell_result(&ms));
+	else
+		diag_error(pp->dg, &dloc, "unknown directive '%s'", name);
+}
+
+/*
+ * A macro definition: NAME = value or NAME == value, where NAME starts with
+ * an upper-case letter.  Returns false if the line is not one.
+ */
+static bool do_macro_def(struct pp *pp, const struct linebuf *lb, size_t p)
+{
+	size_t e = p;
+
+	if (!isupper((unsigned char)lb->s[p]))
+		return false;
+	while (e < lb->len && is_name_char((unsigned char)lb->s[e]))
+		e++;
+	size_t q = skip_blanks(lb->s, e, lb->len);
+	if (q >= lb->len || lb->s[q] != '=')
+		return false;
+
+	bool redefine = q + 1 < lb->len && lb->s[q + 1] == '=';
+	size_t v = skip_blanks(lb->s, q + (redefine ? 2 : 1), lb->len);
+	struct loc nloc = lb_loc(lb, p, e - p);
+	struct macro *m = macro_find(pp, lb->s + p, e - p);
+
+	if (m != NULL && m->cmdline)
+		return true;  /* -D on the command line wins */
+	if (m != NULL && !redefine) {
+		diag_error(pp->dg, &nloc, "macro '%.*s' is already defined; use '==' "
+			   "to redefine it", (int)(e - p), lb->s + p);
+		if (loc_valid(&m->loc))
+			diag_note(pp->dg, &m->loc, "previous definition is here");
+		return true;
+	}
+
+	/* The value may use macros defined earlier. */
+	struct linebuf *val = &pp->scratch;
+	lb_reset(val);
+	expand_macros(pp, lb, v, val);
+	if (val->oom) {
+		diag_error(pp->dg, &nloc, "macro value too long after expansion");
+		return true;
+	}
+	if (macro_set(pp, lb->s + p, e - p, val->s ? val->s : "", val->len,
+		      false, &nloc) < 0)
+		report_oom(pp);
+	return true;
+}
+
+/* Track 'begin' lines so that we know where macro definitions may appear. */
+static void note_section(struct pp *pp, const struct linebuf *lb, size_t p)
+{
+	if (lb->len - p < 6 || strncasecmp(lb->s + p, "begin", 5) != 0 ||
+	    (lb->s[p + 5] != ' ' && lb->s[p + 5] != '\t'))
+		return;
+
+	size_t a = skip_blanks(lb->s, p + 5, lb->len);
+	size_t e = a;
+	char name[32];
+
+	while (e < lb->len && !isspace((unsigned char)lb->s[e]))
+		e++;
+	snprintf(name, sizeof(name), "%.*s", (int)(e - a < 31 ? e - a : 31), lb->s + a);
+	switch (sec_lookup(name)) {
+	case SEC_ROUTERS:
+	case SEC_TRANSPORTS:
+	case SEC_AUTHENTICATORS:
+		pp->section = PPS_DRIVERS;
+		break;
+	default:
+		pp->section = PPS_RAW;
+		break;
+	}
+}
+
+static void do_logical_line(struct pp *pp, uint32_t fidx, struct linebuf *lb,
+			    struct cond *conds, int *ncond, bool *active)
+{
+	size_t p = skip_blanks(lb->s, 0, lb->len);
+
+	if (p == lb->len || lb->s[p] == '#')
+		return;
+	if (lb->s[p] == '.' && p + 1 < lb->len && isalpha((unsigned char)lb->s[p + 1])) {
+		do_directive(pp, fidx, lb, p, conds, ncond, active);
+		return;
+	}
+	if (!*active)
+		return;
+	if (pp->section != PPS_RAW && do_macro_def(pp, lb, p))
+		return;
+
+	struct linebuf *x = &pp->scratch;
+	lb_reset(x);
+	expand_macros(pp, lb, 0, x);
+	if (x->oom) {
+		struct loc l = lb_loc(lb, p, 1);
+		diag_error(pp->dg, &l, "line too long after macro expansion (limit %u bytes)",
+			   PP_MAX_LINE);
+		return;
+	}
+	trim_trailing(x);
+	size_t q = skip_blanks(x->s, 0, x->len);
+	if (q == x->len)
+		return;
+	note_section(pp, x, q);
+	emit_line(pp, x);
+	if (pp->oom)
+		report_oom(pp);
+}
+
+static void pp_file(struct pp *pp, uint32_t fidx)
+{
+	struct cond conds[PP_MAX_COND_DEPTH];
+	int ncond = 0;
+	bool active = true;
+	struct linebuf lb = { 0 };
+	size_t pos = 0;
+	uint32_t lineno = 0;
+
+	for (;;) {
+		/* Re-read the file pointer: includes may grow the table. */
+		const struct src_file *f = &pp->sm->files[fidx];
+		const char *t = f->text;
+		size_t n = f->len;
+
+		if (pos >= n || pp->oom)
+			break;
+		lb_reset(&lb);
+
+		bool first = true;
+		for (;;) {
+			if (pos >= n)
+				break;
+			const char *nl = memchr(t + pos, '\n', n - pos);
+			size_t end = nl ? (size_t)(nl - t) : n;
+			size_t next = nl ? end + 1 : n;
+			size_t le = end;
+
+			lineno++;
+			if (le > pos && t[le - 1] == '\r')
+				le--;
+
+			size_t s = pos;
+			if (!first) {
+				size_t nb = skip_blanks(t, pos, le);
+				/* Comment lines may sit inside a continuation. */
+				if (nb < le && t[nb] == '#') {
+					pos = next;
+					continue;
+				}
+				s = nb;
+			}
+			const char *z = memchr(t + s, '\0', le - s);
+			if (z != NULL) {
+				struct loc l = { fidx, lineno, (uint32_t)(z - (t + pos)) + 1,
+						 (uint32_t)(z - t), 1 };
+				diag_error(pp->dg, &l, "NUL byte in configuration file; "
+					   "line ignored");
+				lb_reset(&lb);
+				pos = next;
+				break;
+			}
+			struct origin o = { fidx, lineno, (uint32_t)(s - pos) + 1,
+					    (uint32_t)s, 0 };
+			lb_append_src(&lb, t + s, le - s, &o);
+			trim_trailing(&lb);
+			pos = next;
+			first = false;
+			if (lb.len > 0 && lb.s[lb.len - 1] == '\\') {
+				lb_truncate(&lb, lb.len - 1);
+				trim_trailing(&lb);
+				continue;
+			}
+			break;
+		}
+		if (lb.oom) {
+			struct loc l = { fidx, lineno, 1, (uint32_t)(pos > 0 ? pos - 1 : 0), 0 };
+			diag_error(pp->dg, &l, "line too long (limit %u bytes)", PP_MAX_LINE);
+			continue;
+		}
+		if (lb.len)
+			do_logical_line(pp, fidx, &lb, conds, &ncond, &active);
+	}
+	for (int i = ncond - 1; i >= 0; i--)
+		diag_error(pp->dg, &conds[i].loc, "unterminated %s (missing .endif)",
+			   conds[i].kind);
+	lb_free(&lb);
+}
+
+static int pp_run_top(struct pp *pp, uint32_t fidx, const struct filekey *key)
+{
+	if (fidx == LOC_NONE_FILE) {
+		report_oom(pp);
+		return -1;
+	}
+	pp->depth = 0;
+	pp->stack[0] = *key;
+	pp->section = PPS_MAIN;
+	pp_file(pp, fidx);
+	return pp->oom ? -1 : 0;
+}
+
+int pp_run_file(struct pp *pp, const char *path)
+{
+	char *text;
+	size_t len;
+	struct filekey key;
+
+	if (read_file(path, &text, &len, &key) < 0) {
+		diag_error(pp->dg, NULL, "cannot read '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	uint32_t f = srcmgr_add(pp->sm, path, text, len, LOC_NONE_FILE, NULL);
+	free(text);
+	return pp_run_top(pp, f, &key);
+}
+
+int pp_run_buffer(struct pp *pp, const char *name, const char *text, size_t len)
+{
+	struct filekey key = { (dev_t)-1, (ino_t)-1 };
+	uint32_t f = srcmgr_add(pp->sm, name, text, len, LOC_NONE_FILE, NULL);
+
+	return pp_run_top(pp, f, &key);
+}

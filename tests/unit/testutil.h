@@ -1,0 +1,60 @@
+/*
+ * testutil.h -- run the front end on text from a test, capture diagnostics.
+ */
+#ifndef NOQ_TESTUTIL_H
+#define NOQ_TESTUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct ast_config;
+struct pp;
+struct srcmgr;
+struct diag;
+
+/**
+ * struct tu_run - one run of preprocessor, parser and (optionally) checker.
+ * @diags:  everything the diagnostics module printed, NUL-terminated.
+ * @pptext: the preprocessor's output.
+ */
+struct tu_run {
+	struct srcmgr *sm;
+	struct diag *dg;
+	struct pp *pp;
+	struct ast_config *cfg;
+	char *diags;
+	size_t diagslen;
+	const char *pptext;
+	size_t pplen;
+	unsigned errors;
+	unsigned warnings;
+};
+
+enum tu_flags {
+	TU_PARSE = 1,     /* run the parser after the preprocessor */
+	TU_CHECK = 2,     /* run the checker too (implies TU_PARSE) */
+};
+
+/**
+ * tu_run_text() - preprocess @text as file "test.conf".
+ * @defines: NULL or a NULL-terminated list of "NAME=VALUE" (-D).
+ */
+struct tu_run *tu_run_text(const char *text, const char *const *defines, int flags);
+
+/** tu_run_file() - as tu_run_text() for a file on disk. */
+struct tu_run *tu_run_file(const char *path, const char *const *defines, int flags);
+
+void tu_free(struct tu_run *r);
+
+/** tu_has() - whether the diagnostics contain @s. */
+bool tu_has(const struct tu_run *r, const char *s);
+
+/**
+ * tu_tmpdir() - a fresh temporary directory (removed by tu_rmdir()).
+ * tu_write() - write @content to @dir/@name; returns the malloc'd path.
+ */
+char *tu_tmpdir(void);
+char *tu_write(const char *dir, const char *name, const char *content);
+void tu_rmdir(char *dir);
+
+#endif
