@@ -79,11 +79,15 @@ static void scope_seen(struct scope *sc, const struct opt_def *def,
 {
 	for (size_t i = 0; i < sc->nseen; i++) {
 		const struct seen *s = &sc->seen[i];
-		bool same = def ? s->def == def : s->name && strcmp(s->name, name) == 0;
+		/* Each kind of named list has its own names, as in Exim: a
+		   domainlist and a hostlist may share one. */
+		bool same = def ? s->def == def :
+			    s->name && strcmp(s->name, name) == 0 &&
+			    strcmp(s->first->list_kind, o->list_kind) == 0;
 
 		if (same) {
 			SC_ERROR(sc, &o->name_loc, "%s '%s' is set more than once in %s",
-				 def ? "option" : "named list", shown, sc->what);
+				 def ? "option" : o->list_kind, shown, sc->what);
 			diag_note(sc->dg, &s->first->name_loc, "first set here");
 			return;
 		}
@@ -110,6 +114,34 @@ static void value_error(struct scope *sc, const struct ast_option *o,
 		 shown, opt_type_name(t), e->msg);
 }
 
+/*
+ * Exim reads an octal option in base 8 whether or not it starts with '0'
+ * ("644" is 0644), so there a digit 8 or 9 or a 0x prefix is an error, not
+ * a decimal or hex number.  val_int() judges the rest (sign, suffix, junk).
+ */
+static int octal_digits(const char *raw, struct val_err *e)
+{
+	size_t i = raw[0] == '+' || raw[0] == '-';
+
+	if (raw[i] == '0' && (raw[i + 1] == 'x' || raw[i + 1] == 'X')) {
+		e->pos = i;
+		e->len = 2;
+		snprintf(e->msg, sizeof(e->msg), "hex is not allowed: the value is "
+			 "read in octal");
+		return -1;
+	}
+	for (; raw[i] >= '0' && raw[i] <= '9'; i++) {
+		if (raw[i] > '7') {
+			e->pos = i;
+			e->len = 1;
+			snprintf(e->msg, sizeof(e->msg), "invalid octal digit '%c' in "
+				 "integer", raw[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* Parse @o's value as type @t; report what is wrong with it. */
 static void check_value(struct scope *sc, const struct ast_option *o,
 			const char *shown, enum opt_type t)
@@ -126,7 +158,8 @@ static void check_value(struct scope *sc, const struct ast_option *o,
 		return;
 	case OPT_INT:
 	case OPT_OCTAL:
-		if (val_int(o->value, &n, &e) < 0)
+		if ((t == OPT_OCTAL && octal_digits(o->value, &e) < 0) ||
+		    val_int(o->value, &n, &e) < 0)
 			value_error(sc, o, shown, t, &e);
 		return;
 	case OPT_TIME:
@@ -192,8 +225,9 @@ static void check_option(struct scope *sc, const struct ast_option *o)
 			def = base;
 			negated = true;
 		} else if (base != NULL) {
+			/* "needs a value (integer)": type names take no article. */
 			SC_ERROR(sc, &o->name_loc, "'%.*s' can only negate a boolean option, "
-				 "and '%s' is a %s", (int)skip, name, base->name,
+				 "and '%s' needs a value (%s)", (int)skip, name, base->name,
 				 opt_type_name(base->type));
 			return;
 		}
@@ -217,12 +251,12 @@ static void check_option(struct scope *sc, const struct ast_option *o)
 	if (def->type == OPT_BOOL) {
 		if (negated && o->value != NULL)
 			SC_ERROR(sc, &o->value_loc, "'%s' takes no value", name);
-		else if (o->value != NULL)
+		else if (o->value != NULL && !(def->expand && o->value[0] == '$'))
 			check_value(sc, o, def->name, OPT_BOOL);
 	} else if (o->value == NULL) {
 		SC_ERROR(sc, &o->name_loc, "option '%s' needs a value (%s)", name,
 			 opt_type_name(def->type));
-	} else {
+	} else if (!(def->expand && o->value[0] == '$')) {
 		check_value(sc, o, def->name, def->type);
 	}
 
@@ -282,7 +316,10 @@ static void check_driver(const struct ast_config *cfg, struct diag *dg,
 
 		if (val_string(drv->value, &dname, &e) == 0) {
 			def = driver_find(d->section, dname);
-			if (def == NULL) {
+			if (def == NULL && dname[0] == '\0') {
+				SC_ERROR(&sc, &drv->value_loc, "option 'driver' needs the "
+					 "name of a %s driver", kind);
+			} else if (def == NULL) {
 				size_t n;
 				const struct driver_def *t = driver_table(d->section, &n);
 				struct misspell ms;

@@ -110,6 +110,15 @@ static void print_include_chain(struct diag *dg, uint32_t file)
 	}
 }
 
+/*
+ * A UTF-8 continuation byte shares its character's column: the caret line
+ * skips it so that the caret stays under the text on a UTF-8 terminal.
+ */
+static bool utf8_cont(char c)
+{
+	return ((unsigned char)c & 0xc0) == 0x80;
+}
+
 /* The source line with a gutter, then the caret line under the span. */
 static void print_excerpt(struct diag *dg, const struct loc *loc)
 {
@@ -136,23 +145,37 @@ static void print_excerpt(struct diag *dg, const struct loc *loc)
 			cut_right = true;
 		}
 	}
+	/* The preprocessor skips a byte order mark; do not show it either. */
+	if (!cut_left && col >= 3 && len >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0)
+		from = 3;
+	/* Cut the window at character boundaries. */
+	while (cut_left && from < col && utf8_cont(line[from]))
+		from++;
+	while (cut_right && to > col + 1 && utf8_cont(line[to]))
+		to--;
 	if (col + span > to)
 		span = to > col ? to - col : 1;
 
-	fprintf(dg->out, " %5u | ", (unsigned)loc->line);
+	/* The caret line's gutter is as wide as the line number's. */
+	int gutter = fprintf(dg->out, " %5u", (unsigned)loc->line);
+
+	fputs(" | ", dg->out);
 	if (cut_left)
 		fputs("...", dg->out);
 	put_clean(dg->out, line + from, to - from);
 	if (cut_right)
 		fputs("...", dg->out);
-	fputs("\n       | ", dg->out);
+	putc('\n', dg->out);
+	fprintf(dg->out, "%*s | ", gutter > 0 ? gutter : 0, "");
 	if (cut_left)
 		fputs("   ", dg->out);
 	for (size_t i = from; i < col; i++)
-		putc(line[i] == '\t' ? '\t' : ' ', dg->out);
+		if (!utf8_cont(line[i]))
+			putc(line[i] == '\t' ? '\t' : ' ', dg->out);
 	putc('^', dg->out);
-	for (size_t i = 1; i < span; i++)
-		putc('~', dg->out);
+	for (size_t i = col + 1; i < col + span; i++)
+		if (!utf8_cont(line[i]))
+			putc('~', dg->out);
 	putc('\n', dg->out);
 }
 
@@ -218,11 +241,14 @@ void diag_report(struct diag *dg, enum diag_level lvl, const struct loc *loc,
 
 void diag_finish(struct diag *dg)
 {
-	if (dg->hidden_errors == 0 && dg->hidden_warnings == 0)
-		return;
-	fprintf(dg->out, "%s: note: %u more error%s and %u more warning%s not shown "
-		"(limit %u; see --max-errors)\n", dg->prog,
-		dg->hidden_errors, dg->hidden_errors == 1 ? "" : "s",
-		dg->hidden_warnings, dg->hidden_warnings == 1 ? "" : "s",
-		dg->max_errors);
+	if (dg->hidden_errors != 0 || dg->hidden_warnings != 0)
+		fprintf(dg->out, "%s: note: %u more error%s and %u more warning%s not "
+			"shown (limit %u; see --max-errors)\n", dg->prog,
+			dg->hidden_errors, dg->hidden_errors == 1 ? "" : "s",
+			dg->hidden_warnings, dg->hidden_warnings == 1 ? "" : "s",
+			dg->max_errors);
+	/* Otherwise a run that printed only warnings fails with no word why. */
+	if (dg->werror && dg->warnings != 0)
+		fprintf(dg->out, "%s: note: warnings are treated as errors (-Werror)\n",
+			dg->prog);
 }

@@ -69,7 +69,10 @@ void diag_vreport(struct diag *dg, enum diag_level lvl, const struct loc *loc,
 unsigned diag_errors(const struct diag *dg);
 unsigned diag_warnings(const struct diag *dg);
 
-/** diag_finish() - print the count of diagnostics that were not shown. */
+/**
+ * diag_finish() - print the count of diagnostics that were not shown, and
+ * with -Werror, that warnings counted as errors.
+ */
 void diag_finish(struct diag *dg);
 
 #endif

@@ -3,7 +3,7 @@
  */
 #include "config.h"
 
-#include <ctype.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +41,7 @@ void fe_begin(struct fe_ctx *ctx, char *text, const struct fe_loc *l)
 
 	ctx->driver = NULL;
 	ctx->stray_reported = false;
+	ctx->in_misplaced = false;
 	ctx->sec = k;
 	if (k == SEC_UNKNOWN || k == SEC_MAIN) {
 		struct misspell ms;
@@ -48,7 +49,11 @@ void fe_begin(struct fe_ctx *ctx, char *text, const struct fe_loc *l)
 		misspell_init(&ms, name);
 		for (size_t i = 0; i < sizeof(section_names) / sizeof(section_names[0]); i++)
 			misspell_try(&ms, section_names[i]);
-		if (misspell_result(&ms))
+		if (*name == '\0')
+			diag_error(ctx->dg, &loc, "'begin' needs a section name (acl, "
+				   "authenticators, local_scan, retry, rewrite, routers "
+				   "or transports)");
+		else if (misspell_result(&ms))
 			diag_error(ctx->dg, &loc, "unknown section '%s'; did you mean '%s'?",
 				   name, misspell_result(&ms));
 		else
@@ -76,6 +81,7 @@ void fe_instance(struct fe_ctx *ctx, char *name, const struct fe_loc *l)
 			   "transports or authenticators section", name);
 		free(name);
 		ctx->driver = NULL;
+		ctx->in_misplaced = true;
 		return;
 	}
 
@@ -114,8 +120,14 @@ struct ast_option *fe_setting(struct fe_ctx *ctx, bool hide, char *list_kind,
 	o->hide = hide;
 	o->list_kind = list_kind;
 	if (vl != NULL) {
-		o->value_loc = fe_loc(ctx, vl);
-		o->value_ppoff = vl->begin;
+		struct fe_loc at = *vl;
+
+		/* An empty value comes with the location of its '=': point
+		   just after it, where the value is missing. */
+		if (value != NULL && value[0] == '\0')
+			at.begin = at.end;
+		o->value_loc = fe_loc(ctx, &at);
+		o->value_ppoff = at.begin;
 	} else {
 		o->value_loc = o->loc;
 	}
@@ -126,6 +138,10 @@ void fe_option(struct fe_ctx *ctx, struct ast_option *o)
 {
 	if (o == NULL)
 		return;
+	if (ctx->in_misplaced) {
+		ast_option_free(o);
+		return;
+	}
 	if (ctx->sec == SEC_MAIN) {
 		*ctx->cfg->main_tail = o;
 		ctx->cfg->main_tail = &o->next;
@@ -210,6 +226,11 @@ struct ast_config *fe_parse(const struct pp *pp, struct diag *dg)
 	ctx.dg = dg;
 	ctx.sec = SEC_MAIN;
 	ctx.text = pp_output(pp, &ctx.textlen);
+	if (ctx.textlen > INT_MAX) {
+		/* flex buffers are sized with int. */
+		diag_error(dg, NULL, "configuration too large after preprocessing");
+		return NULL;
+	}
 	ctx.cfg = ast_config_new(pp);
 	if (ctx.cfg == NULL)
 		return NULL;

@@ -28,6 +28,9 @@ struct fe_loc {
  * @raw_next:  the scanner reads rule lines (word by word) from the next line.
  * @sec:       section of the lines being parsed.
  * @driver:    the driver instance that options attach to, or NULL.
+ * @in_misplaced: the last instance line was outside a driver section (and
+ *             reported); the options after it belong to it and are dropped
+ *             up to the next 'begin', rather than each reported as unknown.
  */
 struct fe_ctx {
 	const struct pp *pp;
@@ -37,6 +40,7 @@ struct fe_ctx {
 	struct ast_driver *driver;
 	bool raw_next;
 	bool stray_reported;
+	bool in_misplaced;
 	const char *text;
 	size_t textlen;
 	size_t scan_off;

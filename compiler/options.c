@@ -24,9 +24,13 @@
 
 #include "options.h"
 
-#define SUP(name, type)		{ name, type, OPT_SUPPORTED, NULL }
-#define IGN(name, type, why)	{ name, type, OPT_IGNORED, why }
-#define FRC(name, type, why)	{ name, type, OPT_FORCED, why }
+#define SUP(name, type)		{ name, type, OPT_SUPPORTED, NULL, false }
+#define IGN(name, type, why)	{ name, type, OPT_IGNORED, why, false }
+#define FRC(name, type, why)	{ name, type, OPT_FORCED, why, false }
+/* Options Exim expands although they hold a number, time or boolean. */
+#define SUPX(name, type)	{ name, type, OPT_SUPPORTED, NULL, true }
+#define IGNX(name, type, why)	{ name, type, OPT_IGNORED, why, true }
+#define FRCX(name, type, why)	{ name, type, OPT_FORCED, why, true }
 
 #define TABLE(a)	{ a, sizeof(a) / sizeof((a)[0]) }
 #define NO_OPTIONS	{ NULL, 0 }
@@ -68,12 +72,12 @@
 #define R_VRFY_ADDR	"noq does not verify addresses"
 
 /* The seed's rules (Exim's mua_wrapper chapter). */
-#define S_DROP_PRIV	"the seed forces deliver_drop_privilege to true"
-#define S_FALLBACK	"the seed ignores fallback hosts"
-#define S_MAX_RCPT	"the seed forces max_rcpt to unlimited"
-#define S_PARALLEL	"the seed forces remote_max_parallel to 1"
-#define S_QUEUEING	"the seed ignores all queueing options"
-#define S_RETRY		"the seed keeps no retry data and ignores retry rules"
+#define S_DROP_PRIV	"mua_wrapper mode forces deliver_drop_privilege to true"
+#define S_FALLBACK	"mua_wrapper mode ignores fallback hosts"
+#define S_MAX_RCPT	"mua_wrapper mode forces max_rcpt to unlimited"
+#define S_PARALLEL	"mua_wrapper mode forces remote_max_parallel to 1"
+#define S_QUEUEING	"mua_wrapper mode delivers at once and ignores all queueing options"
+#define S_RETRY		"mua_wrapper mode keeps no retry data and ignores retry rules"
 
 /*
  * Main section.  Exim's fixed-point options (queue_only_load and friends) are
@@ -236,7 +240,7 @@ static const struct opt_def main_opts[] = {
 	SUP("message_id_header_domain", OPT_STRING),
 	SUP("message_id_header_text", OPT_STRING),
 	IGN("message_logs", OPT_BOOL, R_SPOOL),
-	SUP("message_size_limit", OPT_INT),
+	SUPX("message_size_limit", OPT_INT),
 	IGN("move_frozen_messages", OPT_BOOL, R_FREEZE),
 	SUP("mua_wrapper", OPT_BOOL),
 	IGN("mysql_servers", OPT_LIST, R_DB),
@@ -271,13 +275,13 @@ static const struct opt_def main_opts[] = {
 	FRC("queue_only_load_latch", OPT_BOOL, S_QUEUEING),
 	FRC("queue_only_override", OPT_BOOL, S_QUEUEING),
 	IGN("queue_run_in_order", OPT_BOOL, R_RUNNER),
-	IGN("queue_run_max", OPT_INT, R_RUNNER),
+	IGNX("queue_run_max", OPT_INT, R_RUNNER),
 	FRC("queue_smtp_domains", OPT_LIST, S_QUEUEING),
 	SUP("receive_timeout", OPT_TIME),
 	SUP("received_header_text", OPT_STRING),
 	SUP("received_headers_max", OPT_INT),
 	IGN("recipient_unqualified_hosts", OPT_LIST, R_SERVER),
-	SUP("recipients_max", OPT_INT),
+	SUPX("recipients_max", OPT_INT),
 	IGN("recipients_max_reject", OPT_BOOL, R_SERVER),
 	IGN("redis_servers", OPT_LIST, R_DB),
 	FRC("remote_max_parallel", OPT_INT, S_PARALLEL),
@@ -295,7 +299,7 @@ static const struct opt_def main_opts[] = {
 	IGN("smtp_accept_max", OPT_INT, R_SERVER),
 	IGN("smtp_accept_max_nonmail", OPT_INT, R_SERVER),
 	IGN("smtp_accept_max_nonmail_hosts", OPT_LIST, R_SERVER),
-	IGN("smtp_accept_max_per_connection", OPT_INT, R_SERVER),
+	IGNX("smtp_accept_max_per_connection", OPT_INT, R_SERVER),
 	IGN("smtp_accept_max_per_host", OPT_STRING, R_SERVER),
 	IGN("smtp_accept_queue", OPT_INT, R_SERVER),
 	IGN("smtp_accept_queue_per_connection", OPT_INT, R_SERVER),
@@ -314,7 +318,7 @@ static const struct opt_def main_opts[] = {
 	IGN("smtp_ratelimit_hosts", OPT_LIST, R_SERVER),
 	IGN("smtp_ratelimit_mail", OPT_STRING, R_SERVER),
 	IGN("smtp_ratelimit_rcpt", OPT_STRING, R_SERVER),
-	IGN("smtp_receive_timeout", OPT_TIME, R_SERVER),
+	IGNX("smtp_receive_timeout", OPT_TIME, R_SERVER),
 	IGN("smtp_reserve_hosts", OPT_LIST, R_SERVER),
 	IGN("smtp_return_error_details", OPT_BOOL, R_SERVER),
 	IGN("smtputf8_advertise_hosts", OPT_LIST, R_SERVER),
@@ -409,7 +413,7 @@ static const struct opt_def router_opts[] = {
 	SUP("local_part_suffix_optional", OPT_BOOL),
 	SUP("local_parts", OPT_LIST),
 	IGN("log_as_local", OPT_BOOL, R_LOGLINE),
-	SUP("more", OPT_BOOL),
+	SUPX("more", OPT_BOOL),
 	SUP("pass_on_timeout", OPT_BOOL),
 	SUP("pass_router", OPT_STRING),
 	SUP("redirect_router", OPT_STRING),
@@ -424,7 +428,7 @@ static const struct opt_def router_opts[] = {
 	SUP("transport", OPT_STRING),
 	IGN("transport_current_directory", OPT_STRING, R_LOCAL),
 	IGN("transport_home_directory", OPT_STRING, R_LOCAL),
-	SUP("unseen", OPT_BOOL),
+	SUPX("unseen", OPT_BOOL),
 	IGN("user", OPT_UID, R_PRIV_ID),
 	IGN("verify", OPT_BOOL, R_VRFY_ADDR),
 	SUP("verify_only", OPT_BOOL),
@@ -449,8 +453,8 @@ static const struct opt_def transport_opts[] = {
 	SUP("headers_rewrite", OPT_STRING),
 	IGN("home_directory", OPT_STRING, R_LOCAL),
 	IGN("initgroups", OPT_BOOL, R_PRIV_ID),
-	IGN("max_parallel", OPT_INT, "noq makes one delivery at a time"),
-	SUP("message_size_limit", OPT_INT),
+	IGNX("max_parallel", OPT_INT, "noq makes one delivery at a time"),
+	SUPX("message_size_limit", OPT_INT),
 	SUP("rcpt_include_affixes", OPT_BOOL),
 	FRC("retry_use_local_part", OPT_BOOL, S_RETRY),
 	SUP("return_path", OPT_STRING),
@@ -564,7 +568,7 @@ static const struct opt_def smtp_opts[] = {
 	IGN("dkim_selector", OPT_LIST, R_SIGN),
 	IGN("dkim_sign_headers", OPT_STRING, R_SIGN),
 	IGN("dkim_strict", OPT_STRING, R_SIGN),
-	IGN("dkim_timestamps", OPT_INT, R_SIGN),
+	IGNX("dkim_timestamps", OPT_INT, R_SIGN),
 	IGN("dns_qualify_single", OPT_BOOL, R_RESOLVER),
 	IGN("dns_search_parents", OPT_BOOL, R_RESOLVER),
 	IGN("dnssec_request_domains", OPT_LIST, R_RESOLVER),
@@ -598,18 +602,18 @@ static const struct opt_def smtp_opts[] = {
 	IGN("hosts_try_dane", OPT_LIST, R_DANE),
 	IGN("hosts_try_fastopen", OPT_LIST, "noq does not use tcp fast open"),
 	IGN("hosts_try_prdr", OPT_LIST,
-	    "noq does not use prdr, since the seed fails all recipients together"),
+	    "noq does not use prdr, since mua_wrapper mode fails all recipients together"),
 	IGN("hosts_verify_avoid_tls", OPT_LIST, R_CALLOUT),
 	SUP("interface", OPT_LIST),
 	SUP("keepalive", OPT_BOOL),
 	IGN("lmtp_ignore_quota", OPT_BOOL, "noq speaks only smtp and smtps"),
-	FRC("max_rcpt", OPT_INT, S_MAX_RCPT),
+	FRCX("max_rcpt", OPT_INT, S_MAX_RCPT),
 	SUP("message_linelength_limit", OPT_INT),
-	IGN("multi_domain", OPT_BOOL,
+	IGNX("multi_domain", OPT_BOOL,
 	    "noq always sends every recipient in one transaction"),
 	SUP("port", OPT_STRING),
 	SUP("protocol", OPT_STRING),
-	FRC("retry_include_ip_address", OPT_BOOL, S_RETRY),
+	FRCX("retry_include_ip_address", OPT_BOOL, S_RETRY),
 	IGN("serialize_hosts", OPT_LIST, "noq keeps no hints database"),
 	SUP("size_addition", OPT_INT),
 	IGN("socks_proxy", OPT_STRING, "noq does not connect through socks proxies"),

@@ -69,12 +69,16 @@ enum opt_status {
  *          completes "option 'x' has no effect in noq: <why>" -- e.g.
  *          "noq keeps no spool" or "the seed forces remote_max_parallel to 1";
  *          NULL for OPT_SUPPORTED.
+ * @expand: Exim expands this option although its type is a number, time or
+ *          boolean; a value that starts with '$' is an expansion and is not
+ *          parsed as @type.
  */
 struct opt_def {
 	const char *name;
 	enum opt_type type;
 	enum opt_status status;
 	const char *why;
+	bool expand;
 };
 
 struct opt_table {

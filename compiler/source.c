@@ -684,13 +684,22 @@ static void do_include(struct pp *pp, uint32_t fidx, const struct linebuf *lb,
 		       bool if_exists)
 {
 	struct loc dloc = lb_loc(lb, dstart, dlen);
-	struct loc aloc = lb_loc(arg, 0, arg->len);
+	const char *name = arg->s;
+	size_t nlen = arg->len;
+
+	/* Exim takes the name inside a pair of double quotes. */
+	if (nlen >= 2 && name[0] == '"' && name[nlen - 1] == '"') {
+		name++;
+		nlen -= 2;
+	}
+
+	struct loc aloc = lb_loc(arg, (size_t)(name - arg->s), nlen);
 
 	if (!pp->allow_includes) {
 		diag_error(pp->dg, &dloc, "includes are disabled here");
 		return;
 	}
-	if (arg->len == 0) {
+	if (nlen == 0) {
 		diag_error(pp->dg, &dloc, "%.*s needs a file name", (int)dlen, lb->s + dstart);
 		return;
 	}
@@ -700,7 +709,7 @@ static void do_include(struct pp *pp, uint32_t fidx, const struct linebuf *lb,
 		return;
 	}
 
-	char *path = resolve_include(pp->sm->files[fidx].path, arg->s, arg->len);
+	char *path = resolve_include(pp->sm->files[fidx].path, name, nlen);
 	char *text = NULL;
 	size_t len = 0;
 	struct filekey key;
@@ -782,7 +791,8 @@ static const char *const directives[] = {
 };
 
 /*
- * Handle a directive line.  @conds/@ncond is this file's conditional stack;
+ * Handle a directive line.  @conds/@ncond is this file's conditional stack
+ * (@ncond may pass PP_MAX_COND_DEPTH; deeper levels have no entry);
  * *active says whether lines are currently kept.
  */
 static void do_directive(struct pp *pp, uint32_t fidx, const struct linebuf *lb,
@@ -818,8 +828,11 @@ static void do_directive(struct pp *pp, uint32_t fidx, const struct linebuf *lb,
 		if (*active)
 			ok = cond_arg(pp, lb, p, dlen, a, &defined);
 		if (*ncond >= PP_MAX_COND_DEPTH) {
-			diag_error(pp->dg, &dloc, "conditionals nested too deeply (limit %d)",
-				   PP_MAX_COND_DEPTH);
+			/* Count the level, without an entry, so that its .endif
+			   still matches and does not raise a second error. */
+			if ((*ncond)++ == PP_MAX_COND_DEPTH)
+				diag_error(pp->dg, &dloc, "conditionals nested too "
+					   "deeply (limit %d)", PP_MAX_COND_DEPTH);
 			return;
 		}
 		struct cond *c = &conds[(*ncond)++];
@@ -839,6 +852,12 @@ static void do_directive(struct pp *pp, uint32_t fidx, const struct linebuf *lb,
 				   (int)dlen, d);
 			return;
 		}
+		if (*ncond > PP_MAX_COND_DEPTH) {
+			/* A level past the limit, already reported. */
+			if (IS(".endif"))
+				(*ncond)--;
+			return;
+		}
 		struct cond *c = &conds[*ncond - 1];
 
 		if (IS(".endif")) {
@@ -852,6 +871,10 @@ static void do_directive(struct pp *pp, uint32_t fidx, const struct linebuf *lb,
 		}
 		if (c->seen_else) {
 			diag_error(pp->dg, &dloc, "%.*s after .else", (int)dlen, d);
+			/* The .else branch ends here whatever was meant: skip to
+			   .endif, as cpp does, rather than read the lines as part of
+			   .else and report them again. */
+			*active = false;
 			return;
 		}
 		if (IS(".else")) {
@@ -1043,6 +1066,10 @@ static void pp_file(struct pp *pp, uint32_t fidx)
 				le--;
 
 			size_t s = pos;
+			/* Skip a UTF-8 byte order mark that an editor put at the
+			   start of the file: it is not part of the first line. */
+			if (pos == 0 && le >= 3 && memcmp(t, "\xef\xbb\xbf", 3) == 0)
+				s = 3;
 			if (!first) {
 				size_t nb = skip_blanks(t, pos, le);
 				/* Comment lines may sit inside a continuation. */
@@ -1069,8 +1096,9 @@ static void pp_file(struct pp *pp, uint32_t fidx)
 			pos = next;
 			first = false;
 			if (lb.len > 0 && lb.s[lb.len - 1] == '\\') {
+				/* Blanks before the backslash stay, as in Exim:
+				   lines "a \\" and "b" join to "a b", not "ab". */
 				lb_truncate(&lb, lb.len - 1);
-				trim_trailing(&lb);
 				continue;
 			}
 			break;
@@ -1083,6 +1111,8 @@ static void pp_file(struct pp *pp, uint32_t fidx)
 		if (lb.len)
 			do_logical_line(pp, fidx, &lb, conds, &ncond, &active);
 	}
+	if (ncond > PP_MAX_COND_DEPTH)
+		ncond = PP_MAX_COND_DEPTH;
 	for (int i = ncond - 1; i >= 0; i--)
 		diag_error(pp->dg, &conds[i].loc, "unterminated %s (missing .endif)",
 			   conds[i].kind);

@@ -337,9 +337,17 @@ int val_string(const char *raw, char **out, struct val_err *err)
 	}
 	if (s[close] != '"')
 		return fail(err, 0, 1, "unterminated quoted string");
-	if (close + 1 < n)
-		return fail(err, close + 1, n - close - 1,
-			    "unexpected text after closing quote");
+	if (close + 1 < n) {
+		size_t t = close + 1;
+
+		/* Point at the text, not at the blanks before it; blanks alone
+		   (only from untrimmed callers) are the offending text. */
+		while (t < n && is_blank(s[t]))
+			t++;
+		if (t == n)
+			t = close + 1;
+		return fail(err, t, n - t, "unexpected text after closing quote");
+	}
 
 	/* Decoding never lengthens the text. */
 	char *buf = malloc(close);

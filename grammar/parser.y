@@ -14,10 +14,16 @@
 #include <stdbool.h>
 #include "frontend.h"
 typedef void *yyscan_t;
+/* A span starts at its first non-empty part: an empty opt_hide sits at the
+   end of the previous token and would pull in the blanks before the name. */
 #define YYLLOC_DEFAULT(Cur, Rhs, N) \
 	do { \
 		if (N) { \
-			(Cur).begin = YYRHSLOC(Rhs, 1).begin; \
+			int yyfirst_ = 1; \
+			while (yyfirst_ < (N) && YYRHSLOC(Rhs, yyfirst_).begin == \
+						 YYRHSLOC(Rhs, yyfirst_).end) \
+				yyfirst_++; \
+			(Cur).begin = YYRHSLOC(Rhs, yyfirst_).begin; \
 			(Cur).end = YYRHSLOC(Rhs, N).end; \
 		} else { \
 			(Cur).begin = (Cur).end = YYRHSLOC(Rhs, 0).end; \
@@ -92,6 +98,9 @@ line
 	| INSTANCE NL			{ fe_instance(ctx, $1, &@1); }
 	| INSTANCE setting NL		{ fe_instance(ctx, $1, &@1); fe_option(ctx, $2); }
 	| BEGIN_SEC NL			{ fe_begin(ctx, $1, &@1); }
+	/* The scanner has already switched to the new section's lines; follow
+	   it, or every line of the section would be misread. */
+	| BEGIN_SEC error NL		{ fe_begin(ctx, $1, &@1); yyerrok; }
 	| words NL			{ fe_rule(ctx, $1, &@1); }
 	| error NL			{ yyerrok; }
 	;
@@ -161,6 +170,11 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, yyscan_t scanner,
 						i == 0 ? ", expected " :
 						i == n - 1 ? " or " : ", ", name);
 		}
+	} else if (n == 0 && yypcontext_expected_tokens(yyctx, NULL, 0) > NEXP &&
+		   len < sizeof(msg)) {
+		/* Too many tokens to list: that is the start of a line. */
+		snprintf(msg + len, sizeof(msg) - len, ", expected an option setting, "
+			 "a driver instance 'name:' or a 'begin' line");
 	}
 	fe_syntax_error(ctx, l, msg);
 	return 0;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <CUnit/CUnit.h>
 
 #include "ast.h"
 #include "check.h"
@@ -117,4 +118,47 @@ void tu_rmdir(char *dir)
 		free(cmd);
 	}
 	free(dir);
+}
+
+/* Record one assertion; CUnit copies @msg. */
+static void tu_assert(bool ok, const char *msg, const char *where, unsigned at)
+{
+	CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, at, msg, where, "", CU_FALSE);
+}
+
+void tu_check_loc(struct loc l, unsigned file, unsigned line,
+		  unsigned col, unsigned len, const char *where, unsigned at)
+{
+	char msg[160];
+	bool ok = l.file == file && l.line == line && l.col == col && l.len == len;
+
+	snprintf(msg, sizeof(msg), "loc is file %u %u:%u len %u, want file %u %u:%u len %u",
+		 (unsigned)l.file, (unsigned)l.line, (unsigned)l.col,
+		 (unsigned)l.len, file, line, col, len);
+	tu_assert(ok, msg, where, at);
+}
+
+void tu_check_diags(const struct tu_run *r, const char *text, int how,
+		    const char *where, unsigned at)
+{
+	static const char *const what[] = {
+		"diagnostics are not", "diagnostics lack", "diagnostics contain",
+	};
+	const char *got = r->diags ? r->diags : "";
+	bool ok = how == 0 ? strcmp(got, text) == 0 :
+		  how == 1 ? strstr(got, text) != NULL : strstr(got, text) == NULL;
+	char msg[2048];
+
+	snprintf(msg, sizeof(msg), "%s:\n%s\n--- they are:\n%s", what[how], text, got);
+	tu_assert(ok, msg, where, at);
+}
+
+void tu_check_str(const char *got, const char *want, const char *where,
+		  unsigned at)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), "string is %s%s%s, want \"%s\"",
+		 got ? "\"" : "", got ? got : "NULL", got ? "\"" : "", want);
+	tu_assert(got != NULL && strcmp(got, want) == 0, msg, where, at);
 }

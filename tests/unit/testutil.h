@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "loc.h"
 
 struct ast_config;
 struct pp;
@@ -56,5 +57,28 @@ bool tu_has(const struct tu_run *r, const char *s);
 char *tu_tmpdir(void);
 char *tu_write(const char *dir, const char *name, const char *content);
 void tu_rmdir(char *dir);
+
+/*
+ * CUnit assertions that report the caller's file and line and, when they
+ * fail, what was found instead:
+ *   TU_LOC(l, file, line, col, len) - the fields of struct loc @l.
+ *   TU_DIAGS(r, text)               - the diagnostics are exactly @text.
+ *   TU_HAS(r, text)                 - the diagnostics contain @text.
+ *   TU_LACKS(r, text)               - the diagnostics do not contain @text.
+ *   TU_STR(got, want)               - strings equal (@got may be NULL).
+ */
+#define TU_LOC(l, file, line, col, len) \
+	tu_check_loc((l), (file), (line), (col), (len), __FILE__, __LINE__)
+#define TU_DIAGS(r, text) tu_check_diags((r), (text), 0, __FILE__, __LINE__)
+#define TU_HAS(r, text)   tu_check_diags((r), (text), 1, __FILE__, __LINE__)
+#define TU_LACKS(r, text) tu_check_diags((r), (text), 2, __FILE__, __LINE__)
+#define TU_STR(got, want) tu_check_str((got), (want), __FILE__, __LINE__)
+
+void tu_check_loc(struct loc l, unsigned file, unsigned line,
+		  unsigned col, unsigned len, const char *where, unsigned at);
+void tu_check_diags(const struct tu_run *r, const char *text, int how,
+		    const char *where, unsigned at);
+void tu_check_str(const char *got, const char *want, const char *where,
+		  unsigned at);
 
 #endif
