@@ -957,6 +957,24 @@ static bool do_macro_def(struct pp *pp, const struct linebuf *lb, size_t p)
 			diag_note(pp->dg, &m->loc, "previous definition is here");
 		return true;
 	}
+	if (m == NULL && redefine) {
+		/* Exim refuses this too: '==' on a typo would silently define. */
+		char name[128];
+		struct misspell ms;
+
+		snprintf(name, sizeof(name), "%.*s", (int)(e - p), lb->s + p);
+		misspell_init(&ms, name);
+		for (size_t i = 0; i < pp->nmacros; i++)
+			misspell_try(&ms, pp->macros[i].name);
+		if (misspell_result(&ms) != NULL)
+			diag_error(pp->dg, &nloc, "macro '%s' is not defined, so '==' cannot "
+				   "redefine it; did you mean '%s'?", name,
+				   misspell_result(&ms));
+		else
+			diag_error(pp->dg, &nloc, "macro '%s' is not defined, so '==' cannot "
+				   "redefine it; use '=' to define it", name);
+		return true;
+	}
 
 	/* The value may use macros defined earlier. */
 	struct linebuf *val = &pp->scratch;

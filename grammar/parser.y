@@ -97,6 +97,9 @@ line
 	| setting NL			{ fe_option(ctx, $1); }
 	| INSTANCE NL			{ fe_instance(ctx, $1, &@1); }
 	| INSTANCE setting NL		{ fe_instance(ctx, $1, &@1); fe_option(ctx, $2); }
+	/* Keep the instance despite a bad setting after it, or each of its
+	   options below would be reported as outside any instance. */
+	| INSTANCE error NL		{ fe_instance(ctx, $1, &@1); yyerrok; }
 	| BEGIN_SEC NL			{ fe_begin(ctx, $1, &@1); }
 	/* The scanner has already switched to the new section's lines; follow
 	   it, or every line of the section would be misread. */

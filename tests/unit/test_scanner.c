@@ -657,7 +657,8 @@ static void test_syntax_error_messages(void)
 {
 	struct tu_run *r = parse("x y z\n1abc = 2\nhide = 3\nr: : x\n");
 
-	CU_ASSERT_EQUAL(r->errors, 4);
+	/* The instance on line 4 is still judged: it is misplaced too. */
+	CU_ASSERT_EQUAL(r->errors, 5);
 	TU_DIAGS(r,
 		 "test.conf:1:3: error: unexpected text 'y', expected end of line or '='\n"
 		 "     1 | x y z\n"
@@ -673,7 +674,11 @@ static void test_syntax_error_messages(void)
 		 "test.conf:4:4: error: unexpected text ':', expected end of line, "
 		 "'hide', named list type or option name\n"
 		 "     4 | r: : x\n"
-		 "       |    ^\n");
+		 "       |    ^\n"
+		 "test.conf:4:1: error: driver instance 'r' outside a routers, "
+		 "transports or authenticators section\n"
+		 "     4 | r: : x\n"
+		 "       | ^~\n");
 	CU_ASSERT_PTR_NULL(r->cfg->main);
 	tu_free(r);
 }
@@ -718,10 +723,34 @@ static void test_error_recovery(void)
 	TU_LOC(nth(o, 1)->loc, 0, 3, 1, 10);
 	TU_STR(nth(o, 2)->name, "third");
 	TU_LOC(nth(o, 2)->loc, 0, 5, 1, 5);
-	/* The instance on the bad line is dropped; the next one is read. */
-	CU_ASSERT_EQUAL_FATAL(count_drivers(r->cfg, SEC_TRANSPORTS), 1);
-	TU_STR(r->cfg->drivers[SEC_TRANSPORTS].head->name, "u");
-	TU_STR(r->cfg->drivers[SEC_TRANSPORTS].head->options->value, "smtp");
+	/* The instance on the bad line is kept, without the bad setting. */
+	CU_ASSERT_EQUAL_FATAL(count_drivers(r->cfg, SEC_TRANSPORTS), 2);
+	TU_STR(r->cfg->drivers[SEC_TRANSPORTS].head->name, "t");
+	TU_LOC(r->cfg->drivers[SEC_TRANSPORTS].head->loc, 0, 7, 1, 2);
+	CU_ASSERT_PTR_NULL(r->cfg->drivers[SEC_TRANSPORTS].head->options);
+	TU_STR(r->cfg->drivers[SEC_TRANSPORTS].head->next->name, "u");
+	TU_STR(r->cfg->drivers[SEC_TRANSPORTS].head->next->options->value, "smtp");
+	tu_free(r);
+}
+
+static void test_bad_instance_line(void)
+{
+	/* A bad setting after "name:" loses the setting, not the instance:
+	   the options below it still belong to it. */
+	struct tu_run *r = parse("begin routers\nr: x y\n  driver = accept\n"
+				 "  domains = a\n");
+	const struct ast_driver *d = r->cfg->drivers[SEC_ROUTERS].head;
+
+	CU_ASSERT_EQUAL(r->errors, 1);
+	TU_DIAGS(r,
+		 "test.conf:2:6: error: unexpected text 'y', expected end of line or '='\n"
+		 "     2 | r: x y\n"
+		 "       |      ^\n");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(d);
+	TU_STR(d->name, "r");
+	CU_ASSERT_EQUAL(count_opts(d->options), 2);
+	TU_STR(d->options->name, "driver");
+	CU_ASSERT_PTR_NULL(d->next);
 	tu_free(r);
 }
 
@@ -792,6 +821,7 @@ static const struct unit_test error_tests[] = {
 	{ "syntax error messages", test_syntax_error_messages },
 	{ "long token in a syntax error", test_syntax_error_long_token },
 	{ "recovery at the next line", test_error_recovery },
+	{ "bad setting on an instance line", test_bad_instance_line },
 	{ "empty input", test_empty_input },
 	{ "no newline at end of file", test_no_final_newline },
 };
