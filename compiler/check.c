@@ -237,7 +237,9 @@ static void check_option(struct scope *sc, const struct ast_option *o)
 		const char *hint;
 
 		misspell_init(&ms, name);
-		hint = scope_suggest(sc, &ms);
+		/* Suggestions cost an edit distance per known option: only for
+		   errors that will be shown. */
+		hint = diag_capped(sc->dg) ? NULL : scope_suggest(sc, &ms);
 		if (hint != NULL)
 			SC_ERROR(sc, &o->name_loc, "unknown option '%s' in %s; did you mean '%s'?",
 				 name, sc->what, hint);

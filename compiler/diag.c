@@ -239,6 +239,11 @@ void diag_report(struct diag *dg, enum diag_level lvl, const struct loc *loc,
 	va_end(ap);
 }
 
+bool diag_capped(const struct diag *dg)
+{
+	return dg->max_errors != 0 && dg->errors >= dg->max_errors;
+}
+
 void diag_finish(struct diag *dg)
 {
 	if (dg->hidden_errors != 0 || dg->hidden_warnings != 0)

@@ -70,6 +70,12 @@ unsigned diag_errors(const struct diag *dg);
 unsigned diag_warnings(const struct diag *dg);
 
 /**
+ * diag_capped() - whether the next error would be counted but not shown;
+ * lets callers skip work done only for the message (suggestions).
+ */
+bool diag_capped(const struct diag *dg);
+
+/**
  * diag_finish() - print the count of diagnostics that were not shown, and
  * with -Werror, that warnings counted as errors.
  */

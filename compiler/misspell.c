@@ -61,10 +61,15 @@ void misspell_try(struct misspell *m, const char *candidate)
 {
 	size_t len = strlen(m->word);
 	size_t limit = len / 3 > 2 ? len / 3 : 2;
-	size_t d = misspell_distance(m->word, candidate);
+	size_t clen = strlen(candidate);
+	size_t d;
 
 	if (len < 3)
 		limit = 1;
+	/* The distance is at least the difference in length: skip the work. */
+	if ((clen > len ? clen - len : len - clen) > limit)
+		return;
+	d = misspell_distance(m->word, candidate);
 	if (strcmp(m->word, candidate) == 0 || d > limit)
 		return;
 	if (d < m->best_dist) {

@@ -36,7 +36,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (pp == NULL)
 		abort();
-	diag_set_max_errors(dg, 0);
 	pp_allow_includes(pp, false);
 	pp_define(pp, "FUZZ", "fuzz.example");
 	if (pp_run_buffer(pp, "fuzz.conf", (const char *)data, size) == 0) {
