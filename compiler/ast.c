@@ -45,6 +45,7 @@ void ast_rule_free(struct ast_rule *r)
 		for (size_t i = 0; i < r->nwords; i++)
 			free(r->words[i].text);
 		free(r->words);
+		free(r->text);
 		free(r);
 		r = next;
 	}

@@ -56,9 +56,14 @@ struct ast_word {
 	size_t ppoff;
 };
 
-/** struct ast_rule - a line of the rewrite or retry section. */
+/**
+ * struct ast_rule - a line of a rule section (rewrite, retry, aliases,
+ * sources): its words, and @text, the line as written from the first word
+ * to the last.
+ */
 struct ast_rule {
 	struct loc loc;
+	char *text;
 	struct ast_word *words;
 	size_t nwords;
 	struct ast_rule *next;

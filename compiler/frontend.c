@@ -25,8 +25,8 @@ static bool is_driver_section(enum sec_kind k)
 }
 
 static const char *const section_names[] = {
-	"acl", "authenticators", "local_scan", "retry", "rewrite", "routers",
-	"transports",
+	"acl", "aliases", "authenticators", "local_scan", "retry", "rewrite",
+	"routers", "sources", "transports",
 };
 
 void fe_begin(struct fe_ctx *ctx, char *text, const struct fe_loc *l)
@@ -51,15 +51,15 @@ void fe_begin(struct fe_ctx *ctx, char *text, const struct fe_loc *l)
 			misspell_try(&ms, section_names[i]);
 		if (*name == '\0')
 			diag_error(ctx->dg, &loc, "'begin' needs a section name (acl, "
-				   "authenticators, local_scan, retry, rewrite, routers "
-				   "or transports)");
+				   "aliases, authenticators, local_scan, retry, rewrite, "
+				   "routers, sources or transports)");
 		else if (misspell_result(&ms))
 			diag_error(ctx->dg, &loc, "unknown section '%s'; did you mean '%s'?",
 				   name, misspell_result(&ms));
 		else
 			diag_error(ctx->dg, &loc, "unknown section '%s' (expected acl, "
-				   "authenticators, local_scan, retry, rewrite, routers "
-				   "or transports)", name);
+				   "aliases, authenticators, local_scan, retry, rewrite, "
+				   "routers, sources or transports)", name);
 		ctx->sec = SEC_UNKNOWN;
 	} else if (ctx->cfg->sec_seen[k]) {
 		diag_error(ctx->dg, &loc, "section '%s' appears more than once", sec_name(k));
@@ -201,11 +201,18 @@ void fe_rule(struct fe_ctx *ctx, struct ast_rule *r, const struct fe_loc *l)
 {
 	if (r == NULL)
 		return;
-	if (ctx->sec != SEC_REWRITE && ctx->sec != SEC_RETRY) {
+	if (ctx->sec != SEC_REWRITE && ctx->sec != SEC_RETRY &&
+	    ctx->sec != SEC_ALIASES && ctx->sec != SEC_SOURCES) {
 		ast_rule_free(r);
 		return;
 	}
 	r->loc = fe_loc(ctx, l);
+	if (l->end > l->begin && l->end <= ctx->textlen)
+		r->text = strndup(ctx->text + l->begin, l->end - l->begin);
+	if (r->text == NULL) {
+		ast_rule_free(r);
+		return;
+	}
 	*ctx->cfg->rules[ctx->sec].tail = r;
 	ctx->cfg->rules[ctx->sec].tail = &r->next;
 }

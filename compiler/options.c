@@ -746,6 +746,8 @@ static const char *const sec_names[] = {
 	[SEC_REWRITE] = "rewrite",
 	[SEC_RETRY] = "retry",
 	[SEC_LOCAL_SCAN] = "local_scan",
+	[SEC_ALIASES] = "aliases",
+	[SEC_SOURCES] = "sources",
 	[SEC_UNKNOWN] = "unknown",
 };
 

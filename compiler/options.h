@@ -26,6 +26,8 @@ enum sec_kind {
 	SEC_REWRITE,
 	SEC_RETRY,
 	SEC_LOCAL_SCAN,
+	SEC_ALIASES,   /* noq: alias tables frozen inline (written by --dump) */
+	SEC_SOURCES,   /* noq: source digests carried through a dump */
 	SEC_UNKNOWN,
 };
 

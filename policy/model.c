@@ -1,0 +1,109 @@
+/*
+ * model.c -- arena and small helpers for struct model.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+#define ARENA_BLOCK (64u * 1024)
+
+struct arena_block {
+	struct arena_block *next;
+	size_t used;
+	size_t size;
+	max_align_t data[];
+};
+
+void *arena_alloc(struct arena *a, size_t n)
+{
+	struct arena_block *b = a->head;
+
+	n = (n + 7) & ~(size_t)7;
+	if (n == 0)
+		n = 8;
+	if (b == NULL || b->size - b->used < n) {
+		size_t size = n > ARENA_BLOCK / 4 ? n : ARENA_BLOCK;
+
+		b = malloc(sizeof(*b) + size);
+		if (b == NULL)
+			return NULL;
+		b->used = 0;
+		b->size = size;
+		if (size == n && a->head != NULL) {
+			/* A big allocation gets its own block behind the
+			   current one, which keeps its free space. */
+			b->next = a->head->next;
+			a->head->next = b;
+		} else {
+			b->next = a->head;
+			a->head = b;
+		}
+	}
+	void *p = (char *)b->data + b->used;
+	b->used += n;
+	return p;
+}
+
+char *arena_strndup(struct arena *a, const char *s, size_t n)
+{
+	char *p = arena_alloc(a, n + 1);
+
+	if (p == NULL)
+		return NULL;
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *arena_strdup(struct arena *a, const char *s)
+{
+	return arena_strndup(a, s, strlen(s));
+}
+
+void arena_free(struct arena *a)
+{
+	struct arena_block *b = a->head;
+
+	while (b != NULL) {
+		struct arena_block *next = b->next;
+
+		free(b);
+		b = next;
+	}
+	a->head = NULL;
+}
+
+struct model *model_new(void)
+{
+	struct model *m = calloc(1, sizeof(*m));
+
+	if (m == NULL)
+		return NULL;
+	m->main.kind = MK_MAIN;
+	m->main.name = "";
+	m->main.driver = "";
+	return m;
+}
+
+void model_free(struct model *m)
+{
+	if (m == NULL)
+		return;
+	arena_free(&m->arena);
+	free(m);
+}
+
+static int opt_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct mdl_opt *)elem)->name);
+}
+
+const struct mdl_opt *mdl_opt_find(const struct mdl_obj *o, const char *name)
+{
+	if (o->nopts == 0)
+		return NULL;
+	return bsearch(name, o->opts, o->nopts, sizeof(o->opts[0]), opt_cmp);
+}

@@ -1,0 +1,211 @@
+/*
+ * model.h -- a compiled configuration, as the policy stores it.
+ *
+ * noqc's semantic pass (compiler/sema.c) builds a struct model from the AST;
+ * the policy writer (policy/write.c) encodes it; the dumper prints a loaded
+ * policy back as configuration text that compiles to the same model.
+ *
+ * Everything in a model is canonical, so that equal configurations give equal
+ * bytes: option values are parsed and stored typed, option lists are sorted by
+ * name, alias tables by key.  Strings live in the model's arena.
+ */
+#ifndef NOQ_MODEL_H
+#define NOQ_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- arena: many small strings, freed at once -------------------------- */
+
+struct arena_block;
+
+struct arena {
+	struct arena_block *head;
+};
+
+/** arena_alloc() - @n bytes aligned to 8, or NULL when out of memory. */
+void *arena_alloc(struct arena *a, size_t n);
+/** arena_strndup() - copy of @n bytes of @s plus a NUL; NULL when out of memory. */
+char *arena_strndup(struct arena *a, const char *s, size_t n);
+char *arena_strdup(struct arena *a, const char *s);
+void arena_free(struct arena *a);
+
+/* ---- the model --------------------------------------------------------- */
+
+/* Value types stored in a policy; numbering is part of the format. */
+enum mdl_type {
+	MT_BOOL = 1,    /* num: 0 or 1 */
+	MT_INT = 2,     /* num */
+	MT_OCTAL = 3,   /* num, printed in octal */
+	MT_TIME = 4,    /* num: seconds, printed as 1h30m */
+	MT_STRING = 5,  /* str: dequoted string, possibly an expansion */
+	MT_LIST = 6,    /* str: the dequoted list text as written ("<;" kept) */
+};
+
+/**
+ * struct mdl_opt - one option setting.
+ * @name: option name without no_/not_ prefix.
+ * @type: how to read @num / @str.
+ * @num:  value of numeric and boolean types.
+ * @str:  value of string and list types (NULL otherwise).
+ * @hide: the setting had 'hide' (kept so that a dump shows it).
+ */
+struct mdl_opt {
+	const char *name;
+	enum mdl_type type;
+	int64_t num;
+	const char *str;
+	bool hide;
+};
+
+enum mdl_kind {
+	MK_MAIN = 1,
+	MK_ROUTER = 2,
+	MK_TRANSPORT = 3,
+	MK_AUTHENTICATOR = 4,
+};
+
+/**
+ * struct mdl_obj - the main section or one driver instance.
+ * @name:   instance name ("" for main).
+ * @driver: driver name ("" for main).
+ * @opts:   settings sorted by name (strcmp), 'driver' not among them.
+ */
+struct mdl_obj {
+	enum mdl_kind kind;
+	const char *name;
+	const char *driver;
+	struct mdl_opt *opts;
+	size_t nopts;
+};
+
+/* Host flags, from Exim's per-rule route_list options. */
+#define MH_BYNAME       0x01
+#define MH_IPV4_ONLY    0x02
+#define MH_IPV4_PREFER  0x04
+
+/**
+ * struct mdl_host - one smart host, in the order they are tried.
+ * @name:  host name or IP literal (without brackets).
+ * @port:  TCP port; 0 means the transport's port.
+ * @group: 0 for a host tried in list order; hosts that share a non-zero
+ *         group form one randomized group (shuffled among themselves).
+ * @flags: MH_*.
+ */
+struct mdl_host {
+	const char *name;
+	uint16_t port;
+	uint16_t group;
+	uint32_t flags;
+};
+
+/**
+ * struct mdl_route - the single terminal route the proof established.
+ * @transport:      index into model.transports.
+ * @hosts/@nhosts:  ordered host list (from the router or the transport).
+ * @return_path:    envelope sender override, or NULL.
+ * @errors_to:      errors_to in force, or NULL.
+ * @headers_add:    header lines added ('\n'-separated), or NULL.
+ * @headers_remove: header names removed (':'-separated), or NULL.
+ */
+struct mdl_route {
+	uint32_t transport;
+	struct mdl_host *hosts;
+	size_t nhosts;
+	const char *return_path;
+	const char *errors_to;
+	const char *headers_add;
+	const char *headers_remove;
+};
+
+enum mdl_target_kind {
+	AT_ADDRESS = 1,     /* text: an address */
+	AT_FAIL = 2,        /* text: the :fail: message (may be "") */
+	AT_DEFER = 3,       /* text: the :defer: message (may be "") */
+	AT_BLACKHOLE = 4,   /* text: "" */
+};
+
+struct mdl_target {
+	enum mdl_target_kind kind;
+	const char *text;
+};
+
+/** struct mdl_alias - one key of an alias table and its targets, in order. */
+struct mdl_alias {
+	const char *key;
+	struct mdl_target *targets;
+	size_t ntargets;
+};
+
+/**
+ * struct mdl_aliases - the alias table of one redirect router, read at
+ * compile time.  @v sorted by key (strcmp); keys are unique.
+ */
+struct mdl_aliases {
+	uint32_t router;
+	struct mdl_alias *v;
+	size_t n;
+};
+
+/* Rewrite flags, one bit per Exim flag letter. */
+#define RW_E 0x0001
+#define RW_F 0x0002
+#define RW_T 0x0004
+#define RW_b 0x0008
+#define RW_c 0x0010
+#define RW_f 0x0020
+#define RW_h 0x0040
+#define RW_r 0x0080
+#define RW_s 0x0100
+#define RW_t 0x0200
+#define RW_q 0x0400
+#define RW_w 0x0800
+#define RW_S 0x1000
+#define RW_Q 0x2000
+#define RW_R 0x4000
+
+struct mdl_rewrite {
+	const char *pattern;
+	const char *replacement;
+	uint32_t flags;
+};
+
+/** struct mdl_source - a file the policy was compiled from. */
+struct mdl_source {
+	const char *path;
+	uint8_t sha256[32];
+};
+
+/**
+ * struct model - a whole compiled configuration.
+ * Arrays are allocated in @arena (or by whoever built the model, who frees
+ * them); a model is read-only once built.
+ */
+struct model {
+	struct arena arena;
+	struct mdl_obj main;
+	struct mdl_obj *routers;
+	size_t nrouters;
+	struct mdl_obj *transports;
+	size_t ntransports;
+	struct mdl_obj *auths;
+	size_t nauths;
+	struct mdl_route route;
+	struct mdl_aliases *aliases;
+	size_t naliases;
+	struct mdl_rewrite *rewrites;
+	size_t nrewrites;
+	struct mdl_source *sources;
+	size_t nsources;
+};
+
+/** model_new() - an empty model; NULL when out of memory. */
+struct model *model_new(void);
+/** model_free() - free @m and everything in its arena. */
+void model_free(struct model *m);
+
+/** mdl_opt_find() - the setting called @name in @o (bsearch), or NULL. */
+const struct mdl_opt *mdl_opt_find(const struct mdl_obj *o, const char *name);
+
+#endif
