@@ -32,6 +32,17 @@ enum diag_level {
 
 #define DIAG_DEFAULT_MAX_ERRORS 50
 
+/*
+ * Output formats.  Text is printed as each diagnostic arrives; JSON and
+ * SARIF 2.1.0 (for code scanning in CI) are collected and printed by
+ * diag_finish() as one document.
+ */
+enum diag_format {
+	DIAG_TEXT,
+	DIAG_JSON,
+	DIAG_SARIF,
+};
+
 struct diag;
 
 /**
@@ -43,6 +54,9 @@ void diag_free(struct diag *dg);
 
 /** diag_set_max_errors() - show at most @n errors; 0 means no limit. */
 void diag_set_max_errors(struct diag *dg, unsigned n);
+
+/** diag_set_format() - choose the output format (before any report). */
+void diag_set_format(struct diag *dg, enum diag_format f);
 
 /** diag_set_werror() - count warnings as errors (-Werror). */
 void diag_set_werror(struct diag *dg, bool on);

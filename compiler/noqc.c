@@ -1,11 +1,17 @@
 /*
  * noqc.c -- the noq configuration compiler: command line.
  *
+ *   noqc [-o POLICY] CONFIG      compile CONFIG into a binary policy
+ *   noqc --check CONFIG          check only (all phases, no output file)
+ *   noqc --dump POLICY           print a policy as canonical configuration
+ *
  * Exit status: 0 when the configuration is clean (warnings allowed unless
- * -Werror), 1 when it has errors, 64 on a usage error.
+ * -Werror), 1 when it has errors or a policy cannot be read or written,
+ * 64 on a usage error.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -16,17 +22,26 @@
 #include "check.h"
 #include "diag.h"
 #include "frontend.h"
+#include "policy.h"
+#include "sema.h"
 #include "source.h"
 
 #define EXIT_USAGE 64
+#define COMPILER_VERSION "noqc " PACKAGE_VERSION
 
 static void usage(FILE *out)
 {
-	fputs("usage: noqc --check [-D NAME=VALUE]... [--max-errors=N] [-Werror] CONFIG\n"
+	fputs("usage: noqc [-o POLICY] [-D NAME=VALUE]... [options] CONFIG\n"
+	      "       noqc --check [-D NAME=VALUE]... [options] CONFIG\n"
+	      "       noqc --dump POLICY\n"
 	      "       noqc --version | --help\n"
 	      "\n"
-	      "  -c, --check          check CONFIG and report diagnostics\n"
+	      "  -o, --output=POLICY  write the policy here (default: CONFIG with\n"
+	      "                       its .conf suffix replaced by .policy)\n"
+	      "  -c, --check          check CONFIG; write nothing\n"
+	      "  -d, --dump           print POLICY as canonical configuration text\n"
 	      "  -D NAME=VALUE        define macro NAME (wins over the file)\n"
+	      "      --format=FMT     diagnostics as text (default), json or sarif\n"
 	      "      --max-errors=N   show at most N errors (0: all; default 50)\n"
 	      "  -W error, -Werror    treat warnings as errors\n"
 	      "  -V, --version        print the version\n"
@@ -38,30 +53,89 @@ struct define {
 	const char *value;
 };
 
+/* CONFIG with ".conf" replaced by ".policy" (or ".policy" appended). */
+static char *default_output(const char *config)
+{
+	size_t n = strlen(config);
+	char *out;
+
+	if (n > 5 && strcmp(config + n - 5, ".conf") == 0)
+		n -= 5;
+	out = malloc(n + sizeof(".policy"));
+	if (out == NULL)
+		return NULL;
+	memcpy(out, config, n);
+	memcpy(out + n, ".policy", sizeof(".policy"));
+	return out;
+}
+
+static int dump_policy(const char *path)
+{
+	char err[POL_ERRLEN] = "";
+	struct pol *p = NULL;
+	struct model *m = NULL;
+	int r;
+
+	r = pol_open(path, 0, &p, err);
+	if (r == 0)
+		r = pol_verify(p, err);
+	if (r == 0)
+		r = pol_to_model(p, &m, err);
+	if (r != 0) {
+		fprintf(stderr, "noqc: %s: %s\n", path, err[0] ? err : pol_strerror(r));
+		pol_close(p);
+		return 1;
+	}
+	r = pol_dump(m, stdout);
+	model_free(m);
+	pol_close(p);
+	if (r != 0 || fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "noqc: writing the dump: %s\n", strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "check", no_argument, NULL, 'c' },
+		{ "dump", no_argument, NULL, 'd' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "format", required_argument, NULL, 'f' },
 		{ "max-errors", required_argument, NULL, 'm' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "werror", no_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool check = false, werror = false;
+	bool check = false, dump = false, werror = false;
+	const char *output = NULL;
+	enum diag_format format = DIAG_TEXT;
 	unsigned max_errors = DIAG_DEFAULT_MAX_ERRORS;
 	struct define *defs = calloc((size_t)argc, sizeof(*defs));
 	size_t ndefs = 0;
 	int c, status = EXIT_USAGE;
+	struct srcmgr *sm = NULL;
+	struct diag *dg = NULL;
+	struct pp *pp = NULL;
+	char *outpath = NULL;
+	struct model *m = NULL;
 
 	if (defs == NULL) {
 		fputs("noqc: out of memory\n", stderr);
 		return 1;
 	}
-	while ((c = getopt_long(argc, argv, "cD:W:Vh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "cdo:D:W:Vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			check = true;
+			break;
+		case 'd':
+			dump = true;
+			break;
+		case 'o':
+			output = optarg;
 			break;
 		case 'D': {
 			char *eq = strchr(optarg, '=');
@@ -76,6 +150,19 @@ int main(int argc, char **argv)
 			ndefs++;
 			break;
 		}
+		case 'f':
+			if (strcmp(optarg, "text") == 0)
+				format = DIAG_TEXT;
+			else if (strcmp(optarg, "json") == 0)
+				format = DIAG_JSON;
+			else if (strcmp(optarg, "sarif") == 0)
+				format = DIAG_SARIF;
+			else {
+				fprintf(stderr, "noqc: --format must be text, json or sarif, "
+					"not '%s'\n", optarg);
+				goto out;
+			}
+			break;
 		case 'm': {
 			char *end;
 			unsigned long v = strtoul(optarg, &end, 10);
@@ -112,26 +199,34 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1) {
-		fputs(optind == argc ? "noqc: no configuration file given\n"
-				     : "noqc: more than one configuration file given\n", stderr);
+		fprintf(stderr, "noqc: %s\n", optind == argc ?
+			(dump ? "no policy file given" : "no configuration file given") :
+			"more than one file given");
 		usage(stderr);
 		goto out;
 	}
-	if (!check) {
-		fputs("noqc: writing a binary policy is not implemented yet; "
-		      "use --check to check a configuration\n", stderr);
+	if (dump && (check || output != NULL || ndefs != 0)) {
+		fputs("noqc: --dump takes only a policy file\n", stderr);
+		goto out;
+	}
+	if (check && output != NULL) {
+		fputs("noqc: --check writes nothing; drop -o\n", stderr);
+		goto out;
+	}
+	if (dump) {
+		status = dump_policy(argv[optind]);
 		goto out;
 	}
 
-	struct srcmgr *sm = srcmgr_new();
-	struct diag *dg = sm ? diag_new(sm, stderr, "noqc") : NULL;
-	struct pp *pp = dg ? pp_new(sm, dg) : NULL;
-
+	sm = srcmgr_new();
+	dg = sm ? diag_new(sm, format == DIAG_TEXT ? stderr : stdout, "noqc") : NULL;
+	pp = dg ? pp_new(sm, dg) : NULL;
 	if (pp == NULL) {
 		fputs("noqc: out of memory\n", stderr);
 		status = 1;
 		goto done;
 	}
+	diag_set_format(dg, format);
 	diag_set_max_errors(dg, max_errors);
 	diag_set_werror(dg, werror);
 	for (size_t i = 0; i < ndefs; i++) {
@@ -147,11 +242,27 @@ int main(int argc, char **argv)
 	if (pp_run_file(pp, argv[optind]) == 0) {
 		struct ast_config *cfg = fe_parse(pp, dg);
 
-		if (cfg != NULL) {
-			check_config(cfg, dg);
-			ast_config_free(cfg);
+		if (cfg != NULL && check_config(cfg, dg) == 0 && diag_errors(dg) == 0) {
+			struct sema_opts so = { .config_path = argv[optind] };
+
+			m = sema_build(cfg, sm, dg, &so);
 		}
+		ast_config_free(cfg);
 	}
+	if (m == NULL && diag_errors(dg) == 0)
+		diag_error(dg, NULL, "no policy was built (internal error)");
+	if (m != NULL && diag_errors(dg) == 0 && !check) {
+		char err[POL_ERRLEN] = "";
+
+		outpath = output ? NULL : default_output(argv[optind]);
+		const char *path = output ? output : outpath;
+		int r = path ? pol_write(m, COMPILER_VERSION, path, 0644, err) : POL_ENOMEM;
+
+		if (r != 0)
+			diag_error(dg, NULL, "cannot write the policy: %s",
+				   err[0] ? err : pol_strerror(r));
+	}
+	model_free(m);
 	diag_finish(dg);
 	if (diag_errors(dg) == 0)
 		status = 0;
@@ -160,6 +271,7 @@ done:
 	diag_free(dg);
 	srcmgr_free(sm);
 out:
+	free(outpath);
 	for (size_t i = 0; i < ndefs; i++)
 		free(defs[i].name);
 	free(defs);
