@@ -9,13 +9,24 @@
  *   devnull: :blackhole:
  *   team: :include:team.list
  *
- * A key ends at the first ':' or blank (a quoted key may hold either).
- * Targets are separated by commas; an address may be in angle brackets.
- * ":fail:" and ":defer:" take the rest of the entry as their message and must
- * be the only target.  ":include:FILE" is replaced by the addresses in FILE
- * (one list, same syntax as targets; relative paths are relative to the alias
- * file).  A pipe ("|cmd") or file ("/path") target is an error: noq cannot
- * deliver to either.  Parsing reports through the diag and goes on.
+ * A key ends at the first ':' or blank (a quoted key may hold either, and
+ * backslash escapes); blanks and one ':' may follow it, so "key :fail: x"
+ * reads as key, ':', then "fail: x" (an error here).  A line starting with a
+ * blank continues the entry (joined with one space); lines that are blank or
+ * start with '#' are skipped, even inside an entry.
+ *
+ * Targets are separated by commas; an address may be in angle brackets, with
+ * a display name and (comments).  A '#' where a target could start comments
+ * out the rest of the entry.  ":fail:" and ":defer:" take the rest of the
+ * entry as their message and must be the only target; ":blackhole:" discards
+ * the others (a warning); ":unknown:" is ignored.  ":include:FILE" is replaced
+ * by the addresses in FILE: each of its lines is a list in the same syntax;
+ * relative paths are relative to the file that names it; nesting is limited
+ * to PP_MAX_INCLUDE_DEPTH (16, as for .include) and a loop is an error.  A
+ * pipe ("|cmd") or file ("/path") target is an error: noq cannot deliver to
+ * either.  Parsing reports through the diag and goes on; a bad target is
+ * dropped, the entry kept.  Warnings: an entry without targets, a
+ * continuation line with no entry before it, an empty address "<>".
  */
 #ifndef NOQ_ALIASES_H
 #define NOQ_ALIASES_H
@@ -33,7 +44,10 @@ struct diag;
  * struct alias_item - one target as written.
  * @kind: AT_ADDRESS, AT_FAIL, AT_DEFER or AT_BLACKHOLE (includes are expanded
  *        in place; pipes and files were reported and dropped).
- * @text: the address, or the :fail:/:defer: message.
+ * @text: the address, or the :fail:/:defer: message ("" for :blackhole:).
+ *        An address is its addr-spec: display name, angle brackets, comments
+ *        and blanks removed, quotes of a quoted local part kept, a leading
+ *        '\' (sendmail's "no further aliasing") kept; it may lack a domain.
  * @loc:  where it was written (in the alias file or an included list).
  */
 struct alias_item {
@@ -50,21 +64,32 @@ struct alias_entry {
 	size_t nitems;
 };
 
+struct alias_slot;
+
 /**
  * struct alias_table - entries in file order; a key defined twice is an error
- * (note at the first) and only the first is kept.  Memory is in @arena.
+ * (note at the first) and only the first is kept.  Keys are compared without
+ * regard to ASCII case, as Exim's lsearch matches them.  Strings and item
+ * arrays are in @arena; @v and @index are malloc'd (they grow, and an arena
+ * cannot give back a block it has outgrown).  Zero the struct before first
+ * use; add entries only through the functions below.
+ * @index/@index_cap: private, the key hash table for duplicate detection.
  */
 struct alias_table {
 	struct arena arena;
 	struct alias_entry *v;
 	size_t n, cap;
+	struct alias_slot *index;
+	size_t index_cap;
 };
 
 /**
  * alias_read_file() - read and parse the alias file at @path, registering it
  * (and any :include: files) in @sm with @parent/@from as the place that named
  * it, so that diagnostics show "In file included from".  Appends to @t.
- * Returns 0, or -1 when the file cannot be read (reported at @from).
+ * @from may be NULL (and @parent LOC_NONE_FILE) for a file named nowhere.
+ * Returns 0 (errors in the file may have been reported), or -1 when the file
+ * cannot be read (reported at @from) or memory ran out (reported).
  */
 int alias_read_file(struct srcmgr *sm, struct diag *dg, const char *path,
 		    uint32_t parent, const struct loc *from, struct alias_table *t);
@@ -72,7 +97,10 @@ int alias_read_file(struct srcmgr *sm, struct diag *dg, const char *path,
 /**
  * alias_parse_line() - parse one entry "key: targets" given on a single line
  * (the 'begin aliases' section of a dump); @at is the location of the line's
- * first byte, and positions inside the line are offsets from it.
+ * first byte, and positions inside the line are offsets from it.  The line
+ * ends at @len or a '\n'; ":include:" is an error here.  Appends to @t
+ * (a duplicate of an earlier key is an error).  Returns 0, or -1 when it
+ * reported an error.
  */
 int alias_parse_line(struct diag *dg, const char *line, size_t len,
 		     const struct loc *at, struct alias_table *t);

@@ -1,6 +1,657 @@
-/* rewrite.c -- STUB: being written; replaced before the issue closes. */
+/*
+ * rewrite.c -- check and lower Exim rewrite rules (see rewrite.h).
+ *
+ * A rule is "pattern replacement [flags]"; a field in double quotes may hold
+ * blanks and uses the configuration's escapes.  Exim matches the pattern as a
+ * one-item address list: noq accepts the forms that need no lookup and no
+ * expansion, and refuses the others by name rather than mis-matching them.
+ */
 #include "config.h"
+
+#include <regex.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ast.h"
+#include "diag.h"
 #include "rewrite.h"
+
+/* Exim's rewrite flags, in the order its documentation lists them; the "S"
+   flag included (noq's -bs mode is SMTP). */
+#define REWRITE_FLAGS "EFTbcfhrstqwSQR"
+
+static const uint32_t flag_bits[] = {
+	RW_E, RW_F, RW_T, RW_b, RW_c, RW_f, RW_h, RW_r, RW_s, RW_t, RW_q, RW_w,
+	RW_S, RW_Q, RW_R,
+};
+
+/* Text from the configuration quoted in a message is cut to this length. */
+#define QUOTE_MAX 60
+
+/**
+ * struct field - one field, dequoted.
+ * @s/@n:  the text (NUL-terminated, may hold NULs from escapes).
+ * @map:   for each byte of @s, its offset in the word as written, or NULL
+ *         when the word's location does not cover its text byte for byte
+ *         (a macro, a continuation): then sub-locations are the whole word.
+ * @w:     the word.
+ */
+struct field {
+	char *s;
+	size_t n;
+	size_t *map;
+	const struct ast_word *w;
+};
+
+struct rw {
+	struct diag *dg;
+	unsigned errors;
+};
+
+static void rw_report(struct rw *rw, enum diag_level lvl, const struct loc *loc,
+		      const char *fmt, ...) DIAG_PRINTF(4, 5);
+static void rw_report(struct rw *rw, enum diag_level lvl, const struct loc *loc,
+		      const char *fmt, ...)
+{
+	va_list ap;
+
+	if (lvl == DIAG_ERROR)
+		rw->errors++;
+	va_start(ap, fmt);
+	diag_vreport(rw->dg, lvl, loc, fmt, ap);
+	va_end(ap);
+}
+
+static int qlen(size_t n)
+{
+	return n > QUOTE_MAX ? QUOTE_MAX : (int)n;
+}
+
+static const char *qdots(size_t n)
+{
+	return n > QUOTE_MAX ? "..." : "";
+}
+
+/* The location of bytes [@pos, @pos + @len) of field @f. */
+static struct loc floc(const struct field *f, size_t pos, size_t len)
+{
+	struct loc l = f->w->loc;
+
+	if (f->map == NULL || pos >= f->n)
+		return l;
+
+	size_t a = f->map[pos];
+	size_t b = pos + len <= f->n && len > 0 ? f->map[pos + len - 1] + 1 : a + 1;
+
+	if (b > l.len || a >= b)
+		return l;
+	l.col += (uint32_t)a;
+	l.off += (uint32_t)a;
+	l.len = (uint32_t)(b - a);
+	return l;
+}
+
+static bool is_xdigit(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static unsigned xval(char c)
+{
+	return c <= '9' ? (unsigned)(c - '0') :
+	       (unsigned)((c | 0x20) - 'a' + 10);
+}
+
+/*
+ * Dequote word @w into @f (in @a): a word in double quotes loses them and
+ * its escapes (\\ \" \n \r \t \ooo \xhh) are decoded.  Returns false (after
+ * an error) for a missing closing quote or when out of memory.
+ */
+static bool field_init(struct rw *rw, struct arena *a, const struct ast_word *w,
+		       struct field *f)
+{
+	const char *t = w->text;
+	size_t n = strlen(t);
+	bool verbatim = w->loc.len == n;
+
+	f->w = w;
+	f->s = arena_alloc(a, n + 1);
+	f->map = verbatim ? arena_alloc(a, (n + 1) * sizeof(*f->map)) : NULL;
+	if (f->s == NULL || (verbatim && f->map == NULL)) {
+		rw_report(rw, DIAG_ERROR, NULL, "out of memory");
+		return false;
+	}
+	if (t[0] != '"') {
+		memcpy(f->s, t, n + 1);
+		f->n = n;
+		for (size_t i = 0; verbatim && i < n; i++)
+			f->map[i] = i;
+		return true;
+	}
+	/* The scanner keeps an unterminated quote to the end of the line: the
+	   word is closed when it ends in a '"' after an even run of '\'. */
+	bool closed = false;
+
+	if (n >= 2 && t[n - 1] == '"') {
+		size_t bs = 0;
+
+		for (size_t i = n - 1; i > 1 && t[i - 1] == '\\'; i--)
+			bs++;
+		closed = bs % 2 == 0;
+	}
+	if (!closed) {
+		rw_report(rw, DIAG_ERROR, &w->loc, "missing '\"' at the end of this "
+			  "field");
+		return false;
+	}
+
+	size_t o = 0;
+
+	for (size_t i = 1; i + 1 < n; i++) {
+		size_t from = i;
+		char ch = t[i];
+
+		if (ch == '\\' && i + 2 < n) {
+			ch = t[++i];
+			switch (ch) {
+			case 'n': ch = '\n'; break;
+			case 'r': ch = '\r'; break;
+			case 't': ch = '\t'; break;
+			case 'x':
+				if (i + 2 < n && is_xdigit(t[i + 1])) {
+					unsigned v = xval(t[++i]);
+
+					if (i + 2 < n && is_xdigit(t[i + 1]))
+						v = v * 16 + xval(t[++i]);
+					ch = (char)v;
+				}
+				break;
+			default:
+				if (ch >= '0' && ch <= '7') {
+					unsigned v = (unsigned)(ch - '0');
+
+					for (int k = 0; k < 2 && i + 2 < n && t[i + 1] >= '0' &&
+					     t[i + 1] <= '7'; k++)
+						v = v * 8 + (unsigned)(t[++i] - '0');
+					ch = (char)v;
+				}
+				break;
+			}
+		}
+		if (verbatim)
+			f->map[o] = from;
+		f->s[o++] = ch;
+	}
+	f->s[o] = '\0';
+	f->n = o;
+	return true;
+}
+
+/* ---- patterns ---------------------------------------------------------- */
+
+/**
+ * struct pat - what the pattern allows.
+ * @text/@len: the pattern to store (\N...\N removed).
+ * @regex:     it is a regular expression.
+ * @captures:  how many of $1, $2, ... it sets.
+ */
+struct pat {
+	const char *text;
+	size_t len;
+	bool regex;
+	unsigned captures;
+};
+
+static void refuse(struct rw *rw, const struct loc *l, const struct field *f,
+		   const char *what)
+{
+	rw_report(rw, DIAG_ERROR, l, "rewrite pattern '%.*s%s' uses %s, which noq "
+		  "does not support (noq accepts addresses with '*' prefixes, such as "
+		  "'*@*.example.org', and regular expressions starting with '^')",
+		  qlen(f->n), f->s, qdots(f->n), what);
+}
+
+/* The length of the expansion at @s[@i] ("${" or "$name"). */
+static size_t expansion_len(const char *s, size_t i, size_t n)
+{
+	size_t k = i + 1;
+
+	if (k < n && s[k] == '{')
+		return 2;
+	while (k < n && (s[k] == '_' || (s[k] >= 'a' && s[k] <= 'z') ||
+			 (s[k] >= 'A' && s[k] <= 'Z') || (s[k] >= '0' && s[k] <= '9')))
+		k++;
+	return k - i;
+}
+
+/* A '$' that Exim's expansion would act on: "$name", "${...}", "$1". */
+static size_t find_expansion(const char *s, size_t n, bool regex)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '\\') {
+			i++;
+			continue;
+		}
+		if (s[i] != '$' || i + 1 >= n)
+			continue;
+
+		char c = s[i + 1];
+
+		if (c == '{' || c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (!regex && c >= '0' && c <= '9'))
+			return i;
+	}
+	return SIZE_MAX;
+}
+
+/* The local part or domain of a wildcard pattern: '*' only as a prefix. */
+static unsigned pattern_part(struct rw *rw, const struct field *f, size_t from,
+			     size_t to, bool domain)
+{
+	const char *s = f->s;
+	unsigned stars = 0;
+
+	if (from < to && s[from] == '*') {
+		stars = 1;
+		from++;
+	}
+	for (size_t i = from; i < to; i++) {
+		if (s[i] == '*') {
+			struct loc l = floc(f, i, 1);
+
+			rw_report(rw, DIAG_WARNING, &l, "'*' is a wildcard only at the start "
+				  "of the %s; here it matches a literal '*'",
+				  domain ? "domain" : "local part");
+			break;
+		}
+	}
+	if (domain) {
+		for (size_t i = from; i < to; i++) {
+			if (s[i] >= 'A' && s[i] <= 'Z') {
+				struct loc l = floc(f, from, to - from);
+
+				rw_report(rw, DIAG_WARNING, &l, "the domain '%.*s%s' has upper-"
+					  "case letters, so it never matches: Exim compares "
+					  "domains in lower case", qlen(to - from), s + from,
+					  qdots(to - from));
+				break;
+			}
+		}
+	}
+	return stars;
+}
+
+/* Check the pattern; fill @p.  Returns false after an error. */
+static bool check_pattern(struct rw *rw, const struct field *f, struct pat *p)
+{
+	const char *s = f->s;
+	size_t n = f->n;
+	struct loc all = floc(f, 0, n);
+	size_t base = 0;
+	bool protect = false;
+
+	p->regex = false;
+	p->captures = 0;
+	if (n == 0) {
+		rw_report(rw, DIAG_ERROR, &all, "the rewrite pattern is empty");
+		return false;
+	}
+	if (memchr(s, '\0', n) != NULL) {
+		rw_report(rw, DIAG_ERROR, &all, "the rewrite pattern contains a NUL byte");
+		return false;
+	}
+	/* "\N...\N" protects a regular expression from expansion. */
+	if (n >= 4 && s[0] == '\\' && s[1] == 'N' && s[n - 2] == '\\' && s[n - 1] == 'N') {
+		base = 2;
+		n -= 4;
+		protect = true;
+	}
+	for (size_t i = base; i + 1 < base + n; i++) {
+		if (s[i] == '\\' && s[i + 1] == 'N') {
+			struct loc l = floc(f, i, 2);
+
+			rw_report(rw, DIAG_ERROR, &l, "noq accepts '\\N' only around a whole "
+				  "rewrite pattern");
+			return false;
+		}
+	}
+	p->text = s + base;
+	p->len = n;
+	s += base;
+	if (n == 0) {
+		rw_report(rw, DIAG_ERROR, &all, "the rewrite pattern is empty");
+		return false;
+	}
+
+	if (s[0] == '^') {
+		size_t e = protect ? SIZE_MAX : find_expansion(s, n, true);
+
+		if (e != SIZE_MAX) {
+			size_t el = expansion_len(s, e, n);
+			struct loc l = floc(f, base + e, el);
+
+			rw_report(rw, DIAG_ERROR, &l, "Exim expands '%.*s' in this regular "
+				  "expression, and noq does not support expansions in rewrite "
+				  "patterns; write '\\$' for a literal '$', or put the "
+				  "expression in \\N...\\N", (int)el, s + e);
+			return false;
+		}
+
+		regex_t re;
+		char *rtext = strndup(s, n);
+		int rc = rtext ? regcomp(&re, rtext, REG_EXTENDED) : REG_ESPACE;
+
+		free(rtext);
+		if (rc != 0) {
+			char msg[200];
+
+			regerror(rc, &re, msg, sizeof(msg));
+			rw_report(rw, DIAG_ERROR, &all, "invalid regular expression in the "
+				  "rewrite pattern: %s (noq uses POSIX extended syntax)", msg);
+			return false;
+		}
+		p->regex = true;
+		p->captures = re.re_nsub > 99 ? 99 : (unsigned)re.re_nsub;
+		regfree(&re);
+		return true;
+	}
+
+	struct loc first = floc(f, base, 1);
+
+	if (s[0] == '!') {
+		refuse(rw, &first, f, "negation ('!')");
+		return false;
+	}
+	if (s[0] == '@' && s[1] == '@') {
+		refuse(rw, &all, f, "an '@@' lookup");
+		return false;
+	}
+	if (s[0] == '+') {
+		refuse(rw, &first, f, "a named address list ('+name')");
+		return false;
+	}
+
+	size_t e = find_expansion(s, n, false);
+
+	if (e != SIZE_MAX) {
+		struct loc l = floc(f, base + e, expansion_len(s, e, n));
+
+		if (strncmp(s + e, "${lookup", 8) == 0)
+			refuse(rw, &l, f, "a lookup ('${lookup...}')");
+		else
+			refuse(rw, &l, f, "an expansion ('$...')");
+		return false;
+	}
+
+	const char *semi = memchr(s, ';', n);
+
+	if (semi != NULL) {
+		refuse(rw, &all, f, "a lookup ('type;file')");
+		return false;
+	}
+
+	const char *at = NULL;
+
+	for (size_t i = n; i > 0; i--)
+		if (s[i - 1] == '@') {
+			at = s + i - 1;
+			break;
+		}
+
+	size_t dfrom = at ? (size_t)(at - s) + 1 : 0;
+	struct loc dl = floc(f, base + dfrom, n - dfrom);
+
+	if (at != NULL) {
+		size_t lp = (size_t)(at - s);
+
+		if (lp > 0 && s[lp - 1] == '@') {
+			refuse(rw, &all, f, "a special domain ('@@', '@@[]', '@@mx_...')");
+			return false;
+		}
+		if (lp == 0) {
+			struct loc l = floc(f, base, 1);
+
+			rw_report(rw, DIAG_ERROR, &l, "the rewrite pattern has no local part "
+				  "before '@' (write '*@domain' for any local part)");
+			return false;
+		}
+		p->captures += pattern_part(rw, f, base, base + lp, false);
+	}
+	if (dfrom >= n) {
+		struct loc l = floc(f, base + n - 1, 1);
+
+		rw_report(rw, DIAG_ERROR, &l, "the rewrite pattern has no domain after "
+			  "'@' (write 'user@*' for any domain)");
+		return false;
+	}
+	switch (s[dfrom]) {
+	case '^':
+		refuse(rw, &dl, f, "a regular expression for the domain (write one for "
+		       "the whole address instead: '^...@...$')");
+		return false;
+	case '+':
+		refuse(rw, &dl, f, "a named domain list ('+name')");
+		return false;
+	case '@':
+		refuse(rw, &dl, f, "a special domain ('@', '@[]', '@mx_...')");
+		return false;
+	default:
+		break;
+	}
+	p->captures += pattern_part(rw, f, base + dfrom, base + n, true);
+	return true;
+}
+
+/* ---- replacements ------------------------------------------------------ */
+
+#define MAX_NEST 32
+
+/* Check braces and $1..$n references of the replacement @f. */
+static void check_replacement(struct rw *rw, const struct field *f, const struct pat *p,
+			      const struct field *pf)
+{
+	const char *s = f->s;
+	size_t n = f->n;
+	size_t open[MAX_NEST];
+	size_t depth = 0;
+
+	if (n == 0) {
+		rw_report(rw, DIAG_ERROR, &f->w->loc, "the replacement is empty");
+		return;
+	}
+	/* A lone '*' means "do not rewrite these addresses". */
+	if (n == 1 && s[0] == '*')
+		return;
+
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] == '\\') {
+			if (i + 1 < n && s[i + 1] == 'N') {
+				/* \N...\N is copied without expansion. */
+				const char *end = NULL;
+
+				for (size_t k = i + 2; k + 1 < n; k++)
+					if (s[k] == '\\' && s[k + 1] == 'N') {
+						end = s + k;
+						break;
+					}
+				i = end ? (size_t)(end - s) + 1 : n;
+			} else {
+				i++;
+			}
+			continue;
+		}
+		if (s[i] == '$' && i + 1 < n) {
+			size_t from = i;
+			bool brace = s[i + 1] == '{';
+			size_t d = i + 1 + (brace ? 1 : 0);
+			unsigned long v = 0;
+			size_t k = d;
+
+			while (k < n && s[k] >= '0' && s[k] <= '9' && k - d < 6)
+				v = v * 10 + (unsigned long)(s[k++] - '0');
+			if (k > d && (!brace || (k < n && s[k] == '}'))) {
+				size_t len = k - from + (brace ? 1 : 0);
+
+				if (v > p->captures) {
+					struct loc l = floc(f, from, len);
+
+					if (p->captures == 0)
+						rw_report(rw, DIAG_ERROR, &l, "'%.*s' refers to a "
+							  "capture, but the pattern '%.*s%s' sets none "
+							  "(wildcard and regular expression patterns "
+							  "do)", (int)len, s + from, qlen(pf->n), pf->s,
+							  qdots(pf->n));
+					else if (p->captures == 1)
+						rw_report(rw, DIAG_ERROR, &l, "'%.*s' refers to a "
+							  "capture the pattern does not have (it sets "
+							  "only $1)", (int)len, s + from);
+					else
+						rw_report(rw, DIAG_ERROR, &l, "'%.*s' refers to a "
+							  "capture the pattern does not have (it sets "
+							  "$1 to $%u)", (int)len, s + from, p->captures);
+				}
+				i = from + len - 1;
+				continue;
+			}
+			if (brace) {
+				if (depth < MAX_NEST)
+					open[depth] = i;
+				depth++;
+				i++;
+			}
+			continue;
+		}
+		if (s[i] == '{' && depth > 0) {
+			if (depth < MAX_NEST)
+				open[depth] = i;
+			depth++;
+		} else if (s[i] == '}' && depth > 0) {
+			depth--;
+		}
+	}
+	if (depth > 0) {
+		/* Point at the outermost '${' left open. */
+		struct loc l = floc(f, open[0], 2);
+
+		rw_report(rw, DIAG_ERROR, &l, "this '${' has no matching '}' in the "
+			  "replacement");
+	}
+}
+
+/* ---- flags ------------------------------------------------------------- */
+
+static bool all_flags(const char *s)
+{
+	for (; *s; s++)
+		if (strchr(REWRITE_FLAGS, *s) == NULL)
+			return false;
+	return true;
+}
+
+static uint32_t check_flags(struct rw *rw, const struct field *fl, size_t nfl,
+			    const struct pat *p)
+{
+	uint32_t flags = 0;
+	struct loc seen[sizeof(flag_bits) / sizeof(flag_bits[0])];
+
+	for (size_t k = 0; k < nfl; k++) {
+		const struct field *f = &fl[k];
+
+		for (size_t i = 0; i < f->n; i++) {
+			const char *c = f->s[i] ? strchr(REWRITE_FLAGS, f->s[i]) : NULL;
+			struct loc l = floc(f, i, 1);
+
+			if (c == NULL) {
+				if (f->s[i] == ' ' || f->s[i] == '\t')
+					continue;
+				rw_report(rw, DIAG_ERROR, &l, "unknown rewrite flag '%c' (flags "
+					  "are %s)", f->s[i] ? f->s[i] : '?', REWRITE_FLAGS);
+				continue;
+			}
+
+			size_t b = (size_t)(c - REWRITE_FLAGS);
+
+			if (flags & flag_bits[b]) {
+				rw_report(rw, DIAG_WARNING, &l, "rewrite flag '%c' is given more "
+					  "than once", *c);
+				diag_note(rw->dg, &seen[b], "first given here");
+				continue;
+			}
+			flags |= flag_bits[b];
+			seen[b] = l;
+			if (*c == 'S' && !p->regex)
+				rw_report(rw, DIAG_ERROR, &l, "the 'S' flag needs a regular "
+					  "expression pattern (it is matched against the raw "
+					  "MAIL or RCPT argument)");
+		}
+	}
+	return flags;
+}
+
+/* ---- the rule ---------------------------------------------------------- */
+
 int rewrite_lower(struct diag *dg, const struct ast_rule *r, struct arena *a,
 		  struct mdl_rewrite *out)
-{ (void)dg; (void)r; (void)a; (void)out; return -1; }
+{
+	struct rw rw = { dg, 0 };
+	struct field fields[3];
+	struct field *fl = NULL;
+	size_t nfl = 0;
+
+	memset(out, 0, sizeof(*out));
+
+	/* Exim ignores blanks between flag letters: "F T" is "FT". */
+	bool flag_words = r->nwords > 3;
+
+	for (size_t i = 3; i < r->nwords && flag_words; i++)
+		flag_words = r->words[i].text[0] != '"' && all_flags(r->words[i].text);
+	if (r->nwords < 2 || (r->nwords > 3 && !flag_words)) {
+		rw_report(&rw, DIAG_ERROR, &r->loc, "a rewrite rule is 'pattern "
+			  "replacement [flags]'; this line has %zu field%s", r->nwords,
+			  r->nwords == 1 ? "" : "s");
+		return -1;
+	}
+
+	bool ok = field_init(&rw, a, &r->words[0], &fields[0]);
+
+	ok = field_init(&rw, a, &r->words[1], &fields[1]) && ok;
+	if (r->nwords > 2) {
+		nfl = r->nwords - 2;
+		fl = nfl == 1 ? &fields[2] : arena_alloc(a, nfl * sizeof(*fl));
+		if (fl == NULL) {
+			rw_report(&rw, DIAG_ERROR, NULL, "out of memory");
+			return -1;
+		}
+		for (size_t i = 0; i < nfl; i++)
+			ok = field_init(&rw, a, &r->words[2 + i], &fl[i]) && ok;
+	}
+	if (!ok)
+		return -1;
+
+	struct pat p;
+	bool pok = check_pattern(&rw, &fields[0], &p);
+
+	/* Without a usable pattern, do not guess what $n may refer to. */
+	if (!pok)
+		p.captures = 99;
+	check_replacement(&rw, &fields[1], &p, &fields[0]);
+
+	uint32_t flags = check_flags(&rw, fl, nfl, pok ? &p : &(struct pat){ .regex = true });
+
+	if (rw.errors != 0)
+		return -1;
+
+	const char *pattern = arena_strndup(a, p.text, p.len);
+	const char *replacement = arena_strndup(a, fields[1].s, fields[1].n);
+
+	if (pattern == NULL || replacement == NULL) {
+		diag_error(dg, NULL, "out of memory");
+		return -1;
+	}
+	out->pattern = pattern;
+	out->replacement = replacement;
+	out->flags = flags;
+	return 0;
+}

@@ -1,16 +1,1204 @@
-/* load.c -- STUB: being written; replaced before the issue closes. */
+/*
+ * load.c -- map, validate and read a policy (noq-policy(5)).
+ *
+ * pol_load() validates the header, the section table and every section but
+ * the alias data once, in the order of noq-policy(5) "VALIDATION", so that
+ * what the rest of noq reads from a loaded policy is in bounds.  The alias
+ * data is left alone at load -- a million aliases must not slow startup --
+ * and each lookup bounds-checks the slots and the record it touches.
+ * pol_verify() checks the alias data completely (noqc --dump/--verify).
+ */
 #include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "format.h"
 #include "policy.h"
-int pol_open(const char *path, unsigned flags, struct pol **out, char *err)
-{ (void)path; (void)flags; (void)out; (void)err; return POL_ENOMEM; }
+
+/** struct pol_view - one section of a loaded policy. */
+struct pol_view {
+	const unsigned char *p;
+	uint64_t len;
+	uint32_t count;
+	uint32_t recsize;
+};
+
+/** struct pol_atab - one alias table, decoded from ATABLES. */
+struct pol_atab {
+	uint32_t router, nkeys, nslots, length;
+	uint64_t offset, checksum;
+	const unsigned char *area;   /* in ADATA, @length bytes */
+};
+
+/**
+ * struct pol - a loaded policy.
+ * @buf/@len: the image; @map is non-NULL when pol_open() mapped it.
+ * @s:        the known sections, by type.
+ */
+struct pol {
+	const unsigned char *buf;
+	size_t len;
+	void *map;
+	uint16_t minor;
+	uint64_t sum_size;
+	char compiler[POL_COMPILER_LEN];
+	struct pol_view s[POL_SEC_LAST + 1];
+	uint32_t nrouters, ntransports, nauths;
+	struct pol_atab *tabs;
+	uint32_t ntabs;
+};
+
+static const char *const sect_names[] = {
+	[POL_SEC_STRINGS] = "strings", [POL_SEC_OBJECTS] = "objects",
+	[POL_SEC_OPTIONS] = "options", [POL_SEC_ROUTE] = "route",
+	[POL_SEC_HOSTS] = "hosts", [POL_SEC_REWRITES] = "rewrites",
+	[POL_SEC_SOURCES] = "sources", [POL_SEC_ATABLES] = "alias tables",
+	[POL_SEC_ADATA] = "alias data",
+};
+
+static const uint32_t sect_recsize[] = {
+	[POL_SEC_STRINGS] = 0, [POL_SEC_OBJECTS] = POL_OBJ_SIZE,
+	[POL_SEC_OPTIONS] = POL_OPT_SIZE, [POL_SEC_ROUTE] = POL_ROUTE_SIZE,
+	[POL_SEC_HOSTS] = POL_HOST_SIZE, [POL_SEC_REWRITES] = POL_RW_SIZE,
+	[POL_SEC_SOURCES] = POL_SRC_SIZE, [POL_SEC_ATABLES] = POL_ATAB_SIZE,
+	[POL_SEC_ADATA] = 0,
+};
+
+/* ---- shared helpers (format.h) ------------------------------------------ */
+
+int pol_set_err(char *err, int code, const char *fmt, ...)
+{
+	if (err != NULL) {
+		va_list ap;
+
+		va_start(ap, fmt);
+		vsnprintf(err, POL_ERRLEN, fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}
+
+uint64_t pol_fnv1a64(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= b[i];
+		h *= POL_FNV_PRIME;
+	}
+	return h;
+}
+
+void pol_sum_init(struct pol_sum *s)
+{
+	for (size_t k = 0; k < 4; k++)
+		s->h[k] = POL_FNV_INIT;
+	s->n = 0;
+}
+
+void pol_sum_add(struct pol_sum *s, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	uint64_t h0, h1, h2, h3;
+	size_t i = 0;
+
+	/* Line up with lane 0, then four bytes at a time. */
+	for (; i < n && (s->n + i) % 4 != 0; i++) {
+		size_t k = (size_t)((s->n + i) % 4);
+
+		s->h[k] = (s->h[k] ^ b[i]) * POL_FNV_PRIME;
+	}
+	h0 = s->h[0], h1 = s->h[1], h2 = s->h[2], h3 = s->h[3];
+	for (; n - i >= 4; i += 4) {
+		h0 = (h0 ^ b[i]) * POL_FNV_PRIME;
+		h1 = (h1 ^ b[i + 1]) * POL_FNV_PRIME;
+		h2 = (h2 ^ b[i + 2]) * POL_FNV_PRIME;
+		h3 = (h3 ^ b[i + 3]) * POL_FNV_PRIME;
+	}
+	s->h[0] = h0, s->h[1] = h1, s->h[2] = h2, s->h[3] = h3;
+	for (size_t k = 0; i < n; i++, k++)
+		s->h[k] = (s->h[k] ^ b[i]) * POL_FNV_PRIME;
+	s->n += n;
+}
+
+uint64_t pol_sum_end(const struct pol_sum *s)
+{
+	unsigned char le[32];
+
+	for (size_t k = 0; k < 4; k++)
+		pol_put64(le + 8 * k, s->h[k]);
+	return pol_fnv1a64(POL_FNV_INIT, le, sizeof(le));
+}
+
+uint64_t pol_sum64(const void *p, size_t n)
+{
+	struct pol_sum s;
+
+	pol_sum_init(&s);
+	pol_sum_add(&s, p, n);
+	return pol_sum_end(&s);
+}
+
+uint64_t pol_checksum(const unsigned char *buf, size_t sum_size)
+{
+	static const unsigned char zero[8];
+	struct pol_sum s;
+
+	pol_sum_init(&s);
+	pol_sum_add(&s, buf, POL_H_CHECKSUM);
+	pol_sum_add(&s, zero, sizeof(zero));
+	pol_sum_add(&s, buf + POL_H_CHECKSUM + 8, sum_size - (POL_H_CHECKSUM + 8));
+	return pol_sum_end(&s);
+}
+
+uint32_t pol_alias_hash(const char *key, size_t len)
+{
+	uint64_t h = pol_fnv1a64(POL_FNV_INIT, key, len);
+
+	h ^= h >> 33;
+	h *= UINT64_C(0xff51afd7ed558ccd);
+	h ^= h >> 33;
+	h *= UINT64_C(0xc4ceb9fe1a85ec53);
+	h ^= h >> 33;
+	return (uint32_t)(h >> 32);
+}
+
+const char *pol_check_opt(const struct mdl_opt *o)
+{
+	switch (o->type) {
+	case MT_BOOL:
+		if (o->num != 0 && o->num != 1)
+			return "boolean value is neither 0 nor 1";
+		break;
+	case MT_INT:
+		break;
+	case MT_OCTAL:
+	case MT_TIME:
+		if (o->num < 0)
+			return "negative octal or time value";
+		break;
+	case MT_STRING:
+	case MT_LIST:
+		if (o->str == NULL)
+			return "string value missing";
+		if (o->num != 0)
+			return "string value with a number";
+		return NULL;
+	default:
+		return "unknown value type";
+	}
+	return o->str != NULL ? "numeric value with a string" : NULL;
+}
+
+const char *pol_check_targets(const struct mdl_target *t, size_t n)
+{
+	if (n != 0 && t == NULL)
+		return "targets missing";
+	for (size_t i = 0; i < n; i++) {
+		if (t[i].kind < AT_ADDRESS || t[i].kind > AT_BLACKHOLE)
+			return "unknown target kind";
+		if (t[i].text == NULL)
+			return "target without text";
+		if (t[i].kind == AT_BLACKHOLE && t[i].text[0] != '\0')
+			return ":blackhole: with text";
+		if ((t[i].kind == AT_FAIL || t[i].kind == AT_DEFER) && n != 1)
+			return ":fail: or :defer: is not the only target";
+	}
+	return NULL;
+}
+
+/* ---- validation of the small sections ----------------------------------- */
+
+static const unsigned char *rec(const struct pol *p, int type, uint32_t i)
+{
+	return p->s[type].p + (size_t)i * p->s[type].recsize;
+}
+
+/* The string at offset @off of STRINGS, or NULL (with @err set) when @off is
+   out of range or not the start of a string; POL_NOSTR is allowed only with
+   @nullable, and gives *@out = NULL. */
+static int get_str(const struct pol *p, uint32_t off, bool nullable,
+		   const char **out, const char *what, uint32_t i, char *err)
+{
+	const struct pol_view *s = &p->s[POL_SEC_STRINGS];
+
+	*out = NULL;
+	if (off == POL_NOSTR && nullable)
+		return 0;
+	if (off >= s->len)
+		return pol_set_err(err, POL_EFORMAT,
+				   "%s %u: string offset %u out of range (strings are %llu bytes)",
+				   what, (unsigned)i, (unsigned)off,
+				   (unsigned long long)s->len);
+	if (off > 0 && s->p[off - 1] != '\0')
+		return pol_set_err(err, POL_EFORMAT,
+				   "%s %u: string offset %u is inside a string",
+				   what, (unsigned)i, (unsigned)off);
+	*out = (const char *)s->p + off;
+	return 0;
+}
+
+static int check_strings(const struct pol *p, char *err)
+{
+	const struct pol_view *s = &p->s[POL_SEC_STRINGS];
+	uint64_t n = 0;
+
+	if (s->len == 0 || s->p[s->len - 1] != '\0')
+		return pol_set_err(err, POL_EFORMAT,
+				   "strings section does not end in a NUL");
+	for (const unsigned char *q = s->p, *end = s->p + s->len; q < end; n++)
+		q = (const unsigned char *)memchr(q, 0, (size_t)(end - q)) + 1;
+	if (n != s->count)
+		return pol_set_err(err, POL_EFORMAT,
+				   "strings section holds %llu strings, its entry says %u",
+				   (unsigned long long)n, (unsigned)s->count);
+	return 0;
+}
+
+static int decode_opt(const struct pol *p, uint32_t i, struct mdl_opt *o, char *err)
+{
+	const unsigned char *r = rec(p, POL_SEC_OPTIONS, i);
+	uint32_t type = pol_get32(r + POL_P_TYPE);
+	uint32_t flags = pol_get32(r + POL_P_FLAGS);
+	int e;
+
+	if ((e = get_str(p, pol_get32(r + POL_P_NAME), false, &o->name, "option", i, err)) ||
+	    (e = get_str(p, pol_get32(r + POL_P_STR), true, &o->str, "option", i, err)))
+		return e;
+	if (type < MT_BOOL || type > MT_LIST)
+		return pol_set_err(err, POL_EFORMAT, "option %u: unknown type %u",
+				   (unsigned)i, (unsigned)type);
+	if (flags & ~POL_PF_HIDE)
+		return pol_set_err(err, POL_EFORMAT, "option %u: unknown flags 0x%x",
+				   (unsigned)i, (unsigned)flags);
+	o->type = (enum mdl_type)type;
+	o->num = (int64_t)pol_get64(r + POL_P_NUM);
+	o->hide = flags & POL_PF_HIDE;
+
+	const char *bad = pol_check_opt(o);
+
+	if (bad != NULL)
+		return pol_set_err(err, POL_EFORMAT, "option %u ('%s'): %s",
+				   (unsigned)i, o->name, bad);
+	return 0;
+}
+
+static int check_objects(struct pol *p, char *err)
+{
+	const struct pol_view *os = &p->s[POL_SEC_OBJECTS];
+	uint32_t nopts = p->s[POL_SEC_OPTIONS].count;
+	uint32_t next = 0;
+	uint32_t prevkind = MK_MAIN;
+	const char *s;
+	int e;
+
+	if (os->count == 0)
+		return pol_set_err(err, POL_EFORMAT, "no main section object");
+	for (uint32_t i = 0; i < os->count; i++) {
+		const unsigned char *r = rec(p, POL_SEC_OBJECTS, i);
+		uint32_t kind = pol_get32(r + POL_O_KIND);
+		uint32_t first = pol_get32(r + POL_O_OPTFIRST);
+		uint32_t count = pol_get32(r + POL_O_OPTCOUNT);
+
+		if (i == 0 ? kind != MK_MAIN :
+		    kind < prevkind || kind < MK_ROUTER || kind > MK_AUTHENTICATOR)
+			return pol_set_err(err, POL_EFORMAT,
+					   "object %u: kind %u out of order or unknown",
+					   (unsigned)i, (unsigned)kind);
+		prevkind = kind;
+		if (kind == MK_ROUTER)
+			p->nrouters++;
+		else if (kind == MK_TRANSPORT)
+			p->ntransports++;
+		else if (kind == MK_AUTHENTICATOR)
+			p->nauths++;
+		if ((e = get_str(p, pol_get32(r + POL_O_NAME), false, &s, "object", i, err)) ||
+		    (e = get_str(p, pol_get32(r + POL_O_DRIVER), false, &s, "object", i, err)))
+			return e;
+		if (first != next || count > nopts - first)
+			return pol_set_err(err, POL_EFORMAT,
+					   "object %u: options %u+%u, expected %u+ of %u",
+					   (unsigned)i, (unsigned)first, (unsigned)count,
+					   (unsigned)next, (unsigned)nopts);
+		next = first + count;
+
+		const char *prev = NULL;
+
+		for (uint32_t j = first; j < next; j++) {
+			struct mdl_opt o;
+
+			if ((e = decode_opt(p, j, &o, err)) != 0)
+				return e;
+			if (prev != NULL && strcmp(prev, o.name) >= 0)
+				return pol_set_err(err, POL_EFORMAT,
+						   "object %u: options not sorted at option %u ('%s')",
+						   (unsigned)i, (unsigned)j, o.name);
+			prev = o.name;
+		}
+	}
+	if (next != nopts)
+		return pol_set_err(err, POL_EFORMAT,
+				   "%u options, objects use %u", (unsigned)nopts,
+				   (unsigned)next);
+	return 0;
+}
+
+static int check_route(const struct pol *p, char *err)
+{
+	const unsigned char *r;
+	const char *s;
+	uint32_t t;
+	int e;
+
+	if (p->s[POL_SEC_ROUTE].count != 1)
+		return pol_set_err(err, POL_EFORMAT, "%u route records, expected 1",
+				   (unsigned)p->s[POL_SEC_ROUTE].count);
+	r = rec(p, POL_SEC_ROUTE, 0);
+	t = pol_get32(r + POL_R_TRANSPORT);
+	if (p->ntransports == 0 ? t != 0 : t >= p->ntransports)
+		return pol_set_err(err, POL_EFORMAT,
+				   "route: transport %u out of range (%u transports)",
+				   (unsigned)t, (unsigned)p->ntransports);
+	static const unsigned fields[] = { POL_R_RETPATH, POL_R_ERRORSTO,
+					   POL_R_HDRADD, POL_R_HDRREMOVE };
+	for (size_t i = 0; i < 4; i++)
+		if ((e = get_str(p, pol_get32(r + fields[i]), true, &s, "route field",
+				 (uint32_t)i, err)))
+			return e;
+
+	for (uint32_t i = 0; i < p->s[POL_SEC_HOSTS].count; i++) {
+		r = rec(p, POL_SEC_HOSTS, i);
+		if ((e = get_str(p, pol_get32(r + POL_HO_NAME), false, &s, "host", i, err)))
+			return e;
+		if (pol_get32(r + POL_HO_FLAGS) & ~(uint32_t)POL_MH_ALL)
+			return pol_set_err(err, POL_EFORMAT, "host %u: unknown flags 0x%x",
+					   (unsigned)i, (unsigned)pol_get32(r + POL_HO_FLAGS));
+	}
+	for (uint32_t i = 0; i < p->s[POL_SEC_REWRITES].count; i++) {
+		r = rec(p, POL_SEC_REWRITES, i);
+		if ((e = get_str(p, pol_get32(r + POL_W_PATTERN), false, &s, "rewrite", i, err)) ||
+		    (e = get_str(p, pol_get32(r + POL_W_REPL), false, &s, "rewrite", i, err)))
+			return e;
+		if (pol_get32(r + POL_W_FLAGS) & ~(uint32_t)POL_RW_ALL)
+			return pol_set_err(err, POL_EFORMAT, "rewrite %u: unknown flags 0x%x",
+					   (unsigned)i, (unsigned)pol_get32(r + POL_W_FLAGS));
+	}
+	for (uint32_t i = 0; i < p->s[POL_SEC_SOURCES].count; i++) {
+		r = rec(p, POL_SEC_SOURCES, i);
+		if ((e = get_str(p, pol_get32(r + POL_SO_PATH), false, &s, "source", i, err)))
+			return e;
+	}
+	return 0;
+}
+
+static int check_atables(struct pol *p, char *err)
+{
+	const struct pol_view *ts = &p->s[POL_SEC_ATABLES];
+	const struct pol_view *d = &p->s[POL_SEC_ADATA];
+	uint64_t next = 0;
+
+	if (d->count != ts->count)
+		return pol_set_err(err, POL_EFORMAT,
+				   "alias data holds %u tables, alias tables list %u",
+				   (unsigned)d->count, (unsigned)ts->count);
+	if (ts->count == 0) {
+		if (d->len != 0)
+			return pol_set_err(err, POL_EFORMAT,
+					   "alias data without alias tables");
+		return 0;
+	}
+	p->tabs = calloc(ts->count, sizeof(*p->tabs));
+	if (p->tabs == NULL)
+		return pol_set_err(err, POL_ENOMEM, "out of memory");
+	p->ntabs = ts->count;
+	for (uint32_t i = 0; i < ts->count; i++) {
+		const unsigned char *r = rec(p, POL_SEC_ATABLES, i);
+		struct pol_atab *t = &p->tabs[i];
+
+		t->router = pol_get32(r + POL_T_ROUTER);
+		t->nkeys = pol_get32(r + POL_T_NKEYS);
+		t->nslots = pol_get32(r + POL_T_NSLOTS);
+		t->length = pol_get32(r + POL_T_LENGTH);
+		t->offset = pol_get64(r + POL_T_OFFSET);
+		t->checksum = pol_get64(r + POL_T_CHECKSUM);
+		if (t->router >= p->nrouters ||
+		    (i > 0 && t->router <= p->tabs[i - 1].router))
+			return pol_set_err(err, POL_EFORMAT,
+					   "alias table %u: router %u out of range or order",
+					   (unsigned)i, (unsigned)t->router);
+		if (t->nkeys >= t->nslots ||
+		    (uint64_t)t->nslots * POL_SLOT_SIZE > t->length)
+			return pol_set_err(err, POL_EFORMAT,
+					   "alias table %u: %u keys, %u slots, %u bytes",
+					   (unsigned)i, (unsigned)t->nkeys,
+					   (unsigned)t->nslots, (unsigned)t->length);
+		if (t->offset != next || t->length > d->len - next)
+			return pol_set_err(err, POL_EFORMAT,
+					   "alias table %u: at %llu+%u, expected at %llu of %llu",
+					   (unsigned)i, (unsigned long long)t->offset,
+					   (unsigned)t->length, (unsigned long long)next,
+					   (unsigned long long)d->len);
+		t->area = d->p + next;
+		next += t->length;
+		if (i + 1 < ts->count)
+			next = pol_align8(next);
+	}
+	if (next != d->len)
+		return pol_set_err(err, POL_EFORMAT,
+				   "alias data is %llu bytes, its tables end at %llu",
+				   (unsigned long long)d->len, (unsigned long long)next);
+	return 0;
+}
+
+static bool all_zero(const unsigned char *p, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++)
+		if (p[i] != 0)
+			return false;
+	return true;
+}
+
+/* The header and section table, then the small sections. */
+static int validate(struct pol *p, char *err)
+{
+	const unsigned char *b = p->buf;
+	size_t len = p->len;
+
+	if (len < POL_MAGIC_LEN) {
+		if (len > 0 && memcmp(b, POL_MAGIC, len) == 0)
+			return pol_set_err(err, POL_ETRUNC,
+					   "truncated: %zu bytes, shorter than the header", len);
+		return pol_set_err(err, len == 0 ? POL_ETRUNC : POL_ENOTPOLICY,
+				   len == 0 ? "empty file" : "not a noq policy (bad magic)");
+	}
+	if (memcmp(b, POL_MAGIC, POL_MAGIC_LEN) != 0)
+		return pol_set_err(err, POL_ENOTPOLICY, "not a noq policy (bad magic)");
+	if (len < POL_H_HDRSIZE)
+		return pol_set_err(err, POL_ETRUNC,
+				   "truncated: %zu bytes, shorter than the header", len);
+	uint16_t major = pol_get16(b + POL_H_MAJOR);
+
+	p->minor = pol_get16(b + POL_H_MINOR);
+	if (major != POL_MAJOR)
+		return pol_set_err(err, POL_EVERSION,
+				   "policy format %u.%u, this noq reads %d.x",
+				   (unsigned)major, (unsigned)p->minor, POL_MAJOR);
+	if (len < POL_HDR_SIZE)
+		return pol_set_err(err, POL_ETRUNC,
+				   "truncated: %zu bytes, shorter than the header", len);
+
+	bool newer = p->minor > POL_MINOR;
+	uint32_t hsize = pol_get32(b + POL_H_HDRSIZE);
+	uint64_t fsize = pol_get64(b + POL_H_FILESIZE);
+	uint64_t sum_size = pol_get64(b + POL_H_SUMSIZE);
+	uint32_t nsect = pol_get32(b + POL_H_NSECT);
+	uint32_t esize = pol_get32(b + POL_H_SECTSIZE);
+
+	if (fsize != len)
+		return pol_set_err(err, POL_ETRUNC, "file is %zu bytes, header says %llu",
+				   len, (unsigned long long)fsize);
+	if (hsize < POL_HDR_SIZE || hsize % 8 != 0 ||
+	    (!newer && hsize != POL_HDR_SIZE) || hsize > len)
+		return pol_set_err(err, POL_EFORMAT, "bad header size %u",
+				   (unsigned)hsize);
+	if (sum_size < hsize || sum_size > len)
+		return pol_set_err(err, POL_EFORMAT, "bad checksummed size %llu",
+				   (unsigned long long)sum_size);
+	p->sum_size = sum_size;
+
+	uint64_t want = pol_get64(b + POL_H_CHECKSUM);
+	uint64_t got = pol_checksum(b, (size_t)sum_size);
+
+	if (want != got)
+		return pol_set_err(err, POL_ECHECKSUM,
+				   "checksum mismatch: header says %016llx, contents give %016llx",
+				   (unsigned long long)want, (unsigned long long)got);
+
+	const unsigned char *cv = b + POL_H_COMPILER;
+	const unsigned char *nul = memchr(cv, 0, POL_COMPILER_LEN);
+
+	if (nul == NULL || !all_zero(nul, (uint64_t)(cv + POL_COMPILER_LEN - nul)))
+		return pol_set_err(err, POL_EFORMAT,
+				   "compiler version not NUL-terminated and padded");
+	memcpy(p->compiler, cv, POL_COMPILER_LEN);
+
+	/* section table */
+	if (esize < POL_SECT_SIZE || (!newer && esize != POL_SECT_SIZE))
+		return pol_set_err(err, POL_EFORMAT, "bad section entry size %u",
+				   (unsigned)esize);
+	if (nsect > (sum_size - hsize) / esize)
+		return pol_set_err(err, POL_EFORMAT,
+				   "section table (%u entries) runs past the checksummed part",
+				   (unsigned)nsect);
+
+	uint64_t end = hsize + (uint64_t)nsect * esize;
+	uint32_t known = 0;
+	bool ownsum = false;
+
+	for (uint32_t i = 0; i < nsect; i++) {
+		const unsigned char *e = b + hsize + (size_t)i * esize;
+		uint32_t type = pol_get32(e + POL_S_TYPE);
+		uint32_t flags = pol_get32(e + POL_S_FLAGS);
+		uint64_t off = pol_get64(e + POL_S_OFFSET);
+		uint64_t slen = pol_get64(e + POL_S_LENGTH);
+		uint32_t count = pol_get32(e + POL_S_COUNT);
+		uint32_t rsize = pol_get32(e + POL_S_RECSIZE);
+		uint64_t at = pol_align8(end);
+
+		if (off != at || slen > len - off)
+			return pol_set_err(err, POL_EFORMAT,
+					   "section %u (type %u): at %llu+%llu, expected at %llu of %zu",
+					   (unsigned)i, (unsigned)type, (unsigned long long)off,
+					   (unsigned long long)slen, (unsigned long long)at, len);
+		if (!all_zero(b + end, at - end))
+			return pol_set_err(err, POL_EFORMAT,
+					   "nonzero padding before section %u", (unsigned)i);
+		if (flags & ~POL_SF_OWNSUM)
+			return pol_set_err(err, POL_EFORMAT,
+					   "section %u: unknown flags 0x%x",
+					   (unsigned)i, (unsigned)flags);
+		/* Sections under the header checksum come first; sum_size is
+		   where the others begin. */
+		if (flags & POL_SF_OWNSUM) {
+			if (!ownsum && off != sum_size)
+				return pol_set_err(err, POL_EFORMAT,
+						   "section %u: first with its own checksum at %llu, checksummed size %llu",
+						   (unsigned)i, (unsigned long long)off,
+						   (unsigned long long)sum_size);
+			ownsum = true;
+		} else if (ownsum || slen > sum_size - off) {
+			return pol_set_err(err, POL_EFORMAT,
+					   "section %u: outside the checksummed part",
+					   (unsigned)i);
+		}
+		end = off + slen;
+
+		if (type == 0 || type > POL_SEC_LAST) {
+			if (!newer)
+				return pol_set_err(err, POL_EFORMAT,
+						   "section %u: unknown type %u",
+						   (unsigned)i, (unsigned)type);
+			continue;    /* a later minor version's addition */
+		}
+		if (type != known + 1)
+			return pol_set_err(err, POL_EFORMAT,
+					   "section %u: type %u (%s) out of order",
+					   (unsigned)i, (unsigned)type, sect_names[type]);
+		known = type;
+		if ((type == POL_SEC_ADATA) != ((flags & POL_SF_OWNSUM) != 0))
+			return pol_set_err(err, POL_EFORMAT,
+					   "section %u (%s): wrong checksum flag",
+					   (unsigned)i, sect_names[type]);
+
+		uint32_t want_rs = sect_recsize[type];
+		uint64_t total;
+
+		if (want_rs == 0 ? rsize != 0 :
+		    rsize < want_rs || (!newer && rsize != want_rs) ||
+		    __builtin_mul_overflow((uint64_t)count, (uint64_t)rsize, &total) ||
+		    total != slen)
+			return pol_set_err(err, POL_EFORMAT,
+					   "section %u (%s): %u records of %u bytes in %llu bytes",
+					   (unsigned)i, sect_names[type], (unsigned)count,
+					   (unsigned)rsize, (unsigned long long)slen);
+		p->s[type].p = b + off;
+		p->s[type].len = slen;
+		p->s[type].count = count;
+		p->s[type].recsize = rsize;
+	}
+	if (known != POL_SEC_LAST)
+		return pol_set_err(err, POL_EFORMAT, "section %s missing",
+				   sect_names[known + 1]);
+	if (!ownsum && sum_size != len)
+		return pol_set_err(err, POL_EFORMAT,
+				   "checksummed size %llu, file size %zu",
+				   (unsigned long long)sum_size, len);
+	if (pol_align8(end) != len || !all_zero(b + end, len - end))
+		return pol_set_err(err, POL_EFORMAT,
+				   "file is %zu bytes, sections end at %llu",
+				   len, (unsigned long long)end);
+	if (p->s[POL_SEC_STRINGS].len > POL_NOSTR)
+		return pol_set_err(err, POL_EFORMAT, "strings section passes 4 GiB");
+
+	int e;
+
+	if ((e = check_strings(p, err)) || (e = check_objects(p, err)) ||
+	    (e = check_route(p, err)) || (e = check_atables(p, err)))
+		return e;
+	return 0;
+}
+
 int pol_load(const void *buf, size_t len, struct pol **out, char *err)
-{ (void)buf; (void)len; (void)out; (void)err; return POL_ENOMEM; }
-void pol_close(struct pol *p) { (void)p; }
-int pol_verify(const struct pol *p, char *err) { (void)p; (void)err; return POL_ENOMEM; }
-int pol_to_model(const struct pol *p, struct model **out, char *err)
-{ (void)p; (void)out; (void)err; return POL_ENOMEM; }
-const char *pol_compiler_version(const struct pol *p) { (void)p; return ""; }
+{
+	struct pol *p = calloc(1, sizeof(*p));
+	int e;
+
+	*out = NULL;
+	if (err != NULL)
+		err[0] = '\0';
+	if (p == NULL)
+		return pol_set_err(err, POL_ENOMEM, "out of memory");
+	p->buf = buf;
+	p->len = len;
+	if ((e = validate(p, err)) != 0) {
+		pol_close(p);
+		return e;
+	}
+	*out = p;
+	return 0;
+}
+
+int pol_open(const char *path, unsigned flags, struct pol **out, char *err)
+{
+	struct stat st;
+	int fd, e;
+
+	*out = NULL;
+	if (err != NULL)
+		err[0] = '\0';
+	/* O_NONBLOCK: a FIFO must not hang us before the S_ISREG check. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		e = errno;
+		if (fd >= 0)
+			close(fd);
+		pol_set_err(err, POL_EIO, "%s", strerror(e));
+		errno = e;
+		return POL_EIO;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return pol_set_err(err, POL_ENOTPOLICY, "not a regular file");
+	}
+	if (flags & POL_CHECK_OWNER) {
+		const char *why = NULL;
+
+		if (st.st_mode & S_IWOTH)
+			why = "world-writable";
+		else if (st.st_mode & S_IWGRP)
+			why = "group-writable";
+		if (why != NULL) {
+			close(fd);
+			return pol_set_err(err, POL_EUNSAFE,
+					   "unsafe policy file: %s (mode %04o)",
+					   why, (unsigned)(st.st_mode & 07777));
+		}
+		if (st.st_uid != 0 && st.st_uid != getuid() && st.st_uid != geteuid()) {
+			close(fd);
+			return pol_set_err(err, POL_EUNSAFE,
+					   "unsafe policy file: owned by uid %lu, not root or the caller",
+					   (unsigned long)st.st_uid);
+		}
+	}
+	if (st.st_size == 0) {
+		close(fd);
+		return pol_set_err(err, POL_ETRUNC, "empty file");
+	}
+	if ((uintmax_t)st.st_size > SIZE_MAX) {
+		close(fd);
+		return pol_set_err(err, POL_EFORMAT, "file too large");
+	}
+
+	size_t len = (size_t)st.st_size;
+	void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+
+	e = errno;
+	close(fd);
+	if (map == MAP_FAILED) {
+		pol_set_err(err, POL_EIO, "mmap: %s", strerror(e));
+		errno = e;
+		return POL_EIO;
+	}
+
+	struct pol *p = calloc(1, sizeof(*p));
+
+	if (p == NULL) {
+		munmap(map, len);
+		return pol_set_err(err, POL_ENOMEM, "out of memory");
+	}
+	p->buf = map;
+	p->len = len;
+	p->map = map;
+	if ((e = validate(p, err)) != 0) {
+		pol_close(p);
+		return e;
+	}
+	*out = p;
+	return 0;
+}
+
+void pol_close(struct pol *p)
+{
+	if (p == NULL)
+		return;
+	if (p->map != NULL)
+		munmap(p->map, p->len);
+	free(p->tabs);
+	free(p);
+}
+
+const char *pol_compiler_version(const struct pol *p)
+{
+	return p->compiler;
+}
+
+/* ---- alias records ------------------------------------------------------ */
+
+/*
+ * struct arec - one alias record parsed in place.
+ * @key/@keylen: the key (NUL-terminated in the image).
+ * @targets:     where the first target's kind byte is.
+ * @ntargets:    how many.
+ * @end:         offset just past the record's final 0.
+ */
+struct arec {
+	const char *key;
+	size_t keylen;
+	size_t targets;
+	size_t ntargets;
+	size_t end;
+};
+
+/* Parse the record at @pos of table @t, checking every byte it reads. */
+static int parse_rec(const struct pol_atab *t, size_t pos, struct arec *r, char *err)
+{
+	const unsigned char *a = t->area;
+	size_t len = t->length;
+	const unsigned char *z;
+	bool alone = false;
+
+	if (pos < (size_t)t->nslots * POL_SLOT_SIZE || pos >= len)
+		return pol_set_err(err, POL_EFORMAT,
+				   "alias table of router %u: record position %zu out of range",
+				   (unsigned)t->router, pos);
+	z = memchr(a + pos, 0, len - pos);
+	if (z == NULL)
+		goto past;
+	r->key = (const char *)a + pos;
+	r->keylen = (size_t)(z - (a + pos));
+	r->targets = pos + r->keylen + 1;
+	r->ntargets = 0;
+	for (size_t q = r->targets;;) {
+		if (q >= len)
+			goto past;
+		unsigned kind = a[q++];
+
+		if (kind == 0) {
+			r->end = q;
+			return 0;
+		}
+		if (kind > AT_BLACKHOLE)
+			return pol_set_err(err, POL_EFORMAT,
+					   "alias table of router %u: record at %zu: unknown target kind %u",
+					   (unsigned)t->router, pos, kind);
+		z = memchr(a + q, 0, len - q);
+		if (z == NULL)
+			goto past;
+		if (kind == AT_BLACKHOLE && z != a + q)
+			return pol_set_err(err, POL_EFORMAT,
+					   "alias table of router %u: record at %zu: :blackhole: with text",
+					   (unsigned)t->router, pos);
+		r->ntargets++;
+		if (kind == AT_FAIL || kind == AT_DEFER)
+			alone = true;
+		if (alone && r->ntargets > 1)
+			return pol_set_err(err, POL_EFORMAT,
+					   "alias table of router %u: record at %zu: :fail: or :defer: is not the only target",
+					   (unsigned)t->router, pos);
+		q = (size_t)(z - a) + 1;
+	}
+past:
+	return pol_set_err(err, POL_EFORMAT,
+			   "alias table of router %u: record at %zu runs past the table",
+			   (unsigned)t->router, pos);
+}
+
+/* Copy the targets of parsed record @r into @arena. */
+static int copy_targets(const struct pol_atab *t, const struct arec *r,
+			struct arena *arena, struct mdl_target **out)
+{
+	struct mdl_target *v = NULL;
+	const char *q = (const char *)t->area + r->targets;
+
+	if (r->ntargets > 0) {
+		v = arena_alloc(arena, r->ntargets * sizeof(*v));
+		if (v == NULL)
+			return POL_ENOMEM;
+	}
+	for (size_t i = 0; i < r->ntargets; i++) {
+		size_t n = strlen(q + 1);
+
+		v[i].kind = (enum mdl_target_kind)(unsigned char)q[0];
+		v[i].text = arena_strndup(arena, q + 1, n);
+		if (v[i].text == NULL)
+			return POL_ENOMEM;
+		q += n + 2;
+	}
+	*out = v;
+	return 0;
+}
+
+static const struct pol_atab *find_table(const struct pol *p, uint32_t router)
+{
+	size_t lo = 0, hi = p->ntabs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (p->tabs[mid].router == router)
+			return &p->tabs[mid];
+		if (p->tabs[mid].router < router)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/*
+ * Probe table @t for @key.  Returns 1 with the record's position in *@pos,
+ * 0 when absent, or POL_EFORMAT.  With @want (verify), looks for the slot
+ * holding exactly position *@pos instead of comparing keys.
+ */
+static int probe(const struct pol_atab *t, const char *key, size_t keylen,
+		 uint32_t h, bool want, size_t *pos, char *err)
+{
+	const unsigned char *a = t->area;
+	uint32_t s = pol_alias_home(h, t->nslots);
+
+	for (uint32_t i = 0; i < t->nslots; i++) {
+		const unsigned char *slot = a + (size_t)s * POL_SLOT_SIZE;
+		uint32_t sp = pol_get32(slot + 4);
+
+		if (sp == 0)
+			return 0;
+		if (pol_get32(slot) == h) {
+			if (want) {
+				if (sp == *pos)
+					return 1;
+			} else {
+				if (sp < (size_t)t->nslots * POL_SLOT_SIZE || sp >= t->length)
+					return pol_set_err(err, POL_EFORMAT,
+							   "alias table of router %u: slot %u points to %u, out of range",
+							   (unsigned)t->router, (unsigned)s, (unsigned)sp);
+				if (keylen < t->length - sp && a[sp + keylen] == '\0' &&
+				    memcmp(a + sp, key, keylen) == 0) {
+					*pos = sp;
+					return 1;
+				}
+			}
+		}
+		s = s + 1 == t->nslots ? 0 : s + 1;
+	}
+	return pol_set_err(err, POL_EFORMAT,
+			   "alias table of router %u: no empty slot", (unsigned)t->router);
+}
+
 int pol_alias_lookup(const struct pol *p, uint32_t router, const char *key,
-		     size_t keylen, struct arena *arena, struct pol_alias *out, char *err)
-{ (void)p; (void)router; (void)key; (void)keylen; (void)arena; (void)out; (void)err; return POL_ENOMEM; }
-const char *pol_strerror(int e) { (void)e; return "stub"; }
+		     size_t keylen, struct arena *arena, struct pol_alias *out,
+		     char *err)
+{
+	const struct pol_atab *t = find_table(p, router);
+	struct arec r;
+	size_t pos;
+	int e;
+
+	if (key == NULL)
+		key = "";
+	if (t == NULL || memchr(key, 0, keylen) != NULL)
+		return 0;
+	e = probe(t, key, keylen, pol_alias_hash(key, keylen), false, &pos, err);
+	if (e <= 0)
+		return e;
+	if ((e = parse_rec(t, pos, &r, err)) != 0)
+		return e;
+	out->key = arena_strndup(arena, r.key, r.keylen);
+	if (out->key == NULL || copy_targets(t, &r, arena, &out->targets) != 0)
+		return pol_set_err(err, POL_ENOMEM, "out of memory");
+	out->ntargets = r.ntargets;
+	return 1;
+}
+
+/* ---- full verification -------------------------------------------------- */
+
+/* Everything about table @t that lookups rely on: records back to back in
+   strictly increasing key order, each reachable through its own slot, and no
+   other slot in use. */
+static int verify_table(const struct pol_atab *t, char *err)
+{
+	uint32_t used = 0;
+	size_t pos = (size_t)t->nslots * POL_SLOT_SIZE;
+	const char *prev = NULL;
+	uint32_t n = 0;
+	int e;
+
+	for (uint32_t i = 0; i < t->nslots; i++) {
+		const unsigned char *slot = t->area + (size_t)i * POL_SLOT_SIZE;
+
+		if (pol_get32(slot + 4) != 0)
+			used++;
+		else if (pol_get32(slot) != 0)
+			return pol_set_err(err, POL_EFORMAT,
+					   "alias table of router %u: empty slot %u has a hash",
+					   (unsigned)t->router, (unsigned)i);
+	}
+	if (used != t->nkeys)
+		return pol_set_err(err, POL_EFORMAT,
+				   "alias table of router %u: %u slots used for %u keys",
+				   (unsigned)t->router, (unsigned)used, (unsigned)t->nkeys);
+	while (pos < t->length) {
+		struct arec r;
+		size_t at = pos;
+
+		if ((e = parse_rec(t, pos, &r, err)) != 0)
+			return e;
+		if (++n > t->nkeys)
+			return pol_set_err(err, POL_EFORMAT,
+					   "alias table of router %u: more than %u records",
+					   (unsigned)t->router, (unsigned)t->nkeys);
+		if (prev != NULL && strcmp(prev, r.key) >= 0)
+			return pol_set_err(err, POL_EFORMAT,
+					   "alias table of router %u: keys not sorted at record %zu",
+					   (unsigned)t->router, at);
+		prev = r.key;
+		e = probe(t, r.key, r.keylen, pol_alias_hash(r.key, r.keylen),
+			  true, &at, err);
+		if (e < 0)
+			return e;
+		if (e == 0)
+			return pol_set_err(err, POL_EFORMAT,
+					   "alias table of router %u: record at %zu not reachable from its slot",
+					   (unsigned)t->router, pos);
+		pos = r.end;
+	}
+	if (n != t->nkeys)
+		return pol_set_err(err, POL_EFORMAT,
+				   "alias table of router %u: %u records for %u keys",
+				   (unsigned)t->router, (unsigned)n, (unsigned)t->nkeys);
+	return 0;
+}
+
+int pol_verify(const struct pol *p, char *err)
+{
+	uint64_t want = pol_get64(p->buf + POL_H_CHECKSUM);
+	int e;
+
+	if (err != NULL)
+		err[0] = '\0';
+	if (pol_checksum(p->buf, (size_t)p->sum_size) != want)
+		return pol_set_err(err, POL_ECHECKSUM, "checksum mismatch");
+	for (uint32_t i = 0; i < p->ntabs; i++) {
+		const struct pol_atab *t = &p->tabs[i];
+		uint64_t got = pol_sum64(t->area, t->length);
+
+		if (got != t->checksum)
+			return pol_set_err(err, POL_ECHECKSUM,
+					   "alias table of router %u: checksum mismatch: table says %016llx, contents give %016llx",
+					   (unsigned)t->router, (unsigned long long)t->checksum,
+					   (unsigned long long)got);
+		/* padding up to the next table */
+		if (i + 1 < p->ntabs &&
+		    !all_zero(t->area + t->length,
+			      p->tabs[i + 1].offset - t->offset - t->length))
+			return pol_set_err(err, POL_EFORMAT,
+					   "nonzero padding after alias table %u", (unsigned)i);
+		if ((e = verify_table(t, err)) != 0)
+			return e;
+	}
+	return 0;
+}
+
+/* ---- decoding ------------------------------------------------------------ */
+
+/* A copy of string @off (validated at load) in @m's arena; NULL stays NULL. */
+static int dup_str(const struct pol *p, struct model *m, uint32_t off,
+		   const char **out)
+{
+	*out = NULL;
+	if (off == POL_NOSTR)
+		return 0;
+	*out = arena_strdup(&m->arena, (const char *)p->s[POL_SEC_STRINGS].p + off);
+	return *out == NULL ? -1 : 0;
+}
+
+static int decode_obj(const struct pol *p, struct model *m, uint32_t i,
+		      struct mdl_obj *o)
+{
+	const unsigned char *r = rec(p, POL_SEC_OBJECTS, i);
+	uint32_t first = pol_get32(r + POL_O_OPTFIRST);
+
+	o->kind = (enum mdl_kind)pol_get32(r + POL_O_KIND);
+	if (dup_str(p, m, pol_get32(r + POL_O_NAME), &o->name) ||
+	    dup_str(p, m, pol_get32(r + POL_O_DRIVER), &o->driver))
+		return -1;
+	o->nopts = pol_get32(r + POL_O_OPTCOUNT);
+	o->opts = NULL;
+	if (o->nopts == 0)
+		return 0;
+	o->opts = arena_alloc(&m->arena, o->nopts * sizeof(*o->opts));
+	if (o->opts == NULL)
+		return -1;
+	for (size_t j = 0; j < o->nopts; j++) {
+		const unsigned char *q = rec(p, POL_SEC_OPTIONS, first + (uint32_t)j);
+		struct mdl_opt *op = &o->opts[j];
+
+		if (dup_str(p, m, pol_get32(q + POL_P_NAME), &op->name) ||
+		    dup_str(p, m, pol_get32(q + POL_P_STR), &op->str))
+			return -1;
+		op->type = (enum mdl_type)pol_get32(q + POL_P_TYPE);
+		op->num = (int64_t)pol_get64(q + POL_P_NUM);
+		op->hide = pol_get32(q + POL_P_FLAGS) & POL_PF_HIDE;
+	}
+	return 0;
+}
+
+/* Allocate @n elements of @size for *@v (NULL when @n is 0). */
+static int alloc_array(struct model *m, void **v, size_t n, size_t size)
+{
+	*v = NULL;
+	if (n == 0)
+		return 0;
+	*v = arena_alloc(&m->arena, n * size);
+	return *v == NULL ? -1 : 0;
+}
+
+static int decode_aliases(const struct pol *p, struct model *m, uint32_t i)
+{
+	const struct pol_atab *t = &p->tabs[i];
+	struct mdl_aliases *a = &m->aliases[i];
+	size_t pos = (size_t)t->nslots * POL_SLOT_SIZE;
+
+	a->router = t->router;
+	a->n = t->nkeys;
+	if (alloc_array(m, (void **)&a->v, a->n, sizeof(*a->v)) != 0)
+		return -1;
+	for (size_t k = 0; k < a->n; k++) {
+		struct arec r;
+
+		/* pol_verify() has checked every record. */
+		if (parse_rec(t, pos, &r, NULL) != 0)
+			return -1;
+		a->v[k].key = arena_strndup(&m->arena, r.key, r.keylen);
+		if (a->v[k].key == NULL ||
+		    copy_targets(t, &r, &m->arena, &a->v[k].targets) != 0)
+			return -1;
+		a->v[k].ntargets = r.ntargets;
+		pos = r.end;
+	}
+	return 0;
+}
+
+static int decode(const struct pol *p, struct model *m)
+{
+	uint32_t nobj = p->s[POL_SEC_OBJECTS].count;
+	uint32_t i = 1;
+
+	if (decode_obj(p, m, 0, &m->main) != 0)
+		return -1;
+	m->nrouters = p->nrouters;
+	m->ntransports = p->ntransports;
+	m->nauths = p->nauths;
+	if (alloc_array(m, (void **)&m->routers, m->nrouters, sizeof(*m->routers)) ||
+	    alloc_array(m, (void **)&m->transports, m->ntransports, sizeof(*m->transports)) ||
+	    alloc_array(m, (void **)&m->auths, m->nauths, sizeof(*m->auths)))
+		return -1;
+	for (size_t j = 0; j < m->nrouters; j++, i++)
+		if (decode_obj(p, m, i, &m->routers[j]) != 0)
+			return -1;
+	for (size_t j = 0; j < m->ntransports; j++, i++)
+		if (decode_obj(p, m, i, &m->transports[j]) != 0)
+			return -1;
+	for (size_t j = 0; j < m->nauths && i < nobj; j++, i++)
+		if (decode_obj(p, m, i, &m->auths[j]) != 0)
+			return -1;
+
+	const unsigned char *r = rec(p, POL_SEC_ROUTE, 0);
+	struct mdl_route *rt = &m->route;
+
+	rt->transport = pol_get32(r + POL_R_TRANSPORT);
+	if (dup_str(p, m, pol_get32(r + POL_R_RETPATH), &rt->return_path) ||
+	    dup_str(p, m, pol_get32(r + POL_R_ERRORSTO), &rt->errors_to) ||
+	    dup_str(p, m, pol_get32(r + POL_R_HDRADD), &rt->headers_add) ||
+	    dup_str(p, m, pol_get32(r + POL_R_HDRREMOVE), &rt->headers_remove))
+		return -1;
+	rt->nhosts = p->s[POL_SEC_HOSTS].count;
+	if (alloc_array(m, (void **)&rt->hosts, rt->nhosts, sizeof(*rt->hosts)))
+		return -1;
+	for (uint32_t j = 0; j < rt->nhosts; j++) {
+		r = rec(p, POL_SEC_HOSTS, j);
+		if (dup_str(p, m, pol_get32(r + POL_HO_NAME), &rt->hosts[j].name))
+			return -1;
+		rt->hosts[j].port = pol_get16(r + POL_HO_PORT);
+		rt->hosts[j].group = pol_get16(r + POL_HO_GROUP);
+		rt->hosts[j].flags = pol_get32(r + POL_HO_FLAGS);
+	}
+
+	m->nrewrites = p->s[POL_SEC_REWRITES].count;
+	if (alloc_array(m, (void **)&m->rewrites, m->nrewrites, sizeof(*m->rewrites)))
+		return -1;
+	for (uint32_t j = 0; j < m->nrewrites; j++) {
+		r = rec(p, POL_SEC_REWRITES, j);
+		if (dup_str(p, m, pol_get32(r + POL_W_PATTERN), &m->rewrites[j].pattern) ||
+		    dup_str(p, m, pol_get32(r + POL_W_REPL), &m->rewrites[j].replacement))
+			return -1;
+		m->rewrites[j].flags = pol_get32(r + POL_W_FLAGS);
+	}
+
+	m->nsources = p->s[POL_SEC_SOURCES].count;
+	if (alloc_array(m, (void **)&m->sources, m->nsources, sizeof(*m->sources)))
+		return -1;
+	for (uint32_t j = 0; j < m->nsources; j++) {
+		r = rec(p, POL_SEC_SOURCES, j);
+		if (dup_str(p, m, pol_get32(r + POL_SO_PATH), &m->sources[j].path))
+			return -1;
+		memcpy(m->sources[j].sha256, r + POL_SO_SHA256, 32);
+	}
+
+	m->naliases = p->ntabs;
+	if (alloc_array(m, (void **)&m->aliases, m->naliases, sizeof(*m->aliases)))
+		return -1;
+	for (uint32_t j = 0; j < p->ntabs; j++)
+		if (decode_aliases(p, m, j) != 0)
+			return -1;
+	return 0;
+}
+
+int pol_to_model(const struct pol *p, struct model **out, char *err)
+{
+	struct model *m;
+	int e;
+
+	*out = NULL;
+	if ((e = pol_verify(p, err)) != 0)
+		return e;
+	m = model_new();
+	if (m == NULL || decode(p, m) != 0) {
+		model_free(m);
+		return pol_set_err(err, POL_ENOMEM, "out of memory");
+	}
+	*out = m;
+	return 0;
+}
+
+const char *pol_strerror(int e)
+{
+	switch (e) {
+	case POL_OK:         return "success";
+	case POL_ENOMEM:     return "out of memory";
+	case POL_EIO:        return "input/output error";
+	case POL_ENOTPOLICY: return "not a noq policy";
+	case POL_EVERSION:   return "unsupported policy format version";
+	case POL_ETRUNC:     return "truncated policy";
+	case POL_ECHECKSUM:  return "policy checksum mismatch";
+	case POL_EFORMAT:    return "malformed policy";
+	case POL_EUNSAFE:    return "unsafe policy file";
+	default:             return "unknown policy error";
+	}
+}

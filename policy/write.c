@@ -1,9 +1,678 @@
-/* write.c -- STUB: being written; replaced before the issue closes. */
+/*
+ * write.c -- encode a model as a policy (noq-policy(5)) and write it
+ * atomically.
+ *
+ * The encoder checks the model against the rules the loader applies, so that
+ * whatever it writes loads.  Output is a function of the model and the
+ * compiler version only: strings are interned in a fixed traversal order,
+ * alias tables are filled in key order with a fixed hash, every padding byte
+ * is zero, and nothing depends on time, addresses or the environment.
+ */
 #include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "format.h"
 #include "policy.h"
+
+/* ---- string pool --------------------------------------------------------- */
+
+/*
+ * struct strpool - strings of the STRINGS section, each stored once.
+ * @tab: open-addressing set of offset + 1 (0: empty), @tabcap a power of 2.
+ */
+struct strpool {
+	unsigned char *buf;
+	size_t len, cap;
+	uint32_t *tab;
+	size_t tabcap, n;
+};
+
+static uint32_t pool_hash(const char *s, size_t n)
+{
+	return (uint32_t)pol_fnv1a64(POL_FNV_INIT, s, n);
+}
+
+static int pool_grow_tab(struct strpool *sp)
+{
+	size_t cap = sp->tabcap ? sp->tabcap * 2 : 256;
+	uint32_t *tab = calloc(cap, sizeof(*tab));
+
+	if (tab == NULL)
+		return -1;
+	for (size_t i = 0; i < sp->tabcap; i++) {
+		uint32_t v = sp->tab[i];
+
+		if (v == 0)
+			continue;
+		const char *s = (const char *)sp->buf + v - 1;
+		size_t j = pool_hash(s, strlen(s)) & (cap - 1);
+
+		while (tab[j] != 0)
+			j = (j + 1) & (cap - 1);
+		tab[j] = v;
+	}
+	free(sp->tab);
+	sp->tab = tab;
+	sp->tabcap = cap;
+	return 0;
+}
+
+/* The slot of @s (n bytes) in the set: where it is, or the empty slot where
+   it would go. */
+static size_t pool_slot(const struct strpool *sp, const char *s, size_t n)
+{
+	size_t j = pool_hash(s, n) & (sp->tabcap - 1);
+
+	for (; sp->tab[j] != 0; j = (j + 1) & (sp->tabcap - 1))
+		if (strcmp(s, (const char *)sp->buf + sp->tab[j] - 1) == 0)
+			break;
+	return j;
+}
+
+/* Add @s to the pool unless it is there; -1 when out of memory or the pool
+   would pass 4 GiB. */
+static int pool_add(struct strpool *sp, const char *s)
+{
+	size_t n = strlen(s);
+
+	if ((sp->n + 1) * 4 > sp->tabcap * 3 && pool_grow_tab(sp) != 0)
+		return -1;
+	size_t j = pool_slot(sp, s, n);
+
+	if (sp->tab[j] != 0)
+		return 0;
+	if (n + 1 > UINT32_MAX - 1 - sp->len)
+		return -1;
+	if (sp->len + n + 1 > sp->cap) {
+		size_t cap = sp->cap ? sp->cap : 1024;
+
+		while (cap < sp->len + n + 1)
+			cap *= 2;
+		unsigned char *b = realloc(sp->buf, cap);
+
+		if (b == NULL)
+			return -1;
+		sp->buf = b;
+		sp->cap = cap;
+	}
+	memcpy(sp->buf + sp->len, s, n + 1);
+	sp->tab[j] = (uint32_t)sp->len + 1;
+	sp->len += n + 1;
+	sp->n++;
+	return 0;
+}
+
+/* The reference to store for @s: its offset, or POL_NOSTR for NULL.  Only
+   called after pool_fill() added every string, so @s is there. */
+static uint32_t pool_ref(const struct strpool *sp, const char *s)
+{
+	return s == NULL ? POL_NOSTR : sp->tab[pool_slot(sp, s, strlen(s))] - 1;
+}
+
+static void pool_free(struct strpool *sp)
+{
+	free(sp->buf);
+	free(sp->tab);
+}
+
+/* ---- model checks ------------------------------------------------------- */
+
+static const char *const kind_names[] = {
+	[MK_MAIN] = "main section", [MK_ROUTER] = "router",
+	[MK_TRANSPORT] = "transport", [MK_AUTHENTICATOR] = "authenticator",
+};
+
+static int check_obj(const struct mdl_obj *o, enum mdl_kind kind, size_t i,
+		     char *err)
+{
+	const char *what = kind_names[kind];
+
+	if (o->kind != kind)
+		return pol_set_err(err, POL_EFORMAT, "%s %zu has kind %d",
+				   what, i, (int)o->kind);
+	if (o->name == NULL || o->driver == NULL)
+		return pol_set_err(err, POL_EFORMAT, "%s %zu has no %s", what,
+				   i, o->name == NULL ? "name" : "driver");
+	if (o->nopts > UINT32_MAX || (o->nopts != 0 && o->opts == NULL))
+		return pol_set_err(err, POL_EFORMAT, "%s '%s': bad option count",
+				   what, o->name);
+	for (size_t j = 0; j < o->nopts; j++) {
+		const struct mdl_opt *op = &o->opts[j];
+		const char *bad;
+
+		if (op->name == NULL)
+			return pol_set_err(err, POL_EFORMAT,
+					   "%s '%s': option %zu has no name",
+					   what, o->name, j);
+		if (j > 0 && strcmp(o->opts[j - 1].name, op->name) >= 0)
+			return pol_set_err(err, POL_EFORMAT,
+					   "%s '%s': options not sorted by name at '%s'",
+					   what, o->name, op->name);
+		bad = pol_check_opt(op);
+		if (bad != NULL)
+			return pol_set_err(err, POL_EFORMAT,
+					   "%s '%s': option '%s': %s",
+					   what, o->name, op->name, bad);
+	}
+	return 0;
+}
+
+static int check_model(const struct model *m, char *err)
+{
+	int r;
+
+	if ((m->nrouters && !m->routers) || (m->ntransports && !m->transports) ||
+	    (m->nauths && !m->auths) || (m->route.nhosts && !m->route.hosts) ||
+	    (m->naliases && !m->aliases) || (m->nrewrites && !m->rewrites) ||
+	    (m->nsources && !m->sources))
+		return pol_set_err(err, POL_EFORMAT, "model array missing");
+	for (size_t t = 0; t < m->naliases; t++)
+		if (m->aliases[t].n && !m->aliases[t].v)
+			return pol_set_err(err, POL_EFORMAT,
+					   "alias table %zu: keys missing", t);
+	if ((r = check_obj(&m->main, MK_MAIN, 0, err)) != 0)
+		return r;
+	if (m->nrouters > UINT32_MAX / 4 || m->ntransports > UINT32_MAX / 4 ||
+	    m->nauths > UINT32_MAX / 4 || m->route.nhosts > UINT32_MAX ||
+	    m->naliases > UINT32_MAX || m->nrewrites > UINT32_MAX ||
+	    m->nsources > UINT32_MAX)
+		return pol_set_err(err, POL_EFORMAT, "model too large");
+	for (size_t i = 0; i < m->nrouters; i++)
+		if ((r = check_obj(&m->routers[i], MK_ROUTER, i, err)) != 0)
+			return r;
+	for (size_t i = 0; i < m->ntransports; i++)
+		if ((r = check_obj(&m->transports[i], MK_TRANSPORT, i, err)) != 0)
+			return r;
+	for (size_t i = 0; i < m->nauths; i++)
+		if ((r = check_obj(&m->auths[i], MK_AUTHENTICATOR, i, err)) != 0)
+			return r;
+
+	const struct mdl_route *rt = &m->route;
+
+	if (m->ntransports == 0 ? rt->transport != 0 : rt->transport >= m->ntransports)
+		return pol_set_err(err, POL_EFORMAT,
+				   "route transport %u out of range (%zu transports)",
+				   (unsigned)rt->transport, m->ntransports);
+	for (size_t i = 0; i < rt->nhosts; i++) {
+		if (rt->hosts[i].name == NULL)
+			return pol_set_err(err, POL_EFORMAT, "host %zu has no name", i);
+		if (rt->hosts[i].flags & ~(uint32_t)POL_MH_ALL)
+			return pol_set_err(err, POL_EFORMAT,
+					   "host '%s': unknown flags 0x%x",
+					   rt->hosts[i].name,
+					   (unsigned)rt->hosts[i].flags);
+	}
+	for (size_t i = 0; i < m->nrewrites; i++) {
+		const struct mdl_rewrite *w = &m->rewrites[i];
+
+		if (w->pattern == NULL || w->replacement == NULL)
+			return pol_set_err(err, POL_EFORMAT,
+					   "rewrite rule %zu lacks a field", i);
+		if (w->flags & ~(uint32_t)POL_RW_ALL)
+			return pol_set_err(err, POL_EFORMAT,
+					   "rewrite rule %zu: unknown flags 0x%x",
+					   i, (unsigned)w->flags);
+	}
+	for (size_t i = 0; i < m->nsources; i++)
+		if (m->sources[i].path == NULL)
+			return pol_set_err(err, POL_EFORMAT, "source %zu has no path", i);
+	for (size_t t = 0; t < m->naliases; t++) {
+		const struct mdl_aliases *a = &m->aliases[t];
+
+		if (a->router >= m->nrouters)
+			return pol_set_err(err, POL_EFORMAT,
+					   "alias table %zu: router %u out of range",
+					   t, (unsigned)a->router);
+		if (t > 0 && a->router <= m->aliases[t - 1].router)
+			return pol_set_err(err, POL_EFORMAT,
+					   "alias tables not sorted by router (table %zu)", t);
+		for (size_t i = 0; i < a->n; i++) {
+			const struct mdl_alias *al = &a->v[i];
+			const char *bad;
+
+			if (al->key == NULL)
+				return pol_set_err(err, POL_EFORMAT,
+						   "alias table %zu: key %zu is NULL", t, i);
+			if (i > 0 && strcmp(a->v[i - 1].key, al->key) >= 0)
+				return pol_set_err(err, POL_EFORMAT,
+						   "alias table %zu: keys not sorted or not unique at '%s'",
+						   t, al->key);
+			bad = pol_check_targets(al->targets, al->ntargets);
+			if (bad != NULL)
+				return pol_set_err(err, POL_EFORMAT,
+						   "alias '%s': %s", al->key, bad);
+		}
+	}
+	return 0;
+}
+
+/* ---- encoding ----------------------------------------------------------- */
+
+/* Add every string of @m to @sp, in the order the sections are written. */
+static int pool_fill(struct strpool *sp, const struct model *m)
+{
+	const struct mdl_obj *groups[] = { &m->main, m->routers, m->transports, m->auths };
+	size_t counts[] = { 1, m->nrouters, m->ntransports, m->nauths };
+	const struct mdl_route *rt = &m->route;
+
+	if (pool_add(sp, "") < 0)
+		return -1;
+	for (size_t g = 0; g < 4; g++)
+		for (size_t i = 0; i < counts[g]; i++) {
+			const struct mdl_obj *o = &groups[g][i];
+
+			if (pool_add(sp, o->name) < 0 || pool_add(sp, o->driver) < 0)
+				return -1;
+		}
+	for (size_t g = 0; g < 4; g++)
+		for (size_t i = 0; i < counts[g]; i++) {
+			const struct mdl_obj *o = &groups[g][i];
+
+			for (size_t j = 0; j < o->nopts; j++)
+				if (pool_add(sp, o->opts[j].name) < 0 ||
+				    (o->opts[j].str != NULL &&
+				     pool_add(sp, o->opts[j].str) < 0))
+					return -1;
+		}
+	const char *rs[] = { rt->return_path, rt->errors_to, rt->headers_add,
+			     rt->headers_remove };
+	for (size_t i = 0; i < 4; i++)
+		if (rs[i] != NULL && pool_add(sp, rs[i]) < 0)
+			return -1;
+	for (size_t i = 0; i < rt->nhosts; i++)
+		if (pool_add(sp, rt->hosts[i].name) < 0)
+			return -1;
+	for (size_t i = 0; i < m->nrewrites; i++)
+		if (pool_add(sp, m->rewrites[i].pattern) < 0 ||
+		    pool_add(sp, m->rewrites[i].replacement) < 0)
+			return -1;
+	for (size_t i = 0; i < m->nsources; i++)
+		if (pool_add(sp, m->sources[i].path) < 0)
+			return -1;
+	return 0;
+}
+
+/* Bytes of one alias record: key NUL, (kind text NUL)..., 0. */
+static size_t alias_reclen(const struct mdl_alias *a)
+{
+	size_t n = strlen(a->key) + 2;
+
+	for (size_t i = 0; i < a->ntargets; i++)
+		n += strlen(a->targets[i].text) + 2;
+	return n;
+}
+
+/* Size of alias table @a in ADATA, or 0 when it passes 4 GiB. */
+static uint64_t atable_len(const struct mdl_aliases *a)
+{
+	uint64_t n = pol_alias_nslots(a->n) * POL_SLOT_SIZE;
+
+	for (size_t i = 0; i < a->n && n <= UINT32_MAX; i++)
+		n += alias_reclen(&a->v[i]);
+	return n > UINT32_MAX ? 0 : n;
+}
+
+/* Write alias table @a at @t (zeroed, atable_len() bytes). */
+static void atable_write(unsigned char *t, const struct mdl_aliases *a)
+{
+	uint32_t nslots = (uint32_t)pol_alias_nslots(a->n);
+	size_t pos = (size_t)nslots * POL_SLOT_SIZE;
+
+	for (size_t i = 0; i < a->n; i++) {
+		const struct mdl_alias *al = &a->v[i];
+		size_t klen = strlen(al->key);
+		uint32_t h = pol_alias_hash(al->key, klen);
+		uint32_t s = pol_alias_home(h, nslots);
+
+		while (pol_get32(t + (size_t)s * POL_SLOT_SIZE + 4) != 0)
+			s = s + 1 == nslots ? 0 : s + 1;
+		pol_put32(t + (size_t)s * POL_SLOT_SIZE, h);
+		pol_put32(t + (size_t)s * POL_SLOT_SIZE + 4, (uint32_t)pos);
+
+		memcpy(t + pos, al->key, klen + 1);
+		pos += klen + 1;
+		for (size_t j = 0; j < al->ntargets; j++) {
+			size_t n = strlen(al->targets[j].text);
+
+			t[pos++] = (unsigned char)al->targets[j].kind;
+			memcpy(t + pos, al->targets[j].text, n + 1);
+			pos += n + 1;
+		}
+		t[pos++] = 0;
+	}
+}
+
+struct sect {
+	uint32_t type, flags, count, recsize;
+	uint64_t offset, length;
+};
+
+static void put_obj(unsigned char *p, const struct strpool *sp,
+		    const struct mdl_obj *o, uint32_t optfirst)
+{
+	pol_put32(p + POL_O_KIND, (uint32_t)o->kind);
+	pol_put32(p + POL_O_NAME, pool_ref(sp, o->name));
+	pol_put32(p + POL_O_DRIVER, pool_ref(sp, o->driver));
+	pol_put32(p + POL_O_OPTFIRST, optfirst);
+	pol_put32(p + POL_O_OPTCOUNT, (uint32_t)o->nopts);
+}
+
+static void put_opt(unsigned char *p, const struct strpool *sp, const struct mdl_opt *o)
+{
+	pol_put32(p + POL_P_NAME, pool_ref(sp, o->name));
+	pol_put32(p + POL_P_STR, pool_ref(sp, o->str));
+	pol_put64(p + POL_P_NUM, (uint64_t)o->num);
+	pol_put32(p + POL_P_TYPE, (uint32_t)o->type);
+	pol_put32(p + POL_P_FLAGS, o->hide ? POL_PF_HIDE : 0);
+}
+
 int pol_encode(const struct model *m, const char *compiler_version,
 	       unsigned char **out, size_t *len, char *err)
-{ (void)m; (void)compiler_version; (void)out; (void)len; (void)err; return POL_ENOMEM; }
+{
+	struct strpool sp = { 0 };
+	struct sect s[POL_SEC_LAST + 1];
+	unsigned char *buf;
+	int r;
+
+	*out = NULL;
+	*len = 0;
+	if (compiler_version == NULL)
+		compiler_version = "";
+	if (strlen(compiler_version) >= POL_COMPILER_LEN)
+		return pol_set_err(err, POL_EFORMAT,
+				   "compiler version longer than %d bytes",
+				   POL_COMPILER_LEN - 1);
+	if ((r = check_model(m, err)) != 0)
+		return r;
+	if (pool_fill(&sp, m) != 0) {
+		pool_free(&sp);
+		return pol_set_err(err, POL_ENOMEM, "out of memory building strings");
+	}
+
+	size_t nobjs = 1 + m->nrouters + m->ntransports + m->nauths;
+	size_t nopts = m->main.nopts;
+	const struct mdl_obj *groups[] = { m->routers, m->transports, m->auths };
+	size_t counts[] = { m->nrouters, m->ntransports, m->nauths };
+
+	for (size_t g = 0; g < 3; g++)
+		for (size_t i = 0; i < counts[g]; i++)
+			nopts += groups[g][i].nopts;
+	if (nopts > UINT32_MAX) {
+		pool_free(&sp);
+		return pol_set_err(err, POL_EFORMAT, "too many options");
+	}
+
+	uint64_t adata = 0;
+
+	for (size_t t = 0; t < m->naliases; t++) {
+		uint64_t n = atable_len(&m->aliases[t]);
+
+		if (n == 0) {
+			pool_free(&sp);
+			return pol_set_err(err, POL_EFORMAT,
+					   "alias table of router '%s' passes 4 GiB",
+					   m->routers[m->aliases[t].router].name);
+		}
+		adata = pol_align8(adata) + n;
+	}
+
+	static const uint32_t recsize[] = {
+		[POL_SEC_STRINGS] = 0, [POL_SEC_OBJECTS] = POL_OBJ_SIZE,
+		[POL_SEC_OPTIONS] = POL_OPT_SIZE, [POL_SEC_ROUTE] = POL_ROUTE_SIZE,
+		[POL_SEC_HOSTS] = POL_HOST_SIZE, [POL_SEC_REWRITES] = POL_RW_SIZE,
+		[POL_SEC_SOURCES] = POL_SRC_SIZE, [POL_SEC_ATABLES] = POL_ATAB_SIZE,
+		[POL_SEC_ADATA] = 0,
+	};
+	size_t count[] = {
+		[POL_SEC_STRINGS] = sp.n, [POL_SEC_OBJECTS] = nobjs,
+		[POL_SEC_OPTIONS] = nopts, [POL_SEC_ROUTE] = 1,
+		[POL_SEC_HOSTS] = m->route.nhosts, [POL_SEC_REWRITES] = m->nrewrites,
+		[POL_SEC_SOURCES] = m->nsources, [POL_SEC_ATABLES] = m->naliases,
+		[POL_SEC_ADATA] = m->naliases,
+	};
+	uint64_t off = pol_align8(POL_HDR_SIZE + (uint64_t)POL_SEC_LAST * POL_SECT_SIZE);
+	uint64_t sum_size = 0;
+
+	for (uint32_t t = 1; t <= POL_SEC_LAST; t++) {
+		s[t].type = t;
+		s[t].flags = t == POL_SEC_ADATA ? POL_SF_OWNSUM : 0;
+		s[t].count = (uint32_t)count[t];
+		s[t].recsize = recsize[t];
+		s[t].offset = off;
+		s[t].length = t == POL_SEC_STRINGS ? sp.len :
+			      t == POL_SEC_ADATA ? adata :
+			      (uint64_t)count[t] * recsize[t];
+		if (t == POL_SEC_ADATA)
+			sum_size = off;
+		off = pol_align8(off + s[t].length);
+	}
+	if (off > SIZE_MAX || (buf = calloc(1, (size_t)off)) == NULL) {
+		pool_free(&sp);
+		return pol_set_err(err, POL_ENOMEM, "out of memory (%llu bytes)",
+				   (unsigned long long)off);
+	}
+
+	/* header and section table */
+	memcpy(buf + POL_H_MAGIC, POL_MAGIC, POL_MAGIC_LEN);
+	pol_put16(buf + POL_H_MAJOR, POL_MAJOR);
+	pol_put16(buf + POL_H_MINOR, POL_MINOR);
+	pol_put32(buf + POL_H_HDRSIZE, POL_HDR_SIZE);
+	pol_put64(buf + POL_H_FILESIZE, off);
+	pol_put64(buf + POL_H_SUMSIZE, sum_size);
+	pol_put32(buf + POL_H_NSECT, POL_SEC_LAST);
+	pol_put32(buf + POL_H_SECTSIZE, POL_SECT_SIZE);
+	memcpy(buf + POL_H_COMPILER, compiler_version, strlen(compiler_version));
+	for (uint32_t t = 1; t <= POL_SEC_LAST; t++) {
+		unsigned char *e = buf + POL_HDR_SIZE + (size_t)(t - 1) * POL_SECT_SIZE;
+
+		pol_put32(e + POL_S_TYPE, s[t].type);
+		pol_put32(e + POL_S_FLAGS, s[t].flags);
+		pol_put64(e + POL_S_OFFSET, s[t].offset);
+		pol_put64(e + POL_S_LENGTH, s[t].length);
+		pol_put32(e + POL_S_COUNT, s[t].count);
+		pol_put32(e + POL_S_RECSIZE, s[t].recsize);
+	}
+
+	/* STRINGS */
+	memcpy(buf + s[POL_SEC_STRINGS].offset, sp.buf, sp.len);
+
+	/* OBJECTS and OPTIONS */
+	unsigned char *po = buf + s[POL_SEC_OBJECTS].offset;
+	unsigned char *pp = buf + s[POL_SEC_OPTIONS].offset;
+	uint32_t optfirst = 0;
+	const struct mdl_obj *all[] = { &m->main, m->routers, m->transports, m->auths };
+	size_t nall[] = { 1, m->nrouters, m->ntransports, m->nauths };
+
+	for (size_t g = 0; g < 4; g++)
+		for (size_t i = 0; i < nall[g]; i++) {
+			const struct mdl_obj *o = &all[g][i];
+
+			put_obj(po, &sp, o, optfirst);
+			po += POL_OBJ_SIZE;
+			for (size_t j = 0; j < o->nopts; j++) {
+				put_opt(pp, &sp, &o->opts[j]);
+				pp += POL_OPT_SIZE;
+			}
+			optfirst += (uint32_t)o->nopts;
+		}
+
+	/* ROUTE and HOSTS */
+	unsigned char *p = buf + s[POL_SEC_ROUTE].offset;
+	const struct mdl_route *rt = &m->route;
+
+	pol_put32(p + POL_R_TRANSPORT, rt->transport);
+	pol_put32(p + POL_R_RETPATH, pool_ref(&sp, rt->return_path));
+	pol_put32(p + POL_R_ERRORSTO, pool_ref(&sp, rt->errors_to));
+	pol_put32(p + POL_R_HDRADD, pool_ref(&sp, rt->headers_add));
+	pol_put32(p + POL_R_HDRREMOVE, pool_ref(&sp, rt->headers_remove));
+	p = buf + s[POL_SEC_HOSTS].offset;
+	for (size_t i = 0; i < rt->nhosts; i++, p += POL_HOST_SIZE) {
+		pol_put32(p + POL_HO_NAME, pool_ref(&sp, rt->hosts[i].name));
+		pol_put16(p + POL_HO_PORT, rt->hosts[i].port);
+		pol_put16(p + POL_HO_GROUP, rt->hosts[i].group);
+		pol_put32(p + POL_HO_FLAGS, rt->hosts[i].flags);
+	}
+
+	/* REWRITES, SOURCES */
+	p = buf + s[POL_SEC_REWRITES].offset;
+	for (size_t i = 0; i < m->nrewrites; i++, p += POL_RW_SIZE) {
+		pol_put32(p + POL_W_PATTERN, pool_ref(&sp, m->rewrites[i].pattern));
+		pol_put32(p + POL_W_REPL, pool_ref(&sp, m->rewrites[i].replacement));
+		pol_put32(p + POL_W_FLAGS, m->rewrites[i].flags);
+	}
+	p = buf + s[POL_SEC_SOURCES].offset;
+	for (size_t i = 0; i < m->nsources; i++, p += POL_SRC_SIZE) {
+		pol_put32(p + POL_SO_PATH, pool_ref(&sp, m->sources[i].path));
+		memcpy(p + POL_SO_SHA256, m->sources[i].sha256, 32);
+	}
+	pool_free(&sp);
+
+	/* ATABLES and ADATA */
+	p = buf + s[POL_SEC_ATABLES].offset;
+	uint64_t toff = 0;
+
+	for (size_t t = 0; t < m->naliases; t++, p += POL_ATAB_SIZE) {
+		const struct mdl_aliases *a = &m->aliases[t];
+		uint64_t tlen = atable_len(a);
+		unsigned char *area = buf + s[POL_SEC_ADATA].offset + toff;
+
+		atable_write(area, a);
+		pol_put32(p + POL_T_ROUTER, a->router);
+		pol_put32(p + POL_T_NKEYS, (uint32_t)a->n);
+		pol_put32(p + POL_T_NSLOTS, (uint32_t)pol_alias_nslots(a->n));
+		pol_put32(p + POL_T_LENGTH, (uint32_t)tlen);
+		pol_put64(p + POL_T_OFFSET, toff);
+		pol_put64(p + POL_T_CHECKSUM, pol_sum64(area, (size_t)tlen));
+		toff = pol_align8(toff + tlen);
+	}
+
+	pol_put64(buf + POL_H_CHECKSUM, pol_checksum(buf, (size_t)sum_size));
+	*out = buf;
+	*len = (size_t)off;
+	return 0;
+}
+
+/* ---- atomic write -------------------------------------------------------- */
+
+static int write_all(int fd, const unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Fail with @step and errno, after removing @tmp (when not NULL). */
+static int write_fail(char *err, const char *path, const char *step,
+		      int fd, char *tmp)
+{
+	int e = errno;
+
+	if (fd >= 0)
+		close(fd);
+	if (tmp != NULL) {
+		unlink(tmp);
+		free(tmp);
+	}
+	pol_set_err(err, POL_EIO, "%s: %s: %s", path, step, strerror(e));
+	errno = e;
+	return POL_EIO;
+}
+
 int pol_write(const struct model *m, const char *compiler_version,
 	      const char *path, unsigned mode, char *err)
-{ (void)m; (void)compiler_version; (void)path; (void)mode; (void)err; return POL_ENOMEM; }
+{
+	unsigned char *buf;
+	size_t len;
+	int r = pol_encode(m, compiler_version, &buf, &len, err);
+
+	if (r != 0)
+		return r;
+
+	/* The temporary file goes next to @path so that rename() is atomic:
+	   DIR/.BASE.XXXXXX */
+	char *d1 = strdup(path), *d2 = strdup(path);
+	char *tmp = NULL;
+	const char *dir = d1 ? dirname(d1) : NULL;
+	const char *base = d2 ? basename(d2) : NULL;
+
+	if (dir != NULL && base != NULL) {
+		size_t n = strlen(dir) + strlen(base) + sizeof("/..XXXXXX");
+
+		tmp = malloc(n);
+		if (tmp != NULL)
+			snprintf(tmp, n, "%s/.%s.XXXXXX", dir, base);
+	}
+	if (tmp == NULL) {
+		free(d1);
+		free(d2);
+		free(buf);
+		return pol_set_err(err, POL_ENOMEM, "%s: out of memory", path);
+	}
+	free(d2);
+
+	/* mkostemp: O_EXCL, mode 0600 */
+	int fd = mkostemp(tmp, O_CLOEXEC);
+
+	if (fd < 0) {
+		free(d1);
+		free(buf);
+		return write_fail(err, path, "cannot create a temporary file", -1, tmp);
+	}
+	if (write_all(fd, buf, len) != 0) {
+		free(d1);
+		free(buf);
+		return write_fail(err, path, "write", fd, tmp);
+	}
+	free(buf);
+	if (fchmod(fd, (mode_t)(mode & 07777)) != 0) {
+		free(d1);
+		return write_fail(err, path, "fchmod", fd, tmp);
+	}
+	if (fsync(fd) != 0) {
+		free(d1);
+		return write_fail(err, path, "fsync", fd, tmp);
+	}
+	if (close(fd) != 0) {
+		free(d1);
+		return write_fail(err, path, "close", -1, tmp);
+	}
+	if (rename(tmp, path) != 0) {
+		free(d1);
+		return write_fail(err, path, "rename", -1, tmp);
+	}
+	free(tmp);
+
+	/* Make the rename durable. */
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0 || fsync(dfd) != 0) {
+		int e = errno;
+
+		if (dfd >= 0)
+			close(dfd);
+		pol_set_err(err, POL_EIO, "%s: fsync of directory %s: %s",
+			    path, dir, strerror(e));
+		free(d1);
+		errno = e;
+		return POL_EIO;
+	}
+	close(dfd);
+	free(d1);
+	return 0;
+}

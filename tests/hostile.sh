@@ -63,8 +63,19 @@ awk 'BEGIN { srand(42); split("begin routers transports : = \\ # . .ifdef .endif
 		print s } }' >"$tmp/tokens.conf"
 run "random token soup" 1 'error:' --check "$tmp/tokens.conf"
 
+# The smallest configuration that compiles: one route to a smart host.
+route='begin routers
+smarthost:
+  driver = manualroute
+  route_list = * smtp.example.net
+  transport = remote
+begin transports
+remote:
+  driver = smtp
+'
+
 # A 1 MB value is fine; a 1 MB line of garbage is one windowed diagnostic.
-{ printf 'primary_hostname = '; head -c 1048576 /dev/zero | tr '\0' a; echo; } >"$tmp/bigvalue.conf"
+{ printf 'primary_hostname = '; head -c 1048576 /dev/zero | tr '\0' a; echo; printf '%s' "$route"; } >"$tmp/bigvalue.conf"
 run "1 MB value" 0 '' --check "$tmp/bigvalue.conf"
 { head -c 1048576 /dev/zero | tr '\0' '*'; echo; } >"$tmp/bigjunk.conf"
 run "1 MB junk line" 1 'unexpected text .*\.\.\.' --check "$tmp/bigjunk.conf"
@@ -78,7 +89,7 @@ printf 'primary_hostname = "abc\n' >"$tmp/quote.conf"
 run "unterminated quote" 1 'unterminated quoted string' --check "$tmp/quote.conf"
 printf '.ifdef X\nprimary_hostname = a\n' >"$tmp/ifdef.conf"
 run "unterminated .ifdef" 1 'unterminated \.ifdef' --check "$tmp/ifdef.conf"
-printf 'primary_hostname = a \\\n' >"$tmp/cont.conf"
+printf '%s  port = 25 \\\n' "$route" >"$tmp/cont.conf"
 run "continuation at end of file" 0 '' --check "$tmp/cont.conf"
 
 # Include trouble.
@@ -113,7 +124,7 @@ run "macro bomb" 1 'too long after (macro )?expansion' --check "$tmp/bomb.conf"
 run "directory" 1 'Is a directory' --check "$tmp"
 run "missing file" 1 'No such file or directory' --check "$tmp/nope.conf"
 : >"$tmp/empty.conf"
-run "empty file" 0 '' --check "$tmp/empty.conf"
+run "empty file" 1 'no router can deliver' --check "$tmp/empty.conf"
 run "no arguments" 64 'no configuration file' --check
 run "bad -D" 64 'macro name' --check -D lower=1 "$tmp/empty.conf"
 

@@ -324,11 +324,13 @@ static void test_begin_errors(void)
 		 "     2 | begin routers\n"
 		 "       | ^~~~~~~~~~~~~\n"
 		 "test.conf:4:1: error: unknown section 'main' (expected acl, "
-		 "authenticators, local_scan, retry, rewrite, routers or transports)\n"
+		 "aliases, authenticators, local_scan, retry, rewrite, routers, "
+		 "sources or transports)\n"
 		 "     4 | begin main\n"
 		 "       | ^~~~~~~~~~\n"
 		 "test.conf:5:1: error: 'begin' needs a section name (acl, "
-		 "authenticators, local_scan, retry, rewrite, routers or transports)\n"
+		 "aliases, authenticators, local_scan, retry, rewrite, routers, "
+		 "sources or transports)\n"
 		 "     5 | begin\n"
 		 "       | ^~~~~\n");
 	/* The first 'begin routers' stays the one on record. */

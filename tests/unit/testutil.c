@@ -11,6 +11,8 @@
 #include "check.h"
 #include "diag.h"
 #include "frontend.h"
+#include "model.h"
+#include "sema.h"
 #include "source.h"
 #include "testutil.h"
 
@@ -39,10 +41,15 @@ static struct tu_run *tu_run(const char *path, const char *text,
 	int ok = text ? pp_run_buffer(r->pp, path, text, strlen(text))
 		      : pp_run_file(r->pp, path);
 	r->pptext = pp_output(r->pp, &r->pplen);
-	if (ok == 0 && (flags & (TU_PARSE | TU_CHECK))) {
+	if (ok == 0 && (flags & (TU_PARSE | TU_CHECK | TU_SEMA))) {
 		r->cfg = fe_parse(r->pp, r->dg);
-		if (r->cfg && (flags & TU_CHECK))
-			check_config(r->cfg, r->dg);
+		if (r->cfg && (flags & (TU_CHECK | TU_SEMA)) &&
+		    check_config(r->cfg, r->dg) == 0 && (flags & TU_SEMA) &&
+		    diag_errors(r->dg) == 0) {
+			struct sema_opts so = { .config_path = path };
+
+			r->model = sema_build(r->cfg, r->sm, r->dg, &so);
+		}
 	}
 	diag_finish(r->dg);
 	r->errors = diag_errors(r->dg);
@@ -65,6 +72,7 @@ void tu_free(struct tu_run *r)
 {
 	if (r == NULL)
 		return;
+	model_free(r->model);
 	ast_config_free(r->cfg);
 	pp_free(r->pp);
 	diag_free(r->dg);

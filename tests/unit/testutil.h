@@ -9,6 +9,7 @@
 #include "loc.h"
 
 struct ast_config;
+struct model;
 struct pp;
 struct srcmgr;
 struct diag;
@@ -17,12 +18,14 @@ struct diag;
  * struct tu_run - one run of preprocessor, parser and (optionally) checker.
  * @diags:  everything the diagnostics module printed, NUL-terminated.
  * @pptext: the preprocessor's output.
+ * @model:  what sema_build() returned (TU_SEMA), or NULL.
  */
 struct tu_run {
 	struct srcmgr *sm;
 	struct diag *dg;
 	struct pp *pp;
 	struct ast_config *cfg;
+	struct model *model;
 	char *diags;
 	size_t diagslen;
 	const char *pptext;
@@ -34,6 +37,7 @@ struct tu_run {
 enum tu_flags {
 	TU_PARSE = 1,     /* run the parser after the preprocessor */
 	TU_CHECK = 2,     /* run the checker too (implies TU_PARSE) */
+	TU_SEMA = 4,      /* and sema_build() when the check is clean */
 };
 
 /**
