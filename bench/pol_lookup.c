@@ -65,10 +65,9 @@ static double median(double *v, size_t n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static double spawn_once(const char *self, const char *path, const char *router,
-			 const char *key)
+static double spawn_once(char *self, char *path, char *router, char *key)
 {
-	char *argv[] = { (char *)self, (char *)path, (char *)router, (char *)key, NULL };
+	char *argv[] = { self, path, router, key, NULL };
 	pid_t pid;
 	int st;
 	double t0 = now_us();
@@ -88,7 +87,7 @@ static int bench(int argc, char **argv)
 		return 2;
 	}
 	size_t n = (size_t)atol(argv[2]);
-	const char *pa = argv[3], *pb = argv[4], *router = argv[5], *key = argv[6];
+	char *pa = argv[3], *pb = argv[4], *router = argv[5], *key = argv[6];
 	uint32_t ri = (uint32_t)atol(router);
 	double *ia = calloc(n, sizeof(double)), *ib = calloc(n, sizeof(double));
 	double *sa = calloc(n, sizeof(double)), *sb = calloc(n, sizeof(double));

@@ -31,7 +31,8 @@
 #define ALIAS_MAX_DEPTH PP_MAX_INCLUDE_DEPTH
 /* Text from the input quoted in a message is cut to this many bytes. */
 #define QUOTE_MAX 60
-/* Entries' strings and targets are carved from arena chunks of at most this. */
+/* Entries' strings and targets are carved from arena chunks of this size. */
+#define CHUNK_MIN (16u << 10)
 #define CHUNK_MAX (8u << 20)
 /* Memory blocks at least this large are prefaulted in one system call. */
 #define POPULATE_MIN (1u << 20)
@@ -77,12 +78,12 @@ struct open_file {
  * @sm:      NULL for alias_parse_line() (no includes there).
  * @key:     the entry being parsed (for messages), @keylen bytes.
  * @entry:   its index in t->v, or SIZE_MAX when it is a duplicate.
- * @items:   scratch: the entry's targets, copied to the arena at its end.
+ * @items:   scratch: the entry's targets, copied to the arena at its end;
+ *           it starts as @inline_items, so that a single line needs no malloc.
  * @join:    scratch: the entry's data when it has continuation lines.
  * @segs:    scratch: segments of @join.
  * @stack:   files being read, the alias file first; @depth is the top.
- * @cur/@left: the free part of the current arena chunk; @chunk is the
- *           chunk size (0: allocate from the arena one by one).
+ * @chunk:   the size of the next arena chunk to carve strings from.
  * @errors:  errors reported by this call.
  */
 struct ctx {
@@ -94,14 +95,14 @@ struct ctx {
 	size_t entry;
 	struct alias_item *items;
 	size_t nitems, capitems;
+	struct alias_item inline_items[4];
 	char *join;
 	size_t joinlen, joincap;
 	struct seg *segs;
 	size_t nsegs, capsegs;
 	struct open_file stack[ALIAS_MAX_DEPTH + 1];
 	int depth;
-	char *cur;
-	size_t left, chunk;
+	size_t chunk;
 	bool oom;
 	unsigned errors;
 };
@@ -225,35 +226,41 @@ static void populate(void *p, size_t n)
 #endif
 }
 
-/* @n bytes aligned to @align (a power of two, at most 8) in the table's arena. */
+/*
+ * @n bytes aligned to @align (a power of two, at most 8) in the table's
+ * arena, carved from a chunk that the table keeps between calls: the chunks
+ * grow with the table (to CHUNK_MAX), so that a big table is prefaulted in
+ * large blocks and a small one wastes little.
+ */
 static void *mem(struct ctx *c, size_t n, size_t align)
 {
-	size_t pad = (size_t)(-(uintptr_t)c->cur & (align - 1));
+	struct alias_table *t = c->t;
+	size_t pad = (size_t)(-(uintptr_t)t->cur & (align - 1));
 
-	if (c->left < n + pad) {
-		void *p;
+	if (t->left < n + pad) {
+		size_t chunk = c->chunk;
 
-		if (c->chunk == 0 || n > c->chunk / 4) {
-			p = arena_alloc(&c->t->arena, n);
-			if (p == NULL)
-				out_of_memory(c);
-			return p;
-		}
-		p = arena_alloc(&c->t->arena, c->chunk);
+		while (chunk < CHUNK_MAX && chunk < t->n * 16)
+			chunk *= 2;
+
+		void *p = arena_alloc(&t->arena, n > chunk / 4 ? n : chunk);
+
 		if (p == NULL) {
 			out_of_memory(c);
 			return NULL;
 		}
-		populate(p, c->chunk);
-		c->cur = p;
-		c->left = c->chunk;
+		if (n > chunk / 4)
+			return p;       /* a big string: its own block */
+		populate(p, chunk);
+		t->cur = p;
+		t->left = chunk;
 		pad = 0;
 	}
 
-	void *r = c->cur + pad;
+	void *r = t->cur + pad;
 
-	c->cur += n + pad;
-	c->left -= n + pad;
+	t->cur += n + pad;
+	t->left -= n + pad;
 	return r;
 }
 
@@ -626,8 +633,28 @@ static enum addr_status addr_parse(struct addr *a, size_t lt)
 static struct alias_item *push_item(struct ctx *c, enum mdl_target_kind kind,
 				    const char *text, struct loc loc)
 {
-	if (!grow(c, (void **)&c->items, &c->capitems, c->nitems + 1, sizeof(*c->items)))
-		return NULL;
+	if (c->items == NULL) {
+		c->items = c->inline_items;
+		c->capitems = sizeof(c->inline_items) / sizeof(c->inline_items[0]);
+	}
+	if (c->nitems == c->capitems) {
+		struct alias_item *old = c->items == c->inline_items ? c->items : NULL;
+
+		if (old != NULL) {
+			c->items = NULL;
+			c->capitems = 0;
+		}
+		if (!grow(c, (void **)&c->items, &c->capitems, c->nitems + 1,
+			  sizeof(*c->items))) {
+			if (old != NULL) {
+				c->items = old;
+				c->capitems = c->nitems;
+			}
+			return NULL;
+		}
+		if (old != NULL)
+			memcpy(c->items, old, c->nitems * sizeof(*old));
+	}
 
 	struct alias_item *it = &c->items[c->nitems++];
 
@@ -1470,7 +1497,8 @@ static void parse_file_text(struct ctx *c, uint32_t fidx, const char *text, size
 
 static void ctx_free(struct ctx *c)
 {
-	free(c->items);
+	if (c->items != c->inline_items)
+		free(c->items);
 	free(c->join);
 	free(c->segs);
 }
@@ -1478,7 +1506,7 @@ static void ctx_free(struct ctx *c)
 int alias_read_file(struct srcmgr *sm, struct diag *dg, const char *path,
 		    uint32_t parent, const struct loc *from, struct alias_table *t)
 {
-	struct ctx c = { .sm = sm, .dg = dg, .t = t };
+	struct ctx c = { .sm = sm, .dg = dg, .t = t, .chunk = CHUNK_MIN };
 	struct filebuf fb;
 	struct open_file key;
 
@@ -1512,7 +1540,6 @@ int alias_read_file(struct srcmgr *sm, struct diag *dg, const char *path,
 	for (const char *p = text, *end = text + len;
 	     (p = memchr(p, '\n', (size_t)(end - p))) != NULL; p++)
 		lines++;
-	c.chunk = 65536;
 	while (c.chunk < CHUNK_MAX && c.chunk < len)
 		c.chunk *= 2;
 	if (table_reserve(&c, lines))
@@ -1524,7 +1551,7 @@ int alias_read_file(struct srcmgr *sm, struct diag *dg, const char *path,
 int alias_parse_line(struct diag *dg, const char *line, size_t len,
 		     const struct loc *at, struct alias_table *t)
 {
-	struct ctx c = { .dg = dg, .t = t };
+	struct ctx c = { .dg = dg, .t = t, .chunk = CHUNK_MIN };
 	size_t te = len;
 
 	const char *nl = memchr(line, '\n', len);
@@ -1556,5 +1583,6 @@ void alias_table_free(struct alias_table *t)
 	free(t->index);
 	t->v = NULL;
 	t->index = NULL;
-	t->n = t->cap = t->index_cap = 0;
+	t->cur = NULL;
+	t->n = t->cap = t->index_cap = t->left = 0;
 }

@@ -74,6 +74,7 @@ struct alias_slot;
  * cannot give back a block it has outgrown).  Zero the struct before first
  * use; add entries only through the functions below.
  * @index/@index_cap: private, the key hash table for duplicate detection.
+ * @cur/@left:        private, the free part of the arena chunk in use.
  */
 struct alias_table {
 	struct arena arena;
@@ -81,6 +82,8 @@ struct alias_table {
 	size_t n, cap;
 	struct alias_slot *index;
 	size_t index_cap;
+	char *cur;
+	size_t left;
 };
 
 /**

@@ -12,7 +12,6 @@
 #include "misspell.h"
 #include "model.h"
 #include "options.h"
-#include "rewrite.h"
 #include "values.h"
 
 /**
@@ -402,21 +401,6 @@ unsigned check_config(const struct ast_config *cfg, struct diag *dg)
 			check_driver(cfg, dg, d, &errors);
 		}
 	}
-
-	/*
-	 * TEMPORARY: rewrite rules are sema's (it lowers each with
-	 * rewrite_lower()); until sema does, check them here so that none goes
-	 * unchecked.  Remove this loop when sema calls rewrite_lower().
-	 */
-	struct arena scratch = { 0 };
-
-	for (const struct ast_rule *r = cfg->rules[SEC_REWRITE].head; r; r = r->next) {
-		struct mdl_rewrite rw;
-
-		if (rewrite_lower(dg, r, &scratch, &rw) != 0)
-			errors++;
-	}
-	arena_free(&scratch);
 
 	if (cfg->sec_seen[SEC_RETRY])
 		diag_warning(dg, &cfg->sec_loc[SEC_RETRY], "retry rules are ignored: noq "

@@ -33,23 +33,31 @@ struct pol_view {
 /** struct pol_atab - one alias table, decoded from ATABLES. */
 struct pol_atab {
 	uint32_t router, nkeys, nslots, length;
-	uint64_t offset, checksum;
-	const unsigned char *area;   /* in ADATA, @length bytes */
+	uint64_t offset, checksum;   /* @offset: from the start of ADATA */
 };
 
 /**
  * struct pol - a loaded policy.
- * @buf/@len: the image; @map is non-NULL when pol_open() mapped it.
- * @s:        the known sections, by type.
+ * @buf:       the image; its first @have bytes are in memory (all of it for
+ *             pol_load(), the checksummed part for pol_open()).
+ * @len:       the size of the whole file.
+ * @map:       what pol_open() mapped (@have bytes), or NULL.
+ * @fd:        the file, for reading alias data not in memory; or -1.
+ * @s:         the known sections, by type; @s[ADATA].p is NULL when the
+ *             alias data is not in memory.
+ * @adata_off: file offset of ADATA.
+ * @end:       where the last section ends.
  */
 struct pol {
 	const unsigned char *buf;
-	size_t len;
+	size_t len, have;
 	void *map;
+	int fd;
 	uint16_t minor;
 	uint64_t sum_size;
 	char compiler[POL_COMPILER_LEN];
 	struct pol_view s[POL_SEC_LAST + 1];
+	uint64_t adata_off, end;
 	uint32_t nrouters, ntransports, nauths;
 	struct pol_atab *tabs;
 	uint32_t ntabs;
@@ -439,13 +447,12 @@ static int check_atables(struct pol *p, char *err)
 					   "alias table %u: %u keys, %u slots, %u bytes",
 					   (unsigned)i, (unsigned)t->nkeys,
 					   (unsigned)t->nslots, (unsigned)t->length);
-		if (t->offset != next || t->length > d->len - next)
+		if (t->offset != next || next > d->len || t->length > d->len - next)
 			return pol_set_err(err, POL_EFORMAT,
 					   "alias table %u: at %llu+%u, expected at %llu of %llu",
 					   (unsigned)i, (unsigned long long)t->offset,
 					   (unsigned)t->length, (unsigned long long)next,
 					   (unsigned long long)d->len);
-		t->area = d->p + next;
 		next += t->length;
 		if (i + 1 < ts->count)
 			next = pol_align8(next);
@@ -465,10 +472,12 @@ static bool all_zero(const unsigned char *p, uint64_t n)
 	return true;
 }
 
-/* The header and section table, then the small sections. */
-static int validate(struct pol *p, char *err)
+/*
+ * The fixed part of the header: magic, version, sizes.  @b holds the first
+ * min(p->len, POL_HDR_SIZE) bytes of the file, or more.
+ */
+static int check_header(struct pol *p, const unsigned char *b, char *err)
 {
-	const unsigned char *b = p->buf;
 	size_t len = p->len;
 
 	if (len < POL_MAGIC_LEN) {
@@ -494,24 +503,38 @@ static int validate(struct pol *p, char *err)
 		return pol_set_err(err, POL_ETRUNC,
 				   "truncated: %zu bytes, shorter than the header", len);
 
-	bool newer = p->minor > POL_MINOR;
 	uint32_t hsize = pol_get32(b + POL_H_HDRSIZE);
 	uint64_t fsize = pol_get64(b + POL_H_FILESIZE);
 	uint64_t sum_size = pol_get64(b + POL_H_SUMSIZE);
-	uint32_t nsect = pol_get32(b + POL_H_NSECT);
-	uint32_t esize = pol_get32(b + POL_H_SECTSIZE);
 
 	if (fsize != len)
 		return pol_set_err(err, POL_ETRUNC, "file is %zu bytes, header says %llu",
 				   len, (unsigned long long)fsize);
 	if (hsize < POL_HDR_SIZE || hsize % 8 != 0 ||
-	    (!newer && hsize != POL_HDR_SIZE) || hsize > len)
+	    (p->minor <= POL_MINOR && hsize != POL_HDR_SIZE) || hsize > len)
 		return pol_set_err(err, POL_EFORMAT, "bad header size %u",
 				   (unsigned)hsize);
 	if (sum_size < hsize || sum_size > len)
 		return pol_set_err(err, POL_EFORMAT, "bad checksummed size %llu",
 				   (unsigned long long)sum_size);
 	p->sum_size = sum_size;
+	return 0;
+}
+
+/*
+ * Everything else that is checked at load, on p->buf, which holds at least
+ * the checksummed part: checksum, section table, the small sections.  Bytes
+ * past sum_size (alias data, and padding after it) are left to pol_verify().
+ */
+static int validate(struct pol *p, char *err)
+{
+	const unsigned char *b = p->buf;
+	size_t len = p->len;
+	bool newer = p->minor > POL_MINOR;
+	uint32_t hsize = pol_get32(b + POL_H_HDRSIZE);
+	uint64_t sum_size = p->sum_size;
+	uint32_t nsect = pol_get32(b + POL_H_NSECT);
+	uint32_t esize = pol_get32(b + POL_H_SECTSIZE);
 
 	uint64_t want = pol_get64(b + POL_H_CHECKSUM);
 	uint64_t got = pol_checksum(b, (size_t)sum_size);
@@ -552,12 +575,12 @@ static int validate(struct pol *p, char *err)
 		uint32_t rsize = pol_get32(e + POL_S_RECSIZE);
 		uint64_t at = pol_align8(end);
 
-		if (off != at || slen > len - off)
+		if (off != at || off > len || slen > len - off)
 			return pol_set_err(err, POL_EFORMAT,
 					   "section %u (type %u): at %llu+%llu, expected at %llu of %zu",
 					   (unsigned)i, (unsigned)type, (unsigned long long)off,
 					   (unsigned long long)slen, (unsigned long long)at, len);
-		if (!all_zero(b + end, at - end))
+		if (at <= sum_size && !all_zero(b + end, at - end))
 			return pol_set_err(err, POL_EFORMAT,
 					   "nonzero padding before section %u", (unsigned)i);
 		if (flags & ~POL_SF_OWNSUM)
@@ -573,7 +596,7 @@ static int validate(struct pol *p, char *err)
 						   (unsigned)i, (unsigned long long)off,
 						   (unsigned long long)sum_size);
 			ownsum = true;
-		} else if (ownsum || slen > sum_size - off) {
+		} else if (ownsum || off > sum_size || slen > sum_size - off) {
 			return pol_set_err(err, POL_EFORMAT,
 					   "section %u: outside the checksummed part",
 					   (unsigned)i);
@@ -608,8 +631,10 @@ static int validate(struct pol *p, char *err)
 					   "section %u (%s): %u records of %u bytes in %llu bytes",
 					   (unsigned)i, sect_names[type], (unsigned)count,
 					   (unsigned)rsize, (unsigned long long)slen);
-		p->s[type].p = b + off;
+		p->s[type].p = off + slen <= p->have ? b + off : NULL;
 		p->s[type].len = slen;
+		if (type == POL_SEC_ADATA)
+			p->adata_off = off;
 		p->s[type].count = count;
 		p->s[type].recsize = rsize;
 	}
@@ -620,10 +645,11 @@ static int validate(struct pol *p, char *err)
 		return pol_set_err(err, POL_EFORMAT,
 				   "checksummed size %llu, file size %zu",
 				   (unsigned long long)sum_size, len);
-	if (pol_align8(end) != len || !all_zero(b + end, len - end))
+	if (pol_align8(end) != len)
 		return pol_set_err(err, POL_EFORMAT,
 				   "file is %zu bytes, sections end at %llu",
 				   len, (unsigned long long)end);
+	p->end = end;
 	if (p->s[POL_SEC_STRINGS].len > POL_NOSTR)
 		return pol_set_err(err, POL_EFORMAT, "strings section passes 4 GiB");
 
@@ -646,8 +672,9 @@ int pol_load(const void *buf, size_t len, struct pol **out, char *err)
 	if (p == NULL)
 		return pol_set_err(err, POL_ENOMEM, "out of memory");
 	p->buf = buf;
-	p->len = len;
-	if ((e = validate(p, err)) != 0) {
+	p->len = p->have = len;
+	p->fd = -1;
+	if ((e = check_header(p, buf, err)) != 0 || (e = validate(p, err)) != 0) {
 		pol_close(p);
 		return e;
 	}
@@ -655,26 +682,63 @@ int pol_load(const void *buf, size_t len, struct pol **out, char *err)
 	return 0;
 }
 
+/* Read @n bytes at @off of @fd: 0, or -1 with errno (EIO at end of file). */
+static int read_at(int fd, void *dst, size_t n, uint64_t off)
+{
+	unsigned char *d = dst;
+
+	while (n > 0) {
+		ssize_t r = pread(fd, d, n, (off_t)off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				errno = EIO;
+			return -1;
+		}
+		d += r;
+		n -= (size_t)r;
+		off += (uint64_t)r;
+	}
+	return 0;
+}
+
+static int open_fail(struct pol *p, char *err, const char *what)
+{
+	int e = errno;
+
+	pol_close(p);
+	pol_set_err(err, POL_EIO, "%s%s%s", what, *what ? ": " : "", strerror(e));
+	errno = e;
+	return POL_EIO;
+}
+
+/*
+ * pol_open() maps the checksummed part only -- header, section table and
+ * small sections -- and leaves the alias data to pread() when a lookup needs
+ * it: faulting in pages of a large mapping costs more than the two small
+ * reads of a lookup, and most of the file is never looked at.
+ */
 int pol_open(const char *path, unsigned flags, struct pol **out, char *err)
 {
+	unsigned char hdr[POL_HDR_SIZE];
 	struct stat st;
-	int fd, e;
+	struct pol *p;
+	int e;
 
 	*out = NULL;
 	if (err != NULL)
 		err[0] = '\0';
+	p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return pol_set_err(err, POL_ENOMEM, "out of memory");
 	/* O_NONBLOCK: a FIFO must not hang us before the S_ISREG check. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		e = errno;
-		if (fd >= 0)
-			close(fd);
-		pol_set_err(err, POL_EIO, "%s", strerror(e));
-		errno = e;
-		return POL_EIO;
-	}
+	p->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (p->fd < 0 || fstat(p->fd, &st) != 0)
+		return open_fail(p, err, "");
 	if (!S_ISREG(st.st_mode)) {
-		close(fd);
+		pol_close(p);
 		return pol_set_err(err, POL_ENOTPOLICY, "not a regular file");
 	}
 	if (flags & POL_CHECK_OWNER) {
@@ -685,47 +749,44 @@ int pol_open(const char *path, unsigned flags, struct pol **out, char *err)
 		else if (st.st_mode & S_IWGRP)
 			why = "group-writable";
 		if (why != NULL) {
-			close(fd);
+			pol_close(p);
 			return pol_set_err(err, POL_EUNSAFE,
 					   "unsafe policy file: %s (mode %04o)",
 					   why, (unsigned)(st.st_mode & 07777));
 		}
 		if (st.st_uid != 0 && st.st_uid != getuid() && st.st_uid != geteuid()) {
-			close(fd);
+			pol_close(p);
 			return pol_set_err(err, POL_EUNSAFE,
 					   "unsafe policy file: owned by uid %lu, not root or the caller",
 					   (unsigned long)st.st_uid);
 		}
 	}
-	if (st.st_size == 0) {
-		close(fd);
-		return pol_set_err(err, POL_ETRUNC, "empty file");
-	}
 	if ((uintmax_t)st.st_size > SIZE_MAX) {
-		close(fd);
+		pol_close(p);
 		return pol_set_err(err, POL_EFORMAT, "file too large");
 	}
+	p->len = (size_t)st.st_size;
 
-	size_t len = (size_t)st.st_size;
-	void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+	size_t n = p->len < sizeof(hdr) ? p->len : sizeof(hdr);
 
-	e = errno;
-	close(fd);
-	if (map == MAP_FAILED) {
-		pol_set_err(err, POL_EIO, "mmap: %s", strerror(e));
-		errno = e;
-		return POL_EIO;
+	if (read_at(p->fd, hdr, n, 0) != 0)
+		return open_fail(p, err, "read");
+	if ((e = check_header(p, hdr, err)) != 0) {
+		pol_close(p);
+		return e;
 	}
-
-	struct pol *p = calloc(1, sizeof(*p));
-
-	if (p == NULL) {
-		munmap(map, len);
-		return pol_set_err(err, POL_ENOMEM, "out of memory");
+	p->map = mmap(NULL, (size_t)p->sum_size, PROT_READ, MAP_PRIVATE, p->fd, 0);
+	if (p->map == MAP_FAILED) {
+		p->map = NULL;
+		return open_fail(p, err, "mmap");
 	}
-	p->buf = map;
-	p->len = len;
-	p->map = map;
+	p->buf = p->map;
+	p->have = (size_t)p->sum_size;
+	/* The file may have been rewritten in place since the read. */
+	if (memcmp(p->buf, hdr, POL_HDR_SIZE) != 0) {
+		pol_close(p);
+		return pol_set_err(err, POL_EIO, "file changed while being read");
+	}
 	if ((e = validate(p, err)) != 0) {
 		pol_close(p);
 		return e;
@@ -739,7 +800,9 @@ void pol_close(struct pol *p)
 	if (p == NULL)
 		return;
 	if (p->map != NULL)
-		munmap(p->map, p->len);
+		munmap(p->map, p->have);
+	if (p->fd >= 0)
+		close(p->fd);
 	free(p->tabs);
 	free(p);
 }
@@ -749,41 +812,108 @@ const char *pol_compiler_version(const struct pol *p)
 	return p->compiler;
 }
 
-/* ---- alias records ------------------------------------------------------ */
+/* ---- alias tables --------------------------------------------------------- */
 
 /*
- * struct arec - one alias record parsed in place.
- * @key/@keylen: the key (NUL-terminated in the image).
- * @targets:     where the first target's kind byte is.
- * @ntargets:    how many.
- * @end:         offset just past the record's final 0.
+ * struct asrc - where the bytes of one alias table are: in memory at @mem
+ * (pol_load(), pol_verify()), or in the file behind @fd at offset @off.
+ */
+struct asrc {
+	const unsigned char *mem;
+	int fd;
+	uint64_t off;
+};
+
+/*
+ * struct win - bytes of a table from a record's position on: @p[0..@len),
+ * @complete when they reach the end of the table.  @buf is what @p points
+ * into when the bytes were read from the file.
+ */
+struct win {
+	const unsigned char *p;
+	size_t len;
+	bool complete;
+	unsigned char *buf;
+};
+
+/*
+ * struct arec - one alias record parsed in a window, offsets from its start.
+ * @keylen:  length of the key (the window starts with it).
+ * @targets: where the first target's kind byte is.
+ * @end:     just past the record's final 0.
  */
 struct arec {
-	const char *key;
 	size_t keylen;
 	size_t targets;
 	size_t ntargets;
 	size_t end;
 };
 
-/* Parse the record at @pos of table @t, checking every byte it reads. */
-static int parse_rec(const struct pol_atab *t, size_t pos, struct arec *r, char *err)
+static int io_err(const struct pol_atab *t, char *err)
 {
-	const unsigned char *a = t->area;
-	size_t len = t->length;
-	const unsigned char *z;
+	int e = errno;
+
+	pol_set_err(err, POL_EIO, "alias table of router %u: read: %s",
+		    (unsigned)t->router, strerror(e));
+	errno = e;
+	return POL_EIO;
+}
+
+/* @n bytes at @pos of table @t into @dst; @pos + @n is within the table. */
+static int aread(const struct asrc *src, const struct pol_atab *t, uint64_t pos,
+		 void *dst, size_t n, char *err)
+{
+	if (src->mem != NULL) {
+		memcpy(dst, src->mem + pos, n);
+		return 0;
+	}
+	return read_at(src->fd, dst, n, src->off + pos) == 0 ? 0 : io_err(t, err);
+}
+
+/* Make @w show at least @want bytes from @pos of table @t (fewer at the end
+   of the table); @pos is within the table. */
+static int win_load(const struct asrc *src, const struct pol_atab *t, size_t pos,
+		    size_t want, struct win *w, char *err)
+{
+	size_t left = t->length - pos;
+	size_t n = want < left ? want : left;
+
+	if (src->mem != NULL) {
+		w->p = src->mem + pos;
+		w->len = left;
+		w->complete = true;
+		return 0;
+	}
+	unsigned char *b = realloc(w->buf, n ? n : 1);
+
+	if (b == NULL)
+		return pol_set_err(err, POL_ENOMEM, "out of memory");
+	w->buf = b;
+	if (read_at(src->fd, b, n, src->off + pos) != 0)
+		return io_err(t, err);
+	w->p = b;
+	w->len = n;
+	w->complete = n == left;
+	return 0;
+}
+
+/*
+ * Parse the record at @pos of table @t, shown by @w, checking every byte it
+ * reads.  Returns 0, POL_EFORMAT, or 1 when @w ends before the record does
+ * and is not the end of the table.
+ */
+static int parse_rec(const struct pol_atab *t, size_t pos, const struct win *w,
+		     struct arec *r, char *err)
+{
+	const unsigned char *a = w->p, *z;
+	size_t len = w->len;
 	bool alone = false;
 
-	if (pos < (size_t)t->nslots * POL_SLOT_SIZE || pos >= len)
-		return pol_set_err(err, POL_EFORMAT,
-				   "alias table of router %u: record position %zu out of range",
-				   (unsigned)t->router, pos);
-	z = memchr(a + pos, 0, len - pos);
+	z = memchr(a, 0, len);
 	if (z == NULL)
 		goto past;
-	r->key = (const char *)a + pos;
-	r->keylen = (size_t)(z - (a + pos));
-	r->targets = pos + r->keylen + 1;
+	r->keylen = (size_t)(z - a);
+	r->targets = r->keylen + 1;
 	r->ntargets = 0;
 	for (size_t q = r->targets;;) {
 		if (q >= len)
@@ -815,17 +945,19 @@ static int parse_rec(const struct pol_atab *t, size_t pos, struct arec *r, char 
 		q = (size_t)(z - a) + 1;
 	}
 past:
+	if (!w->complete)
+		return 1;
 	return pol_set_err(err, POL_EFORMAT,
 			   "alias table of router %u: record at %zu runs past the table",
 			   (unsigned)t->router, pos);
 }
 
-/* Copy the targets of parsed record @r into @arena. */
-static int copy_targets(const struct pol_atab *t, const struct arec *r,
+/* Copy the targets of record @r, parsed in @w, into @arena. */
+static int copy_targets(const struct win *w, const struct arec *r,
 			struct arena *arena, struct mdl_target **out)
 {
 	struct mdl_target *v = NULL;
-	const char *q = (const char *)t->area + r->targets;
+	const char *q = (const char *)w->p + r->targets;
 
 	if (r->ntargets > 0) {
 		v = arena_alloc(arena, r->ntargets * sizeof(*v));
@@ -862,19 +994,33 @@ static const struct pol_atab *find_table(const struct pol *p, uint32_t router)
 	return NULL;
 }
 
+#define PROBE_CHUNK 16      /* slots read at a time from the file */
+#define REC_CHUNK   256     /* record bytes read at a time from the file */
+
 /*
- * Probe table @t for @key.  Returns 1 with the record's position in *@pos,
- * 0 when absent, or POL_EFORMAT.  With @want (verify), looks for the slot
- * holding exactly position *@pos instead of comparing keys.
+ * Probe table @t for @key, whose hash is @h.  Returns 1 with the record's
+ * position in *@pos and the start of the record in @w, 0 when the key is
+ * absent, or a negative enum pol_err.  With @want (verification), looks for
+ * the slot that holds exactly position *@pos instead, and leaves @w alone.
  */
-static int probe(const struct pol_atab *t, const char *key, size_t keylen,
-		 uint32_t h, bool want, size_t *pos, char *err)
+static int probe(const struct asrc *src, const struct pol_atab *t,
+		 const char *key, size_t keylen, uint32_t h, bool want,
+		 size_t *pos, struct win *w, char *err)
 {
-	const unsigned char *a = t->area;
-	uint32_t s = pol_alias_home(h, t->nslots);
+	unsigned char chunk[PROBE_CHUNK * POL_SLOT_SIZE];
+	const unsigned char *slot = chunk;
+	uint32_t s = pol_alias_home(h, t->nslots), left = 0;
+	size_t recs = (size_t)t->nslots * POL_SLOT_SIZE;
+	int e;
 
 	for (uint32_t i = 0; i < t->nslots; i++) {
-		const unsigned char *slot = a + (size_t)s * POL_SLOT_SIZE;
+		if (left == 0) {
+			left = t->nslots - s < PROBE_CHUNK ? t->nslots - s : PROBE_CHUNK;
+			if ((e = aread(src, t, (uint64_t)s * POL_SLOT_SIZE, chunk,
+				       (size_t)left * POL_SLOT_SIZE, err)) != 0)
+				return e;
+			slot = chunk;
+		}
 		uint32_t sp = pol_get32(slot + 4);
 
 		if (sp == 0)
@@ -884,21 +1030,39 @@ static int probe(const struct pol_atab *t, const char *key, size_t keylen,
 				if (sp == *pos)
 					return 1;
 			} else {
-				if (sp < (size_t)t->nslots * POL_SLOT_SIZE || sp >= t->length)
+				if (sp < recs || sp >= t->length)
 					return pol_set_err(err, POL_EFORMAT,
 							   "alias table of router %u: slot %u points to %u, out of range",
 							   (unsigned)t->router, (unsigned)s, (unsigned)sp);
-				if (keylen < t->length - sp && a[sp + keylen] == '\0' &&
-				    memcmp(a + sp, key, keylen) == 0) {
+				size_t n = keylen + 1 > REC_CHUNK ? keylen + 1 : REC_CHUNK;
+
+				if ((e = win_load(src, t, sp, n, w, err)) != 0)
+					return e;
+				if (keylen < w->len && w->p[keylen] == '\0' &&
+				    memcmp(w->p, key, keylen) == 0) {
 					*pos = sp;
 					return 1;
 				}
 			}
 		}
-		s = s + 1 == t->nslots ? 0 : s + 1;
+		slot += POL_SLOT_SIZE;
+		left--;
+		if (++s == t->nslots) {
+			s = 0;
+			left = 0;
+		}
 	}
 	return pol_set_err(err, POL_EFORMAT,
 			   "alias table of router %u: no empty slot", (unsigned)t->router);
+}
+
+static struct asrc table_src(const struct pol *p, const struct pol_atab *t)
+{
+	struct asrc src = { NULL, p->fd, p->adata_off + t->offset };
+
+	if (p->s[POL_SEC_ADATA].p != NULL)
+		src.mem = p->s[POL_SEC_ADATA].p + t->offset;
+	return src;
 }
 
 int pol_alias_lookup(const struct pol *p, uint32_t router, const char *key,
@@ -906,6 +1070,7 @@ int pol_alias_lookup(const struct pol *p, uint32_t router, const char *key,
 		     char *err)
 {
 	const struct pol_atab *t = find_table(p, router);
+	struct win w = { 0 };
 	struct arec r;
 	size_t pos;
 	int e;
@@ -914,25 +1079,87 @@ int pol_alias_lookup(const struct pol *p, uint32_t router, const char *key,
 		key = "";
 	if (t == NULL || memchr(key, 0, keylen) != NULL)
 		return 0;
-	e = probe(t, key, keylen, pol_alias_hash(key, keylen), false, &pos, err);
-	if (e <= 0)
+
+	struct asrc src = table_src(p, t);
+
+	e = probe(&src, t, key, keylen, pol_alias_hash(key, keylen), false,
+		  &pos, &w, err);
+	if (e != 1) {
+		free(w.buf);
 		return e;
-	if ((e = parse_rec(t, pos, &r, err)) != 0)
-		return e;
-	out->key = arena_strndup(arena, r.key, r.keylen);
-	if (out->key == NULL || copy_targets(t, &r, arena, &out->targets) != 0)
-		return pol_set_err(err, POL_ENOMEM, "out of memory");
-	out->ntargets = r.ntargets;
-	return 1;
+	}
+	/* The window starts with the record; widen it until the record fits. */
+	while ((e = parse_rec(t, pos, &w, &r, err)) == 1)
+		if ((e = win_load(&src, t, pos, w.len * 2, &w, err)) != 0)
+			break;
+	if (e == 0) {
+		out->key = arena_strndup(arena, (const char *)w.p, r.keylen);
+		if (out->key == NULL || copy_targets(&w, &r, arena, &out->targets) != 0) {
+			e = pol_set_err(err, POL_ENOMEM, "out of memory");
+		} else {
+			out->ntargets = r.ntargets;
+			e = 1;
+		}
+	}
+	free(w.buf);
+	return e;
 }
 
 /* ---- full verification -------------------------------------------------- */
 
+/*
+ * struct aview - the whole of ADATA (and the padding after it) in memory:
+ * @p is ADATA's first byte; @map/@maplen what was mapped for it, if anything.
+ */
+struct aview {
+	const unsigned char *p;
+	void *map;
+	size_t maplen;
+};
+
+static int adata_view(const struct pol *p, struct aview *v, char *err)
+{
+	v->map = NULL;
+	v->maplen = 0;
+	if (p->s[POL_SEC_ADATA].p != NULL) {
+		v->p = p->s[POL_SEC_ADATA].p;
+		return 0;
+	}
+	if (p->len == p->adata_off) {   /* empty, at the end of the file */
+		v->p = p->buf;
+		return 0;
+	}
+
+	long pg = sysconf(_SC_PAGESIZE);
+	uint64_t start = p->adata_off - p->adata_off % (uint64_t)(pg > 0 ? pg : 4096);
+
+	v->maplen = p->len - (size_t)start;
+	v->map = mmap(NULL, v->maplen, PROT_READ, MAP_PRIVATE, p->fd, (off_t)start);
+	if (v->map == MAP_FAILED) {
+		int e = errno;
+
+		v->map = NULL;
+		pol_set_err(err, POL_EIO, "mmap of the alias data: %s", strerror(e));
+		errno = e;
+		return POL_EIO;
+	}
+	v->p = (const unsigned char *)v->map + (p->adata_off - start);
+	return 0;
+}
+
+static void adata_unview(struct aview *v)
+{
+	if (v->map != NULL)
+		munmap(v->map, v->maplen);
+	v->map = NULL;
+}
+
 /* Everything about table @t that lookups rely on: records back to back in
    strictly increasing key order, each reachable through its own slot, and no
    other slot in use. */
-static int verify_table(const struct pol_atab *t, char *err)
+static int verify_table(const struct pol_atab *t, const unsigned char *area, char *err)
 {
+	struct asrc src = { area, -1, 0 };
 	uint32_t used = 0;
 	size_t pos = (size_t)t->nslots * POL_SLOT_SIZE;
 	const char *prev = NULL;
@@ -940,7 +1167,7 @@ static int verify_table(const struct pol_atab *t, char *err)
 	int e;
 
 	for (uint32_t i = 0; i < t->nslots; i++) {
-		const unsigned char *slot = t->area + (size_t)i * POL_SLOT_SIZE;
+		const unsigned char *slot = area + (size_t)i * POL_SLOT_SIZE;
 
 		if (pol_get32(slot + 4) != 0)
 			used++;
@@ -954,29 +1181,31 @@ static int verify_table(const struct pol_atab *t, char *err)
 				   "alias table of router %u: %u slots used for %u keys",
 				   (unsigned)t->router, (unsigned)used, (unsigned)t->nkeys);
 	while (pos < t->length) {
+		struct win w = { area + pos, t->length - pos, true, NULL };
 		struct arec r;
+		const char *key = (const char *)w.p;
 		size_t at = pos;
 
-		if ((e = parse_rec(t, pos, &r, err)) != 0)
+		if ((e = parse_rec(t, pos, &w, &r, err)) != 0)
 			return e;
 		if (++n > t->nkeys)
 			return pol_set_err(err, POL_EFORMAT,
 					   "alias table of router %u: more than %u records",
 					   (unsigned)t->router, (unsigned)t->nkeys);
-		if (prev != NULL && strcmp(prev, r.key) >= 0)
+		if (prev != NULL && strcmp(prev, key) >= 0)
 			return pol_set_err(err, POL_EFORMAT,
 					   "alias table of router %u: keys not sorted at record %zu",
-					   (unsigned)t->router, at);
-		prev = r.key;
-		e = probe(t, r.key, r.keylen, pol_alias_hash(r.key, r.keylen),
-			  true, &at, err);
+					   (unsigned)t->router, pos);
+		prev = key;
+		e = probe(&src, t, key, r.keylen, pol_alias_hash(key, r.keylen),
+			  true, &at, NULL, err);
 		if (e < 0)
 			return e;
 		if (e == 0)
 			return pol_set_err(err, POL_EFORMAT,
 					   "alias table of router %u: record at %zu not reachable from its slot",
 					   (unsigned)t->router, pos);
-		pos = r.end;
+		pos += r.end;
 	}
 	if (n != t->nkeys)
 		return pol_set_err(err, POL_EFORMAT,
@@ -988,31 +1217,39 @@ static int verify_table(const struct pol_atab *t, char *err)
 int pol_verify(const struct pol *p, char *err)
 {
 	uint64_t want = pol_get64(p->buf + POL_H_CHECKSUM);
+	struct aview v;
 	int e;
 
 	if (err != NULL)
 		err[0] = '\0';
 	if (pol_checksum(p->buf, (size_t)p->sum_size) != want)
 		return pol_set_err(err, POL_ECHECKSUM, "checksum mismatch");
-	for (uint32_t i = 0; i < p->ntabs; i++) {
+	if ((e = adata_view(p, &v, err)) != 0)
+		return e;
+	for (uint32_t i = 0; i < p->ntabs && e == 0; i++) {
 		const struct pol_atab *t = &p->tabs[i];
-		uint64_t got = pol_sum64(t->area, t->length);
+		const unsigned char *area = v.p + t->offset;
+		uint64_t got = pol_sum64(area, t->length);
 
 		if (got != t->checksum)
-			return pol_set_err(err, POL_ECHECKSUM,
-					   "alias table of router %u: checksum mismatch: table says %016llx, contents give %016llx",
-					   (unsigned)t->router, (unsigned long long)t->checksum,
-					   (unsigned long long)got);
+			e = pol_set_err(err, POL_ECHECKSUM,
+					"alias table of router %u: checksum mismatch: table says %016llx, contents give %016llx",
+					(unsigned)t->router, (unsigned long long)t->checksum,
+					(unsigned long long)got);
 		/* padding up to the next table */
-		if (i + 1 < p->ntabs &&
-		    !all_zero(t->area + t->length,
-			      p->tabs[i + 1].offset - t->offset - t->length))
-			return pol_set_err(err, POL_EFORMAT,
-					   "nonzero padding after alias table %u", (unsigned)i);
-		if ((e = verify_table(t, err)) != 0)
-			return e;
+		else if (i + 1 < p->ntabs &&
+			 !all_zero(area + t->length,
+				   p->tabs[i + 1].offset - t->offset - t->length))
+			e = pol_set_err(err, POL_EFORMAT,
+					"nonzero padding after alias table %u", (unsigned)i);
+		else
+			e = verify_table(t, area, err);
 	}
-	return 0;
+	/* padding after the last section, which no checksum covers */
+	if (e == 0 && !all_zero(v.p + (p->end - p->adata_off), p->len - p->end))
+		e = pol_set_err(err, POL_EFORMAT, "nonzero padding at the end of the file");
+	adata_unview(&v);
+	return e;
 }
 
 /* ---- decoding ------------------------------------------------------------ */
@@ -1069,10 +1306,12 @@ static int alloc_array(struct model *m, void **v, size_t n, size_t size)
 	return *v == NULL ? -1 : 0;
 }
 
-static int decode_aliases(const struct pol *p, struct model *m, uint32_t i)
+static int decode_aliases(const struct pol *p, const unsigned char *adata,
+			  struct model *m, uint32_t i)
 {
 	const struct pol_atab *t = &p->tabs[i];
 	struct mdl_aliases *a = &m->aliases[i];
+	const unsigned char *area = adata + t->offset;
 	size_t pos = (size_t)t->nslots * POL_SLOT_SIZE;
 
 	a->router = t->router;
@@ -1080,22 +1319,23 @@ static int decode_aliases(const struct pol *p, struct model *m, uint32_t i)
 	if (alloc_array(m, (void **)&a->v, a->n, sizeof(*a->v)) != 0)
 		return -1;
 	for (size_t k = 0; k < a->n; k++) {
+		struct win w = { area + pos, t->length - pos, true, NULL };
 		struct arec r;
 
 		/* pol_verify() has checked every record. */
-		if (parse_rec(t, pos, &r, NULL) != 0)
+		if (parse_rec(t, pos, &w, &r, NULL) != 0)
 			return -1;
-		a->v[k].key = arena_strndup(&m->arena, r.key, r.keylen);
+		a->v[k].key = arena_strndup(&m->arena, (const char *)w.p, r.keylen);
 		if (a->v[k].key == NULL ||
-		    copy_targets(t, &r, &m->arena, &a->v[k].targets) != 0)
+		    copy_targets(&w, &r, &m->arena, &a->v[k].targets) != 0)
 			return -1;
 		a->v[k].ntargets = r.ntargets;
-		pos = r.end;
+		pos += r.end;
 	}
 	return 0;
 }
 
-static int decode(const struct pol *p, struct model *m)
+static int decode(const struct pol *p, const unsigned char *adata, struct model *m)
 {
 	uint32_t nobj = p->s[POL_SEC_OBJECTS].count;
 	uint32_t i = 1;
@@ -1165,24 +1405,27 @@ static int decode(const struct pol *p, struct model *m)
 	if (alloc_array(m, (void **)&m->aliases, m->naliases, sizeof(*m->aliases)))
 		return -1;
 	for (uint32_t j = 0; j < p->ntabs; j++)
-		if (decode_aliases(p, m, j) != 0)
+		if (decode_aliases(p, adata, m, j) != 0)
 			return -1;
 	return 0;
 }
 
 int pol_to_model(const struct pol *p, struct model **out, char *err)
 {
+	struct aview v;
 	struct model *m;
 	int e;
 
 	*out = NULL;
-	if ((e = pol_verify(p, err)) != 0)
+	if ((e = pol_verify(p, err)) != 0 || (e = adata_view(p, &v, err)) != 0)
 		return e;
 	m = model_new();
-	if (m == NULL || decode(p, m) != 0) {
+	if (m == NULL || decode(p, v.p, m) != 0) {
 		model_free(m);
+		adata_unview(&v);
 		return pol_set_err(err, POL_ENOMEM, "out of memory");
 	}
+	adata_unview(&v);
 	*out = m;
 	return 0;
 }

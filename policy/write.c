@@ -577,102 +577,97 @@ static int write_all(int fd, const unsigned char *p, size_t n)
 	return 0;
 }
 
-/* Fail with @step and errno, after removing @tmp (when not NULL). */
-static int write_fail(char *err, const char *path, const char *step,
-		      int fd, char *tmp)
+/* Build DIR/.BASE.XXXXXX for @path, and DIR itself; NULL when out of memory. */
+static char *temp_name(const char *path, char **dir)
 {
-	int e = errno;
+	char *d1 = strdup(path), *d2 = strdup(path), *tmp = NULL;
 
-	if (fd >= 0)
-		close(fd);
-	if (tmp != NULL) {
-		unlink(tmp);
-		free(tmp);
+	*dir = NULL;
+	if (d1 != NULL && d2 != NULL) {
+		const char *dn = dirname(d1), *bn = basename(d2);
+		size_t n = strlen(dn) + strlen(bn) + sizeof("/..XXXXXX");
+
+		tmp = malloc(n);
+		*dir = strdup(dn);
+		if (tmp != NULL && *dir != NULL) {
+			snprintf(tmp, n, "%s/.%s.XXXXXX", dn, bn);
+		} else {
+			free(tmp);
+			free(*dir);
+			tmp = *dir = NULL;
+		}
 	}
-	pol_set_err(err, POL_EIO, "%s: %s: %s", path, step, strerror(e));
-	errno = e;
-	return POL_EIO;
+	free(d1);
+	free(d2);
+	return tmp;
 }
 
 int pol_write(const struct model *m, const char *compiler_version,
 	      const char *path, unsigned mode, char *err)
 {
-	unsigned char *buf;
+	unsigned char *buf = NULL;
+	char *dir = NULL, *tmp = NULL;
+	const char *step;
 	size_t len;
+	int fd = -1, e;
+	bool created = false;
 	int r = pol_encode(m, compiler_version, &buf, &len, err);
 
 	if (r != 0)
 		return r;
-
-	/* The temporary file goes next to @path so that rename() is atomic:
-	   DIR/.BASE.XXXXXX */
-	char *d1 = strdup(path), *d2 = strdup(path);
-	char *tmp = NULL;
-	const char *dir = d1 ? dirname(d1) : NULL;
-	const char *base = d2 ? basename(d2) : NULL;
-
-	if (dir != NULL && base != NULL) {
-		size_t n = strlen(dir) + strlen(base) + sizeof("/..XXXXXX");
-
-		tmp = malloc(n);
-		if (tmp != NULL)
-			snprintf(tmp, n, "%s/.%s.XXXXXX", dir, base);
-	}
+	/* The temporary file goes next to @path, so that rename() is atomic. */
+	tmp = temp_name(path, &dir);
 	if (tmp == NULL) {
-		free(d1);
-		free(d2);
 		free(buf);
 		return pol_set_err(err, POL_ENOMEM, "%s: out of memory", path);
 	}
-	free(d2);
+	/* mkostemp(): O_EXCL and mode 0600 while we write */
+	step = "cannot create a temporary file";
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0)
+		goto fail;
+	created = true;
+	step = "write";
+	if (write_all(fd, buf, len) != 0)
+		goto fail;
+	step = "fchmod";
+	if (fchmod(fd, (mode_t)(mode & 07777)) != 0)
+		goto fail;
+	step = "fsync";
+	if (fsync(fd) != 0)
+		goto fail;
+	step = "close";
+	e = close(fd);
+	fd = -1;
+	if (e != 0)
+		goto fail;
+	step = "rename";
+	if (rename(tmp, path) != 0)
+		goto fail;
+	created = false;
 
-	/* mkostemp: O_EXCL, mode 0600 */
-	int fd = mkostemp(tmp, O_CLOEXEC);
-
-	if (fd < 0) {
-		free(d1);
-		free(buf);
-		return write_fail(err, path, "cannot create a temporary file", -1, tmp);
-	}
-	if (write_all(fd, buf, len) != 0) {
-		free(d1);
-		free(buf);
-		return write_fail(err, path, "write", fd, tmp);
-	}
-	free(buf);
-	if (fchmod(fd, (mode_t)(mode & 07777)) != 0) {
-		free(d1);
-		return write_fail(err, path, "fchmod", fd, tmp);
-	}
-	if (fsync(fd) != 0) {
-		free(d1);
-		return write_fail(err, path, "fsync", fd, tmp);
-	}
-	if (close(fd) != 0) {
-		free(d1);
-		return write_fail(err, path, "close", -1, tmp);
-	}
-	if (rename(tmp, path) != 0) {
-		free(d1);
-		return write_fail(err, path, "rename", -1, tmp);
-	}
+	/* Make the rename durable.  The new policy is in place even if this
+	   fails, which is reported all the same. */
+	step = "fsync of its directory";
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) != 0)
+		goto fail;
+	close(fd);
 	free(tmp);
-
-	/* Make the rename durable. */
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (dfd < 0 || fsync(dfd) != 0) {
-		int e = errno;
-
-		if (dfd >= 0)
-			close(dfd);
-		pol_set_err(err, POL_EIO, "%s: fsync of directory %s: %s",
-			    path, dir, strerror(e));
-		free(d1);
-		errno = e;
-		return POL_EIO;
-	}
-	close(dfd);
-	free(d1);
+	free(dir);
+	free(buf);
 	return 0;
+
+fail:
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	if (created)
+		unlink(tmp);
+	free(tmp);
+	free(dir);
+	free(buf);
+	pol_set_err(err, POL_EIO, "%s: %s: %s", path, step, strerror(e));
+	errno = e;
+	return POL_EIO;
 }
