@@ -3421,6 +3421,11 @@ static void model_aliases(struct sema *s, size_t ri, struct mdl_aliases *ma)
 			continue;
 		const struct alias_entry *e = &t->v[k[i].idx];
 		struct mdl_alias *a = &ma->v[ma->n];
+
+		/* An empty redirection list makes the router decline, as in
+		   Exim: the same as no entry, and a dump has no way to write it. */
+		if (e->nitems == 0)
+			continue;
 		size_t kl = strlen(e->key) + 1, total = e->nitems * sizeof(*a->targets) + kl;
 
 		/* One block per entry: targets, then the key and the texts. */
