@@ -82,7 +82,16 @@ static int dump_policy(const char *path)
 	if (r == 0)
 		r = pol_to_model(p, &m, err);
 	if (r != 0) {
-		fprintf(stderr, "noqc: %s: %s\n", path, err[0] ? err : pol_strerror(r));
+		const char *what = pol_strerror(r);
+
+		/* Name the kind of damage, then the detail the loader gave. */
+		if (err[0] == '\0')
+			fprintf(stderr, "noqc: %s: %s\n", path, what);
+		else if (r == POL_EIO || r == POL_ENOMEM ||
+			 strncmp(err, what, strlen(what)) == 0)
+			fprintf(stderr, "noqc: %s: %s\n", path, err);
+		else
+			fprintf(stderr, "noqc: %s: %s: %s\n", path, what, err);
 		pol_close(p);
 		return 1;
 	}

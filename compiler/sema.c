@@ -3400,14 +3400,27 @@ static void model_aliases(struct sema *s, size_t ri, struct mdl_aliases *ma)
 		return;
 	}
 	for (size_t i = 0; i < t->n; i++) {
-		const unsigned char *p = (const unsigned char *)t->v[i].key;
+		/* lsearch keys match without regard to case: the policy holds
+		   them in lower case, and noq folds the key it looks up. */
+		char *lk = arena_strdup(&s->m->arena, t->v[i].key);
+
+		if (lk == NULL) {
+			sema_oom(s);
+			free(k);
+			return;
+		}
+		for (char *c = lk; *c; c++)
+			if (*c >= 'A' && *c <= 'Z')
+				*c = (char)(*c - 'A' + 'a');
+
+		const unsigned char *p = (const unsigned char *)lk;
 		uint64_t pre = 0;
 		size_t j = 0;
 
 		for (; j < 8 && p[j]; j++)
 			pre = pre << 8 | p[j];
 		pre <<= 8 * (8 - j);
-		k[i] = (struct skey){ pre, (uint32_t)i, t->v[i].key };
+		k[i] = (struct skey){ pre, (uint32_t)i, lk };
 	}
 	qsort(k, t->n, sizeof(*k), skey_cmp);
 	ma->v = arena_alloc(&s->m->arena, (t->n ? t->n : 1) * sizeof(*ma->v));
@@ -3426,7 +3439,7 @@ static void model_aliases(struct sema *s, size_t ri, struct mdl_aliases *ma)
 		   Exim: the same as no entry, and a dump has no way to write it. */
 		if (e->nitems == 0)
 			continue;
-		size_t kl = strlen(e->key) + 1, total = e->nitems * sizeof(*a->targets) + kl;
+		size_t kl = strlen(k[i].key) + 1, total = e->nitems * sizeof(*a->targets) + kl;
 
 		/* One block per entry: targets, then the key and the texts. */
 		for (size_t j = 0; j < e->nitems; j++)
@@ -3441,7 +3454,7 @@ static void model_aliases(struct sema *s, size_t ri, struct mdl_aliases *ma)
 		a->ntargets = e->nitems;
 		char *p = blk + e->nitems * sizeof(*a->targets);
 
-		memcpy(p, e->key, kl);
+		memcpy(p, k[i].key, kl);
 		a->key = p;
 		p += kl;
 		for (size_t j = 0; j < e->nitems; j++) {

@@ -200,7 +200,15 @@ static int put_aliases(FILE *out, const struct model *m)
 				fputs(j ? ", " : " ", out);
 				switch (tg->kind) {
 				case AT_ADDRESS:
-					put_field(out, tg->text, " \t,\"\\", "|/:<");
+					/* As the alias parser stored it (quoted local
+					   parts keep their quotes), it reads back as is;
+					   only a start that would read as a pipe, file,
+					   special item or comment needs quotes. */
+					if (tg->text[0] == '\0' || has_ctl(tg->text) ||
+					    strchr("|/:<#", tg->text[0]) != NULL)
+						put_quoted(out, tg->text);
+					else
+						fputs(tg->text, out);
 					break;
 				case AT_FAIL:
 				case AT_DEFER:

@@ -6,7 +6,9 @@
  * what the rest of noq reads from a loaded policy is in bounds.  The alias
  * data is left alone at load -- a million aliases must not slow startup --
  * and each lookup bounds-checks the slots and the record it touches.
- * pol_verify() checks the alias data completely (noqc --dump/--verify).
+ * pol_open() maps only the checksummed part and reads alias data with
+ * pread() as lookups need it.  pol_verify() checks the alias data
+ * completely (noqc --dump).
  */
 #include "config.h"
 
@@ -1439,7 +1441,7 @@ const char *pol_strerror(int e)
 	case POL_ENOTPOLICY: return "not a noq policy";
 	case POL_EVERSION:   return "unsupported policy format version";
 	case POL_ETRUNC:     return "truncated policy";
-	case POL_ECHECKSUM:  return "policy checksum mismatch";
+	case POL_ECHECKSUM:  return "damaged policy";
 	case POL_EFORMAT:    return "malformed policy";
 	case POL_EUNSAFE:    return "unsafe policy file";
 	default:             return "unknown policy error";

@@ -15,6 +15,7 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -319,23 +320,92 @@ static uint64_t atable_len(const struct mdl_aliases *a)
 	return n > UINT32_MAX ? 0 : n;
 }
 
-/* Write alias table @a at @t (zeroed, atable_len() bytes). */
-static void atable_write(unsigned char *t, const struct mdl_aliases *a)
+/*
+ * Fill the slots of a table: key i (hash h[i], record at pos[i]) goes to the
+ * first empty slot at or after its home slot, wrapping -- linear probing.
+ * Keys are inserted in order of home slot (ties in key order), which makes
+ * the fill one sequential pass: an inserted key's probe can only run into
+ * the run of slots filled just before it.  Random-order insertion into a
+ * table of a million keys spent most of its time on cache misses.
+ */
+static int fill_slots(unsigned char *t, uint32_t nslots, size_t n,
+		      const uint32_t *h, const uint32_t *pos)
+{
+	uint32_t *idx = malloc(n * sizeof(*idx)), *tmp = malloc(n * sizeof(*tmp));
+	size_t count[1u << 11];
+
+	if (n != 0 && (idx == NULL || tmp == NULL)) {
+		free(idx);
+		free(tmp);
+		return -1;
+	}
+	/* LSD radix sort of the key indexes by home slot, 11 bits a pass. */
+	for (size_t i = 0; i < n; i++)
+		idx[i] = (uint32_t)i;
+	for (unsigned shift = 0; shift < 32 && (nslots - 1) >> shift != 0; shift += 11) {
+		memset(count, 0, sizeof(count));
+		for (size_t i = 0; i < n; i++)
+			count[(pol_alias_home(h[idx[i]], nslots) >> shift) & 0x7ff]++;
+		for (size_t d = 0, sum = 0; d < (1u << 11); d++) {
+			size_t c = count[d];
+
+			count[d] = sum;
+			sum += c;
+		}
+		for (size_t i = 0; i < n; i++)
+			tmp[count[(pol_alias_home(h[idx[i]], nslots) >> shift) & 0x7ff]++] = idx[i];
+		uint32_t *x = idx;
+
+		idx = tmp;
+		tmp = x;
+	}
+
+	uint64_t next = 0;      /* slots below it are taken (before wrapping) */
+	uint32_t wrap = 0;      /* the same, for keys that wrapped around */
+
+	for (size_t i = 0; i < n; i++) {
+		uint32_t k = idx[i], s;
+		uint64_t home = pol_alias_home(h[k], nslots);
+
+		if (home >= next) {
+			s = (uint32_t)home;
+		} else if (next < nslots) {
+			s = (uint32_t)next;
+		} else {
+			while (pol_get32(t + (size_t)wrap * POL_SLOT_SIZE + 4) != 0)
+				wrap++;
+			s = wrap;
+		}
+		if (s >= next)
+			next = (uint64_t)s + 1;
+		pol_put32(t + (size_t)s * POL_SLOT_SIZE, h[k]);
+		pol_put32(t + (size_t)s * POL_SLOT_SIZE + 4, pos[k]);
+	}
+	free(idx);
+	free(tmp);
+	return 0;
+}
+
+/* Write alias table @a at @t (zeroed, atable_len() bytes): the records in
+   key order after the slots, then the slots.  -1 when out of memory. */
+static int atable_write(unsigned char *t, const struct mdl_aliases *a)
 {
 	uint32_t nslots = (uint32_t)pol_alias_nslots(a->n);
 	size_t pos = (size_t)nslots * POL_SLOT_SIZE;
+	uint32_t *h = malloc(a->n * sizeof(*h)), *rpos = malloc(a->n * sizeof(*rpos));
+	int r;
 
+	if (a->n != 0 && (h == NULL || rpos == NULL)) {
+		free(h);
+		free(rpos);
+		return -1;
+	}
 	for (size_t i = 0; i < a->n; i++) {
 		const struct mdl_alias *al = &a->v[i];
 		size_t klen = strlen(al->key);
-		uint32_t h = pol_alias_hash(al->key, klen);
-		uint32_t s = pol_alias_home(h, nslots);
 
-		while (pol_get32(t + (size_t)s * POL_SLOT_SIZE + 4) != 0)
-			s = s + 1 == nslots ? 0 : s + 1;
-		pol_put32(t + (size_t)s * POL_SLOT_SIZE, h);
-		pol_put32(t + (size_t)s * POL_SLOT_SIZE + 4, (uint32_t)pos);
-
+		h[i] = pol_alias_hash(al->key, klen);
+		rpos[i] = (uint32_t)pos;
 		memcpy(t + pos, al->key, klen + 1);
 		pos += klen + 1;
 		for (size_t j = 0; j < al->ntargets; j++) {
@@ -347,6 +417,10 @@ static void atable_write(unsigned char *t, const struct mdl_aliases *a)
 		}
 		t[pos++] = 0;
 	}
+	r = fill_slots(t, nslots, a->n, h, rpos);
+	free(h);
+	free(rpos);
+	return r;
 }
 
 struct sect {
@@ -371,6 +445,29 @@ static void put_opt(unsigned char *p, const struct strpool *sp, const struct mdl
 	pol_put64(p + POL_P_NUM, (uint64_t)o->num);
 	pol_put32(p + POL_P_TYPE, (uint32_t)o->type);
 	pol_put32(p + POL_P_FLAGS, o->hide ? POL_PF_HIDE : 0);
+}
+
+/*
+ * A large buffer is faulted in page by page as it is filled: 12,000 faults
+ * for a million aliases, a third of the encoding time on some virtual
+ * machines.  Asking for transparent huge pages (advice only; calloc() has
+ * not touched the fresh mapping) makes that a few dozen.
+ */
+static void advise_huge(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+	long pg = sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)p, e = a + n;
+
+	if (pg <= 0 || n < ((size_t)4 << 20))
+		return;
+	a = (a + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+	e &= ~((uintptr_t)pg - 1);
+	(void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+#else
+	(void)p;
+	(void)n;
+#endif
 }
 
 int pol_encode(const struct model *m, const char *compiler_version,
@@ -458,6 +555,7 @@ int pol_encode(const struct model *m, const char *compiler_version,
 		return pol_set_err(err, POL_ENOMEM, "out of memory (%llu bytes)",
 				   (unsigned long long)off);
 	}
+	advise_huge(buf, (size_t)off);
 
 	/* header and section table */
 	memcpy(buf + POL_H_MAGIC, POL_MAGIC, POL_MAGIC_LEN);
@@ -543,7 +641,10 @@ int pol_encode(const struct model *m, const char *compiler_version,
 		uint64_t tlen = atable_len(a);
 		unsigned char *area = buf + s[POL_SEC_ADATA].offset + toff;
 
-		atable_write(area, a);
+		if (atable_write(area, a) != 0) {
+			free(buf);
+			return pol_set_err(err, POL_ENOMEM, "out of memory");
+		}
 		pol_put32(p + POL_T_ROUTER, a->router);
 		pol_put32(p + POL_T_NKEYS, (uint32_t)a->n);
 		pol_put32(p + POL_T_NSLOTS, (uint32_t)pol_alias_nslots(a->n));

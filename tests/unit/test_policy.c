@@ -245,7 +245,7 @@ static const char expected_dump[] =
 	"  devnull: :blackhole:\n"
 	"  gone: :fail: no such user here\n"
 	"  later: :defer:\n"
-	"  \"odd key\": \"\\\"quoted local\\\"@example.org\"\n"
+	"  \"odd key\": \"quoted local\"@example.org\n"
 	"  team: a@example.org, b@example.org, \"/tmp/x\"\n"
 	"other:\n"
 	"begin sources\n"
@@ -751,6 +751,63 @@ static void lookup_n(size_t n)
 static void test_lookup_empty(void) { lookup_n(0); }
 static void test_lookup_one(void) { lookup_n(1); }
 static void test_lookup_10000(void) { lookup_n(10000); }
+
+/*
+ * Keys whose probes wrap from the last slot to the first: three keys with
+ * the last slot as home and one with slot 0, found by trying names.
+ */
+static void test_lookup_wrap(void)
+{
+	struct model *m = alias_model(0);
+	struct mdl_aliases *a = &m->aliases[0];
+	uint32_t nslots = (uint32_t)pol_alias_nslots(4);
+	const char *keys[4];
+	size_t nlast = 0, nfirst = 0;
+	char name[32];
+
+	for (int i = 0; nlast < 3 || nfirst < 1; i++) {
+		int n = snprintf(name, sizeof(name), "w%d", i);
+		uint32_t home = pol_alias_home(pol_alias_hash(name, (size_t)n), nslots);
+
+		if (home == nslots - 1 && nlast < 3)
+			keys[nlast++] = arena_strdup(&m->arena, name);
+		else if (home == 0 && nfirst < 1)
+			keys[3 + nfirst++] = arena_strdup(&m->arena, name);
+	}
+	/* sorted, as a model's keys are */
+	for (int i = 0; i < 4; i++)
+		for (int j = i + 1; j < 4; j++)
+			if (strcmp(keys[j], keys[i]) < 0) {
+				const char *x = keys[i];
+
+				keys[i] = keys[j];
+				keys[j] = x;
+			}
+	a->v = arena_alloc(&m->arena, 4 * sizeof(*a->v));
+	a->n = 4;
+	for (int i = 0; i < 4; i++) {
+		a->v[i].key = keys[i];
+		a->v[i].targets = arena_alloc(&m->arena, sizeof(struct mdl_target));
+		a->v[i].targets[0].kind = AT_ADDRESS;
+		a->v[i].targets[0].text = keys[i];
+		a->v[i].ntargets = 1;
+	}
+
+	size_t len;
+	unsigned char *b = encode(m, &len);
+	struct pol *p = NULL;
+	char err[POL_ERRLEN];
+
+	CU_ASSERT_EQUAL_FATAL(pol_load(b, len, &p, err), 0);
+	CU_ASSERT_EQUAL(pol_verify(p, err), 0);
+	for (int i = 0; i < 4; i++)
+		EXPECT_ALIAS(p, 0, keys[i], AT_ADDRESS, keys[i], 1);
+	/* every slot but one is in use, and a miss stops at the empty one */
+	CU_ASSERT_EQUAL(lookup(p, 0, "absent", 6), 0);
+	pol_close(p);
+	free(b);
+	model_free(m);
+}
 
 /* A slot pointing outside the records: lookups that touch it fail, others
    work; pol_verify() refuses the table. */
@@ -1620,6 +1677,7 @@ static const struct unit_test lookup_tests[] = {
 	T(test_lookup_empty),
 	T(test_lookup_one),
 	T(test_lookup_10000),
+	T(test_lookup_wrap),
 	T(test_lookup_malformed),
 };
 
