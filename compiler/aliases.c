@@ -965,44 +965,11 @@ static int read_all(const char *path, struct filebuf *b, struct open_file *key)
 	}
 
 	/* Not mappable (a pipe, /dev/stdin, an empty or growing file): read. */
-	size_t cap = 65536, n = 0;
-	char *buf = malloc(cap);
+	char *buf;
+	size_t n;
 
-	if (buf == NULL)
+	if (src_read_all(fd, 0, ALIAS_MAX_FILE - 1, &buf, &n) < 0)
 		goto fail;
-	for (;;) {
-		if (n == cap) {
-			if (cap >= ALIAS_MAX_FILE) {
-				free(buf);
-				errno = EFBIG;
-				goto fail;
-			}
-			char *nb = realloc(buf, cap * 2);
-			if (nb == NULL) {
-				free(buf);
-				goto fail;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-
-		ssize_t r = read(fd, buf + n, cap - n);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			free(buf);
-			goto fail;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	if (n >= ALIAS_MAX_FILE) {
-		free(buf);
-		errno = EFBIG;
-		goto fail;
-	}
 	close(fd);
 	b->p = buf;
 	b->n = n;

@@ -591,6 +591,51 @@ static void trim_trailing(struct linebuf *lb)
 	lb_truncate(lb, n);
 }
 
+int src_read_all(int fd, size_t hint, size_t max, char **out, size_t *len)
+{
+	size_t cap = hint + 1 > 4096 ? hint + 1 : 4096, n = 0;
+	char *buf = malloc(cap);
+
+	if (buf == NULL)
+		return -1;
+	for (;;) {
+		if (n == cap) {
+			if (cap >= max) {
+				free(buf);
+				errno = EFBIG;
+				return -1;
+			}
+			char *nb = realloc(buf, cap * 2);
+			if (nb == NULL) {
+				free(buf);
+				return -1;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		ssize_t r = read(fd, buf + n, cap - n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			free(buf);
+			errno = e;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	if (n > max) {
+		free(buf);
+		errno = EFBIG;
+		return -1;
+	}
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
 /* Read @path into memory.  Returns 0, or -1 with errno set. */
 static int read_file(const char *path, char **text, size_t *len,
 		     struct filekey *key)
@@ -613,36 +658,12 @@ static int read_file(const char *path, char **text, size_t *len,
 	key->dev = st.st_dev;
 	key->ino = st.st_ino;
 
-	size_t cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 4096, n = 0;
-	char *buf = malloc(cap);
-	if (buf == NULL)
+	char *buf;
+	size_t n;
+
+	if (src_read_all(fd, S_ISREG(st.st_mode) ? (size_t)st.st_size : 0,
+			 PP_MAX_FILE, &buf, &n) < 0)
 		goto fail;
-	for (;;) {
-		if (n == cap) {
-			if (cap >= PP_MAX_FILE) {
-				free(buf);
-				errno = EFBIG;
-				goto fail;
-			}
-			char *nb = realloc(buf, cap * 2);
-			if (nb == NULL) {
-				free(buf);
-				goto fail;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		ssize_t r = read(fd, buf + n, cap - n);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			free(buf);
-			goto fail;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
 	close(fd);
 	*text = buf;
 	*len = n;

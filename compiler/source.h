@@ -64,6 +64,14 @@ uint32_t srcmgr_add(struct srcmgr *sm, const char *path, const char *text,
 bool srcmgr_line(const struct srcmgr *sm, const struct loc *loc,
 		 const char **start, size_t *len);
 
+/**
+ * src_read_all() - read @fd to its end into a malloc'd buffer (*out, *len).
+ * @hint: the expected size (st_size), 0 when unknown.
+ * @max:  more than this many bytes is refused with EFBIG.
+ * Returns 0, or -1 with errno set; @fd is left open.
+ */
+int src_read_all(int fd, size_t hint, size_t max, char **out, size_t *len);
+
 /** Limits, also written in noqc(1). */
 #define PP_MAX_INCLUDE_DEPTH 16
 #define PP_MAX_COND_DEPTH 64
