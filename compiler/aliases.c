@@ -982,21 +982,6 @@ fail:;
 	return -1;
 }
 
-/* @name relative to the directory of @parent, unless absolute. */
-static char *resolve(const char *parent, const char *name, size_t nlen)
-{
-	const char *slash = name[0] == '/' ? NULL : strrchr(parent, '/');
-	size_t dlen = slash ? (size_t)(slash - parent) + 1 : 0;
-	char *p = malloc(dlen + nlen + 1);
-
-	if (p == NULL)
-		return NULL;
-	memcpy(p, parent, dlen);
-	memcpy(p + dlen, name, nlen);
-	p[dlen + nlen] = '\0';
-	return p;
-}
-
 /* Each line of an included file is a target list of its own. */
 static void parse_include_text(struct ctx *c, uint32_t fidx, const char *text, size_t len)
 {
@@ -1042,7 +1027,7 @@ static void parse_include(struct ctx *c, const struct view *v, size_t s, size_t 
 		return;
 	}
 
-	char *path = resolve(c->sm->files[v->file].path, v->d + ps, pe - ps);
+	char *path = src_resolve(c->sm->files[v->file].path, v->d + ps, pe - ps);
 	struct filebuf fb;
 	struct open_file key;
 

@@ -685,7 +685,7 @@ static void report_oom(struct pp *pp)
 	}
 }
 
-static char *resolve_include(const char *parent, const char *arg, size_t alen)
+char *src_resolve(const char *parent, const char *arg, size_t alen)
 {
 	const char *slash = arg[0] == '/' ? NULL : strrchr(parent, '/');
 	size_t dlen = slash ? (size_t)(slash - parent) + 1 : 0;
@@ -730,7 +730,7 @@ static void do_include(struct pp *pp, uint32_t fidx, const struct linebuf *lb,
 		return;
 	}
 
-	char *path = resolve_include(pp->sm->files[fidx].path, name, nlen);
+	char *path = src_resolve(pp->sm->files[fidx].path, name, nlen);
 	char *text = NULL;
 	size_t len = 0;
 	struct filekey key;

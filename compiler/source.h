@@ -72,6 +72,13 @@ bool srcmgr_line(const struct srcmgr *sm, const struct loc *loc,
  */
 int src_read_all(int fd, size_t hint, size_t max, char **out, size_t *len);
 
+/**
+ * src_resolve() - @alen bytes of @arg as a path: as is when absolute,
+ * otherwise relative to the directory of the file @parent names (.include
+ * and :include: both work this way).  Returns a malloc'd string or NULL.
+ */
+char *src_resolve(const char *parent, const char *arg, size_t alen);
+
 /** Limits, also written in noqc(1). */
 #define PP_MAX_INCLUDE_DEPTH 16
 #define PP_MAX_COND_DEPTH 64
