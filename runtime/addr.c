@@ -470,6 +470,37 @@ static bool pair_ok(struct parser *p, size_t i)
 	return true;
 }
 
+/*
+ * One character of comment or quoted-string text at *ip: a quoted pair, a
+ * fold, or an ordinary character.  STEP_END when a backslash ends the
+ * input (the caller reports what is unterminated).
+ */
+enum step { STEP_OK, STEP_FAIL, STEP_END };
+
+static enum step step_text(struct parser *p, size_t *ip)
+{
+	size_t i = *ip;
+	unsigned char c = p->s[i];
+
+	if (c == '\\') {
+		if (i + 1 >= p->len)
+			return STEP_END;
+		if (!pair_ok(p, i + 1))
+			return STEP_FAIL;
+		i += 2;
+	} else if (c == '\r' || c == '\n') {
+		if (!line_break(p, &i))
+			return STEP_FAIL;
+	} else if (c == '\0') {
+		fail(p, i, 1, "NUL byte");
+		return STEP_FAIL;
+	} else {
+		i++;
+	}
+	*ip = i;
+	return STEP_OK;
+}
+
 static bool skip_comment(struct parser *p, size_t *ip)
 {
 	size_t open = *ip, i = *ip + 1, depth = 1;
@@ -486,19 +517,13 @@ static bool skip_comment(struct parser *p, size_t *ip)
 				*ip = i;
 				return true;
 			}
-		} else if (c == '\\') {
-			if (i + 1 >= p->len)
-				break;
-			if (!pair_ok(p, i + 1))
-				return false;
-			i += 2;
-		} else if (c == '\r' || c == '\n') {
-			if (!line_break(p, &i))
-				return false;
-		} else if (c == '\0') {
-			return fail(p, i, 1, "NUL byte");
 		} else {
-			i++;
+			enum step st = step_text(p, &i);
+
+			if (st == STEP_FAIL)
+				return false;
+			if (st == STEP_END)
+				break;
 		}
 	}
 	return fail(p, open, 1, "unbalanced '('");
@@ -515,20 +540,12 @@ static bool lex_quoted(struct parser *p, size_t *ip)
 			*ip = i + 1;
 			return true;
 		}
-		if (c == '\\') {
-			if (i + 1 >= p->len)
-				break;
-			if (!pair_ok(p, i + 1))
-				return false;
-			i += 2;
-		} else if (c == '\r' || c == '\n') {
-			if (!line_break(p, &i))
-				return false;
-		} else if (c == '\0') {
-			return fail(p, i, 1, "NUL byte");
-		} else {
-			i++;
-		}
+		enum step st = step_text(p, &i);
+
+		if (st == STEP_FAIL)
+			return false;
+		if (st == STEP_END)
+			break;
 	}
 	return fail(p, open, 1, "unterminated quoted string");
 }
