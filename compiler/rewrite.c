@@ -456,6 +456,7 @@ static void check_replacement(struct rw *rw, const struct field *f, const struct
 	size_t n = f->n;
 	size_t open[MAX_NEST];
 	size_t depth = 0;
+	bool named_err = false;    /* one unsupported-variable error is enough */
 
 	if (n == 0) {
 		rw_report(rw, DIAG_ERROR, &f->w->loc, "the replacement is empty");
@@ -514,6 +515,38 @@ static void check_replacement(struct rw *rw, const struct field *f, const struct
 				}
 				i = from + len - 1;
 				continue;
+			}
+			/* A name: only $local_part and $domain exist at send time. */
+			size_t e = d;
+
+			while (e < n && (s[e] == '_' || (s[e] >= 'a' && s[e] <= 'z') ||
+					 (s[e] >= 'A' && s[e] <= 'Z') || (s[e] >= '0' && s[e] <= '9')))
+				e++;
+			if (e > d) {
+				size_t nl = e - d;
+				bool known = (nl == 10 && strncmp(s + d, "local_part", 10) == 0) ||
+					     (nl == 6 && strncmp(s + d, "domain", 6) == 0);
+				bool closed = !brace || (e < n && s[e] == '}');
+				size_t len = e - from + (brace && closed ? 1 : 0);
+				struct loc l = floc(f, from, len);
+
+				if (named_err)
+					;
+				else if (!closed)
+					rw_report(rw, DIAG_ERROR, &l, "'%.*s' is not supported in a "
+						  "rewrite replacement: noq rewrites at send time with "
+						  "$0..$9, $local_part and $domain only", (int)len,
+						  s + from);
+				else if (!known)
+					rw_report(rw, DIAG_ERROR, &l, "'%.*s' is not available in a "
+						  "rewrite replacement: noq rewrites at send time with "
+						  "$0..$9, $local_part and $domain only", (int)len,
+						  s + from);
+				named_err = named_err || !closed || !known;
+				if (closed) {
+					i = from + len - 1;
+					continue;
+				}
 			}
 			if (brace) {
 				if (depth < MAX_NEST)

@@ -1403,6 +1403,8 @@ static int decode(const struct pol *p, const unsigned char *adata, struct model 
 		memcpy(m->sources[j].sha256, r + POL_SO_SHA256, 32);
 	}
 
+	if (adata == NULL)
+		return 0;       /* pol_core_model(): tables stay in the file */
 	m->naliases = p->ntabs;
 	if (alloc_array(m, (void **)&m->aliases, m->naliases, sizeof(*m->aliases)))
 		return -1;
@@ -1430,6 +1432,25 @@ int pol_to_model(const struct pol *p, struct model **out, char *err)
 	adata_unview(&v);
 	*out = m;
 	return 0;
+}
+
+int pol_core_model(const struct pol *p, struct model **out, char *err)
+{
+	struct model *m;
+
+	*out = NULL;
+	m = model_new();
+	if (m == NULL || decode(p, NULL, m) != 0) {
+		model_free(m);
+		return pol_set_err(err, POL_ENOMEM, "out of memory");
+	}
+	*out = m;
+	return 0;
+}
+
+bool pol_alias_has(const struct pol *p, uint32_t router)
+{
+	return find_table(p, router) != NULL;
 }
 
 const char *pol_strerror(int e)

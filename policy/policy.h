@@ -80,6 +80,17 @@ int pol_verify(const struct pol *p, char *err);
  */
 int pol_to_model(const struct pol *p, struct model **out, char *err);
 
+/**
+ * pol_core_model() - decode everything but the alias tables (validated by
+ * pol_open()/pol_load() already) into a new model whose naliases is 0: what
+ * noq needs at startup, in time independent of the number of aliases.  Look
+ * aliases up with pol_alias_lookup().  Fails only when out of memory.
+ */
+int pol_core_model(const struct pol *p, struct model **out, char *err);
+
+/** pol_alias_has() - whether router index @router has an alias table. */
+bool pol_alias_has(const struct pol *p, uint32_t router);
+
 /** pol_compiler_version() - the string the writer recorded. */
 const char *pol_compiler_version(const struct pol *p);
 

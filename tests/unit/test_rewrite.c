@@ -141,7 +141,7 @@ static void test_flags_may_be_spaced(void)
 
 static void test_quoted_fields(void)
 {
-	struct rr *x = rr_run("*@*.hitch.example  \"${if eq{$1}{root}{fail}{$1@hitch.example}}\"\n"
+	struct rr *x = rr_run("*@*.hitch.example  \"${local_part} of $1@hitch.example\"\n"
 			      "\"*@x.example\"  \"a\\\"b\\tc\\x41\\101@y\"\n"
 			      "*@x.example  \"$2@y\"\n"
 			      "*@x.example  \"unterminated\n");
@@ -155,7 +155,7 @@ static void test_quoted_fields(void)
 		 "test.conf:5:14: error: missing '\"' at the end of this field\n"
 		 "     5 | *@x.example  \"unterminated\n"
 		 "       |              ^~~~~~~~~~~~~\n");
-	LOWERED(x, 0, "*@*.hitch.example", "${if eq{$1}{root}{fail}{$1@hitch.example}}", 0);
+	LOWERED(x, 0, "*@*.hitch.example", "${local_part} of $1@hitch.example", 0);
 	LOWERED(x, 1, "*@x.example", "a\"b\tcAA@y", 0);
 	REFUSED(x, 2);
 	REFUSED(x, 3);
@@ -233,7 +233,7 @@ static void test_regex_patterns(void)
 
 static void test_refused_patterns(void)
 {
-	struct rr *x = rr_run("*@+local_domains  ${lookup{$local_part}lsearch{/etc/email}{$value}fail}  Ffrs\n"
+	struct rr *x = rr_run("*@+local_domains  $local_part@example.net  Ffrs\n"
 			      "+senders  x@y\n"
 			      "*@lsearch;/etc/domains  x@y\n"
 			      "partial-dbm;/etc/addresses  x@y\n"
@@ -251,7 +251,7 @@ static void test_refused_patterns(void)
 		 "domain list ('+name'), which noq does not support (noq accepts addresses "
 		 "with '*' prefixes, such as '*@*.example.org', and regular expressions "
 		 "starting with '^')\n"
-		 "     2 | *@+local_domains  ${lookup{$local_part}lsearch{/etc/email}{$value}fail}  Ffrs\n"
+		 "     2 | *@+local_domains  $local_part@example.net  Ffrs\n"
 		 "       |   ^~~~~~~~~~~~~~\n"
 		 "test.conf:3:1: error: rewrite pattern '+senders' uses a named address "
 		 "list ('+name'), which noq does not support (noq accepts addresses with "
@@ -400,26 +400,46 @@ static void test_capture_references(void)
 
 static void test_brace_balance(void)
 {
-	struct rr *x = rr_run("*@x  ${lookup{$1}lsearch{/etc/names}{$value}fail}@x\n"
-			      "*@x  \"${if eq{$1}{a}{b@x}\"\n"
+	struct rr *x = rr_run("*@x  ${local_part}.${domain}@x\n"
+			      "*@x  \"${local_part@x\"\n"
 			      "*@x  ${lookup{$1}lsearch{/etc/n}{${lc:$value}}fail\n"
 			      "*@x  }{$1@y}\n"
 			      "*@x  \\${1@y\n"
 			      "*@x  \\N${\\N$1@y\n"
-			      "*@x  \"\"\n");
+			      "*@x  \"\"\n"
+			      "*@x  \"${if eq{$1}{a}{b@x}}\"\n"
+			      "*@x  $primary_hostname@x\n");
 
-	CU_ASSERT_EQUAL(x->cap.errors, 3);
+	CU_ASSERT_EQUAL(x->cap.errors, 7);
 	TU_DIAGS(&x->cap,
+		 "test.conf:3:7: error: '${local_part' is not supported in a rewrite "
+		 "replacement: noq rewrites at send time with $0..$9, $local_part and "
+		 "$domain only\n"
+		 "     3 | *@x  \"${local_part@x\"\n"
+		 "       |       ^~~~~~~~~~~~\n"
 		 "test.conf:3:7: error: this '${' has no matching '}' in the replacement\n"
-		 "     3 | *@x  \"${if eq{$1}{a}{b@x}\"\n"
+		 "     3 | *@x  \"${local_part@x\"\n"
 		 "       |       ^~\n"
+		 "test.conf:4:6: error: '${lookup' is not supported in a rewrite replacement: "
+		 "noq rewrites at send time with $0..$9, $local_part and $domain only\n"
+		 "     4 | *@x  ${lookup{$1}lsearch{/etc/n}{${lc:$value}}fail\n"
+		 "       |      ^~~~~~~~\n"
 		 "test.conf:4:6: error: this '${' has no matching '}' in the replacement\n"
 		 "     4 | *@x  ${lookup{$1}lsearch{/etc/n}{${lc:$value}}fail\n"
 		 "       |      ^~\n"
 		 "test.conf:8:6: error: the replacement is empty\n"
 		 "     8 | *@x  \"\"\n"
-		 "       |      ^~\n");
-	LOWERED(x, 0, "*@x", "${lookup{$1}lsearch{/etc/names}{$value}fail}@x", 0);
+		 "       |      ^~\n"
+		 "test.conf:9:7: error: '${if' is not supported in a rewrite replacement: "
+		 "noq rewrites at send time with $0..$9, $local_part and $domain only\n"
+		 "     9 | *@x  \"${if eq{$1}{a}{b@x}}\"\n"
+		 "       |       ^~~~\n"
+		 "test.conf:10:6: error: '$primary_hostname' is not available in a rewrite "
+		 "replacement: noq rewrites at send time with $0..$9, $local_part and "
+		 "$domain only\n"
+		 "    10 | *@x  $primary_hostname@x\n"
+		 "       |      ^~~~~~~~~~~~~~~~~\n");
+	LOWERED(x, 0, "*@x", "${local_part}.${domain}@x", 0);
 	REFUSED(x, 1);
 	REFUSED(x, 2);
 	/* Braces outside an expansion, escaped or protected ones are text. */

@@ -1,0 +1,1415 @@
+/*
+ * noq.c -- the sendmail-compatible submitter: command line, policy, intake,
+ * header fixups, routing, and (for now) the dry run that shows the SMTP
+ * transaction noq would make.  See noq(8).
+ *
+ * Exit status: 0 when the work was done (for a message: accepted; for -bt
+ * and -bv: every address routed), 1 when it was not, with the reason on
+ * stderr; -bt/-bv follow Exim: 2 when an address failed, 1 when one was
+ * deferred.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "addr.h"
+#include "cli.h"
+#include "fixup.h"
+#include "model.h"
+#include "msg.h"
+#include "policy.h"
+#include "route.h"
+#include "rwrt.h"
+#include "smtp.h"
+
+#ifndef NOQ_SYSCONFDIR
+#define NOQ_SYSCONFDIR "/etc"
+#endif
+#ifndef NOQ_BINDIR
+#define NOQ_BINDIR "/usr/bin"
+#endif
+
+#define POLICY_PATH NOQ_SYSCONFDIR "/noq/noq.policy"
+#define CONFIG_PATH NOQ_SYSCONFDIR "/noq/noq.conf"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define NOQ_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define NOQ_PRINTF(a, b)
+#endif
+
+#define EX_DONE 0
+#define EX_FAIL 1
+
+static const char *progname = "noq";
+
+/*
+ * In -bs mode the reasons go into the SMTP reply instead of stderr: while
+ * capture.on, say() and report() collect their text here.
+ */
+static struct {
+	bool on;
+	char text[2048];
+} capture;
+
+static void vreport(bool prefix, const char *fmt, va_list ap)
+{
+	if (capture.on) {
+		size_t n = strlen(capture.text);
+
+		if (n > 0 && n + 2 < sizeof(capture.text)) {
+			memcpy(capture.text + n, "; ", 3);
+			n += 2;
+		}
+		vsnprintf(capture.text + n, sizeof(capture.text) - n, fmt, ap);
+		/* Replies are one line: fold the message's own line breaks. */
+		for (char *p = capture.text; *p; p++)
+			if (*p == '\n' || *p == '\r')
+				*p = ' ';
+		n = strlen(capture.text);
+		while (n > 0 && capture.text[n - 1] == ' ')
+			capture.text[--n] = '\0';
+		return;
+	}
+	if (prefix)
+		fprintf(stderr, "%s: ", progname);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+/* A message for the caller, prefixed with the program's name. */
+static void say(const char *fmt, ...) NOQ_PRINTF(1, 2);
+static void say(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(true, fmt, ap);
+	va_end(ap);
+}
+
+/* Lines from addr_refusal(): the final line end is say()'s. */
+static void say_block(const char *t)
+{
+	size_t n = strlen(t);
+
+	say("%.*s", (int)(n > 0 && t[n - 1] == '\n' ? n - 1 : n), t);
+}
+
+/* A line in Exim's own wording ("Delivery failed: ..."), no prefix. */
+static void report(const char *fmt, ...) NOQ_PRINTF(1, 2);
+static void report(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vreport(false, fmt, ap);
+	va_end(ap);
+}
+
+/* -v traces go to stderr, prefixed so that they stand apart. */
+static unsigned verbose;
+
+static void trace(const char *fmt, ...) NOQ_PRINTF(1, 2);
+static void trace(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!verbose)
+		return;
+	fputs("noq: -v: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: %s [options] [--] [recipient ...]\n"
+"  -t            read recipients from To, Cc, Bcc (and remove Bcc)\n"
+"  -i, -oi       a line with a single '.' does not end the message\n"
+"  -f ADDR       envelope sender (-r is the same); '<>' for none\n"
+"  -F NAME       full name for the From field\n"
+"  -C POLICY     use this policy instead of %s\n"
+"  -N DSN        DSN notify: never, or success,failure,delay\n"
+"  -R RET        DSN return: hdrs or full\n"
+"  -V ENVID      DSN envelope id\n"
+"  -v            trace what noq does on stderr\n"
+"  -bm           deliver a message read from stdin (the default)\n"
+"  -bt, -bv      show how the addresses route / verify them\n"
+"  -bp           list the queue (noq has none)\n"
+"  -bi           recompile the policy (newaliases)\n"
+"  -bV           print the version\n"
+"  --dry-run     print the envelope and the exact bytes noq would send,\n"
+"                without connecting\n"
+"Accepted and ignored: -B -h -L -O -X -G -U -m -n -o* -Ac -Am.\n"
+"See noq(8).\n", progname, POLICY_PATH);
+}
+
+/* ---- the caller and the host ------------------------------------------- */
+
+struct caller {
+	uid_t uid;
+	char login[64];
+	char *gecos;
+	char *home;
+};
+
+static void caller_init(struct caller *c)
+{
+	struct passwd *pw;
+
+	c->uid = getuid();
+	pw = getpwuid(c->uid);
+	if (pw != NULL && pw->pw_name != NULL && pw->pw_name[0] != '\0' &&
+	    strlen(pw->pw_name) < sizeof(c->login) &&
+	    strpbrk(pw->pw_name, " \t\r\n@<>,:;\"()[]\\") == NULL) {
+		snprintf(c->login, sizeof(c->login), "%s", pw->pw_name);
+		c->gecos = pw->pw_gecos ? strdup(pw->pw_gecos) : NULL;
+		c->home = pw->pw_dir ? strdup(pw->pw_dir) : NULL;
+	} else {
+		/* No passwd entry (a container, a deleted user): Exim's way. */
+		snprintf(c->login, sizeof(c->login), "uid%lu", (unsigned long)c->uid);
+	}
+}
+
+static const char *main_str(const struct model *m, const char *name)
+{
+	const struct mdl_opt *o = mdl_opt_find(&m->main, name);
+
+	return o != NULL && o->str != NULL && o->str[0] != '\0' ? o->str : NULL;
+}
+
+static bool main_bool(const struct model *m, const char *name, bool dflt)
+{
+	const struct mdl_opt *o = mdl_opt_find(&m->main, name);
+
+	return o != NULL && o->type == MT_BOOL ? o->num != 0 : dflt;
+}
+
+static char *host_name(void)
+{
+	struct utsname u;
+
+	if (uname(&u) != 0 || u.nodename[0] == '\0')
+		return strdup("localhost");
+	return strdup(u.nodename);
+}
+
+/* ---- message ids --------------------------------------------------------- */
+
+static void base62(char *out, unsigned long long v, int width)
+{
+	static const char digits[] =
+		"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+	out[width] = '\0';
+	for (int i = width - 1; i >= 0; i--) {
+		out[i] = digits[v % 62];
+		v /= 62;
+	}
+}
+
+/*
+ * An id in Exim's shape (time-pid-fraction): unique on this host as long as
+ * pids are not reused within a microsecond, plus 16 random bits.
+ */
+static void make_id(char *buf, size_t len, time_t now)
+{
+	struct timespec ts;
+	unsigned short rnd = 0;
+	char a[8], b[8], c[8];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	if (getrandom(&rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd))
+		rnd = (unsigned short)(ts.tv_nsec ^ getpid());
+	base62(a, (unsigned long long)now, 6);
+	base62(b, (unsigned long long)getpid(), 6);
+	base62(c, (unsigned long long)(ts.tv_nsec / 1000) * 65536ull + rnd, 6);
+	snprintf(buf, len, "%s-%s-%s", a, b, c);
+}
+
+/* ---- the policy ---------------------------------------------------------- */
+
+struct env {
+	struct cli cli;
+	struct caller caller;
+	const char *policy_path;
+	struct pol *pol;
+	struct model *m;
+	char *hostname;              /* uname, when primary_hostname is unset */
+	const char *primary_hostname;
+	const char *qualify_domain;
+	const char *qualify_recipient;
+};
+
+static int load_policy(struct env *e)
+{
+	char err[POL_ERRLEN];
+	int r;
+
+	e->policy_path = e->cli.policy ? e->cli.policy : POLICY_PATH;
+	r = pol_open(e->policy_path, POL_CHECK_OWNER, &e->pol, err);
+	if (r != 0) {
+		say("cannot use the policy %s: %s", e->policy_path, err);
+		if (r == POL_EIO && errno == ENOENT && e->cli.policy == NULL)
+			say("compile it with: noqc -o %s %s", POLICY_PATH, CONFIG_PATH);
+		return -1;
+	}
+	if (pol_core_model(e->pol, &e->m, err) != 0) {
+		say("cannot use the policy %s: %s", e->policy_path, err);
+		return -1;
+	}
+	e->hostname = host_name();
+	if (e->hostname == NULL) {
+		say("out of memory");
+		return -1;
+	}
+	e->primary_hostname = main_str(e->m, "primary_hostname");
+	if (e->primary_hostname == NULL)
+		e->primary_hostname = e->hostname;
+	e->qualify_domain = main_str(e->m, "qualify_domain");
+	if (e->qualify_domain == NULL)
+		e->qualify_domain = e->primary_hostname;
+	e->qualify_recipient = main_str(e->m, "qualify_recipient");
+	if (e->qualify_recipient == NULL)
+		e->qualify_recipient = e->qualify_domain;
+	trace("policy %s (%s), %zu routers, %zu rewrite rules", e->policy_path,
+	      pol_compiler_version(e->pol), e->m->nrouters, e->m->nrewrites);
+	return 0;
+}
+
+/* The port a host is tried on: its own, else the transport's. */
+static unsigned host_port(const struct model *m, const struct mdl_host *h)
+{
+	const struct mdl_obj *t = &m->transports[m->route.transport];
+	const struct mdl_opt *o;
+	bool smtps = false;
+
+	if (h->port != 0)
+		return h->port;
+	o = mdl_opt_find(t, "protocol");
+	if (o != NULL && o->str != NULL && strcmp(o->str, "smtps") == 0)
+		smtps = true;
+	o = mdl_opt_find(t, "port");
+	if (o != NULL) {
+		if (o->type == MT_INT && o->num > 0 && o->num < 65536)
+			return (unsigned)o->num;
+		if (o->str != NULL) {
+			char *end;
+			long v = strtol(o->str, &end, 10);
+
+			if (*end == '\0' && v > 0 && v < 65536)
+				return (unsigned)v;
+			if (strcmp(o->str, "smtp") == 0)
+				return 25;
+			if (strcmp(o->str, "submission") == 0)
+				return 587;
+			if (strcmp(o->str, "submissions") == 0 || strcmp(o->str, "smtps") == 0)
+				return 465;
+		}
+	}
+	return smtps ? 465 : 25;
+}
+
+/* ---- addresses from the command line -------------------------------------- */
+
+/* Parse every recipient argument; print Exim's refusal when any is bad. */
+static int parse_argv_rcpts(const struct cli *c, struct addr_list *l)
+{
+	addr_list_init(l);
+	for (size_t i = 0; i < c->nrcpts; i++) {
+		int r = addr_parse(l, c->rcpts[i], strlen(c->rcpts[i]), 0);
+
+		if (r == ADDR_NOMEM) {
+			say("out of memory");
+			return -1;
+		}
+	}
+	if (l->nerr_total > 0) {
+		char *t = addr_refusal(l);
+
+		say_block(t ? t : "invalid address");
+		free(t);
+		return -1;
+	}
+	return 0;
+}
+
+/* The envelope sender: -f, or the caller; qualified with qualify_domain. */
+static char *envelope_sender(const struct env *e)
+{
+	struct addr_list l;
+	char *out = NULL;
+
+	if (e->cli.sender == NULL) {
+		if (asprintf(&out, "%s@%s", e->caller.login, e->qualify_domain) < 0)
+			out = NULL;
+		return out;
+	}
+	addr_list_init(&l);
+	int r = addr_parse(&l, e->cli.sender, strlen(e->cli.sender),
+			   ADDR_SINGLE | ADDR_ALLOW_EMPTY);
+
+	if (r == ADDR_OK && l.n == 1 && addr_qualify(&l, e->qualify_domain) == ADDR_OK)
+		out = strdup(l.v[0].addr);
+	else if (r == ADDR_INVALID && l.nerr > 0)
+		say("invalid sender address '%s': %s", l.err[0].text, l.err[0].msg);
+	else
+		say("invalid sender address '%s'", e->cli.sender);
+	addr_list_free(&l);
+	return out;
+}
+
+/* ---- routing ------------------------------------------------------------- */
+
+static void route_ctx_init(const struct env *e, const char *sender, bool verify,
+			   struct route_ctx *rc)
+{
+	memset(rc, 0, sizeof(*rc));
+	rc->pol = e->pol;
+	rc->m = e->m;
+	rc->sender = sender;
+	rc->primary_hostname = e->primary_hostname;
+	rc->qualify_recipient = e->qualify_recipient;
+	rc->verify = verify;
+}
+
+static const char *router_name(const struct model *m, long r)
+{
+	return r >= 0 && (size_t)r < m->nrouters ? m->routers[r].name : "?";
+}
+
+/* Print one resolved host line per address, as Exim's -bt does. */
+static void print_hosts(const struct model *m)
+{
+	for (size_t i = 0; i < m->route.nhosts; i++) {
+		const struct mdl_host *h = &m->route.hosts[i];
+		unsigned port = host_port(m, h);
+		struct addrinfo hints = { 0 }, *res = NULL;
+		int r;
+
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_ADDRCONFIG;
+		if (h->flags & MH_IPV4_ONLY)
+			hints.ai_family = AF_INET;
+		r = getaddrinfo(h->name, NULL, &hints, &res);
+		if (r != 0) {
+			printf("  host %s [unresolved: %s] port=%u\n", h->name,
+			       gai_strerror(r), port);
+			continue;
+		}
+		for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+			char ip[INET6_ADDRSTRLEN] = "?";
+			const void *a = ai->ai_family == AF_INET6
+				? (const void *)&((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_addr
+				: (const void *)&((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr;
+
+			inet_ntop(ai->ai_family, a, ip, sizeof(ip));
+			printf("  host %s [%s] port=%u%s\n", h->name, ip, port,
+			       h->group ? " (randomized)" : "");
+		}
+		freeaddrinfo(res);
+	}
+}
+
+/*
+ * -bt / -bv: route the command-line addresses and print the outcome of
+ * each, in Exim's layout.  Exit 0 all routed, 2 any failed, 1 any deferred.
+ */
+static int test_addresses(struct env *e, bool verify)
+{
+	struct addr_list l;
+	struct route_ctx rc;
+	struct route_result res = { 0 };
+	char err[512];
+	char *sender;
+	int status = EX_DONE;
+
+	if (e->cli.nrcpts == 0) {
+		say("%s needs at least one address", verify ? "-bv" : "-bt");
+		return EX_FAIL;
+	}
+	if (parse_argv_rcpts(&e->cli, &l) != 0)
+		return EX_FAIL;
+	if (addr_qualify(&l, e->qualify_recipient) != ADDR_OK || (sender = envelope_sender(e)) == NULL) {
+		addr_list_free(&l);
+		return EX_FAIL;
+	}
+
+	const char **v = calloc(l.n ? l.n : 1, sizeof(*v));
+
+	if (v == NULL) {
+		say("out of memory");
+		free(sender);
+		addr_list_free(&l);
+		return EX_FAIL;
+	}
+	for (size_t i = 0; i < l.n; i++)
+		v[i] = l.v[i].addr;
+	route_ctx_init(e, sender, verify, &rc);
+	if (route_all(&rc, v, l.n, &res, err, sizeof(err)) != 0) {
+		say("%s", err);
+		status = EX_FAIL;
+		goto out;
+	}
+	const struct mdl_obj *tp = &e->m->transports[e->m->route.transport];
+
+	for (size_t i = 0; i < res.n; i++) {
+		const struct route_node *nd = &res.v[i];
+		bool leaf = nd->status != RS_REDIRECTED;
+
+		if (!leaf)
+			continue;
+		switch (nd->status) {
+		case RS_DELIVER:
+			printf(verify ? "%s verified\n" : "%s\n", nd->addr);
+			break;
+		case RS_BLACKHOLE:
+			printf("%s is discarded\n", nd->addr);
+			break;
+		case RS_DUPLICATE:
+			printf("%s is a duplicate\n", nd->addr);
+			break;
+		case RS_FAIL:
+			printf(verify ? "%s failed to verify: %s\n" : "%s is undeliverable: %s\n",
+			       nd->addr, nd->local ? "routing yielded a local delivery"
+			       : nd->msg && nd->msg[0] ? nd->msg : "Unrouteable address");
+			status = 2;
+			break;
+		case RS_DEFER:
+			printf(verify ? "%s cannot be verified at this time: %s\n"
+			       : "%s cannot be resolved at this time: %s\n", nd->addr,
+			       nd->msg && nd->msg[0] ? nd->msg : "deferred");
+			if (status == EX_DONE)
+				status = 1;
+			break;
+		case RS_REDIRECTED:
+			break;
+		}
+		for (long p = nd->parent; p >= 0; p = res.v[p].parent)
+			printf("    <-- %s\n", res.v[p].addr);
+		if (nd->status == RS_DELIVER && !verify) {
+			printf("  router = %s, transport = %s\n",
+			       router_name(e->m, nd->router), tp->name);
+			print_hosts(e->m);
+		}
+	}
+	if (res.config_problem) {
+		say("delivery to smarthost failed (configuration problem)");
+		status = 2;
+	}
+out:
+	route_result_free(&res);
+	free(v);
+	free(sender);
+	addr_list_free(&l);
+	fflush(stdout);
+	return status;
+}
+
+/* ---- -bi / newaliases ------------------------------------------------------ */
+
+static char *dir_of(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	if (s == NULL)
+		return strdup(".");
+	if (s == path)
+		return strdup("/");
+	return strndup(path, (size_t)(s - path));
+}
+
+/*
+ * Recompile the policy from its configuration with noqc, when the caller
+ * may write it; otherwise say what to run.  With -C FILE.policy, the
+ * configuration is FILE.conf.
+ */
+static int newaliases(const struct cli *c)
+{
+	const char *policy = c->policy ? c->policy : POLICY_PATH;
+	char *config = NULL, *dir;
+	int status = EX_FAIL;
+
+	if (c->policy == NULL) {
+		config = strdup(CONFIG_PATH);
+	} else {
+		size_t n = strlen(policy);
+
+		if (n > 7 && strcmp(policy + n - 7, ".policy") == 0 &&
+		    asprintf(&config, "%.*s.conf", (int)(n - 7), policy) < 0)
+			config = NULL;
+		if (config == NULL) {
+			say("-bi with -C needs a policy named FILE.policy, compiled from "
+			    "FILE.conf");
+			return EX_FAIL;
+		}
+	}
+	dir = dir_of(policy);
+	if (config == NULL || dir == NULL) {
+		say("out of memory");
+		goto out;
+	}
+	if (access(dir, W_OK) != 0 || (access(policy, F_OK) == 0 && access(policy, W_OK) != 0)) {
+		say("you may not write %s; its owner can recompile it with:\n"
+		    "  noqc -o %s %s", policy, policy, config);
+		goto out;
+	}
+
+	const char *noqc = NOQ_BINDIR "/noqc";
+	pid_t pid = fork();
+
+	if (pid < 0) {
+		say("fork: %s", strerror(errno));
+		goto out;
+	}
+	if (pid == 0) {
+		char a0[] = "noqc", a1[] = "-o";
+		char *pol = strdup(policy);
+		char *args[] = { a0, a1, pol, config, NULL };
+
+		if (pol == NULL)
+			_exit(127);
+
+		execv(noqc, args);
+		execvp("noqc", args);
+		fprintf(stderr, "%s: cannot run noqc: %s\n", progname, strerror(errno));
+		_exit(127);
+	}
+
+	int ws;
+
+	while (waitpid(pid, &ws, 0) < 0)
+		if (errno != EINTR) {
+			say("waitpid: %s", strerror(errno));
+			goto out;
+		}
+	if (WIFEXITED(ws) && WEXITSTATUS(ws) == 0) {
+		printf("%s: recompiled %s from %s\n", progname, policy, config);
+		status = EX_DONE;
+	} else {
+		say("%s was not recompiled: noqc failed (see above); the old policy "
+		    "stays in use", policy);
+	}
+out:
+	free(config);
+	free(dir);
+	return status;
+}
+
+/* ---- delivering a message -------------------------------------------------- */
+
+static bool is_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return false;
+	return true;
+}
+
+/* Write all of @len bytes to stdout (the dry run). */
+static int out_write(void *ctx, const void *buf, size_t len)
+{
+	(void)ctx;
+	return fwrite(buf, 1, len, stdout) == len ? 0 : -1;
+}
+
+/* The route's expansion strings: evaluated once, for every recipient. */
+static char *expand_route_str(const struct env *e, const char *s, const char *sender,
+			      const char *what, int *failed)
+{
+	const struct exp_var vars[] = {
+		{ "sender_address", sender },
+		{ "primary_hostname", e->primary_hostname },
+		{ "qualify_domain", e->qualify_domain },
+		{ "qualify_recipient", e->qualify_recipient },
+		{ "caller_uid", NULL },
+	};
+	char err[256];
+	char *r;
+
+	if (s == NULL)
+		return NULL;
+	r = exp_string(s, vars, sizeof(vars) / sizeof(vars[0]), err, sizeof(err));
+	if (r == NULL) {
+		say("cannot expand %s: %s", what, err);
+		*failed = 1;
+	}
+	return r;
+}
+
+static void smtp_trace(void *arg, const char *line)
+{
+	(void)arg;
+	trace("%s", line);
+}
+
+static unsigned transport_ms(const struct mdl_obj *t, const char *name)
+{
+	const struct mdl_opt *o = mdl_opt_find(t, name);
+
+	if (o == NULL || o->type != MT_TIME || o->num <= 0)
+		return 0;
+	return o->num > 86400 ? 86400u * 1000 : (unsigned)o->num * 1000;
+}
+
+/*
+ * Hand the message to the smart host.  Prints the failure (Exim's
+ * "Delivery failed: ..." line) and logs one line to syslog either way.
+ */
+static int send_message(struct env *e, const struct msg *msg, const struct msg_info *mi,
+			const char *from, const struct route_result *res, bool utf8,
+			const char *msgid)
+{
+	const struct model *m = e->m;
+	const struct mdl_obj *t = &m->transports[m->route.transport];
+	struct smtp_opts so = { 0 };
+	struct smtp_envelope env = { 0 };
+	struct smtp_result sr;
+	struct smtp_host *hosts = calloc(m->route.nhosts ? m->route.nhosts : 1, sizeof(*hosts));
+	uint16_t *groups = calloc(m->route.nhosts ? m->route.nhosts : 1, sizeof(*groups));
+	const char **rcpts = calloc(res->ndeliver ? res->ndeliver : 1, sizeof(*rcpts));
+	char *helo = NULL;
+	int bad = 0, status = EX_FAIL;
+
+	if (hosts == NULL || groups == NULL || rcpts == NULL) {
+		say("out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < m->route.nhosts; i++) {
+		const struct mdl_host *h = &m->route.hosts[i];
+
+		hosts[i].name = h->name;
+		hosts[i].port = host_port(m, h);
+		hosts[i].ipv4_only = (h->flags & MH_IPV4_ONLY) != 0;
+		hosts[i].ipv4_prefer = (h->flags & MH_IPV4_PREFER) != 0;
+		groups[i] = h->group;
+	}
+	smtp_order_hosts(hosts, groups, m->route.nhosts);
+	for (size_t i = 0; i < res->n; i++)
+		if (res->v[i].status == RS_DELIVER)
+			rcpts[env.nrcpts++] = res->v[i].addr;
+	env.sender = from;
+	env.rcpts = rcpts;
+
+	const struct mdl_opt *hd = mdl_opt_find(t, "helo_data");
+
+	helo = hd && hd->str ? expand_route_str(e, hd->str, from, "helo_data", &bad)
+			     : strdup(e->primary_hostname);
+	if (bad || helo == NULL)
+		goto out;
+	so.hosts = hosts;
+	so.nhosts = m->route.nhosts;
+	so.helo = helo;
+	so.connect_timeout = transport_ms(t, "connect_timeout");
+	so.command_timeout = transport_ms(t, "command_timeout");
+	so.data_timeout = transport_ms(t, "data_timeout");
+	so.final_timeout = transport_ms(t, "final_timeout");
+	so.dsn_notify = e->cli.notify;
+	so.dsn_ret = e->cli.ret;
+	so.dsn_envid = e->cli.envid;
+	so.need_utf8 = utf8;
+	so.trace = verbose ? smtp_trace : NULL;
+
+	int r = smtp_deliver(&so, &env, msg, &sr);
+	char rlist[512];
+	size_t rl = 0;
+
+	rlist[0] = '\0';
+	for (size_t i = 0; i < env.nrcpts && rl + 4 < sizeof(rlist); i++)
+		rl += (size_t)snprintf(rlist + rl, sizeof(rlist) - rl, "%s%s", i ? "," : "",
+				       rcpts[i]);
+	if (rl >= sizeof(rlist))
+		memcpy(rlist + sizeof(rlist) - 4, "...", 4);
+	openlog("noq", LOG_PID, LOG_MAIL);
+	if (r == 0) {
+		syslog(LOG_INFO, "<= <%s> U=%s S=%llu id=<%s> => %s H=%s [%s] C=\"%s\"", from,
+		       e->caller.login, (unsigned long long)mi->size, msgid, rlist, sr.host,
+		       sr.ip, sr.reply);
+		trace("accepted: %s", sr.reply);
+		status = EX_DONE;
+	} else {
+		if (sr.tried[0] != '\0') {
+			char *p = sr.tried;
+
+			while (*p) {
+				size_t n = strcspn(p, "\n");
+
+				say("%.*s; tried the next host", (int)n, p);
+				p += n;
+				if (*p == '\n')
+					p++;
+			}
+		}
+		report("Delivery failed: %s", sr.text);
+		syslog(LOG_NOTICE, "<= <%s> U=%s S=%llu id=<%s> ** %s: %s", from,
+		       e->caller.login, (unsigned long long)mi->size, msgid, rlist, sr.text);
+	}
+	closelog();
+out:
+	free(helo);
+	free(hosts);
+	free(groups);
+	free(rcpts);
+	return status;
+}
+
+/*
+ * Everything after intake: header fixups, routing, then the dry run or the
+ * delivery.  @argv_rcpts are the envelope recipients given (the command
+ * line, or RCPT in -bs), @sender the envelope sender.  Failures are
+ * reported with say()/report().  With @msgid_out, the Message-ID's id part
+ * is copied there (for the -bs reply).
+ */
+static int process(struct env *e, struct msg *msg, const struct addr_list *argv_rcpts,
+		   const char *sender, bool extract, char *id_out, size_t id_len)
+{
+	struct fixup_opts fo = { 0 };
+	struct fixup_out fx = { 0 };
+	struct route_ctx rc;
+	struct route_result res = { 0 };
+	struct msg_err me;
+	char err[512], id[32], msgid[320];
+	char *hdr_add = NULL, *hdr_remove = NULL, *env_from = NULL;
+	const char **rv = NULL;
+	int status = EX_FAIL, bad = 0;
+	time_t now = time(NULL);
+
+	make_id(id, sizeof(id), now);
+	snprintf(msgid, sizeof(msgid), "%s@%s", id, e->primary_hostname);
+	if (id_out != NULL)
+		snprintf(id_out, id_len, "%s", id);
+	hdr_add = expand_route_str(e, e->m->route.headers_add, sender, "headers_add", &bad);
+	hdr_remove = expand_route_str(e, e->m->route.headers_remove, sender,
+				      "headers_remove", &bad);
+	if (bad)
+		goto out;
+
+	char caller_addr[512];
+
+	snprintf(caller_addr, sizeof(caller_addr), "%s@%s", e->caller.login,
+		 e->qualify_domain);
+	fo.extract = extract;
+	fo.extract_add = !main_bool(e->m, "extract_addresses_remove_arguments", true);
+	fo.trusted = e->caller.uid == 0;
+	fo.no_sender = !main_bool(e->m, "local_from_check", true);
+	fo.sender_retain = main_bool(e->m, "local_sender_retain", false);
+	fo.sender_forced = e->cli.sender != NULL;
+	fo.protocol = e->cli.mode == CLI_SMTP ? "local-esmtp" : NULL;
+	fo.sender = sender;
+	fo.full_name = e->cli.full_name;
+	fo.login = e->caller.login;
+	fo.gecos = e->caller.gecos;
+	fo.caller_addr = caller_addr;
+	fo.primary_hostname = e->primary_hostname;
+	fo.qualify_domain = e->qualify_domain;
+	fo.qualify_recipient = e->qualify_recipient;
+	fo.message_id = msgid;
+	fo.version = PACKAGE_VERSION;
+	fo.now = now;
+	fo.rules = e->m->rewrites;
+	fo.nrules = e->m->nrewrites;
+	fo.headers_add = hdr_add;
+	fo.headers_remove = hdr_remove;
+
+	int fr = fixup_apply(msg, &fo, argv_rcpts, &fx, err, sizeof(err));
+
+	if (fr == FIXUP_INVALID) {
+		say_block(fx.refusal ? fx.refusal : "invalid address");
+		goto out;
+	}
+	if (fr != FIXUP_OK) {
+		say("%s", err);
+		goto out;
+	}
+	if (fx.nrcpts == 0) {
+		say(fx.rcpts_overridden ? "all -t recipients overridden by command line"
+		    : extract ? "no recipients in message" : "no recipients");
+		goto out;
+	}
+
+	rv = calloc(fx.nrcpts, sizeof(*rv));
+	if (rv == NULL) {
+		say("out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < fx.nrcpts; i++)
+		rv[i] = fx.rcpts[i];
+	route_ctx_init(e, fx.sender, false, &rc);
+	if (route_all(&rc, rv, fx.nrcpts, &res, err, sizeof(err)) != 0) {
+		say("%s", err);
+		goto out;
+	}
+	for (size_t i = 0; i < res.n && verbose; i++)
+		if (res.v[i].status == RS_DELIVER)
+			trace("%s routed by %s", res.v[i].addr, router_name(e->m, res.v[i].router));
+	if (route_failure(&res, err, sizeof(err)) >= 0) {
+		report("%s", err);
+		goto out;
+	}
+	if (res.config_problem) {
+		report("Delivery failed: delivery to smarthost failed "
+		       "(configuration problem)");
+		goto out;
+	}
+	if (res.ndeliver == 0) {
+		trace("every recipient was discarded (:blackhole:); nothing to send");
+		status = EX_DONE;
+		goto out;
+	}
+
+	/* The envelope sender on the wire: the transport's return_path, else
+	   the route's errors_to, else the message's. */
+	const char *rp = e->m->route.return_path ? e->m->route.return_path
+						 : e->m->route.errors_to;
+
+	if (rp != NULL) {
+		env_from = expand_route_str(e, rp, fx.sender,
+					    e->m->route.return_path ? "return_path" : "errors_to",
+					    &bad);
+		if (bad)
+			goto out;
+	}
+
+	struct msg_info mi;
+
+	msg_info(msg, &mi);
+
+	/* SMTPUTF8 (RFC 6531): a non-ASCII address or header field. */
+	const char *from = env_from ? env_from : fx.sender;
+	bool utf8 = mi.header_8bit || !is_ascii(from);
+
+	for (size_t i = 0; i < res.n && !utf8; i++)
+		if (res.v[i].status == RS_DELIVER && !is_ascii(res.v[i].addr))
+			utf8 = true;
+
+	if (!e->cli.dry_run) {
+		status = send_message(e, msg, &mi, from, &res, utf8, msgid);
+		goto out;
+	}
+
+	/* The dry run: what would be sent, CR LF as on the wire. */
+	for (size_t i = 0; i < e->m->route.nhosts; i++)
+		printf("# host %s port %u\r\n", e->m->route.hosts[i].name,
+		       host_port(e->m, &e->m->route.hosts[i]));
+	printf("MAIL FROM:<%s> SIZE=%llu%s%s", from, (unsigned long long)mi.size,
+	       mi.body_8bit ? " BODY=8BITMIME" : "", utf8 ? " SMTPUTF8" : "");
+	if (e->cli.ret)
+		printf(" RET=%s", e->cli.ret);
+	if (e->cli.envid)
+		printf(" ENVID=%s", e->cli.envid);
+	printf("\r\n");
+	for (size_t i = 0; i < res.n; i++) {
+		if (res.v[i].status != RS_DELIVER)
+			continue;
+		printf("RCPT TO:<%s>", res.v[i].addr);
+		if (e->cli.notify)
+			printf(" NOTIFY=%s", e->cli.notify);
+		printf("\r\n");
+	}
+	printf("DATA\r\n");
+	fflush(stdout);
+	if (msg_emit(msg, out_write, NULL, &me) != 0) {
+		say("%s", me.text);
+		goto out;
+	}
+	printf(".\r\n");
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		say("writing the dry run failed: %s", strerror(errno));
+		goto out;
+	}
+	status = EX_DONE;
+out:
+	free(rv);
+	route_result_free(&res);
+	fixup_out_free(&fx);
+	free(env_from);
+	free(hdr_add);
+	free(hdr_remove);
+	return status;
+}
+
+static const struct msg_opts *intake_opts(const struct env *e, struct msg_opts *mo,
+					  bool ignore_dots)
+{
+	const struct mdl_opt *lim = mdl_opt_find(&e->m->main, "message_size_limit");
+
+	memset(mo, 0, sizeof(*mo));
+	mo->flags = ignore_dots ? MSG_IGNORE_DOTS : 0;
+	if (lim != NULL && lim->type == MT_INT && lim->num > 0)
+		mo->size_max = (uint64_t)lim->num;
+	return mo;
+}
+
+/* -bm: the message on stdin, the recipients on the command line. */
+static int deliver(struct env *e)
+{
+	struct msg_opts mo;
+	struct msg_err me;
+	struct msg *msg = NULL;
+	struct addr_list argv_rcpts;
+	char *sender = NULL;
+	int status = EX_FAIL;
+
+	addr_list_init(&argv_rcpts);
+	if (parse_argv_rcpts(&e->cli, &argv_rcpts) != 0)
+		goto out;
+	if (!e->cli.extract && argv_rcpts.n == 0) {
+		say("no recipients given: name them as arguments, or use -t to read "
+		    "them from the message");
+		goto out;
+	}
+	if ((sender = envelope_sender(e)) == NULL)
+		goto out;
+	if (msg_read(STDIN_FILENO, intake_opts(e, &mo, e->cli.ignore_dots), &msg, &me) != 0) {
+		say("message refused: %s", me.text);
+		goto out;
+	}
+	status = process(e, msg, &argv_rcpts, sender, e->cli.extract, NULL, 0);
+out:
+	free(sender);
+	msg_free(msg);
+	addr_list_free(&argv_rcpts);
+	return status;
+}
+
+/* ---- -bs: SMTP on stdin and stdout ----------------------------------------- */
+
+#define BS_CMD_MAX 1000         /* a command line, CR LF excluded (RFC 5321: 512) */
+#define BS_BAD_MAX 20           /* unknown commands before noq hangs up */
+
+struct bs_in {
+	char buf[65536];
+	size_t len, off;
+	bool eof;
+};
+
+/*
+ * Read one line into @line (at most @cap - 1 octets kept, NUL-terminated,
+ * without its line end).  *@toolong says the line was longer and was cut.
+ * Replies are flushed before waiting for input, so that pipelined
+ * commands get their replies in one write.  Returns 0, or -1 at the end of
+ * input (or on a read error).
+ */
+static int bs_getline(struct bs_in *in, char *line, size_t cap, size_t *len, bool *toolong)
+{
+	size_t n = 0;
+
+	*toolong = false;
+	for (;;) {
+		if (in->off == in->len) {
+			if (in->eof)
+				break;
+			fflush(stdout);
+
+			ssize_t r = read(STDIN_FILENO, in->buf, sizeof(in->buf));
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				in->eof = true;
+				break;
+			}
+			in->off = 0;
+			in->len = (size_t)r;
+		}
+		char ch = in->buf[in->off++];
+
+		if (ch == '\n') {
+			if (n > 0 && line[n - 1] == '\r')
+				n--;
+			line[n] = '\0';
+			*len = n;
+			return 0;
+		}
+		if (n + 1 < cap)
+			line[n++] = ch;
+		else
+			*toolong = true;
+	}
+	if (n == 0)
+		return -1;
+	line[n] = '\0';      /* a last line without its line end */
+	*len = n;
+	return 0;
+}
+
+/* A reply; long texts are split over several lines of a multi-line reply. */
+static void bs_reply(int code, const char *text)
+{
+	size_t n = strlen(text);
+
+	while (n > 400) {
+		size_t cut = 400;
+
+		while (cut > 200 && text[cut] != ' ')
+			cut--;
+		printf("%d-%.*s\r\n", code, (int)cut, text);
+		text += cut;
+		n -= cut;
+		while (*text == ' ') {
+			text++;
+			n--;
+		}
+	}
+	printf("%d %s\r\n", code, text);
+}
+
+/* The path of "MAIL FROM:<path>" or "RCPT TO:<path>": the text in brackets. */
+static int bs_path(const char *arg, const char **p, size_t *n)
+{
+	while (*arg == ' ')
+		arg++;
+	if (*arg != '<')
+		return -1;
+	arg++;
+
+	bool quoted = false;
+	const char *q = arg;
+
+	for (; *q; q++) {
+		if (*q == '\\' && q[1] != '\0')
+			q++;
+		else if (*q == '"')
+			quoted = !quoted;
+		else if (*q == '>' && !quoted)
+			break;
+	}
+	if (*q != '>')
+		return -1;
+	*p = arg;
+	*n = (size_t)(q - arg);
+	return 0;
+}
+
+static bool bs_verb(const char *line, const char *verb)
+{
+	size_t n = strlen(verb);
+
+	return strncasecmp(line, verb, n) == 0 && (line[n] == '\0' || line[n] == ' ' ||
+						   line[n] == ':');
+}
+
+/*
+ * One DATA section: the lines up to ".", unstuffed, into a message.  Reads
+ * to the "." even after an error so that the session stays in step.
+ * Returns the message, or NULL with the reason in @why.
+ */
+static struct msg *bs_data(struct env *e, struct bs_in *in, char *why, size_t whylen,
+			   bool *eof)
+{
+	static char line[MSG_LINE_MAX + 8];
+	struct msg_opts mo;
+	struct msg_err me;
+	struct msg *msg;
+	bool failed = false, toolong;
+	size_t len;
+
+	*eof = false;
+	msg = msg_new(intake_opts(e, &mo, true), &me);
+	if (msg == NULL) {
+		snprintf(why, whylen, "%s", me.text);
+		failed = true;
+	}
+	for (unsigned lineno = 1;; lineno++) {
+		if (bs_getline(in, line, sizeof(line) - 2, &len, &toolong) != 0) {
+			*eof = true;
+			msg_free(msg);
+			return NULL;
+		}
+		if (!toolong && len == 1 && line[0] == '.')
+			break;
+		if (failed)
+			continue;
+
+		const char *p = line;
+
+		if (line[0] == '.') {   /* dot-stuffing (RFC 5321 4.5.2) */
+			p++;
+			len--;
+		}
+		if (toolong) {
+			snprintf(why, whylen, "line %u is longer than %d octets (RFC 5322)",
+				 lineno, MSG_LINE_MAX);
+			failed = true;
+			continue;
+		}
+		memcpy(line + (p - line) + len, "\r\n", 2);
+		if (msg_feed(msg, p, len + 2, &me) != 0) {
+			snprintf(why, whylen, "%s", me.text);
+			failed = true;
+		}
+	}
+	if (!failed && msg_end(msg, &me) != 0) {
+		snprintf(why, whylen, "%s", me.text);
+		failed = true;
+	}
+	if (failed) {
+		msg_free(msg);
+		return NULL;
+	}
+	return msg;
+}
+
+static int smtp_session(struct env *e)
+{
+	static char line[BS_CMD_MAX + 1];
+	struct bs_in *in = calloc(1, sizeof(*in));
+	struct addr_list rcpts;
+	char *sender = NULL;
+	bool greeted = false, toolong;
+	unsigned bad = 0;
+	size_t len;
+
+	if (in == NULL) {
+		say("out of memory");
+		return EX_FAIL;
+	}
+	addr_list_init(&rcpts);
+	printf("220 %s noq %s ESMTP: each message goes to the smart host before its "
+	       "reply\r\n", e->primary_hostname, PACKAGE_VERSION);
+	while (bs_getline(in, line, sizeof(line), &len, &toolong) == 0) {
+		const char *arg;
+
+		if (toolong) {
+			bs_reply(500, "5.5.2 line too long");
+			continue;
+		}
+		if (bs_verb(line, "EHLO") || bs_verb(line, "HELO")) {
+			free(sender);
+			sender = NULL;
+			addr_list_free(&rcpts);
+			addr_list_init(&rcpts);
+			greeted = true;
+			if (toupper((unsigned char)line[0]) == 'E')
+				printf("250-%s Hello\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n"
+				       "250-PIPELINING\r\n250 SIZE\r\n", e->primary_hostname);
+			else
+				printf("250 %s Hello\r\n", e->primary_hostname);
+		} else if (bs_verb(line, "MAIL")) {
+			const char *p;
+			size_t n;
+			struct addr_list l;
+
+			arg = line + 4;
+			if (!greeted) {
+				bs_reply(503, "5.5.1 EHLO or HELO first");
+			} else if (sender != NULL) {
+				bs_reply(503, "5.5.1 MAIL already given");
+			} else if (strncasecmp(arg, " FROM:", 6) != 0 ||
+				   bs_path(arg + 6, &p, &n) != 0) {
+				bs_reply(501, "5.5.4 syntax: MAIL FROM:<address>");
+			} else {
+				addr_list_init(&l);
+				if (addr_parse(&l, p, n, ADDR_SINGLE | ADDR_ALLOW_EMPTY) == ADDR_OK &&
+				    l.n == 1 && addr_qualify(&l, e->qualify_domain) == ADDR_OK &&
+				    (sender = strdup(l.v[0].addr)) != NULL) {
+					bs_reply(250, "2.1.0 OK");
+				} else {
+					char t[400];
+
+					snprintf(t, sizeof(t), "5.1.7 invalid sender: %s",
+						 l.nerr ? l.err[0].msg : "bad address");
+					bs_reply(501, t);
+				}
+				addr_list_free(&l);
+			}
+		} else if (bs_verb(line, "RCPT")) {
+			const char *p;
+			size_t n;
+
+			arg = line + 4;
+			if (sender == NULL) {
+				bs_reply(503, "5.5.1 MAIL first");
+			} else if (strncasecmp(arg, " TO:", 4) != 0 || bs_path(arg + 4, &p, &n) != 0) {
+				bs_reply(501, "5.5.4 syntax: RCPT TO:<address>");
+			} else {
+				size_t before = rcpts.n, errs = rcpts.nerr_total;
+				int r = addr_parse(&rcpts, p, n, ADDR_SINGLE);
+
+				if (r == ADDR_OK && rcpts.n == before + 1) {
+					bs_reply(250, "2.1.5 OK");
+				} else {
+					char t[400];
+
+					snprintf(t, sizeof(t), "5.1.3 invalid recipient: %s",
+						 rcpts.nerr_total > errs && rcpts.nerr ?
+						 rcpts.err[rcpts.nerr - 1].msg : "bad address");
+					/* Forget the refused one: the list keeps errors. */
+					rcpts.n = before;
+					rcpts.nerr = rcpts.nerr_total = 0;
+					bs_reply(501, t);
+				}
+			}
+		} else if (bs_verb(line, "DATA")) {
+			if (sender == NULL || rcpts.n == 0) {
+				bs_reply(503, sender ? "5.5.1 RCPT first" : "5.5.1 MAIL first");
+				continue;
+			}
+			printf("354 go ahead; end with <CRLF>.<CRLF>\r\n");
+
+			char why[512], id[64] = "";
+			bool eof;
+			struct msg *msg = bs_data(e, in, why, sizeof(why), &eof);
+
+			if (eof)
+				break;
+			if (msg == NULL) {
+				char t[600];
+
+				snprintf(t, sizeof(t), "5.6.0 message refused: %s", why);
+				bs_reply(554, t);
+			} else {
+				capture.on = true;
+				capture.text[0] = '\0';
+				int st = process(e, msg, &rcpts, sender, false, id, sizeof(id));
+
+				capture.on = false;
+				if (st == EX_DONE) {
+					char t[200];
+
+					snprintf(t, sizeof(t), "2.0.0 OK id=%s (accepted by the smart "
+						 "host)", id);
+					bs_reply(250, t);
+				} else {
+					char t[sizeof(capture.text) + 16];
+					bool deferred = strstr(capture.text, "yielded a deferred") != NULL;
+
+					snprintf(t, sizeof(t), "%s %s", deferred ? "4.0.0" : "5.0.0",
+						 capture.text[0] ? capture.text : "not delivered");
+					bs_reply(deferred ? 451 : 550, t);
+				}
+				msg_free(msg);
+			}
+			free(sender);
+			sender = NULL;
+			addr_list_free(&rcpts);
+			addr_list_init(&rcpts);
+		} else if (bs_verb(line, "RSET")) {
+			free(sender);
+			sender = NULL;
+			addr_list_free(&rcpts);
+			addr_list_init(&rcpts);
+			bs_reply(250, "2.0.0 OK");
+		} else if (bs_verb(line, "NOOP")) {
+			bs_reply(250, "2.0.0 OK");
+		} else if (bs_verb(line, "VRFY")) {
+			bs_reply(252, "2.5.2 noq does not verify; send and see");
+		} else if (bs_verb(line, "QUIT")) {
+			bs_reply(221, "2.0.0 bye");
+			break;
+		} else {
+			bs_reply(500, "5.5.1 unrecognised command");
+			if (++bad >= BS_BAD_MAX) {
+				bs_reply(421, "4.7.0 too many unrecognised commands");
+				break;
+			}
+		}
+	}
+	fflush(stdout);
+	free(sender);
+	free(in);
+	addr_list_free(&rcpts);
+	return EX_DONE;
+}
+
+int main(int argc, char **argv)
+{
+	struct env e;
+	char err[512];
+	int status;
+
+	memset(&e, 0, sizeof(e));
+	if (argc > 0 && argv[0] != NULL && argv[0][0] != '\0') {
+		const char *b = strrchr(argv[0], '/');
+
+		progname = b ? b + 1 : argv[0];
+	}
+	if (cli_parse(argc, argv, &e.cli, err, sizeof(err)) != 0) {
+		say("%s", err);
+		fprintf(stderr, "%s: see '%s --help' or noq(8)\n", progname, progname);
+		return EX_FAIL;
+	}
+	verbose = e.cli.verbose;
+	if (e.cli.ignored[0] != '\0')
+		trace("accepted and ignored: %s", e.cli.ignored);
+
+	switch (e.cli.mode) {
+	case CLI_HELP:
+		usage(stdout);
+		return EX_DONE;
+	case CLI_QUEUE:
+		printf("Mail queue is empty: noq has no queue; every message is delivered "
+		       "or refused when it is submitted.\n");
+		return EX_DONE;
+	case CLI_NEWALIASES:
+		return newaliases(&e.cli);
+	default:
+		break;
+	}
+
+	caller_init(&e.caller);
+	if (e.cli.mode == CLI_VERSION) {
+		printf("noq %s (sendmail-compatible submitter: no queue, no daemon)\n",
+		       PACKAGE_VERSION);
+		if (load_policy(&e) == 0)
+			printf("policy %s, compiled by %s\n", e.policy_path,
+			       pol_compiler_version(e.pol));
+		status = EX_DONE;
+		goto out;
+	}
+	if (load_policy(&e) != 0) {
+		status = EX_FAIL;
+		goto out;
+	}
+	switch (e.cli.mode) {
+	case CLI_TEST:
+		status = test_addresses(&e, false);
+		break;
+	case CLI_VERIFY:
+		status = test_addresses(&e, true);
+		break;
+	case CLI_SMTP:
+		if (e.cli.dry_run) {
+			say("--dry-run cannot be used with -bs (the dry run writes to "
+			    "standard output, which is the SMTP session)");
+			status = EX_FAIL;
+			break;
+		}
+		status = smtp_session(&e);
+		break;
+	default:
+		status = deliver(&e);
+		break;
+	}
+out:
+	model_free(e.m);
+	pol_close(e.pol);
+	free(e.hostname);
+	free(e.caller.gecos);
+	free(e.caller.home);
+	return status;
+}

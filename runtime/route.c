@@ -1,0 +1,2945 @@
+/*
+ * route.c -- routing recipients through the policy at send time (route.h).
+ *
+ * One pass over a growing array of nodes: the top-level addresses first,
+ * then whatever redirection generates, each routed once in order.  Two
+ * hash sets keep the work linear: one of the addresses already routed (an
+ * address reached again in the same context is a duplicate and is not
+ * routed twice, so diamonds in alias tables cost nothing), one of the
+ * addresses already delivered.
+ *
+ * Matching lists are compiled once per router from the model's option text
+ * (those that expand, holding '$' or '\', at each use), regular
+ * expressions lazily.  Redirection data follows Exim's parse_forward_list()
+ * and rda.c: the checks made on a .forward file, the order of special
+ * items, and the words of the messages.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "route.h"
+#include "rwrt.h"
+
+#if defined(__GNUC__)
+#define ROUTE_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define ROUTE_PRINTF(f, a)
+#endif
+
+#define FILE_MAX (1024 * 1024)  /* Exim's MAX_FILTER_SIZE and MAX_INCLUDE_SIZE */
+#define INCLUDE_MAX 16          /* :include: nesting, as noqc allows */
+#define LIST_DEPTH_MAX 32       /* named lists inside named lists */
+#define PART_MAX 512            /* a local part or a domain, with room */
+#define MSG_MAX 1024            /* one routing message */
+
+/* ======================================================================
+ * Small helpers
+ * ====================================================================== */
+
+static bool is_blank(int c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static bool is_space(int c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static void lower(char *p)
+{
+	for (; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+}
+
+static int lc(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+static bool eq_ci_n(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (lc((unsigned char)a[i]) != lc((unsigned char)b[i]))
+			return false;
+	return true;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* "" and NULL alike: an option set to nothing is not set. */
+static const char *nz(const char *s)
+{
+	return s != NULL && s[0] != '\0' ? s : NULL;
+}
+
+/*
+ * Length of the local part of the canonical address @a: up to the first
+ * '@' outside a quoted string (a quoted local part may hold '@').
+ */
+static size_t local_len(const char *a)
+{
+	bool q = false;
+	size_t i;
+
+	for (i = 0; a[i]; i++) {
+		if (q && a[i] == '\\' && a[i + 1] != '\0')
+			i++;
+		else if (a[i] == '"')
+			q = !q;
+		else if (!q && a[i] == '@')
+			return i;
+	}
+	return i;
+}
+
+/* Same address: local part exact, domain without case (the delivered-once rule). */
+static bool same_addr(const char *a, const char *b)
+{
+	size_t la = local_len(a), lb = local_len(b);
+
+	return la == lb && memcmp(a, b, la) == 0 && strcasecmp(a + la, b + lb) == 0;
+}
+
+/* Same address for loop protection: without case, or with a caseful local part. */
+static bool same_addr_lp(const char *a, const char *b, bool caseful)
+{
+	if (strcasecmp(a, b) != 0)
+		return false;
+	return !caseful || memcmp(a, b, local_len(a)) == 0;
+}
+
+static void fmt(char *buf, size_t len, const char *f, ...) ROUTE_PRINTF(3, 4);
+static void fmt(char *buf, size_t len, const char *f, ...)
+{
+	va_list ap;
+
+	if (len == 0)
+		return;
+	va_start(ap, f);
+	vsnprintf(buf, len, f, ap);
+	va_end(ap);
+}
+
+/* ======================================================================
+ * State
+ * ====================================================================== */
+
+enum lkind {
+	LK_DOMAIN,
+	LK_LOCAL,
+	LK_ADDRESS,
+};
+
+static const char *const lk_names[] = { "domainlist", "localpartlist", "addresslist" };
+
+enum ikind {
+	IK_ANY,       /* "*" */
+	IK_EXACT,     /* a name (address lists: "" matches only <>) */
+	IK_SUFFIX,    /* "*tail" */
+	IK_HOST,      /* "@": primary_hostname */
+	IK_REGEX,     /* "^...", POSIX extended */
+	IK_NAMED,     /* "+name" */
+	IK_ADDR,      /* address lists: [local-pattern]@domain-item, or a domain item */
+	IK_CASEFUL,   /* address lists: "+caseful" */
+	IK_BAD,       /* cannot be evaluated here: @text is the reason */
+};
+
+struct nlist;
+
+/**
+ * struct litem - one compiled item of a matching list.
+ * @text:  IK_EXACT, IK_SUFFIX (without the '*'), IK_REGEX (the pattern),
+ *         IK_ADDR (the local-part pattern, NULL for none), IK_BAD (why).
+ * @wild:  IK_ADDR: the local-part pattern started with '*'.
+ * @re:    IK_REGEX: compiled with and without case, on first use.
+ * @dom:   IK_ADDR: the domain item.
+ */
+struct litem {
+	enum ikind kind;
+	bool neg;
+	bool wild;
+	const char *text;
+	regex_t *re[2];
+	struct nlist *named;
+	struct litem *dom;
+};
+
+struct clist {
+	struct litem *v;
+	size_t n;
+};
+
+/** struct rlist - a list option: its text and, unless it expands, its items. */
+struct rlist {
+	const char *text;     /* NULL: not set */
+	bool dynamic;         /* expands: expanded and compiled at each use */
+	struct clist l;
+};
+
+/** struct nlist - a named list of the main section. */
+struct nlist {
+	enum lkind kind;
+	const char *name;
+	struct rlist rl;
+	int state;            /* 0 new, 1 compiling, 2 done */
+};
+
+/** struct lstore - where compiled lists live, and their regexes. */
+struct lstore {
+	struct arena a;
+	regex_t **re;
+	size_t nre, capre;
+};
+
+enum rkind {
+	RK_ACCEPT,
+	RK_MANUAL,
+	RK_REDIRECT,
+	RK_OTHER,
+};
+
+enum rsrc {
+	SRC_NONE,     /* broken: nothing to read */
+	SRC_TABLE,    /* the policy's alias table */
+	SRC_CONST,    /* a constant list in "data" */
+	SRC_DATA,     /* "data" expanded now */
+	SRC_FILE,     /* "file" expanded now and read */
+};
+
+/** struct rule - one route_list rule, or route_data. */
+struct rule {
+	bool has_pattern;
+	struct litem pat;
+	long transport;       /* -1: the router's */
+	bool bad_transport;   /* names a transport the policy lacks */
+	bool tuple_ok;        /* transport and header fields match the route */
+};
+
+/** struct rtr - what routing needs of one router, read once from the model. */
+struct rtr {
+	const struct mdl_obj *o;
+	enum rkind kind;
+	bool verify_only, caseful, check_local_user, repeat_use;
+	bool prefix_optional, suffix_optional;
+	const struct mdl_opt *more, *unseen;
+	const char *prefix, *suffix;
+	struct rlist domains, local_parts, senders;
+	const char *require_files, *condition, *cannot_route_message, *home_dir;
+	long transport;
+	long redirect_router;
+	const char *errors_to, *headers_add, *headers_remove;
+	/* accept and manualroute */
+	struct rule *rules;
+	size_t nrules;
+	/* redirect */
+	enum rsrc src;
+	const char *data, *file;
+	bool key_full;
+	bool allow_fail, allow_defer, forbid_blackhole, forbid_file, forbid_pipe;
+	bool forbid_include, check_ancestor, skip_syntax_errors, ignore_enotdir;
+	bool qualify_preserve, rewrite, check_owner, check_group;
+	const char *qualify_domain, *include_directory, *owners, *owngroups;
+	unsigned modemask;
+};
+
+/** struct npriv - private per-node state. */
+struct npriv {
+	unsigned depth;
+	long start;           /* first router to try */
+	long skip;            /* router not to try ("\" targets), or -1 */
+	bool done;            /* final when created (pipes, files) */
+};
+
+struct hslot {
+	uint64_t h;
+	size_t idx1;          /* node index + 1; 0 = empty */
+};
+
+struct hset {
+	struct hslot *v;
+	size_t cap, n;
+};
+
+enum gkind {
+	G_ADDR,
+	G_PIPE,
+	G_FILE,
+};
+
+/** struct gen - one item a redirection yielded. */
+struct gen {
+	enum gkind kind;
+	const char *text;     /* in st.tmp */
+	bool skip;            /* "\" prefix: not redirected again by this router */
+};
+
+/** struct st - one route_all() call. */
+struct st {
+	const struct route_ctx *ctx;
+	const struct model *m;
+	struct route_result *res;
+	struct rtr *r;
+	size_t nr;
+	struct nlist *nl;
+	size_t nnl;
+	struct lstore ls;
+	struct npriv *np;
+	struct hset seen, delivered;
+	struct arena tmp;             /* per redirection */
+	struct gen *gv;
+	size_t ngv, capgv;
+	struct addr_list al;
+	size_t max_nodes;
+	unsigned max_depth;
+	const char *primary_hostname, *qualify_domain, *qualify_recipient;
+	char *err;
+	size_t errlen;
+	bool hard;                    /* route_all() fails: err is set */
+};
+
+/* Record a hard failure (route_all() returns -1). */
+static void hard(struct st *s, const char *f, ...) ROUTE_PRINTF(2, 3);
+static void hard(struct st *s, const char *f, ...)
+{
+	va_list ap;
+
+	if (s->hard)
+		return;
+	s->hard = true;
+	if (s->errlen == 0)
+		return;
+	va_start(ap, f);
+	vsnprintf(s->err, s->errlen, f, ap);
+	va_end(ap);
+}
+
+static void oom(struct st *s)
+{
+	hard(s, "out of memory while routing");
+}
+
+static char *tdup(struct st *s, const char *p, size_t n)
+{
+	char *c = arena_strndup(&s->tmp, p, n);
+
+	if (c == NULL)
+		oom(s);
+	return c;
+}
+
+/* ======================================================================
+ * Options
+ * ====================================================================== */
+
+static const char *ostr(const struct mdl_obj *o, const char *name)
+{
+	const struct mdl_opt *op = mdl_opt_find(o, name);
+
+	return op != NULL && (op->type == MT_STRING || op->type == MT_LIST) ? op->str : NULL;
+}
+
+static bool obool(const struct mdl_obj *o, const char *name, bool dflt)
+{
+	const struct mdl_opt *op = mdl_opt_find(o, name);
+
+	return op != NULL && op->type == MT_BOOL ? op->num != 0 : dflt;
+}
+
+static long find_transport(const struct model *m, const char *name)
+{
+	for (size_t i = 0; i < m->ntransports; i++)
+		if (strcmp(m->transports[i].name, name) == 0)
+			return (long)i;
+	return -1;
+}
+
+static long find_router(const struct model *m, const char *name)
+{
+	for (size_t i = 0; i < m->nrouters; i++)
+		if (strcmp(m->routers[i].name, name) == 0)
+			return (long)i;
+	return -1;
+}
+
+/* ======================================================================
+ * The attempt: one address offered to one router, and its variables
+ * ====================================================================== */
+
+/**
+ * struct att - the address as one router sees it.
+ * @lp:      the local part, dequoted, affixes removed, lowercased unless
+ *           the router is caseful ($local_part).
+ * @domain:  the domain ($domain).
+ * @home:    $home (check_local_user or router_home_directory), or NULL.
+ */
+struct att {
+	size_t node;
+	const char *addr;
+	char full[PART_MAX];          /* dequoted local part as written */
+	char lp[PART_MAX];
+	char prefix[PART_MAX];
+	char suffix[PART_MAX];
+	const char *domain;
+	char home[PATH_MAX];
+	bool have_home;
+	bool have_pw;
+	uid_t uid;
+	gid_t gid;
+};
+
+#define NVARS 9
+
+static void make_vars(const struct st *s, const struct att *a, struct exp_var *v)
+{
+	v[0] = (struct exp_var){ "local_part", a->lp };
+	v[1] = (struct exp_var){ "domain", a->domain };
+	v[2] = (struct exp_var){ "home", a->have_home ? a->home : NULL };
+	v[3] = (struct exp_var){ "local_part_prefix", a->prefix };
+	v[4] = (struct exp_var){ "local_part_suffix", a->suffix };
+	v[5] = (struct exp_var){ "sender_address", s->ctx->sender ? s->ctx->sender : "" };
+	v[6] = (struct exp_var){ "primary_hostname", s->primary_hostname };
+	v[7] = (struct exp_var){ "qualify_domain", s->qualify_domain };
+	v[8] = (struct exp_var){ "qualify_recipient", s->qualify_recipient };
+}
+
+/*
+ * Whether Exim's expansion would change @text: a '$' or a '\' in it.  Text
+ * without either is used as it is, which is also how noqc read it.  (So a
+ * regular expression in an expanded list needs Exim's \N...\N when it
+ * holds '$' or '\', as in Exim.)
+ */
+static bool expands(const char *text)
+{
+	return strpbrk(text, "$\\") != NULL;
+}
+
+/*
+ * Expand @text (option @what of router @R) for @a: a malloc'd string, or
+ * NULL with @msg set as Exim words it.  Text that does not expand is
+ * returned as a copy.
+ */
+static char *expand(struct st *s, const struct att *a, const struct rtr *R, const char *what,
+		    const char *text, char *msg, size_t msglen)
+{
+	struct exp_var v[NVARS];
+	char e[256];
+	char *out;
+
+	if (!expands(text)) {
+		out = strdup(text);
+		if (out == NULL)
+			oom(s);
+		return out;
+	}
+	make_vars(s, a, v);
+	e[0] = '\0';
+	out = exp_string(text, v, NVARS, e, sizeof(e));
+	if (out == NULL)
+		fmt(msg, msglen, "failed to expand \"%s\" in %s router: %s", what,
+		    R->o->name, e[0] ? e : "expansion failed");
+	return out;
+}
+
+/* ======================================================================
+ * Matching lists
+ * ====================================================================== */
+
+/** struct lsplit - walking an Exim list: "<c" sets the separator, "cc" is a literal c. */
+struct lsplit {
+	const char *p;
+	char sep;
+};
+
+static void lsplit_init(struct lsplit *l, const char *text)
+{
+	const char *p = text;
+
+	while (is_space((unsigned char)*p))
+		p++;
+	l->sep = ':';
+	if (p[0] == '<' && p[1] != '\0' && (ispunct((unsigned char)p[1]) ||
+					    iscntrl((unsigned char)p[1]))) {
+		l->sep = p[1];
+		p += 2;
+	}
+	l->p = p;
+}
+
+/* The next item into @buf (@len bytes); false at the end, or when too long. */
+static bool lsplit_next(struct lsplit *l, char *buf, size_t len, bool *toolong)
+{
+	const char *p = l->p;
+	size_t n = 0;
+
+	*toolong = false;
+	while (is_space((unsigned char)*p))
+		p++;
+	if (*p == '\0') {
+		l->p = p;
+		return false;
+	}
+	for (; *p; p++) {
+		if (*p == l->sep) {
+			if (p[1] != l->sep)
+				break;
+			p++;
+		}
+		if (n + 1 < len)
+			buf[n++] = *p;
+		else
+			*toolong = true;
+	}
+	if (*p == l->sep)
+		p++;
+	while (n > 0 && is_space((unsigned char)buf[n - 1]))
+		n--;
+	buf[n] = '\0';
+	l->p = p;
+	return true;
+}
+
+static int push_re(struct lstore *ls, regex_t *re)
+{
+	if (ls->nre == ls->capre) {
+		size_t c = ls->capre ? ls->capre * 2 : 16;
+		regex_t **v = realloc(ls->re, c * sizeof(*v));
+
+		if (v == NULL)
+			return -1;
+		ls->re = v;
+		ls->capre = c;
+	}
+	ls->re[ls->nre++] = re;
+	return 0;
+}
+
+static void lstore_free(struct lstore *ls)
+{
+	for (size_t i = 0; i < ls->nre; i++) {
+		regfree(ls->re[i]);
+		free(ls->re[i]);
+	}
+	free(ls->re);
+	arena_free(&ls->a);
+	memset(ls, 0, sizeof(*ls));
+}
+
+static struct nlist *nl_find(struct st *s, enum lkind k, const char *name)
+{
+	for (size_t i = 0; i < s->nnl; i++)
+		if (s->nl[i].kind == k && strcmp(s->nl[i].name, name) == 0)
+			return &s->nl[i];
+	return NULL;
+}
+
+static int compile_rlist(struct st *s, struct rlist *rl, enum lkind k);
+
+static void bad_item(struct litem *it, const char *why)
+{
+	it->kind = IK_BAD;
+	it->text = why;
+}
+
+/*
+ * Compile a domain-list item (@domain) or local-part-list item @t (no '!'
+ * or '+') into @it; '@' is the primary host name only in domain lists.
+ */
+static void plain_item(const char *t, bool domain, struct litem *it)
+{
+	if (strcmp(t, "*") == 0) {
+		it->kind = IK_ANY;
+	} else if (domain && strcmp(t, "@") == 0) {
+		it->kind = IK_HOST;
+	} else if (t[0] == '^') {
+		it->kind = IK_REGEX;
+		it->text = t;
+	} else if (strchr(t, ';') != NULL) {
+		bad_item(it, "noq does no lookups at send time");
+	} else if (domain && t[0] == '@') {
+		bad_item(it, "noq cannot evaluate this item at send time");
+	} else if (t[0] == '*') {
+		it->kind = IK_SUFFIX;
+		it->text = t + 1;
+	} else {
+		it->kind = IK_EXACT;
+		it->text = t;
+	}
+}
+
+/*
+ * Compile one item @t (in @ls's arena) of a list of kind @k into @it.
+ * Returns -1 when out of memory.
+ */
+static int compile_item(struct st *s, struct lstore *ls, char *t, enum lkind k,
+			struct litem *it)
+{
+	memset(it, 0, sizeof(*it));
+	while (*t == '!') {
+		it->neg = !it->neg;
+		t++;
+		while (is_blank(*t))
+			t++;
+	}
+	if (t[0] == '+' && t[1] != '\0') {
+		if (k == LK_ADDRESS && strcmp(t + 1, "caseful") == 0) {
+			it->kind = IK_CASEFUL;
+			return 0;
+		}
+		struct nlist *nl = nl_find(s, k, t + 1);
+
+		if (nl == NULL) {
+			bad_item(it, "a named list the policy lacks");
+		} else if (nl->state == 1) {
+			bad_item(it, "a named list that refers to itself");
+		} else {
+			it->kind = IK_NAMED;
+			it->named = nl;
+			if (nl->state == 0) {
+				nl->state = 1;
+				if (compile_rlist(s, &nl->rl, k) < 0)
+					return -1;
+				nl->state = 2;
+			}
+		}
+		return 0;
+	}
+	switch (k) {
+	case LK_DOMAIN:
+	case LK_LOCAL:
+		plain_item(t, k == LK_DOMAIN, it);
+		break;
+	case LK_ADDRESS: {
+		char *at;
+
+		if (t[0] == '^') {
+			it->kind = IK_REGEX;
+			it->text = t;
+		} else if (strchr(t, ';') != NULL) {
+			bad_item(it, "noq does no lookups at send time");
+		} else if (t[0] == '\0') {
+			it->kind = IK_EXACT;
+			it->text = t;
+		} else if (strcmp(t, "*") == 0) {
+			it->kind = IK_ANY;
+		} else if (strcmp(t, "@") == 0) {
+			it->kind = IK_HOST;
+		} else if (t[0] == '@' && (t[1] == '@' || t[1] == '[' ||
+					   strncmp(t, "@mx_", 4) == 0)) {
+			bad_item(it, "noq cannot evaluate this item at send time");
+		} else {
+			struct litem *d = arena_alloc(&ls->a, sizeof(*d));
+
+			if (d == NULL)
+				return -1;
+			memset(d, 0, sizeof(*d));
+			at = strrchr(t, '@');
+			it->kind = IK_ADDR;
+			it->dom = d;
+			if (at == NULL) {
+				plain_item(t, true, d);
+			} else {
+				*at = '\0';
+				it->wild = t[0] == '*';
+				it->text = it->wild ? t + 1 : t;
+				if (at[1] == '\0')
+					bad_item(d, "an address pattern without a domain");
+				else
+					plain_item(at + 1, true, d);
+			}
+		}
+		break;
+	}
+	}
+	return 0;
+}
+
+/* Compile the text @text of a list of kind @k into @out (in @ls). */
+static int compile_text(struct st *s, struct lstore *ls, const char *text, enum lkind k,
+			struct clist *out)
+{
+	struct lsplit sp;
+	char buf[4096];
+	bool toolong;
+	size_t n = 0, cap = 0;
+
+	memset(out, 0, sizeof(*out));
+	lsplit_init(&sp, text);
+	while (lsplit_next(&sp, buf, sizeof(buf), &toolong)) {
+		if (n == cap) {
+			size_t c = cap ? cap * 2 : 8;
+			struct litem *v = arena_alloc(&ls->a, c * sizeof(*v));
+
+			if (v == NULL)
+				return -1;
+			if (n > 0)
+				memcpy(v, out->v, n * sizeof(*v));
+			out->v = v;
+			cap = c;
+		}
+		char *t = arena_strdup(&ls->a, buf);
+
+		if (t == NULL || compile_item(s, ls, t, k, &out->v[n]) < 0)
+			return -1;
+		if (toolong)
+			bad_item(&out->v[n], "an item too long to match");
+		n++;
+		out->n = n;
+	}
+	return 0;
+}
+
+static int compile_rlist(struct st *s, struct rlist *rl, enum lkind k)
+{
+	if (rl->text == NULL)
+		return 0;
+	rl->dynamic = expands(rl->text);
+	if (rl->dynamic)
+		return 0;
+	return compile_text(s, &s->ls, rl->text, k, &rl->l);
+}
+
+enum mres {
+	M_NO,
+	M_YES,
+	M_DEFER,
+};
+
+/** struct subj - what a list is matched against. */
+struct subj {
+	const char *s;        /* domain, local part, or whole address */
+	const char *lp;       /* address lists: the local part (@lplen bytes) */
+	size_t lplen;
+	const char *dom;      /* address lists: the domain */
+	bool caseless;        /* local parts */
+};
+
+static enum mres match_rlist(struct st *s, const struct att *a, const struct rtr *R,
+			     struct rlist *rl, enum lkind k, const char *what,
+			     const struct subj *x, unsigned depth, char *msg, size_t msglen);
+
+static enum mres regex_match(struct st *s, struct litem *it, const char *subject,
+			     bool caseless, char *msg, size_t msglen)
+{
+	int ci = caseless ? 1 : 0;
+
+	if (it->re[ci] == NULL) {
+		regex_t *re = malloc(sizeof(*re));
+		int e;
+
+		if (re == NULL) {
+			oom(s);
+			return M_DEFER;
+		}
+		e = regcomp(re, it->text, REG_EXTENDED | REG_NOSUB | (caseless ? REG_ICASE : 0));
+		if (e != 0) {
+			char eb[128];
+
+			regerror(e, re, eb, sizeof(eb));
+			free(re);
+			fmt(msg, msglen, "invalid regular expression \"%s\": %s", it->text, eb);
+			return M_DEFER;
+		}
+		if (push_re(&s->ls, re) < 0) {
+			regfree(re);
+			free(re);
+			oom(s);
+			return M_DEFER;
+		}
+		it->re[ci] = re;
+	}
+	return regexec(it->re[ci], subject, 0, NULL, 0) == 0 ? M_YES : M_NO;
+}
+
+static bool ends_with(const char *s, size_t n, const char *tail, bool caseless)
+{
+	size_t tl = strlen(tail);
+
+	if (tl > n)
+		return false;
+	return caseless ? eq_ci_n(s + n - tl, tail, tl) : memcmp(s + n - tl, tail, tl) == 0;
+}
+
+static enum mres match_domain_item(struct st *s, struct litem *it, const char *d,
+				   char *msg, size_t msglen)
+{
+	size_t n = strlen(d);
+
+	switch (it->kind) {
+	case IK_ANY:
+		return M_YES;
+	case IK_EXACT:
+		return strcasecmp(it->text, d) == 0 ? M_YES : M_NO;
+	case IK_SUFFIX:
+		return ends_with(d, n, it->text, true) ? M_YES : M_NO;
+	case IK_HOST:
+		return s->primary_hostname != NULL && strcasecmp(s->primary_hostname, d) == 0 ?
+		       M_YES : M_NO;
+	case IK_REGEX:
+		return regex_match(s, it, d, true, msg, msglen);
+	default:
+		fmt(msg, msglen, "cannot match a domain against this item");
+		return M_DEFER;
+	}
+}
+
+static enum mres match_item(struct st *s, const struct att *a, const struct rtr *R,
+			    struct litem *it, enum lkind k, const struct subj *x, bool caseful,
+			    unsigned depth, char *msg, size_t msglen)
+{
+	switch (it->kind) {
+	case IK_CASEFUL:
+		return M_NO;
+	case IK_BAD:
+		return M_DEFER;
+	case IK_NAMED:
+		if (depth >= LIST_DEPTH_MAX) {
+			fmt(msg, msglen, "named lists nested too deeply");
+			return M_DEFER;
+		}
+		return match_rlist(s, a, R, &it->named->rl, k, it->named->name, x, depth + 1,
+				   msg, msglen);
+	default:
+		break;
+	}
+	if (k == LK_DOMAIN)
+		return match_domain_item(s, it, x->s, msg, msglen);
+	if (k == LK_LOCAL) {
+		size_t n = strlen(x->s);
+
+		switch (it->kind) {
+		case IK_ANY:
+			return M_YES;
+		case IK_EXACT:
+			return (x->caseless ? strcasecmp(it->text, x->s) : strcmp(it->text, x->s))
+			       == 0 ? M_YES : M_NO;
+		case IK_SUFFIX:
+			return ends_with(x->s, n, it->text, x->caseless) ? M_YES : M_NO;
+		case IK_REGEX:
+			return regex_match(s, it, x->s, x->caseless, msg, msglen);
+		default:
+			return M_NO;
+		}
+	}
+	/* Address lists: Exim's check_address() order. */
+	size_t n = strlen(x->s);
+
+	switch (it->kind) {
+	case IK_REGEX:
+		return regex_match(s, it, x->s, !caseful, msg, msglen);
+	case IK_ANY:
+		return M_YES;
+	case IK_EXACT:
+		return it->text[0] == '\0' && n == 0 ? M_YES : M_NO;
+	default:
+		break;
+	}
+	if (n == 0)
+		return M_NO;     /* <> matches only an empty item */
+	if (it->kind == IK_HOST)
+		return s->primary_hostname != NULL && x->dom != NULL &&
+		       strcasecmp(s->primary_hostname, x->dom) == 0 ? M_YES : M_NO;
+	if (it->kind != IK_ADDR)
+		return M_NO;
+	if (it->text != NULL && it->text[0] != '\0') {
+		size_t tl = strlen(it->text);
+
+		if (it->wild) {
+			if (!ends_with(x->lp, x->lplen, it->text, !caseful))
+				return M_NO;
+		} else if (tl != x->lplen || !(caseful ? memcmp(it->text, x->lp, tl) == 0
+						       : eq_ci_n(it->text, x->lp, tl))) {
+			return M_NO;
+		}
+	}
+	if (x->dom == NULL)
+		return M_NO;
+	if (it->dom->kind == IK_BAD) {
+		fmt(msg, msglen, "%s", it->dom->text);
+		return M_DEFER;
+	}
+	return match_domain_item(s, it->dom, x->dom, msg, msglen);
+}
+
+/*
+ * Exim's list rule: the first item that matches decides (a negated one
+ * says no); when none matches, the answer is no, or yes when the last item
+ * was negated.
+ */
+static enum mres match_clist(struct st *s, const struct att *a, const struct rtr *R,
+			     struct clist *l, enum lkind k, const char *what,
+			     const struct subj *x, unsigned depth, char *msg, size_t msglen)
+{
+	bool last_neg = false, caseful = false;
+
+	for (size_t i = 0; i < l->n; i++) {
+		struct litem *it = &l->v[i];
+
+		if (it->kind == IK_CASEFUL) {
+			caseful = true;
+			continue;
+		}
+		enum mres r = match_item(s, a, R, it, k, x, caseful, depth, msg, msglen);
+
+		if (r == M_DEFER) {
+			if (it->kind == IK_BAD)
+				fmt(msg, msglen, "cannot check %s for %s: %s", what,
+				    x->s[0] ? x->s : "<>", it->text);
+			return M_DEFER;
+		}
+		if (r == M_YES)
+			return it->neg ? M_NO : M_YES;
+		last_neg = it->neg;
+	}
+	return last_neg ? M_YES : M_NO;
+}
+
+static enum mres match_rlist(struct st *s, const struct att *a, const struct rtr *R,
+			     struct rlist *rl, enum lkind k, const char *what,
+			     const struct subj *x, unsigned depth, char *msg, size_t msglen)
+{
+	if (rl->text == NULL)
+		return M_YES;
+	if (!rl->dynamic)
+		return match_clist(s, a, R, &rl->l, k, what, x, depth, msg, msglen);
+
+	/* Expanded for this address, compiled, matched, thrown away. */
+	char *t = expand(s, a, R, what, rl->text, msg, msglen);
+	struct lstore ls = { 0 };
+	struct clist l;
+	enum mres r;
+
+	if (t == NULL)
+		return M_DEFER;
+	if (compile_text(s, &ls, t, k, &l) < 0) {
+		oom(s);
+		r = M_DEFER;
+	} else {
+		r = match_clist(s, a, R, &l, k, what, x, depth, msg, msglen);
+	}
+	/* Regexes compiled on first use belong to s->ls, not to these items. */
+	lstore_free(&ls);
+	free(t);
+	return r;
+}
+
+/* ======================================================================
+ * Setup: the routers and named lists
+ * ====================================================================== */
+
+/** struct tok - a blank-separated field of a routing rule, dequoted. */
+struct tok {
+	char *text;
+};
+
+/* Split @v[@b, @e) into fields (a field in double quotes may hold blanks). */
+static size_t split_fields(struct st *s, const char *v, size_t b, size_t e, struct tok *t,
+			   size_t max)
+{
+	size_t n = 0, i = b;
+
+	while (i < e && n < max) {
+		while (i < e && is_blank(v[i]))
+			i++;
+		if (i >= e)
+			break;
+		char *out = arena_alloc(&s->ls.a, e - i + 1);
+		size_t k = 0;
+
+		if (out == NULL) {
+			oom(s);
+			return n;
+		}
+		if (v[i] == '"') {
+			i++;
+			while (i < e && v[i] != '"') {
+				if (v[i] == '\\' && i + 1 < e)
+					i++;
+				out[k++] = v[i++];
+			}
+			if (i < e)
+				i++;
+		} else {
+			while (i < e && !is_blank(v[i]))
+				out[k++] = v[i++];
+		}
+		out[k] = '\0';
+		t[n++].text = out;
+	}
+	return n;
+}
+
+#define MAX_FIELDS 16
+
+static bool rule_option(const char *w)
+{
+	static const char *const words[] = {
+		"randomize", "no_randomize", "byname", "bydns", "ipv4_only", "ipv4_prefer",
+	};
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strcmp(w, words[i]) == 0)
+			return true;
+	return false;
+}
+
+static int add_rule(struct st *s, struct rtr *R, const char *v, size_t b, size_t e,
+		    bool has_pattern, size_t *cap)
+{
+	struct tok t[MAX_FIELDS];
+	size_t n = split_fields(s, v, b, e, t, MAX_FIELDS), k = 0;
+
+	if (s->hard)
+		return -1;
+	if (has_pattern && n == 0)
+		return 0;
+	if (R->nrules == *cap) {
+		size_t c = *cap ? *cap * 2 : 4;
+		struct rule *nv = arena_alloc(&s->ls.a, c * sizeof(*nv));
+
+		if (nv == NULL) {
+			oom(s);
+			return -1;
+		}
+		if (R->nrules > 0)
+			memcpy(nv, R->rules, R->nrules * sizeof(*nv));
+		R->rules = nv;
+		*cap = c;
+	}
+	struct rule *ru = &R->rules[R->nrules++];
+
+	memset(ru, 0, sizeof(*ru));
+	ru->transport = -1;
+	if (has_pattern) {
+		ru->has_pattern = true;
+		if (compile_item(s, &s->ls, t[0].text, LK_DOMAIN, &ru->pat) < 0) {
+			oom(s);
+			return -1;
+		}
+		k = 1;
+	}
+	if (k < n)
+		k++;    /* the host list: the proof compared it already */
+	for (; k < n; k++) {
+		if (rule_option(t[k].text) || strchr(t[k].text, '$') != NULL)
+			continue;
+		ru->transport = find_transport(s->m, t[k].text);
+		ru->bad_transport = ru->transport < 0;
+	}
+	return 0;
+}
+
+static int setup_rules(struct st *s, struct rtr *R)
+{
+	const char *rl = ostr(R->o, "route_list");
+	const char *rd = ostr(R->o, "route_data");
+	size_t cap = 0;
+
+	if (R->kind == RK_ACCEPT || (rl == NULL && rd == NULL))
+		return add_rule(s, R, "", 0, 0, false, &cap);
+	if (rl == NULL)
+		return add_rule(s, R, rd, 0, strlen(rd), false, &cap);
+	for (size_t i = 0; rl[i] != '\0';) {
+		size_t b = i;
+
+		while (rl[i] != '\0' && rl[i] != ';') {
+			if (rl[i] == '"') {
+				i++;
+				while (rl[i] != '\0' && rl[i] != '"') {
+					if (rl[i] == '\\' && rl[i + 1] != '\0')
+						i++;
+					i++;
+				}
+				if (rl[i] == '\0')
+					break;
+			}
+			i++;
+		}
+		if (add_rule(s, R, rl, b, i, true, &cap) < 0)
+			return -1;
+		if (rl[i] == ';')
+			i++;
+	}
+	return 0;
+}
+
+/* "a" + sep + "b", either possibly NULL (malloc'd, or NULL for neither). */
+static char *join2(const char *a, const char *b, const char *sep, bool *fail)
+{
+	size_t la = a ? strlen(a) : 0, lb = b ? strlen(b) : 0, ls = strlen(sep);
+	char *p;
+
+	if (a == NULL && b == NULL)
+		return NULL;
+	p = malloc(la + ls + lb + 1);
+	if (p == NULL) {
+		*fail = true;
+		return NULL;
+	}
+	p[0] = '\0';
+	if (a != NULL)
+		strcat(p, a);
+	if (a != NULL && b != NULL)
+		strcat(p, sep);
+	if (b != NULL)
+		strcat(p, b);
+	return p;
+}
+
+/*
+ * The router-level part of the runtime tuple check (DESIGN 3) for a rule
+ * delivering through transport @t: the transport and the header changes
+ * must be those of the policy's route.  errors_to is checked per address
+ * (it may come from a redirecting ancestor).
+ */
+static bool router_tuple_ok(struct st *s, const struct rtr *R, long t, bool *fail)
+{
+	const struct mdl_route *rt = &s->m->route;
+
+	if (t < 0 || (size_t)t >= s->m->ntransports || (uint32_t)t != rt->transport)
+		return false;
+	const struct mdl_obj *T = &s->m->transports[t];
+	char *ha = join2(R->headers_add, nz(ostr(T, "headers_add")), "\n", fail);
+	char *hr = join2(R->headers_remove, nz(ostr(T, "headers_remove")), ":", fail);
+	bool ok = str_eq(ha, nz(rt->headers_add)) && str_eq(hr, nz(rt->headers_remove));
+
+	free(ha);
+	free(hr);
+	return ok;
+}
+
+static bool looks_up(const char *data)
+{
+	while (is_space((unsigned char)*data))
+		data++;
+	return strncmp(data, "${lookup", 8) == 0;
+}
+
+static int setup_router(struct st *s, size_t i)
+{
+	struct rtr *R = &s->r[i];
+	const struct mdl_obj *o = &s->m->routers[i];
+	const char *drv = o->driver;
+	const struct mdl_opt *op;
+
+	R->o = o;
+	R->kind = strcmp(drv, "accept") == 0 ? RK_ACCEPT :
+		  strcmp(drv, "manualroute") == 0 ? RK_MANUAL :
+		  strcmp(drv, "redirect") == 0 ? RK_REDIRECT : RK_OTHER;
+	R->verify_only = obool(o, "verify_only", false);
+	R->caseful = obool(o, "caseful_local_part", false);
+	R->check_local_user = obool(o, "check_local_user", false);
+	R->repeat_use = obool(o, "repeat_use", true);
+	R->prefix_optional = obool(o, "local_part_prefix_optional", false);
+	R->suffix_optional = obool(o, "local_part_suffix_optional", false);
+	R->more = mdl_opt_find(o, "more");
+	R->unseen = mdl_opt_find(o, "unseen");
+	R->prefix = nz(ostr(o, "local_part_prefix"));
+	R->suffix = nz(ostr(o, "local_part_suffix"));
+	R->domains.text = ostr(o, "domains");
+	R->local_parts.text = ostr(o, "local_parts");
+	R->senders.text = ostr(o, "senders");
+	R->require_files = nz(ostr(o, "require_files"));
+	R->condition = ostr(o, "condition");
+	R->cannot_route_message = nz(ostr(o, "cannot_route_message"));
+	R->home_dir = nz(ostr(o, "router_home_directory"));
+	R->errors_to = nz(ostr(o, "errors_to"));
+	R->headers_add = nz(ostr(o, "headers_add"));
+	R->headers_remove = nz(ostr(o, "headers_remove"));
+	R->transport = -1;
+	R->redirect_router = -1;
+	if (ostr(o, "transport") != NULL)
+		R->transport = find_transport(s->m, ostr(o, "transport"));
+	if (nz(ostr(o, "redirect_router")) != NULL)
+		R->redirect_router = find_router(s->m, ostr(o, "redirect_router"));
+	if (compile_rlist(s, &R->domains, LK_DOMAIN) < 0 ||
+	    compile_rlist(s, &R->local_parts, LK_LOCAL) < 0 ||
+	    compile_rlist(s, &R->senders, LK_ADDRESS) < 0) {
+		oom(s);
+		return -1;
+	}
+	if (R->kind == RK_ACCEPT || R->kind == RK_MANUAL) {
+		bool fail = false;
+
+		if (setup_rules(s, R) < 0)
+			return -1;
+		for (size_t k = 0; k < R->nrules; k++) {
+			struct rule *ru = &R->rules[k];
+
+			ru->tuple_ok = !ru->bad_transport &&
+				       router_tuple_ok(s, R, ru->transport >= 0 ? ru->transport
+							     : R->transport, &fail);
+		}
+		if (fail) {
+			oom(s);
+			return -1;
+		}
+		return 0;
+	}
+	if (R->kind != RK_REDIRECT)
+		return 0;
+
+	R->allow_fail = obool(o, "allow_fail", false);
+	R->allow_defer = obool(o, "allow_defer", false);
+	R->forbid_blackhole = obool(o, "forbid_blackhole", false);
+	R->forbid_file = obool(o, "forbid_file", false);
+	R->forbid_pipe = obool(o, "forbid_pipe", false);
+	R->forbid_include = obool(o, "forbid_include", false);
+	R->check_ancestor = obool(o, "check_ancestor", false);
+	R->skip_syntax_errors = obool(o, "skip_syntax_errors", false);
+	R->ignore_enotdir = obool(o, "ignore_enotdir", false);
+	R->qualify_preserve = obool(o, "qualify_preserve_domain", false);
+	R->rewrite = obool(o, "rewrite", true);
+	R->qualify_domain = nz(ostr(o, "qualify_domain"));
+	R->include_directory = nz(ostr(o, "include_directory"));
+	R->owners = nz(ostr(o, "owners"));
+	R->owngroups = nz(ostr(o, "owngroups"));
+	op = mdl_opt_find(o, "modemask");
+	R->modemask = op != NULL && op->type == MT_OCTAL ? (unsigned)op->num & 07777 : 022;
+	/* Exim's defaults: the owner is checked with check_local_user or
+	   owners, the group with check_local_user when group-writable files
+	   are allowed, or with owngroups. */
+	R->check_owner = obool(o, "check_owner", R->check_local_user || R->owners != NULL);
+	R->check_group = obool(o, "check_group",
+			       (R->check_local_user && (R->modemask & 020) == 0) ||
+			       R->owngroups != NULL);
+	R->data = ostr(o, "data");
+	R->file = ostr(o, "file");
+	/* noqc made a table of each lsearch it read (an empty file gives an
+	   empty table); any other lookup is left to expansion, which refuses
+	   it. */
+	if (R->data != NULL && looks_up(R->data) && pol_alias_has(s->ctx->pol, (uint32_t)i)) {
+		R->src = SRC_TABLE;
+		R->key_full = strstr(R->data, "@$domain") != NULL ||
+			      strstr(R->data, "@${domain}") != NULL;
+	} else if (R->data != NULL) {
+		R->src = strchr(R->data, '$') != NULL ? SRC_DATA : SRC_CONST;
+	} else if (R->file != NULL) {
+		R->src = SRC_FILE;
+	}
+	return 0;
+}
+
+static int setup(struct st *s)
+{
+	const struct model *m = s->m;
+	size_t n = 0;
+
+	for (size_t i = 0; i < m->main.nopts; i++)
+		if (m->main.opts[i].type == MT_LIST && strchr(m->main.opts[i].name, ' '))
+			n++;
+	s->nl = calloc(n ? n : 1, sizeof(*s->nl));
+	s->r = calloc(m->nrouters ? m->nrouters : 1, sizeof(*s->r));
+	if (s->nl == NULL || s->r == NULL) {
+		oom(s);
+		return -1;
+	}
+	for (size_t i = 0; i < m->main.nopts; i++) {
+		const struct mdl_opt *o = &m->main.opts[i];
+		const char *sp = o->type == MT_LIST ? strchr(o->name, ' ') : NULL;
+
+		if (sp == NULL)
+			continue;
+		/* "domainlist NAME" and so on: how the model keeps named lists. */
+		for (int k = 0; k < 3; k++) {
+			size_t kl = strlen(lk_names[k]);
+			struct nlist *nl;
+
+			if ((size_t)(sp - o->name) != kl || memcmp(o->name, lk_names[k], kl) != 0)
+				continue;
+			nl = &s->nl[s->nnl++];
+			nl->kind = (enum lkind)k;
+			nl->name = sp + 1;
+			nl->rl.text = o->str;
+			break;
+		}
+	}
+	s->nr = m->nrouters;
+	for (size_t i = 0; i < s->nr; i++)
+		if (setup_router(s, i) < 0)
+			return -1;
+	return 0;
+}
+
+/* ======================================================================
+ * Nodes and the two sets
+ * ====================================================================== */
+
+static uint64_t hash_bytes(uint64_t h, const char *p, size_t n, bool fold)
+{
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)(fold ? lc((unsigned char)p[i]) : p[i]);
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+static uint64_t addr_hash(const char *a)
+{
+	size_t l = local_len(a);
+	uint64_t h = hash_bytes(14695981039346656037ull, a, l, false);
+
+	return hash_bytes(h, a + l, strlen(a + l), true);
+}
+
+/* The routing context of node @i besides its address: where it starts, what it skips. */
+static uint64_t seen_hash(const struct st *s, size_t i)
+{
+	uint64_t h = addr_hash(s->res->v[i].addr);
+	long ctx[2] = { s->np[i].start, s->np[i].skip };
+
+	return hash_bytes(h, (const char *)ctx, sizeof(ctx), false);
+}
+
+static bool seen_eq(const struct st *s, size_t a, size_t b)
+{
+	return s->np[a].start == s->np[b].start && s->np[a].skip == s->np[b].skip &&
+	       same_addr(s->res->v[a].addr, s->res->v[b].addr);
+}
+
+static bool delivered_eq(const struct st *s, size_t a, size_t b)
+{
+	return same_addr(s->res->v[a].addr, s->res->v[b].addr);
+}
+
+/*
+ * Look node @i up in @set (by @h, compared with @eq); add it when absent.
+ * Returns the index of the node found, -1 when added, -2 when out of memory.
+ */
+static long hset_add(struct st *s, struct hset *set, size_t i, uint64_t h,
+		     bool (*eq)(const struct st *, size_t, size_t))
+{
+	if (2 * (set->n + 1) > set->cap) {
+		size_t cap = set->cap ? set->cap * 2 : 1024;
+		struct hslot *v = calloc(cap, sizeof(*v));
+
+		if (v == NULL)
+			return -2;
+		for (size_t k = 0; k < set->cap; k++) {
+			if (set->v[k].idx1 == 0)
+				continue;
+			size_t p = (size_t)set->v[k].h & (cap - 1);
+
+			while (v[p].idx1 != 0)
+				p = (p + 1) & (cap - 1);
+			v[p] = set->v[k];
+		}
+		free(set->v);
+		set->v = v;
+		set->cap = cap;
+	}
+	size_t p = (size_t)h & (set->cap - 1);
+
+	while (set->v[p].idx1 != 0) {
+		if (set->v[p].h == h && eq(s, set->v[p].idx1 - 1, i))
+			return (long)(set->v[p].idx1 - 1);
+		p = (p + 1) & (set->cap - 1);
+	}
+	set->v[p] = (struct hslot){ h, i + 1 };
+	set->n++;
+	return -1;
+}
+
+/* Append a node; its index, or -1 (limit or memory: s->hard set). */
+static long add_node(struct st *s, const char *addr, long parent, long top, unsigned depth)
+{
+	struct route_result *res = s->res;
+
+	if (res->n >= s->max_nodes) {
+		hard(s, "too many addresses: routing yields more than %zu", s->max_nodes);
+		return -1;
+	}
+	if (res->n == res->cap) {
+		size_t cap = res->cap ? res->cap * 2 : 64;
+		struct route_node *v = realloc(res->v, cap * sizeof(*v));
+		struct npriv *np;
+
+		if (v == NULL) {
+			oom(s);
+			return -1;
+		}
+		res->v = v;
+		np = realloc(s->np, cap * sizeof(*np));
+		if (np == NULL) {
+			oom(s);
+			return -1;
+		}
+		s->np = np;
+		res->cap = cap;
+	}
+	char *a = arena_strdup(&res->arena, addr);
+
+	if (a == NULL) {
+		oom(s);
+		return -1;
+	}
+	size_t i = res->n++;
+
+	res->v[i] = (struct route_node){ a, parent, top < 0 ? (long)i : top, -1, RS_DELIVER,
+					  false, "" };
+	s->np[i] = (struct npriv){ depth, 0, -1, false };
+	return (long)i;
+}
+
+static int set_msg(struct st *s, size_t i, const char *msg)
+{
+	const char *m = arena_strdup(&s->res->arena, msg ? msg : "");
+
+	if (m == NULL) {
+		oom(s);
+		return -1;
+	}
+	s->res->v[i].msg = m;
+	return 0;
+}
+
+static void finish(struct st *s, size_t i, enum route_status st, long router, const char *msg)
+{
+	s->res->v[i].status = st;
+	s->res->v[i].router = router;
+	set_msg(s, i, msg);
+}
+
+/* ======================================================================
+ * Preconditions
+ * ====================================================================== */
+
+enum pre {
+	PRE_OK,
+	PRE_SKIP,
+	PRE_DEFER,
+};
+
+/* Exim's route_check_prefix(): the length of the matching prefix, or 0. */
+static size_t check_prefix(const char *lp, const char *list)
+{
+	struct lsplit sp;
+	char it[256];
+	bool toolong;
+	size_t len = strlen(lp);
+
+	lsplit_init(&sp, list);
+	while (lsplit_next(&sp, it, sizeof(it), &toolong)) {
+		size_t pl = strlen(it);
+
+		if (toolong || pl == 0)
+			continue;
+		if (it[0] == '*') {
+			/* The longest prefix ending with the rest of the item. */
+			size_t rl = pl - 1;
+
+			for (size_t p = len > rl ? len - rl : 0; rl <= len; p--) {
+				if (eq_ci_n(lp + p, it + 1, rl) && p + rl < len)
+					return p + rl;
+				if (p == 0)
+					break;
+			}
+		} else if (pl < len && eq_ci_n(lp, it, pl)) {
+			return pl;
+		}
+	}
+	return 0;
+}
+
+/* Exim's route_check_suffix(): the length of the matching suffix, or 0. */
+static size_t check_suffix(const char *lp, const char *list)
+{
+	struct lsplit sp;
+	char it[256];
+	bool toolong;
+	size_t len = strlen(lp);
+
+	lsplit_init(&sp, list);
+	while (lsplit_next(&sp, it, sizeof(it), &toolong)) {
+		size_t sl = strlen(it);
+
+		if (toolong || sl == 0)
+			continue;
+		if (it[sl - 1] == '*') {
+			/* The longest suffix starting with the rest of the item. */
+			size_t rl = sl - 1;
+
+			for (size_t p = 1; p + rl <= len; p++)
+				if (eq_ci_n(lp + p, it, rl))
+					return len - p;
+		} else if (sl < len && eq_ci_n(lp + len - sl, it, sl)) {
+			return sl;
+		}
+	}
+	return 0;
+}
+
+static const struct passwd *find_user(struct st *s, const char *name)
+{
+	if (s->ctx->getpw != NULL)
+		return s->ctx->getpw(name, s->ctx->getpw_arg);
+	return getpwnam(name);
+}
+
+static bool all_digits(const char *p)
+{
+	if (*p == '\0')
+		return false;
+	for (; *p; p++)
+		if (*p < '0' || *p > '9')
+			return false;
+	return true;
+}
+
+/*
+ * Exim's route_check_access(): whether @uid/@gid can reach @path (search
+ * permission on each directory, @bits on the file).  false with errno set.
+ */
+static bool check_access(const char *path, uid_t uid, gid_t gid, unsigned bits)
+{
+	char rp[PATH_MAX];
+	struct stat st;
+
+	if (realpath(path, rp) == NULL)
+		return false;
+	for (char *sl = strchr(rp + 1, '/');; sl = strchr(sl + 1, '/')) {
+		if (sl != NULL)
+			*sl = '\0';
+		if (stat(rp, &st) < 0)
+			return false;
+		unsigned need = sl != NULL ? 1 : bits;
+		unsigned shift = st.st_uid == uid ? 6 : st.st_gid == gid ? 3 : 0;
+
+		if (((unsigned)st.st_mode & (need << shift)) != need << shift) {
+			errno = EACCES;
+			return false;
+		}
+		if (sl == NULL)
+			return true;
+		*sl = '/';
+	}
+}
+
+/*
+ * Exim's check_files() for require_files.  Unlike Exim, EACCES always
+ * counts as "does not exist" (as with a '+' item): noq runs with the
+ * caller's privileges and cannot see into other users' directories.
+ */
+static enum pre require_files(struct st *s, const struct att *a, const struct rtr *R,
+			      char *msg, size_t msglen)
+{
+	struct lsplit sp;
+	char item[PATH_MAX];
+	bool toolong, ugid_set = false;
+	uid_t uid = 0;
+	gid_t gid = 0;
+
+	lsplit_init(&sp, R->require_files);
+	while (lsplit_next(&sp, item, sizeof(item), &toolong)) {
+		char *x = expand(s, a, R, "require_files", item, msg, msglen);
+		enum pre r = PRE_OK;
+
+		if (x == NULL)
+			return PRE_DEFER;
+		char *p = x;
+
+		if (toolong) {
+			fmt(msg, msglen, "require_files: an item is too long");
+			r = PRE_DEFER;
+		} else if (*p == '\0') {
+			/* empty items are skipped */
+		} else if (strchr(p, '/') == NULL) {
+			/* A user (and ",group") whose access later files need. */
+			char *comma = strchr(p, ',');
+			const struct passwd *pw;
+
+			if (comma != NULL)
+				*comma = '\0';
+			pw = find_user(s, p);
+			if (pw != NULL) {
+				uid = pw->pw_uid;
+				gid = pw->pw_gid;
+			} else if (all_digits(p) && comma != NULL) {
+				uid = (uid_t)strtoul(p, NULL, 10);
+			} else {
+				fmt(msg, msglen, "user \"%s\" for require_files not found", p);
+				r = PRE_DEFER;
+			}
+			if (r == PRE_OK && comma != NULL) {
+				const struct group *gr = all_digits(comma + 1) ? NULL
+							 : getgrnam(comma + 1);
+
+				if (all_digits(comma + 1)) {
+					gid = (gid_t)strtoul(comma + 1, NULL, 10);
+				} else if (gr != NULL) {
+					gid = gr->gr_gid;
+				} else {
+					fmt(msg, msglen, "group \"%s\" for require_files not found",
+					    comma + 1);
+					r = PRE_DEFER;
+				}
+			}
+			ugid_set = true;
+		} else {
+			bool invert = false;
+			struct stat st;
+			int rc;
+
+			if (*p == '+') {
+				p++;
+				while (is_space((unsigned char)*p))
+					p++;
+			}
+			if (*p == '!') {
+				invert = true;
+				p++;
+				while (is_space((unsigned char)*p))
+					p++;
+			}
+			if (*p != '/') {
+				fmt(msg, msglen, "require_files: \"%s\" is not absolute", p);
+				r = PRE_DEFER;
+			} else {
+				rc = stat(p, &st);
+				if (rc == 0 && ugid_set && !check_access(p, uid, gid, 4))
+					rc = -1;
+				if (rc < 0 && errno != ENOENT && errno != EACCES) {
+					fmt(msg, msglen, "require_files: error for %s: %s", p,
+					    strerror(errno));
+					r = PRE_DEFER;
+				} else if ((rc == 0) == invert) {
+					r = PRE_SKIP;
+				}
+			}
+		}
+		free(x);
+		if (r != PRE_OK)
+			return r;
+	}
+	return PRE_OK;
+}
+
+/* A condition's value: "", "0", "no", "false" are false (Exim). */
+static bool truthy(const char *v)
+{
+	while (is_space((unsigned char)*v))
+		v++;
+	size_t n = strlen(v);
+
+	while (n > 0 && is_space((unsigned char)v[n - 1]))
+		n--;
+	if (n == 0 || (n == 1 && v[0] == '0'))
+		return false;
+	if ((n == 2 && eq_ci_n(v, "no", 2)) || (n == 5 && eq_ci_n(v, "false", 5)))
+		return false;
+	return true;
+}
+
+/*
+ * The preconditions in Exim's order (affixes were handled by the caller):
+ * domains, local_parts, check_local_user, router_home_directory, senders,
+ * require_files, condition.
+ */
+static enum pre preconditions(struct st *s, struct att *a, struct rtr *R,
+			      char *msg, size_t msglen)
+{
+	struct subj x = { 0 };
+	enum mres r;
+
+	x.s = a->domain;
+	r = match_rlist(s, a, R, &R->domains, LK_DOMAIN, "domains",
+			&x, 0, msg, msglen);
+	if (r != M_YES)
+		return r == M_NO ? PRE_SKIP : PRE_DEFER;
+	x.s = a->lp;
+	x.caseless = !R->caseful;
+	r = match_rlist(s, a, R, &R->local_parts, LK_LOCAL,
+			"local_parts", &x, 0, msg, msglen);
+	if (r != M_YES)
+		return r == M_NO ? PRE_SKIP : PRE_DEFER;
+	if (R->check_local_user) {
+		const struct passwd *pw = find_user(s, a->lp);
+
+		if (pw == NULL)
+			return PRE_SKIP;
+		a->have_pw = true;
+		a->uid = pw->pw_uid;
+		a->gid = pw->pw_gid;
+		a->have_home = pw->pw_dir != NULL && strlen(pw->pw_dir) < sizeof(a->home);
+		if (a->have_home)
+			strcpy(a->home, pw->pw_dir);
+	}
+	if (R->home_dir != NULL) {
+		char *h = expand(s, a, R, "router_home_directory", R->home_dir, msg, msglen);
+
+		if (h == NULL)
+			return PRE_DEFER;
+		a->have_home = strlen(h) < sizeof(a->home);
+		if (a->have_home)
+			strcpy(a->home, h);
+		free(h);
+	}
+	if (R->senders.text != NULL) {
+		const char *snd = s->ctx->sender ? s->ctx->sender : "";
+		size_t ll = local_len(snd);
+
+		x.s = snd;
+		x.lp = snd;
+		x.lplen = ll;
+		x.dom = snd[ll] == '@' ? snd + ll + 1 : NULL;
+		x.caseless = true;
+		r = match_rlist(s, a, R, &R->senders, LK_ADDRESS,
+				"senders", &x, 0, msg, msglen);
+		if (r != M_YES)
+			return r == M_NO ? PRE_SKIP : PRE_DEFER;
+	}
+	if (R->require_files != NULL) {
+		enum pre p = require_files(s, a, R, msg, msglen);
+
+		if (p != PRE_OK)
+			return p;
+	}
+	if (R->condition != NULL) {
+		char *c = expand(s, a, R, "condition", R->condition, msg, msglen);
+		bool t;
+
+		if (c == NULL)
+			return PRE_DEFER;
+		t = truthy(c);
+		free(c);
+		if (!t)
+			return PRE_SKIP;
+	}
+	return PRE_OK;
+}
+
+/*
+ * A boolean option that may be an expansion (more, unseen): 0 or 1, or -1
+ * with @msg set.
+ */
+static int xbool(struct st *s, const struct att *a, const struct rtr *R,
+		 const struct mdl_opt *op, const char *name, bool dflt, char *msg, size_t msglen)
+{
+	if (op == NULL)
+		return dflt;
+	if (op->type == MT_BOOL)
+		return op->num != 0;
+	if (op->str == NULL)
+		return dflt;
+
+	char *v = expand(s, a, R, name, op->str, msg, msglen);
+	int r = -1;
+
+	if (v == NULL)
+		return -1;
+	if (strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0)
+		r = 1;
+	else if (strcasecmp(v, "false") == 0 || strcasecmp(v, "no") == 0)
+		r = 0;
+	else
+		fmt(msg, msglen, "\"%s\" is not a valid value for the \"%s\" option in the %s "
+		    "router", v, name, R->o->name);
+	free(v);
+	return r;
+}
+
+/* ======================================================================
+ * Redirection
+ * ====================================================================== */
+
+enum rdkind {
+	RD_DECLINE,
+	RD_GEN,
+	RD_BLACKHOLE,
+	RD_FAIL,
+	RD_DEFER,
+	RD_ERROR,     /* a problem with the data: the address defers */
+};
+
+/** struct rd - one redirection being evaluated. */
+struct rd {
+	struct st *s;
+	const struct att *a;
+	const struct rtr *R;
+	const char *qualify;      /* for unqualified targets */
+	bool is_file;
+	char *msg;                /* MSG_MAX bytes */
+};
+
+static int push_gen(struct st *s, enum gkind k, const char *text, bool skip)
+{
+	if (s->ngv == s->capgv) {
+		size_t c = s->capgv ? s->capgv * 2 : 16;
+		struct gen *v = realloc(s->gv, c * sizeof(*v));
+
+		if (v == NULL) {
+			oom(s);
+			return -1;
+		}
+		s->gv = v;
+		s->capgv = c;
+	}
+	s->gv[s->ngv++] = (struct gen){ k, text, skip };
+	return 0;
+}
+
+/*
+ * Parse one address @t (@n bytes).  Returns 1 with *@out (in st.tmp) and
+ * *@unq, 0 for an empty address (ignored, as Exim does), -1 when invalid
+ * (@why set), -2 when out of memory.
+ */
+static int parse_one(struct st *s, const char *t, size_t n, const char **out, bool *unq,
+		     char *why, size_t whylen)
+{
+	int r;
+
+	addr_list_free(&s->al);
+	r = addr_parse(&s->al, t, n, ADDR_SINGLE | ADDR_ALLOW_EMPTY);
+	if (r == ADDR_NOMEM) {
+		oom(s);
+		return -2;
+	}
+	if (r != ADDR_OK || s->al.n != 1) {
+		const char *m = s->al.nerr > 0 ? s->al.err[0].msg : "invalid address";
+
+		if (strncmp(m, "empty address", 13) == 0)
+			return 0;
+		fmt(why, whylen, "%s", m);
+		return -1;
+	}
+	if (s->al.v[0].flags & ADDR_F_EMPTY)
+		return 0;
+	*unq = (s->al.v[0].flags & ADDR_F_UNQUALIFIED) != 0;
+	*out = tdup(s, s->al.v[0].addr, strlen(s->al.v[0].addr));
+	return *out != NULL ? 1 : -2;
+}
+
+/*
+ * Qualify and rewrite the address @t (a target of router @R, "\"-prefixed
+ * when @bs) and add it to the generated list.  Returns 0, or -1 with the
+ * outcome in *@k (@msg set).
+ */
+static int gen_address(struct rd *d, const char *t, size_t n, bool bs, enum rdkind *k)
+{
+	struct st *s = d->s;
+	const char *a;
+	bool unq;
+	char why[200];
+	int r = parse_one(s, t, n, &a, &unq, why, sizeof(why));
+
+	if (r == -2)
+		return -1;
+	if (r == 0)
+		return 0;
+	if (r < 0) {
+		if (d->R->skip_syntax_errors)
+			return 0;
+		fmt(d->msg, MSG_MAX, "error in redirect %s: %s in \"%.*s%.*s\"",
+		    d->is_file ? "file" : "data", why, bs ? 1 : 0, "\\", (int)n, t);
+		*k = RD_ERROR;
+		return -1;
+	}
+	if (unq) {
+		/* "\name" takes the incoming domain (Exim), others the router's
+		   qualify domain. */
+		const char *q = bs ? d->a->domain : d->qualify;
+		size_t al = strlen(a), ql = q ? strlen(q) : 0;
+		char *x = arena_alloc(&s->tmp, al + ql + 2);
+
+		if (x == NULL) {
+			oom(s);
+			return -1;
+		}
+		memcpy(x, a, al);
+		x[al] = '@';
+		memcpy(x + al + 1, q ? q : "", ql + 1);
+		a = x;
+	}
+	if (d->R->rewrite && s->m->nrewrites > 0) {
+		char *rw = NULL, e[256];
+
+		if (rw_address(s->m->rewrites, s->m->nrewrites, RW_WHERE_ENV_TO, a, &rw, NULL, e,
+			       sizeof(e)) != 0) {
+			hard(s, "rewriting %s: %s", a, e);
+			return -1;
+		}
+		if (rw != NULL) {
+			a = tdup(s, rw, strlen(rw));
+			free(rw);
+			if (a == NULL)
+				return -1;
+		}
+	}
+	return push_gen(s, G_ADDR, a, bs);
+}
+
+/*
+ * A special item, @item (@ilen bytes) as written, its message @text (@n
+ * bytes): Exim refuses those the router does not allow.
+ */
+static enum rdkind special(struct rd *d, enum rdkind k, const char *item, size_t ilen,
+			   const char *text, size_t n)
+{
+	bool ok = k == RD_FAIL ? d->R->allow_fail : k == RD_DEFER ? d->R->allow_defer
+							      : !d->R->forbid_blackhole;
+
+	if (!ok) {
+		fmt(d->msg, MSG_MAX, "error in redirect %s: \"%.*s\" is not permitted",
+		    d->is_file ? "file" : "data", (int)ilen, item);
+		return RD_ERROR;
+	}
+	while (n > 0 && is_space((unsigned char)*text)) {
+		text++;
+		n--;
+	}
+	while (n > 0 && is_space((unsigned char)text[n - 1]))
+		n--;
+	if (n == 0 && k != RD_BLACKHOLE)
+		fmt(d->msg, MSG_MAX, "%s", k == RD_FAIL ? "forced rejection" : "forced defer");
+	else
+		fmt(d->msg, MSG_MAX, "%.*s", (int)n, text);
+	return k;
+}
+
+/* End of the item that starts at @i: a ',' or newline outside quotes,
+   comments and angle brackets (Exim's parse_find_address_end()). */
+static size_t item_end(const char *t, size_t i, size_t len)
+{
+	bool q = false, angle = false;
+	int paren = 0;
+
+	for (; i < len; i++) {
+		char c = t[i];
+
+		if (c == '\n')
+			return i;          /* nothing spans lines */
+		if (q) {
+			if (c == '\\' && i + 1 < len && t[i + 1] != '\n')
+				i++;
+			else if (c == '"')
+				q = false;
+		} else if (paren > 0) {
+			if (c == '\\' && i + 1 < len && t[i + 1] != '\n')
+				i++;
+			else if (c == '(')
+				paren++;
+			else if (c == ')')
+				paren--;
+		} else if (c == '"') {
+			q = true;
+		} else if (c == '(') {
+			paren++;
+		} else if (c == '<') {
+			angle = true;
+		} else if (c == '>') {
+			angle = false;
+		} else if (c == ',' && !angle) {
+			return i;
+		}
+	}
+	return len;
+}
+
+static bool has_kw(const char *p, size_t n, const char *kw)
+{
+	size_t kl = strlen(kw);
+
+	return n >= kl && memcmp(p, kw, kl) == 0;
+}
+
+static enum rdkind parse_list(struct rd *d, const char *t, size_t len, unsigned depth);
+
+/* Read a whole file the redirection names (:include: or .forward) into a
+   malloc'd buffer; -1 with errno, or -2 when it is too big. */
+static int read_fd(int fd, const struct stat *st, char **out, size_t *outlen)
+{
+	size_t cap = (size_t)st->st_size + 1, n = 0;
+	char *b;
+
+	if (st->st_size > FILE_MAX)
+		return -2;
+	b = malloc(cap + 1);
+	if (b == NULL)
+		return -1;
+	for (;;) {
+		ssize_t r = read(fd, b + n, cap - n);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			free(b);
+			return -1;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+		if (n == cap) {
+			if (n > FILE_MAX) {
+				free(b);
+				return -2;
+			}
+			char *nb = realloc(b, cap * 2 + 1);
+
+			if (nb == NULL) {
+				free(b);
+				return -1;
+			}
+			b = nb;
+			cap *= 2;
+		}
+	}
+	b[n] = '\0';
+	*out = b;
+	*outlen = n;
+	return 0;
+}
+
+static bool under_directory(const char *path, const char *dir, char *msg, size_t msglen)
+{
+	size_t dl = strlen(dir);
+	char buf[PATH_MAX];
+	struct stat st;
+
+	while (dl > 1 && dir[dl - 1] == '/')
+		dl--;
+	if (strncmp(path, dir, dl) != 0 || path[dl] != '/' || strlen(path) >= sizeof(buf)) {
+		fmt(msg, msglen, "included file %s is not in directory %s", path, dir);
+		return false;
+	}
+	/* No symbolic link inside the directory may lead out of it. */
+	strcpy(buf, path);
+	for (char *p = buf + dl + 1;; p++) {
+		char c;
+
+		while (*p != '\0' && *p != '/')
+			p++;
+		c = *p;
+		*p = '\0';
+		if (lstat(buf, &st) != 0) {
+			fmt(msg, msglen, "failed to stat %s (component of included file)", buf);
+			return false;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			fmt(msg, msglen, "included file %s in the %s directory involves a "
+			    "symbolic link", buf, dir);
+			return false;
+		}
+		if (c == '\0')
+			return true;
+		*p = c;
+	}
+}
+
+static enum rdkind include(struct rd *d, const char *p, size_t n, unsigned depth)
+{
+	char path[PATH_MAX], why[PATH_MAX + 200];
+	const char *ff = d->is_file ? "file" : "data";
+	struct stat st;
+	char *buf = NULL;
+	size_t blen = 0;
+	int fd, e;
+
+	while (n > 0 && is_space((unsigned char)*p)) {
+		p++;
+		n--;
+	}
+	why[0] = '\0';
+	if (n == 0)
+		fmt(why, sizeof(why), "file name missing after :include:");
+	else if (n >= sizeof(path))
+		fmt(why, sizeof(why), "included file name \"%.*s\" is too long", (int)n, p);
+	if (why[0] == '\0') {
+		memcpy(path, p, n);
+		path[n] = '\0';
+		if (path[0] != '/')
+			fmt(why, sizeof(why), "included file \"%s\" is not an absolute path", path);
+		else if (d->R->forbid_include)
+			fmt(why, sizeof(why), "included files not permitted");
+		else if (depth >= INCLUDE_MAX)
+			fmt(why, sizeof(why), "included files nested too deeply (limit %d)",
+			    INCLUDE_MAX);
+		else if (d->R->include_directory != NULL)
+			under_directory(path, d->R->include_directory, why, sizeof(why));
+	}
+	if (why[0] != '\0') {
+		fmt(d->msg, MSG_MAX, "error in redirect %s: %s", ff, why);
+		return RD_ERROR;
+	}
+	fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		fmt(d->msg, MSG_MAX, "error in redirect %s: failed to open included file %s: %s",
+		    ff, path, strerror(errno));
+		return RD_ERROR;
+	}
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		fmt(d->msg, MSG_MAX, "error in redirect %s: included file %s is not a regular "
+		    "file", ff, path);
+		close(fd);
+		return RD_ERROR;
+	}
+	e = read_fd(fd, &st, &buf, &blen);
+	close(fd);
+	if (e == -2) {
+		fmt(d->msg, MSG_MAX, "error in redirect %s: included file %s is too big "
+		    "(max %d)", ff, path, FILE_MAX);
+		return RD_ERROR;
+	}
+	if (e < 0) {
+		fmt(d->msg, MSG_MAX, "error in redirect %s: error while reading included file "
+		    "%s: %s", ff, path, strerror(errno));
+		return RD_ERROR;
+	}
+	enum rdkind k = parse_list(d, buf, blen, depth + 1);
+
+	free(buf);
+	return k;
+}
+
+/*
+ * An item that starts with '|' or '/': a pipe or a file unless it parses
+ * as a qualified address (Exim's rule, for X.400-style local parts).
+ * Returns 1 when it was one (added), 0 when it is an address, -1 on error
+ * (@d->msg set, or s->hard).
+ */
+static int pipe_or_file(struct rd *d, const char *it, size_t n, bool inquote)
+{
+	struct st *s = d->s;
+	const char *a;
+	bool unq = true, pipe = it[0] == '|';
+	char why[200];
+	int r = parse_one(s, it, n, &a, &unq, why, sizeof(why));
+
+	if (r == -2)
+		return -1;
+	if (r > 0 && !unq)
+		return 0;
+
+	char *x = arena_alloc(&s->tmp, n + 1);
+	size_t xl = 0;
+
+	if (x == NULL) {
+		oom(s);
+		return -1;
+	}
+	/* A quoted item loses the backslashes that quoted within it. */
+	for (size_t j = 0; j < n; j++) {
+		if (inquote && it[j] == '\\' && j + 1 < n)
+			j++;
+		x[xl++] = it[j];
+	}
+	x[xl] = '\0';
+	if (pipe ? d->R->forbid_pipe : d->R->forbid_file) {
+		fmt(d->msg, MSG_MAX, "error in redirect %s: delivery to %s \"%s\" is forbidden "
+		    "(%s)", d->is_file ? "file" : "data", pipe ? "the pipe" : "the file", x,
+		    pipe ? "forbid_pipe" : "forbid_file");
+		return -1;
+	}
+	return push_gen(s, pipe ? G_PIPE : G_FILE, x, false) < 0 ? -1 : 1;
+}
+
+/*
+ * Exim's parse_forward_list(): items separated by commas or newlines; '#'
+ * where an item could start comments out the line; an item wholly in
+ * quotes loses them; ":unknown:" is ignored; ":defer:", ":fail:" and
+ * ":blackhole:" end the list (the message is the rest of the line);
+ * ":include:" reads a file of the same syntax; "|cmd" and "/file" are
+ * pipes and files unless they parse as qualified addresses; "\name"
+ * qualifies with the incoming domain.  Returns RD_GEN when the list was
+ * read to its end (whatever it yielded).
+ */
+static enum rdkind parse_list(struct rd *d, const char *t, size_t len, unsigned depth)
+{
+	struct st *s = d->s;
+	size_t i = 0;
+
+	for (;;) {
+		for (;;) {
+			while (i < len && (is_space((unsigned char)t[i]) || t[i] == ','))
+				i++;
+			if (i < len && t[i] == '#') {
+				while (i < len && t[i] != '\n')
+					i++;
+				continue;
+			}
+			break;
+		}
+		if (i >= len)
+			return RD_GEN;
+
+		size_t e = item_end(t, i, len), next = e, b = i;
+		bool inquote = false;
+
+		while (e > b && is_space((unsigned char)t[e - 1]))
+			e--;
+		if (e - b >= 2 && t[b] == '"' && t[e - 1] == '"') {
+			b++;
+			e--;
+			inquote = true;
+			while (b < e && is_space((unsigned char)t[b]))
+				b++;
+			while (e > b && is_space((unsigned char)t[e - 1]))
+				e--;
+		}
+		const char *it = t + b;
+		size_t n = e - b;
+		enum rdkind k = RD_GEN;
+
+		i = next;
+		if (n == 9 && memcmp(it, ":unknown:", 9) == 0)
+			continue;
+		if (has_kw(it, n, ":defer:") || has_kw(it, n, ":fail:") ||
+		    has_kw(it, n, ":blackhole:")) {
+			k = has_kw(it, n, ":defer:") ? RD_DEFER :
+			    has_kw(it, n, ":fail:") ? RD_FAIL : RD_BLACKHOLE;
+			size_t kl = k == RD_DEFER ? 7 : k == RD_FAIL ? 6 : 11;
+			size_t le = b + kl;
+
+			while (le < len && t[le] != '\n')
+				le++;
+			return special(d, k, it, n, t + b + kl, le - (b + kl));
+		}
+		if (has_kw(it, n, ":include:")) {
+			k = include(d, it + 9, n - 9, depth);
+			if (k != RD_GEN)
+				return k;
+			continue;
+		}
+		if (n > 0 && (it[0] == '|' || it[0] == '/')) {
+			int r = pipe_or_file(d, it, n, inquote);
+
+			if (r < 0)
+				return RD_ERROR;
+			if (r > 0)
+				continue;
+		}
+		bool bs = n > 1 && it[0] == '\\';
+
+		if (gen_address(d, bs ? it + 1 : it, bs ? n - 1 : n, bs, &k) < 0)
+			return s->hard ? RD_ERROR : k;
+	}
+}
+
+/* Exim's rda_is_filter(): "# Exim filter" or "# Sieve filter", any case,
+   blanks optional, after leading white space. */
+static int filter_kind(const char *p, size_t n)
+{
+	static const char *const tags[] = { "# exim filter", "# sieve filter" };
+	size_t i = 0;
+
+	while (i < n && is_space((unsigned char)p[i]))
+		i++;
+	for (int k = 0; k < 2; k++) {
+		const char *tg = tags[k];
+		size_t j = i;
+
+		for (; *tg; tg++) {
+			if (*tg == ' ') {
+				while (j < n && is_blank(p[j]))
+					j++;
+			} else if (j < n && lc((unsigned char)p[j]) == *tg) {
+				j++;
+			} else {
+				break;
+			}
+		}
+		if (*tg == '\0')
+			return k + 1;
+	}
+	return 0;
+}
+
+static enum rdkind text_list(struct rd *d, const char *t, size_t n)
+{
+	int f = filter_kind(t, n);
+
+	if (f != 0) {
+		fmt(d->msg, MSG_MAX, "error in filter %s: noq does not run %s filters",
+		    d->is_file ? "file" : "data", f == 1 ? "Exim" : "Sieve");
+		return RD_ERROR;
+	}
+	return parse_list(d, t, n, 0);
+}
+
+static bool in_id_list(struct st *s, const char *list, unsigned long id, bool users)
+{
+	struct lsplit sp;
+	char it[256];
+	bool toolong;
+
+	lsplit_init(&sp, list);
+	while (lsplit_next(&sp, it, sizeof(it), &toolong)) {
+		if (toolong)
+			continue;
+		if (all_digits(it)) {
+			if (strtoul(it, NULL, 10) == id)
+				return true;
+		} else if (users) {
+			const struct passwd *pw = find_user(s, it);
+
+			if (pw != NULL && (unsigned long)pw->pw_uid == id)
+				return true;
+		} else {
+			const struct group *gr = getgrnam(it);
+
+			if (gr != NULL && (unsigned long)gr->gr_gid == id)
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Read the file @path as Exim's rda_get_file_contents() does, with noq's
+ * difference: EACCES declines (noq runs with the caller's privileges, so an
+ * unreadable file is treated as absent).  Returns RD_GEN with the contents
+ * in *@out (malloc'd), RD_DECLINE (absent), or RD_ERROR (@d->msg set).
+ */
+static enum rdkind read_forward(struct rd *d, const char *path, char **out, size_t *outlen)
+{
+	const struct rtr *R = d->R;
+	const struct att *a = d->a;
+	struct stat st;
+	int fd, e;
+
+	fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		e = errno;
+		if (e == EACCES)
+			return RD_DECLINE;
+		if (e == ENOTDIR && R->ignore_enotdir)
+			return RD_DECLINE;
+		if (e == ENOENT) {
+			/* Absent: decline, unless the directory is missing too
+			   (an unmounted home directory looks the same). */
+			char dir[PATH_MAX];
+			const char *sl = strrchr(path, '/');
+			size_t dl = sl != NULL ? (size_t)(sl - path) : 0;
+
+			if (R->ignore_enotdir || sl == NULL || dl + 3 > sizeof(dir))
+				return RD_DECLINE;
+			memcpy(dir, path, dl);
+			memcpy(dir + dl, "/.", 3);
+			if (stat(dir, &st) == 0 || errno == EACCES)
+				return RD_DECLINE;
+			fmt(d->msg, MSG_MAX, "failed to stat %s (%s)", dir, strerror(errno));
+			return RD_ERROR;
+		}
+		fmt(d->msg, MSG_MAX, "failed to open %s: %s", path, strerror(e));
+		return RD_ERROR;
+	}
+	if (fstat(fd, &st) != 0) {
+		fmt(d->msg, MSG_MAX, "failed to stat %s: %s", path, strerror(errno));
+		close(fd);
+		return RD_ERROR;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		fmt(d->msg, MSG_MAX, "%s is not a regular file", path);
+		close(fd);
+		return RD_ERROR;
+	}
+	if (((unsigned)st.st_mode & R->modemask) != 0) {
+		fmt(d->msg, MSG_MAX, "bad mode (0%o) for %s: 0%o bit(s) unexpected",
+		    (unsigned)st.st_mode, path, (unsigned)st.st_mode & R->modemask);
+		close(fd);
+		return RD_ERROR;
+	}
+	bool uid_ok = !R->check_owner, gid_ok = !R->check_group;
+
+	if (!uid_ok)
+		uid_ok = (a->have_pw && st.st_uid == a->uid) ||
+			 (R->owners != NULL && in_id_list(d->s, R->owners, st.st_uid, true));
+	if (!gid_ok)
+		gid_ok = (a->have_pw && st.st_gid == a->gid) ||
+			 (R->owngroups != NULL && in_id_list(d->s, R->owngroups, st.st_gid, false));
+	if (!uid_ok || !gid_ok) {
+		fmt(d->msg, MSG_MAX, "bad %s for %s", uid_ok ? "group" : "owner", path);
+		close(fd);
+		return RD_ERROR;
+	}
+	e = read_fd(fd, &st, out, outlen);
+	close(fd);
+	if (e == -2) {
+		fmt(d->msg, MSG_MAX, "%s is too big (max %d)", path, FILE_MAX);
+		return RD_ERROR;
+	}
+	if (e < 0) {
+		fmt(d->msg, MSG_MAX, "error while reading %s: %s", path, strerror(errno));
+		return RD_ERROR;
+	}
+	return RD_GEN;
+}
+
+/* The alias table: the local part (or local_part@domain) looked up without case. */
+static enum rdkind table(struct rd *d, long r)
+{
+	struct st *s = d->s;
+	char key[PART_MAX * 2 + 2];
+	struct pol_alias al;
+	char e[POL_ERRLEN];
+	int rc;
+
+	if (d->R->key_full)
+		fmt(key, sizeof(key), "%s@%s", d->a->lp, d->a->domain);
+	else
+		fmt(key, sizeof(key), "%s", d->a->lp);
+	lower(key);
+	e[0] = '\0';
+	rc = pol_alias_lookup(s->ctx->pol, (uint32_t)r, key, strlen(key), &s->tmp, &al, e);
+	if (rc < 0) {
+		hard(s, "malformed alias table of router %s: %s", d->R->o->name,
+		     e[0] ? e : pol_strerror(rc));
+		return RD_ERROR;
+	}
+	if (rc == 0)
+		return RD_DECLINE;
+	for (size_t i = 0; i < al.ntargets; i++) {
+		const struct mdl_target *t = &al.targets[i];
+		const char *x = t->text ? t->text : "";
+		enum rdkind k = RD_GEN;
+
+		switch (t->kind) {
+		case AT_ADDRESS: {
+			bool bs = x[0] == '\\' && x[1] != '\0';
+
+			if (gen_address(d, bs ? x + 1 : x, strlen(x) - (bs ? 1 : 0), bs, &k) < 0)
+				return s->hard ? RD_ERROR : k;
+			break;
+		}
+		case AT_FAIL:
+			return special(d, RD_FAIL, ":fail:", 6, x, strlen(x));
+		case AT_DEFER:
+			return special(d, RD_DEFER, ":defer:", 7, x, strlen(x));
+		case AT_BLACKHOLE:
+			return special(d, RD_BLACKHOLE, ":blackhole:", 11, "", 0);
+		default:
+			hard(s, "malformed alias table of router %s: unknown target kind",
+			     d->R->o->name);
+			return RD_ERROR;
+		}
+	}
+	return RD_GEN;
+}
+
+/* Run redirect router @r for @a: the outcome, generated items in s->gv. */
+static enum rdkind redirect(struct st *s, struct att *a, long r, char *msg)
+{
+	const struct rtr *R = &s->r[r];
+	struct rd d = { s, a, R, NULL, R->src == SRC_FILE, msg };
+	char *q = NULL, *x = NULL, *buf = NULL;
+	size_t blen = 0;
+	enum rdkind k = RD_DECLINE;
+
+	s->ngv = 0;
+	if (R->qualify_preserve) {
+		d.qualify = a->domain;
+	} else if (R->qualify_domain != NULL) {
+		q = expand(s, a, R, "qualify_domain", R->qualify_domain, msg, MSG_MAX);
+		if (q == NULL)
+			return RD_ERROR;
+		d.qualify = q;
+	} else {
+		d.qualify = s->qualify_recipient;
+	}
+	switch (R->src) {
+	case SRC_NONE:
+		break;
+	case SRC_TABLE:
+		k = table(&d, r);
+		break;
+	case SRC_CONST:
+		k = parse_list(&d, R->data, strlen(R->data), 0);
+		break;
+	case SRC_DATA:
+		x = expand(s, a, R, "data", R->data, msg, MSG_MAX);
+		k = x == NULL ? RD_ERROR : text_list(&d, x, strlen(x));
+		break;
+	case SRC_FILE:
+		x = expand(s, a, R, "file", R->file, msg, MSG_MAX);
+		if (x == NULL) {
+			k = RD_ERROR;
+			break;
+		}
+		k = read_forward(&d, x, &buf, &blen);
+		if (k == RD_GEN)
+			k = text_list(&d, buf, blen);
+		break;
+	}
+	free(q);
+	free(x);
+	free(buf);
+	if (k == RD_GEN && s->ngv == 0)
+		k = RD_DECLINE;     /* an empty list: the router declines */
+	if (k == RD_BLACKHOLE || k == RD_DEFER || k == RD_ERROR)
+		s->ngv = 0;         /* what came before is discarded */
+	return k;
+}
+
+/* ======================================================================
+ * Routing one address
+ * ====================================================================== */
+
+/* Whether router @r must be skipped for node @i (Exim's loop protection). */
+static bool loop_skip(const struct st *s, size_t i, long r)
+{
+	const struct route_node *v = s->res->v;
+	const struct rtr *R = &s->r[r];
+
+	for (long p = v[i].parent; p >= 0; p = v[p].parent)
+		if (v[p].router == r && (!R->repeat_use ||
+					 same_addr_lp(v[p].addr, v[i].addr, R->caseful)))
+			return true;
+	return false;
+}
+
+/* Split node @i's address into @a (local part dequoted, domain). */
+static bool att_init(const struct st *s, size_t i, struct att *a)
+{
+	const char *addr = s->res->v[i].addr;
+	size_t ll = local_len(addr), n = 0;
+
+	memset(a, 0, sizeof(*a));
+	a->node = i;
+	a->addr = addr;
+	a->domain = addr[ll] == '@' ? addr + ll + 1 : "";
+	if (ll >= sizeof(a->full))
+		return false;
+	if (addr[0] == '"') {
+		for (size_t k = 1; k < ll && addr[k] != '"'; k++) {
+			if (addr[k] == '\\' && k + 1 < ll)
+				k++;
+			a->full[n++] = addr[k];
+		}
+	} else {
+		memcpy(a->full, addr, ll);
+		n = ll;
+	}
+	a->full[n] = '\0';
+	return true;
+}
+
+/*
+ * The local part router @R sees, into @a: case, then prefix and suffix.
+ * false when a required affix is missing (the router is skipped).
+ */
+static bool affixes(const struct rtr *R, struct att *a)
+{
+	strcpy(a->lp, a->full);
+	if (!R->caseful)
+		lower(a->lp);
+	a->prefix[0] = a->suffix[0] = '\0';
+	a->have_home = a->have_pw = false;
+	if (R->prefix != NULL) {
+		size_t pl = check_prefix(a->lp, R->prefix);
+
+		if (pl > 0) {
+			memcpy(a->prefix, a->lp, pl);
+			a->prefix[pl] = '\0';
+			memmove(a->lp, a->lp + pl, strlen(a->lp + pl) + 1);
+		} else if (!R->prefix_optional) {
+			return false;
+		}
+	}
+	if (R->suffix != NULL) {
+		size_t sl = check_suffix(a->lp, R->suffix), len = strlen(a->lp);
+
+		if (sl > 0) {
+			memcpy(a->suffix, a->lp + len - sl, sl + 1);
+			a->lp[len - sl] = '\0';
+		} else if (!R->suffix_optional) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* The runtime tuple check for node @i delivered by rule @ru of router @r. */
+static void tuple_check(struct st *s, size_t i, long r, const struct rule *ru)
+{
+	const struct route_node *v = s->res->v;
+	const char *et = s->r[r].errors_to;
+
+	if (s->ctx->verify)
+		return;       /* -bv delivers nothing */
+	if (!ru->tuple_ok) {
+		s->res->config_problem = true;
+		return;
+	}
+	for (long p = v[i].parent; p >= 0; p = v[p].parent) {
+		const struct rtr *P = v[p].router >= 0 ? &s->r[v[p].router] : NULL;
+
+		if (P == NULL || P->kind != RK_REDIRECT)
+			continue;
+		if (P->headers_add != NULL || P->headers_remove != NULL)
+			s->res->config_problem = true;
+		if (et == NULL)
+			et = P->errors_to;
+	}
+	if (!str_eq(et, nz(s->m->route.errors_to)))
+		s->res->config_problem = true;
+}
+
+/* Children of node @i from s->gv (redirected by router @r). */
+static int add_children(struct st *s, size_t i, long r)
+{
+	const struct rtr *R = &s->r[r];
+	unsigned depth = s->np[i].depth + 1;
+
+	if (s->ngv > 0 && depth > s->max_depth) {
+		hard(s, "routing loop: %s is redirected more than %u times",
+		     s->res->v[s->res->v[i].top].addr, s->max_depth);
+		return -1;
+	}
+	for (size_t k = 0; k < s->ngv; k++) {
+		const struct gen *g = &s->gv[k];
+		const char *addr = g->text;
+
+		if (g->kind == G_ADDR && R->check_ancestor) {
+			/* Generating an ancestor: a copy of this address instead. */
+			for (long p = (long)i; p >= 0; p = s->res->v[p].parent) {
+				const struct route_node *pn = &s->res->v[p];
+				bool cf = pn->router >= 0 && s->r[pn->router].caseful;
+
+				if (same_addr_lp(addr, pn->addr, cf)) {
+					addr = s->res->v[i].addr;
+					break;
+				}
+			}
+		}
+		long c = add_node(s, addr, (long)i, s->res->v[i].top, depth);
+
+		if (c < 0)
+			return -1;
+		if (g->kind != G_ADDR) {
+			s->res->v[c].status = RS_FAIL;
+			s->res->v[c].local = true;
+			s->res->v[c].router = r;
+			s->np[c].done = true;
+			continue;
+		}
+		s->np[c].start = R->redirect_router >= 0 ? R->redirect_router : 0;
+		s->np[c].skip = g->skip ? r : -1;
+	}
+	return 0;
+}
+
+/* "unseen": a copy of node @i goes on to the routers after @r. */
+static int unseen_copy(struct st *s, size_t i, long r, const struct att *a)
+{
+	char msg[MSG_MAX];
+	int u;
+
+	if ((size_t)r + 1 >= s->nr)
+		return 0;
+	msg[0] = '\0';
+	u = xbool(s, a, &s->r[r], s->r[r].unseen, "unseen", false, msg, sizeof(msg));
+	if (u < 0) {
+		finish(s, i, RS_DEFER, r, msg);
+		return 0;
+	}
+	if (u == 0)
+		return 0;
+	if (s->np[i].depth + 1 > s->max_depth) {
+		hard(s, "routing loop: %s is redirected more than %u times",
+		     s->res->v[s->res->v[i].top].addr, s->max_depth);
+		return -1;
+	}
+	long c = add_node(s, s->res->v[i].addr, (long)i, s->res->v[i].top, s->np[i].depth + 1);
+
+	if (c < 0)
+		return -1;
+	s->np[c].start = r + 1;
+	return 0;
+}
+
+static void deliver(struct st *s, size_t i, long r, const struct rule *ru)
+{
+	long d = hset_add(s, &s->delivered, i, addr_hash(s->res->v[i].addr), delivered_eq);
+
+	if (d == -2) {
+		oom(s);
+		return;
+	}
+	if (d >= 0) {
+		finish(s, i, RS_DUPLICATE, r, "");
+		return;
+	}
+	finish(s, i, RS_DELIVER, r, "");
+	s->res->ndeliver++;
+	tuple_check(s, i, r, ru);
+}
+
+static void unrouteable(struct st *s, size_t i, long last, struct att *a)
+{
+	const char *msg = "Unrouteable address";
+	char *x = NULL;
+
+	if (last >= 0 && s->r[last].cannot_route_message != NULL) {
+		char m[MSG_MAX];
+
+		x = expand(s, a, &s->r[last], "cannot_route_message",
+			   s->r[last].cannot_route_message, m, sizeof(m));
+		if (x != NULL)
+			msg = x;
+	}
+	finish(s, i, RS_FAIL, -1, msg);
+	free(x);
+}
+
+static void route_node(struct st *s, size_t i)
+{
+	struct att *a = malloc(sizeof(*a));
+	char *msg = malloc(MSG_MAX);
+	long last = -1;
+
+	if (a == NULL || msg == NULL) {
+		oom(s);
+		goto out;
+	}
+	msg[0] = '\0';
+	if (!att_init(s, i, a)) {
+		finish(s, i, RS_FAIL, -1, "local part too long");
+		goto out;
+	}
+	/* Reached before in the same context: routed once. An address equal
+	   to an ancestor is the "keep a copy" idiom or a loop, which loop
+	   protection resolves, not a duplicate. */
+	bool ancestor = false;
+
+	for (long p = s->res->v[i].parent; p >= 0 && !ancestor; p = s->res->v[p].parent)
+		ancestor = strcasecmp(s->res->v[p].addr, s->res->v[i].addr) == 0;
+	if (!ancestor) {
+		long d = hset_add(s, &s->seen, i, seen_hash(s, i), seen_eq);
+
+		if (d == -2) {
+			oom(s);
+			goto out;
+		}
+		if (d >= 0) {
+			finish(s, i, RS_DUPLICATE, -1, "");
+			goto out;
+		}
+	}
+
+	for (long r = s->np[i].start; r >= 0 && (size_t)r < s->nr && !s->hard; r++) {
+		struct rtr *R = &s->r[r];
+		enum pre p;
+
+		if (R->kind == RK_OTHER || r == s->np[i].skip)
+			continue;
+		last = r;
+		if (s->res->v[i].parent >= 0 && loop_skip(s, i, r))
+			continue;
+		if (R->verify_only && !s->ctx->verify)
+			continue;
+		if (!affixes(R, a))
+			continue;
+		p = preconditions(s, a, R, msg, MSG_MAX);
+		if (p == PRE_SKIP)
+			continue;
+		if (p == PRE_DEFER) {
+			finish(s, i, RS_DEFER, r, msg);
+			goto out;
+		}
+
+		/* Run the router. */
+		if (R->kind == RK_ACCEPT || R->kind == RK_MANUAL) {
+			const struct rule *ru = NULL;
+
+			for (size_t k = 0; k < R->nrules && ru == NULL; k++) {
+				struct litem *pat = &R->rules[k].pat;
+				struct subj x = { a->domain, NULL, 0, NULL, false };
+				struct clist one = { pat, 1 };
+				enum mres m;
+
+				if (!R->rules[k].has_pattern) {
+					ru = &R->rules[k];
+					break;
+				}
+				m = match_clist(s, a, R, &one, LK_DOMAIN, "route_list", &x, 0, msg,
+						MSG_MAX);
+				if (m == M_DEFER) {
+					finish(s, i, RS_DEFER, r, msg);
+					goto out;
+				}
+				if (m == M_YES)
+					ru = &R->rules[k];
+			}
+			if (ru != NULL) {
+				deliver(s, i, r, ru);
+				unseen_copy(s, i, r, a);
+				goto out;
+			}
+		} else {
+			enum rdkind k = redirect(s, a, r, msg);
+
+			switch (k) {
+			case RD_DECLINE:
+				break;
+			case RD_GEN:
+				finish(s, i, RS_REDIRECTED, r, "");
+				if (add_children(s, i, r) == 0)
+					unseen_copy(s, i, r, a);
+				arena_free(&s->tmp);
+				goto out;
+			case RD_BLACKHOLE:
+				finish(s, i, RS_BLACKHOLE, r, "");
+				unseen_copy(s, i, r, a);
+				arena_free(&s->tmp);
+				goto out;
+			case RD_FAIL:
+				/* Exim keeps what the list gave before :fail:. */
+				finish(s, i, RS_FAIL, r, msg);
+				add_children(s, i, r);
+				arena_free(&s->tmp);
+				goto out;
+			case RD_DEFER:
+			case RD_ERROR:
+				finish(s, i, RS_DEFER, r, msg);
+				arena_free(&s->tmp);
+				goto out;
+			}
+			arena_free(&s->tmp);
+		}
+
+		/* Declined: on to the next router, unless no_more. */
+		int more = xbool(s, a, R, R->more, "more", true, msg, MSG_MAX);
+
+		if (more < 0) {
+			finish(s, i, RS_DEFER, r, msg);
+			goto out;
+		}
+		if (!more)
+			break;
+	}
+	if (!s->hard) {
+		/* Variables for cannot_route_message: the whole local part. */
+		strcpy(a->lp, a->full);
+		if (last >= 0 && !s->r[last].caseful)
+			lower(a->lp);
+		a->prefix[0] = a->suffix[0] = '\0';
+		unrouteable(s, i, last, a);
+	}
+out:
+	free(a);
+	free(msg);
+}
+
+/* ======================================================================
+ * Entry points
+ * ====================================================================== */
+
+static void st_free(struct st *s)
+{
+	free(s->r);
+	free(s->nl);
+	lstore_free(&s->ls);
+	free(s->np);
+	free(s->seen.v);
+	free(s->delivered.v);
+	arena_free(&s->tmp);
+	free(s->gv);
+	addr_list_free(&s->al);
+}
+
+/* qualify_domain: the policy's constant value, else the host name. */
+static const char *main_qualify(const struct model *m, const char *host)
+{
+	const char *q = ostr(&m->main, "qualify_domain");
+
+	return q != NULL && q[0] != '\0' && strchr(q, '$') == NULL ? q : host;
+}
+
+int route_all(const struct route_ctx *ctx, const char *const *rcpts, size_t n,
+	      struct route_result *res, char *err, size_t errlen)
+{
+	struct st S, *s = &S;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	if (res->v != NULL || res->n != 0) {
+		fmt(err, errlen, "route_all: the result was used before");
+		return -1;
+	}
+	memset(s, 0, sizeof(*s));
+	s->ctx = ctx;
+	s->m = ctx->m;
+	s->res = res;
+	s->err = err;
+	s->errlen = errlen;
+	s->max_nodes = ctx->max_nodes ? ctx->max_nodes : ROUTE_MAX_NODES;
+	s->max_depth = ctx->max_depth ? ctx->max_depth : ROUTE_MAX_DEPTH;
+	s->primary_hostname = ctx->primary_hostname;
+	s->qualify_domain = main_qualify(s->m, ctx->primary_hostname);
+	s->qualify_recipient = ctx->qualify_recipient ? ctx->qualify_recipient
+						      : s->qualify_domain;
+	addr_list_init(&s->al);
+
+	if (setup(s) == 0) {
+		for (size_t i = 0; i < n && !s->hard; i++)
+			add_node(s, rcpts[i], -1, -1, 0);
+		res->ntop = res->n;
+		for (size_t i = 0; i < res->n && !s->hard; i++)
+			if (!s->np[i].done)
+				route_node(s, i);
+	}
+	st_free(s);
+	if (s->hard) {
+		if (errlen > 0 && err[0] == '\0')
+			fmt(err, errlen, "routing failed");
+		return -1;
+	}
+	return 0;
+}
+
+void route_result_free(struct route_result *res)
+{
+	if (res == NULL)
+		return;
+	free(res->v);
+	arena_free(&res->arena);
+	memset(res, 0, sizeof(*res));
+}
+
+long route_failure(const struct route_result *res, char *buf, size_t len)
+{
+	long pick = -1;
+	int rank = 0;
+
+	/* Exim's order: a local delivery, then a deferral, then a failure. */
+	for (size_t i = 0; i < res->n; i++) {
+		const struct route_node *v = &res->v[i];
+		int k = v->status == RS_FAIL && v->local ? 3 : v->status == RS_DEFER ? 2 :
+			v->status == RS_FAIL ? 1 : 0;
+
+		if (k > rank) {
+			rank = k;
+			pick = (long)i;
+		}
+	}
+	if (pick < 0) {
+		if (len > 0)
+			buf[0] = '\0';
+		return -1;
+	}
+	const struct route_node *v = &res->v[pick];
+	const char *msg = v->local || v->msg == NULL ? "" : v->msg;
+
+	fmt(buf, len, "routing %s yielded a %s delivery%s%s", res->v[v->top].addr,
+	    rank == 3 ? "local" : rank == 2 ? "deferred" : "failed", msg[0] ? ": " : "", msg);
+	return pick;
+}

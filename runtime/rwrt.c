@@ -1,0 +1,700 @@
+/*
+ * rwrt.c -- rewrite rules at send time and the small expander (see rwrt.h).
+ *
+ * A rule is matched the way Exim matches a one-item address list: the
+ * subject is the address with its domain in lower case (pattern domains
+ * are compared byte for byte with it, so an upper-case pattern domain never
+ * matches, as noqc warns), its local part untouched.  $0, $local_part and
+ * $domain keep the address's own case; $1.. come from the lower-cased
+ * subject, as in Exim.
+ *
+ * The replacement is expanded with exp_string(); what it yields must parse
+ * as one mailbox (addr_parse(), ADDR_SINGLE), whose canonical address is
+ * the new address.  When it does not, Exim logs the rule and gives up on
+ * the address: the rewriting stops and earlier rules' work stands.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <regex.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "rwrt.h"
+
+/* An expansion yields at most this many bytes. */
+#define EXP_MAX (64 * 1024)
+
+/* Text from the policy quoted in a message is cut to this length. */
+#define QUOTE_MAX 60
+
+/* Exim re-applies an 'R' rule at most this many times. */
+#define RW_REPEAT_MAX 10
+
+/* Numeric variables $0..$RW_MAXN, as many as Exim keeps (EXPAND_MAXN). */
+#define RW_MAXN 20
+
+#define RW_HDRS (RW_b | RW_c | RW_f | RW_r | RW_s | RW_t)
+#define RW_PLACES (RW_E | RW_F | RW_T | RW_h | RW_HDRS)
+
+#if defined(__GNUC__)
+#define RW_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define RW_PRINTF(f, a)
+#endif
+
+static void seterr(char *err, size_t errlen, const char *fmt, ...) RW_PRINTF(3, 4);
+static void seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int qlen(size_t n)
+{
+	return n > QUOTE_MAX ? QUOTE_MAX : (int)n;
+}
+
+static const char *qdots(size_t n)
+{
+	return n > QUOTE_MAX ? "..." : "";
+}
+
+/* ---- the expander ------------------------------------------------------ */
+
+/** struct sbuf - the expansion being built, at most EXP_MAX bytes. */
+struct sbuf {
+	char *p;
+	size_t len;
+	size_t cap;
+};
+
+/* Append @n bytes; 0, or -1 with @err set (out of memory, too long). */
+static int sb_put(struct sbuf *b, const char *s, size_t n, char *err, size_t errlen)
+{
+	if (n > EXP_MAX - b->len) {
+		seterr(err, errlen, "the expansion is longer than %d bytes", EXP_MAX);
+		return -1;
+	}
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 64;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+
+		char *p = realloc(b->p, cap);
+
+		if (p == NULL) {
+			seterr(err, errlen, "out of memory");
+			return -1;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return 0;
+}
+
+static bool is_name_char(char c)
+{
+	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c >= '0' && c <= '9');
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool is_octal(char c)
+{
+	return c >= '0' && c <= '7';
+}
+
+static int hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * The escape at @s (a '\' that is not the last byte): its value in *@c.
+ * Returns the number of bytes it takes.  Exim's string_interpret_escape():
+ * \b \f \n \r \t \v, up to three octal digits, \x with up to two hex
+ * digits (none gives 0), any other byte stands for itself.
+ */
+static size_t escape(const char *s, unsigned *c)
+{
+	size_t k = 1;
+	unsigned v;
+
+	if (is_octal(s[1])) {
+		v = (unsigned)(s[k++] - '0');
+		while (k < 4 && is_octal(s[k]))
+			v = v * 8 + (unsigned)(s[k++] - '0');
+		*c = v & 0xff;
+		return k;
+	}
+	switch (s[1]) {
+	case 'b': v = '\b'; break;
+	case 'f': v = '\f'; break;
+	case 'n': v = '\n'; break;
+	case 'r': v = '\r'; break;
+	case 't': v = '\t'; break;
+	case 'v': v = '\v'; break;
+	case 'x':
+		v = 0;
+		for (int d = 0; d < 2 && hex_value(s[k + 1]) >= 0; d++)
+			v = v * 16 + (unsigned)hex_value(s[++k]);
+		break;
+	default:
+		v = (unsigned char)s[1];
+		break;
+	}
+	*c = v;
+	return k + 1;
+}
+
+static const struct exp_var *find_var(const struct exp_var *vars, size_t nvars,
+				      const char *name, size_t len)
+{
+	for (size_t i = 0; i < nvars; i++)
+		if (strncmp(vars[i].name, name, len) == 0 && vars[i].name[len] == '\0')
+			return &vars[i];
+	return NULL;
+}
+
+char *exp_string(const char *s, const struct exp_var *vars, size_t nvars,
+		 char *err, size_t errlen)
+{
+	struct sbuf b = { NULL, 0, 0 };
+	size_t i = 0;
+
+	if (sb_put(&b, "", 0, err, errlen) != 0)
+		return NULL;
+	while (s[i] != '\0') {
+		size_t run = strcspn(s + i, "$\\");
+
+		if (run > 0) {
+			if (sb_put(&b, s + i, run, err, errlen) != 0)
+				goto fail;
+			i += run;
+			continue;
+		}
+		if (s[i] == '\\') {
+			if (s[i + 1] == '\0') {
+				/* A '\' at the very end stands for itself. */
+				if (sb_put(&b, "\\", 1, err, errlen) != 0)
+					goto fail;
+				i++;
+				continue;
+			}
+			if (s[i + 1] == 'N') {
+				/* \N...\N: copied as it is, up to the next \N or
+				   the end. */
+				const char *from = s + i + 2;
+				const char *end = strstr(from, "\\N");
+				size_t n = end ? (size_t)(end - from) : strlen(from);
+
+				if (sb_put(&b, from, n, err, errlen) != 0)
+					goto fail;
+				i += 2 + n + (end ? 2 : 0);
+				continue;
+			}
+
+			unsigned c;
+			size_t k = escape(s + i, &c);
+
+			if (c == 0) {
+				seterr(err, errlen, "'%.*s' would put a NUL byte in the "
+				       "expansion", (int)k, s + i);
+				goto fail;
+			}
+
+			char ch = (char)c;
+
+			if (sb_put(&b, &ch, 1, err, errlen) != 0)
+				goto fail;
+			i += k;
+			continue;
+		}
+
+		/* '$': a variable, $name or ${name}. */
+		bool brace = s[i + 1] == '{';
+		size_t from = i + 1 + (brace ? 1 : 0);
+		size_t k = from;
+
+		/* Like Exim, "$1abc" is $1 followed by "abc". */
+		if (!brace && is_digit(s[k])) {
+			while (is_digit(s[k]))
+				k++;
+		} else {
+			while (is_name_char(s[k]))
+				k++;
+		}
+
+		size_t len = k - from;
+
+		if (len == 0) {
+			seterr(err, errlen, "'%s' not followed by a variable name",
+			       brace ? "${" : "$");
+			goto fail;
+		}
+		if (brace && s[k] != '}') {
+			if (s[k] == '\0')
+				seterr(err, errlen, "missing '}' after '${%.*s%s'",
+				       qlen(len), s + from, qdots(len));
+			else
+				seterr(err, errlen, "cannot expand '${%.*s%s' at send time",
+				       qlen(len), s + from, qdots(len));
+			goto fail;
+		}
+
+		const struct exp_var *v = find_var(vars, nvars, s + from, len);
+
+		if (v == NULL) {
+			seterr(err, errlen, "unknown variable $%.*s%s", qlen(len),
+			       s + from, qdots(len));
+			goto fail;
+		}
+		if (v->value != NULL &&
+		    sb_put(&b, v->value, strlen(v->value), err, errlen) != 0)
+			goto fail;
+		i = k + (brace ? 1 : 0);
+	}
+	return b.p;
+
+fail:
+	free(b.p);
+	return NULL;
+}
+
+/* ---- matching ---------------------------------------------------------- */
+
+/**
+ * struct rw_run - one rw_address() call.
+ * @cur:     the address as rewritten so far (malloc'd).
+ * @name:    the display name a 'w' rule gave, or NULL (malloc'd).
+ * @header:  the address comes from a header: 'w' keeps the display name.
+ */
+struct rw_run {
+	const struct mdl_rewrite *rules;
+	size_t n;
+	char *cur;
+	char *name;
+	bool header;
+	char *err;
+	size_t errlen;
+};
+
+/**
+ * struct rw_match - what a matching rule sets.
+ * @num:  $0..$RW_MAXN; NULL for those the pattern does not set.
+ * @buf:  holds their text.
+ */
+struct rw_match {
+	const char *num[RW_MAXN + 1];
+	char *buf;
+	size_t used;
+};
+
+/* Keep @n bytes of @s as the next string of @m (its buffer is big enough). */
+static const char *m_keep(struct rw_match *m, const char *s, size_t n)
+{
+	char *p = m->buf + m->used;
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	m->used += n + 1;
+	return p;
+}
+
+/* Make room for @n strings of at most @len bytes each. */
+static int m_init(struct rw_match *m, size_t n, size_t len)
+{
+	memset(m, 0, sizeof(*m));
+	m->buf = malloc(n * (len + 1));
+	return m->buf == NULL ? -1 : 0;
+}
+
+/* The places in flags @f, with E and h spelt out. */
+static uint32_t places(uint32_t f)
+{
+	if (f & RW_E)
+		f |= RW_F | RW_T;
+	if (f & RW_h)
+		f |= RW_HDRS;
+	return f & (RW_F | RW_T | RW_HDRS);
+}
+
+/* Where a rule applies: a rule that names no place and is not an 'S' rule
+   applies everywhere (an 'S' rule alone only at SMTP time). */
+static uint32_t rule_places(uint32_t f)
+{
+	if ((f & (RW_PLACES | RW_S)) == 0)
+		return RW_F | RW_T | RW_HDRS;
+	return places(f);
+}
+
+/*
+ * @sub (@slen bytes) against the pattern part @pat (@plen bytes): equal,
+ * or, when @pat starts with '*', ending with the rest of it.  *@wild is
+ * set to the length the '*' matched, or SIZE_MAX without a '*'.
+ */
+static bool part_match(const char *sub, size_t slen, const char *pat, size_t plen,
+		       size_t *wild)
+{
+	*wild = SIZE_MAX;
+	if (plen > 0 && pat[0] == '*') {
+		size_t rest = plen - 1;
+
+		if (slen < rest || memcmp(sub + slen - rest, pat + 1, rest) != 0)
+			return false;
+		*wild = slen - rest;
+		return true;
+	}
+	return slen == plen && memcmp(sub, pat, slen) == 0;
+}
+
+/* Regular expression @re against @sub: captures go to $1.. (from @m). */
+static int regex_match(const regex_t *re, const char *sub, struct rw_match *m)
+{
+	regmatch_t pm[RW_MAXN + 1];
+	size_t nm = re->re_nsub + 1 > RW_MAXN + 1 ? RW_MAXN + 1 : re->re_nsub + 1;
+	size_t slen = strlen(sub);
+
+	if (regexec(re, sub, nm, pm, 0) != 0)
+		return 0;
+	if (m_init(m, nm, slen) != 0)
+		return -1;
+	for (size_t i = 0; i < nm; i++) {
+		if (pm[i].rm_so < 0)
+			m->num[i] = m_keep(m, "", 0);
+		else
+			m->num[i] = m_keep(m, sub + pm[i].rm_so,
+					   (size_t)(pm[i].rm_eo - pm[i].rm_so));
+	}
+	return 1;
+}
+
+/*
+ * Match @rule against the current address.  @re is the compiled pattern
+ * of a regular expression rule.  @smtp: the SMTP-time pass, where the
+ * subject is "<address>" as a client sends it and is not lower-cased.
+ * Returns 1 (and fills @m), 0 for no match, -1 when out of memory.
+ */
+static int rule_match(const struct rw_run *r, const struct mdl_rewrite *rule,
+		      const regex_t *re, bool smtp, struct rw_match *m)
+{
+	const char *cur = r->cur;
+	size_t len = strlen(cur);
+
+	if (smtp) {
+		if (re == NULL)
+			return 0;
+
+		char *sub = malloc(len + 3);
+		int rc;
+
+		if (sub == NULL)
+			return -1;
+		sub[0] = '<';
+		memcpy(sub + 1, cur, len);
+		memcpy(sub + 1 + len, ">", 2);
+		rc = regex_match(re, sub, m);
+		free(sub);
+		return rc;
+	}
+
+	/* Exim matches only addresses that have a domain. */
+	const char *at = strrchr(cur, '@');
+
+	if (at == NULL)
+		return 0;
+
+	size_t llen = (size_t)(at - cur);
+	char *sub = malloc(len + 1);
+	int rc = 0;
+
+	if (sub == NULL)
+		return -1;
+	memcpy(sub, cur, len + 1);
+	for (char *p = sub + llen + 1; *p; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+
+	if (re != NULL) {
+		rc = regex_match(re, sub, m);
+		if (rc == 1)
+			m->num[0] = cur;
+		free(sub);
+		return rc;
+	}
+
+	const char *pat = rule->pattern;
+	const char *pat_at = strrchr(pat, '@');
+	const char *pdom = pat_at ? pat_at + 1 : pat;
+	const char *dom = sub + llen + 1;
+	size_t lwild = SIZE_MAX, dwild;
+
+	if (pat_at != NULL &&
+	    !part_match(sub, llen, pat, (size_t)(pat_at - pat), &lwild))
+		goto out;
+	if (!part_match(dom, len - llen - 1, pdom, strlen(pdom), &dwild))
+		goto out;
+	if (m_init(m, 2, len) != 0) {
+		rc = -1;
+		goto out;
+	}
+	m->num[0] = cur;
+
+	size_t k = 1;
+
+	if (lwild != SIZE_MAX)
+		m->num[k++] = m_keep(m, sub, lwild);
+	if (dwild != SIZE_MAX)
+		m->num[k++] = m_keep(m, dom, dwild);
+	rc = 1;
+out:
+	free(sub);
+	return rc;
+}
+
+/* ---- applying rules ---------------------------------------------------- */
+
+enum take { TAKEN, TAKEN_STOP, REFUSED };
+
+/*
+ * Make @x, the expanded replacement of @rule, the current address.
+ * REFUSED: it is not one address with a domain (or without one under 'Q'),
+ * and the rewriting stops with the address as it was.  TAKEN_STOP: taken,
+ * but it has no domain (a 'Q' rule): no pattern matches it any more, and
+ * the caller qualifies it.  Returns -1 when out of memory.
+ */
+static int take(struct rw_run *r, const struct mdl_rewrite *rule, const char *x)
+{
+	struct addr_list l;
+	int rc;
+
+	addr_list_init(&l);
+	rc = addr_parse(&l, x, strlen(x), ADDR_SINGLE);
+	if (rc == ADDR_NOMEM)
+		goto nomem;
+	if (rc != ADDR_OK || l.n != 1 ||
+	    ((l.v[0].flags & ADDR_F_UNQUALIFIED) && !(rule->flags & RW_Q))) {
+		addr_list_free(&l);
+		return REFUSED;
+	}
+
+	const struct addr *a = &l.v[0];
+	char *na = strdup(a->addr);
+
+	if (na == NULL)
+		goto nomem;
+	if (r->header && (rule->flags & RW_w)) {
+		/* The whole mailbox is replaced: its name, if any, replaces
+		   the one a previous 'w' rule gave. */
+		char *nn = NULL;
+
+		if (a->name != NULL && (nn = strdup(a->name)) == NULL) {
+			free(na);
+			goto nomem;
+		}
+		free(r->name);
+		r->name = nn;
+	}
+	free(r->cur);
+	r->cur = na;
+	rc = (a->flags & ADDR_F_UNQUALIFIED) ? TAKEN_STOP : TAKEN;
+	addr_list_free(&l);
+	return rc;
+
+nomem:
+	addr_list_free(&l);
+	seterr(r->err, r->errlen, "out of memory");
+	return -1;
+}
+
+/* Names of $0..$RW_MAXN. */
+static const char *const num_names[RW_MAXN + 1] = {
+	"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10",
+	"11", "12", "13", "14", "15", "16", "17", "18", "19", "20",
+};
+
+/* Expand @rule's replacement for match @m; NULL with the error set. */
+static char *expand(struct rw_run *r, const struct mdl_rewrite *rule, size_t idx,
+		    const struct rw_match *m, bool smtp)
+{
+	struct exp_var vars[RW_MAXN + 3];
+	char *lp = NULL;
+	const char *dom = NULL;
+	size_t nv = 0;
+	char msg[200];
+
+	for (size_t i = 0; i <= RW_MAXN; i++)
+		vars[nv++] = (struct exp_var){ num_names[i], m->num[i] };
+	/* At SMTP time the subject need not be an address: Exim leaves
+	   $local_part and $domain unset. */
+	if (!smtp) {
+		const char *at = strrchr(r->cur, '@');
+
+		lp = strndup(r->cur, (size_t)(at - r->cur));
+		if (lp == NULL) {
+			seterr(r->err, r->errlen, "out of memory");
+			return NULL;
+		}
+		dom = at + 1;
+	}
+	vars[nv++] = (struct exp_var){ "local_part", lp };
+	vars[nv++] = (struct exp_var){ "domain", dom };
+
+	char *x = exp_string(rule->replacement, vars, nv, msg, sizeof(msg));
+
+	free(lp);
+	if (x == NULL) {
+		size_t pl = strlen(rule->pattern);
+
+		seterr(r->err, r->errlen, "rewrite rule %zu ('%.*s%s'): %s", idx + 1,
+		       qlen(pl), rule->pattern, qdots(pl), msg);
+	}
+	return x;
+}
+
+/*
+ * One pass over the rules: those for the places in @want, or with @smtp
+ * the 'S' rules.  Returns 0 (the pass ended, whether or not it rewrote),
+ * or -1 with the error set.
+ */
+static int rw_pass(struct rw_run *r, uint32_t want, bool smtp)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		const struct mdl_rewrite *rule = &r->rules[i];
+
+		if (smtp ? !(rule->flags & RW_S) : !(rule_places(rule->flags) & want))
+			continue;
+
+		regex_t re;
+		bool is_re = rule->pattern[0] == '^';
+		bool quit = false;
+		int stop = 0;
+
+		if (is_re) {
+			int rc = regcomp(&re, rule->pattern, REG_EXTENDED);
+
+			if (rc != 0) {
+				char msg[160];
+				size_t pl = strlen(rule->pattern);
+
+				regerror(rc, &re, msg, sizeof(msg));
+				seterr(r->err, r->errlen, "rewrite rule %zu ('%.*s%s'): "
+				       "invalid regular expression: %s", i + 1, qlen(pl),
+				       rule->pattern, qdots(pl), msg);
+				return -1;
+			}
+		}
+		for (unsigned count = 0;; count++) {
+			struct rw_match m;
+			int rc = rule_match(r, rule, is_re ? &re : NULL, smtp, &m);
+
+			if (rc < 0) {
+				seterr(r->err, r->errlen, "out of memory");
+				stop = -1;
+				break;
+			}
+			if (rc == 0)
+				break;
+			/* "*": leave the address alone, and stop. */
+			if (strcmp(rule->replacement, "*") == 0) {
+				free(m.buf);
+				stop = 1;
+				break;
+			}
+
+			char *x = expand(r, rule, i, &m, smtp);
+
+			free(m.buf);
+			if (x == NULL) {
+				stop = -1;
+				break;
+			}
+			rc = take(r, rule, x);
+			free(x);
+			if (rc < 0 || rc == REFUSED || rc == TAKEN_STOP) {
+				stop = rc < 0 ? -1 : 1;
+				break;
+			}
+			/* 'q' ends the pass after this rule, repeats included. */
+			if (rule->flags & RW_q)
+				quit = true;
+			if (!(rule->flags & RW_R) || count >= RW_REPEAT_MAX)
+				break;
+		}
+		if (is_re)
+			regfree(&re);
+		if (stop < 0)
+			return -1;
+		if (stop > 0 || quit)
+			return 0;
+	}
+	return 0;
+}
+
+int rw_address(const struct mdl_rewrite *rules, size_t n, uint32_t where,
+	       const char *addr, char **out, char **name_out, char *err,
+	       size_t errlen)
+{
+	uint32_t want = places(where);
+	struct rw_run r = {
+		.rules = rules, .n = n, .err = err, .errlen = errlen,
+	};
+
+	*out = NULL;
+	if (name_out != NULL)
+		*name_out = NULL;
+	if (addr[0] == '\0' || n == 0)
+		return 0;
+	r.cur = strdup(addr);
+	if (r.cur == NULL) {
+		seterr(err, errlen, "out of memory");
+		return -1;
+	}
+	if ((where & RW_S) && rw_pass(&r, 0, true) != 0)
+		goto fail;
+	/* 'w' keeps a display name only for header addresses. */
+	r.header = (want & RW_HDRS) != 0;
+	if (want != 0 && rw_pass(&r, want, false) != 0)
+		goto fail;
+
+	if (strcmp(r.cur, addr) == 0 && r.name == NULL) {
+		free(r.cur);
+		return 0;
+	}
+	*out = r.cur;
+	if (name_out != NULL)
+		*name_out = r.name;
+	else
+		free(r.name);
+	return 0;
+
+fail:
+	free(r.cur);
+	free(r.name);
+	return -1;
+}

@@ -1,0 +1,935 @@
+/*
+ * smtp.c -- the SMTP client (see smtp.h).
+ *
+ * One explicit state machine per connection; the state names in st_name[]
+ * appear in -v traces.  All I/O is non-blocking with poll() deadlines.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include "smtp.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define SMTP_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define SMTP_PRINTF(a, b)
+#endif
+
+/* Exim's defaults for the smtp transport's timeouts. */
+#define DEF_CONNECT (5 * 60 * 1000)
+#define DEF_COMMAND (5 * 60 * 1000)
+#define DEF_DATA    (5 * 60 * 1000)
+#define DEF_FINAL   (10 * 60 * 1000)
+#define QUIT_WAIT   2000            /* how long a QUIT reply is awaited */
+
+#define WCHUNK 65536
+
+enum st {
+	ST_CONNECT,
+	ST_GREETING,
+	ST_EHLO,
+	ST_HELO,
+	ST_MAIL,
+	ST_RCPT,
+	ST_DATA,
+	ST_BODY,
+	ST_FINAL,
+	ST_QUIT,
+	ST_DONE,
+};
+
+static const char *const st_name[] = {
+	[ST_CONNECT] = "connect",
+	[ST_GREETING] = "greeting",
+	[ST_EHLO] = "ehlo",
+	[ST_HELO] = "helo",
+	[ST_MAIL] = "mail",
+	[ST_RCPT] = "rcpt",
+	[ST_DATA] = "data",
+	[ST_BODY] = "body",
+	[ST_FINAL] = "final",
+	[ST_QUIT] = "quit",
+	[ST_DONE] = "done",
+};
+
+/* How an I/O step ended. */
+enum io {
+	IO_OK = 0,
+	IO_TIMEOUT = -1,
+	IO_CLOSED = -2,
+	IO_ERRNO = -3,      /* errno says */
+	IO_PROTO = -4,      /* malformed reply: c->proto says why */
+};
+
+/* What the attempt on one address leads to. */
+enum outcome {
+	OC_DELIVERED,
+	OC_NEXT,            /* try the next address or host */
+	OC_FAIL,            /* the message is not delivered; stop */
+};
+
+struct reply {
+	int code;
+	size_t nlines;
+	char text[SMTP_TEXT_MAX];   /* "250-a\n250 b" joined with " / " */
+};
+
+struct conn {
+	int fd;
+	enum st st;
+	const struct smtp_opts *o;
+	const struct smtp_envelope *env;
+	const struct msg *m;
+	struct smtp_result *res;
+	char host[256];
+	char ip[64];
+	/* reading */
+	char rbuf[2 * SMTP_LINE_MAX];
+	size_t rlen;
+	char proto[200];
+	int err;                    /* errno of the last IO_ERRNO */
+	/* what EHLO offered */
+	bool esmtp, pipelining, size, eightbit, smtputf8, dsn;
+	unsigned long long size_max;
+	/* writing */
+	unsigned char *wbuf;
+	size_t wlen;
+	long long deadline;         /* for the body writer */
+	enum io werr;
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void trace(const struct conn *c, const char *fmt, ...) SMTP_PRINTF(2, 3);
+static void trace(const struct conn *c, const char *fmt, ...)
+{
+	char line[SMTP_LINE_MAX + 64];
+	va_list ap;
+
+	if (c->o->trace == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	c->o->trace(c->o->trace_arg, line);
+}
+
+/* Copy server text for display: bytes outside ' '..'~' become '?'. */
+static void sanitize(char *dst, size_t cap, const char *src, size_t n)
+{
+	size_t j = 0;
+
+	if (cap == 0)
+		return;
+	for (size_t i = 0; i < n && j + 1 < cap; i++) {
+		unsigned char ch = (unsigned char)src[i];
+
+		dst[j++] = ch >= ' ' && ch <= '~' ? (char)ch : '?';
+	}
+	if (j + 1 >= cap && n > 0 && cap > 4 && j >= 3)
+		memcpy(dst + j - 3, "...", 3);
+	dst[j] = '\0';
+}
+
+/* ---- reading replies ------------------------------------------------------ */
+
+/*
+ * Read one line (up to LF) into @line (NUL-terminated, line end removed)
+ * before @deadline.
+ */
+static enum io read_line(struct conn *c, long long deadline, char *line, size_t *len)
+{
+	for (;;) {
+		char *nl = memchr(c->rbuf, '\n', c->rlen);
+
+		if (nl != NULL) {
+			size_t n = (size_t)(nl - c->rbuf);
+			size_t used = n + 1;
+
+			if (n > 0 && c->rbuf[n - 1] == '\r')
+				n--;
+			if (used > SMTP_LINE_MAX) {
+				snprintf(c->proto, sizeof(c->proto), "a reply line longer "
+					 "than %d octets", SMTP_LINE_MAX);
+				return IO_PROTO;
+			}
+			memcpy(line, c->rbuf, n);
+			line[n] = '\0';
+			*len = n;
+			memmove(c->rbuf, c->rbuf + used, c->rlen - used);
+			c->rlen -= used;
+			return IO_OK;
+		}
+		if (c->rlen >= SMTP_LINE_MAX) {
+			snprintf(c->proto, sizeof(c->proto), "a reply line longer than %d "
+				 "octets", SMTP_LINE_MAX);
+			return IO_PROTO;
+		}
+
+		long long left = deadline - now_ms();
+		struct pollfd p = { c->fd, POLLIN, 0 };
+
+		if (left <= 0)
+			return IO_TIMEOUT;
+		int r = poll(&p, 1, left > 1000000000 ? 1000000000 : (int)left);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			c->err = errno;
+			return IO_ERRNO;
+		}
+		if (r == 0)
+			return IO_TIMEOUT;
+
+		ssize_t got = read(c->fd, c->rbuf + c->rlen, sizeof(c->rbuf) - c->rlen);
+
+		if (got < 0) {
+			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
+				continue;
+			c->err = errno;
+			return errno == ECONNRESET ? IO_CLOSED : IO_ERRNO;
+		}
+		if (got == 0)
+			return IO_CLOSED;
+		c->rlen += (size_t)got;
+	}
+}
+
+/* EHLO keywords: what the client uses. */
+static void ehlo_keyword(struct conn *c, const char *kw)
+{
+	size_t n = strcspn(kw, " =");
+
+	if (n == 10 && strncasecmp(kw, "PIPELINING", n) == 0) {
+		c->pipelining = true;
+	} else if (n == 4 && strncasecmp(kw, "SIZE", n) == 0) {
+		c->size = true;
+		if (kw[n] == ' ' || kw[n] == '=')
+			c->size_max = strtoull(kw + n + 1, NULL, 10);
+	} else if (n == 8 && strncasecmp(kw, "8BITMIME", n) == 0) {
+		c->eightbit = true;
+	} else if (n == 8 && strncasecmp(kw, "SMTPUTF8", n) == 0) {
+		c->smtputf8 = true;
+	} else if (n == 3 && strncasecmp(kw, "DSN", n) == 0) {
+		c->dsn = true;
+	}
+}
+
+/*
+ * Read a whole reply, strictly.  In the EHLO state the keywords of a 2xx
+ * reply are recorded.
+ */
+static enum io read_reply(struct conn *c, long long deadline, struct reply *r)
+{
+	char line[SMTP_LINE_MAX + 1];
+	size_t len, tl = 0;
+
+	memset(r, 0, sizeof(*r));
+	for (;;) {
+		enum io e = read_line(c, deadline, line, &len);
+
+		if (e != IO_OK)
+			return e;
+		trace(c, "SMTP<< %.*s", (int)(len > 400 ? 400 : len), line);
+		if (len < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '9' ||
+		    line[2] < '0' || line[2] > '9' || (len > 3 && line[3] != ' ' && line[3] != '-')) {
+			char shown[80];
+
+			sanitize(shown, sizeof(shown), line, len);
+			snprintf(c->proto, sizeof(c->proto), "a malformed reply '%s'", shown);
+			return IO_PROTO;
+		}
+		int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+
+		if (r->nlines == 0) {
+			r->code = code;
+		} else if (code != r->code) {
+			snprintf(c->proto, sizeof(c->proto), "a reply whose lines have "
+				 "different codes (%d, then %d)", r->code, code);
+			return IO_PROTO;
+		}
+		if (++r->nlines > SMTP_LINES_MAX) {
+			snprintf(c->proto, sizeof(c->proto), "a reply of more than %d lines",
+				 SMTP_LINES_MAX);
+			return IO_PROTO;
+		}
+		/* Keep the text: "250 a / b"; the first line with its code. */
+		if (tl + 4 < sizeof(r->text)) {
+			if (r->nlines == 1) {
+				sanitize(r->text, sizeof(r->text), line, 3);
+				tl = 3;
+				if (len > 4) {
+					r->text[tl++] = ' ';
+					sanitize(r->text + tl, sizeof(r->text) - tl, line + 4, len - 4);
+				}
+			} else if (len > 4) {
+				memcpy(r->text + tl, " / ", 4);
+				tl += 3;
+				sanitize(r->text + tl, sizeof(r->text) - tl, line + 4, len - 4);
+			}
+			tl = strlen(r->text);
+		}
+		if (c->st == ST_EHLO && r->nlines > 1 && len > 4 && code / 100 == 2)
+			ehlo_keyword(c, line + 4);
+		if (len == 3 || line[3] == ' ')
+			return IO_OK;
+	}
+}
+
+/* ---- writing --------------------------------------------------------------- */
+
+static enum io write_all(struct conn *c, const void *buf, size_t len, long long deadline)
+{
+	const unsigned char *p = buf;
+
+	while (len > 0) {
+		ssize_t w = send(c->fd, p, len, MSG_NOSIGNAL);
+
+		if (w > 0) {
+			p += w;
+			len -= (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+			c->err = errno;
+			return errno == EPIPE || errno == ECONNRESET ? IO_CLOSED : IO_ERRNO;
+		}
+
+		long long left = deadline - now_ms();
+		struct pollfd pf = { c->fd, POLLOUT, 0 };
+
+		if (left <= 0)
+			return IO_TIMEOUT;
+		int r = poll(&pf, 1, left > 1000000000 ? 1000000000 : (int)left);
+
+		if (r < 0 && errno != EINTR) {
+			c->err = errno;
+			return IO_ERRNO;
+		}
+		if (r == 0)
+			return IO_TIMEOUT;
+	}
+	return IO_OK;
+}
+
+/* Send one command (CR LF added) with the command timeout. */
+static enum io send_cmd(struct conn *c, const char *cmd)
+{
+	char line[2048];
+	size_t n = strlen(cmd);
+
+	trace(c, "SMTP>> %s", cmd);
+	if (n + 2 > sizeof(line))
+		return IO_PROTO;
+	memcpy(line, cmd, n);
+	memcpy(line + n, "\r\n", 2);
+	return write_all(c, line, n + 2, now_ms() + c->o->command_timeout);
+}
+
+/* ---- failure texts ----------------------------------------------------------- */
+
+static void set_text(struct conn *c, const char *fmt, ...) SMTP_PRINTF(2, 3);
+static void set_text(struct conn *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->res->text, sizeof(c->res->text), fmt, ap);
+	va_end(ap);
+	snprintf(c->res->host, sizeof(c->res->host), "%s", c->host);
+	snprintf(c->res->ip, sizeof(c->res->ip), "%s", c->ip);
+}
+
+/*
+ * Describe an I/O failure in response to @what ("MAIL FROM:<a@b>",
+ * "initial connection", "end of data"), Exim's way.
+ */
+static void io_text(struct conn *c, enum io e, const char *what)
+{
+	switch (e) {
+	case IO_TIMEOUT:
+		set_text(c, "Connection timed out: H=%s [%s]: SMTP timeout after %s",
+			 c->host, c->ip, what);
+		break;
+	case IO_CLOSED:
+		set_text(c, "H=%s [%s]: Remote host closed connection in response to %s",
+			 c->host, c->ip, what);
+		break;
+	case IO_PROTO:
+		set_text(c, "H=%s [%s]: SMTP protocol error in response to %s: %s",
+			 c->host, c->ip, what, c->proto);
+		break;
+	default:
+		set_text(c, "%s: H=%s [%s]: SMTP error after %s", strerror(c->err),
+			 c->host, c->ip, what);
+		break;
+	}
+}
+
+static void reply_text(struct conn *c, const struct reply *r, bool pipelined,
+		       const char *what)
+{
+	set_text(c, "H=%s [%s]: SMTP error from remote mail server after %s%s: %s",
+		 c->host, c->ip, pipelined ? "pipelined " : "", what, r->text);
+}
+
+/* Say goodbye without caring much for the answer. */
+static void quit(struct conn *c)
+{
+	struct reply r;
+
+	c->st = ST_QUIT;
+	if (send_cmd(c, "QUIT") == IO_OK)
+		(void)read_reply(c, now_ms() + QUIT_WAIT, &r);
+	c->st = ST_DONE;
+}
+
+/* ---- xtext (RFC 3461) -------------------------------------------------------- */
+
+static void xtext(char *dst, size_t cap, const char *s)
+{
+	size_t j = 0;
+
+	for (; *s && j + 4 < cap; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch < '!' || ch > '~' || ch == '+' || ch == '=')
+			j += (size_t)snprintf(dst + j, cap - j, "+%02X", ch);
+		else
+			dst[j++] = (char)ch;
+	}
+	dst[j] = '\0';
+}
+
+/* ---- the body writer ----------------------------------------------------------- */
+
+static int body_flush(struct conn *c)
+{
+	enum io e = write_all(c, c->wbuf, c->wlen, now_ms() + c->o->data_timeout);
+
+	c->wlen = 0;
+	if (e != IO_OK) {
+		c->werr = e;
+		return -1;
+	}
+	return 0;
+}
+
+/* A msg_writer: coalesce into 64 KiB writes. */
+static int body_write(void *ctx, const void *buf, size_t len)
+{
+	struct conn *c = ctx;
+	const unsigned char *p = buf;
+
+	while (len > 0) {
+		size_t n = WCHUNK - c->wlen;
+
+		if (n > len)
+			n = len;
+		memcpy(c->wbuf + c->wlen, p, n);
+		c->wlen += n;
+		p += n;
+		len -= n;
+		if (c->wlen == WCHUNK && body_flush(c) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- one transaction on a connected socket ------------------------------------- */
+
+static enum outcome transaction(struct conn *c)
+{
+	const struct smtp_opts *o = c->o;
+	const struct smtp_envelope *env = c->env;
+	struct msg_info mi;
+	struct reply r;
+	enum io e;
+	char cmd[2048], mailcmd[2048];
+
+	msg_info(c->m, &mi);
+
+	/* The greeting: a refusal or silence sends us to the next host. */
+	c->st = ST_GREETING;
+	e = read_reply(c, now_ms() + o->command_timeout, &r);
+	if (e != IO_OK) {
+		io_text(c, e, "initial connection");
+		return OC_NEXT;
+	}
+	if (r.code / 100 != 2) {
+		reply_text(c, &r, false, "initial connection");
+		quit(c);
+		return OC_NEXT;
+	}
+
+	c->st = ST_EHLO;
+	snprintf(cmd, sizeof(cmd), "EHLO %s", o->helo);
+	if ((e = send_cmd(c, cmd)) == IO_OK)
+		e = read_reply(c, now_ms() + o->command_timeout, &r);
+	if (e != IO_OK) {
+		io_text(c, e, cmd);
+		return e == IO_PROTO ? OC_FAIL : OC_NEXT;
+	}
+	if (r.code / 100 == 2) {
+		c->esmtp = true;
+	} else {
+		c->st = ST_HELO;
+		c->pipelining = c->size = c->eightbit = c->smtputf8 = c->dsn = false;
+		snprintf(cmd, sizeof(cmd), "HELO %s", o->helo);
+		if ((e = send_cmd(c, cmd)) == IO_OK)
+			e = read_reply(c, now_ms() + o->command_timeout, &r);
+		if (e != IO_OK) {
+			io_text(c, e, cmd);
+			return e == IO_PROTO ? OC_FAIL : OC_NEXT;
+		}
+		if (r.code / 100 != 2) {
+			reply_text(c, &r, false, cmd);
+			quit(c);
+			return OC_FAIL;
+		}
+	}
+	trace(c, "server offers:%s%s%s%s%s", c->pipelining ? " PIPELINING" : "",
+	      c->size ? " SIZE" : "", c->eightbit ? " 8BITMIME" : "",
+	      c->smtputf8 ? " SMTPUTF8" : "", c->dsn ? " DSN" : "");
+
+	if (o->need_utf8 && !c->smtputf8) {
+		set_text(c, "H=%s [%s]: the message needs SMTPUTF8 (an address or header "
+			 "field is not ASCII) and the server does not offer it", c->host, c->ip);
+		quit(c);
+		return OC_FAIL;
+	}
+	if (c->size && c->size_max > 0 && mi.size > c->size_max) {
+		set_text(c, "H=%s [%s]: the message is %llu octets; the server accepts at "
+			 "most %llu", c->host, c->ip, (unsigned long long)mi.size,
+			 c->size_max);
+		quit(c);
+		return OC_FAIL;
+	}
+
+	/* MAIL FROM with its parameters. */
+	size_t ml = (size_t)snprintf(mailcmd, sizeof(mailcmd), "MAIL FROM:<%s>", env->sender);
+
+	if (c->size)
+		ml += (size_t)snprintf(mailcmd + ml, sizeof(mailcmd) - ml, " SIZE=%llu",
+				       (unsigned long long)mi.size);
+	if (mi.body_8bit && c->eightbit)
+		ml += (size_t)snprintf(mailcmd + ml, sizeof(mailcmd) - ml, " BODY=8BITMIME");
+	if (o->need_utf8)
+		ml += (size_t)snprintf(mailcmd + ml, sizeof(mailcmd) - ml, " SMTPUTF8");
+	if (c->dsn && o->dsn_ret)
+		ml += (size_t)snprintf(mailcmd + ml, sizeof(mailcmd) - ml, " RET=%s",
+				       strcmp(o->dsn_ret, "full") == 0 ? "FULL" : "HDRS");
+	if (c->dsn && o->dsn_envid) {
+		char x[400];
+
+		xtext(x, sizeof(x), o->dsn_envid);
+		ml += (size_t)snprintf(mailcmd + ml, sizeof(mailcmd) - ml, " ENVID=%s", x);
+	}
+	if (ml >= sizeof(mailcmd)) {
+		set_text(c, "the MAIL command would be too long");
+		quit(c);
+		return OC_FAIL;
+	}
+
+	/*
+	 * MAIL and the RCPTs: with PIPELINING in windows of SMTP_WINDOW
+	 * commands, written at once and then answered in order.
+	 */
+	size_t window = c->pipelining ? SMTP_WINDOW : 1;
+	size_t sent = 0, answered = 0, total = env->nrcpts + 1;
+	bool failed = false;
+	struct reply first_bad;
+	char bad_cmd[2048] = "";
+	bool bad_pipelined = false;
+	char *batch = malloc(window * 1100 + 2200);
+
+	if (batch == NULL) {
+		set_text(c, "out of memory");
+		quit(c);
+		return OC_FAIL;
+	}
+	while (answered < total) {
+		size_t bl = 0;
+		size_t first = sent;
+
+		while (sent < total && sent - answered < window) {
+			if (sent == 0) {
+				c->st = ST_MAIL;
+				trace(c, "SMTP>> %s", mailcmd);
+				bl += (size_t)sprintf(batch + bl, "%s\r\n", mailcmd);
+			} else {
+				const char *rc = env->rcpts[sent - 1];
+				int n;
+
+				if (c->dsn && (o->dsn_notify != NULL)) {
+					char x[1024];
+
+					xtext(x, sizeof(x), rc);
+					n = snprintf(cmd, sizeof(cmd), "RCPT TO:<%s> NOTIFY=%s "
+						     "ORCPT=rfc822;%s", rc, o->dsn_notify, x);
+				} else {
+					n = snprintf(cmd, sizeof(cmd), "RCPT TO:<%s>", rc);
+				}
+				if (n < 0 || (size_t)n >= 1098) {
+					free(batch);
+					set_text(c, "the address <%s> is too long for a command", rc);
+					quit(c);
+					return OC_FAIL;
+				}
+				trace(c, "SMTP>> %s", cmd);
+				bl += (size_t)sprintf(batch + bl, "%s\r\n", cmd);
+			}
+			sent++;
+		}
+		e = write_all(c, batch, bl, now_ms() + o->command_timeout);
+		if (e != IO_OK) {
+			free(batch);
+			io_text(c, e, first == 0 ? mailcmd : "RCPT TO");
+			return OC_NEXT;
+		}
+		for (; answered < sent; answered++) {
+			const char *what;
+			char rcmd[1100];
+
+			if (answered == 0) {
+				what = mailcmd;
+			} else {
+				snprintf(rcmd, sizeof(rcmd), "RCPT TO:<%s>", env->rcpts[answered - 1]);
+				what = rcmd;
+			}
+			c->st = answered == 0 ? ST_MAIL : ST_RCPT;
+			e = read_reply(c, now_ms() + o->command_timeout, &r);
+			if (e != IO_OK) {
+				free(batch);
+				io_text(c, e, what);
+				return e == IO_PROTO ? OC_FAIL : OC_NEXT;
+			}
+			if (r.code / 100 != 2 && !failed) {
+				failed = true;
+				first_bad = r;
+				snprintf(bad_cmd, sizeof(bad_cmd), "%s", what);
+				bad_pipelined = c->pipelining && sent - first > 1;
+			}
+		}
+		if (failed)
+			break;
+	}
+	free(batch);
+	if (failed) {
+		/* All or nothing: no DATA.  Replies still in flight are read
+		   by QUIT's wait or discarded with the connection. */
+		reply_text(c, &first_bad, bad_pipelined, bad_cmd);
+		quit(c);
+		return OC_FAIL;
+	}
+
+	c->st = ST_DATA;
+	if ((e = send_cmd(c, "DATA")) == IO_OK)
+		e = read_reply(c, now_ms() + o->command_timeout, &r);
+	if (e != IO_OK) {
+		io_text(c, e, "DATA");
+		return e == IO_PROTO ? OC_FAIL : OC_NEXT;
+	}
+	if (r.code / 100 != 3) {
+		reply_text(c, &r, false, "DATA");
+		quit(c);
+		return OC_FAIL;
+	}
+
+	c->st = ST_BODY;
+	c->wbuf = malloc(WCHUNK);
+	if (c->wbuf == NULL) {
+		set_text(c, "out of memory");
+		return OC_FAIL;
+	}
+	c->wlen = 0;
+	c->werr = IO_OK;
+
+	struct msg_err me;
+
+	trace(c, "SMTP>> (%llu octets of message)", (unsigned long long)mi.wire_size);
+	if (msg_emit(c->m, body_write, c, &me) != 0 || body_write(c, ".\r\n", 3) != 0 ||
+	    (c->wlen > 0 && body_flush(c) != 0)) {
+		free(c->wbuf);
+		c->wbuf = NULL;
+		if (c->werr == IO_OK) {
+			set_text(c, "%s", me.text);
+			return OC_FAIL;
+		}
+		io_text(c, c->werr, "DATA (while sending the message)");
+		return c->werr == IO_PROTO ? OC_FAIL : OC_NEXT;
+	}
+	free(c->wbuf);
+	c->wbuf = NULL;
+	trace(c, "SMTP>> .");
+
+	c->st = ST_FINAL;
+	e = read_reply(c, now_ms() + o->final_timeout, &r);
+	if (e != IO_OK) {
+		io_text(c, e, "end of data");
+		size_t tl = strlen(c->res->text);
+
+		snprintf(c->res->text + tl, sizeof(c->res->text) - tl,
+			 " (the message may have been delivered)");
+		c->res->maybe = true;
+		return OC_FAIL;
+	}
+	if (r.code / 100 != 2) {
+		reply_text(c, &r, false, "end of data");
+		quit(c);
+		return OC_FAIL;
+	}
+	snprintf(c->res->reply, sizeof(c->res->reply), "%s", r.text);
+	snprintf(c->res->host, sizeof(c->res->host), "%s", c->host);
+	snprintf(c->res->ip, sizeof(c->res->ip), "%s", c->ip);
+	quit(c);
+	return OC_DELIVERED;
+}
+
+/* ---- connecting ------------------------------------------------------------------ */
+
+static enum io connect_to(struct conn *c, const struct addrinfo *ai)
+{
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			ai->ai_protocol);
+
+	if (fd < 0) {
+		c->err = errno;
+		return IO_ERRNO;
+	}
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
+		c->err = errno;
+		close(fd);
+		return IO_ERRNO;
+	}
+
+	long long deadline = now_ms() + c->o->connect_timeout;
+
+	for (;;) {
+		struct pollfd p = { fd, POLLOUT, 0 };
+		long long left = deadline - now_ms();
+
+		if (left <= 0) {
+			close(fd);
+			return IO_TIMEOUT;
+		}
+		int r = poll(&p, 1, left > 1000000000 ? 1000000000 : (int)left);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			c->err = errno;
+			close(fd);
+			return IO_ERRNO;
+		}
+		if (r == 0) {
+			close(fd);
+			return IO_TIMEOUT;
+		}
+		break;
+	}
+
+	int soerr = 0;
+	socklen_t sl = sizeof(soerr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr != 0) {
+		c->err = soerr ? soerr : errno;
+		close(fd);
+		return IO_ERRNO;
+	}
+
+	/* Every write is a full buffer or the end of a command batch: no
+	   reason to let Nagle hold the last one back. */
+	int one = 1;
+
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->fd = fd;
+	return IO_OK;
+}
+
+static void add_tried(struct smtp_result *res, const char *line)
+{
+	size_t n = strlen(res->tried);
+
+	snprintf(res->tried + n, sizeof(res->tried) - n, "%s%s", n ? "\n" : "", line);
+}
+
+/* IPv4 addresses first, keeping the order otherwise (ipv4_prefer). */
+static struct addrinfo *prefer_v4(struct addrinfo *list)
+{
+	struct addrinfo *v4 = NULL, **t4 = &v4, *v6 = NULL, **t6 = &v6;
+
+	for (struct addrinfo *a = list; a; ) {
+		struct addrinfo *next = a->ai_next;
+
+		a->ai_next = NULL;
+		if (a->ai_family == AF_INET) {
+			*t4 = a;
+			t4 = &a->ai_next;
+		} else {
+			*t6 = a;
+			t6 = &a->ai_next;
+		}
+		a = next;
+	}
+	*t4 = v6;
+	return v4;
+}
+
+int smtp_deliver(const struct smtp_opts *o0, const struct smtp_envelope *env,
+		 const struct msg *m, struct smtp_result *res)
+{
+	struct smtp_opts o = *o0;
+	struct conn *c;
+	enum outcome oc = OC_NEXT;
+
+	memset(res, 0, sizeof(*res));
+	if (o.connect_timeout == 0)
+		o.connect_timeout = DEF_CONNECT;
+	if (o.command_timeout == 0)
+		o.command_timeout = DEF_COMMAND;
+	if (o.data_timeout == 0)
+		o.data_timeout = DEF_DATA;
+	if (o.final_timeout == 0)
+		o.final_timeout = DEF_FINAL;
+	if (o.nhosts == 0) {
+		snprintf(res->text, sizeof(res->text), "no smart host to deliver to");
+		return -1;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		snprintf(res->text, sizeof(res->text), "out of memory");
+		return -1;
+	}
+	c->o = &o;
+	c->env = env;
+	c->m = m;
+	c->res = res;
+
+	for (size_t h = 0; h < o.nhosts && oc == OC_NEXT; h++) {
+		const struct smtp_host *hp = &o.hosts[h];
+		struct addrinfo hints = { 0 }, *list = NULL;
+		char port[8];
+		int g;
+
+		snprintf(port, sizeof(port), "%u", hp->port);
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_family = hp->ipv4_only ? AF_INET : AF_UNSPEC;
+		hints.ai_flags = AI_ADDRCONFIG;
+		g = getaddrinfo(hp->name, port, &hints, &list);
+		if (g != 0) {
+			char line[512];
+
+			snprintf(line, sizeof(line), "H=%s: host lookup failed: %s", hp->name,
+				 g == EAI_SYSTEM ? strerror(errno) : gai_strerror(g));
+			if (res->text[0])
+				add_tried(res, res->text);
+			snprintf(res->text, sizeof(res->text), "%s", line);
+			trace(c, "%s", line);
+			continue;
+		}
+		if (hp->ipv4_prefer)
+			list = prefer_v4(list);
+		for (struct addrinfo *ai = list; ai && oc == OC_NEXT; ai = ai->ai_next) {
+			const void *a = ai->ai_family == AF_INET6
+				? (const void *)&((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_addr
+				: (const void *)&((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr;
+
+			snprintf(c->host, sizeof(c->host), "%s", hp->name);
+			if (inet_ntop(ai->ai_family, a, c->ip, sizeof(c->ip)) == NULL)
+				snprintf(c->ip, sizeof(c->ip), "?");
+			c->st = ST_CONNECT;
+			c->rlen = 0;
+			c->esmtp = c->pipelining = c->size = c->eightbit = false;
+			c->smtputf8 = c->dsn = false;
+			c->size_max = 0;
+			if (res->text[0])
+				add_tried(res, res->text);
+			res->text[0] = '\0';
+			trace(c, "connecting to %s [%s] port %u", c->host, c->ip, hp->port);
+
+			enum io e = connect_to(c, ai);
+
+			if (e != IO_OK) {
+				/* Exim: the error alone when no connection was made. */
+				if (e == IO_TIMEOUT)
+					snprintf(res->text, sizeof(res->text),
+						 "Connection timed out: H=%s [%s]", c->host, c->ip);
+				else
+					snprintf(res->text, sizeof(res->text), "%s: H=%s [%s]",
+						 strerror(c->err), c->host, c->ip);
+				trace(c, "%s", res->text);
+				continue;
+			}
+			oc = transaction(c);
+			close(c->fd);
+			c->fd = -1;
+			if (oc == OC_NEXT)
+				trace(c, "%s (trying the next host)", res->text);
+		}
+		freeaddrinfo(list);
+	}
+	trace(c, "attempt ended in state %s", st_name[c->st]);
+	free(c);
+	if (oc == OC_DELIVERED) {
+		res->delivered = true;
+		res->text[0] = '\0';
+		return 0;
+	}
+	return -1;
+}
+
+void smtp_order_hosts(struct smtp_host *hosts, const uint16_t *groups, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t j = i + 1;
+
+		if (groups[i] == 0) {
+			i++;
+			continue;
+		}
+		while (j < n && groups[j] == groups[i])
+			j++;
+		/* Fisher-Yates over [i, j). */
+		for (size_t k = j - 1; k > i; k--) {
+			unsigned int rnd;
+
+			if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+				rnd = (unsigned int)(now_ms() ^ (long long)k);
+			size_t pick = i + rnd % (k - i + 1);
+			struct smtp_host t = hosts[k];
+
+			hosts[k] = hosts[pick];
+			hosts[pick] = t;
+		}
+		i = j;
+	}
+}

@@ -1,0 +1,134 @@
+/*
+ * smtp.h -- the SMTP client: one synchronous attempt to hand one message to
+ * the smart host, all recipients or none.
+ *
+ * The rules (the seed, Exim's mua_wrapper mode, RFC 5321):
+ *
+ *  - Hosts are tried in the order given (the caller shuffles randomized
+ *    groups with smtp_order_hosts()); each name is resolved with
+ *    getaddrinfo() and every address of a host is tried before the next
+ *    host.  noq moves on only after a connection failure, a timeout before
+ *    the end of the data, or a 4xx/5xx greeting; any other failure ends
+ *    the attempt: the message is not delivered.
+ *  - EHLO (HELO when EHLO is refused); PIPELINING: MAIL and every RCPT are
+ *    sent in windows of at most SMTP_WINDOW commands, then the replies are
+ *    read; SIZE is declared when offered (and a message larger than the
+ *    server's limit is not sent); BODY=8BITMIME when the body has 8-bit
+ *    octets and it is offered; SMTPUTF8 when an address or header needs
+ *    it (a clear failure when it is needed and not offered); DSN (NOTIFY,
+ *    RET, ENVID, ORCPT) when the caller asked and it is offered.
+ *  - If any RCPT is refused (4xx or 5xx alike), DATA is never sent: RSET
+ *    and QUIT, and every recipient fails with that reply.
+ *  - The body goes out in 64 KiB writes; the final "." is in the same
+ *    write as the last piece of the body.  When the final reply is lost
+ *    the message may have been delivered: the failure says so, and no
+ *    other host is tried.
+ *  - Every reply is parsed strictly: lines of 3 digits [2-5][0-9][0-9]
+ *    then '-' or ' ' (or nothing), all lines with the same code, at most
+ *    SMTP_LINE_MAX octets per line and SMTP_LINES_MAX lines.  Server text
+ *    is sanitised before it is shown (bytes outside ' '..'~' become '?').
+ *  - Each phase has a deadline from the transport's timeouts (poll(),
+ *    never alarm()).
+ *
+ * Failure texts follow Exim, so that its users recognise them; see
+ * struct smtp_result.
+ */
+#ifndef NOQ_SMTP_H
+#define NOQ_SMTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msg.h"
+
+#define SMTP_LINE_MAX 4096      /* octets per reply line, CR LF included */
+#define SMTP_LINES_MAX 128      /* lines per reply */
+#define SMTP_WINDOW 100         /* pipelined commands in flight */
+#define SMTP_TEXT_MAX 1024      /* server text kept for messages */
+
+/** struct smtp_host - one smart host, in the order it is tried. */
+struct smtp_host {
+	const char *name;       /* host name or IP literal */
+	unsigned port;
+	bool ipv4_only;
+	bool ipv4_prefer;
+};
+
+/** typedef smtp_trace_fn - receives -v lines (without line end). */
+typedef void (*smtp_trace_fn)(void *arg, const char *line);
+
+/**
+ * struct smtp_opts - what the transport and the caller ask for.
+ * Timeouts are in milliseconds; 0 takes the default (Exim's: connect 5m,
+ * command 5m, data 5m, final 10m).
+ */
+struct smtp_opts {
+	const struct smtp_host *hosts;
+	size_t nhosts;
+	const char *helo;               /* the EHLO/HELO argument */
+	unsigned connect_timeout;
+	unsigned command_timeout;
+	unsigned data_timeout;
+	unsigned final_timeout;
+	bool allow_localhost;           /* unused until self checks exist */
+	const char *dsn_notify;         /* -N, or NULL */
+	const char *dsn_ret;            /* -R, or NULL */
+	const char *dsn_envid;          /* -V, or NULL */
+	bool need_utf8;                 /* an address or header is not ASCII */
+	smtp_trace_fn trace;            /* NULL: no trace */
+	void *trace_arg;
+};
+
+/** struct smtp_envelope - the sender and the recipients, canonical. */
+struct smtp_envelope {
+	const char *sender;             /* "" for <> */
+	const char *const *rcpts;
+	size_t nrcpts;
+};
+
+/**
+ * struct smtp_result - how the attempt ended.
+ * @delivered:     the smart host accepted the message (final 2xx).
+ * @maybe:         the data was sent but its reply was lost: the message
+ *                 may have been delivered.
+ * @host, @ip:     the host the outcome is about ("" when none was reached).
+ * @reply:         the server's final reply, sanitised ("250 OK id=...").
+ * @text:          on failure, the line to print after "Delivery failed: ",
+ *                 Exim's wording, e.g.
+ *                 "H=mx.example.org [192.0.2.1]: SMTP error from remote mail
+ *                  server after RCPT TO:<b@x.y>: 550 no such user",
+ *                 "Connection refused",
+ *                 "Connection timed out: H=mx [192.0.2.1]: SMTP timeout
+ *                  after RCPT TO:<b@x.y>".
+ * @tried:         for -v and the syslog line: one line per host address
+ *                 that failed before the last one ("H=a [ip]: Connection
+ *                 refused"), '\n'-separated.
+ */
+struct smtp_result {
+	bool delivered;
+	bool maybe;
+	char host[256];
+	char ip[64];
+	char reply[SMTP_TEXT_MAX];
+	char text[2 * SMTP_TEXT_MAX];
+	char tried[2048];
+};
+
+/**
+ * smtp_deliver() - make the attempt: send @m (finished, fixups applied) to
+ * @env's recipients through the first host that takes the connection.
+ * Returns 0 when delivered, -1 otherwise; @res says what happened in
+ * either case.  Never prints.
+ */
+int smtp_deliver(const struct smtp_opts *o, const struct smtp_envelope *env,
+		 const struct msg *m, struct smtp_result *res);
+
+/**
+ * smtp_order_hosts() - shuffle, in place, each run of hosts that share a
+ * non-zero @groups value (Exim's randomized groups); others keep their
+ * places.  @groups is parallel to @hosts.
+ */
+void smtp_order_hosts(struct smtp_host *hosts, const uint16_t *groups, size_t n);
+
+#endif
