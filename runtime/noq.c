@@ -446,6 +446,7 @@ static int test_addresses(struct env *e, bool verify)
 	struct route_result res = { 0 };
 	char err[512];
 	char *sender;
+	size_t *order = NULL;
 	int status = EX_DONE;
 
 	if (e->cli.nrcpts == 0) {
@@ -470,58 +471,72 @@ static int test_addresses(struct env *e, bool verify)
 	for (size_t i = 0; i < l.n; i++)
 		v[i] = l.v[i].addr;
 	route_ctx_init(e, sender, verify, &rc);
-	if (route_all(&rc, v, l.n, &res, err, sizeof(err)) != 0) {
-		say("%s", err);
-		status = EX_FAIL;
-		goto out;
-	}
+
 	const struct mdl_obj *tp = &e->m->transports[e->m->route.transport];
 
-	for (size_t i = 0; i < res.n; i++) {
-		const struct route_node *nd = &res.v[i];
-		bool leaf = nd->status != RS_REDIRECTED;
+	/* Each address on its own, as Exim tests them: its whole tree is
+	   printed before the next address is routed. */
+	for (size_t a = 0; a < l.n; a++) {
+		route_result_free(&res);
+		memset(&res, 0, sizeof(res));
+		free(order);
+		order = NULL;
+		if (route_all(&rc, &v[a], 1, &res, err, sizeof(err)) != 0) {
+			say("%s", err);
+			status = EX_FAIL;
+			goto out;
+		}
+		order = route_order(&res);
+		if (order == NULL) {
+			say("out of memory");
+			status = EX_FAIL;
+			goto out;
+		}
+		for (size_t k = 0; k < res.n; k++) {
+			const struct route_node *nd = &res.v[order[k]];
 
-		if (!leaf)
-			continue;
-		switch (nd->status) {
-		case RS_DELIVER:
-			printf(verify ? "%s verified\n" : "%s\n", nd->addr);
-			break;
-		case RS_BLACKHOLE:
-			printf("%s is discarded\n", nd->addr);
-			break;
-		case RS_DUPLICATE:
-			printf("%s is a duplicate\n", nd->addr);
-			break;
-		case RS_FAIL:
-			printf(verify ? "%s failed to verify: %s\n" : "%s is undeliverable: %s\n",
-			       nd->addr, nd->local ? "routing yielded a local delivery"
-			       : nd->msg && nd->msg[0] ? nd->msg : "Unrouteable address");
+			switch (nd->status) {
+			case RS_REDIRECTED:
+				continue;
+			case RS_DELIVER:
+				printf(verify ? "%s verified\n" : "%s\n", nd->addr);
+				break;
+			case RS_BLACKHOLE:
+				printf("%s is discarded\n", nd->addr);
+				break;
+			case RS_DUPLICATE:
+				printf("%s is a duplicate\n", nd->addr);
+				break;
+			case RS_FAIL:
+				printf(verify ? "%s failed to verify: %s\n"
+				       : "%s is undeliverable: %s\n", nd->addr,
+				       nd->local ? "routing yielded a local delivery"
+				       : nd->msg && nd->msg[0] ? nd->msg : "Unrouteable address");
+				status = 2;
+				break;
+			case RS_DEFER:
+				printf(verify ? "%s cannot be verified at this time: %s\n"
+				       : "%s cannot be resolved at this time: %s\n", nd->addr,
+				       nd->msg && nd->msg[0] ? nd->msg : "deferred");
+				if (status == EX_DONE)
+					status = 1;
+				break;
+			}
+			for (long p = nd->parent; p >= 0; p = res.v[p].parent)
+				printf("    <-- %s\n", res.v[p].addr);
+			if (nd->status == RS_DELIVER && !verify) {
+				printf("  router = %s, transport = %s\n",
+				       router_name(e->m, nd->router), tp->name);
+				print_hosts(e->m);
+			}
+		}
+		if (res.config_problem) {
+			say("%s: delivery to smarthost failed (configuration problem)", v[a]);
 			status = 2;
-			break;
-		case RS_DEFER:
-			printf(verify ? "%s cannot be verified at this time: %s\n"
-			       : "%s cannot be resolved at this time: %s\n", nd->addr,
-			       nd->msg && nd->msg[0] ? nd->msg : "deferred");
-			if (status == EX_DONE)
-				status = 1;
-			break;
-		case RS_REDIRECTED:
-			break;
 		}
-		for (long p = nd->parent; p >= 0; p = res.v[p].parent)
-			printf("    <-- %s\n", res.v[p].addr);
-		if (nd->status == RS_DELIVER && !verify) {
-			printf("  router = %s, transport = %s\n",
-			       router_name(e->m, nd->router), tp->name);
-			print_hosts(e->m);
-		}
-	}
-	if (res.config_problem) {
-		say("delivery to smarthost failed (configuration problem)");
-		status = 2;
 	}
 out:
+	free(order);
 	route_result_free(&res);
 	free(v);
 	free(sender);
@@ -681,8 +696,8 @@ static unsigned transport_ms(const struct mdl_obj *t, const char *name)
  * "Delivery failed: ..." line) and logs one line to syslog either way.
  */
 static int send_message(struct env *e, const struct msg *msg, const struct msg_info *mi,
-			const char *from, const struct route_result *res, bool utf8,
-			const char *msgid)
+			const char *from, const struct route_result *res, const size_t *order,
+			bool utf8, const char *msgid)
 {
 	const struct model *m = e->m;
 	const struct mdl_obj *t = &m->transports[m->route.transport];
@@ -710,8 +725,8 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 	}
 	smtp_order_hosts(hosts, groups, m->route.nhosts);
 	for (size_t i = 0; i < res->n; i++)
-		if (res->v[i].status == RS_DELIVER)
-			rcpts[env.nrcpts++] = res->v[i].addr;
+		if (res->v[order[i]].status == RS_DELIVER)
+			rcpts[env.nrcpts++] = res->v[order[i]].addr;
 	env.sender = from;
 	env.rcpts = rcpts;
 
@@ -795,6 +810,7 @@ static int process(struct env *e, struct msg *msg, const struct addr_list *argv_
 	char err[512], id[32], msgid[320];
 	char *hdr_add = NULL, *hdr_remove = NULL, *env_from = NULL;
 	const char **rv = NULL;
+	size_t *order = NULL;
 	int status = EX_FAIL, bad = 0;
 	time_t now = time(NULL);
 
@@ -863,9 +879,15 @@ static int process(struct env *e, struct msg *msg, const struct addr_list *argv_
 		say("%s", err);
 		goto out;
 	}
+	order = route_order(&res);
+	if (order == NULL) {
+		say("out of memory");
+		goto out;
+	}
 	for (size_t i = 0; i < res.n && verbose; i++)
-		if (res.v[i].status == RS_DELIVER)
-			trace("%s routed by %s", res.v[i].addr, router_name(e->m, res.v[i].router));
+		if (res.v[order[i]].status == RS_DELIVER)
+			trace("%s routed by %s", res.v[order[i]].addr,
+			      router_name(e->m, res.v[order[i]].router));
 	if (route_failure(&res, err, sizeof(err)) >= 0) {
 		report("%s", err);
 		goto out;
@@ -907,7 +929,7 @@ static int process(struct env *e, struct msg *msg, const struct addr_list *argv_
 			utf8 = true;
 
 	if (!e->cli.dry_run) {
-		status = send_message(e, msg, &mi, from, &res, utf8, msgid);
+		status = send_message(e, msg, &mi, from, &res, order, utf8, msgid);
 		goto out;
 	}
 
@@ -919,15 +941,25 @@ static int process(struct env *e, struct msg *msg, const struct addr_list *argv_
 	       mi.body_8bit ? " BODY=8BITMIME" : "", utf8 ? " SMTPUTF8" : "");
 	if (e->cli.ret)
 		printf(" RET=%s", e->cli.ret);
-	if (e->cli.envid)
-		printf(" ENVID=%s", e->cli.envid);
+	if (e->cli.envid) {
+		char x[400];
+
+		smtp_xtext(x, sizeof(x), e->cli.envid);
+		printf(" ENVID=%s", x);
+	}
 	printf("\r\n");
-	for (size_t i = 0; i < res.n; i++) {
-		if (res.v[i].status != RS_DELIVER)
+	for (size_t k = 0; k < res.n; k++) {
+		const struct route_node *nd = &res.v[order[k]];
+
+		if (nd->status != RS_DELIVER)
 			continue;
-		printf("RCPT TO:<%s>", res.v[i].addr);
-		if (e->cli.notify)
-			printf(" NOTIFY=%s", e->cli.notify);
+		printf("RCPT TO:<%s>", nd->addr);
+		if (e->cli.notify) {
+			char x[1100];
+
+			smtp_xtext(x, sizeof(x), nd->addr);
+			printf(" NOTIFY=%s ORCPT=rfc822;%s", e->cli.notify, x);
+		}
 		printf("\r\n");
 	}
 	printf("DATA\r\n");
@@ -943,6 +975,7 @@ static int process(struct env *e, struct msg *msg, const struct addr_list *argv_
 	}
 	status = EX_DONE;
 out:
+	free(order);
 	free(rv);
 	route_result_free(&res);
 	fixup_out_free(&fx);

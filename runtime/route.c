@@ -2943,3 +2943,51 @@ long route_failure(const struct route_result *res, char *buf, size_t len)
 	    rank == 3 ? "local" : rank == 2 ? "deferred" : "failed", msg[0] ? ": " : "", msg);
 	return pick;
 }
+
+size_t *route_order(const struct route_result *res)
+{
+	size_t n = res->n;
+	size_t *first = calloc(n + 1, sizeof(*first));
+	size_t *kids = malloc((n ? n : 1) * sizeof(*kids));
+	size_t *fill = malloc((n + 1) * sizeof(*fill));
+	size_t *stack = malloc((n ? n : 1) * sizeof(*stack));
+	size_t *out = malloc((n ? n : 1) * sizeof(*out));
+	size_t no = 0, sp = 0;
+
+	if (first == NULL || kids == NULL || fill == NULL || stack == NULL || out == NULL) {
+		free(out);
+		out = NULL;
+		goto done;
+	}
+	/* Children of each node, in index (generation) order: a counting
+	   sort on the parent. */
+	for (size_t i = 0; i < n; i++)
+		if (res->v[i].parent >= 0)
+			first[res->v[i].parent + 1]++;
+	for (size_t i = 0; i < n; i++)
+		first[i + 1] += first[i];
+	memcpy(fill, first, (n + 1) * sizeof(*fill));
+	for (size_t i = 0; i < n; i++)
+		if (res->v[i].parent >= 0)
+			kids[fill[res->v[i].parent]++] = i;
+	/* Depth first from each top-level node in turn; children are pushed
+	   in reverse so that they come out in order. */
+	for (size_t t = 0; t < n; t++) {
+		if (res->v[t].parent >= 0)
+			continue;
+		stack[sp++] = t;
+		while (sp > 0) {
+			size_t v = stack[--sp];
+
+			out[no++] = v;
+			for (size_t k = first[v + 1]; k > first[v]; k--)
+				stack[sp++] = kids[k - 1];
+		}
+	}
+done:
+	free(first);
+	free(kids);
+	free(fill);
+	free(stack);
+	return out;
+}

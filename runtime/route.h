@@ -214,4 +214,12 @@ void route_result_free(struct route_result *res);
  */
 long route_failure(const struct route_result *res, char *buf, size_t len);
 
+/**
+ * route_order() - the nodes of @res in Exim's reporting order: each
+ * top-level address, in the order given, followed depth-first by what it
+ * generated.  Returns a malloc'd array of @res->n node indices, or NULL
+ * when out of memory.
+ */
+size_t *route_order(const struct route_result *res);
+
 #endif

@@ -412,7 +412,7 @@ static void quit(struct conn *c)
 
 /* ---- xtext (RFC 3461) -------------------------------------------------------- */
 
-static void xtext(char *dst, size_t cap, const char *s)
+void smtp_xtext(char *dst, size_t cap, const char *s)
 {
 	size_t j = 0;
 
@@ -548,7 +548,7 @@ static enum outcome transaction(struct conn *c)
 	if (c->dsn && o->dsn_envid) {
 		char x[400];
 
-		xtext(x, sizeof(x), o->dsn_envid);
+		smtp_xtext(x, sizeof(x), o->dsn_envid);
 		ml += (size_t)snprintf(mailcmd + ml, sizeof(mailcmd) - ml, " ENVID=%s", x);
 	}
 	if (ml >= sizeof(mailcmd)) {
@@ -590,7 +590,7 @@ static enum outcome transaction(struct conn *c)
 				if (c->dsn && (o->dsn_notify != NULL)) {
 					char x[1024];
 
-					xtext(x, sizeof(x), rc);
+					smtp_xtext(x, sizeof(x), rc);
 					n = snprintf(cmd, sizeof(cmd), "RCPT TO:<%s> NOTIFY=%s "
 						     "ORCPT=rfc822;%s", rc, o->dsn_notify, x);
 				} else {

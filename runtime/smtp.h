@@ -125,6 +125,12 @@ int smtp_deliver(const struct smtp_opts *o, const struct smtp_envelope *env,
 		 const struct msg *m, struct smtp_result *res);
 
 /**
+ * smtp_xtext() - @s as RFC 3461 xtext ('+', '=' and octets outside '!'..'~'
+ * as "+XX") into @dst of @cap octets, cut when it does not fit.
+ */
+void smtp_xtext(char *dst, size_t cap, const char *s);
+
+/**
  * smtp_order_hosts() - shuffle, in place, each run of hosts that share a
  * non-zero @groups value (Exim's randomized groups); others keep their
  * places.  @groups is parallel to @hosts.

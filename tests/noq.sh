@@ -1,0 +1,364 @@
+#!/bin/sh
+# noq.sh -- the noq program as noq(8) describes it: the dry run of routing,
+# rewriting and header fixups (tests/noq/out/NAME.out), address testing,
+# the queue and version modes, newaliases, and every refusal: exit status
+# and exact diagnostics, with nothing on standard output.
+#
+# Environment (set by "make check"): NOQ, NOQC, top_srcdir.
+# Usage: sh tests/noq.sh [--update]
+# With --update the .out files are rewritten instead of compared: review
+# the change with git diff before committing it.
+
+# shellcheck source=noq/lib.sh
+. "${top_srcdir:-$(dirname "$0")/..}/tests/noq/lib.sh"
+
+# -bi runs noqc: the one just built.
+PATH=$(dirname "$NOQC"):$PATH
+export PATH
+
+msg=$tdir/in
+: >"$tmp/empty"
+see="noq: see 'noq --help' or noq(8)"
+
+# ---- routing in the dry run ------------------------------------------------------
+
+# Chains, several targets, keep a copy, :blackhole:, duplicates (root and
+# postmaster are both admin), a T rewrite of one envelope recipient, and an
+# argument holding an address list.
+dry aliases simple.msg -i root postmaster chain1 team carol nobody moved \
+	'Dave <dave@example.net>, abuse'
+# Every recipient discarded: success, and nothing to send.
+run "$msg/simple.msg" "$NOQ" -C "$POL" --dry-run -i nobody
+expect "only :blackhole: recipients" 0 "" ""
+run "$msg/simple.msg" "$NOQ" -C "$POL" --dry-run -i bob@example.net olduser
+expect ":fail: refuses the whole message" 1 "" \
+"routing olduser@example.org yielded a failed delivery: olduser has left; write to bob@example.net"
+run "$msg/simple.msg" "$NOQ" -C "$POL" --dry-run -i later bob@example.net
+expect ":defer: refuses the whole message" 1 "" \
+"routing later@example.org yielded a deferred delivery: the archive is being moved"
+run "$msg/simple.msg" "$NOQ" -C "$POL" --dry-run -i team olduser@example.org
+expect ":fail: of a recipient in any case" 1 "" \
+"routing olduser@example.org yielded a failed delivery: olduser has left; write to bob@example.net"
+
+# ---- header fixups and rewriting -------------------------------------------------
+
+# Return-Path, Envelope-To, Delivery-Date removed; Bcc kept without -t,
+# removed with it; X-Internal removed by headers_remove; unqualified
+# addresses in To qualified.
+dry fixups fixups.msg -i bob@example.net
+dry fixups-t fixups.msg -t
+dry resent resent.msg -t
+dry nofrom nofrom.msg bob@example.net
+dry_root nofrom-F nofrom.msg -F 'Carol Q. Public' bob@example.net
+dry nofrom-F-utf8 nofrom.msg -f carol@example.org -F "$(printf 'Jos\303\251 Mu\303\261oz')" \
+	bob@example.net
+dry noheader noheader.msg bob@example.net
+dry noeol noeol.msg bob@example.net
+dry empty "$tmp/empty" bob@example.net
+# (root: the Sender field is kept and rewritten.)
+dry_root rewrite rewrite.msg -f carol@old.example.org -t
+dry null-sender simple.msg -f '<>' bob@example.net
+dry null-sender-empty simple.msg -f '' bob@example.net
+dry dsn simple.msg -N success,failure -R full -V 'QQ314159' -i bob@example.net
+# ENVID is xtext (RFC 3461): '+', '=' and blanks as +XX.
+dry dsn-xtext simple.msg -N never -V 'id+1=2 3' -i bob@example.net
+# -t with Bcc recipients only: the Bcc field goes.
+dry bcc-only bcc-only.msg -t
+dry smtputf8-header utf8hdr.msg bob@example.net
+dry smtputf8-rcpt simple.msg "$(printf 'jos\303\251@example.net')"
+dry unqualified-sender simple.msg -f carol bob@example.net
+
+# -t with arguments: Exim removes them from the header's recipients,
+# Postfix and msmtp add them (extract_addresses_remove_arguments = false).
+dry t-remove fixups.msg -t bob@example.net
+POL_ADD=$(compile add -D ADD_ARGS=1) || exit 99
+run "$msg/fixups.msg" "$NOQ" -C "$POL_ADD" --dry-run -t bob@example.net frank@example.net
+check_dry t-add
+
+# The Sender rule and the gecos name, for a caller other than root.
+if can_be_nobody; then
+	run "$msg/nofrom.msg" "$as_nobody" "$NOQ" -C "$POL" --dry-run bob@example.net
+	check_dry nobody-nofrom
+	run "$msg/simple.msg" "$as_nobody" "$NOQ" -C "$POL" --dry-run bob@example.net
+	check_dry nobody-sender
+else
+	skip "nobody-nofrom" "needs root and setpriv"
+	skip "nobody-sender" "needs root and setpriv"
+fi
+
+# -v lists what it ignored, on stderr; the dry run is unchanged.
+run "$msg/simple.msg" "$NOQ" -C "$POL" --dry-run -v -oem -B8BITMIME -odi -i bob@example.net
+tr -d '\r' <"$tmp/out" >"$tmp/out.lf"
+if [ "$rc" -eq 0 ] && grep -Fxq 'noq: -v: accepted and ignored: -oem -B 8BITMIME -odi' "$tmp/err" &&
+	grep -Fxq 'RCPT TO:<bob@example.net>' "$tmp/out.lf"; then
+	pass "-v traces ignored options"
+else
+	fail "-v traces ignored options" "exit $rc"
+	show "$tmp/err"
+fi
+
+# ---- message_size_limit --------------------------------------------------------
+
+POL_SMALL=$(compile small -D SIZE_LIMIT=1K) || exit 99
+{ printf 'Subject: big\n\n'; i=0; while [ $i -lt 20 ]; do
+	printf '%s\n' 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'
+	i=$((i + 1)); done; } >"$tmp/big"
+run "$tmp/big" "$NOQ" -C "$POL_SMALL" --dry-run bob@example.net
+expect "message_size_limit" 1 "" "noq: message refused: the message is larger than 1024 octets"
+run "$msg/simple.msg" "$NOQ" -C "$POL_SMALL" --dry-run -i bob@example.net
+if [ "$rc" -eq 0 ]; then pass "message_size_limit, smaller message"; else
+	fail "message_size_limit, smaller message" "exit $rc"; show "$tmp/err"; fi
+
+# ---- address testing --------------------------------------------------------------
+
+run "$tmp/empty" "$NOQ" -C "$POL" -bt root
+expect "-bt alias" 0 "admin@example.org
+    <-- root@example.org
+  router = smarthost, transport = remote_smtp
+  host 127.0.0.1 [127.0.0.1] port=2525" ""
+run "$tmp/empty" "$NOQ" -C "$POL" -bt chain1 bob@example.net
+expect "-bt chain and plain address" 0 "final@example.net
+    <-- chain3@example.org
+    <-- chain2@example.org
+    <-- chain1@example.org
+  router = smarthost, transport = remote_smtp
+  host 127.0.0.1 [127.0.0.1] port=2525
+bob@example.net
+  router = smarthost, transport = remote_smtp
+  host 127.0.0.1 [127.0.0.1] port=2525" ""
+run "$tmp/empty" "$NOQ" -C "$POL" -bt carol
+expect "-bt keep a copy" 0 "carol@example.org
+    <-- carol@example.org
+  router = smarthost, transport = remote_smtp
+  host 127.0.0.1 [127.0.0.1] port=2525
+archive@example.net
+    <-- carol@example.org
+  router = smarthost, transport = remote_smtp
+  host 127.0.0.1 [127.0.0.1] port=2525" ""
+run "$tmp/empty" "$NOQ" -C "$POL" -bt nobody
+expect "-bt :blackhole:" 0 "nobody@example.org is discarded" ""
+run "$tmp/empty" "$NOQ" -C "$POL" -bt root postmaster
+# As in Exim, each address is tested on its own: no duplicates across them.
+expect "-bt: each address on its own" 0 "admin@example.org
+    <-- root@example.org
+  router = smarthost, transport = remote_smtp
+  host 127.0.0.1 [127.0.0.1] port=2525
+admin@example.org
+    <-- root@example.org
+    <-- postmaster@example.org
+  router = smarthost, transport = remote_smtp
+  host 127.0.0.1 [127.0.0.1] port=2525" ""
+run "$tmp/empty" "$NOQ" -C "$POL" -bt olduser
+expect "-bt :fail: exits 2" 2 \
+"olduser@example.org is undeliverable: olduser has left; write to bob@example.net" ""
+run "$tmp/empty" "$NOQ" -C "$POL" -bt later
+expect "-bt :defer: exits 1" 1 \
+"later@example.org cannot be resolved at this time: the archive is being moved" ""
+run "$tmp/empty" "$NOQ" -C "$POL" -bt later olduser
+expect "-bt failed wins over deferred" 2 \
+"later@example.org cannot be resolved at this time: the archive is being moved
+olduser@example.org is undeliverable: olduser has left; write to bob@example.net" ""
+run "$tmp/empty" "$NOQ" -C "$POL" -bt
+expect "-bt without addresses" 1 "" "noq: -bt needs at least one address"
+run "$tmp/empty" "$NOQ" -C "$POL" -bv root
+expect "-bv alias" 0 "admin@example.org verified
+    <-- root@example.org" ""
+run "$tmp/empty" "$NOQ" -C "$POL" -bv olduser
+expect "-bv :fail: exits 2" 2 \
+"olduser@example.org failed to verify: olduser has left; write to bob@example.net" ""
+run "$tmp/empty" "$NOQ" -C "$POL" -bv later
+expect "-bv :defer: exits 1" 1 \
+"later@example.org cannot be verified at this time: the archive is being moved" ""
+
+# ---- the other modes ------------------------------------------------------------------
+
+queue="Mail queue is empty: noq has no queue; every message is delivered or refused when it is submitted."
+run "$tmp/empty" "$NOQ" -bp
+expect "-bp" 0 "$queue" ""
+ln -s "$NOQ" "$tmp/mailq" && ln -s "$NOQ" "$tmp/newaliases" || exit 99
+run "$tmp/empty" "$tmp/mailq"
+expect "mailq" 0 "$queue" ""
+
+run "$tmp/empty" "$NOQ" -C "$POL" -bV
+if [ "$rc" -eq 0 ] && [ ! -s "$tmp/err" ] &&
+	head -n 1 "$tmp/out" | grep -Eq '^noq [0-9][^ ]* \(sendmail-compatible submitter: no queue, no daemon\)$' &&
+	sed -n 2p "$tmp/out" | grep -Fq "policy $POL, compiled by noqc " &&
+	[ "$(wc -l <"$tmp/out")" -eq 2 ]; then
+	pass "-bV"
+else
+	fail "-bV" "exit $rc, output:"
+	show "$tmp/out"; show "$tmp/err"
+fi
+run "$tmp/empty" "$NOQ" --help
+if [ "$rc" -eq 0 ] && [ ! -s "$tmp/err" ] &&
+	[ "$(head -n 1 "$tmp/out")" = "usage: noq [options] [--] [recipient ...]" ] &&
+	grep -q -- '--dry-run' "$tmp/out"; then
+	pass "--help"
+else
+	fail "--help" "exit $rc"
+	show "$tmp/out"; show "$tmp/err"
+fi
+
+# ---- -bi and newaliases ------------------------------------------------------------
+
+bidir=$tmp/bi
+mkdir "$bidir" && cp "$tdir/test.conf" "$tdir/aliases" "$POL" "$bidir/" || exit 99
+printf 'newalias:\tzed@example.net\n' >>"$bidir/aliases"
+run "$tmp/empty" "$NOQ" -bi -C "$bidir/test.policy"
+expect "-bi recompiles FILE.policy from FILE.conf" 0 \
+	"noq: recompiled $bidir/test.policy from $bidir/test.conf" ""
+run "$tmp/empty" "$NOQ" -C "$bidir/test.policy" -bt newalias
+expect "-bi: the new alias is in use" 0 "zed@example.net
+    <-- newalias@example.org
+  router = smarthost, transport = remote_smtp
+  host 127.0.0.1 [127.0.0.1] port=2525" ""
+printf 'newalias:\tyves@example.net\n' >"$bidir/aliases"
+run "$tmp/empty" "$tmp/newaliases" -C "$bidir/test.policy"
+expect "newaliases" 0 "newaliases: recompiled $bidir/test.policy from $bidir/test.conf" ""
+run "$tmp/empty" "$NOQ" -C "$bidir/test.policy" -bv newalias
+expect "newaliases: the changed alias is in use" 0 "yves@example.net verified
+    <-- newalias@example.org" ""
+cp "$bidir/test.policy" "$tmp/bi.saved" || exit 99
+printf 'no_such_option = 1\n' >>"$bidir/test.conf"
+run "$tmp/empty" "$NOQ" -bi -C "$bidir/test.policy"
+if [ "$rc" -eq 1 ] && [ ! -s "$tmp/out" ] &&
+	[ "$(tail -n 1 "$tmp/err")" = "noq: $bidir/test.policy was not recompiled: noqc failed (see above); the old policy stays in use" ] &&
+	grep -q 'no_such_option' "$tmp/err" && cmp -s "$tmp/bi.saved" "$bidir/test.policy"; then
+	pass "-bi with a broken configuration keeps the old policy"
+else
+	fail "-bi with a broken configuration keeps the old policy" "exit $rc"
+	show "$tmp/out"; show "$tmp/err"
+fi
+run "$tmp/empty" "$NOQ" -bi -C "$POL.bin"
+expect "-bi -C without .policy" 1 "" \
+	"noq: -bi with -C needs a policy named FILE.policy, compiled from FILE.conf"
+if can_be_nobody; then
+	run "$tmp/empty" "$as_nobody" "$NOQ" -bi -C "$POL"
+	expect "-bi by a user who may not write the policy" 1 "" \
+"noq: you may not write $POL; its owner can recompile it with:
+  noqc -o $POL ${POL%.policy}.conf"
+else
+	skip "-bi by a user who may not write the policy" "needs root and setpriv"
+fi
+
+# ---- refusals: exit 1, the reason on stderr, nothing on stdout ---------------------
+
+refuse() {  # refuse NAME STDERR ARGS...: noq ARGS, with simple.msg as input
+	rname=$1 rerr=$2
+	shift 2
+	run "$msg/simple.msg" "$NOQ" "$@"
+	expect "$rname" 1 "" "$rerr"
+}
+daemon="noq has no daemon and no queue; it delivers each message when it is submitted"
+refuse "-bd" "noq: -bd: $daemon
+$see" -C "$POL" -bd
+refuse "-bdf" "noq: -bdf: $daemon
+$see" -C "$POL" -bdf
+refuse "-q" "noq: -q: $daemon
+$see" -C "$POL" -q
+refuse "-q30m" "noq: -q30m: $daemon
+$see" -C "$POL" -q30m
+refuse "-bs with --dry-run" "noq: --dry-run cannot be used with -bs (the dry run writes to standard output, which is the SMTP session)" \
+	-C "$POL" --dry-run -bs
+refuse "unknown option -x" "noq: unknown option -x
+$see" -C "$POL" -x bob@example.net
+refuse "unknown option --frobnicate" "noq: unknown option --frobnicate
+$see" -C "$POL" --frobnicate bob@example.net
+refuse "unknown option in a bundle" "noq: unknown option -z in -tz
+$see" -C "$POL" -tz
+refuse "two -b modes" "noq: -bv conflicts with an earlier -b option
+$see" -C "$POL" -bt -bv root
+refuse "-f without its value" "noq: option -f needs a value
+$see" -C "$POL" -i -f
+refuse "-R hdr" "noq: -R takes 'hdrs' or 'full', not 'hdr'
+$see" -C "$POL" -R hdr bob@example.net
+refuse "-N never,success" "noq: -N: 'never' cannot be combined with other values
+$see" -C "$POL" -N never,success bob@example.net
+refuse "-f with LF" "noq: -f: the sender contains a line break
+$see" -C "$POL" -f "$(printf 'a@example.org\nBcc: x@example.net')" bob@example.net
+refuse "-f with CR" "noq: -f: the sender contains a line break
+$see" -C "$POL" "-f$(printf 'a@example.org\rX: y')" bob@example.net
+refuse "-F with LF" "noq: -F: the name contains a line break
+$see" -C "$POL" -F "$(printf 'Eve\nBcc: x@example.net')" bob@example.net
+refuse "-F with CR" "noq: -F: the name contains a line break
+$see" -C "$POL" "-F$(printf 'Eve\rBcc: x@example.net')" bob@example.net
+refuse "recipient with LF" "noq: recipient argument 2 contains a line break
+$see" -C "$POL" bob@example.net "$(printf 'carol@example.org\nBcc: x@example.net')"
+refuse "recipient with CR" "noq: recipient argument 1 contains a line break
+$see" -C "$POL" "$(printf 'carol@example.org\r')"
+refuse "invalid recipient" "noq: invalid address: bob@: missing domain after '@' at offset 3" \
+	-C "$POL" --dry-run -i bob@
+refuse "invalid recipients" "noq: invalid addresses:
+  bob@: missing domain after '@' at offset 3
+  <carol@example.org: unbalanced '<' at offset 0" \
+	-C "$POL" --dry-run -i bob@ alice@example.org '<carol@example.org'
+refuse "invalid sender" "noq: invalid sender address 'a@@example.org': invalid character '@' in domain at offset 2" \
+	-C "$POL" --dry-run -i -f a@@example.org bob@example.net
+refuse "no recipients" "noq: no recipients given: name them as arguments, or use -t to read them from the message" \
+	-C "$POL" --dry-run -i
+printf 'From: Alice <alice@example.org>\nTo: bob@example.net, carol@@example.org\nSubject: x\n\nx\n' >"$tmp/badto"
+run "$tmp/badto" "$NOQ" -C "$POL" --dry-run -t
+expect "-t with an invalid address" 1 "" \
+	"noq: invalid address: carol@@example.org: invalid character '@' in domain at offset 6"
+run "$msg/nofrom.msg" "$NOQ" -C "$POL" --dry-run -t bob@example.net
+expect "-t: every recipient removed by the arguments" 1 "" \
+	"noq: all -t recipients overridden by command line"
+run "$msg/noheader.msg" "$NOQ" -C "$POL" --dry-run -t
+expect "-t without recipients" 1 "" "noq: no recipients in message"
+
+# ---- the policy ------------------------------------------------------------------------
+
+refuse "missing policy" "noq: cannot use the policy $tmp/none.policy: No such file or directory" \
+	-C "$tmp/none.policy" --dry-run -i bob@example.net
+refuse "a directory as policy" "noq: cannot use the policy $tmp: not a regular file" \
+	-C "$tmp" --dry-run -i bob@example.net
+cp "$POL" "$tmp/damaged.policy" || exit 99
+size=$(wc -c <"$POL")
+# Flip one byte a third into the file: in the checksummed part (noq-policy(5):
+# the alias data at the end has checksums of its own, checked by noqc --dump).
+printf '\377' | dd of="$tmp/damaged.policy" bs=1 seek=$((size / 3)) conv=notrunc 2>/dev/null
+if cmp -s "$POL" "$tmp/damaged.policy"; then
+	printf '\376' | dd of="$tmp/damaged.policy" bs=1 seek=$((size / 3)) conv=notrunc 2>/dev/null
+fi
+run "$msg/simple.msg" "$NOQ" -C "$tmp/damaged.policy" --dry-run -i bob@example.net
+if [ "$rc" -eq 1 ] && [ ! -s "$tmp/out" ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] &&
+	grep -Eq "^noq: cannot use the policy $tmp/damaged.policy: checksum mismatch: header says [0-9a-f]{16}, contents give [0-9a-f]{16}\$" "$tmp/err"; then
+	pass "damaged policy"
+else
+	fail "damaged policy" "exit $rc"
+	show "$tmp/out"; show "$tmp/err"
+fi
+head -c $((size - 1)) "$POL" >"$tmp/short.policy"
+run "$msg/simple.msg" "$NOQ" -C "$tmp/short.policy" --dry-run -i bob@example.net
+expect "truncated policy" 1 "" \
+	"noq: cannot use the policy $tmp/short.policy: file is $((size - 1)) bytes, header says $size"
+cp "$POL" "$tmp/gw.policy" && chmod 664 "$tmp/gw.policy" || exit 99
+refuse "group-writable policy" \
+	"noq: cannot use the policy $tmp/gw.policy: unsafe policy file: group-writable (mode 0664)" \
+	-C "$tmp/gw.policy" --dry-run -i bob@example.net
+cp "$POL" "$tmp/ww.policy" && chmod 646 "$tmp/ww.policy" || exit 99
+refuse "world-writable policy" \
+	"noq: cannot use the policy $tmp/ww.policy: unsafe policy file: world-writable (mode 0646)" \
+	-C "$tmp/ww.policy" --dry-run -i bob@example.net
+if can_be_nobody; then
+	run "$msg/simple.msg" "$as_nobody" "$NOQ" -C "$tmp/gw.policy" --dry-run -i bob@example.net
+	expect "group-writable policy, unprivileged caller" 1 "" \
+		"noq: cannot use the policy $tmp/gw.policy: unsafe policy file: group-writable (mode 0664)"
+	cp "$POL" "$tmp/other.policy" && chown nobody "$tmp/other.policy" || exit 99
+	refuse "policy owned by another user" \
+		"noq: cannot use the policy $tmp/other.policy: unsafe policy file: owned by uid $(id -u nobody), not root or the caller" \
+		-C "$tmp/other.policy" --dry-run -i bob@example.net
+	run "$msg/simple.msg" "$as_nobody" "$NOQ" -C "$tmp/other.policy" --dry-run -i bob@example.net
+	if [ "$rc" -eq 0 ] && [ ! -s "$tmp/err" ]; then
+		pass "policy owned by the caller"
+	else
+		fail "policy owned by the caller" "exit $rc"
+		show "$tmp/err"
+	fi
+else
+	skip "group-writable policy, unprivileged caller" "needs root and setpriv"
+	skip "policy owned by another user" "needs root and setpriv"
+	skip "policy owned by the caller" "needs root and setpriv"
+fi
+
+finish
