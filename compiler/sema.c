@@ -2298,6 +2298,12 @@ static void setup_redirect(struct sema *s, size_t ri)
 			free(c);
 		}
 		free(path);
+	} else if (data != NULL && strstr(v, "${lookup") != NULL) {
+		/* Only lsearch lookups keyed by the address are compiled in;
+		   noq does no lookups at send time. */
+		S_ERROR(s, &data->src->value_loc, "redirect router '%s': noq cannot do this "
+			"lookup; it compiles in lsearch files looked up by $local_part or "
+			"$local_part@$domain (convert the table to an lsearch file)", R->name);
 	} else {
 		/* Depends on the recipient ($home/.forward, ...): read at send
 		   time, where the runtime's check guards what it yields. */
@@ -3004,10 +3010,30 @@ static void find_reachable(struct sema *s)
 {
 	struct subj any = { SJ_ANY, "", 0 };
 	long by = -1;
+	bool *entry = calloc(s->nr ? s->nr : 1, sizeof(*entry));
 
+	if (entry == NULL) {
+		sema_oom(s);
+		return;
+	}
+	/* redirect_router and pass_router start routing at the router they
+	   name, even one that an earlier catch-all hides from the top. */
+	for (size_t i = 0; i < s->nr; i++) {
+		static const char *const names[] = { "pass_router", "redirect_router" };
+
+		for (size_t k = 0; k < 2; k++) {
+			const char *n = lstr(&s->r[i].ob, names[k]);
+			long j = n && !has_expansion(n) ? find_router(s, n) : -1;
+
+			if (j >= 0)
+				entry[j] = true;
+		}
+	}
 	for (size_t i = 0; i < s->nr; i++) {
 		struct router *R = &s->r[i];
 
+		if (entry[i])
+			by = -1;
 		R->reachable = by < 0;
 		if (!R->reachable && !R->verify_only) {
 			diag_warning(s->dg, &R->d->loc, "router '%s' is never used: router '%s' "
@@ -3033,6 +3059,7 @@ static void find_reachable(struct sema *s)
 		if (by < 0 && catches_all(s, R))
 			by = (long)i;
 	}
+	free(entry);
 }
 
 /* ======================================================================
