@@ -714,6 +714,29 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 		say("out of memory");
 		goto out;
 	}
+	/* What the policy demands and this noq cannot do yet: never fall
+	   back to sending in clear or unauthenticated. */
+	static const char *const demands[][2] = {
+		{ "hosts_require_tls", "TLS" },
+		{ "hosts_require_auth", "authentication" },
+	};
+	for (size_t i = 0; i < sizeof(demands) / sizeof(demands[0]); i++) {
+		const struct mdl_opt *o = mdl_opt_find(t, demands[i][0]);
+
+		if (o != NULL && o->str != NULL && o->str[0] != '\0') {
+			report("Delivery failed: the policy requires %s (%s) and this noq "
+			       "does not support it yet; nothing was sent", demands[i][1],
+			       demands[i][0]);
+			goto out;
+		}
+	}
+	const struct mdl_opt *proto = mdl_opt_find(t, "protocol");
+
+	if (proto != NULL && proto->str != NULL && strcmp(proto->str, "smtps") == 0) {
+		report("Delivery failed: the policy requires TLS (protocol = smtps) and this "
+		       "noq does not support it yet; nothing was sent");
+		goto out;
+	}
 	for (size_t i = 0; i < m->route.nhosts; i++) {
 		const struct mdl_host *h = &m->route.hosts[i];
 
