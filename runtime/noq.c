@@ -412,10 +412,14 @@ static void print_hosts(const struct model *m)
 		int r;
 
 		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_flags = AI_ADDRCONFIG;
+		hints.ai_flags = AI_NUMERICHOST;
 		if (h->flags & MH_IPV4_ONLY)
 			hints.ai_family = AF_INET;
 		r = getaddrinfo(h->name, NULL, &hints, &res);
+		if (r == EAI_NONAME) {
+			hints.ai_flags = AI_ADDRCONFIG;
+			r = getaddrinfo(h->name, NULL, &hints, &res);
+		}
 		if (r != 0) {
 			printf("  host %s [unresolved: %s] port=%u\n", h->name,
 			       gai_strerror(r), port);

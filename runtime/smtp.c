@@ -416,6 +416,8 @@ void smtp_xtext(char *dst, size_t cap, const char *s)
 {
 	size_t j = 0;
 
+	if (cap == 0)
+		return;
 	for (; *s && j + 4 < cap; s++) {
 		unsigned char ch = (unsigned char)*s;
 
@@ -841,8 +843,14 @@ int smtp_deliver(const struct smtp_opts *o0, const struct smtp_envelope *env,
 		snprintf(port, sizeof(port), "%u", hp->port);
 		hints.ai_socktype = SOCK_STREAM;
 		hints.ai_family = hp->ipv4_only ? AF_INET : AF_UNSPEC;
-		hints.ai_flags = AI_ADDRCONFIG;
+		/* An IP literal needs no AI_ADDRCONFIG, which would refuse ::1
+		   or 127.0.0.1 on a machine with only a loopback interface. */
+		hints.ai_flags = AI_NUMERICHOST;
 		g = getaddrinfo(hp->name, port, &hints, &list);
+		if (g == EAI_NONAME) {
+			hints.ai_flags = AI_ADDRCONFIG;
+			g = getaddrinfo(hp->name, port, &hints, &list);
+		}
 		if (g != 0) {
 			char line[512];
 
