@@ -265,7 +265,7 @@ int main(int argc, char **argv)
 
 		outpath = output ? NULL : default_output(argv[optind]);
 		const char *path = output ? output : outpath;
-		int r = path ? pol_write(m, COMPILER_VERSION, path, 0644, err) : POL_ENOMEM;
+		int r = path ? pol_write(m, COMPILER_VERSION, path, m->literal_secrets ? 0600 : 0644, err) : POL_ENOMEM;
 
 		if (r != 0)
 			diag_error(dg, NULL, "cannot write the policy: %s",

@@ -3646,6 +3646,39 @@ static void warn_unused(struct sema *s)
 				     "transport sets hosts_require_auth or hosts_try_auth",
 				     d->name);
 	}
+	/* Secrets belong in a file read at send time, not in the policy. */
+	static const char *const secret[][2] = {
+		{ "cram_md5", "client_secret" },
+		{ "plaintext", "client_send" },
+		{ "scram_sha_256", "client_password" },
+	};
+	ai = 0;
+	for (const struct ast_driver *d = s->cfg->drivers[SEC_AUTHENTICATORS].head; d;
+	     d = d->next, ai++) {
+		const char *drv = s->m->auths[ai].driver;
+
+		for (size_t k = 0; k < sizeof(secret) / sizeof(secret[0]); k++) {
+			if (drv == NULL || strcmp(drv, secret[k][0]) != 0)
+				continue;
+
+			const struct mdl_opt *o = mdl_opt_find(&s->m->auths[ai], secret[k][1]);
+
+			if (o == NULL || o->str == NULL || strstr(o->str, "${readfile{") != NULL)
+				continue;
+			s->m->literal_secrets = true;
+
+			const struct ast_option *src = NULL;
+
+			for (const struct ast_option *a = d->options; a; a = a->next)
+				if (strcmp(a->name, secret[k][1]) == 0)
+					src = a;
+			diag_warning(s->dg, src ? &src->loc : &d->loc, "authenticator '%s': the "
+				     "secret in %s is written in the configuration, so the "
+				     "compiled policy holds it (noqc writes it mode 0600); read "
+				     "it when sending instead: ${readfile{/etc/noq/secret}{}}",
+				     d->name, secret[k][1]);
+		}
+	}
 	const struct lopt *mw = lfind(&s->main, "mua_wrapper");
 
 	if (mw != NULL && mw->o.type == MT_BOOL && mw->o.num == 0)

@@ -198,6 +198,9 @@ struct model {
 	size_t nrewrites;
 	struct mdl_source *sources;
 	size_t nsources;
+	/* Not encoded: set by noqc when an authenticator's secret is written
+	   in the configuration, so that the policy is written mode 0600. */
+	bool literal_secrets;
 };
 
 /** model_new() - an empty model; NULL when out of memory. */

@@ -332,6 +332,51 @@ head -c $((size - 1)) "$POL" >"$tmp/short.policy"
 run "$msg/simple.msg" "$NOQ" -C "$tmp/short.policy" --dry-run -i bob@example.net
 expect "truncated policy" 1 "" \
 	"noq: cannot use the policy $tmp/short.policy: file is $((size - 1)) bytes, header says $size"
+# A secret written in the configuration is in the policy: noqc writes it
+# mode 0600 and says so; one read at send time leaves the policy 0644.
+mkdir -p "$tmp/secret" || exit 99
+for kind in literal file; do
+	if [ $kind = literal ]; then
+		send='^alice@example.org^hunter2'
+	else
+		send='^alice@example.org^${readfile{/etc/noq/secret}{}}'
+	fi
+	cat >"$tmp/secret/$kind.conf" <<EOF
+begin routers
+smarthost:
+  driver = accept
+  transport = t
+begin transports
+t:
+  driver = smtp
+  hosts = 127.0.0.1
+  hosts_require_auth = *
+begin authenticators
+plain:
+  driver = plaintext
+  public_name = PLAIN
+  client_send = $send
+EOF
+	rm -f "$tmp/secret/$kind.policy"
+	(umask 022 && "$NOQC" -o "$tmp/secret/$kind.policy" "$tmp/secret/$kind.conf") \
+		>"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	mode=$(stat -c %a "$tmp/secret/$kind.policy" 2>/dev/null)
+	if [ $kind = literal ]; then
+		want=600
+		grep -q "warning: authenticator 'plain': the secret in client_send is written in the configuration" "$tmp/err"
+	else
+		want=644
+		! [ -s "$tmp/err" ]
+	fi
+	warned=$?
+	if [ $rc -eq 0 ] && [ "$mode" = $want ] && [ $warned -eq 0 ]; then
+		pass "policy mode with a $kind secret ($want)"
+	else
+		fail "policy mode with a $kind secret" "exit $rc, mode $mode, want $want"
+		show "$tmp/err"
+	fi
+done
 cp "$POL" "$tmp/gw.policy" && chmod 664 "$tmp/gw.policy" || exit 99
 refuse "group-writable policy" \
 	"noq: cannot use the policy $tmp/gw.policy: unsafe policy file: group-writable (mode 0664)" \
