@@ -72,6 +72,7 @@ static struct {
 	char text[2048];
 } capture;
 
+static void vreport(bool prefix, const char *fmt, va_list ap) NOQ_PRINTF(2, 0);
 static void vreport(bool prefix, const char *fmt, va_list ap)
 {
 	if (capture.on) {
@@ -1065,6 +1066,7 @@ struct bs_in {
 	char buf[65536];
 	size_t len, off;
 	bool eof;
+	bool cut;               /* the last line had no line end */
 };
 
 /*
@@ -1114,6 +1116,7 @@ static int bs_getline(struct bs_in *in, char *line, size_t cap, size_t *len, boo
 		return -1;
 	line[n] = '\0';      /* a last line without its line end */
 	*len = n;
+	in->cut = true;
 	return 0;
 }
 
@@ -1200,7 +1203,7 @@ static struct msg *bs_data(struct env *e, struct bs_in *in, char *why, size_t wh
 			msg_free(msg);
 			return NULL;
 		}
-		if (!toolong && len == 1 && line[0] == '.')
+		if (!toolong && len == 1 && line[0] == '.' && !in->cut)
 			break;
 		if (failed)
 			continue;
@@ -1258,7 +1261,10 @@ static int smtp_session(struct env *e)
 			bs_reply(500, "5.5.2 line too long");
 			continue;
 		}
-		if (bs_verb(line, "EHLO") || bs_verb(line, "HELO")) {
+		if ((bs_verb(line, "EHLO") || bs_verb(line, "HELO")) &&
+		    line[strspn(line + 4, " ") + 4] == '\0') {
+			bs_reply(501, "5.5.4 syntax: EHLO domain (or HELO domain)");
+		} else if (bs_verb(line, "EHLO") || bs_verb(line, "HELO")) {
 			free(sender);
 			sender = NULL;
 			addr_list_free(&rcpts);

@@ -627,6 +627,12 @@ static enum outcome transaction(struct conn *c)
 			}
 			c->st = answered == 0 ? ST_MAIL : ST_RCPT;
 			e = read_reply(c, now_ms() + o->command_timeout, &r);
+			if (e != IO_OK && failed) {
+				/* The refusal is the reason, not what follows it. */
+				free(batch);
+				reply_text(c, &first_bad, bad_pipelined, bad_cmd);
+				return OC_FAIL;
+			}
 			if (e != IO_OK) {
 				free(batch);
 				io_text(c, e, what);
@@ -661,6 +667,13 @@ static enum outcome transaction(struct conn *c)
 	if (r.code / 100 != 3) {
 		reply_text(c, &r, false, "DATA");
 		quit(c);
+		return OC_FAIL;
+	}
+	if (c->rlen > 0) {
+		/* The server spoke out of turn: its next line would be taken
+		   for the final reply. */
+		snprintf(c->proto, sizeof(c->proto), "text after the reply, before the message");
+		io_text(c, IO_PROTO, "DATA");
 		return OC_FAIL;
 	}
 
@@ -885,7 +898,8 @@ int smtp_deliver(const struct smtp_opts *o0, const struct smtp_envelope *env,
 			enum io e = connect_to(c, ai);
 
 			if (e != IO_OK) {
-				/* Exim: the error alone when no connection was made. */
+				/* No connection was made: the error first, then the
+				   host, as Exim words it (with the host added). */
 				if (e == IO_TIMEOUT)
 					snprintf(res->text, sizeof(res->text),
 						 "Connection timed out: H=%s [%s]", c->host, c->ip);

@@ -17,8 +17,8 @@
  *    octets and it is offered; SMTPUTF8 when an address or header needs
  *    it (a clear failure when it is needed and not offered); DSN (NOTIFY,
  *    RET, ENVID, ORCPT) when the caller asked and it is offered.
- *  - If any RCPT is refused (4xx or 5xx alike), DATA is never sent: RSET
- *    and QUIT, and every recipient fails with that reply.
+ *  - If any RCPT is refused (4xx or 5xx alike), DATA is never sent: QUIT,
+ *    and every recipient fails with that reply.
  *  - The body goes out in 64 KiB writes; the final "." is in the same
  *    write as the last piece of the body.  When the final reply is lost
  *    the message may have been delivered: the failure says so, and no
@@ -98,12 +98,13 @@ struct smtp_envelope {
  *                 Exim's wording, e.g.
  *                 "H=mx.example.org [192.0.2.1]: SMTP error from remote mail
  *                  server after RCPT TO:<b@x.y>: 550 no such user",
- *                 "Connection refused",
+ *                 "Connection refused: H=mx.example.org [192.0.2.1]"
+ *                 (no connection was made: the error first),
  *                 "Connection timed out: H=mx [192.0.2.1]: SMTP timeout
  *                  after RCPT TO:<b@x.y>".
  * @tried:         for -v and the syslog line: one line per host address
- *                 that failed before the last one ("H=a [ip]: Connection
- *                 refused"), '\n'-separated.
+ *                 that failed before the last one ("Connection refused:
+ *                 H=a [ip]"), '\n'-separated.
  */
 struct smtp_result {
 	bool delivered;

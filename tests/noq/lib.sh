@@ -49,24 +49,9 @@ esac
 if [ -z "${top_srcdir:-}" ]; then
 	top_srcdir=$(cd "$(dirname "$0")/.." && pwd) || exit 99
 fi
-for prog in NOQ NOQC; do
-	eval "path=\${$prog:-}"
-	if [ -z "$path" ] || [ ! -x "$path" ]; then
-		echo "$0: set $prog to the built program (got '$path')" >&2
-		exit 99
-	fi
-	# Cases run in other directories and as other users: absolute paths.
-	case $path in
-	/*) ;;
-	*) eval "$prog=\$(pwd)/\$path" ;;
-	esac
-done
+. "$top_srcdir/tests/report.sh"
 tdir=$(cd "$top_srcdir/tests/noq" && pwd) || exit 99
 
-# Messages from strerror() and the like must not depend on the locale;
-# awk and sed count bytes.
-LC_ALL=C
-export LC_ALL
 unset MAILRC NAIL_EXTRA_RC 2>/dev/null
 umask 022
 
@@ -83,39 +68,6 @@ trap 'exit 130' HUP INT TERM
 # Other users (nobody) run noq in some cases: they must reach the policy.
 chmod 755 "$tmp"
 
-passed=0
-failed=0
-skipped=0
-
-pass() {
-	echo "ok   $1"
-	passed=$((passed + 1))
-}
-
-# fail NAME WHY: one failed case (show details after it).
-fail() {
-	echo "FAIL $1: $2"
-	failed=$((failed + 1))
-}
-
-skip() {
-	echo "SKIP $1: $2"
-	skipped=$((skipped + 1))
-}
-
-finish() {
-	echo "$(basename "$0" .sh): $passed passed, $failed failed, $skipped skipped"
-	if [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then
-		echo "$(basename "$0" .sh): no case ran"
-		exit 1
-	fi
-	[ "$failed" -eq 0 ]
-}
-
-# show FILE: the first lines of FILE, indented (after a FAIL).
-show() {
-	head -c 3000 "$1" | sed 's/^/    | /'
-}
 
 # ---- policies ------------------------------------------------------------
 

@@ -1,0 +1,656 @@
+#!/bin/sh
+# delivery.sh -- noq's SMTP client against the fault-injection server
+# (tests/smtp/faultsrv.py): every way a connection, a reply or a server can
+# fail, and the extensions noq uses.  Each case checks noq's exit status,
+# its exact standard error (Exim's wording, noq(8)) and, from the server's
+# summary, what the server saw: that nothing was accepted, that DATA never
+# went out after a refusal, that the message arrived intact.
+#
+# Hosts are IP literals on the loopback interface: 127.0.0.1, and 127.0.0.2
+# for a second host, so that the two are told apart in the messages.  The
+# configuration's timeouts are 1-2 s (tests/delivery/smarthost.conf).
+#
+# Environment (set by "make check"): NOQ, NOQC, top_srcdir.
+# Usage: sh tests/delivery.sh
+
+. "${top_srcdir:-$(dirname "$0")/..}/tests/delivery/lib.sh"
+
+# want_either WHAT GOT A B: GOT is A or B.
+want_either() {
+	[ -n "$cwhy" ] && return
+	if [ "$2" != "$3" ] && [ "$2" != "$4" ]; then
+		cwhy="$1: got '$2', expected '$3' or '$4'"
+	fi
+}
+
+# A refusal ends the transaction: QUIT, after an optional RSET.
+want_no_data() {
+	want_x "$1" 1.data_sent false
+	want_x "$1" 1.accepted false
+	want_either "$1 1.verbs" "$(x "$1" 1.verbs)" "$2 QUIT" "$2 RSET QUIT"
+}
+
+# ---- messages ------------------------------------------------------------------
+
+cat >"$tmp/simple" <<'EOF' || exit 99
+To: bob@example.net
+Subject: delivery test
+Message-ID: <simple.1@example.org>
+Date: Mon, 1 Jan 2001 00:00:00 +0000
+
+hello
+EOF
+
+# An 8-bit body, 7-bit header.
+printf 'To: bob@example.net\nSubject: 8-bit\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nCaf\303\251 at eight?\n' \
+	>"$tmp/eight" || exit 99
+
+# About 2500 octets: over a server's SIZE of 1000.
+{
+	printf 'To: bob@example.net\nSubject: too big\n\n'
+	awk 'BEGIN { for (i = 1; i <= 40; i++) printf "line %02d of a message that does not fit the server'"'"'s limit\n", i }'
+} >"$tmp/big" || exit 99
+
+# 16 MiB: more than the socket buffers hold, so that a server that goes away
+# early in the body is noticed while noq is still writing.
+{
+	printf 'To: bob@example.net\nSubject: huge\n\n'
+	yes 'sixteen mebibytes of text, sixty-four octets per line, for ever' | head -n 262144
+} >"$tmp/huge" || exit 99
+
+# ---- the connection -----------------------------------------------------------------
+
+# Nothing listens: the error, then the host (noq(8), DIAGNOSTICS).
+begin "connection refused"
+policy refused "127.0.0.1:$(free_port)"
+send refused "$tmp/simple" bob@example.net
+want_rc 1
+want_err "Delivery failed: Connection refused: H=127.0.0.1 [127.0.0.1]"
+end
+
+# A listener whose accept queue is full: the SYN goes unanswered until
+# connect_timeout (1 s).
+stuck() {
+	rm -f "$tmp/stuck.port"
+	"$PY" "$ddir/stuck.py" --listen 127.0.0.1 --port-file "$tmp/stuck.port" \
+		--lifetime 30 2>"$tmp/stuck.log" &
+	stuck_pid=$!
+	started $stuck_pid
+	if ! wait_file "$tmp/stuck.port"; then
+		cat "$tmp/stuck.log"
+		return 1
+	fi
+	stuck_port=$(cat "$tmp/stuck.port")
+}
+if stuck; then
+	begin "connect timeout"
+	policy ctimeout "127.0.0.1:$stuck_port"
+	send ctimeout "$tmp/simple" bob@example.net
+	want_rc 1
+	want_err "Delivery failed: Connection timed out: H=127.0.0.1 [127.0.0.1]"
+	end
+
+	begin "connect timeout, the second host accepts"
+	fault second 127.0.0.2
+	policy ctimeout2 "127.0.0.1:$stuck_port ; 127.0.0.2:$port"
+	send ctimeout2 "$tmp/simple" bob@example.net
+	stop second
+	want_rc 0
+	want_err ""
+	want_x second 1.accepted true
+	want_x second 1.messages.1.rcpts '["TO:<bob@example.net>"]'
+	end
+	stop_pid "$stuck_pid"
+else
+	fail "connect timeout" "stuck.py could not make a listener that never accepts"
+fi
+
+begin "connection refused, the second host accepts"
+fault second 127.0.0.2
+policy refused2 "127.0.0.1:$(free_port) ; 127.0.0.2:$port"
+send refused2 "$tmp/simple" bob@example.net
+stop second
+want_rc 0
+want_err ""
+want_x second 1.accepted true
+want_x second 1.messages.1.mail "FROM:<$caller> SIZE=$(x second 1.messages.1.body_length)"
+end
+
+# A refusing greeting sends noq to the next host, without a transaction.
+for code in "421 4.3.2 Service shutting down" "554 5.3.2 No SMTP service here"; do
+	begin "greeting ${code%% *}, the second host accepts"
+	fault first 127.0.0.1 "greeting: $code"
+	p1=$port
+	fault second 127.0.0.2
+	policy greet "127.0.0.1:$p1 ; 127.0.0.2:$port"
+	send greet "$tmp/simple" bob@example.net
+	stop first
+	stop second
+	want_rc 0
+	want_err ""
+	want_x first 1.data_sent false
+	want_either "first 1.verbs" "$(x first 1.verbs)" "" QUIT
+	want_x first 2.n "(none)"
+	want_x second 1.accepted true
+	want_x second 1.messages.1.rcpts '["TO:<bob@example.net>"]'
+	end
+done
+
+# Every host failed: each earlier one on a line of its own (its failure,
+# then "; tried the next host"), the last one in the "Delivery failed" line.
+begin "connection refused, then greeting 554: both reported"
+fault second 127.0.0.2 "greeting: 554 5.3.2 No SMTP service here"
+policy both "127.0.0.1:$(free_port) ; 127.0.0.2:$port"
+send both "$tmp/simple" bob@example.net
+stop second
+want_rc 1
+want_err "noq: Connection refused: H=127.0.0.1 [127.0.0.1]; tried the next host
+Delivery failed: H=127.0.0.2 [127.0.0.2]: SMTP error from remote mail server after initial connection: 554 5.3.2 No SMTP service here"
+want_x second 1.data_sent false
+end
+
+begin "every host times out (greeting never comes)"
+fault first 127.0.0.1 "greeting: hang"
+p1=$port
+fault second 127.0.0.2 "greeting: hang"
+policy hang "127.0.0.1:$p1 ; 127.0.0.2:$port" -D COMMAND_TIMEOUT=1s
+send hang "$tmp/simple" bob@example.net
+stop first
+stop second
+want_rc 1
+want_err "noq: Connection timed out: H=127.0.0.1 [127.0.0.1]: SMTP timeout after initial connection; tried the next host
+Delivery failed: Connection timed out: H=127.0.0.2 [127.0.0.2]: SMTP timeout after initial connection"
+want_x first 1.bytes_received 0
+want_x second 1.bytes_received 0
+end
+
+# An IPv6 literal, where the machine has an IPv6 loopback address.
+if "$PY" -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
+	begin "IPv6: greeting 554 from [::1]"
+	fault srv ::1 "greeting: 554 5.3.2 No SMTP service here"
+	policy p6 "[::1]:$port"
+	send p6 "$tmp/simple" bob@example.net
+	stop srv
+	want_rc 1
+	want_err "Delivery failed: H=::1 [::1]: SMTP error from remote mail server after initial connection: 554 5.3.2 No SMTP service here"
+	end
+
+	begin "IPv6: delivered to [::1]"
+	fault srv ::1
+	policy p6 "[::1]:$port"
+	send p6 "$tmp/simple" bob@example.net
+	stop srv
+	want_rc 0
+	want_err ""
+	want_x srv 1.peer ::1
+	want_x srv 1.accepted true
+	end
+else
+	skip "IPv6" "no IPv6 loopback address"
+fi
+
+# ---- EHLO, MAIL, RCPT, DATA -----------------------------------------------------------
+
+begin "EHLO refused: HELO, delivered without extensions"
+fault srv 127.0.0.1 "ehlo: 502 5.5.2 EHLO not implemented"
+policy p "127.0.0.1:$port"
+send p "$tmp/simple" bob@example.net
+stop srv
+want_rc 0
+want_err ""
+want_x srv 1.verbs "EHLO HELO MAIL RCPT DATA QUIT"
+want_x srv 1.commands.2.args mail.example.org
+want_x srv 1.messages.1.mail "FROM:<$caller>"
+want_x srv 1.accepted true
+end
+
+begin "EHLO and HELO refused"
+fault srv 127.0.0.1 "ehlo: 502 5.5.2 EHLO not implemented" "helo: 550 5.7.1 Go away"
+policy p "127.0.0.1:$port"
+send p "$tmp/simple" bob@example.net
+stop srv
+want_rc 1
+want_err "Delivery failed: H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail server after HELO mail.example.org: 550 5.7.1 Go away"
+want_no_data srv "EHLO HELO"
+end
+
+for reply in "450 4.7.1 Try again later" "550 5.7.1 Sender refused"; do
+	begin "MAIL ${reply%% *}: no DATA"
+	fault srv 127.0.0.1 "mail: $reply"
+	policy p "127.0.0.1:$port"
+	send p "$tmp/simple" bob@example.net
+	stop srv
+	want_rc 1
+	want_err "Delivery failed: H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail server after pipelined MAIL $(x srv 1.commands.2.args): $reply"
+	want_match "MAIL" "$(x srv 1.commands.2.args)" "FROM:<$caller> SIZE=[1-9]*"
+	want_no_data srv "EHLO MAIL RCPT"
+	end
+done
+
+# One refused recipient fails them all (all or nothing), whichever it is.
+begin "RCPT 2 of 3 refused (pipelined): no DATA"
+fault srv 127.0.0.1 "rcpt 2: 550 5.1.1 <b@example.net>: Recipient address rejected"
+policy p "127.0.0.1:$port"
+send p "$tmp/simple" a@example.net b@example.net c@example.net
+stop srv
+want_rc 1
+want_err "Delivery failed: H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail server after pipelined RCPT TO:<b@example.net>: 550 5.1.1 <b@example.net>: Recipient address rejected"
+want_no_data srv "EHLO MAIL RCPT RCPT RCPT"
+end
+
+begin "RCPT 2 of 3 refused (no PIPELINING): no DATA, no third RCPT"
+fault srv 127.0.0.1 "ehlo-extensions: SIZE=10240000 8BITMIME" \
+	"rcpt 2: 550 5.1.1 <b@example.net>: Recipient address rejected"
+policy p "127.0.0.1:$port"
+send p "$tmp/simple" a@example.net b@example.net c@example.net
+stop srv
+want_rc 1
+want_err "Delivery failed: H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail server after RCPT TO:<b@example.net>: 550 5.1.1 <b@example.net>: Recipient address rejected"
+want_no_data srv "EHLO MAIL RCPT RCPT"
+end
+
+begin "RCPT 3 of 3 deferred (452): no DATA"
+fault srv 127.0.0.1 "rcpt 3: 452 4.5.3 Too many recipients"
+policy p "127.0.0.1:$port"
+send p "$tmp/simple" a@example.net b@example.net c@example.net
+stop srv
+want_rc 1
+want_err "Delivery failed: H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail server after pipelined RCPT TO:<c@example.net>: 452 4.5.3 Too many recipients"
+want_no_data srv "EHLO MAIL RCPT RCPT RCPT"
+end
+
+begin "DATA 554: no message"
+fault srv 127.0.0.1 "data: 554 5.5.1 Error: no valid recipients"
+policy p "127.0.0.1:$port"
+send p "$tmp/simple" bob@example.net
+stop srv
+want_rc 1
+want_err "Delivery failed: H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail server after DATA: 554 5.5.1 Error: no valid recipients"
+want_x srv 1.messages "[]"
+want_either "srv 1.verbs" "$(x srv 1.verbs)" "EHLO MAIL RCPT DATA QUIT" "EHLO MAIL RCPT DATA RSET QUIT"
+end
+
+# A 421 to the pipelined MAIL, then the server closes the connection (as
+# a server shutting down does, Postfix's smtp-sink -Q among them): the
+# reason is the 421, not the closed connection that the RCPT's reply then
+# meets; and a refusal ends the attempt, so the second host is not tried.
+begin "MAIL 421 then close: the 421 is the reason, no next host"
+fault first 127.0.0.1 "mail: 421 4.3.2 Service shutting down" "rcpt: close"
+p1=$port
+fault second 127.0.0.2
+policy p2 "127.0.0.1:$p1 ; 127.0.0.2:$port"
+send p2 "$tmp/simple" bob@example.net
+stop first
+stop second
+want_rc 1
+want_err "Delivery failed: H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail server after pipelined MAIL $(x first 1.commands.2.args): 421 4.3.2 Service shutting down"
+want_x first 1.data_sent false
+want_x second 1.n "(none)"
+end
+
+# A timeout before the end of the data sends noq to the next host.
+begin "RCPT never answered: the second host accepts"
+fault first 127.0.0.1 "rcpt: hang"
+p1=$port
+fault second 127.0.0.2
+policy p2 "127.0.0.1:$p1 ; 127.0.0.2:$port" -D COMMAND_TIMEOUT=1s
+send p2 "$tmp/simple" bob@example.net
+stop first
+stop second
+want_rc 0
+want_err ""
+want_x first 1.data_sent false
+want_x second 1.accepted true
+end
+
+# ---- the body and the final reply -------------------------------------------------------
+
+# The server goes away after 1000 octets of a 16 MiB body: a connection
+# failure before the end of the data, so the next host gets the message.
+# (faultsrv's default SIZE is less than 16 MiB: no SIZE here.)
+nosize="ehlo-extensions: PIPELINING 8BITMIME"
+begin "connection closed during the body"
+fault srv 127.0.0.1 "$nosize" "body: close-after 1000"
+policy p "127.0.0.1:$port"
+send p "$tmp/huge" bob@example.net
+stop srv
+want_rc 1
+want_err "Delivery failed: H=127.0.0.1 [127.0.0.1]: Remote host closed connection in response to DATA (while sending the message)"
+want_x srv 1.ended body-close
+want_x srv 1.accepted false
+end
+
+begin "connection closed during the body, the second host accepts"
+fault first 127.0.0.1 "$nosize" "body: close-after 1000"
+p1=$port
+fault second 127.0.0.2 "$nosize"
+policy p2 "127.0.0.1:$p1 ; 127.0.0.2:$port"
+send p2 "$tmp/huge" bob@example.net
+stop first
+stop second
+want_rc 0
+want_err ""
+want_x first 1.ended body-close
+want_x second 1.accepted true
+want_x second 1.messages.1.body_complete true
+end
+
+# The server stops reading: noq's writes stall until data_timeout (1 s).
+begin "the body stalls: data_timeout"
+fault srv 127.0.0.1 "$nosize" "body: hang-after 1000"
+policy p "127.0.0.1:$port" -D DATA_TIMEOUT=1s
+send p "$tmp/huge" bob@example.net
+stop srv
+want_rc 1
+want_err "Delivery failed: Connection timed out: H=127.0.0.1 [127.0.0.1]: SMTP timeout after DATA (while sending the message)"
+want_x srv 1.hung body
+want_x srv 1.accepted false
+end
+
+for reply in "452 4.3.1 Insufficient system storage" "552 5.3.4 Message size exceeds fixed limit"; do
+	begin "final ${reply%% *}"
+	fault srv 127.0.0.1 "final: $reply"
+	policy p "127.0.0.1:$port"
+	send p "$tmp/simple" bob@example.net
+	stop srv
+	want_rc 1
+	want_err "Delivery failed: H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail server after end of data: $reply"
+	want_x srv 1.messages.1.body_complete true
+	want_x srv 1.accepted false
+	end
+done
+
+# No reply after the final dot: the server may have taken the message, so
+# no other host is tried (it would make a second copy).
+begin "no reply after the final dot: may have been delivered"
+fault first 127.0.0.1 "final: hang"
+p1=$port
+fault second 127.0.0.2
+policy p2 "127.0.0.1:$p1 ; 127.0.0.2:$port"
+send p2 "$tmp/simple" bob@example.net
+stop first
+stop second
+want_rc 1
+want_err "Delivery failed: Connection timed out: H=127.0.0.1 [127.0.0.1]: SMTP timeout after end of data (the message may have been delivered)"
+want_x first 1.messages.1.body_complete true
+want_x first 1.hung final
+want_x second 1.n "(none)"
+end
+
+# ---- malformed replies ---------------------------------------------------------------------
+
+begin "garbage in reply to MAIL"
+fault srv 127.0.0.1 "mail: garbage"
+policy p "127.0.0.1:$port"
+send p "$tmp/simple" bob@example.net
+stop srv
+want_rc 1
+want_err "Delivery failed: H=127.0.0.1 [127.0.0.1]: SMTP protocol error in response to MAIL $(x srv 1.commands.2.args): a malformed reply 'hello there'"
+want_x srv 1.data_sent false
+want_x srv 1.accepted false
+end
+
+begin "a 100 KB reply line to RCPT"
+fault srv 127.0.0.1 'rcpt: long 100000 "250 "'
+policy p "127.0.0.1:$port"
+send p "$tmp/simple" bob@example.net
+stop srv
+want_rc 1
+want_err "Delivery failed: H=127.0.0.1 [127.0.0.1]: SMTP protocol error in response to RCPT TO:<bob@example.net>: a reply line longer than 4096 octets"
+want_x srv 1.data_sent false
+want_x srv 1.accepted false
+end
+
+# Every line of a refusal is shown, joined with " / ".
+begin "a multi-line refusal: every line shown"
+fault srv 127.0.0.1 'rcpt: 550-5.7.1 first line of the reason\n550-5.7.1 second line\n550 5.7.1 last line'
+policy p "127.0.0.1:$port"
+send p "$tmp/simple" bob@example.net
+stop srv
+want_rc 1
+want_err "Delivery failed: H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail server after pipelined RCPT TO:<bob@example.net>: 550 5.7.1 first line of the reason / 5.7.1 second line / 5.7.1 last line"
+want_x srv 1.data_sent false
+end
+
+# Server text reaches the caller's terminal: control octets (an escape
+# sequence, a bell) and 8-bit octets are shown as '?'.
+begin "server text sanitised"
+fault srv 127.0.0.1 'final: raw "554 5.7.1 \x1b[31mred\x1b[0m \x07bell caf\xc3\xa9\r\n"'
+policy p "127.0.0.1:$port"
+send p "$tmp/simple" bob@example.net
+stop srv
+want_rc 1
+want_err "Delivery failed: H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail server after end of data: 554 5.7.1 ?[31mred?[0m ?bell caf??"
+end
+
+begin "a reply of more than 128 lines"
+fault srv 127.0.0.1 'ehlo: raw-repeat 200 "250-EXTENSION\r\n"'
+policy p "127.0.0.1:$port"
+send p "$tmp/simple" bob@example.net
+stop srv
+want_rc 1
+want_err "Delivery failed: H=127.0.0.1 [127.0.0.1]: SMTP protocol error in response to EHLO mail.example.org: a reply of more than 128 lines"
+want_either "srv 1.verbs" "$(x srv 1.verbs)" "EHLO" "EHLO QUIT"
+end
+
+# Extra bytes after the last reply of the dialogue change nothing.
+begin "extra bytes after the final reply: delivered"
+fault srv 127.0.0.1 'final: extra "250 surprise\r\n" after 250 2.0.0 Ok: queued as X1'
+policy p "127.0.0.1:$port"
+send p "$tmp/simple" bob@example.net
+stop srv
+want_rc 0
+want_err ""
+want_x srv 1.accepted true
+end
+
+# A server (or something in the path) that answers before it was asked:
+# here a fake acceptance comes with the 354, and the real final reply is a
+# refusal.  Taking the fake one as the final reply would report a message
+# as delivered that the server refused; noq must see that the dialogue is
+# out of step and fail.
+begin "extra bytes after the 354: out of step, not delivered"
+fault srv 127.0.0.1 'data: extra "250 2.0.0 Ok: queued as FAKE\r\n" after 354 End data with <CR><LF>.<CR><LF>' \
+	"final: 554 5.7.1 Message refused"
+policy p "127.0.0.1:$port"
+send p "$tmp/simple" bob@example.net
+stop srv
+want_rc 1
+want_match "standard error" "$(cat "$tmp/err")" \
+	"Delivery failed: H=127.0.0.1 \[127.0.0.1\]: SMTP protocol error in response to DATA*"
+want_x srv 1.accepted false
+end
+
+# ---- extensions ---------------------------------------------------------------------------
+
+# SIZE: the message's octets before dot-stuffing, which the summary's
+# body_length is.
+begin "SIZE declared; no BODY for a 7-bit body"
+fault srv 127.0.0.1
+policy p "127.0.0.1:$port"
+send p "$tmp/simple" bob@example.net
+stop srv
+want_rc 0
+want_x srv 1.messages.1.mail "FROM:<$caller> SIZE=$(x srv 1.messages.1.body_length)"
+want_x srv 1.accepted true
+end
+
+begin "SIZE not offered: not declared"
+fault srv 127.0.0.1 "ehlo-extensions: PIPELINING 8BITMIME"
+policy p "127.0.0.1:$port"
+send p "$tmp/simple" bob@example.net
+stop srv
+want_rc 0
+want_x srv 1.messages.1.mail "FROM:<$caller>"
+end
+
+begin "a message over the server's SIZE is not sent"
+fault srv 127.0.0.1 "ehlo-extensions: PIPELINING SIZE=1000 8BITMIME"
+policy p "127.0.0.1:$port"
+send p "$tmp/big" bob@example.net
+stop srv
+want_rc 1
+want_match "standard error" "$(cat "$tmp/err")" \
+	"Delivery failed: H=127.0.0.1 \[127.0.0.1\]: the message is [1-9][0-9][0-9][0-9] octets; the server accepts at most 1000"
+want_either "srv 1.verbs" "$(x srv 1.verbs)" "EHLO QUIT" "EHLO"
+end
+
+begin "8-bit body, 8BITMIME offered: BODY=8BITMIME"
+fault srv 127.0.0.1
+policy p "127.0.0.1:$port"
+send p "$tmp/eight" bob@example.net
+stop srv
+want_rc 0
+want_x srv 1.messages.1.mail "FROM:<$caller> SIZE=$(x srv 1.messages.1.body_length) BODY=8BITMIME"
+want_x srv 1.accepted true
+end
+
+begin "8-bit body, 8BITMIME not offered: no BODY"
+fault srv 127.0.0.1 "ehlo-extensions: PIPELINING SIZE=10240000"
+policy p "127.0.0.1:$port"
+send p "$tmp/eight" bob@example.net
+stop srv
+want_rc 0
+want_x srv 1.messages.1.mail "FROM:<$caller> SIZE=$(x srv 1.messages.1.body_length)"
+end
+
+jose=$(printf 'jos\303\251@example.net')
+begin "SMTPUTF8 needed, offered: SMTPUTF8 on MAIL"
+fault srv 127.0.0.1
+policy p "127.0.0.1:$port"
+send p "$tmp/simple" "$jose"
+stop srv
+want_rc 0
+want_x srv 1.messages.1.mail "FROM:<$caller> SIZE=$(x srv 1.messages.1.body_length) SMTPUTF8"
+want_x srv 1.messages.1.rcpts.1 "TO:<$jose>"
+end
+
+begin "SMTPUTF8 needed, not offered: a clear failure, no MAIL"
+fault srv 127.0.0.1 "ehlo-extensions: PIPELINING SIZE=10240000 8BITMIME DSN"
+policy p "127.0.0.1:$port"
+send p "$tmp/simple" "$jose"
+stop srv
+want_rc 1
+want_err "Delivery failed: H=127.0.0.1 [127.0.0.1]: the message needs SMTPUTF8 (an address or header field is not ASCII) and the server does not offer it"
+want_either "srv 1.verbs" "$(x srv 1.verbs)" "EHLO QUIT" "EHLO"
+end
+
+# DSN (RFC 3461): RET and ENVID (xtext) on MAIL, NOTIFY and ORCPT on RCPT.
+begin "DSN offered: RET, ENVID, NOTIFY, ORCPT"
+fault srv 127.0.0.1
+policy p "127.0.0.1:$port"
+send p "$tmp/simple" -N failure,delay -R hdrs -V 'env+id=1' bob@example.net
+stop srv
+want_rc 0
+want_x srv 1.messages.1.mail "FROM:<$caller> SIZE=$(x srv 1.messages.1.body_length) RET=HDRS ENVID=env+2Bid+3D1"
+want_x srv 1.messages.1.rcpts '["TO:<bob@example.net> NOTIFY=failure,delay ORCPT=rfc822;bob@example.net"]'
+end
+
+begin "DSN not offered: no DSN parameters"
+fault srv 127.0.0.1 "ehlo-extensions: PIPELINING SIZE=10240000 8BITMIME SMTPUTF8"
+policy p "127.0.0.1:$port"
+send p "$tmp/simple" -N failure,delay -R hdrs -V 'env+id=1' bob@example.net
+stop srv
+want_rc 0
+want_x srv 1.messages.1.mail "FROM:<$caller> SIZE=$(x srv 1.messages.1.body_length)"
+want_x srv 1.messages.1.rcpts '["TO:<bob@example.net>"]'
+end
+
+# ---- volume and exactness -------------------------------------------------------------------
+
+# 10,000 recipients: every RCPT arrives, in windows of at most 100
+# pipelined commands (noq -v shows the commands sent, then their replies).
+begin "10,000 recipients, pipelined in windows"
+fault srv 127.0.0.1
+policy p "127.0.0.1:$port"
+rcpts=$(awk 'BEGIN { for (i = 1; i <= 10000; i++) print "r" i "@example.net" }')
+set -f
+# shellcheck disable=SC2086
+send p "$tmp/simple" -v $rcpts
+set +f
+stop srv
+want_rc 0
+want_x srv 1.messages.1.rcpts.1 "TO:<r1@example.net>"
+want_x srv 1.messages.1.rcpts.10000 "TO:<r10000@example.net>"
+want_x srv 1.messages.1.rcpts.10001 "(none)"
+want "RCPT commands" "$(x srv 1.verbs | tr ' ' '\n' | grep -c '^RCPT$')" 10000
+want "pipelining windows" "$(awk '
+	/^noq: -v: SMTP>> (MAIL|RCPT) / { run++; next }
+	/^noq: -v: SMTP<< / { if (run > max) max = run; if (run) windows++; run = 0 }
+	END {
+		if (max < 2 || max > 100) print "a window of " max " commands"
+		else if (windows * max < 10001) print windows " windows of at most " max
+		else print "ok"
+	}' "$tmp/err")" ok
+want_x srv 1.accepted true
+end
+
+# The message arrives byte for byte as the dry run shows it: dots, a lone
+# dot (-i), blanks at line ends, 8-bit text, a 998-octet line, CR LF and LF
+# line ends, a last line without its line end, and 300 KB of lines (dots
+# among them) across noq's 64 KiB writes.  Only noq's Received field
+# differs between the two runs (its id and date): both copies are compared
+# without it.
+{
+	printf 'From: Tester <tester@example.org>\nTo: bob@example.net\nSubject: exact\n'
+	printf 'Message-ID: <exact.1@example.org>\nDate: Mon, 1 Jan 2001 00:00:00 +0000\n'
+	printf 'MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n'
+	printf 'Content-Transfer-Encoding: 8bit\n\n'
+	printf '.\n..\n. \n.x\ntrailing blanks   \ntab\there\t\n\nCaf\303\251\r\n\r\n'
+	awk 'BEGIN { s = ""; for (i = 0; i < 998; i++) s = s substr("0123456789", i % 10 + 1, 1); print s }'
+	awk 'BEGIN { for (i = 1; i <= 6000; i++) printf "%s%05d: forty-odd octets of text on each line\n", (i % 7 == 0 ? "." : ""), i }'
+	printf 'the last line, without its line end'
+} >"$tmp/exact" || exit 99
+
+# data_part FILE: the message in a dry run (after DATA, without the final
+# dot line, dot-stuffing undone), without its first header field.
+data_part() {
+	"$PY" -c '
+import sys
+raw = open(sys.argv[1], "rb").read()
+i = raw.index(b"\r\nDATA\r\n") + 8
+assert raw.endswith(b"\r\n.\r\n")
+lines = raw[i:-3].split(b"\r\n")
+lines = [l[1:] if l.startswith(b".") else l for l in lines]
+sys.stdout.buffer.write(b"\r\n".join(lines))
+' "$1"
+}
+
+# without_first FILE: FILE without its first header field.
+without_first() {
+	"$PY" -c '
+import sys
+raw = open(sys.argv[1], "rb").read()
+assert raw.startswith(b"Received: ")
+i = raw.index(b"\r\n")
+while raw[i + 2:i + 3] in (b" ", b"\t"):
+	i = raw.index(b"\r\n", i + 2)
+sys.stdout.buffer.write(raw[i + 2:])
+' "$1"
+}
+
+begin "the message arrives byte for byte"
+fault srv 127.0.0.1
+policy p "127.0.0.1:$port"
+send p "$tmp/exact" --dry-run -i bob@example.net
+cp "$tmp/out" "$tmp/exact.dry"
+want "dry run exit status" "$rc" 0
+send p "$tmp/exact" -i bob@example.net
+stop srv
+want_rc 0
+want_err ""
+"$PY" "$FAULTSRV" --extract "$tmp/srv/t.json" 1.body >"$tmp/exact.got"
+data_part "$tmp/exact.dry" >"$tmp/exact.want"
+want "body_sha256 of the summary" "$(x srv 1.messages.1.body_sha256)" \
+	"$(sha256sum <"$tmp/exact.got" | cut -d' ' -f1)"
+without_first "$tmp/exact.want" >"$tmp/exact.want.rest"
+without_first "$tmp/exact.got" >"$tmp/exact.got.rest"
+want "the message without its Received field" \
+	"$(sha256sum <"$tmp/exact.got.rest" | cut -d' ' -f1)" \
+	"$(sha256sum <"$tmp/exact.want.rest" | cut -d' ' -f1)"
+want_x srv 1.messages.1.bare_lf 0
+want_x srv 1.messages.1.bare_cr 0
+want_x srv 1.messages.1.mail "FROM:<$caller> SIZE=$(x srv 1.messages.1.body_length) BODY=8BITMIME"
+end
+
+finish
