@@ -955,3 +955,98 @@ void smtp_order_hosts(struct smtp_host *hosts, const uint16_t *groups, size_t n)
 		i = j;
 	}
 }
+
+/* Does @item ("192.0.2.0/24", "2001:db8::/32") hold the address @ip? */
+static bool cidr_match(const char *item, const char *ip)
+{
+	char net[64];
+	const char *slash = strchr(item, '/');
+	unsigned char a[16], b[16];
+	int fam, bits;
+	size_t alen;
+
+	if (slash == NULL || (size_t)(slash - item) >= sizeof(net))
+		return false;
+	memcpy(net, item, (size_t)(slash - item));
+	net[slash - item] = '\0';
+	fam = strchr(net, ':') ? AF_INET6 : AF_INET;
+	alen = fam == AF_INET6 ? 16 : 4;
+	bits = atoi(slash + 1);
+	if (bits < 0 || (size_t)bits > alen * 8 || inet_pton(fam, net, a) != 1 ||
+	    inet_pton(fam, ip, b) != 1)
+		return false;
+	for (int i = 0; i < bits; i++) {
+		unsigned char m = (unsigned char)(0x80 >> (i % 8));
+
+		if ((a[i / 8] & m) != (b[i / 8] & m))
+			return false;
+	}
+	return true;
+}
+
+bool smtp_host_match(const char *list, const char *name, const char *ip)
+{
+	char sep = ':';
+	const char *p = list;
+	bool last_neg = false;
+
+	if (list == NULL)
+		return false;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (p[0] == '<' && p[1] != '\0' && p[1] != ' ') {
+		sep = p[1];
+		p += 2;
+	}
+	while (*p != '\0') {
+		char item[300];
+		size_t n = 0;
+
+		/* One item; a doubled separator is a literal one (IPv6). */
+		while (*p != '\0') {
+			if (*p == sep && p[1] == sep) {
+				if (n + 1 < sizeof(item))
+					item[n++] = sep;
+				p += 2;
+				continue;
+			}
+			if (*p == sep)
+				break;
+			if (n + 1 < sizeof(item))
+				item[n++] = *p;
+			p++;
+		}
+		if (*p == sep)
+			p++;
+		while (n > 0 && (item[n - 1] == ' ' || item[n - 1] == '\t'))
+			n--;
+		item[n] = '\0';
+
+		char *it = item;
+		bool neg = false;
+
+		while (*it == ' ' || *it == '\t' || *it == '!') {
+			if (*it == '!')
+				neg = !neg;
+			it++;
+		}
+		if (*it == '\0')
+			continue;
+		last_neg = neg;
+
+		bool hit = strcmp(it, "*") == 0 || strcasecmp(it, name) == 0 ||
+			   (ip != NULL && strcmp(it, ip) == 0) ||
+			   (ip != NULL && cidr_match(it, ip));
+
+		/* "*.example.org" and "*suffix" match host names. */
+		if (!hit && it[0] == '*') {
+			size_t sl = strlen(it + 1), nl = strlen(name);
+
+			hit = nl >= sl && strcasecmp(name + nl - sl, it + 1) == 0;
+		}
+		if (hit)
+			return !neg;
+	}
+	/* Exim: no match is "no", unless the last item was negative. */
+	return last_neg;
+}

@@ -126,6 +126,17 @@ int smtp_deliver(const struct smtp_opts *o, const struct smtp_envelope *env,
 		 const struct msg *m, struct smtp_result *res);
 
 /**
+ * smtp_host_match() - whether the host @name with address @ip (may be
+ * NULL) is in the Exim host list @list (hosts_require_tls and the like):
+ * items "*", a name (without case), "*suffix", an IP address, a CIDR
+ * network ("192.0.2.0/24", "2001:db8::/32" written with "::" doubled or
+ * in a "<;" list), each possibly negated with "!"; the first item that
+ * matches decides; no match is "no" unless the last item was negated.
+ * NULL is the empty list.
+ */
+bool smtp_host_match(const char *list, const char *name, const char *ip);
+
+/**
  * smtp_xtext() - @s as RFC 3461 xtext ('+', '=' and octets outside '!'..'~'
  * as "+XX") into @dst of @cap octets, cut when it does not fit.
  */

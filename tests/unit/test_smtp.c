@@ -62,7 +62,28 @@ static void test_order_hosts(void)
 		CU_ASSERT_TRUE(seen[i] > 0);
 }
 
+static void test_host_match(void)
+{
+	CU_ASSERT_TRUE(smtp_host_match("*", "mx.example.org", "192.0.2.1"));
+	CU_ASSERT_FALSE(smtp_host_match(NULL, "mx.example.org", "192.0.2.1"));
+	CU_ASSERT_FALSE(smtp_host_match("", "mx.example.org", "192.0.2.1"));
+	CU_ASSERT_TRUE(smtp_host_match("a.example : MX.Example.org", "mx.example.org", NULL));
+	CU_ASSERT_FALSE(smtp_host_match("a.example", "mx.example.org", "192.0.2.1"));
+	CU_ASSERT_TRUE(smtp_host_match("*.example.org", "mx.example.org", NULL));
+	CU_ASSERT_TRUE(smtp_host_match("192.0.2.1", "mx.example.org", "192.0.2.1"));
+	CU_ASSERT_TRUE(smtp_host_match("192.0.2.0/24", "mx", "192.0.2.77"));
+	CU_ASSERT_FALSE(smtp_host_match("192.0.2.0/24", "mx", "192.0.3.77"));
+	CU_ASSERT_TRUE(smtp_host_match("<; 2001:db8::/32 ; 10.0.0.1", "mx", "2001:db8::5"));
+	CU_ASSERT_TRUE(smtp_host_match("2001::db8::::/32", "mx", "2001:db8::5"));
+	CU_ASSERT_FALSE(smtp_host_match("!127.0.0.1 : *", "localhost", "127.0.0.1"));
+	CU_ASSERT_TRUE(smtp_host_match("!127.0.0.1 : *", "mx", "192.0.2.1"));
+	/* No match after a negative last item: yes. */
+	CU_ASSERT_TRUE(smtp_host_match("!127.0.0.1", "mx", "192.0.2.1"));
+	CU_ASSERT_FALSE(smtp_host_match("!127.0.0.1", "mx", "127.0.0.1"));
+}
+
 static const struct unit_test smtp_tests[] = {
+	{ "host lists", test_host_match },
 	{ "xtext", test_xtext },
 	{ "randomized host groups", test_order_hosts },
 };
