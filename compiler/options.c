@@ -637,6 +637,7 @@ static const struct opt_def smtp_opts[] = {
 
 /* plaintext; client_send is a colon list in which "^" stands for NUL. */
 static const struct opt_def plaintext_opts[] = {
+	SUP("client_allow_cleartext", OPT_BOOL),	/* noq extension */
 	SUP("client_ignore_invalid_base64", OPT_BOOL),
 	SUP("client_send", OPT_LIST),
 	IGN("server_prompts", OPT_LIST, R_SERVER),

@@ -33,6 +33,7 @@
 #include <sys/socket.h>
 
 #include "addr.h"
+#include "auth.h"
 #include "cli.h"
 #include "fixup.h"
 #include "model.h"
@@ -696,6 +697,208 @@ static unsigned transport_ms(const struct mdl_obj *t, const char *name)
 	return o->num > 86400 ? 86400u * 1000 : (unsigned)o->num * 1000;
 }
 
+/* ---- TLS and AUTH from the policy ------------------------------------------ */
+
+static const char *opt_str(const struct mdl_obj *o, const char *name)
+{
+	const struct mdl_opt *v = mdl_opt_find(o, name);
+
+	return v != NULL && v->str != NULL ? v->str : NULL;
+}
+
+static bool opt_bool(const struct mdl_obj *o, const char *name)
+{
+	const struct mdl_opt *v = mdl_opt_find(o, name);
+
+	return v != NULL && v->type == MT_BOOL && v->num != 0;
+}
+
+/** struct tls_auth - what tls_and_auth() allocates for one delivery. */
+struct tls_auth {
+	char **pins;
+	struct smtp_authenticator *auths;
+	struct env *e;
+};
+
+static void tls_auth_free(struct tls_auth *ta)
+{
+	if (ta->pins != NULL)
+		for (char **p = ta->pins; *p; p++)
+			free(*p);
+	free(ta->pins);
+	free(ta->auths);
+}
+
+/* Split a colon list (tls_pin_sha256) into a NULL-terminated array. */
+static char **split_list(const char *s)
+{
+	size_t n = 1;
+
+	for (const char *p = s; *p; p++)
+		n += *p == ':';
+
+	char **v = calloc(n + 1, sizeof(*v));
+	size_t k = 0;
+
+	if (v == NULL)
+		return NULL;
+	while (*s) {
+		size_t len = strcspn(s, ":");
+		const char *b = s, *end = s + len;
+
+		while (b < end && (*b == ' ' || *b == '\t'))
+			b++;
+		while (end > b && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		if (end > b && (v[k++] = strndup(b, (size_t)(end - b))) == NULL)
+			break;
+		s += len;
+		if (*s == ':')
+			s++;
+	}
+	return v;
+}
+
+/* Make authenticator @i's exchange: its secrets are read now. */
+static int make_auth(void *arg, size_t i, const char *host, unsigned port,
+		     struct auth **out, char *err, size_t errlen)
+{
+	struct tls_auth *ta = arg;
+	const struct env *e = ta->e;
+	const struct mdl_obj *a = &e->m->auths[i];
+	struct auth_conf ac = { 0 };
+	char *secret = NULL;
+	size_t slen = 0;
+	int r = -1;
+
+	if (strcmp(a->driver, "plaintext") == 0)
+		return auth_new_plaintext(ta->auths[i].mech, opt_str(a, "client_send"),
+					  opt_bool(a, "client_ignore_invalid_base64")
+					  ? AUTH_IGNORE_INVALID_BASE64 : 0, out, err, errlen);
+	ac.host = host;
+	ac.port = port;
+	if (strcmp(a->driver, "cram_md5") == 0) {
+		ac.mech = AUTH_CRAM_MD5;
+		ac.user = opt_str(a, "client_name");
+		if (ac.user == NULL)
+			ac.user = e->primary_hostname;
+		if (auth_secret_expand(opt_str(a, "client_secret"), &secret, &slen, err,
+				       errlen) != 0)
+			return -1;
+	} else if (strcmp(a->driver, "scram_sha_256") == 0) {
+		ac.mech = AUTH_SCRAM_SHA_256;
+		ac.user = opt_str(a, "client_username");
+		if (auth_secret_expand(opt_str(a, "client_password"), &secret, &slen, err,
+				       errlen) != 0)
+			return -1;
+	} else if (strcmp(a->driver, "oauth2") == 0) {
+		struct auth_cmd_opts co = { 0 };
+		const char *cmd = opt_str(a, "client_token_command");
+
+		if (auth_mech_parse(ta->auths[i].mech, &ac.mech) != 0) {
+			snprintf(err, errlen, "unknown mechanism %s", ta->auths[i].mech);
+			return -1;
+		}
+		ac.user = opt_str(a, "client_username");
+		if (cmd == NULL) {
+			snprintf(err, errlen, "no client_token_command");
+			return -1;
+		}
+		if (auth_token_run(cmd, &co, &secret, &slen, err, errlen) != 0)
+			return -1;
+	} else {
+		snprintf(err, errlen, "driver %s cannot authenticate a client", a->driver);
+		return -1;
+	}
+	if (ac.user == NULL && ac.mech != AUTH_OAUTHBEARER) {
+		snprintf(err, errlen, "no client_username");
+	} else {
+		ac.secret = secret;
+		ac.secretlen = slen;
+		r = auth_new(&ac, out, err, errlen);
+	}
+	auth_secret_free(secret, slen);
+	return r;
+}
+
+/*
+ * The transport's TLS options and the authenticators, into @so.  Paths
+ * and secrets are only named here: files are read when they are needed.
+ */
+static int tls_and_auth(struct env *e, const struct mdl_obj *t, struct smtp_opts *so,
+			struct tls_auth *ta)
+{
+	const char *proto = opt_str(t, "protocol");
+	const char *ca = opt_str(t, "tls_verify_certificates");
+	const char *pins = opt_str(t, "tls_pin_sha256");
+
+	ta->e = e;
+	so->tls_implicit = proto != NULL && strcmp(proto, "smtps") == 0;
+	so->tls_require = opt_str(t, "hosts_require_tls");
+	so->tls_avoid = opt_str(t, "hosts_avoid_tls");
+	so->tls_relax = opt_str(t, "tls_try_verify_hosts");
+	so->tls_enforce = opt_str(t, "tls_verify_hosts");
+	so->tls_names = opt_str(t, "tls_verify_cert_hostnames");
+	if (ca != NULL && strcmp(ca, "system") != 0) {
+		struct stat st;
+
+		if (stat(ca, &st) == 0 && S_ISDIR(st.st_mode))
+			so->tls.ca_dir = ca;
+		else
+			so->tls.ca_file = ca;
+	}
+	so->tls.sni = opt_str(t, "tls_sni");
+	so->tls.cert = opt_str(t, "tls_certificate");
+	so->tls.key = opt_str(t, "tls_privatekey");
+	so->tls.ciphers = opt_str(t, "tls_require_ciphers");
+	if (pins != NULL) {
+		ta->pins = split_list(pins);
+		if (ta->pins == NULL) {
+			say("out of memory");
+			return -1;
+		}
+		so->tls.pins = (const char *const *)ta->pins;
+	}
+
+	so->auth_require = opt_str(t, "hosts_require_auth");
+	so->auth_try = opt_str(t, "hosts_try_auth");
+	ta->auths = calloc(e->m->nauths ? e->m->nauths : 1, sizeof(*ta->auths));
+	if (ta->auths == NULL) {
+		say("out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < e->m->nauths; i++) {
+		const struct mdl_obj *a = &e->m->auths[i];
+		struct smtp_authenticator *sa = &ta->auths[i];
+		const char *pub = opt_str(a, "public_name");
+
+		sa->name = a->name;
+		if (strcmp(a->driver, "plaintext") == 0) {
+			sa->mech = pub ? pub : a->name;
+			sa->password = true;
+			sa->cleartext_ok = opt_bool(a, "client_allow_cleartext");
+		} else if (strcmp(a->driver, "cram_md5") == 0) {
+			sa->mech = pub ? pub : "CRAM-MD5";
+		} else if (strcmp(a->driver, "scram_sha_256") == 0) {
+			sa->mech = pub ? pub : "SCRAM-SHA-256";
+		} else if (strcmp(a->driver, "oauth2") == 0) {
+			const char *mech = opt_str(a, "mechanism");
+
+			sa->mech = mech && strcasecmp(mech, "oauthbearer") == 0 ? "OAUTHBEARER"
+										 : "XOAUTH2";
+			/* A bearer token is as good as a password. */
+			sa->password = true;
+		} else {
+			sa->mech = "";
+		}
+	}
+	so->auths = ta->auths;
+	so->nauths = e->m->nauths;
+	so->auth_make = make_auth;
+	so->auth_arg = ta;
+	return 0;
+}
+
 /*
  * Hand the message to the smart host.  Prints the failure (Exim's
  * "Delivery failed: ..." line) and logs one line to syslog either way.
@@ -713,33 +916,11 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 	uint16_t *groups = calloc(m->route.nhosts ? m->route.nhosts : 1, sizeof(*groups));
 	const char **rcpts = calloc(res->ndeliver ? res->ndeliver : 1, sizeof(*rcpts));
 	char *helo = NULL;
+	struct tls_auth ta = { 0 };
 	int bad = 0, status = EX_FAIL;
 
 	if (hosts == NULL || groups == NULL || rcpts == NULL) {
 		say("out of memory");
-		goto out;
-	}
-	/* What the policy demands and this noq cannot do yet: never fall
-	   back to sending in clear or unauthenticated. */
-	static const char *const demands[][2] = {
-		{ "hosts_require_tls", "TLS" },
-		{ "hosts_require_auth", "authentication" },
-	};
-	for (size_t i = 0; i < sizeof(demands) / sizeof(demands[0]); i++) {
-		const struct mdl_opt *o = mdl_opt_find(t, demands[i][0]);
-
-		if (o != NULL && o->str != NULL && o->str[0] != '\0') {
-			report("Delivery failed: the policy requires %s (%s) and this noq "
-			       "does not support it yet; nothing was sent", demands[i][1],
-			       demands[i][0]);
-			goto out;
-		}
-	}
-	const struct mdl_opt *proto = mdl_opt_find(t, "protocol");
-
-	if (proto != NULL && proto->str != NULL && strcmp(proto->str, "smtps") == 0) {
-		report("Delivery failed: the policy requires TLS (protocol = smtps) and this "
-		       "noq does not support it yet; nothing was sent");
 		goto out;
 	}
 	for (size_t i = 0; i < m->route.nhosts; i++) {
@@ -776,6 +957,8 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 	so.dsn_envid = e->cli.envid;
 	so.need_utf8 = utf8;
 	so.trace = verbose ? smtp_trace : NULL;
+	if (tls_and_auth(e, t, &so, &ta) != 0)
+		goto out;
 
 	int r = smtp_deliver(&so, &env, msg, &sr);
 	char rlist[512];
@@ -813,6 +996,7 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 	}
 	closelog();
 out:
+	tls_auth_free(&ta);
 	free(helo);
 	free(hosts);
 	free(groups);

@@ -24,7 +24,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include "auth.h"
+#include "ossl.h"
 #include "smtp.h"
+#include "tls.h"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define SMTP_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -46,6 +49,8 @@ enum st {
 	ST_GREETING,
 	ST_EHLO,
 	ST_HELO,
+	ST_STARTTLS,
+	ST_AUTH,
 	ST_MAIL,
 	ST_RCPT,
 	ST_DATA,
@@ -60,6 +65,8 @@ static const char *const st_name[] = {
 	[ST_GREETING] = "greeting",
 	[ST_EHLO] = "ehlo",
 	[ST_HELO] = "helo",
+	[ST_STARTTLS] = "starttls",
+	[ST_AUTH] = "auth",
 	[ST_MAIL] = "mail",
 	[ST_RCPT] = "rcpt",
 	[ST_DATA] = "data",
@@ -83,6 +90,7 @@ enum outcome {
 	OC_DELIVERED,
 	OC_NEXT,            /* try the next address or host */
 	OC_FAIL,            /* the message is not delivered; stop */
+	OC_CONTINUE,        /* this step went well: on to the next */
 };
 
 struct reply {
@@ -100,14 +108,19 @@ struct conn {
 	struct smtp_result *res;
 	char host[256];
 	char ip[64];
+	unsigned port;
 	/* reading */
 	char rbuf[2 * SMTP_LINE_MAX];
 	size_t rlen;
-	char proto[200];
+	char proto[260];
 	int err;                    /* errno of the last IO_ERRNO */
 	/* what EHLO offered */
-	bool esmtp, pipelining, size, eightbit, smtputf8, dsn;
+	bool esmtp, pipelining, size, eightbit, smtputf8, dsn, starttls;
 	unsigned long long size_max;
+	char mechs[512];            /* AUTH mechanisms, ' '-separated */
+	/* TLS, once started */
+	struct tls *tls;
+	bool verified;              /* the certificate and name were checked */
 	/* writing */
 	unsigned char *wbuf;
 	size_t wlen;
@@ -189,6 +202,24 @@ static enum io read_line(struct conn *c, long long deadline, char *line, size_t 
 			return IO_PROTO;
 		}
 
+		if (c->tls != NULL) {
+			char terr[200];
+			ssize_t got = tls_read(c->tls, c->rbuf + c->rlen,
+					       sizeof(c->rbuf) - c->rlen, deadline, terr,
+					       sizeof(terr));
+
+			if (got > 0) {
+				c->rlen += (size_t)got;
+				continue;
+			}
+			if (got == 0)
+				return IO_CLOSED;
+			if (errno == ETIMEDOUT)
+				return IO_TIMEOUT;
+			snprintf(c->proto, sizeof(c->proto), "TLS: %s", terr);
+			return IO_PROTO;
+		}
+
 		long long left = deadline - now_ms();
 		struct pollfd p = { c->fd, POLLIN, 0 };
 
@@ -236,6 +267,14 @@ static void ehlo_keyword(struct conn *c, const char *kw)
 		c->smtputf8 = true;
 	} else if (n == 3 && strncasecmp(kw, "DSN", n) == 0) {
 		c->dsn = true;
+	} else if (n == 8 && strncasecmp(kw, "STARTTLS", n) == 0) {
+		c->starttls = true;
+	} else if (n == 4 && strncasecmp(kw, "AUTH", n) == 0 && kw[n] != '\0') {
+		/* "AUTH PLAIN LOGIN" (or the old "AUTH=PLAIN LOGIN"). */
+		size_t have = strlen(c->mechs);
+
+		snprintf(c->mechs + have, sizeof(c->mechs) - have, "%s%s",
+			 have ? " " : "", kw + n + 1);
 	}
 }
 
@@ -305,6 +344,19 @@ static enum io read_reply(struct conn *c, long long deadline, struct reply *r)
 static enum io write_all(struct conn *c, const void *buf, size_t len, long long deadline)
 {
 	const unsigned char *p = buf;
+
+	if (c->tls != NULL) {
+		char terr[200];
+
+		if (tls_write(c->tls, buf, len, deadline, terr, sizeof(terr)) == 0)
+			return IO_OK;
+		if (errno == ETIMEDOUT)
+			return IO_TIMEOUT;
+		if (errno == EPIPE || errno == ECONNRESET)
+			return IO_CLOSED;
+		snprintf(c->proto, sizeof(c->proto), "TLS: %s", terr);
+		return IO_PROTO;
+	}
 
 	while (len > 0) {
 		ssize_t w = send(c->fd, p, len, MSG_NOSIGNAL);
@@ -464,6 +516,282 @@ static int body_write(void *ctx, const void *buf, size_t len)
 	return 0;
 }
 
+/* ---- EHLO, STARTTLS, AUTH ------------------------------------------------- */
+
+/* EHLO, or HELO when EHLO is refused; learns what the server offers. */
+static enum outcome hello(struct conn *c)
+{
+	const struct smtp_opts *o = c->o;
+	struct reply r;
+	enum io e;
+	char cmd[600];
+
+	c->esmtp = c->pipelining = c->size = c->eightbit = c->smtputf8 = false;
+	c->dsn = c->starttls = false;
+	c->size_max = 0;
+	c->mechs[0] = '\0';
+	c->st = ST_EHLO;
+	snprintf(cmd, sizeof(cmd), "EHLO %s", o->helo);
+	if ((e = send_cmd(c, cmd)) == IO_OK)
+		e = read_reply(c, now_ms() + o->command_timeout, &r);
+	if (e != IO_OK) {
+		io_text(c, e, cmd);
+		return e == IO_PROTO ? OC_FAIL : OC_NEXT;
+	}
+	if (r.code / 100 == 2) {
+		c->esmtp = true;
+	} else {
+		c->st = ST_HELO;
+		c->pipelining = c->size = c->eightbit = c->smtputf8 = c->dsn = false;
+		c->starttls = false;
+		c->mechs[0] = '\0';
+		snprintf(cmd, sizeof(cmd), "HELO %s", o->helo);
+		if ((e = send_cmd(c, cmd)) == IO_OK)
+			e = read_reply(c, now_ms() + o->command_timeout, &r);
+		if (e != IO_OK) {
+			io_text(c, e, cmd);
+			return e == IO_PROTO ? OC_FAIL : OC_NEXT;
+		}
+		if (r.code / 100 != 2) {
+			reply_text(c, &r, false, cmd);
+			quit(c);
+			return OC_FAIL;
+		}
+	}
+	trace(c, "server offers:%s%s%s%s%s%s%s%s", c->pipelining ? " PIPELINING" : "",
+	      c->size ? " SIZE" : "", c->eightbit ? " 8BITMIME" : "",
+	      c->smtputf8 ? " SMTPUTF8" : "", c->dsn ? " DSN" : "",
+	      c->starttls ? " STARTTLS" : "", c->mechs[0] ? " AUTH " : "", c->mechs);
+	return OC_CONTINUE;
+}
+
+/* Start TLS on the connection (STARTTLS or smtps), per the policy. */
+static enum outcome tls_begin(struct conn *c)
+{
+	const struct smtp_opts *o = c->o;
+	struct tls_conf tc = o->tls;
+	char err[512];
+	bool ip_literal = strcmp(c->host, c->ip) == 0;
+
+	tc.verify = !smtp_host_match(o->tls_relax, c->host, c->ip) ||
+		    smtp_host_match(o->tls_enforce, c->host, c->ip);
+	/* The name checked (and sent as SNI) is the one in the policy; an
+	   IP literal is checked as an address by tls.c. */
+	tc.host = o->tls_names == NULL || smtp_host_match(o->tls_names, c->host, c->ip)
+		  ? c->host : NULL;
+	(void)ip_literal;
+	c->tls = tls_start(c->fd, &tc, now_ms() + o->command_timeout, err, sizeof(err));
+	if (c->tls == NULL) {
+		set_text(c, "H=%s [%s]: TLS session not started: %s", c->host, c->ip, err);
+		return OC_FAIL;
+	}
+	c->verified = tc.verify;
+	trace(c, "TLS: %s", tls_info(c->tls));
+	return OC_CONTINUE;
+}
+
+/*
+ * STARTTLS when the server offers it and the policy does not avoid it;
+ * required by hosts_require_tls.  After the 220 nothing may be buffered
+ * (STARTTLS response injection), and what EHLO said before TLS is
+ * forgotten: EHLO again.
+ */
+static enum outcome secure(struct conn *c)
+{
+	const struct smtp_opts *o = c->o;
+	bool require = o->tls_implicit || smtp_host_match(o->tls_require, c->host, c->ip);
+	bool avoid = !require && smtp_host_match(o->tls_avoid, c->host, c->ip);
+	struct reply r;
+	enum io e;
+
+	if (c->tls != NULL || avoid)
+		return OC_CONTINUE;
+	if (!c->starttls) {
+		if (!require)
+			return OC_CONTINUE;
+		set_text(c, "H=%s [%s]: the policy requires TLS (hosts_require_tls) and the "
+			 "server does not offer STARTTLS; nothing was sent", c->host, c->ip);
+		quit(c);
+		return OC_FAIL;
+	}
+	c->st = ST_STARTTLS;
+	if ((e = send_cmd(c, "STARTTLS")) == IO_OK)
+		e = read_reply(c, now_ms() + o->command_timeout, &r);
+	if (e != IO_OK) {
+		io_text(c, e, "STARTTLS");
+		return OC_FAIL;
+	}
+	if (r.code / 100 != 2) {
+		if (!require) {
+			trace(c, "STARTTLS refused; going on without TLS, as the policy allows");
+			return OC_CONTINUE;
+		}
+		reply_text(c, &r, false, "STARTTLS");
+		quit(c);
+		return OC_FAIL;
+	}
+	if (c->rlen > 0) {
+		set_text(c, "H=%s [%s]: the server sent more after its reply to STARTTLS "
+			 "(a STARTTLS injection?); nothing was sent", c->host, c->ip);
+		return OC_FAIL;
+	}
+	enum outcome oc = tls_begin(c);
+
+	if (oc != OC_CONTINUE)
+		return oc;
+	return hello(c);
+}
+
+/* Is @mech among the mechanisms the server offered? */
+static bool offered(const struct conn *c, const char *mech)
+{
+	size_t n = strlen(mech);
+
+	for (const char *p = c->mechs; *p; ) {
+		size_t k = strcspn(p, " ");
+
+		if (k == n && strncasecmp(p, mech, n) == 0)
+			return true;
+		p += k;
+		while (*p == ' ')
+			p++;
+	}
+	return false;
+}
+
+/* Send one AUTH line; the trace shows it redacted. */
+static enum io send_auth_line(struct conn *c, const char *line, size_t len, bool response)
+{
+	char shown[160], buf[AUTH_LINE_MAX + 2];
+
+	if (len + 2 > sizeof(buf))
+		return IO_PROTO;
+	trace(c, "SMTP>> %s", auth_redact(line, len, response, shown, sizeof(shown)));
+	memcpy(buf, line, len);
+	memcpy(buf + len, "\r\n", 2);
+
+	enum io e = write_all(c, buf, len + 2, now_ms() + c->o->command_timeout);
+
+	ossl_cleanse(buf, len);
+	return e;
+}
+
+/*
+ * One exchange with @a.  Returns 1 authenticated, 0 refused by the server
+ * (@why says how), -1 when the connection cannot go on (c->res set).
+ */
+static int auth_exchange(struct conn *c, struct auth *a, char *why, size_t whylen)
+{
+	const char *line;
+	size_t len;
+	char err[300];
+	struct reply r;
+	enum io e;
+
+	if (auth_command(a, &line, &len, err, sizeof(err)) != 0) {
+		snprintf(why, whylen, "%s", err);
+		return 0;
+	}
+	if ((e = send_auth_line(c, line, len, false)) != IO_OK) {
+		io_text(c, e, "AUTH");
+		return -1;
+	}
+	for (unsigned steps = 0;; steps++) {
+		e = read_reply(c, now_ms() + c->o->command_timeout, &r);
+		if (e != IO_OK) {
+			io_text(c, e, "AUTH");
+			return -1;
+		}
+		if (r.code == 235) {
+			if (auth_success(a, err, sizeof(err)) != 0) {
+				set_text(c, "H=%s [%s]: %s; nothing was sent", c->host, c->ip, err);
+				quit(c);
+				return -1;
+			}
+			return 1;
+		}
+		if (r.code != 334 || steps >= 16) {
+			snprintf(why, whylen, "%s", r.text);
+			return 0;
+		}
+		/* The challenge: what follows "334 " (the reply text keeps it). */
+		const char *chal = strlen(r.text) > 4 ? r.text + 4 : "";
+
+		if (auth_step(a, chal, strlen(chal), &line, &len, err, sizeof(err)) != 0) {
+			snprintf(why, whylen, "%s", err);
+			if ((e = send_auth_line(c, "*", 1, true)) == IO_OK)
+				(void)read_reply(c, now_ms() + c->o->command_timeout, &r);
+			return 0;
+		}
+		if ((e = send_auth_line(c, line, len, true)) != IO_OK) {
+			io_text(c, e, "AUTH");
+			return -1;
+		}
+	}
+}
+
+/*
+ * AUTH, when hosts_require_auth or hosts_try_auth name this host: the
+ * authenticators in the policy's order, each whose mechanism the server
+ * offers.  A password never goes without a verified TLS session unless
+ * the authenticator allows it explicitly.
+ */
+static enum outcome authenticate(struct conn *c)
+{
+	const struct smtp_opts *o = c->o;
+	bool require = smtp_host_match(o->auth_require, c->host, c->ip);
+	bool try = require || smtp_host_match(o->auth_try, c->host, c->ip);
+	char why[600] = "";
+
+	if (!try || o->nauths == 0)
+		return OC_CONTINUE;
+	c->st = ST_AUTH;
+	for (size_t i = 0; i < o->nauths; i++) {
+		const struct smtp_authenticator *sa = &o->auths[i];
+		struct auth *a = NULL;
+		char err[400];
+
+		if (!offered(c, sa->mech)) {
+			snprintf(why, sizeof(why), "the server offers no mechanism the "
+				 "authenticators use (it offers: %s)",
+				 c->mechs[0] ? c->mechs : "none");
+			continue;
+		}
+		if (sa->password && !sa->cleartext_ok && !(c->tls != NULL && c->verified)) {
+			snprintf(why, sizeof(why), "%s would send the password without a "
+				 "verified TLS session; noq refuses (see noq.conf(5), "
+				 "client_allow_cleartext)", sa->mech);
+			trace(c, "%s", why);
+			continue;
+		}
+		if (o->auth_make(o->auth_arg, i, c->host, c->port, &a, err, sizeof(err)) != 0) {
+			set_text(c, "H=%s [%s]: authenticator %s: %s; nothing was sent",
+				 c->host, c->ip, sa->name, err);
+			quit(c);
+			return OC_FAIL;
+		}
+
+		int r = auth_exchange(c, a, why, sizeof(why));
+
+		auth_free(a);
+		if (r < 0)
+			return OC_FAIL;
+		if (r > 0) {
+			trace(c, "authenticated with %s", sa->mech);
+			return OC_CONTINUE;
+		}
+		trace(c, "%s refused: %s", sa->mech, why);
+	}
+	if (!require) {
+		trace(c, "going on without authentication (hosts_try_auth)");
+		return OC_CONTINUE;
+	}
+	set_text(c, "H=%s [%s]: authentication failed: %s; nothing was sent", c->host,
+		 c->ip, why[0] ? why : "no authenticator");
+	quit(c);
+	return OC_FAIL;
+}
+
 /* ---- one transaction on a connected socket ------------------------------------- */
 
 static enum outcome transaction(struct conn *c)
@@ -490,35 +818,14 @@ static enum outcome transaction(struct conn *c)
 		return OC_NEXT;
 	}
 
-	c->st = ST_EHLO;
-	snprintf(cmd, sizeof(cmd), "EHLO %s", o->helo);
-	if ((e = send_cmd(c, cmd)) == IO_OK)
-		e = read_reply(c, now_ms() + o->command_timeout, &r);
-	if (e != IO_OK) {
-		io_text(c, e, cmd);
-		return e == IO_PROTO ? OC_FAIL : OC_NEXT;
-	}
-	if (r.code / 100 == 2) {
-		c->esmtp = true;
-	} else {
-		c->st = ST_HELO;
-		c->pipelining = c->size = c->eightbit = c->smtputf8 = c->dsn = false;
-		snprintf(cmd, sizeof(cmd), "HELO %s", o->helo);
-		if ((e = send_cmd(c, cmd)) == IO_OK)
-			e = read_reply(c, now_ms() + o->command_timeout, &r);
-		if (e != IO_OK) {
-			io_text(c, e, cmd);
-			return e == IO_PROTO ? OC_FAIL : OC_NEXT;
-		}
-		if (r.code / 100 != 2) {
-			reply_text(c, &r, false, cmd);
-			quit(c);
-			return OC_FAIL;
-		}
-	}
-	trace(c, "server offers:%s%s%s%s%s", c->pipelining ? " PIPELINING" : "",
-	      c->size ? " SIZE" : "", c->eightbit ? " 8BITMIME" : "",
-	      c->smtputf8 ? " SMTPUTF8" : "", c->dsn ? " DSN" : "");
+	enum outcome oc = hello(c);
+
+	if (oc == OC_CONTINUE)
+		oc = secure(c);
+	if (oc == OC_CONTINUE)
+		oc = authenticate(c);
+	if (oc != OC_CONTINUE)
+		return oc;
 
 	if (o->need_utf8 && !c->smtputf8) {
 		set_text(c, "H=%s [%s]: the message needs SMTPUTF8 (an address or header "
@@ -909,7 +1216,12 @@ int smtp_deliver(const struct smtp_opts *o0, const struct smtp_envelope *env,
 				trace(c, "%s", res->text);
 				continue;
 			}
-			oc = transaction(c);
+			c->port = hp->port;
+			oc = o.tls_implicit ? tls_begin(c) : OC_CONTINUE;
+			if (oc == OC_CONTINUE)
+				oc = transaction(c);
+			tls_end(c->tls);
+			c->tls = NULL;
 			close(c->fd);
 			c->fd = -1;
 			if (oc == OC_NEXT)

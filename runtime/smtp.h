@@ -41,6 +41,9 @@
 #include <stdint.h>
 
 #include "msg.h"
+#include "tls.h"
+
+struct auth;
 
 #define SMTP_LINE_MAX 4096      /* octets per reply line, CR LF included */
 #define SMTP_LINES_MAX 128      /* lines per reply */
@@ -54,6 +57,29 @@ struct smtp_host {
 	bool ipv4_only;
 	bool ipv4_prefer;
 };
+
+/**
+ * struct smtp_authenticator - one of the policy's authenticators, in order.
+ * @name:         its name in the configuration (for messages).
+ * @mech:         the SASL mechanism the server must offer.
+ * @password:     it sends a password (PLAIN, LOGIN, plaintext): only over
+ *                verified TLS, unless @cleartext_ok.
+ * @cleartext_ok: the configuration allows it explicitly.
+ */
+struct smtp_authenticator {
+	const char *name;
+	const char *mech;
+	bool password;
+	bool cleartext_ok;
+};
+
+/**
+ * typedef smtp_auth_fn - make the exchange for authenticator @i, for the
+ * smart host @host:@port (its secrets are read now, at send time).
+ * Returns 0 with *@out, or -1 with @err.
+ */
+typedef int (*smtp_auth_fn)(void *arg, size_t i, const char *host, unsigned port,
+			    struct auth **out, char *err, size_t errlen);
 
 /** typedef smtp_trace_fn - receives -v lines (without line end). */
 typedef void (*smtp_trace_fn)(void *arg, const char *line);
@@ -78,6 +104,21 @@ struct smtp_opts {
 	bool need_utf8;                 /* an address or header is not ASCII */
 	smtp_trace_fn trace;            /* NULL: no trace */
 	void *trace_arg;
+	/* TLS: host lists (Exim syntax, see smtp_host_match()) */
+	bool tls_implicit;              /* protocol = smtps: TLS from the start */
+	const char *tls_require;        /* hosts_require_tls */
+	const char *tls_avoid;          /* hosts_avoid_tls */
+	const char *tls_relax;          /* tls_try_verify_hosts: not enforced ... */
+	const char *tls_enforce;        /* ... unless also in tls_verify_hosts */
+	const char *tls_names;          /* tls_verify_cert_hostnames (NULL: all) */
+	struct tls_conf tls;            /* trust, client cert, ciphers, pins */
+	/* AUTH */
+	const char *auth_require;       /* hosts_require_auth */
+	const char *auth_try;           /* hosts_try_auth */
+	const struct smtp_authenticator *auths;
+	size_t nauths;
+	smtp_auth_fn auth_make;
+	void *auth_arg;
 };
 
 /** struct smtp_envelope - the sender and the recipients, canonical. */
