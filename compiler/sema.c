@@ -1592,6 +1592,29 @@ static void setup_transport(struct sema *s, struct tport *t)
 	const char *ta = lstr(ob, "hosts_try_auth");
 
 	t->auth = (ra != NULL && ra[0] != '\0') || (ta != NULL && ta[0] != '\0');
+
+	/* noq verifies certificates and names unless told otherwise: say so
+	   when a configuration tells it otherwise. */
+	const char *tv = lstr(ob, "tls_try_verify_hosts");
+	const char *vh = lstr(ob, "tls_verify_hosts");
+
+	if (tv != NULL && tv[0] != '\0' && (vh == NULL || strcmp(vh, "*") != 0)) {
+		const struct ast_option *o = lsrc(ob, "tls_try_verify_hosts");
+
+		diag_warning(s->dg, &o->loc, "tls_try_verify_hosts: for these hosts noq does "
+			     "not enforce certificate verification (unless they are also in "
+			     "tls_verify_hosts), so a server in the middle can read the "
+			     "message and any password; noq verifies every host by default");
+	}
+	const char *vn = lstr(ob, "tls_verify_cert_hostnames");
+
+	if (vn != NULL && strcmp(vn, "*") != 0) {
+		const struct ast_option *o = lsrc(ob, "tls_verify_cert_hostnames");
+
+		diag_warning(s->dg, &o->loc, "tls_verify_cert_hostnames: for the hosts it "
+			     "leaves out, noq does not check that the certificate names the "
+			     "host, so any valid certificate passes");
+	}
 }
 
 /* ---- route_list and route_data -------------------------------------- */
@@ -3678,6 +3701,20 @@ static void warn_unused(struct sema *s)
 				     "it when sending instead: ${readfile{/etc/noq/secret}{}}",
 				     d->name, secret[k][1]);
 		}
+	}
+	ai = 0;
+	for (const struct ast_driver *d = s->cfg->drivers[SEC_AUTHENTICATORS].head; d;
+	     d = d->next, ai++) {
+		const struct mdl_opt *o = mdl_opt_find(&s->m->auths[ai], "client_allow_cleartext");
+
+		if (o == NULL || o->type != MT_BOOL || o->num == 0)
+			continue;
+		for (const struct ast_option *a = d->options; a; a = a->next)
+			if (strcmp(a->name, "client_allow_cleartext") == 0)
+				diag_warning(s->dg, &a->loc, "authenticator '%s': "
+					     "client_allow_cleartext lets the password go without "
+					     "a verified TLS session, where others can read it",
+					     d->name);
 	}
 	const struct lopt *mw = lfind(&s->main, "mua_wrapper");
 
