@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -144,6 +145,53 @@ static void trace(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+/*
+ * The setgid model (noq(8), SECURITY).  Installed setgid to a group that
+ * may read the secret files, noq runs with the caller's own group except
+ * while it talks to the smart host (reading secrets, keys, the policy);
+ * with -C it gives the group up for good before reading anything.
+ */
+static bool privileged;
+static gid_t priv_gid;
+
+static void priv_init(void)
+{
+	priv_gid = getegid();
+	privileged = priv_gid != getgid();
+	if (privileged && setegid(getgid()) != 0) {
+		fprintf(stderr, "%s: cannot set the group: %s\n", progname, strerror(errno));
+		exit(EX_FAIL);
+	}
+}
+
+static void priv_raise(void)
+{
+	if (privileged && setegid(priv_gid) != 0) {
+		fprintf(stderr, "%s: cannot set the group: %s\n", progname, strerror(errno));
+		exit(EX_FAIL);
+	}
+}
+
+static void priv_lower(void)
+{
+	if (privileged && setegid(getgid()) != 0) {
+		fprintf(stderr, "%s: cannot set the group: %s\n", progname, strerror(errno));
+		exit(EX_FAIL);
+	}
+}
+
+/* For good: real, effective and saved group all the caller's. */
+static void priv_drop(void)
+{
+	gid_t g = getgid();
+
+	if (privileged && setresgid(g, g, g) != 0) {
+		fprintf(stderr, "%s: cannot drop the group: %s\n", progname, strerror(errno));
+		exit(EX_FAIL);
+	}
+	privileged = false;
 }
 
 static void usage(FILE *f)
@@ -273,7 +321,9 @@ static int load_policy(struct env *e)
 	int r;
 
 	e->policy_path = e->cli.policy ? e->cli.policy : POLICY_PATH;
+	priv_raise();
 	r = pol_open(e->policy_path, POL_CHECK_OWNER, &e->pol, err);
+	priv_lower();
 	if (r != 0) {
 		say("cannot use the policy %s: %s", e->policy_path, err);
 		if (r == POL_EIO && errno == ENOENT && e->cli.policy == NULL)
@@ -794,6 +844,12 @@ static int make_auth(void *arg, size_t i, const char *host, unsigned port,
 	} else if (strcmp(a->driver, "oauth2") == 0) {
 		struct auth_cmd_opts co = { 0 };
 		const char *cmd = opt_str(a, "client_token_command");
+		/* Running with the group: nothing of the caller's environment
+		   (LD_PRELOAD, ...) reaches the program. */
+		static char *const clean_env[] = { (char *)(uintptr_t)"PATH=/usr/bin:/bin", NULL };
+
+		if (privileged)
+			co.envp = clean_env;
 
 		if (auth_mech_parse(ta->auths[i].mech, &ac.mech) != 0) {
 			snprintf(err, errlen, "unknown mechanism %s", ta->auths[i].mech);
@@ -960,7 +1016,11 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 	if (tls_and_auth(e, t, &so, &ta) != 0)
 		goto out;
 
+	priv_raise();
+
 	int r = smtp_deliver(&so, &env, msg, &sr);
+
+	priv_lower();
 	char rlist[512];
 	size_t rl = 0;
 
@@ -1204,6 +1264,8 @@ static const struct msg_opts *intake_opts(const struct env *e, struct msg_opts *
 
 	memset(mo, 0, sizeof(*mo));
 	mo->flags = ignore_dots ? MSG_IGNORE_DOTS : 0;
+	if (privileged)
+		mo->tmpdir = "/tmp";    /* not the caller's $TMPDIR */
 	if (lim != NULL && lim->type == MT_INT && lim->num > 0)
 		mo->size_max = (uint64_t)lim->num;
 	return mo;
@@ -1604,6 +1666,13 @@ int main(int argc, char **argv)
 		return EX_FAIL;
 	}
 	verbose = e.cli.verbose;
+	priv_init();
+	if (e.cli.policy != NULL && privileged) {
+		/* sudo sendmail -C /etc/shadow: never read a file the caller
+		   names with the group's rights. */
+		priv_drop();
+		trace("-C given: the setgid group is given up");
+	}
 	if (e.cli.ignored[0] != '\0')
 		trace("accepted and ignored: %s", e.cli.ignored);
 

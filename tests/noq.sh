@@ -377,6 +377,32 @@ EOF
 		show "$tmp/err"
 	fi
 done
+# The setgid model: a noq installed setgid to a group gives the group up
+# before it reads a policy named with -C (sudo sendmail -C /etc/shadow).
+# The policy here is readable by the group only: nobody, running a setgid
+# copy of noq with -C, must still be refused.
+if can_be_nobody && getent group mail >/dev/null 2>&1; then
+	mkdir -p "$tmp/sgid" && chmod 755 "$tmp/sgid" || exit 99
+	cp "$NOQ" "$tmp/sgid/noq" && chgrp mail "$tmp/sgid/noq" &&
+		chmod 2755 "$tmp/sgid/noq" || exit 99
+	cp "$POL" "$tmp/sgid/group.policy" && chgrp mail "$tmp/sgid/group.policy" &&
+		chmod 640 "$tmp/sgid/group.policy" || exit 99
+	run "$msg/simple.msg" "$as_nobody" "$tmp/sgid/noq" -C "$tmp/sgid/group.policy" \
+		-bt bob@example.net
+	if [ "$(stat -c %A "$tmp/sgid/noq")" != "-rwxr-sr-x" ]; then
+		skip "setgid noq and -C" "cannot make a setgid file here"
+	else
+		expect "setgid noq gives up its group for -C" 1 "" \
+			"noq: cannot use the policy $tmp/sgid/group.policy: Permission denied"
+	fi
+	# The same policy, readable by all: -C works, as the caller.
+	chmod 644 "$tmp/sgid/group.policy" || exit 99
+	run "$msg/simple.msg" "$as_nobody" "$tmp/sgid/noq" -C "$tmp/sgid/group.policy" \
+		-bv bob@example.net
+	expect "setgid noq with a readable -C policy" 0 "bob@example.net verified" ""
+else
+	skip "setgid noq and -C" "needs root, setpriv and a group 'mail'"
+fi
 cp "$POL" "$tmp/gw.policy" && chmod 664 "$tmp/gw.policy" || exit 99
 refuse "group-writable policy" \
 	"noq: cannot use the policy $tmp/gw.policy: unsafe policy file: group-writable (mode 0664)" \
