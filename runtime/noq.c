@@ -903,6 +903,7 @@ static int tls_and_auth(struct env *e, const struct mdl_obj *t, struct smtp_opts
 		else
 			so->tls.ca_file = ca;
 	}
+	so->tls.crl = opt_str(t, "tls_crl");
 	so->tls.sni = opt_str(t, "tls_sni");
 	so->tls.cert = opt_str(t, "tls_certificate");
 	so->tls.key = opt_str(t, "tls_privatekey");

@@ -85,6 +85,8 @@ void ossl_cleanse(void *p, size_t len);
 				   const EVP_MD *, int, unsigned char *)) \
 	C(int, RAND_bytes, (unsigned char *, int)) \
 	C(void, OPENSSL_cleanse, (void *, size_t)) \
+	C(int, X509_STORE_load_file, (X509_STORE *, const char *)) \
+	C(int, X509_STORE_set_flags, (X509_STORE *, unsigned long)) \
 	C(int, OPENSSL_sk_num, (const OPENSSL_STACK *)) \
 	C(void *, OPENSSL_sk_value, (const OPENSSL_STACK *, int)) \
 	C(BIO_METHOD *, BIO_meth_new, (int, const char *)) \
@@ -122,6 +124,7 @@ void ossl_cleanse(void *p, size_t len);
 	S(int, SSL_CTX_set_default_verify_paths, (SSL_CTX *)) \
 	S(int, SSL_CTX_set_default_verify_dir, (SSL_CTX *)) \
 	S(int, SSL_CTX_load_verify_locations, (SSL_CTX *, const char *, const char *)) \
+	S(X509_STORE *, SSL_CTX_get_cert_store, (const SSL_CTX *)) \
 	S(int, SSL_CTX_use_certificate_chain_file, (SSL_CTX *, const char *)) \
 	S(int, SSL_CTX_use_PrivateKey_file, (SSL_CTX *, const char *, int)) \
 	S(int, SSL_CTX_check_private_key, (const SSL_CTX *)) \

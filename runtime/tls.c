@@ -575,6 +575,18 @@ static int setup_ctx(struct tls *t, const struct tls_conf *conf, char *err, size
 		return -1;
 	}
 
+	/* tls_crl: check the chain against these revocation lists. */
+	if (conf->crl != NULL) {
+		X509_STORE *st = f->SSL_CTX_get_cert_store(t->ctx);
+
+		if (st == NULL || f->X509_STORE_load_file(st, conf->crl) != 1) {
+			snprintf(what, sizeof(what), "cannot load the CRL %s", conf->crl);
+			setup_failed(f, err, errlen, what);
+			return -1;
+		}
+		f->X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL);
+	}
+
 	if (conf->cert == NULL && conf->key != NULL) {
 		fail(err, errlen, "a client key (%s) without a client certificate", conf->key);
 		return -1;

@@ -48,6 +48,7 @@ struct tls_conf {
 	bool verify;
 	const char *ca_file;
 	const char *ca_dir;
+	const char *crl;        /* tls_crl: PEM CRLs; revoked certificates fail */
 	const char *host;
 	const char *sni;
 	const char *cert;
