@@ -571,7 +571,6 @@ static enum outcome tls_begin(struct conn *c)
 	const struct smtp_opts *o = c->o;
 	struct tls_conf tc = o->tls;
 	char err[512];
-	bool ip_literal = strcmp(c->host, c->ip) == 0;
 
 	tc.verify = !smtp_host_match(o->tls_relax, c->host, c->ip) ||
 		    smtp_host_match(o->tls_enforce, c->host, c->ip);
@@ -579,7 +578,6 @@ static enum outcome tls_begin(struct conn *c)
 	   IP literal is checked as an address by tls.c. */
 	tc.host = o->tls_names == NULL || smtp_host_match(o->tls_names, c->host, c->ip)
 		  ? c->host : NULL;
-	(void)ip_literal;
 	c->tls = tls_start(c->fd, &tc, now_ms() + o->command_timeout, err, sizeof(err));
 	if (c->tls == NULL) {
 		set_text(c, "H=%s [%s]: TLS session not started: %s", c->host, c->ip, err);
@@ -1194,9 +1192,6 @@ int smtp_deliver(const struct smtp_opts *o0, const struct smtp_envelope *env,
 				snprintf(c->ip, sizeof(c->ip), "?");
 			c->st = ST_CONNECT;
 			c->rlen = 0;
-			c->esmtp = c->pipelining = c->size = c->eightbit = false;
-			c->smtputf8 = c->dsn = false;
-			c->size_max = 0;
 			if (res->text[0])
 				add_tried(res, res->text);
 			res->text[0] = '\0';

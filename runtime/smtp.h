@@ -97,7 +97,6 @@ struct smtp_opts {
 	unsigned command_timeout;
 	unsigned data_timeout;
 	unsigned final_timeout;
-	bool allow_localhost;           /* unused until self checks exist */
 	const char *dsn_notify;         /* -N, or NULL */
 	const char *dsn_ret;            /* -R, or NULL */
 	const char *dsn_envid;          /* -V, or NULL */
