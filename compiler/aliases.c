@@ -23,6 +23,7 @@
 
 #include "aliases.h"
 #include "diag.h"
+#include "model.h"
 #include "source.h"
 
 /* An alias file larger than this is refused (locations hold 32-bit offsets). */
@@ -218,9 +219,7 @@ static void populate(void *p, size_t n)
 	e &= ~((uintptr_t)pg - 1);
 	if (e <= a)
 		return;
-#ifdef MADV_HUGEPAGE
-	(void)madvise((void *)a, e - a, MADV_HUGEPAGE);
-#endif
+	pol_advise_huge(p, n);
 #ifdef MADV_POPULATE_WRITE
 	(void)madvise((void *)a, e - a, MADV_POPULATE_WRITE);
 #endif

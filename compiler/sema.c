@@ -3442,6 +3442,8 @@ static void model_aliases(struct sema *s, size_t ri, struct mdl_aliases *ma)
 	const struct alias_table *t = &s->r[ri].tab;
 	struct skey *k = malloc((t->n ? t->n : 1) * sizeof(*k));
 
+	if (k != NULL)
+		pol_advise_huge(k, (t->n ? t->n : 1) * sizeof(*k));
 	ma->router = (uint32_t)ri;
 	ma->v = NULL;
 	ma->n = 0;

@@ -13,6 +13,7 @@
 
 #include "diag.h"
 #include "misspell.h"
+#include "model.h"
 #include "options.h"
 #include "source.h"
 
@@ -64,6 +65,7 @@ uint32_t srcmgr_add(struct srcmgr *sm, const char *path, const char *text,
 		free(f->text);
 		return LOC_NONE_FILE;
 	}
+	pol_advise_huge(f->text, len + 1);   /* a big alias file */
 	if (len)
 		memcpy(f->text, text, len);
 	f->text[len] = '\0';

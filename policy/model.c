@@ -5,10 +5,13 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "model.h"
 
-#define ARENA_BLOCK (64u * 1024)
+#define ARENA_BLOCK (8u * 1024 * 1024)  /* the largest block: huge pages fit */
+#define ARENA_FIRST (4096u - 64u)  /* the first block, with malloc's header within a page */
 
 struct arena_block {
 	struct arena_block *next;
@@ -16,6 +19,23 @@ struct arena_block {
 	size_t size;
 	max_align_t data[];
 };
+
+void pol_advise_huge(void *p, size_t n)
+{
+#ifdef MADV_HUGEPAGE
+	long pg = sysconf(_SC_PAGESIZE);
+	uintptr_t a = (uintptr_t)p, e = a + n;
+
+	if (pg <= 0 || n < ((size_t)4 << 20))
+		return;
+	a = (a + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+	e &= ~((uintptr_t)pg - 1);
+	(void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+#else
+	(void)p;
+	(void)n;
+#endif
+}
 
 void *arena_alloc(struct arena *a, size_t n)
 {
@@ -25,14 +45,27 @@ void *arena_alloc(struct arena *a, size_t n)
 	if (n == 0)
 		n = 8;
 	if (b == NULL || b->size - b->used < n) {
-		size_t size = n > ARENA_BLOCK / 4 ? n : ARENA_BLOCK;
+		/* Blocks start small and double up to ARENA_BLOCK: a process
+		   that needs a few hundred bytes (noq sending one message)
+		   touches one page, and one that needs hundreds of megabytes
+		   (noqc with a million aliases) gets blocks big enough for
+		   huge pages. */
+		bool big = n > ARENA_BLOCK / 4;
+		size_t size = b == NULL ? ARENA_FIRST : b->size * 2;
 
+		if (size > ARENA_BLOCK)
+			size = ARENA_BLOCK;
+		while (size < n)
+			size *= 2;
+		if (big)
+			size = n;
 		b = malloc(sizeof(*b) + size);
 		if (b == NULL)
 			return NULL;
+		pol_advise_huge(b->data, size);
 		b->used = 0;
 		b->size = size;
-		if (size == n && a->head != NULL) {
+		if (big && a->head != NULL) {
 			/* A big allocation gets its own block behind the
 			   current one, which keeps its free space. */
 			b->next = a->head->next;

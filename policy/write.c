@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "format.h"
+#include "model.h"
 #include "policy.h"
 
 /* ---- string pool --------------------------------------------------------- */
@@ -447,28 +448,6 @@ static void put_opt(unsigned char *p, const struct strpool *sp, const struct mdl
 	pol_put32(p + POL_P_FLAGS, o->hide ? POL_PF_HIDE : 0);
 }
 
-/*
- * A large buffer is faulted in page by page as it is filled: 12,000 faults
- * for a million aliases, a third of the encoding time on some virtual
- * machines.  Asking for transparent huge pages (advice only; calloc() has
- * not touched the fresh mapping) makes that a few dozen.
- */
-static void advise_huge(void *p, size_t n)
-{
-#ifdef MADV_HUGEPAGE
-	long pg = sysconf(_SC_PAGESIZE);
-	uintptr_t a = (uintptr_t)p, e = a + n;
-
-	if (pg <= 0 || n < ((size_t)4 << 20))
-		return;
-	a = (a + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
-	e &= ~((uintptr_t)pg - 1);
-	(void)madvise((void *)a, e - a, MADV_HUGEPAGE);
-#else
-	(void)p;
-	(void)n;
-#endif
-}
 
 int pol_encode(const struct model *m, const char *compiler_version,
 	       unsigned char **out, size_t *len, char *err)
@@ -555,7 +534,7 @@ int pol_encode(const struct model *m, const char *compiler_version,
 		return pol_set_err(err, POL_ENOMEM, "out of memory (%llu bytes)",
 				   (unsigned long long)off);
 	}
-	advise_huge(buf, (size_t)off);
+	pol_advise_huge(buf, (size_t)off);   /* fresh from calloc(): untouched */
 
 	/* header and section table */
 	memcpy(buf + POL_H_MAGIC, POL_MAGIC, POL_MAGIC_LEN);

@@ -1038,6 +1038,7 @@ struct out {
 	void *ctx;
 	char *buf;
 	size_t len;
+	size_t cap;     /* MSG_CHUNK, or less for a message smaller than that */
 };
 
 static int out_flush(struct out *o)
@@ -1054,7 +1055,7 @@ static int out_flush(struct out *o)
 static int out_put(struct out *o, const char *p, size_t n)
 {
 	while (n > 0) {
-		size_t k = MSG_CHUNK - o->len;
+		size_t k = o->cap - o->len;
 
 		if (k > n)
 			k = n;
@@ -1062,7 +1063,7 @@ static int out_put(struct out *o, const char *p, size_t n)
 		o->len += k;
 		p += k;
 		n -= k;
-		if (o->len == MSG_CHUNK && out_flush(o) != 0)
+		if (o->len == o->cap && out_flush(o) != 0)
 			return -1;
 	}
 	return 0;
@@ -1140,7 +1141,15 @@ int msg_emit(const struct msg *m, msg_writer w, void *ctx,
 
 	if (m->state != ST_DONE)
 		return seterr(err, 0, "the message is not complete");
-	o.buf = malloc(MSG_CHUNK);
+	/* The buffer holds the whole message when it is small (a few more
+	   pages touched would cost more than the copy); dots are added
+	   as the message goes, so the size is only a guess for the cap. */
+	uint64_t guess = m->fd >= 0 ? MSG_CHUNK : m->mlen + 2;
+
+	for (size_t i = 0; i < m->nhdr && guess < MSG_CHUNK; i++)
+		guess += m->hdr[i].len;
+	o.cap = guess < MSG_CHUNK ? (size_t)guess + 64 : MSG_CHUNK;
+	o.buf = malloc(o.cap);
 	if (o.buf == NULL)
 		return seterr(err, 0, "out of memory");
 	for (size_t i = 0; i < m->nhdr && r == 0; i++) {

@@ -1330,7 +1330,7 @@ static long hset_add(struct st *s, struct hset *set, size_t i, uint64_t h,
 		     bool (*eq)(const struct st *, size_t, size_t))
 {
 	if (2 * (set->n + 1) > set->cap) {
-		size_t cap = set->cap ? set->cap * 2 : 1024;
+		size_t cap = set->cap ? set->cap * 2 : 16;
 		struct hslot *v = calloc(cap, sizeof(*v));
 
 		if (v == NULL)

@@ -124,6 +124,7 @@ struct conn {
 	/* writing */
 	unsigned char *wbuf;
 	size_t wlen;
+	size_t wcap;    /* WCHUNK, or the message's size when smaller */
 	long long deadline;         /* for the body writer */
 	enum io werr;
 };
@@ -495,14 +496,27 @@ static int body_flush(struct conn *c)
 	return 0;
 }
 
-/* A msg_writer: coalesce into 64 KiB writes. */
+/*
+ * A msg_writer: coalesce into writes of up to 64 KiB.  A whole chunk that
+ * finds the buffer empty goes out as it is, without a copy; the last one
+ * waits in the buffer so that the final dot goes out with it.
+ */
 static int body_write(void *ctx, const void *buf, size_t len)
 {
 	struct conn *c = ctx;
 	const unsigned char *p = buf;
 
+	if (c->wlen == 0 && len >= WCHUNK) {
+		enum io e = write_all(c, p, len, now_ms() + c->o->data_timeout);
+
+		if (e != IO_OK) {
+			c->werr = e;
+			return -1;
+		}
+		return 0;
+	}
 	while (len > 0) {
-		size_t n = WCHUNK - c->wlen;
+		size_t n = c->wcap - c->wlen;
 
 		if (n > len)
 			n = len;
@@ -510,7 +524,7 @@ static int body_write(void *ctx, const void *buf, size_t len)
 		c->wlen += n;
 		p += n;
 		len -= n;
-		if (c->wlen == WCHUNK && body_flush(c) != 0)
+		if (c->wlen == c->wcap && body_flush(c) != 0)
 			return -1;
 	}
 	return 0;
@@ -874,7 +888,7 @@ static enum outcome transaction(struct conn *c)
 	struct reply first_bad;
 	char bad_cmd[2048] = "";
 	bool bad_pipelined = false;
-	char *batch = malloc(window * 1100 + 2200);
+	char *batch = malloc((window < total ? window : total) * 1100 + 2200);
 
 	if (batch == NULL) {
 		set_text(c, "out of memory");
@@ -983,7 +997,8 @@ static enum outcome transaction(struct conn *c)
 	}
 
 	c->st = ST_BODY;
-	c->wbuf = malloc(WCHUNK);
+	c->wcap = mi.wire_size + 3 < WCHUNK ? (size_t)mi.wire_size + 3 : WCHUNK;
+	c->wbuf = malloc(c->wcap);
 	if (c->wbuf == NULL) {
 		set_text(c, "out of memory");
 		return OC_FAIL;

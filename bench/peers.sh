@@ -1,0 +1,328 @@
+#!/bin/sh
+# peers.sh -- noq against msmtp, Exim (mua_wrapper) and a floor client.
+#
+#   bench/peers.sh BUILDDIR
+#
+# BUILDDIR holds a built tree: noq, noqc, bench/floor, bench/timeit
+# ("make bench" builds them, installs the peers with tools/deps --bench and
+# runs this).  Starts postfix's smtp-sink on loopback and runs, side by side
+# and alternating the programs (the order rotates every round), with medians
+# over the rounds:
+#   1. one 1 KiB message: floor, noq, msmtp, Exim
+#   2. the same to an alias, with 1,000,000 aliases for noq (compiled policy)
+#      and Exim (lsearch); msmtp with 10,000 (its expansion is quadratic)
+#   3. a 100 MiB message: wall time and peak RSS
+#   4. one message to 10,000 recipients
+#   5. noqc compiling 1,000,000 aliases
+# and prints a table with the ratios to noq and the targets of issue 7.
+# Every run must exit 0 (the smart host accepted the message), or the
+# benchmark stops with that program's stderr.
+#
+# Environment: NOQ_SMTP_SINK (smtp-sink; default _build/postfix/...),
+# NOQ_EXIM (exim4; default _build/exim/usr/sbin/exim4), MSMTP (default
+# msmtp on PATH), BENCH_ROUNDS (scales the rounds; default 1 = 31/15/5/7;
+# 0 = one round each, a smoke run that only shows every program works),
+# BENCH_BIG_MIB (default 100), BENCH_ALIASES (default 1000000).
+# Exim needs root (it switches to the Debian-exim user); without root or
+# without Exim its columns say "-".
+set -eu
+
+build=$(cd "$1" && pwd)
+top=$(cd "$(dirname "$0")/.." && pwd)
+noq=$build/noq
+noqc=$build/noqc
+floor=$build/bench/floor
+timeit=$build/bench/timeit
+sink=${NOQ_SMTP_SINK:-$top/_build/postfix/usr/sbin/smtp-sink}
+sink_lib=${sink%/usr/sbin/smtp-sink}/usr/lib/postfix
+exim=${NOQ_EXIM:-$top/_build/exim/usr/sbin/exim4}
+msmtp=${MSMTP:-$(command -v msmtp || echo msmtp)}
+scale=${BENCH_ROUNDS:-1}
+big_mib=${BENCH_BIG_MIB:-100}
+naliases=${BENCH_ALIASES:-1000000}
+nrcpt=10000
+
+for f in "$noq" "$noqc" "$floor" "$timeit" "$sink"; do
+	[ -x "$f" ] || { echo "peers: $f is missing (make bench installs and builds everything)" >&2; exit 1; }
+done
+command -v "$msmtp" >/dev/null || { echo "peers: no msmtp (tools/deps --bench)" >&2; exit 1; }
+have_exim=yes
+if [ ! -x "$exim" ]; then
+	have_exim=no why_exim="no $exim (tools/deps --bench)"
+elif [ "$(id -u)" -ne 0 ] || ! getent passwd Debian-exim >/dev/null; then
+	have_exim=no why_exim="Exim needs root and the Debian-exim user"
+fi
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/noq-peers.XXXXXX")
+sink_pid=
+cleanup() {
+	[ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+chmod 755 "$tmp"    # Exim runs as Debian-exim and must reach its spool
+
+# ---- the sink ----------------------------------------------------------------
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+[ -n "$port" ] || { echo "peers: no free port" >&2; exit 1; }
+set --
+[ "$(id -u)" -eq 0 ] && set -- -u root
+LD_LIBRARY_PATH=$sink_lib "$sink" "$@" "127.0.0.1:$port" 1024 2>"$tmp/sink.log" &
+sink_pid=$!
+i=0
+until "$floor" 127.0.0.1 "$port" a@b c@d </dev/null 2>/dev/null; do
+	i=$((i + 1))
+	[ $i -lt 100 ] || { echo "peers: smtp-sink did not start:" >&2; cat "$tmp/sink.log" >&2; exit 1; }
+	sleep 0.05
+done
+
+# ---- inputs ------------------------------------------------------------------
+{
+	echo "From: Benchmark <bench@example.org>"
+	echo "To: user@example.net"
+	echo "Subject: benchmark"
+	echo
+	awk 'BEGIN { for (i = 0; i < 13; i++) printf "%076d\n", i }'
+} >"$tmp/small.txt"
+{
+	echo "From: Benchmark <bench@example.org>"
+	echo "To: user@example.net"
+	echo "Subject: a big one"
+	echo
+	awk -v n=$((big_mib * 1024 * 1024 / 77)) 'BEGIN {
+		line = "The quick brown fox jumps over the lazy dog, again and again and again."
+		for (i = 0; i < n; i++) printf "%s%05d\n", line, i % 100000 }'
+} >"$tmp/big.txt"
+awk -v n="$naliases" 'BEGIN { for (i = 0; i < n; i++) printf "user%d: user%d@example.net\n", i, i }' \
+	>"$tmp/aliases"
+head -n 10000 "$tmp/aliases" >"$tmp/aliases-10k"
+: >"$tmp/aliases-empty"
+alias_rcpt=user$((naliases * 7 / 10))
+alias_rcpt_10k=user7000
+awk -v n=$nrcpt 'BEGIN { for (i = 0; i < n; i++) printf "r%d@example.net\n", i }' >"$tmp/rcpts"
+
+# routers ALIASFILE: the routers both noq and Exim get -- the alias router
+# (unless ALIASFILE is empty) and the smart host.
+routers() {
+	if [ -n "$1" ]; then
+		echo "system_aliases:"
+		echo "  driver = redirect"
+		echo "  domains = example.org"
+		echo "  data = \${lookup{\$local_part}lsearch{$1}}"
+	fi
+	echo "smarthost:"
+	echo "  driver = manualroute"
+	echo "  route_list = * 127.0.0.1::$port"
+	echo "  transport = remote_smtp"
+}
+
+# noq: a smart host; and the same with the alias router.
+noq_conf() { # NAME ALIASFILE (empty: no alias router)
+	{
+		echo "primary_hostname = bench.example.org"
+		echo "qualify_domain = example.org"
+		echo "begin routers"
+		routers "$2"
+		echo "begin transports"
+		echo "remote_smtp:"
+		echo "  driver = smtp"
+	} >"$tmp/$1.conf"
+}
+noq_conf noq-plain ""
+noq_conf noq-aliases "$tmp/aliases"
+"$noqc" -o "$tmp/noq-plain.policy" "$tmp/noq-plain.conf"
+
+# msmtp: one account; with aliases, its aliases file (same format).
+printf 'account default\nhost 127.0.0.1\nport %s\nfrom bench@example.org\nauth off\ntls off\n' \
+	"$port" >"$tmp/msmtp-plain.rc"
+cp "$tmp/msmtp-plain.rc" "$tmp/msmtp-aliases.rc"
+echo "aliases $tmp/aliases-10k" >>"$tmp/msmtp-aliases.rc"
+chmod 600 "$tmp"/msmtp-*.rc
+
+# Exim in mua_wrapper mode, as DESIGN.md describes; max_rcpt = 0 keeps
+# 10,000 recipients in one transaction, as noq does.
+exim_conf() { # NAME ALIASFILE
+	mkdir -p "$tmp/exim-$1/spool" "$tmp/exim-$1/log"
+	{
+		echo "mua_wrapper = true"
+		echo "primary_hostname = bench.example.org"
+		echo "qualify_domain = example.org"
+		echo "spool_directory = $tmp/exim-$1/spool"
+		echo "log_file_path = $tmp/exim-$1/log/%slog"
+		echo "message_size_limit = 0"
+		echo "keep_environment ="
+		echo "exim_path = $exim"
+		echo "begin routers"
+		routers "$2"
+		echo "  self = send"
+		echo "begin transports"
+		echo "remote_smtp:"
+		echo "  driver = smtp"
+		echo "  allow_localhost"
+		echo "  max_rcpt = 0"
+	} >"$tmp/exim-$1.conf"
+	[ "$(id -u)" -eq 0 ] && chown -R Debian-exim "$tmp/exim-$1"
+	return 0
+}
+exim_conf plain ""
+exim_conf aliases "$tmp/aliases"
+
+# ---- running -----------------------------------------------------------------
+mkdir "$tmp/res"
+# run KEY INPUT COMMAND...: time one run, append "microseconds KiB" to
+# $tmp/res/KEY; stop with the program's stderr unless it exited 0.
+run() {
+	key=$1 input=$2
+	shift 2
+	out=$("$timeit" -i "$input" -e "$tmp/stderr" "$@")
+	set -- $out
+	if [ "$3" -ne 0 ]; then
+		echo "peers: $key exited $3:" >&2
+		cat "$tmp/stderr" >&2
+		exit 1
+	fi
+	echo "$1 $2" >>"$tmp/res/$key"
+}
+
+# one CASE PROGRAM: one run of PROGRAM in CASE.
+one() {
+	case $1.$2 in
+	small.floor) run "$1.$2" "$tmp/small.txt" "$floor" 127.0.0.1 "$port" bench@example.org user@example.net ;;
+	small.noq) run "$1.$2" "$tmp/small.txt" "$noq" -C "$tmp/noq-plain.policy" -i -f bench@example.org user@example.net ;;
+	small.msmtp) run "$1.$2" "$tmp/small.txt" "$msmtp" -C "$tmp/msmtp-plain.rc" -i -f bench@example.org user@example.net ;;
+	small.exim) run "$1.$2" "$tmp/small.txt" "$exim" -C "$tmp/exim-plain.conf" -i -f bench@example.org user@example.net ;;
+	aliases.noq0) run "$1.$2" "$tmp/small.txt" "$noq" -C "$tmp/noq-plain.policy" -i -f bench@example.org user@example.net ;;
+	aliases.noq) run "$1.$2" "$tmp/small.txt" "$noq" -C "$tmp/noq-aliases.policy" -i -f bench@example.org "$alias_rcpt" ;;
+	aliases.msmtp) run "$1.$2" "$tmp/small.txt" "$msmtp" -C "$tmp/msmtp-aliases.rc" -i -f bench@example.org "$alias_rcpt_10k" ;;
+	aliases.exim) run "$1.$2" "$tmp/small.txt" "$exim" -C "$tmp/exim-aliases.conf" -i -f bench@example.org "$alias_rcpt" ;;
+	big.noq) run "$1.$2" "$tmp/big.txt" "$noq" -C "$tmp/noq-plain.policy" -i -f bench@example.org user@example.net ;;
+	big.msmtp) run "$1.$2" "$tmp/big.txt" "$msmtp" -C "$tmp/msmtp-plain.rc" -i -f bench@example.org user@example.net ;;
+	big.exim) run "$1.$2" "$tmp/big.txt" "$exim" -C "$tmp/exim-plain.conf" -i -f bench@example.org user@example.net ;;
+	big.floor) run "$1.$2" "$tmp/big.txt" "$floor" 127.0.0.1 "$port" bench@example.org user@example.net ;;
+	# shellcheck disable=SC2046
+	rcpts.noq) run "$1.$2" "$tmp/small.txt" "$noq" -C "$tmp/noq-plain.policy" -i -f bench@example.org $(cat "$tmp/rcpts") ;;
+	# shellcheck disable=SC2046
+	rcpts.msmtp) run "$1.$2" "$tmp/small.txt" "$msmtp" -C "$tmp/msmtp-plain.rc" -i -f bench@example.org $(cat "$tmp/rcpts") ;;
+	# shellcheck disable=SC2046
+	rcpts.exim) run "$1.$2" "$tmp/small.txt" "$exim" -C "$tmp/exim-plain.conf" -i -f bench@example.org $(cat "$tmp/rcpts") ;;
+	*) echo "peers: no case $1.$2" >&2; exit 1 ;;
+	esac
+}
+
+# n BASE: the rounds of a case, scaled.
+n() { if [ "$scale" -eq 0 ]; then echo 1; else echo $(($1 * scale)); fi; }
+
+# rounds CASE N PROGRAM...: a warm-up run each, then N rounds, the order
+# rotating by one program every round.
+rounds() {
+	c=$1 n=$2
+	shift 2
+	for p in "$@"; do
+		one "$c" "$p"
+		rm -f "$tmp/res/$c.$p"
+	done
+	r=0
+	while [ $r -lt "$n" ]; do
+		k=$((r % $#)) j=0
+		for p in "$@" "$@"; do
+			if [ $j -ge $k ] && [ $j -lt $((k + $#)) ]; then
+				one "$c" "$p"
+			fi
+			j=$((j + 1))
+		done
+		r=$((r + 1))
+	done
+	echo "peers: $c: $n rounds of $*" >&2
+}
+
+peers=msmtp
+[ $have_exim = yes ] && peers="$peers exim"
+
+# 5. compiling the million aliases (median of 3); also makes the policy.
+: >"$tmp/res/compile.noqc"
+for _ in 1 2 3; do
+	"$timeit" "$noqc" -o "$tmp/noq-aliases.policy" "$tmp/noq-aliases.conf" |
+		awk '$3 != 0 { exit 1 } { print $1, $2 }' >>"$tmp/res/compile.noqc" ||
+		{ "$noqc" -o "$tmp/noq-aliases.policy" "$tmp/noq-aliases.conf"; exit 1; }
+done
+echo "peers: compile: 3 runs of noqc" >&2
+
+# shellcheck disable=SC2086
+rounds small $(n 31) floor noq $peers
+# shellcheck disable=SC2086
+rounds aliases $(n 15) noq0 noq $peers
+# noq0, the baseline of case 2, is noq without the alias router, alongside.
+# shellcheck disable=SC2086
+rounds big $(n 5) floor noq $peers
+# shellcheck disable=SC2086
+rounds rcpts $(n 7) noq $peers
+
+# ---- the table ---------------------------------------------------------------
+# median KEY FIELD: the median of column FIELD (1 time, 2 RSS) of KEY.
+median() {
+	[ -s "$tmp/res/$1" ] || { echo "-"; return; }
+	awk -v f="$2" '{ print $f }' "$tmp/res/$1" | sort -n |
+		awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+ms() { [ "$1" = - ] && echo - || awk -v u="$1" 'BEGIN { printf "%.1f", u / 1000 }'; }
+ratio() { { [ "$1" = - ] || [ "$2" = - ]; } && echo - || awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+mib() { [ "$1" = - ] && echo - || awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
+
+echo
+echo "noq $("$noq" -bV 2>/dev/null | sed -n '1s/^[^0-9]*//p'), $("$msmtp" --version | sed -n 1p)," \
+	"$([ $have_exim = yes ] && "$exim" -bV 2>/dev/null | sed -n 's/^\(Exim version [^ ]*\).*/\1/p' || echo "Exim: $why_exim")," \
+	"smtp-sink from postfix $(dpkg-query -W -f='${Version}' postfix 2>/dev/null || ls "${sink%/usr/sbin/smtp-sink}"/deb 2>/dev/null | sed -n 's/^postfix_\([^_]*\)_.*/\1/p')"
+echo "machine: $(nproc) cores, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -n 1)," \
+	"$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), $(. /etc/os-release && echo "$PRETTY_NAME"), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo
+printf '%-38s %-7s %10s %8s %10s  %s\n' case program "median ms" "÷ noq" "peak MiB" runs
+for c in small aliases big rcpts; do
+	case $c in
+	small) title="1 KiB message" ;;
+	aliases) title="1 KiB to an alias ($naliases aliases)" ;;
+	big) title="$big_mib MiB message" ;;
+	rcpts) title="1 KiB to $nrcpt recipients" ;;
+	esac
+	base=$(median "$c.noq" 1)
+	for p in floor noq0 noq msmtp exim; do
+		[ -s "$tmp/res/$c.$p" ] || continue
+		t=$(median "$c.$p" 1)
+		note=
+		[ $c = aliases ] && [ $p = msmtp ] && note=" ($(wc -l <"$tmp/aliases-10k") aliases: its expansion is quadratic)"
+		[ $p = noq0 ] && note=" (noq0: noq without aliases)"
+		printf '%-38s %-7s %10s %8s %10s  %s%s\n' "$title" "$p" "$(ms "$t")" "$(ratio "$t" "$base")" \
+			"$(mib "$(median "$c.$p" 2)")" "$(wc -l <"$tmp/res/$c.$p")" "$note"
+		title=
+	done
+done
+ct=$(median compile.noqc 1)
+printf '%-38s %-7s %10s %8s %10s  %s\n' "compile $naliases aliases" noqc "$(ms "$ct")" "" \
+	"$(mib "$(median compile.noqc 2)")" 3
+
+# ---- the targets -------------------------------------------------------------
+echo
+verdict() { # TEXT CONDITION(awk, on a b)
+	if awk -v a="$2" -v b="$3" "BEGIN { exit !($4) }"; then r=met; else r=MISSED; fi
+	printf '%-62s %s\n' "$1" "$r"
+}
+faster() { # CASE: noq's median below every peer's
+	ok=1
+	for p in $peers; do
+		t=$(median "$1.$p" 1)
+		awk -v a="$(median "$1.noq" 1)" -v b="$t" 'BEGIN { exit !(a < b) }' || ok=0
+	done
+	[ $ok = 1 ] && echo met || echo MISSED
+}
+small_noq=$(median small.noq 1)
+verdict "small message: noq <= 1.3 x floor ($(ratio "$small_noq" "$(median small.floor 1)"))" \
+	"$small_noq" "$(median small.floor 1)" "a <= 1.3 * b"
+printf '%-62s %s\n' "small message: noq faster than $peers" "$(faster small)"
+verdict "$naliases aliases: noq <= 1.05 x noq without ($(ratio "$(median aliases.noq 1)" "$(median aliases.noq0 1)"))" \
+	"$(median aliases.noq 1)" "$(median aliases.noq0 1)" "a <= 1.05 * b"
+printf '%-62s %s\n' "$big_mib MiB: noq faster than $peers" "$(faster big)"
+verdict "$big_mib MiB: noq peak RSS <= 8 MiB ($(mib "$(median big.noq 2)") MiB)" "$(median big.noq 2)" 8192 "a <= b"
+printf '%-62s %s\n' "$nrcpt recipients: noq faster than $peers" "$(faster rcpts)"
+verdict "compile $naliases aliases <= 2 s ($(ms "$ct") ms)" "$ct" 2000000 "a <= b"
+[ $have_exim = yes ] || echo "(Exim not measured: $why_exim)"
