@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -39,6 +40,7 @@
 #include "fixup.h"
 #include "model.h"
 #include "msg.h"
+#include "ossl.h"
 #include "policy.h"
 #include "route.h"
 #include "rwrt.h"
@@ -351,6 +353,125 @@ static int load_policy(struct env *e)
 	trace("policy %s (%s), %zu routers, %zu rewrite rules", e->policy_path,
 	      pol_compiler_version(e->pol), e->m->nrouters, e->m->nrewrites);
 	return 0;
+}
+
+/* ---- is the policy older than its sources? -------------------------------- */
+
+/*
+ * noqc records every source file with its SHA-256 and its path relative to
+ * the main configuration's directory; the convention (noq.conf beside
+ * noq.policy, FILE.conf beside FILE.policy for -C) puts that directory
+ * next to the policy.  A source that is missing or unreadable there is not
+ * a finding (a prebuilt policy may travel without its sources).
+ */
+enum src_state { SRC_SAME, SRC_CHANGED, SRC_UNKNOWN };
+
+/* The path of source @src, resolved against the policy's directory, in @buf. */
+static const char *source_path(const char *policy, const char *src, char *buf, size_t len)
+{
+	const char *slash = strrchr(policy, '/');
+
+	if (src[0] == '/' || slash == NULL)
+		snprintf(buf, len, "%s", src);
+	else
+		snprintf(buf, len, "%.*s/%s", (int)(slash - policy), policy, src);
+	return buf;
+}
+
+static bool newer(const struct stat *a, const struct stat *b)
+{
+	return a->st_mtim.tv_sec > b->st_mtim.tv_sec ||
+	       (a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec > b->st_mtim.tv_nsec);
+}
+
+/*
+ * Compare source @src with the digest the policy recorded.  Unless @always,
+ * only a file modified after the policy (@pst) is read and digested: one
+ * stat() per source is all a message pays while the policy is current.
+ */
+static enum src_state source_state(const struct mdl_source *src, const char *path,
+				   const struct stat *pst, bool always)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	struct stat st;
+	enum src_state r = SRC_UNKNOWN;
+
+	if (fd < 0)
+		return SRC_UNKNOWN;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return SRC_UNKNOWN;
+	}
+	if (!always && !newer(&st, pst)) {
+		close(fd);
+		return SRC_SAME;
+	}
+	unsigned char d[32];
+	char err[256];
+	void *p = st.st_size > 0 ? mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)
+				 : (void *)"";
+
+	if (p != MAP_FAILED) {
+		if (ossl_sha256(p, (size_t)st.st_size, d, err, sizeof(err)) == 0)
+			r = memcmp(d, src->sha256, sizeof(d)) == 0 ? SRC_SAME : SRC_CHANGED;
+		if (st.st_size > 0)
+			munmap(p, (size_t)st.st_size);
+	}
+	close(fd);
+	return r;
+}
+
+/*
+ * Warn (stderr and syslog) when a source was changed after the policy was
+ * compiled: the message still goes out under the policy as it is, which is
+ * what was proven.  @always: digest every source (noq -bV), and print the
+ * state of the policy on stdout instead.
+ */
+static void check_policy_age(const struct env *e, bool always)
+{
+	struct stat pst;
+	char path[4096], conf[4096];
+	size_t changed = 0, found = 0;
+	const char *first = NULL;
+
+	if (e->m->nsources == 0 || stat(e->policy_path, &pst) != 0)
+		return;
+	source_path(e->policy_path, e->m->sources[0].path, conf, sizeof(conf));
+	for (size_t i = 0; i < e->m->nsources; i++) {
+		source_path(e->policy_path, e->m->sources[i].path, path, sizeof(path));
+		switch (source_state(&e->m->sources[i], path, &pst, always)) {
+		case SRC_CHANGED:
+			if (changed++ == 0)
+				first = e->m->sources[i].path;
+			found++;
+			break;
+		case SRC_SAME:
+			found++;
+			break;
+		case SRC_UNKNOWN:
+			break;
+		}
+	}
+	if (changed > 0)
+		source_path(e->policy_path, first, path, sizeof(path));
+	if (always) {
+		if (changed > 0)
+			printf("policy is older than %s (changed since it was compiled): "
+			       "run newaliases, or noqc -o %s %s\n", path, e->policy_path, conf);
+		else if (found == e->m->nsources)
+			printf("policy is up to date with %s\n", conf);
+		else
+			printf("policy sources not all found beside it (%zu of %zu): %s\n", found,
+			       e->m->nsources, conf);
+		return;
+	}
+	if (changed == 0)
+		return;
+	say("warning: the policy %s is older than %s (changed since it was compiled); "
+	    "this message goes out under the policy as compiled; recompile it with "
+	    "newaliases, or noqc -o %s %s", e->policy_path, path, e->policy_path, conf);
+	syslog(LOG_MAIL | LOG_WARNING, "policy %s is older than %s: recompile it with noqc",
+	       e->policy_path, path);
 }
 
 /* The port a host is tried on: its own, else the transport's. */
@@ -1695,9 +1816,11 @@ int main(int argc, char **argv)
 	if (e.cli.mode == CLI_VERSION) {
 		printf("noq %s (sendmail-compatible submitter: no queue, no daemon)\n",
 		       PACKAGE_VERSION);
-		if (load_policy(&e) == 0)
+		if (load_policy(&e) == 0) {
 			printf("policy %s, compiled by %s\n", e.policy_path,
 			       pol_compiler_version(e.pol));
+			check_policy_age(&e, true);
+		}
 		status = EX_DONE;
 		goto out;
 	}
@@ -1705,6 +1828,7 @@ int main(int argc, char **argv)
 		status = EX_FAIL;
 		goto out;
 	}
+	check_policy_age(&e, false);
 	switch (e.cli.mode) {
 	case CLI_TEST:
 		status = test_addresses(&e, false);

@@ -183,7 +183,8 @@ run "$tmp/empty" "$NOQ" -C "$POL" -bV
 if [ "$rc" -eq 0 ] && [ ! -s "$tmp/err" ] &&
 	head -n 1 "$tmp/out" | grep -Eq '^noq [0-9][^ ]* \(sendmail-compatible submitter: no queue, no daemon\)$' &&
 	sed -n 2p "$tmp/out" | grep -Fq "policy $POL, compiled by noqc " &&
-	[ "$(wc -l <"$tmp/out")" -eq 2 ]; then
+	[ "$(sed -n 3p "$tmp/out")" = "policy is up to date with ${POL%.policy}.conf" ] &&
+	[ "$(wc -l <"$tmp/out")" -eq 3 ]; then
 	pass "-bV"
 else
 	fail "-bV" "exit $rc, output:"
@@ -197,6 +198,73 @@ if [ "$rc" -eq 0 ] && [ ! -s "$tmp/err" ] &&
 else
 	fail "--help" "exit $rc"
 	show "$tmp/out"; show "$tmp/err"
+fi
+
+# ---- a policy older than its sources ------------------------------------------------
+
+# noq finds the sources beside the policy (paths relative to the main
+# configuration's directory), digests any modified after the policy, and
+# warns; the message still goes out under the policy as compiled.
+agedir=$tmp/age
+mkdir "$agedir" && cp "$tdir/test.conf" "$tdir/aliases" "$POL" "$agedir/" || exit 99
+touch -r "$POL" "$agedir/test.conf" "$agedir/aliases" "$agedir/test.policy"
+run "$tmp/empty" "$NOQ" -C "$agedir/test.policy" -bt postmaster
+if [ "$rc" -eq 0 ] && [ ! -s "$tmp/err" ]; then
+	pass "a current policy: no warning"
+else
+	fail "a current policy: no warning" "exit $rc"; show "$tmp/err"
+fi
+# Touched but not changed: the digest still matches.
+touch -d '+1 hour' "$agedir/aliases"
+run "$tmp/empty" "$NOQ" -C "$agedir/test.policy" -bt postmaster
+if [ "$rc" -eq 0 ] && [ ! -s "$tmp/err" ]; then
+	pass "a source touched but unchanged: no warning"
+else
+	fail "a source touched but unchanged: no warning" "exit $rc"; show "$tmp/err"
+fi
+printf 'late:\tlate@example.net\n' >>"$agedir/aliases"
+touch -d '+1 hour' "$agedir/aliases"
+run "$tmp/empty" "$NOQ" -C "$agedir/test.policy" -bt late
+expect "an alias file changed after the policy: warned, old policy used" 0 \
+	"late@example.org
+  router = smarthost, transport = remote_smtp
+  host 127.0.0.1 [127.0.0.1] port=2525" \
+	"noq: warning: the policy $agedir/test.policy is older than $agedir/aliases (changed since it was compiled); this message goes out under the policy as compiled; recompile it with newaliases, or noqc -o $agedir/test.policy $agedir/test.conf"
+run "$tmp/empty" "$NOQ" -C "$agedir/test.policy" -bV
+if [ "$rc" -eq 0 ] && [ ! -s "$tmp/err" ] && [ "$(sed -n 3p "$tmp/out")" = \
+	"policy is older than $agedir/aliases (changed since it was compiled): run newaliases, or noqc -o $agedir/test.policy $agedir/test.conf" ]; then
+	pass "-bV: the policy is older than its alias file"
+else
+	fail "-bV: the policy is older than its alias file" "exit $rc"; show "$tmp/out"; show "$tmp/err"
+fi
+# -bV digests every source whatever its time: a change with an old mtime
+# (a conffile kept by dpkg, a restored backup) is found too.
+touch -d '2001-01-01' "$agedir/aliases"
+run "$tmp/empty" "$NOQ" -C "$agedir/test.policy" -bV
+if [ "$rc" -eq 0 ] && sed -n 3p "$tmp/out" | grep -q "^policy is older than $agedir/aliases "; then
+	pass "-bV: a changed source with an older time"
+else
+	fail "-bV: a changed source with an older time" "exit $rc"; show "$tmp/out"
+fi
+run "$tmp/empty" "$NOQ" -bi -C "$agedir/test.policy"
+run "$tmp/empty" "$NOQ" -C "$agedir/test.policy" -bV
+if [ "$rc" -eq 0 ] && [ "$(sed -n 3p "$tmp/out")" = "policy is up to date with $agedir/test.conf" ]; then
+	pass "-bV after -bi: up to date"
+else
+	fail "-bV after -bi: up to date" "exit $rc"; show "$tmp/out"
+fi
+rm "$agedir/aliases"
+run "$tmp/empty" "$NOQ" -C "$agedir/test.policy" -bV
+if [ "$rc" -eq 0 ] && [ "$(sed -n 3p "$tmp/out")" = "policy sources not all found beside it (1 of 2): $agedir/test.conf" ]; then
+	pass "-bV: a source missing"
+else
+	fail "-bV: a source missing" "exit $rc"; show "$tmp/out"
+fi
+run "$tmp/empty" "$NOQ" -C "$agedir/test.policy" -bt postmaster
+if [ "$rc" -eq 0 ] && [ ! -s "$tmp/err" ]; then
+	pass "a source missing: no warning when sending (a policy may travel alone)"
+else
+	fail "a source missing: no warning when sending" "exit $rc"; show "$tmp/err"
 fi
 
 # ---- -bi and newaliases ------------------------------------------------------------
