@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """sink.py -- a real SMTP server (aiosmtpd) that keeps what it receives.
 
-    sink.py --dir DIR --port-file FILE [--listen ADDR] [--smtputf8]
-            [--lifetime SECONDS]
+    sink.py --dir DIR --port-file FILE [--listen ADDR] [--port N]
+            [--smtputf8] [--lifetime SECONDS]
 
 Each message accepted is saved in DIR as N.eml (the data, exactly as
 received once the dot-stuffing is undone) and N.json (the envelope:
@@ -11,8 +11,8 @@ both are written before the final reply, so a client that has its 250 can
 read them.  aiosmtpd offers SIZE and 8BITMIME (and SMTPUTF8 with
 --smtputf8), not PIPELINING nor DSN.
 
-The port is written to FILE (temporary file + rename) once the server
-listens.  It exits on SIGTERM, or after --lifetime seconds (default 60).
+The port (N, or one the system picks) is written to FILE (temporary
+file + rename) once the server listens.  It exits on SIGTERM, or after --lifetime seconds (default 60).
 Run it with Debian's Python, whose package aiosmtpd is (python3-aiosmtpd).
 """
 
@@ -56,7 +56,7 @@ async def serve(a):
     saver = Saver(a.dir)
     server = await loop.create_server(
         lambda: SMTP(saver, hostname="sink.test", enable_SMTPUTF8=a.smtputf8),
-        host=a.listen, port=0)
+        host=a.listen, port=a.port)
     port = server.sockets[0].getsockname()[1]
     tmp = a.port_file + ".tmp"
     with open(tmp, "w") as f:
@@ -77,6 +77,7 @@ def main():
     ap.add_argument("--dir", required=True)
     ap.add_argument("--port-file", required=True)
     ap.add_argument("--listen", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--smtputf8", action="store_true")
     ap.add_argument("--lifetime", type=float, default=60.0)
     a = ap.parse_args()
