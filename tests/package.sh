@@ -124,6 +124,7 @@ policy_of() { dpkg-deb --fsys-tarfile "$1" | tar -xOf - ./etc/noq/noq.policy | s
 # ---- 1-3: building ---------------------------------------------------------------
 
 copy "$tmp/a/src" && site "$tmp/a/src"
+cp -a "$tmp/a/src" "$tmp/a/src.orig"
 if build "$tmp/a/src" "$tmp/a.log"; then
 	ok "site package: dpkg-buildpackage -us -uc -b"
 else
@@ -137,7 +138,10 @@ else
 	bad "site package: it carries the site configuration"
 fi
 
-copy "$tmp/b/elsewhere/src" && site "$tmp/b/elsewhere/src"
+# The same source (a copy of the first, taken before it was built) in
+# another directory, built at another time.
+mkdir -p "$tmp/b/elsewhere"
+cp -a "$tmp/a/src.orig" "$tmp/b/elsewhere/src"
 if build "$tmp/b/elsewhere/src" "$tmp/b.log"; then
 	pa=$(policy_of "$deb") pb=$(policy_of "$(ls "$tmp"/b/elsewhere/noq_*.deb)")
 	if [ -n "$pa" ] && [ "$pa" = "$pb" ]; then
@@ -146,9 +150,9 @@ if build "$tmp/b/elsewhere/src" "$tmp/b.log"; then
 		bad "reproducible: two builds, the same policy bytes ($pa, $pb)"
 	fi
 	if cmp -s "$deb" "$(ls "$tmp"/b/elsewhere/noq_*.deb)"; then
-		echo "note: the two .deb files are identical too"
+		ok "reproducible: the two .deb files are identical"
 	else
-		echo "note: the two .deb files differ (binaries or time stamps); the policies do not"
+		bad "reproducible: the two .deb files are identical"
 	fi
 else
 	bad "second build" "$tmp/b.log"
@@ -169,6 +173,14 @@ else
 	bad "site package with a broken configuration: no diagnostic in the build log" "$tmp/c.log"
 fi
 
+if command -v lintian >/dev/null; then
+	if lintian --fail-on error,warning "$deb" >"$tmp/lintian.log" 2>&1; then
+		ok "lintian: no error, no warning"
+	else
+		bad "lintian: no error, no warning" "$tmp/lintian.log"
+	fi
+fi
+
 # ---- 4: installing ---------------------------------------------------------------
 
 if dpkg -i "$deb" >"$tmp/install.log" 2>&1; then
@@ -182,7 +194,9 @@ check "/usr/lib/sendmail is noq" test "$(readlink -f /usr/lib/sendmail)" = /usr/
 check "mailq and newaliases are noq" test "$(readlink -f /usr/bin/mailq)$(readlink -f /usr/bin/newaliases)" = /usr/bin/noq/usr/bin/noq
 check "noqc is installed" test -x /usr/bin/noqc
 check "the man pages" test -f /usr/share/man/man8/noq.8.gz -a -f /usr/share/man/man1/noqc.1.gz \
-	-a -f /usr/share/man/man5/noq.conf.5.gz -a -f /usr/share/man/man5/noq-policy.5.gz
+	-a -f /usr/share/man/man5/noq.conf.5.gz -a -f /usr/share/man/man5/noq-policy.5.gz \
+	-a -f /usr/share/man/man8/sendmail.8.gz -a -f /usr/share/man/man8/mailq.8.gz \
+	-a -f /usr/share/man/man8/newaliases.8.gz
 check "the group noq exists" getent group noq
 conffiles=$(dpkg-query -W -f='${Conffiles}\n' noq | awk 'NF { print $1 }' | sort | tr '\n' ' ')
 check "conffiles: noq.conf and aliases, not the policy" test "$conffiles" = "/etc/noq/aliases /etc/noq/noq.conf "
