@@ -74,6 +74,7 @@ static const char *progname = "noq";
 static struct {
 	bool on;
 	char text[2048];
+	bool permanent;         /* the smart host refused with a 5xx reply */
 } capture;
 
 static void vreport(bool prefix, const char *fmt, va_list ap) NOQ_PRINTF(2, 0);
@@ -1173,6 +1174,7 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 			}
 		}
 		report("Delivery failed: %s", sr.text);
+		capture.permanent = sr.code >= 500;
 		syslog(LOG_NOTICE, "<= <%s> U=%s S=%llu id=<%s> ** %s: %s", from,
 		       e->caller.login, (unsigned long long)mi->size, msgid, rlist, sr.text);
 	}
@@ -1719,6 +1721,7 @@ static int smtp_session(struct env *e)
 			} else {
 				capture.on = true;
 				capture.text[0] = '\0';
+				capture.permanent = false;
 				int st = process(e, msg, &rcpts, sender, false, id, sizeof(id));
 
 				capture.on = false;
@@ -1729,12 +1732,18 @@ static int smtp_session(struct env *e)
 						 "host)", id);
 					bs_reply(250, t);
 				} else {
+					/* 451 when trying again may work: a deferred
+					   routing, or a smart host that could not be
+					   reached or answered 4xx (or whose answer to
+					   the final dot was lost); 550 for a refusal. */
 					char t[sizeof(capture.text) + 16];
 					bool deferred = strstr(capture.text, "yielded a deferred") != NULL;
+					bool temp = deferred || (strstr(capture.text, "Delivery failed:") != NULL &&
+								 !capture.permanent);
 
-					snprintf(t, sizeof(t), "%s %s", deferred ? "4.0.0" : "5.0.0",
+					snprintf(t, sizeof(t), "%s %s", temp ? "4.0.0" : "5.0.0",
 						 capture.text[0] ? capture.text : "not delivered");
-					bs_reply(deferred ? 451 : 550, t);
+					bs_reply(temp ? 451 : 550, t);
 				}
 				msg_free(msg);
 			}

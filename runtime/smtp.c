@@ -417,6 +417,7 @@ static void set_text(struct conn *c, const char *fmt, ...)
 	va_end(ap);
 	snprintf(c->res->host, sizeof(c->res->host), "%s", c->host);
 	snprintf(c->res->ip, sizeof(c->res->ip), "%s", c->ip);
+	c->res->code = 0;
 }
 
 /*
@@ -450,6 +451,7 @@ static void reply_text(struct conn *c, const struct reply *r, bool pipelined,
 {
 	set_text(c, "H=%s [%s]: SMTP error from remote mail server after %s%s: %s",
 		 c->host, c->ip, pipelined ? "pipelined " : "", what, r->text);
+	c->res->code = r->code;
 }
 
 /* Say goodbye without caring much for the answer. */

@@ -149,6 +149,8 @@ struct smtp_envelope {
 struct smtp_result {
 	bool delivered;
 	bool maybe;
+	int code;       /* the server's reply that failed the attempt; 0: none
+			   (connection, timeout, TLS, a local error) */
 	char host[256];
 	char ip[64];
 	char reply[SMTP_TEXT_MAX];

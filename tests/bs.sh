@@ -140,7 +140,7 @@ want_x srv 1.data_sent false
 want_x srv 2.accepted true
 end
 
-begin "smart host down: 550 with the reason"
+begin "smart host down: 451 with the reason (the client may try again)"
 policy down "127.0.0.1:$(free_port)"
 client <<'EOF'
 EHLO client.example
@@ -160,8 +160,36 @@ $ehlo
 250 2.1.0 OK
 250 2.1.5 OK
 354 go ahead; end with <CRLF>.<CRLF>
-550 5.0.0 Delivery failed: Connection refused: H=127.0.0.1 [127.0.0.1]
+451 4.0.0 Delivery failed: Connection refused: H=127.0.0.1 [127.0.0.1]
 221 2.0.0 bye"
+end
+
+# A 4xx from the smart host is temporary for the SMTP client as well.
+begin "a temporary refusal by the smart host: 451 with the reason"
+fault srv 127.0.0.1 "connection: 1" "final 1: 452 4.3.1 insufficient system storage"
+policy p "127.0.0.1:$port"
+client <<'EOF'
+HELO client.example
+MAIL FROM:<alice@example.org>
+RCPT TO:<bob@example.net>
+DATA
+Subject: later
+
+text
+.
+QUIT
+EOF
+session p
+stop srv
+want_rc 0
+want_replies "$greeting
+250 mail.example.org Hello
+250 2.1.0 OK
+250 2.1.5 OK
+354 go ahead; end with <CRLF>.<CRLF>
+451 4.0.0 Delivery failed: H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail server after end of data: 452 4.3.1 insufficient system storage
+221 2.0.0 bye"
+want_x srv 1.accepted false
 end
 
 # ---- the session's own rules -----------------------------------------------------------
