@@ -19,6 +19,9 @@ struct diag {
 	const char *prog;
 	unsigned max_errors;
 	bool werror;
+	/* The current check (one configuration, see diag_begin_check()). */
+	const char *config;     /* its file name, NULL if not known */
+	bool open;              /* begun and not yet ended */
 	unsigned errors;
 	unsigned warnings;
 	unsigned hidden_errors;
@@ -26,8 +29,16 @@ struct diag {
 	bool last_hidden;       /* the last error/warning was not shown */
 	uint32_t last_file;     /* file of the last shown diagnostic */
 	enum diag_format format;
-	struct diag_rec *recs;  /* JSON/SARIF: collected diagnostics */
+	struct diag_rec *recs;  /* JSON/SARIF: this check's diagnostics */
 	size_t nrecs, caprecs;
+	/* JSON/SARIF: the one document, written as the checks end. */
+	bool doc_started;       /* its head is written */
+	bool doc_any;           /* at least one result is written */
+	unsigned tot_errors;    /* diag_errors() of every check, added up */
+	unsigned tot_warnings;
+	unsigned tot_hidden;
+	struct diag_cut *cuts;  /* SARIF: checks whose output was cut */
+	size_t ncuts;
 };
 
 /* A diagnostic kept for JSON/SARIF output; notes follow their parent. */
@@ -37,28 +48,60 @@ struct diag_rec {
 	char *msg;
 };
 
+/* A check that hid diagnostics past --max-errors (a SARIF notification). */
+struct diag_cut {
+	char *config;
+	unsigned errors, warnings;
+};
+
 struct diag *diag_new(const struct srcmgr *sm, FILE *out, const char *prog)
 {
 	struct diag *dg = calloc(1, sizeof(*dg));
 
 	if (dg == NULL)
 		return NULL;
-	dg->sm = sm;
 	dg->out = out;
 	dg->prog = prog;
 	dg->max_errors = DIAG_DEFAULT_MAX_ERRORS;
 	dg->last_file = LOC_NONE_FILE;
+	if (sm != NULL)
+		diag_begin_check(dg, sm, NULL);
 	return dg;
+}
+
+static void drop_records(struct diag *dg)
+{
+	for (size_t i = 0; i < dg->nrecs; i++)
+		free(dg->recs[i].msg);
+	dg->nrecs = 0;
 }
 
 void diag_free(struct diag *dg)
 {
 	if (dg == NULL)
 		return;
-	for (size_t i = 0; i < dg->nrecs; i++)
-		free(dg->recs[i].msg);
+	drop_records(dg);
 	free(dg->recs);
+	for (size_t i = 0; i < dg->ncuts; i++)
+		free(dg->cuts[i].config);
+	free(dg->cuts);
 	free(dg);
+}
+
+void diag_begin_check(struct diag *dg, const struct srcmgr *sm, const char *config)
+{
+	if (dg->open)
+		diag_end_check(dg);
+	dg->sm = sm;
+	dg->config = config;
+	dg->open = true;
+	dg->errors = 0;
+	dg->warnings = 0;
+	dg->hidden_errors = 0;
+	dg->hidden_warnings = 0;
+	dg->last_hidden = false;
+	dg->last_file = LOC_NONE_FILE;
+	drop_records(dg);
 }
 
 void diag_set_format(struct diag *dg, enum diag_format f)
@@ -249,7 +292,8 @@ void diag_vreport(struct diag *dg, enum diag_level lvl, const struct loc *loc,
 	char msg[1024];
 	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	size_t mlen = n < 0 ? 0 : (size_t)n >= sizeof(msg) ? sizeof(msg) - 1 : (size_t)n;
-	bool located = loc != NULL && loc_valid(loc) && loc->file < dg->sm->n;
+	bool located = loc != NULL && loc_valid(loc) && dg->sm != NULL &&
+		       loc->file < dg->sm->n;
 
 	if (dg->format != DIAG_TEXT) {
 		keep_record(dg, lvl, located ? loc : NULL, msg, mlen);
@@ -291,12 +335,55 @@ bool diag_capped(const struct diag *dg)
 
 /* ---- JSON and SARIF ---------------------------------------------------- */
 
-/* A JSON string: escapes, control bytes as \u00XX, invalid UTF-8 as U+FFFD. */
-static void put_json_string(FILE *out, const char *s)
+/*
+ * The next character of the @avail bytes at @p (@avail > 0): returns the
+ * bytes it takes and sets *ok.  A valid UTF-8 sequence is one character;
+ * anything else reads as one U+FFFD per maximal subpart (a head with the
+ * tail bytes that fit it, or one stray byte), as the WHATWG and Python
+ * decoders, and so the viewers of SARIF, read it.  A NUL ends a sequence.
+ */
+static size_t utf8_step(const unsigned char *p, size_t avail, bool *ok)
+{
+	unsigned char c = p[0];
+	size_t n, k;
+
+	*ok = true;
+	if (c < 0x80)
+		return 1;
+	n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 :
+	    c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+	*ok = false;
+	if (n == 0)
+		return 1;
+	for (k = 1; k < n && k < avail; k++) {
+		/* No overlong form, no surrogate, nothing past U+10FFFF. */
+		unsigned char lo = 0x80, hi = 0xbf;
+
+		if (k == 1 && c == 0xe0)
+			lo = 0xa0;
+		else if (k == 1 && c == 0xed)
+			hi = 0x9f;
+		else if (k == 1 && c == 0xf0)
+			lo = 0x90;
+		else if (k == 1 && c == 0xf4)
+			hi = 0x8f;
+		if (p[k] < lo || p[k] > hi)
+			return k;
+	}
+	if (k < n)
+		return k;
+	*ok = true;
+	return n;
+}
+
+/*
+ * The inside of a JSON string: escapes, control bytes as \u00XX, and what
+ * is not UTF-8 as U+FFFD (see utf8_step()).
+ */
+static void put_json_chars(FILE *out, const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
 
-	putc('"', out);
 	while (*p) {
 		unsigned char c = *p;
 
@@ -307,24 +394,24 @@ static void put_json_string(FILE *out, const char *s)
 		} else if (c < 0x20 || c == 0x7f) {
 			fprintf(out, "\\u%04x", c);
 			p++;
-		} else if (c < 0x80) {
-			putc(c, out);
-			p++;
 		} else {
-			size_t n = c >= 0xf0 && c < 0xf5 ? 4 : c >= 0xe0 ? 3 : c >= 0xc2 ? 2 : 0;
-			size_t k = 1;
+			bool ok;
+			/* The string's NUL stops a sequence before its end. */
+			size_t n = utf8_step(p, 4, &ok);
 
-			while (n && k < n && (p[k] & 0xc0) == 0x80)
-				k++;
-			if (n == 0 || k != n) {
-				fputs("\\ufffd", out);
-				p += n == 0 ? 1 : k;
-			} else {
+			if (ok)
 				fwrite(p, 1, n, out);
-				p += n;
-			}
+			else
+				fputs("\\ufffd", out);
+			p += n;
 		}
 	}
+}
+
+static void put_json_string(FILE *out, const char *s)
+{
+	putc('"', out);
+	put_json_chars(out, s);
 	putc('"', out);
 }
 
@@ -341,22 +428,32 @@ static void put_json_loc(const struct diag *dg, const struct diag_rec *r)
 		(unsigned)r->loc.line, (unsigned)r->loc.col, (unsigned)r->loc.len);
 }
 
-static void finish_json(struct diag *dg)
+static void json_head(struct diag *dg)
+{
+	fputs("{\n  \"tool\": ", dg->out);
+	put_json_string(dg->out, dg->prog);
+	fputs(",\n  \"diagnostics\": [", dg->out);
+}
+
+/* The diagnostics of the check that ends. */
+static void json_check(struct diag *dg)
 {
 	FILE *out = dg->out;
-	bool first = true;
 
-	fputs("{\n  \"tool\": ", out);
-	put_json_string(out, dg->prog);
-	fputs(",\n  \"diagnostics\": [", out);
 	for (size_t i = 0; i < dg->nrecs; i++) {
 		const struct diag_rec *r = &dg->recs[i];
 
 		if (r->lvl == DIAG_NOTE)
 			continue;
-		fputs(first ? "\n    { " : ",\n    { ", out);
-		first = false;
+		fputs(dg->doc_any ? ",\n    { " : "\n    { ", out);
+		dg->doc_any = true;
 		fprintf(out, "\"level\": \"%s\", ", level_name(r->lvl));
+		/* Which of several configurations checked it is about. */
+		if (dg->config != NULL) {
+			fputs("\"config\": ", out);
+			put_json_string(out, dg->config);
+			fputs(", ", out);
+		}
 		if (loc_valid(&r->loc)) {
 			put_json_loc(dg, r);
 			fputs(", ", out);
@@ -390,89 +487,296 @@ static void finish_json(struct diag *dg)
 		}
 		fputs("] }", out);
 	}
-	fprintf(out, "%s],\n  \"errors\": %u,\n  \"warnings\": %u,\n"
-		"  \"not_shown\": %u\n}\n", first ? "" : "\n  ", diag_errors(dg),
-		dg->warnings, dg->hidden_errors + dg->hidden_warnings);
 }
 
-static void put_sarif_location(const struct diag *dg, const struct diag_rec *r)
+static void json_foot(struct diag *dg)
 {
-	fputs("{ \"physicalLocation\": { \"artifactLocation\": { \"uri\": ", dg->out);
-	put_json_string(dg->out, rec_path(dg, r));
-	fprintf(dg->out, " }, \"region\": { \"startLine\": %u, \"startColumn\": %u, "
-		"\"endColumn\": %u } } }", (unsigned)r->loc.line, (unsigned)r->loc.col,
-		(unsigned)(r->loc.col + (r->loc.len ? r->loc.len : 1)));
+	fprintf(dg->out, "%s],\n  \"errors\": %u,\n  \"warnings\": %u,\n"
+		"  \"not_shown\": %u\n}\n", dg->doc_any ? "\n  " : "", dg->tot_errors,
+		dg->tot_warnings, dg->tot_hidden);
 }
 
-static void finish_sarif(struct diag *dg)
+/*
+ * A file name as a SARIF artifact URI: a relative name stays relative (code
+ * scanning reads it against the root of the repository; a leading "./" is
+ * dropped), an absolute one becomes a file: URI.  Bytes that may not stand
+ * in a URI path are percent-encoded, as is a ':' before the first '/' of a
+ * relative name, which would otherwise read as a scheme.
+ */
+static void put_sarif_uri(FILE *out, const char *path)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	bool first_segment = true;
+
+	putc('"', out);
+	if (path[0] == '/') {
+		fputs("file://", out);
+		first_segment = false;
+	} else {
+		while (path[0] == '.' && path[1] == '/') {
+			path += 2;
+			while (*path == '/')
+				path++;
+		}
+	}
+	for (const unsigned char *p = (const unsigned char *)path; *p; p++) {
+		unsigned char c = *p;
+		bool plain = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			     (c >= '0' && c <= '9') || strchr("-._~/!$&'()*+,;=@", c) ||
+			     (c == ':' && !first_segment);
+
+		if (c == '/')
+			first_segment = false;
+		if (plain) {
+			putc(c, out);
+		} else {
+			putc('%', out);
+			putc(hex[c >> 4], out);
+			putc(hex[c & 15], out);
+		}
+	}
+	putc('"', out);
+}
+
+/*
+ * The SARIF column of 1-based byte column @col in @line (@len bytes, the
+ * first line of its file if @first): columns count UTF-16 code units, as
+ * code scanning and editors do.  A character outside the Basic Multilingual
+ * Plane is two units; what is not UTF-8 is one for each U+FFFD a reader
+ * shows for it (see utf8_step()); the byte order mark that may open a file
+ * is none.  Bytes past the end of the line count one each.
+ */
+static unsigned utf16_column(const char *line, size_t len, size_t col, bool first)
+{
+	const unsigned char *p = (const unsigned char *)line;
+	size_t end = col > 0 ? col - 1 : 0;
+	size_t stop = end < len ? end : len;
+	size_t i = 0;
+	unsigned units = 1;
+
+	if (first && stop >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0)
+		i = 3;
+	while (i < stop) {
+		bool ok;
+		size_t n = utf8_step(p + i, stop - i, &ok);
+
+		units += ok && n == 4 ? 2 : 1;
+		i += n;
+	}
+	return units + (unsigned)(end - stop);
+}
+
+/* A SARIF region for @loc: its line, and its span in UTF-16 columns. */
+static void put_sarif_region(const struct diag *dg, const struct loc *loc)
 {
 	FILE *out = dg->out;
-	bool first = true;
+	const char *line;
+	size_t len;
+	unsigned start, end;
 
-	fputs("{\n  \"$schema\": \"https://json.schemastore.org/sarif-2.1.0.json\",\n"
-	      "  \"version\": \"2.1.0\",\n  \"runs\": [ {\n"
-	      "    \"tool\": { \"driver\": { \"name\": ", out);
-	put_json_string(out, dg->prog);
-	fputs(", \"version\": \"" PACKAGE_VERSION "\",\n      \"rules\": [ "
-	      "{ \"id\": \"noqc.error\", \"shortDescription\": { \"text\": "
-	      "\"The configuration cannot be compiled\" } }, "
-	      "{ \"id\": \"noqc.warning\", \"shortDescription\": { \"text\": "
-	      "\"The configuration compiles, but something in it has no effect or "
-	      "looks wrong\" } } ] } },\n"
-	      "    \"columnKind\": \"unicodeCodePoints\",\n"
-	      "    \"results\": [", out);
+	fprintf(out, "\"region\": { \"startLine\": %u", loc->line ? (unsigned)loc->line : 1u);
+	if (loc->col == 0) {
+		fputs(" }", out);
+		return;
+	}
+	size_t col = loc->col;
+	size_t stop = col + (loc->len ? loc->len : 1);
+
+	if (srcmgr_line(dg->sm, loc, &line, &len)) {
+		/* A span that runs past its line ends with the line. */
+		if (col <= len && stop > len + 1)
+			stop = len + 1;
+		start = utf16_column(line, len, col, loc->line == 1);
+		end = utf16_column(line, len, stop, loc->line == 1);
+	} else {
+		start = (unsigned)col;
+		end = (unsigned)stop;
+	}
+	fprintf(out, ", \"startColumn\": %u, \"endColumn\": %u }", start, end);
+}
+
+/* A SARIF physicalLocation: file @path, and @loc's region if @loc is given. */
+static void put_sarif_physical(const struct diag *dg, const char *path,
+			       const struct loc *loc)
+{
+	fputs("\"physicalLocation\": { \"artifactLocation\": { \"uri\": ", dg->out);
+	put_sarif_uri(dg->out, path);
+	fputs(" }, ", dg->out);
+	if (loc != NULL)
+		put_sarif_region(dg, loc);
+	else
+		fputs("\"region\": { \"startLine\": 1 }", dg->out);
+	fputs(" }", dg->out);
+}
+
+static void sarif_head(struct diag *dg)
+{
+	fputs("{\n"
+	      "  \"$schema\": \"https://docs.oasis-open.org/sarif/sarif/v2.1.0/"
+	      "errata01/os/schemas/sarif-schema-2.1.0.json\",\n"
+	      "  \"version\": \"2.1.0\",\n"
+	      "  \"runs\": [ {\n"
+	      "    \"tool\": { \"driver\": { \"name\": ", dg->out);
+	put_json_string(dg->out, dg->prog);
+	fputs(", \"version\": \"" PACKAGE_VERSION "\",\n"
+	      "      \"rules\": [\n"
+	      "        { \"id\": \"noqc.error\", \"name\": \"ConfigurationError\", "
+	      "\"shortDescription\": { \"text\": \"The configuration cannot be "
+	      "compiled\" }, \"fullDescription\": { \"text\": \"Something in the "
+	      "configuration is wrong, or cannot work in noq: noqc will not compile "
+	      "it into a policy.\" }, \"defaultConfiguration\": { \"level\": "
+	      "\"error\" }, \"help\": { \"text\": \"Fix the configuration where the "
+	      "result points; related locations show the other places involved. "
+	      "noqc(1) and noq.conf(5) describe the checks.\" } },\n"
+	      "        { \"id\": \"noqc.warning\", \"name\": \"ConfigurationWarning\", "
+	      "\"shortDescription\": { \"text\": \"The configuration compiles, but "
+	      "something in it has no effect or looks wrong\" }, \"fullDescription\": "
+	      "{ \"text\": \"noqc compiles the configuration, but a setting in it is "
+	      "ignored by noq or looks like a mistake. With -Werror it fails the "
+	      "check as an error does.\" }, \"defaultConfiguration\": { \"level\": "
+	      "\"warning\" }, \"help\": { \"text\": \"Remove or correct the setting "
+	      "where the result points. noqc(1) and noq.conf(5) describe the "
+	      "checks.\" } }\n"
+	      "      ] } },\n"
+	      "    \"columnKind\": \"utf16CodeUnits\",\n"
+	      "    \"results\": [", dg->out);
+}
+
+/* The results of the check that ends. */
+static void sarif_check(struct diag *dg)
+{
+	FILE *out = dg->out;
+
 	for (size_t i = 0; i < dg->nrecs; i++) {
 		const struct diag_rec *r = &dg->recs[i];
-		bool err = r->lvl == DIAG_ERROR || dg->werror;
+		bool is_error = r->lvl == DIAG_ERROR;
+		unsigned id = 0;
 
 		if (r->lvl == DIAG_NOTE)
 			continue;
-		fputs(first ? "\n      { " : ",\n      { ", out);
-		first = false;
+		fputs(dg->doc_any ? ",\n      { " : "\n      { ", out);
+		dg->doc_any = true;
 		fprintf(out, "\"ruleId\": \"%s\", \"ruleIndex\": %d, \"level\": \"%s\", "
-			"\"message\": { \"text\": ", r->lvl == DIAG_ERROR ? "noqc.error" :
-			"noqc.warning", r->lvl == DIAG_ERROR ? 0 : 1,
-			err ? "error" : "warning");
+			"\"message\": { \"text\": ", is_error ? "noqc.error" : "noqc.warning",
+			is_error ? 0 : 1, is_error || dg->werror ? "error" : "warning");
 		put_json_string(out, r->msg);
 		fputs(" }", out);
-		if (loc_valid(&r->loc)) {
-			fputs(", \"locations\": [ ", out);
-			put_sarif_location(dg, r);
-			fputs(" ]", out);
+		/* Code scanning wants a place for every result: one outside any
+		 * file (an unreadable configuration) goes to the top of the
+		 * configuration checked. */
+		if (loc_valid(&r->loc) || dg->config != NULL) {
+			fputs(", \"locations\": [ { ", out);
+			if (loc_valid(&r->loc))
+				put_sarif_physical(dg, rec_path(dg, r), &r->loc);
+			else
+				put_sarif_physical(dg, dg->config, NULL);
+			fputs(" } ]", out);
 		}
-		bool any = false;
+		/* Notes, then the .include lines that lead to the file. */
 		for (size_t j = i + 1; j < dg->nrecs && dg->recs[j].lvl == DIAG_NOTE; j++) {
 			const struct diag_rec *n = &dg->recs[j];
 
 			if (!loc_valid(&n->loc))
 				continue;
-			fputs(any ? ", " : ", \"relatedLocations\": [ ", out);
-			any = true;
-			/* A related location is a location with an id and a message. */
-			fputs("{ \"id\": ", out);
-			fprintf(out, "%zu, \"message\": { \"text\": ", j - i);
+			fputs(id == 0 ? ", \"relatedLocations\": [ " : ", ", out);
+			fprintf(out, "{ \"id\": %u, \"message\": { \"text\": ", ++id);
 			put_json_string(out, n->msg);
-			fputs(" }, \"physicalLocation\": { \"artifactLocation\": "
-			      "{ \"uri\": ", out);
-			put_json_string(out, rec_path(dg, n));
-			fprintf(out, " }, \"region\": { \"startLine\": %u, \"startColumn\": "
-				"%u } } }", (unsigned)n->loc.line, (unsigned)n->loc.col);
+			fputs(" }, ", out);
+			put_sarif_physical(dg, rec_path(dg, n), &n->loc);
+			fputs(" }", out);
 		}
-		if (any)
+		if (loc_valid(&r->loc)) {
+			const struct src_file *f = &dg->sm->files[r->loc.file];
+
+			while (f->parent != LOC_NONE_FILE) {
+				const struct src_file *p = &dg->sm->files[f->parent];
+
+				fputs(id == 0 ? ", \"relatedLocations\": [ " : ", ", out);
+				fprintf(out, "{ \"id\": %u, \"message\": { \"text\": \"", ++id);
+				put_json_chars(out, f->path);
+				fputs(" is included here\" }, ", out);
+				put_sarif_physical(dg, p->path, &f->incl_loc);
+				fputs(" }", out);
+				f = p;
+			}
+		}
+		if (id != 0)
 			fputs(" ]", out);
 		fputs(" }", out);
 	}
-	fprintf(out, "%s]\n  } ]\n}\n", first ? "" : "\n    ");
 }
 
-void diag_finish(struct diag *dg)
+static void sarif_foot(struct diag *dg)
 {
-	if (dg->format == DIAG_JSON) {
-		finish_json(dg);
-		return;
+	FILE *out = dg->out;
+
+	fprintf(out, "%s],\n    \"invocations\": [ { \"executionSuccessful\": true",
+		dg->doc_any ? "\n    " : "");
+	/* Each check cut short by --max-errors says so, as the text does. */
+	for (size_t i = 0; i < dg->ncuts; i++) {
+		const struct diag_cut *c = &dg->cuts[i];
+
+		fputs(i == 0 ? ",\n      \"toolExecutionNotifications\": [\n        "
+		      : ",\n        ", out);
+		fprintf(out, "{ \"level\": \"note\", \"message\": { \"text\": \"%u more "
+			"error%s and %u more warning%s not shown (limit %u; see "
+			"--max-errors)\" }", c->errors, c->errors == 1 ? "" : "s",
+			c->warnings, c->warnings == 1 ? "" : "s", dg->max_errors);
+		if (c->config != NULL) {
+			fputs(", \"locations\": [ { \"physicalLocation\": { "
+			      "\"artifactLocation\": { \"uri\": ", out);
+			put_sarif_uri(out, c->config);
+			fputs(" } } } ]", out);
+		}
+		fputs(" }", out);
 	}
-	if (dg->format == DIAG_SARIF) {
-		finish_sarif(dg);
+	fprintf(out, "%s } ]\n  } ]\n}\n", dg->ncuts ? "\n      ]" : "");
+}
+
+/* Remember that the check that ends hid diagnostics (for SARIF). */
+static void keep_cut(struct diag *dg)
+{
+	struct diag_cut *nc = realloc(dg->cuts, (dg->ncuts + 1) * sizeof(*nc));
+
+	if (nc == NULL)
+		return;
+	dg->cuts = nc;
+	nc[dg->ncuts].config = dg->config ? strdup(dg->config) : NULL;
+	nc[dg->ncuts].errors = dg->hidden_errors;
+	nc[dg->ncuts].warnings = dg->hidden_warnings;
+	dg->ncuts++;
+}
+
+/* The head of the JSON or SARIF document, once, before the first check's results. */
+static void doc_start(struct diag *dg)
+{
+	if (dg->doc_started)
+		return;
+	dg->doc_started = true;
+	if (dg->format == DIAG_JSON)
+		json_head(dg);
+	else
+		sarif_head(dg);
+}
+
+void diag_end_check(struct diag *dg)
+{
+	if (!dg->open)
+		return;
+	dg->open = false;
+	dg->tot_errors += diag_errors(dg);
+	dg->tot_warnings += dg->warnings;
+	dg->tot_hidden += dg->hidden_errors + dg->hidden_warnings;
+	if (dg->format == DIAG_JSON || dg->format == DIAG_SARIF) {
+		doc_start(dg);
+		if (dg->format == DIAG_JSON) {
+			json_check(dg);
+		} else {
+			sarif_check(dg);
+			if (dg->hidden_errors != 0 || dg->hidden_warnings != 0)
+				keep_cut(dg);
+		}
+		drop_records(dg);
 		return;
 	}
 	if (dg->hidden_errors != 0 || dg->hidden_warnings != 0)
@@ -485,4 +789,16 @@ void diag_finish(struct diag *dg)
 	if (dg->werror && dg->warnings != 0)
 		fprintf(dg->out, "%s: note: warnings are treated as errors (-Werror)\n",
 			dg->prog);
+}
+
+void diag_finish(struct diag *dg)
+{
+	diag_end_check(dg);
+	if (dg->format == DIAG_TEXT)
+		return;
+	doc_start(dg);
+	if (dg->format == DIAG_JSON)
+		json_foot(dg);
+	else
+		sarif_foot(dg);
 }

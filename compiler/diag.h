@@ -34,8 +34,10 @@ enum diag_level {
 
 /*
  * Output formats.  Text is printed as each diagnostic arrives; JSON and
- * SARIF 2.1.0 (for code scanning in CI) are collected and printed by
- * diag_finish() as one document.
+ * SARIF 2.1.0 (for code scanning in CI) are collected and printed as one
+ * document: the results of each check when it ends, the rest by
+ * diag_finish().  SARIF columns count UTF-16 code units, as code scanning
+ * does; text and JSON columns count bytes.
  */
 enum diag_format {
 	DIAG_TEXT,
@@ -48,9 +50,30 @@ struct diag;
 /**
  * diag_new() - diagnostics for sources in @sm, written to @out.
  * @prog: program name for diagnostics without a location ("noqc").
+ *
+ * The first check begins at once, as with diag_begin_check(dg, sm, NULL),
+ * unless @sm is NULL: then diag_begin_check() begins it, before any report.
  */
 struct diag *diag_new(const struct srcmgr *sm, FILE *out, const char *prog);
 void diag_free(struct diag *dg);
+
+/**
+ * diag_begin_check() - begin the diagnostics of another check, independent
+ * of the ones before (noqc --check with several files): sources in @sm, and
+ * @config, the configuration checked, as the place of a SARIF result that
+ * has none (NULL: none).  Ends the check under way first.  The counts, the
+ * error limit and the include chain start again; JSON and SARIF go on
+ * collecting into the one document.
+ */
+void diag_begin_check(struct diag *dg, const struct srcmgr *sm, const char *config);
+
+/**
+ * diag_end_check() - end the check under way: say what diag_finish() says
+ * of it (text), or write its results (JSON, SARIF) while its sources are
+ * still there.  diag_errors() and diag_warnings() keep its counts until the
+ * next check begins.
+ */
+void diag_end_check(struct diag *dg);
 
 /** diag_set_max_errors() - show at most @n errors; 0 means no limit. */
 void diag_set_max_errors(struct diag *dg, unsigned n);
@@ -79,7 +102,10 @@ void diag_vreport(struct diag *dg, enum diag_level lvl, const struct loc *loc,
 #define diag_warning(dg, loc, ...) diag_report((dg), DIAG_WARNING, (loc), __VA_ARGS__)
 #define diag_note(dg, loc, ...)    diag_report((dg), DIAG_NOTE, (loc), __VA_ARGS__)
 
-/** diag_errors() - errors reported so far (shown or not; -Werror counts warnings). */
+/**
+ * diag_errors() - errors reported so far in the current (or last) check,
+ * shown or not; -Werror counts warnings.
+ */
 unsigned diag_errors(const struct diag *dg);
 unsigned diag_warnings(const struct diag *dg);
 
@@ -90,8 +116,9 @@ unsigned diag_warnings(const struct diag *dg);
 bool diag_capped(const struct diag *dg);
 
 /**
- * diag_finish() - print the count of diagnostics that were not shown, and
- * with -Werror, that warnings counted as errors.
+ * diag_finish() - end the check under way (see diag_end_check(): the count
+ * of diagnostics that were not shown, and with -Werror, that warnings
+ * counted as errors), then finish the JSON or SARIF document.  Call once.
  */
 void diag_finish(struct diag *dg);
 

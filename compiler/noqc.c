@@ -2,12 +2,16 @@
  * noqc.c -- the noq configuration compiler: command line.
  *
  *   noqc [-o POLICY] CONFIG      compile CONFIG into a binary policy
- *   noqc --check CONFIG          check only (all phases, no output file)
+ *   noqc --check CONFIG...       check only (all phases, no output file)
  *   noqc --dump POLICY           print a policy as canonical configuration
+ *
+ * --check takes several files (as pre-commit passes them): each is checked
+ * on its own, as if by a run of its own, and the diagnostics of all of them
+ * make one text stream or one JSON or SARIF document.
  *
  * Exit status: 0 when the configuration is clean (warnings allowed unless
  * -Werror), 1 when it has errors or a policy cannot be read or written,
- * 64 on a usage error.
+ * 64 on a usage error; with several files, the worst of their statuses.
  */
 #include "config.h"
 
@@ -32,13 +36,13 @@
 static void usage(FILE *out)
 {
 	fputs("usage: noqc [-o POLICY] [-D NAME=VALUE]... [options] CONFIG\n"
-	      "       noqc --check [-D NAME=VALUE]... [options] CONFIG\n"
+	      "       noqc --check [-D NAME=VALUE]... [options] CONFIG...\n"
 	      "       noqc --dump POLICY\n"
 	      "       noqc --version | --help\n"
 	      "\n"
 	      "  -o, --output=POLICY  write the policy here (default: CONFIG with\n"
 	      "                       its .conf suffix replaced by .policy)\n"
-	      "  -c, --check          check CONFIG; write nothing\n"
+	      "  -c, --check          check each CONFIG; write nothing\n"
 	      "  -d, --dump           print POLICY as canonical configuration text\n"
 	      "  -D NAME=VALUE        define macro NAME (wins over the file)\n"
 	      "      --format=FMT     diagnostics as text (default), json or sarif\n"
@@ -105,6 +109,78 @@ static int dump_policy(const char *path)
 	return 0;
 }
 
+/*
+ * check_one() - check @config (and compile it unless @check) as one check
+ * of @dg.  Returns the exit status of a run on @config alone: 0, 1, or
+ * EXIT_USAGE for a bad -D name (reported on the first file, before any
+ * output).
+ */
+static int check_one(struct diag *dg, const char *config, bool first,
+		     const struct define *defs, size_t ndefs, bool check,
+		     const char *output)
+{
+	struct srcmgr *sm = srcmgr_new();
+	struct pp *pp = NULL;
+	struct model *m = NULL;
+	char *outpath = NULL;
+	int status;
+
+	diag_begin_check(dg, sm, config);
+	pp = sm ? pp_new(sm, dg) : NULL;
+	if (pp == NULL) {
+		diag_error(dg, NULL, "out of memory");
+		goto end;
+	}
+	for (size_t i = 0; i < ndefs; i++) {
+		if (pp_define(pp, defs[i].name, defs[i].value) == 0)
+			continue;
+		if (first) {
+			fprintf(stderr, "noqc: -D %s: a macro name starts with an upper-case "
+				"letter and has only letters, digits and underscores\n",
+				defs[i].name);
+			pp_free(pp);
+			srcmgr_free(sm);
+			return EXIT_USAGE;
+		}
+		/* The same names passed for the first file. */
+		diag_error(dg, NULL, "out of memory");
+		goto end;
+	}
+
+	if (pp_run_file(pp, config) == 0) {
+		struct ast_config *cfg = fe_parse(pp, dg);
+
+		if (cfg != NULL && check_config(cfg, dg) == 0 && diag_errors(dg) == 0) {
+			struct sema_opts so = { .config_path = config };
+
+			m = sema_build(cfg, sm, dg, &so);
+		}
+		ast_config_free(cfg);
+	}
+	if (m == NULL && diag_errors(dg) == 0)
+		diag_error(dg, NULL, "no policy was built (internal error)");
+	if (m != NULL && diag_errors(dg) == 0 && !check) {
+		char err[POL_ERRLEN] = "";
+
+		outpath = output ? NULL : default_output(config);
+		const char *path = output ? output : outpath;
+		int r = path ? pol_write(m, COMPILER_VERSION, path, m->literal_secrets ? 0600 : 0644, err) : POL_ENOMEM;
+
+		if (r != 0)
+			diag_error(dg, NULL, "cannot write the policy: %s",
+				   err[0] ? err : pol_strerror(r));
+	}
+	model_free(m);
+end:
+	/* While the sources are still there. */
+	diag_end_check(dg);
+	status = diag_errors(dg) == 0 ? 0 : 1;
+	pp_free(pp);
+	srcmgr_free(sm);
+	free(outpath);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -125,11 +201,7 @@ int main(int argc, char **argv)
 	struct define *defs = calloc((size_t)argc, sizeof(*defs));
 	size_t ndefs = 0;
 	int c, status = EXIT_USAGE;
-	struct srcmgr *sm = NULL;
 	struct diag *dg = NULL;
-	struct pp *pp = NULL;
-	char *outpath = NULL;
-	struct model *m = NULL;
 
 	if (defs == NULL) {
 		fputs("noqc: out of memory\n", stderr);
@@ -207,15 +279,20 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "noqc: %s\n", optind == argc ?
-			(dump ? "no policy file given" : "no configuration file given") :
-			"more than one file given");
+	if (optind == argc) {
+		fprintf(stderr, "noqc: %s\n",
+			dump ? "no policy file given" : "no configuration file given");
 		usage(stderr);
 		goto out;
 	}
 	if (dump && (check || output != NULL || ndefs != 0)) {
 		fputs("noqc: --dump takes only a policy file\n", stderr);
+		goto out;
+	}
+	if (optind != argc - 1 && !check) {
+		fputs("noqc: more than one file given (only --check takes several)\n",
+		      stderr);
+		usage(stderr);
 		goto out;
 	}
 	if (check && output != NULL) {
@@ -227,60 +304,34 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	sm = srcmgr_new();
-	dg = sm ? diag_new(sm, format == DIAG_TEXT ? stderr : stdout, "noqc") : NULL;
-	pp = dg ? pp_new(sm, dg) : NULL;
-	if (pp == NULL) {
+	dg = diag_new(NULL, format == DIAG_TEXT ? stderr : stdout, "noqc");
+	if (dg == NULL) {
 		fputs("noqc: out of memory\n", stderr);
 		status = 1;
-		goto done;
+		goto out;
 	}
 	diag_set_format(dg, format);
 	diag_set_max_errors(dg, max_errors);
 	diag_set_werror(dg, werror);
-	for (size_t i = 0; i < ndefs; i++) {
-		if (pp_define(pp, defs[i].name, defs[i].value) < 0) {
-			fprintf(stderr, "noqc: -D %s: a macro name starts with an upper-case "
-				"letter and has only letters, digits and underscores\n",
-				defs[i].name);
-			goto done;
+
+	status = 0;
+	for (int i = optind; i < argc; i++) {
+		int r = check_one(dg, argv[i], i == optind, defs, ndefs, check, output);
+
+		if (r == EXIT_USAGE) {
+			status = r;
+			goto out;
 		}
+		if (r > status)
+			status = r;
 	}
-
-	status = 1;
-	if (pp_run_file(pp, argv[optind]) == 0) {
-		struct ast_config *cfg = fe_parse(pp, dg);
-
-		if (cfg != NULL && check_config(cfg, dg) == 0 && diag_errors(dg) == 0) {
-			struct sema_opts so = { .config_path = argv[optind] };
-
-			m = sema_build(cfg, sm, dg, &so);
-		}
-		ast_config_free(cfg);
-	}
-	if (m == NULL && diag_errors(dg) == 0)
-		diag_error(dg, NULL, "no policy was built (internal error)");
-	if (m != NULL && diag_errors(dg) == 0 && !check) {
-		char err[POL_ERRLEN] = "";
-
-		outpath = output ? NULL : default_output(argv[optind]);
-		const char *path = output ? output : outpath;
-		int r = path ? pol_write(m, COMPILER_VERSION, path, m->literal_secrets ? 0600 : 0644, err) : POL_ENOMEM;
-
-		if (r != 0)
-			diag_error(dg, NULL, "cannot write the policy: %s",
-				   err[0] ? err : pol_strerror(r));
-	}
-	model_free(m);
 	diag_finish(dg);
-	if (diag_errors(dg) == 0)
-		status = 0;
-done:
-	pp_free(pp);
-	diag_free(dg);
-	srcmgr_free(sm);
+	if (format != DIAG_TEXT && (fflush(stdout) != 0 || ferror(stdout))) {
+		fprintf(stderr, "noqc: writing the diagnostics: %s\n", strerror(errno));
+		status = 1;
+	}
 out:
-	free(outpath);
+	diag_free(dg);
 	for (size_t i = 0; i < ndefs; i++)
 		free(defs[i].name);
 	free(defs);
