@@ -1983,6 +1983,68 @@ static void check_special(struct sema *s, const struct router *R,
 #define MAX_INCLUDE_DEPTH 8
 
 /*
+ * Check the redirection target @it (@il bytes) of router @R with the parser
+ * noq uses at send time (Exim's rules: one mailbox, no group syntax): what
+ * it would refuse -- deferring every message routed here -- is refused now.
+ * @l is the target's location; with @tl, @it is at offset @b of the text
+ * @tl describes, and the caret goes to the offending byte.  Returns true
+ * when the target is good; otherwise reports an error (a warning under
+ * skip_syntax_errors, as noq then skips it) and returns false.
+ */
+static bool target_ok(struct sema *s, const struct router *R, const char *it, size_t il,
+		      struct loc l, struct tloc *tl, size_t b)
+{
+	struct addr_list al;
+
+	/* "\name": Exim's "no more aliasing" mark, not part of the address. */
+	if (il > 0 && it[0] == '\\') {
+		it++;
+		il--;
+		b++;
+	}
+	addr_list_init(&al);
+	if (addr_parse(&al, it, il, ADDR_SINGLE | ADDR_ALLOW_EMPTY) != ADDR_INVALID) {
+		addr_list_free(&al);
+		return true;
+	}
+	char why[sizeof(al.err[0].msg)] = "invalid address";
+	struct loc el = l;
+
+	if (al.nerr > 0) {
+		/* The caret shows the place; the offset is not needed. */
+		char *at = strstr(al.err[0].msg, " at offset ");
+
+		snprintf(why, sizeof(why), "%.*s",
+			 at ? (int)(at - al.err[0].msg) : (int)sizeof(why), al.err[0].msg);
+		if (tl != NULL && al.err[0].pos < il)
+			el = tl_loc(s, tl, b + al.err[0].pos, al.err[0].len ? al.err[0].len : 1);
+	}
+	if (lbool(&R->ob, "skip_syntax_errors", false))
+		diag_warning(s->dg, &el, "invalid address '%.*s' in the redirection list of "
+			     "router '%s' (%s): skipped at send time (skip_syntax_errors)",
+			     (int)il, it, R->name, why);
+	else
+		S_ERROR(s, &el, "invalid address '%.*s' in the redirection list of router "
+			"'%s': %s", (int)il, it, R->name, why);
+	addr_list_free(&al);
+	return false;
+}
+
+/*
+ * Whether alias target @t needs the full parser: the alias reader has
+ * checked it already, and only what it lets through that is out of the
+ * ordinary (quotes, escapes, domain literals, 8-bit bytes) is parsed again;
+ * a million plain "user@example.org" targets cost a scan each.
+ */
+static bool unusual_target(const char *t)
+{
+	for (const unsigned char *p = (const unsigned char *)t; *p; p++)
+		if (*p == '"' || *p == '\\' || *p == '[' || *p == '(' || *p >= 0x80)
+			return true;
+	return false;
+}
+
+/*
  * Parse a redirection list (Exim's syntax for data, .forward files and
  * :include: files): items separated by commas or newlines, '#' comments
  * at the start of an item, "quoted local parts", <angle brackets>,
@@ -2085,37 +2147,8 @@ static void parse_targets(struct sema *s, size_t ri, const char *text, size_t le
 		} else {
 			const char *lt = memchr(it, '<', il);
 
-			/* The parser noq uses at send time (as Exim's, no group
-			   syntax here): what it would refuse is refused now. */
-			struct addr_list al;
-
-			addr_list_init(&al);
-			if (addr_parse(&al, it, il, ADDR_SINGLE | ADDR_ALLOW_EMPTY) == ADDR_INVALID) {
-				char why[sizeof(al.err[0].msg)] = "invalid address";
-				struct loc el = l;
-
-				if (al.nerr > 0) {
-					/* The caret shows the place; the offset is not needed. */
-					char *at = strstr(al.err[0].msg, " at offset ");
-
-					snprintf(why, sizeof(why), "%.*s",
-						 at ? (int)(at - al.err[0].msg) : (int)sizeof(why),
-						 al.err[0].msg);
-					if (al.err[0].pos < il)
-						el = tl_loc(s, tl, b + al.err[0].pos,
-							    al.err[0].len ? al.err[0].len : 1);
-				}
-				if (lbool(&R->ob, "skip_syntax_errors", false))
-					diag_warning(s->dg, &el, "invalid address '%.*s' in the redirection list "
-					       "of router '%s' (%s): skipped at send time "
-					       "(skip_syntax_errors)", (int)il, it, R->name, why);
-				else
-					S_ERROR(s, &el, "invalid address '%.*s' in the redirection "
-						"list of router '%s': %s", (int)il, it, R->name, why);
-				addr_list_free(&al);
+			if (!target_ok(s, R, it, il, l, tl, b))
 				continue;
-			}
-			addr_list_free(&al);
 			if (lt != NULL && it[il - 1] == '>') {
 				il = (size_t)(it + il - 1 - (lt + 1));
 				it = lt + 1;
@@ -2499,9 +2532,14 @@ static void setup_table(struct sema *s, size_t ri)
 	for (size_t i = 0; i < R->tab.n; i++) {
 		const struct alias_entry *e = &R->tab.v[i];
 
-		for (size_t k = 0; k < e->nitems; k++)
-			if (e->items[k].kind != AT_ADDRESS)
-				check_special(s, R, e->items[k].kind, &e->items[k].loc);
+		for (size_t k = 0; k < e->nitems; k++) {
+			const struct alias_item *it = &e->items[k];
+
+			if (it->kind != AT_ADDRESS)
+				check_special(s, R, it->kind, &it->loc);
+			else if (unusual_target(it->text))
+				target_ok(s, R, it->text, strlen(it->text), it->loc, NULL, 0);
+		}
 		if (add_node(s, ri, i) < 0)
 			return;
 	}
