@@ -31,6 +31,7 @@
 #include <netinet/in.h>
 
 #define NOQ_OSSL_FUNCS
+#include "auth.h"
 #include "ossl.h"
 #include "tls.h"
 
@@ -138,23 +139,13 @@ static int hexval(int c)
 	return -1;
 }
 
-static const char b64[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int b64val(int c)
-{
-	const char *p = c ? strchr(b64, c) : NULL;
-
-	return p ? (int)(p - b64) : -1;
-}
-
 /*
  * A pin is 44 base64 characters (32 octets, one '='), optionally after
  * "sha256/" as HPKP wrote them, or 64 hex digits.  Returns 0 or -1.
  */
 static int pin_parse(const char *s, unsigned char out[PIN_LEN])
 {
-	size_t n;
+	size_t n, got;
 
 	if (strncmp(s, "sha256/", 7) == 0)
 		s += 7;
@@ -169,47 +160,18 @@ static int pin_parse(const char *s, unsigned char out[PIN_LEN])
 		}
 		return 0;
 	}
-	if (n != 44 || s[43] != '=')
+	/* The strict decoder refuses stray '=' and non-zero padding bits;
+	   44 characters that decode to 32 octets end in exactly one '='. */
+	if (n != 44 || auth_b64_decode(s, n, out, PIN_LEN, &got, NULL, 0) != 0)
 		return -1;
-	unsigned long acc = 0;
-	size_t bits = 0, o = 0;
-
-	for (size_t i = 0; i < 43; i++) {
-		int v = b64val(s[i]);
-
-		if (v < 0)
-			return -1;
-		acc = (acc << 6 | (unsigned long)v) & 0xffffff;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (unsigned char)(acc >> bits);
-		}
-	}
-	/* 43 characters carry 258 bits: the last 2 must be zero. */
-	return o == PIN_LEN && (acc & ((1ul << bits) - 1)) == 0 ? 0 : -1;
+	return got == PIN_LEN ? 0 : -1;
 }
 
 /* "sha256/" and the base64 of @h into @out (at least 52 octets). */
 static void pin_format(const unsigned char h[PIN_LEN], char *out)
 {
-	size_t o = 0;
-
 	memcpy(out, "sha256/", 7);
-	o = 7;
-	for (size_t i = 0; i < PIN_LEN; i += 3) {
-		unsigned long v = (unsigned long)h[i] << 16;
-
-		if (i + 1 < PIN_LEN)
-			v |= (unsigned long)h[i + 1] << 8;
-		if (i + 2 < PIN_LEN)
-			v |= h[i + 2];
-		out[o++] = b64[v >> 18 & 63];
-		out[o++] = b64[v >> 12 & 63];
-		out[o++] = i + 1 < PIN_LEN ? b64[v >> 6 & 63] : '=';
-		out[o++] = i + 2 < PIN_LEN ? b64[v & 63] : '=';
-	}
-	out[o] = '\0';
+	(void)auth_b64_encode(h, PIN_LEN, out + 7, 45);
 }
 
 static int pins_check_syntax(const char *const *pins, char *err, size_t errlen)
@@ -409,6 +371,23 @@ static const char *reason_text(const struct ossl_fn *f, unsigned long code, char
 		return r;
 	f->ERR_error_string_n(code, buf, len);
 	return buf;
+}
+
+/*
+ * After SSL_ERROR_WANT_READ or _WRITE (@e) in the TLS @what ("handshake",
+ * "read", "write"): wait for the socket.  Returns 0 to try again, or -1
+ * with @err ("TLS read timed out", "TLS read failed: poll: ...").
+ */
+static int ssl_wait(struct tls *t, int e, long long deadline, const char *what, char *err,
+		    size_t errlen)
+{
+	if (wait_fd(t->sock.fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline) == 0)
+		return 0;
+	if (errno == ETIMEDOUT)
+		fail(err, errlen, "TLS %s timed out", what);
+	else
+		fail(err, errlen, "TLS %s failed: poll: %s", what, strerror(errno));
+	return -1;
 }
 
 /*
@@ -694,14 +673,9 @@ static int handshake(struct tls *t, long long deadline, char *err, size_t errlen
 			return 0;
 		e = f->SSL_get_error(t->ssl, r);
 		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-			if (wait_fd(t->sock.fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
-				    deadline) == 0)
+			if (ssl_wait(t, e, deadline, "handshake", err, errlen) == 0)
 				continue;
 			t->dead = true;
-			if (errno == ETIMEDOUT)
-				fail(err, errlen, "TLS handshake timed out");
-			else
-				fail(err, errlen, "TLS handshake failed: poll: %s", strerror(errno));
 			return -1;
 		}
 		(void)ssl_failed(t, e, "TLS handshake failed", err, errlen);
@@ -828,13 +802,8 @@ ssize_t tls_read(struct tls *t, void *buf, size_t len, long long deadline,
 			return (ssize_t)n;
 		e = f->SSL_get_error(t->ssl, r);
 		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-			if (wait_fd(t->sock.fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
-				    deadline) == 0)
+			if (ssl_wait(t, e, deadline, "read", err, errlen) == 0)
 				continue;
-			if (errno == ETIMEDOUT)
-				fail(err, errlen, "TLS read timed out");
-			else
-				fail(err, errlen, "TLS read failed: poll: %s", strerror(errno));
 			return -1;
 		}
 		if (e == SSL_ERROR_ZERO_RETURN)
@@ -869,13 +838,8 @@ int tls_write(struct tls *t, const void *buf, size_t len, long long deadline,
 		}
 		e = f->SSL_get_error(t->ssl, r);
 		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-			if (wait_fd(t->sock.fd, e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
-				    deadline) == 0)
+			if (ssl_wait(t, e, deadline, "write", err, errlen) == 0)
 				continue;
-			if (errno == ETIMEDOUT)
-				fail(err, errlen, "TLS write timed out");
-			else
-				fail(err, errlen, "TLS write failed: poll: %s", strerror(errno));
 			return -1;
 		}
 		(void)ssl_failed(t, e, "TLS write failed", err, errlen);
