@@ -437,7 +437,6 @@ static void check_policy_age(const struct env *e, bool always)
 
 	if (e->m->nsources == 0 || stat(e->policy_path, &pst) != 0)
 		return;
-	source_path(e->policy_path, e->m->sources[0].path, conf, sizeof(conf));
 	for (size_t i = 0; i < e->m->nsources; i++) {
 		source_path(e->policy_path, e->m->sources[i].path, path, sizeof(path));
 		switch (source_state(&e->m->sources[i], path, &pst, always)) {
@@ -453,6 +452,9 @@ static void check_policy_age(const struct env *e, bool always)
 			break;
 		}
 	}
+	if (!always && changed == 0)
+		return;         /* the common case: one stat() per source, nothing else */
+	source_path(e->policy_path, e->m->sources[0].path, conf, sizeof(conf));
 	if (changed > 0)
 		source_path(e->policy_path, first, path, sizeof(path));
 	if (always) {
@@ -466,8 +468,6 @@ static void check_policy_age(const struct env *e, bool always)
 			       e->m->nsources, conf);
 		return;
 	}
-	if (changed == 0)
-		return;
 	say("warning: the policy %s is older than %s (changed since it was compiled); "
 	    "this message goes out under the policy as compiled; recompile it with "
 	    "newaliases, or noqc -o %s %s", e->policy_path, path, e->policy_path, conf);
