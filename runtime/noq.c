@@ -393,19 +393,22 @@ static bool newer(const struct stat *a, const struct stat *b)
 static enum src_state source_state(const struct mdl_source *src, const char *path,
 				   const struct stat *pst, bool always)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	struct stat st;
 	enum src_state r = SRC_UNKNOWN;
+
+	/* Per message, a current source costs this stat() and nothing more. */
+	if (!always && (stat(path, &st) != 0 || !S_ISREG(st.st_mode)))
+		return SRC_UNKNOWN;
+	if (!always && !newer(&st, pst))
+		return SRC_SAME;
+
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 
 	if (fd < 0)
 		return SRC_UNKNOWN;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return SRC_UNKNOWN;
-	}
-	if (!always && !newer(&st, pst)) {
-		close(fd);
-		return SRC_SAME;
 	}
 	unsigned char d[32];
 	char err[256];
