@@ -1,5 +1,5 @@
 /*
- * test_addr.c -- unit tests for runtime/addr.c.
+ * test_addr.c -- unit tests for lib/addr.c.
  *
  * Valid forms (each checked for its canonical address and then parsed
  * again from that form), RFC 5322 appendix A, the command-line form, every
