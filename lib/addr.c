@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "sb.h"
 
 #if defined(__GNUC__)
 #define ADDR_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -113,34 +114,6 @@ static bool grow(void **v, size_t *cap, size_t need, size_t size)
 	*v = nv;
 	*cap = ncap;
 	return true;
-}
-
-/* A growable byte buffer for strings being built. */
-struct sbuf {
-	char *p;
-	size_t n;
-	size_t cap;
-};
-
-static bool sb_put(struct sbuf *b, const void *s, size_t n)
-{
-	if (n > SIZE_MAX - b->n)
-		return false;
-	if (b->n + n > b->cap) {
-		void *v = b->p;
-		if (!grow(&v, &b->cap, b->n + n, 1))
-			return false;
-		b->p = v;
-	}
-	if (n > 0)
-		memcpy(b->p + b->n, s, n);
-	b->n += n;
-	return true;
-}
-
-static bool sb_putc(struct sbuf *b, unsigned char c)
-{
-	return sb_put(b, &c, 1);
 }
 
 /* ---- characters --------------------------------------------------------- */
@@ -361,14 +334,14 @@ struct parser {
 	unsigned group_flags;   /* ADDR_F_8BIT_NAME from the group name */
 
 	/* the mailbox being built */
-	struct sbuf out;        /* canonical address */
+	struct sb out;        /* canonical address */
 	size_t local_len;
 	unsigned flags;
 
 	struct tok *w;          /* words and dots before the deciding special */
 	size_t nw;
 	size_t wcap;
-	struct sbuf tmp;        /* names, error texts */
+	struct sb tmp;        /* names, error texts */
 
 	bool failed;
 	bool nomem;
@@ -683,11 +656,11 @@ static bool collect_words(struct parser *p)
 
 static bool out_put(struct parser *p, const void *s, size_t n)
 {
-	return sb_put(&p->out, s, n) ? true : nomem(p);
+	return sb_put(&p->out, s, n) == 0 ? true : nomem(p);
 }
 
 /* Append the decoded content of quoted string @t to @b. */
-static bool put_qstr(struct parser *p, struct sbuf *b, const struct tok *t)
+static bool put_qstr(struct parser *p, struct sb *b, const struct tok *t)
 {
 	for (size_t i = t->pos + 1; i + 1 < t->end; i++) {
 		unsigned char c = p->s[i];
@@ -696,7 +669,7 @@ static bool put_qstr(struct parser *p, struct sbuf *b, const struct tok *t)
 			c = p->s[++i];
 		else if (c == '\r' || c == '\n')
 			continue;      /* a fold: the blank after it stays */
-		if (!sb_putc(b, c))
+		if (sb_putc(b, c) != 0)
 			return nomem(p);
 	}
 	return true;
@@ -721,17 +694,17 @@ static const char *decode_phrase(struct parser *p, const char *what)
 		fail(p, p->w[0].pos, 1, "%s starts with '.'", what);
 		return NULL;
 	}
-	p->tmp.n = 0;
+	sb_clear(&p->tmp);
 	for (size_t k = 0; k < p->nw; k++) {
 		const struct tok *t = &p->w[k];
 		bool ok = true;
 
 		if (k > 0 && t->space)
-			ok = sb_putc(&p->tmp, ' ');
+			ok = sb_putc(&p->tmp, ' ') == 0;
 		if (t->kind == TK_SPECIAL)
-			ok = ok && sb_putc(&p->tmp, '.');
+			ok = ok && sb_putc(&p->tmp, '.') == 0;
 		else if (t->kind == TK_ATOM)
-			ok = ok && sb_put(&p->tmp, p->s + t->pos, t->end - t->pos);
+			ok = ok && sb_put(&p->tmp, p->s + t->pos, t->end - t->pos) == 0;
 		else if (ok && !put_qstr(p, &p->tmp, t))
 			return NULL;
 		if (!ok) {
@@ -741,7 +714,7 @@ static const char *decode_phrase(struct parser *p, const char *what)
 		if (has_8bit(p, t))
 			p->flags |= ADDR_F_8BIT_NAME;
 	}
-	const char *r = arena_strndup(p->l, p->tmp.p, p->tmp.n);
+	const char *r = arena_strndup(p->l, p->tmp.p, p->tmp.len);
 	if (r == NULL)
 		nomem(p);
 	return r;
@@ -823,7 +796,7 @@ static bool build_local(struct parser *p)
 		k += n;
 	}
 
-	size_t start = p->out.n;
+	size_t start = p->out.len;
 	if (is_dot_atom(d, dn)) {
 		if (!out_put(p, d, dn))
 			return false;
@@ -839,13 +812,13 @@ static bool build_local(struct parser *p)
 		if (!out_put(p, "\"", 1))
 			return false;
 	}
-	size_t n = p->out.n - start;
+	size_t n = p->out.len - start;
 	if (n > ADDR_LOCAL_MAX)
 		return fail(p, w[0].pos, w[p->nw - 1].end - w[0].pos,
 			    "local part longer than %d octets", ADDR_LOCAL_MAX);
 	if (n > ADDR_LOCAL_WARN)
 		p->flags |= ADDR_F_LONG_LOCAL;
-	p->local_len = p->out.n;
+	p->local_len = p->out.len;
 	return true;
 }
 
@@ -896,7 +869,7 @@ static bool put_domain_atom(struct parser *p, const struct tok *t)
  */
 static bool parse_domain(struct parser *p, size_t at, bool keep)
 {
-	size_t start = p->out.n, first = p->tok.pos;
+	size_t start = p->out.len, first = p->tok.pos;
 	char b[160] = "";
 
 	if (p->tok.kind == TK_DLIT) {
@@ -935,11 +908,11 @@ static bool parse_domain(struct parser *p, size_t at, bool keep)
 			show_byte(p->tok.c, b);
 		return fail(p, p->tok.pos, 1, "invalid character '%s' in domain", b);
 	}
-	if (p->out.n - start > ADDR_DOMAIN_MAX)
+	if (p->out.len - start > ADDR_DOMAIN_MAX)
 		return fail(p, first, p->last_end - first,
 			    "domain longer than %d octets", ADDR_DOMAIN_MAX);
 	if (!keep)
-		p->out.n = start;
+		sb_truncate(&p->out, start);
 	return true;
 }
 
@@ -1071,7 +1044,7 @@ static bool push_addr(struct parser *p, size_t pos, size_t end, const char *name
 		return nomem(p);
 	l->v = v;
 
-	char *s = arena_strndup(l, p->out.p, p->out.n);
+	char *s = arena_strndup(l, p->out.p, p->out.len);
 	if (s == NULL)
 		return nomem(p);
 
@@ -1093,7 +1066,7 @@ static bool parse_mailbox(struct parser *p, size_t start)
 {
 	const char *name = NULL;
 
-	p->out.n = 0;
+	sb_clear(&p->out);
 	p->local_len = 0;
 	p->flags = p->group_flags;
 	if (is_special(p, '<')) {
@@ -1200,7 +1173,7 @@ static void record_error(struct parser *p, size_t item, size_t end)
 	/* The element as text, folds removed. */
 	size_t stop = end - item > ADDR_ERR_TEXT_MAX ? item + ADDR_ERR_TEXT_MAX : end;
 	char b[8];
-	p->tmp.n = 0;
+	sb_clear(&p->tmp);
 	for (size_t i = item; i < stop; i++) {
 		size_t n = fold_len(p, i);
 		if (n > 0) {
@@ -1208,16 +1181,16 @@ static void record_error(struct parser *p, size_t item, size_t end)
 			continue;
 		}
 		show_byte(p->s[i], b);
-		if (!sb_put(&p->tmp, b, strlen(b))) {
+		if (sb_puts(&p->tmp, b) != 0) {
 			p->nomem = true;
 			return;
 		}
 	}
-	if (stop < end && !sb_put(&p->tmp, "...", 3)) {
+	if (stop < end && sb_puts(&p->tmp, "...") != 0) {
 		p->nomem = true;
 		return;
 	}
-	const char *text = arena_strndup(l, p->tmp.p, p->tmp.n);
+	const char *text = arena_strndup(l, p->tmp.p, p->tmp.len);
 	if (text == NULL) {
 		p->nomem = true;
 		return;
@@ -1382,7 +1355,7 @@ static void parse_single(struct parser *p)
 	if (lex(p)) {
 		if (p->tok.kind == TK_END) {
 			if (p->opts & ADDR_ALLOW_EMPTY) {
-				p->out.n = 0;
+				sb_clear(&p->out);
 				p->local_len = 0;
 				p->flags = ADDR_F_EMPTY;
 				push_addr(p, item, item, NULL);
@@ -1434,8 +1407,8 @@ int addr_parse(struct addr_list *l, const char *s, size_t len, unsigned opts)
 		parse_single(&p);
 	else
 		parse_list(&p);
-	free(p.out.p);
-	free(p.tmp.p);
+	sb_free(&p.out);
+	sb_free(&p.tmp);
 	free(p.w);
 	for (size_t i = n; i < l->n; i++)
 		l->flags |= l->v[i].flags;
@@ -1495,37 +1468,18 @@ int addr_qualify(struct addr_list *l, const char *domain)
 	return ADDR_OK;
 }
 
-static bool sb_puts(struct sbuf *b, const char *s)
-{
-	return sb_put(b, s, strlen(s));
-}
-
 char *addr_refusal(const struct addr_list *l)
 {
-	struct sbuf b = { NULL, 0, 0 };
-	bool ok = true;
+	struct sb b = SB_INIT;
 
 	if (l->nerr == 1 && l->nerr_total == 1) {
-		ok = sb_puts(&b, "invalid address: ") && sb_puts(&b, l->err[0].text) &&
-		     sb_puts(&b, ": ") && sb_puts(&b, l->err[0].msg) && sb_puts(&b, "\n");
+		sb_printf(&b, "invalid address: %s: %s\n", l->err[0].text, l->err[0].msg);
 	} else if (l->nerr_total > 0) {
-		ok = sb_puts(&b, "invalid addresses:\n");
-		for (size_t i = 0; ok && i < l->nerr; i++)
-			ok = sb_puts(&b, "  ") && sb_puts(&b, l->err[i].text) &&
-			     sb_puts(&b, ": ") && sb_puts(&b, l->err[i].msg) &&
-			     sb_puts(&b, "\n");
-		if (ok && l->nerr_total > l->nerr) {
-			char more[64];
-			snprintf(more, sizeof(more), "  (%zu more not shown)\n",
-				 l->nerr_total - l->nerr);
-			ok = sb_puts(&b, more);
-		}
+		sb_puts(&b, "invalid addresses:\n");
+		for (size_t i = 0; i < l->nerr; i++)
+			sb_printf(&b, "  %s: %s\n", l->err[i].text, l->err[i].msg);
+		if (l->nerr_total > l->nerr)
+			sb_printf(&b, "  (%zu more not shown)\n", l->nerr_total - l->nerr);
 	}
-	if (ok)
-		ok = sb_put(&b, "", 1);
-	if (!ok) {
-		free(b.p);
-		return NULL;
-	}
-	return b.p;
+	return sb_take(&b);
 }

@@ -130,6 +130,14 @@ char *sb_take(struct sb *b)
 	return s;
 }
 
+void sb_truncate(struct sb *b, size_t len)
+{
+	if (len < b->len) {
+		b->len = len;
+		b->p[len] = '\0';
+	}
+}
+
 void sb_clear(struct sb *b)
 {
 	if (b->p != NULL) {

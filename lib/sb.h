@@ -82,6 +82,9 @@ const char *sb_str(const struct sb *b);
  */
 char *sb_take(struct sb *b);
 
+/** sb_truncate() - shorten the text to its first @len octets (no-op if shorter). */
+void sb_truncate(struct sb *b, size_t len);
+
 /** sb_clear() - empty @b, keeping its block (wiped for a secret) and clearing @err. */
 void sb_clear(struct sb *b);
 

@@ -26,6 +26,7 @@
 
 #include "addr.h"
 #include "rwrt.h"
+#include "sb.h"
 
 /* An expansion yields at most this many bytes. */
 #define EXP_MAX (64 * 1024)
@@ -72,39 +73,16 @@ static const char *qdots(size_t n)
 
 /* ---- the expander ------------------------------------------------------ */
 
-/** struct sbuf - the expansion being built, at most EXP_MAX bytes. */
-struct sbuf {
-	char *p;
-	size_t len;
-	size_t cap;
-};
-
-/* Append @n bytes; 0, or -1 with @err set (out of memory, too long). */
-static int sb_put(struct sbuf *b, const char *s, size_t n, char *err, size_t errlen)
+/* Append to the expansion (at most EXP_MAX bytes); 0, or -1 with @err set. */
+static int exp_put(struct sb *b, const char *s, size_t n, char *err, size_t errlen)
 {
-	if (n > EXP_MAX - b->len) {
+	if (sb_put(b, s, n) == 0)
+		return 0;
+	if (b->err == SB_TOOLONG)
 		seterr(err, errlen, "the expansion is longer than %d bytes", EXP_MAX);
-		return -1;
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-
-		char *p = realloc(b->p, cap);
-
-		if (p == NULL) {
-			seterr(err, errlen, "out of memory");
-			return -1;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return 0;
+	else
+		seterr(err, errlen, "out of memory");
+	return -1;
 }
 
 static bool is_name_char(char c)
@@ -184,16 +162,15 @@ static const struct exp_var *find_var(const struct exp_var *vars, size_t nvars,
 char *exp_string(const char *s, const struct exp_var *vars, size_t nvars,
 		 char *err, size_t errlen)
 {
-	struct sbuf b = { NULL, 0, 0 };
+	struct sb b = SB_INIT;
 	size_t i = 0;
 
-	if (sb_put(&b, "", 0, err, errlen) != 0)
-		return NULL;
+	b.max = EXP_MAX;
 	while (s[i] != '\0') {
 		size_t run = strcspn(s + i, "$\\");
 
 		if (run > 0) {
-			if (sb_put(&b, s + i, run, err, errlen) != 0)
+			if (exp_put(&b, s + i, run, err, errlen) != 0)
 				goto fail;
 			i += run;
 			continue;
@@ -201,7 +178,7 @@ char *exp_string(const char *s, const struct exp_var *vars, size_t nvars,
 		if (s[i] == '\\') {
 			if (s[i + 1] == '\0') {
 				/* A '\' at the very end stands for itself. */
-				if (sb_put(&b, "\\", 1, err, errlen) != 0)
+				if (exp_put(&b, "\\", 1, err, errlen) != 0)
 					goto fail;
 				i++;
 				continue;
@@ -213,7 +190,7 @@ char *exp_string(const char *s, const struct exp_var *vars, size_t nvars,
 				const char *end = strstr(from, "\\N");
 				size_t n = end ? (size_t)(end - from) : strlen(from);
 
-				if (sb_put(&b, from, n, err, errlen) != 0)
+				if (exp_put(&b, from, n, err, errlen) != 0)
 					goto fail;
 				i += 2 + n + (end ? 2 : 0);
 				continue;
@@ -230,7 +207,7 @@ char *exp_string(const char *s, const struct exp_var *vars, size_t nvars,
 
 			char ch = (char)c;
 
-			if (sb_put(&b, &ch, 1, err, errlen) != 0)
+			if (exp_put(&b, &ch, 1, err, errlen) != 0)
 				goto fail;
 			i += k;
 			continue;
@@ -275,14 +252,18 @@ char *exp_string(const char *s, const struct exp_var *vars, size_t nvars,
 			goto fail;
 		}
 		if (v->value != NULL &&
-		    sb_put(&b, v->value, strlen(v->value), err, errlen) != 0)
+		    exp_put(&b, v->value, strlen(v->value), err, errlen) != 0)
 			goto fail;
 		i = k + (brace ? 1 : 0);
 	}
-	return b.p;
+	char *r = sb_take(&b);
+
+	if (r == NULL)
+		seterr(err, errlen, "out of memory");
+	return r;
 
 fail:
-	free(b.p);
+	sb_free(&b);
 	return NULL;
 }
 

@@ -27,6 +27,12 @@ static void test_append(void)
 	CU_ASSERT_EQUAL(b.len, strlen("MAIL FROM:<a@b.example> SIZE=1234"));
 	CU_ASSERT_EQUAL(sb_put(&b, "", 0), 0);
 	CU_ASSERT_EQUAL(b.len, 33);
+	sb_truncate(&b, 40);
+	CU_ASSERT_EQUAL(b.len, 33);
+	sb_truncate(&b, 10);
+	CU_ASSERT_STRING_EQUAL(sb_str(&b), "MAIL FROM:");
+	sb_truncate(&b, 0);
+	CU_ASSERT_STRING_EQUAL(sb_str(&b), "");
 	sb_free(&b);
 	CU_ASSERT_PTR_NULL(b.p);
 	CU_ASSERT_EQUAL(b.len, 0);
