@@ -64,6 +64,7 @@
 #include "model.h"
 #include "options.h"
 #include "rewrite.h"
+#include "sb.h"
 #include "sema.h"
 #include "source.h"
 #include "values.h"
@@ -72,85 +73,18 @@
  * Small helpers
  * ====================================================================== */
 
-/** struct sbuf - a growing string; on allocation failure it sets @oom. */
-struct sbuf {
-	char *s;
-	size_t n, cap;
-	bool oom;
-};
-
-static void sb_putn(struct sbuf *b, const char *s, size_t n)
+/* A buffer's text for a diagnostic, even after memory ran out. */
+static const char *sb_text(const struct sb *b)
 {
-	if (b->oom)
-		return;
-	if (b->n + n + 1 > b->cap) {
-		size_t ncap = b->cap ? b->cap : 64;
+	const char *t = sb_str(b);
 
-		while (ncap < b->n + n + 1)
-			ncap *= 2;
-		char *ns = realloc(b->s, ncap);
-
-		if (ns == NULL) {
-			b->oom = true;
-			return;
-		}
-		b->s = ns;
-		b->cap = ncap;
-	}
-	memcpy(b->s + b->n, s, n);
-	b->n += n;
-	b->s[b->n] = '\0';
-}
-
-static void sb_puts(struct sbuf *b, const char *s)
-{
-	sb_putn(b, s, strlen(s));
-}
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) DIAG_PRINTF(2, 3);
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	char tmp[256];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n < sizeof(tmp)) {
-		sb_putn(b, tmp, (size_t)n);
-		return;
-	}
-	char *big = malloc((size_t)n + 1);
-
-	if (big == NULL) {
-		b->oom = true;
-		return;
-	}
-	va_start(ap, fmt);
-	vsnprintf(big, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	sb_putn(b, big, (size_t)n);
-	free(big);
-}
-
-static const char *sb_str(const struct sbuf *b)
-{
-	return b->s ? b->s : "";
-}
-
-static void sb_free(struct sbuf *b)
-{
-	free(b->s);
-	memset(b, 0, sizeof(*b));
+	return t != NULL ? t : "(out of memory)";
 }
 
 /* Append @s quoted for a message: "text" with control bytes escaped. */
-static void sb_quoted(struct sbuf *b, const char *s)
+static void sb_quoted(struct sb *b, const char *s)
 {
-	sb_putn(b, "\"", 1);
+	sb_put(b, "\"", 1);
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 
@@ -161,9 +95,9 @@ static void sb_quoted(struct sbuf *b, const char *s)
 		else if (c < 0x20 || c == 0x7f)
 			sb_printf(b, "\\%03o", c);
 		else
-			sb_putn(b, (const char *)&c, 1);
+			sb_put(b, (const char *)&c, 1);
 	}
-	sb_putn(b, "\"", 1);
+	sb_put(b, "\"", 1);
 }
 
 static bool is_blank(int c)
@@ -550,11 +484,11 @@ static int lower_one(struct sema *s, const struct ast_option *o,
 	lo->o.hide = o->hide;
 
 	if (o->list_kind != NULL) {
-		struct sbuf nb = { 0 };
+		struct sb nb = SB_INIT;
 
 		sb_printf(&nb, "%s %s", o->list_kind, o->name);
 		str = dequote(o);
-		lo->o.name = nb.oom ? NULL : mstrdup(s, sb_str(&nb));
+		lo->o.name = nb.err != SB_OK ? NULL : mstrdup(s, sb_str(&nb));
 		sb_free(&nb);
 		lo->o.type = MT_LIST;
 		lo->o.str = str ? mstrdup(s, str) : NULL;
@@ -1175,7 +1109,7 @@ static struct loc hloc(const struct sema *s, const struct hsrc *h, size_t pos, s
 static char *subst_consts(struct sema *s, const char *text, const struct hsrc *h,
 			  const char *field)
 {
-	struct sbuf b = { 0 };
+	struct sb b = SB_INIT;
 	struct xref x;
 	size_t i = 0, last = 0;
 
@@ -1197,19 +1131,16 @@ static char *subst_consts(struct sema *s, const char *text, const struct hsrc *h
 			sb_free(&b);
 			return NULL;
 		}
-		sb_putn(&b, text + last, x.pos - last);
+		sb_put(&b, text + last, x.pos - last);
 		sb_puts(&b, val);
 		last = x.pos + x.len;
 	}
 	sb_puts(&b, text + last);
-	if (b.oom) {
+	char *r = sb_take(&b);
+
+	if (r == NULL)
 		sema_oom(s);
-		sb_free(&b);
-		return NULL;
-	}
-	if (b.s == NULL)
-		return strdup("");
-	return b.s;
+	return r;
 }
 
 /* Well-known service names for 'port'. */
@@ -1639,7 +1570,7 @@ static size_t split_fields(const char *v, size_t start, size_t end, struct tok *
 		if (i >= end)
 			break;
 		size_t b = i;
-		struct sbuf sb = { 0 };
+		struct sb sb = SB_INIT;
 		bool q = v[i] == '"';
 
 		if (q) {
@@ -1647,7 +1578,7 @@ static size_t split_fields(const char *v, size_t start, size_t end, struct tok *
 			while (i < end && v[i] != '"') {
 				if (v[i] == '\\' && i + 1 < end)
 					i++;
-				sb_putn(&sb, v + i, 1);
+				sb_put(&sb, v + i, 1);
 				i++;
 			}
 			if (i < end)
@@ -1655,11 +1586,11 @@ static size_t split_fields(const char *v, size_t start, size_t end, struct tok *
 		} else {
 			while (i < end && !is_blank(v[i]))
 				i++;
-			sb_putn(&sb, v + b, i - b);
+			sb_put(&sb, v + b, i - b);
 		}
 		t[n].pos = b;
 		t[n].len = i - b;
-		t[n].text = sb.s ? sb.s : strdup("");
+		t[n].text = sb_take(&sb);
 		t[n].quoted = q;
 		n++;
 	}
@@ -1880,14 +1811,14 @@ static int read_source(struct sema *s, const char *path, const struct loc *from,
 		       uint32_t *file)
 {
 	FILE *f = fopen(path, "rb");
-	struct sbuf b = { 0 };
+	struct sb b = SB_INIT;
 	char buf[65536];
 	size_t n;
 
 	if (f == NULL)
 		goto fail;
 	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		sb_putn(&b, buf, n);
+		sb_put(&b, buf, n);
 	if (ferror(f)) {
 		int err = errno;
 
@@ -1897,12 +1828,12 @@ static int read_source(struct sema *s, const char *path, const struct loc *from,
 		goto fail;
 	}
 	fclose(f);
-	if (b.oom) {
+	if (b.err != SB_OK) {
 		sb_free(&b);
 		sema_oom(s);
 		return -1;
 	}
-	*file = srcmgr_add(s->sm, path, b.s ? b.s : "", b.n,
+	*file = srcmgr_add(s->sm, path, sb_str(&b), b.len,
 			   from && loc_valid(from) ? from->file : LOC_NONE_FILE, from);
 	sb_free(&b);
 	if (*file == LOC_NONE_FILE) {
@@ -2243,7 +2174,7 @@ static bool match_lsearch(const char *v, size_t *fpos, size_t *flen, bool *full)
 /* Canonical redirection list text for @iv (what the dump writes back). */
 static char *canon_targets(const struct itemv *iv)
 {
-	struct sbuf b = { 0 };
+	struct sb b = SB_INIT;
 
 	for (size_t i = 0; i < iv->n; i++) {
 		const struct alias_item *it = &iv->v[i];
@@ -2267,11 +2198,7 @@ static char *canon_targets(const struct itemv *iv)
 			break;
 		}
 	}
-	if (b.oom) {
-		sb_free(&b);
-		return NULL;
-	}
-	return b.s ? b.s : strdup("");
+	return sb_take(&b);
 }
 
 /* Replace (or add) string option @name of model object @mo, dropping @drop. */
@@ -2726,8 +2653,8 @@ static const char *target_qualify(const struct sema *s, const struct router *R)
 	return R->qualify_domain ? R->qualify_domain : s->qualify_domain;
 }
 
-static void route_item(struct sema *s, uint32_t nd, uint32_t k, struct sbuf *lb,
-		       struct sbuf *db)
+static void route_item(struct sema *s, uint32_t nd, uint32_t k, struct sb *lb,
+		       struct sb *db)
 {
 	const struct node *n = &s->nodes[nd];
 	size_t cnt;
@@ -2761,29 +2688,29 @@ static void route_item(struct sema *s, uint32_t nd, uint32_t k, struct sbuf *lb,
 	}
 	size_t ll = at ? (size_t)(at - t) : tl;
 
-	lb->n = 0;
-	db->n = 0;
-	sb_putn(lb, t, ll);
+	sb_clear(lb);
+	sb_clear(db);
+	sb_put(lb, t, ll);
 	if (at != NULL)
-		sb_putn(db, at + 1, tl - ll - 1);
+		sb_put(db, at + 1, tl - ll - 1);
 	else if (target_qualify(s, R) != NULL)
 		sb_puts(db, target_qualify(s, R));
-	if (lb->oom || db->oom) {
+	if (lb->err != SB_OK || db->err != SB_OK) {
 		sema_oom(s);
 		return;
 	}
-	if (lb->s)
-		lower_ascii(lb->s);
-	if (db->s)
-		lower_ascii(db->s);
-	if (ll == 0 || (at != NULL && db->n == 0)) {
+	if (lb->p)
+		lower_ascii(lb->p);
+	if (db->p)
+		lower_ascii(db->p);
+	if (ll == 0 || (at != NULL && db->len == 0)) {
 		S_ERROR(s, &it->loc, "'%s' is not a valid address", it->text);
 		return;
 	}
 
-	struct subj lp = { SJ_CONCRETE, lb->s, lb->n };
-	struct subj dom = { db->n || at ? SJ_CONCRETE : SJ_LOCALHOST, db->s ? db->s : "",
-			    db->n };
+	struct subj lp = { SJ_CONCRETE, lb->p, lb->len };
+	struct subj dom = { db->len || at ? SJ_CONCRETE : SJ_LOCALHOST, sb_str(db),
+			    db->len };
 	struct rout ro = { false, false, false };
 
 	route_walk(s, nd, k, skip, &lp, &dom, &ro);
@@ -2799,7 +2726,7 @@ static void route_item(struct sema *s, uint32_t nd, uint32_t k, struct sbuf *lb,
 
 static void route_all(struct sema *s)
 {
-	struct sbuf lb = { 0 }, db = { 0 };
+	struct sb lb = SB_INIT, db = SB_INIT;
 
 	for (uint32_t nd = 0; nd < s->nnodes; nd++) {
 		struct node *n = &s->nodes[nd];
@@ -2819,7 +2746,7 @@ static void route_all(struct sema *s)
 	sb_free(&db);
 }
 
-static void node_name(const struct sema *s, const struct node *n, struct sbuf *b)
+static void node_name(const struct sema *s, const struct node *n, struct sb *b)
 {
 	if (node_key(s, n) != NULL)
 		sb_printf(b, "'%s'", node_key(s, n));
@@ -2831,7 +2758,7 @@ static void node_name(const struct sema *s, const struct node *n, struct sbuf *b
 static void report_cycle(struct sema *s, const uint32_t *stack, const uint32_t *via,
 			 size_t from, size_t top)
 {
-	struct sbuf b = { 0 };
+	struct sb b = SB_INIT;
 
 	for (size_t i = from; i <= top; i++) {
 		/* A long cycle is shown by its ends. */
@@ -2846,15 +2773,15 @@ static void report_cycle(struct sema *s, const uint32_t *stack, const uint32_t *
 	struct loc fl = node_loc(s, &s->nodes[stack[from]]);
 
 	S_ERROR(s, &fl, "alias cycle: %s; an address in it would be "
-		"redirected forever", sb_str(&b));
+		"redirected forever", sb_text(&b));
 	for (size_t i = from; i <= top && i < from + 8; i++) {
 		const struct node *n = &s->nodes[stack[i]];
 		size_t cnt;
 		const struct alias_item *it = &node_items(s, n, &cnt)[via[i]];
-		struct sbuf nb = { 0 };
+		struct sb nb = SB_INIT;
 
 		node_name(s, n, &nb);
-		diag_note(s->dg, &it->loc, "%s is redirected to '%s' here", sb_str(&nb),
+		diag_note(s->dg, &it->loc, "%s is redirected to '%s' here", sb_text(&nb),
 			  it->text);
 		sb_free(&nb);
 	}
@@ -3173,7 +3100,7 @@ struct tuple {
 
 static char *join2(const char *a, const char *b, const char *sep)
 {
-	struct sbuf sb = { 0 };
+	struct sb sb = SB_INIT;
 
 	if (a == NULL && b == NULL)
 		return NULL;
@@ -3183,7 +3110,7 @@ static char *join2(const char *a, const char *b, const char *sep)
 		sb_puts(&sb, sep);
 	if (b != NULL)
 		sb_puts(&sb, b);
-	return sb.s;
+	return sb_take(&sb);
 }
 
 static void tuple_of(const struct sema *s, const struct variant *vr, struct tuple *t)
@@ -3227,7 +3154,7 @@ static bool hosts_eq(const struct tuple *a, const struct tuple *b)
 	return true;
 }
 
-static void fmt_hosts(const struct tuple *t, struct sbuf *b)
+static void fmt_hosts(const struct tuple *t, struct sb *b)
 {
 	for (size_t i = 0; i < t->nhosts; i++) {
 		const struct mdl_host *h = &t->hosts[i];
@@ -3289,7 +3216,7 @@ static enum field tuple_diff(const struct tuple *a, const struct tuple *b)
 
 /* "to hosts a:25", "with transport 't'", "with errors_to unset", ... */
 static void fmt_field(const struct sema *s, const struct tuple *t, enum field f,
-		      struct sbuf *b)
+		      struct sb *b)
 {
 	const char *v = NULL;
 
@@ -3323,7 +3250,7 @@ static void fmt_field(const struct sema *s, const struct tuple *t, enum field f,
 		sb_quoted(b, v);
 }
 
-static void fmt_variant(const struct sema *s, const struct variant *vr, struct sbuf *b)
+static void fmt_variant(const struct sema *s, const struct variant *vr, struct sb *b)
 {
 	const struct router *R = &s->r[vr->router];
 
@@ -3394,7 +3321,7 @@ static void prove(struct sema *s)
 		enum field f = tuple_diff(&t0, &t);
 
 		if (f != F_NONE) {
-			struct sbuf me = { 0 }, other = { 0 }, fa = { 0 }, fb = { 0 };
+			struct sb me = SB_INIT, other = { 0 }, fa = { 0 }, fb = { 0 };
 
 			fmt_variant(s, vr, &me);
 			fmt_variant(s, &s->vars[first], &other);
@@ -3403,10 +3330,10 @@ static void prove(struct sema *s)
 			struct loc la = field_loc(s, vr, f), lb = field_loc(s, &s->vars[first], f);
 
 			S_ERROR(s, &la, "%s delivers %s, but %s delivers %s: every "
-				"address must %s in one SMTP transaction", sb_str(&me),
-				sb_str(&fa), sb_str(&other), sb_str(&fb),
+				"address must %s in one SMTP transaction", sb_text(&me),
+				sb_text(&fa), sb_text(&other), sb_text(&fb),
 				same_what(field_names[f]));
-			diag_note(s->dg, &lb, "%s delivers %s", sb_str(&other), sb_str(&fb));
+			diag_note(s->dg, &lb, "%s delivers %s", sb_text(&other), sb_text(&fb));
 			sb_free(&me);
 			sb_free(&other);
 			sb_free(&fa);
@@ -3428,7 +3355,7 @@ static void prove(struct sema *s)
 	/* Header changes and errors_to of redirect routers reach only the
 	   addresses they generate; others get to the same route without. */
 	const struct variant *fv = &s->vars[first];
-	struct sbuf other = { 0 };
+	struct sb other = SB_INIT;
 
 	fmt_variant(s, fv, &other);
 	for (size_t i = 0; i < s->nr; i++) {
@@ -3446,18 +3373,18 @@ static void prove(struct sema *s)
 		for (size_t k = 0; k < 3; k++) {
 			if (vals[k] == NULL)
 				continue;
-			struct sbuf fb = { 0 }, rv = { 0 };
+			struct sb fb = SB_INIT, rv = { 0 };
 
 			sb_quoted(&rv, vals[k]);
 			fmt_field(s, &t0, fs[k], &fb);
 			S_ERROR(s, &os[k]->loc, "addresses redirected by router '%s' get "
 				"%s %s, but %s delivers the addresses that are not redirected "
 				"%s: every address must %s in one SMTP transaction", R->name,
-				field_names[fs[k]], sb_str(&rv), sb_str(&other), sb_str(&fb),
+				field_names[fs[k]], sb_text(&rv), sb_text(&other), sb_text(&fb),
 				same_what(field_names[fs[k]]));
 			struct loc lb = field_loc(s, fv, fs[k]);
 
-			diag_note(s->dg, &lb, "%s delivers %s", sb_str(&other), sb_str(&fb));
+			diag_note(s->dg, &lb, "%s delivers %s", sb_text(&other), sb_text(&fb));
 			sb_free(&fb);
 			sb_free(&rv);
 		}
