@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "list.h"
+#include "sb.h"
 #include "values.h"
 
 #define OOM_MSG "out of memory"
@@ -45,25 +47,6 @@ static int hex_value(int c)
 static bool is_blank(int c)
 {
 	return c == ' ' || c == '\t';
-}
-
-/* isspace() in the C locale, which is what Exim's list code uses. */
-static bool is_space(int c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' ||
-	       c == '\r';
-}
-
-/* iscntrl() and ispunct() in the C locale. */
-static bool is_cntrl(int c)
-{
-	return (c >= 0 && c < 0x20) || c == 0x7f;
-}
-
-static bool is_punct(int c)
-{
-	return (c > 0x20 && c < 0x7f) &&
-	       !is_digit(c) && !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z');
 }
 
 static int lower(int c)
@@ -414,39 +397,6 @@ int val_string(const char *raw, char **out, struct val_err *err)
 
 /* ------------------------------------------------------------------ list */
 
-/*
- * Scan one non-empty item that starts at s[i] (a data character: either not
- * the separator, or the second of a doubled separator), as Exim's
- * string_nextinlist does.  Copies the item's bytes to @dst when it is not
- * NULL, returns their number, and sets *next to the offset after the item
- * and its terminating separator.
- */
-static size_t scan_item(const unsigned char *s, size_t i, int sep,
-			bool special, char *dst, size_t *next)
-{
-	size_t len = 0;
-
-	for (;;) {
-		if (dst != NULL)
-			dst[len] = (char)s[i];
-		len++;
-		i++;
-		while (s[i] != '\0' && s[i] != sep) {
-			if (dst != NULL)
-				dst[len] = (char)s[i];
-			len++;
-			i++;
-		}
-		if (s[i] == '\0')
-			break;
-		i++;
-		if (s[i] != sep || special)
-			break;
-	}
-	*next = i;
-	return len;
-}
-
 static int list_push(struct val_list *l, size_t *cap, char *item, size_t pos)
 {
 	if (l->n == *cap) {
@@ -470,67 +420,31 @@ static int list_push(struct val_list *l, size_t *cap, char *item, size_t pos)
 
 int val_list(const char *str, struct val_list *out, struct val_err *err)
 {
-	const unsigned char *s = (const unsigned char *)str;
 	struct val_list l = { NULL, NULL, 0, ':' };
+	struct list_iter it;
+	struct sb item = SB_INIT;
 	size_t cap = 0;
-	size_t i = 0;
-	int sep = ':';
+	int rc;
 
-	while (is_space(s[i]))
-		i++;
-	if (s[i] == '<' && s[i + 1] == '\0') {
-		/* Exim takes the NUL as the new separator: an empty list. */
-		i++;
-	} else if (s[i] == '<' && (is_punct(s[i + 1]) || is_cntrl(s[i + 1]))) {
-		sep = s[i + 1];
-		i += 2;
-	}
-	l.sep = (char)sep;
+	list_init(&it, str, 0);
+	while ((rc = list_next(&it, &item)) == 1) {
+		char *copy = sb_take(&item);
 
-	bool special = is_cntrl(sep);
-	for (;;) {
-		while (is_space(s[i]) && s[i] != sep)
-			i++;
-		if (s[i] == '\0')
-			break;
-
-		size_t start = i;
-		char *item;
-
-		if (s[i] == sep && (s[i + 1] != sep || special)) {
-			/* An empty item, ended by this separator. */
-			i++;
-			item = malloc(1);
-			if (item == NULL)
-				goto oom;
-			item[0] = '\0';
-		} else {
-			if (s[i] == sep)
-				i++;    /* a doubled separator opens the item */
-			size_t next;
-			size_t len = scan_item(s, i, sep, special, NULL, &next);
-
-			item = malloc(len + 1);
-			if (item == NULL)
-				goto oom;
-			scan_item(s, i, sep, special, item, &next);
-			/* Exim trims trailing white space, except a blank
-			 * escaped by a backslash. */
-			while (len > 0 && is_space((unsigned char)item[len - 1]) &&
-			       (len == 1 || item[len - 2] != '\\'))
-				len--;
-			item[len] = '\0';
-			i = next;
-		}
-		if (list_push(&l, &cap, item, start) < 0) {
-			free(item);
+		if (copy == NULL)
+			goto oom;
+		if (list_push(&l, &cap, copy, it.pos) < 0) {
+			free(copy);
 			goto oom;
 		}
 	}
+	if (rc < 0)
+		goto oom;
+	l.sep = it.sep > 0 ? (char)it.sep : ':';
 	*out = l;
 	return 0;
 
 oom:
+	sb_free(&item);
 	val_list_free(&l);
 	*out = l;
 	return fail(err, 0, 0, OOM_MSG);
