@@ -26,6 +26,7 @@
 
 #include "fixup.h"
 #include "rwrt.h"
+#include "sb.h"
 
 #if defined(__GNUC__)
 #define FX_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -42,70 +43,6 @@ enum { EW_MAX = 75 };
 /* A word of a name longer than this cannot be folded into a line: the name
    is then written as encoded words, which can. */
 enum { WORD_MAX = 900 };
-
-/* ---- strings being built ------------------------------------------------ */
-
-/* A growable buffer; after a failed allocation it ignores everything and
-   sb_str() returns NULL, so that callers check once at the end. */
-struct sb {
-	char *p;
-	size_t len;
-	size_t cap;
-	bool oom;
-};
-
-static void sb_put(struct sb *b, const void *s, size_t n)
-{
-	if (b->oom || n == 0)
-		return;
-	if (n > b->cap - b->len) {
-		size_t c = b->cap ? b->cap : 128;
-
-		while (c - b->len < n) {
-			if (c > SIZE_MAX / 2) {
-				b->oom = true;
-				return;
-			}
-			c *= 2;
-		}
-		char *np = realloc(b->p, c);
-
-		if (np == NULL) {
-			b->oom = true;
-			return;
-		}
-		b->p = np;
-		b->cap = c;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-}
-
-static void sb_puts(struct sb *b, const char *s)
-{
-	sb_put(b, s, strlen(s));
-}
-
-static void sb_putc(struct sb *b, char c)
-{
-	sb_put(b, &c, 1);
-}
-
-/* The text, NUL-terminated and owned by @b, or NULL when memory ran out. */
-static char *sb_str(struct sb *b)
-{
-	sb_putc(b, '\0');
-	if (b->oom)
-		return NULL;
-	b->len--;
-	return b->p;
-}
-
-static void sb_free(struct sb *b)
-{
-	free(b->p);
-	memset(b, 0, sizeof(*b));
-}
 
 /* ---- characters ---------------------------------------------------------- */
 
@@ -328,7 +265,7 @@ static void put_mailbox(struct sb *b, const char *name, const char *addr)
  */
 static char *clean_name(const char *s, size_t n, bool *oom)
 {
-	struct sb b = { 0 };
+	struct sb b = SB_INIT;
 
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -342,13 +279,13 @@ static char *clean_name(const char *s, size_t n, bool *oom)
 		sb_putc(&b, (char)c);
 	}
 	while (b.len > 0 && b.p[b.len - 1] == ' ')
-		b.len--;
+		b.p[--b.len] = '\0';
 	if (b.len == 0) {
-		*oom = b.oom;
+		*oom = b.err != SB_OK;
 		sb_free(&b);
 		return NULL;
 	}
-	char *r = sb_str(&b);
+	char *r = sb_take(&b);
 
 	if (r == NULL)
 		*oom = true;
@@ -488,7 +425,7 @@ static const char *fname(const struct fx *x, const char *base, char buf[32])
 static int insert_field(struct fx *x, size_t pos, const char *text, size_t len,
 			size_t trigger)
 {
-	struct sb f = { 0 };
+	struct sb f = SB_INIT;
 	struct msg_err me;
 	int rc = FIXUP_OK;
 
@@ -502,9 +439,11 @@ static int insert_field(struct fx *x, size_t pos, const char *text, size_t len,
 		return fail(x, "the %.*s field has a line longer than %d octets that "
 			    "cannot be folded", (int)nl, text, FOLD_HARD);
 	}
-	if (sb_str(&f) == NULL)
+	const char *s = sb_str(&f);
+
+	if (s == NULL)
 		rc = nomem(x);
-	else if (msg_header_insert(x->m, pos, f.p, f.len, &me) != 0)
+	else if (msg_header_insert(x->m, pos, s, f.len, &me) != 0)
 		rc = fail(x, "%s", me.text);
 	sb_free(&f);
 	return rc;
@@ -513,16 +452,17 @@ static int insert_field(struct fx *x, size_t pos, const char *text, size_t len,
 /* Add the field @name: @value (noq's own text) at @pos, folded at 78. */
 static int add_field(struct fx *x, size_t pos, const char *name, const struct sb *value)
 {
-	struct sb f = { 0 };
+	struct sb f = SB_INIT;
+	const char *s;
 	int rc;
 
 	sb_puts(&f, name);
 	sb_puts(&f, ": ");
 	sb_put(&f, value->p, value->len);
-	if (value->oom || sb_str(&f) == NULL)
+	if (value->err != SB_OK || (s = sb_str(&f)) == NULL)
 		rc = nomem(x);
 	else
-		rc = insert_field(x, pos, f.p, f.len, FOLD_SOFT);
+		rc = insert_field(x, pos, s, f.len, FOLD_SOFT);
 	sb_free(&f);
 	return rc;
 }
@@ -890,7 +830,7 @@ static int caller_name(struct fx *x)
 	if (o->full_name != NULL) {
 		x->name = clean_name(o->full_name, strlen(o->full_name), &oom);
 	} else if (o->gecos != NULL) {
-		struct sb b = { 0 };
+		struct sb b = SB_INIT;
 
 		for (const char *p = o->gecos; *p != '\0' && *p != ','; p++) {
 			if (*p != '&') {
@@ -904,10 +844,12 @@ static int caller_name(struct fx *x)
 				sb_puts(&b, o->login);
 			}
 		}
-		if (b.oom)
+		const char *s = sb_str(&b);
+
+		if (s == NULL)
 			oom = true;
 		else
-			x->name = clean_name(b.p != NULL ? b.p : "", b.len, &oom);
+			x->name = clean_name(s, b.len, &oom);
 		sb_free(&b);
 	}
 	return oom ? nomem(x) : FIXUP_OK;
@@ -968,7 +910,7 @@ static int from_login(struct fx *x)
 		if (!eq_nocase(h.value + a, z - a, x->o->login))
 			continue;
 
-		struct sb v = { 0 };
+		struct sb v = SB_INIT;
 		int rc;
 
 		put_mailbox(&v, x->name, x->o->caller_addr);
@@ -987,7 +929,7 @@ static int from_login(struct fx *x)
 static int add_id_from(struct fx *x)
 {
 	char name[32];
-	struct sb v = { 0 };
+	struct sb v = SB_INIT;
 	int rc = FIXUP_OK;
 
 	if (msg_header_find(x->m, fname(x, "Message-Id", name), 0) == MSG_NONE) {
@@ -1053,7 +995,7 @@ static int from_is_caller(struct fx *x, bool *yes)
 static int sender_rule(struct fx *x)
 {
 	char name[32];
-	struct sb v = { 0 };
+	struct sb v = SB_INIT;
 	bool same;
 	int rc;
 
@@ -1161,7 +1103,7 @@ static int fix_field(struct fx *x, size_t i, uint32_t where, bool sender_like)
 	const char *dom = sender_like ? x->o->qualify_domain : x->o->qualify_recipient;
 	struct msg_header h;
 	struct addr_list l;
-	struct sb f = { 0 };
+	struct sb f = SB_INIT;
 	size_t done = 0;
 	bool changed = false;
 	int rc = FIXUP_OK;
@@ -1201,12 +1143,14 @@ static int fix_field(struct fx *x, size_t i, uint32_t where, bool sender_like)
 	}
 	if (rc == FIXUP_OK && changed) {
 		sb_put(&f, h.value + done, h.value_len - done);
-		if (sb_str(&f) == NULL)
+		const char *s = sb_str(&f);
+
+		if (s == NULL)
 			rc = nomem(x);
 		else if (msg_header_remove(x->m, i) != 0)
 			rc = fail(x, "lost header field %zu", i);
 		else
-			rc = insert_field(x, i, f.p, f.len, FOLD_HARD);
+			rc = insert_field(x, i, s, f.len, FOLD_HARD);
 	}
 	sb_free(&f);
 	addr_list_free(&l);
@@ -1262,7 +1206,7 @@ void fixup_date(time_t t, char *buf, size_t len)
 static int add_date(struct fx *x)
 {
 	char name[32], date[64];
-	struct sb v = { 0 };
+	struct sb v = SB_INIT;
 	int rc;
 
 	if (msg_header_find(x->m, fname(x, "Date", name), 0) != MSG_NONE)
@@ -1279,7 +1223,7 @@ static int add_received(struct fx *x)
 	const struct fixup_opts *o = x->o;
 	const char *id = o->message_id, *at = strchr(id, '@');
 	char date[64];
-	struct sb f = { 0 };
+	struct sb f = SB_INIT;
 	int rc;
 
 	sb_puts(&f, "Received: from ");
@@ -1318,10 +1262,12 @@ static int add_received(struct fx *x)
 	fixup_date(o->now, date, sizeof(date));
 	sb_puts(&f, "; ");
 	sb_puts(&f, date);
-	if (sb_str(&f) == NULL)
+	const char *s = sb_str(&f);
+
+	if (s == NULL)
 		rc = nomem(x);
 	else
-		rc = insert_field(x, 0, f.p, f.len, FOLD_HARD);
+		rc = insert_field(x, 0, s, f.len, FOLD_HARD);
 	sb_free(&f);
 	return rc;
 }
@@ -1371,22 +1317,23 @@ static void route_remove(struct fx *x, const char *list)
 /* Insert the headers_add field in @f at the end, and empty @f. */
 static int route_flush(struct fx *x, struct sb *f)
 {
+	const char *s;
 	int rc = FIXUP_OK;
 
 	if (f->len == 0)
 		return FIXUP_OK;
-	if (sb_str(f) == NULL)
+	if ((s = sb_str(f)) == NULL)
 		rc = nomem(x);
 	else
-		rc = insert_field(x, msg_header_count(x->m), f->p, f->len, FOLD_HARD);
-	f->len = 0;
+		rc = insert_field(x, msg_header_count(x->m), s, f->len, FOLD_HARD);
+	sb_clear(f);
 	return rc;
 }
 
 /* headers_add: '\n'-separated lines, a blank first continuing a field. */
 static int route_add(struct fx *x, const char *text)
 {
-	struct sb f = { 0 };
+	struct sb f = SB_INIT;
 	int rc = FIXUP_OK;
 
 	for (const char *p = text; rc == FIXUP_OK; ) {
