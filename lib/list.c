@@ -75,8 +75,7 @@ int list_next(struct list_iter *it, struct sb *item)
 
 		while (s[run] != '\0' && s[run] != sep)
 			run++;
-		if (sb_put(item, s + i, run - i) != 0)
-			return -1;
+		sb_put(item, s + i, run - i);   /* a failure is sticky */
 		i = run;
 		if (s[i] == '\0')
 			break;
@@ -85,6 +84,8 @@ int list_next(struct list_iter *it, struct sb *item)
 			break;
 	}
 	it->i = i;
+	if (item->err != SB_OK)
+		return -1;
 	/* Trailing blanks go, unless the last is escaped. */
 	size_t n = item->len;
 

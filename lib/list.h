@@ -49,7 +49,8 @@ void list_init(struct list_iter *it, const char *list, int sep);
 /**
  * list_next() - the next item into @item (its old text replaced).
  * Returns 1 with an item, 0 at the end of the list, -1 when @item could
- * not hold it (@item->err says why).
+ * not hold it (@item->err says why; the item is passed over, so reading
+ * may go on with the next).
  */
 int list_next(struct list_iter *it, struct sb *item);
 

@@ -33,8 +33,10 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "list.h"
 #include "route.h"
 #include "rwrt.h"
+#include "sb.h"
 
 #if defined(__GNUC__)
 #define ROUTE_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -465,60 +467,6 @@ static char *expand(struct st *s, const struct att *a, const struct rtr *R, cons
  * Matching lists
  * ====================================================================== */
 
-/** struct lsplit - walking an Exim list: "<c" sets the separator, "cc" is a literal c. */
-struct lsplit {
-	const char *p;
-	char sep;
-};
-
-static void lsplit_init(struct lsplit *l, const char *text)
-{
-	const char *p = text;
-
-	while (is_space((unsigned char)*p))
-		p++;
-	l->sep = ':';
-	if (p[0] == '<' && p[1] != '\0' && (ispunct((unsigned char)p[1]) ||
-					    iscntrl((unsigned char)p[1]))) {
-		l->sep = p[1];
-		p += 2;
-	}
-	l->p = p;
-}
-
-/* The next item into @buf (@len bytes); false at the end, or when too long. */
-static bool lsplit_next(struct lsplit *l, char *buf, size_t len, bool *toolong)
-{
-	const char *p = l->p;
-	size_t n = 0;
-
-	*toolong = false;
-	while (is_space((unsigned char)*p))
-		p++;
-	if (*p == '\0') {
-		l->p = p;
-		return false;
-	}
-	for (; *p; p++) {
-		if (*p == l->sep) {
-			if (p[1] != l->sep)
-				break;
-			p++;
-		}
-		if (n + 1 < len)
-			buf[n++] = *p;
-		else
-			*toolong = true;
-	}
-	if (*p == l->sep)
-		p++;
-	while (n > 0 && is_space((unsigned char)buf[n - 1]))
-		n--;
-	buf[n] = '\0';
-	l->p = p;
-	return true;
-}
-
 static int push_re(struct lstore *ls, regex_t *re)
 {
 	if (ls->nre == ls->capre) {
@@ -678,35 +626,34 @@ static int compile_item(struct st *s, struct lstore *ls, char *t, enum lkind k,
 static int compile_text(struct st *s, struct lstore *ls, const char *text, enum lkind k,
 			struct clist *out)
 {
-	struct lsplit sp;
-	char buf[4096];
-	bool toolong;
+	struct list_iter li;
+	struct sb buf = SB_INIT;
 	size_t n = 0, cap = 0;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
-	lsplit_init(&sp, text);
-	while (lsplit_next(&sp, buf, sizeof(buf), &toolong)) {
+	list_init(&li, text, 0);
+	while ((rc = list_next(&li, &buf)) > 0) {
 		if (n == cap) {
 			size_t c = cap ? cap * 2 : 8;
 			struct litem *v = arena_alloc(&ls->a, c * sizeof(*v));
 
 			if (v == NULL)
-				return -1;
+				break;
 			if (n > 0)
 				memcpy(v, out->v, n * sizeof(*v));
 			out->v = v;
 			cap = c;
 		}
-		char *t = arena_strdup(&ls->a, buf);
+		char *t = arena_strdup(&ls->a, buf.p);
 
 		if (t == NULL || compile_item(s, ls, t, k, &out->v[n]) < 0)
-			return -1;
-		if (toolong)
-			bad_item(&out->v[n], "an item too long to match");
+			break;
 		n++;
 		out->n = n;
 	}
-	return 0;
+	sb_free(&buf);
+	return rc == 0 ? 0 : -1;
 }
 
 static int compile_rlist(struct st *s, struct rlist *rl, enum lkind k)
@@ -1433,60 +1380,66 @@ enum pre {
 /* Exim's route_check_prefix(): the length of the matching prefix, or 0. */
 static size_t check_prefix(const char *lp, const char *list)
 {
-	struct lsplit sp;
-	char it[256];
-	bool toolong;
-	size_t len = strlen(lp);
+	struct list_iter li;
+	struct sb item = SB_INIT;
+	size_t len = strlen(lp), found = 0;
 
-	lsplit_init(&sp, list);
-	while (lsplit_next(&sp, it, sizeof(it), &toolong)) {
-		size_t pl = strlen(it);
+	list_init(&li, list, 0);
+	while (found == 0 && list_next(&li, &item) > 0) {
+		const char *it = item.p;
+		size_t pl = item.len;
 
-		if (toolong || pl == 0)
+		if (pl == 0)
 			continue;
 		if (it[0] == '*') {
 			/* The longest prefix ending with the rest of the item. */
 			size_t rl = pl - 1;
 
 			for (size_t p = len > rl ? len - rl : 0; rl <= len; p--) {
-				if (eq_ci_n(lp + p, it + 1, rl) && p + rl < len)
-					return p + rl;
+				if (eq_ci_n(lp + p, it + 1, rl) && p + rl < len) {
+					found = p + rl;
+					break;
+				}
 				if (p == 0)
 					break;
 			}
 		} else if (pl < len && eq_ci_n(lp, it, pl)) {
-			return pl;
+			found = pl;
 		}
 	}
-	return 0;
+	sb_free(&item);
+	return found;
 }
 
 /* Exim's route_check_suffix(): the length of the matching suffix, or 0. */
 static size_t check_suffix(const char *lp, const char *list)
 {
-	struct lsplit sp;
-	char it[256];
-	bool toolong;
-	size_t len = strlen(lp);
+	struct list_iter li;
+	struct sb item = SB_INIT;
+	size_t len = strlen(lp), found = 0;
 
-	lsplit_init(&sp, list);
-	while (lsplit_next(&sp, it, sizeof(it), &toolong)) {
-		size_t sl = strlen(it);
+	list_init(&li, list, 0);
+	while (found == 0 && list_next(&li, &item) > 0) {
+		const char *it = item.p;
+		size_t sl = item.len;
 
-		if (toolong || sl == 0)
+		if (sl == 0)
 			continue;
 		if (it[sl - 1] == '*') {
 			/* The longest suffix starting with the rest of the item. */
 			size_t rl = sl - 1;
 
 			for (size_t p = 1; p + rl <= len; p++)
-				if (eq_ci_n(lp + p, it, rl))
-					return len - p;
+				if (eq_ci_n(lp + p, it, rl)) {
+					found = len - p;
+					break;
+				}
 		} else if (sl < len && eq_ci_n(lp + len - sl, it, sl)) {
-			return sl;
+			found = sl;
 		}
 	}
-	return 0;
+	sb_free(&item);
+	return found;
 }
 
 static const struct passwd *find_user(struct st *s, const char *name)
@@ -1543,25 +1496,28 @@ static bool check_access(const char *path, uid_t uid, gid_t gid, unsigned bits)
 static enum pre require_files(struct st *s, const struct att *a, const struct rtr *R,
 			      char *msg, size_t msglen)
 {
-	struct lsplit sp;
-	char item[PATH_MAX];
-	bool toolong, ugid_set = false;
+	struct list_iter li;
+	struct sb item = SB_INIT;
+	bool ugid_set = false;
 	uid_t uid = 0;
 	gid_t gid = 0;
+	enum pre r = PRE_OK;
+	int more;
 
-	lsplit_init(&sp, R->require_files);
-	while (lsplit_next(&sp, item, sizeof(item), &toolong)) {
-		char *x = expand(s, a, R, "require_files", item, msg, msglen);
-		enum pre r = PRE_OK;
+	list_init(&li, R->require_files, 0);
+	while (r == PRE_OK && (more = list_next(&li, &item)) != 0) {
+		char *x = more > 0 ? expand(s, a, R, "require_files", item.p, msg, msglen)
+				   : NULL;
 
-		if (x == NULL)
-			return PRE_DEFER;
+		if (more < 0)
+			fmt(msg, msglen, "require_files: out of memory");
+		if (x == NULL) {
+			r = PRE_DEFER;
+			break;
+		}
 		char *p = x;
 
-		if (toolong) {
-			fmt(msg, msglen, "require_files: an item is too long");
-			r = PRE_DEFER;
-		} else if (*p == '\0') {
+		if (*p == '\0') {
 			/* empty items are skipped */
 		} else if (strchr(p, '/') == NULL) {
 			/* A user (and ",group") whose access later files need. */
@@ -1628,10 +1584,9 @@ static enum pre require_files(struct st *s, const struct att *a, const struct rt
 			}
 		}
 		free(x);
-		if (r != PRE_OK)
-			return r;
 	}
-	return PRE_OK;
+	sb_free(&item);
+	return r;
 }
 
 /* A condition's value: "", "0", "no", "false" are false (Exim). */
@@ -2277,30 +2232,28 @@ static enum rdkind text_list(struct rd *d, const char *t, size_t n)
 
 static bool in_id_list(struct st *s, const char *list, unsigned long id, bool users)
 {
-	struct lsplit sp;
-	char it[256];
-	bool toolong;
+	struct list_iter li;
+	struct sb item = SB_INIT;
+	bool in = false;
 
-	lsplit_init(&sp, list);
-	while (lsplit_next(&sp, it, sizeof(it), &toolong)) {
-		if (toolong)
-			continue;
+	list_init(&li, list, 0);
+	while (!in && list_next(&li, &item) > 0) {
+		const char *it = item.p;
+
 		if (all_digits(it)) {
-			if (strtoul(it, NULL, 10) == id)
-				return true;
+			in = strtoul(it, NULL, 10) == id;
 		} else if (users) {
 			const struct passwd *pw = find_user(s, it);
 
-			if (pw != NULL && (unsigned long)pw->pw_uid == id)
-				return true;
+			in = pw != NULL && (unsigned long)pw->pw_uid == id;
 		} else {
 			const struct group *gr = getgrnam(it);
 
-			if (gr != NULL && (unsigned long)gr->gr_gid == id)
-				return true;
+			in = gr != NULL && (unsigned long)gr->gr_gid == id;
 		}
 	}
-	return false;
+	sb_free(&item);
+	return in;
 }
 
 /*

@@ -125,6 +125,9 @@ static void test_bounded(void)
 	CU_ASSERT_STRING_EQUAL(sb_str(&b), "abc");
 	CU_ASSERT_EQUAL(list_next(&it, &b), -1);
 	CU_ASSERT_EQUAL(b.err, SB_TOOLONG);
+	CU_ASSERT_EQUAL(list_next(&it, &b), 1);        /* passed over */
+	CU_ASSERT_STRING_EQUAL(sb_str(&b), "x");
+	CU_ASSERT_EQUAL(list_next(&it, &b), 0);
 	sb_free(&b);
 }
 
