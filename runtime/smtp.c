@@ -25,7 +25,9 @@
 #include <netinet/tcp.h>
 
 #include "auth.h"
+#include "list.h"
 #include "ossl.h"
+#include "sb.h"
 #include "smtp.h"
 #include "tls.h"
 
@@ -1310,43 +1312,15 @@ static bool cidr_match(const char *item, const char *ip)
 
 bool smtp_host_match(const char *list, const char *name, const char *ip)
 {
-	char sep = ':';
-	const char *p = list;
-	bool last_neg = false;
+	struct list_iter li;
+	struct sb item = SB_INIT;
+	bool last_neg = false, result = false, done = false;
 
 	if (list == NULL)
 		return false;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (p[0] == '<' && p[1] != '\0' && p[1] != ' ') {
-		sep = p[1];
-		p += 2;
-	}
-	while (*p != '\0') {
-		char item[300];
-		size_t n = 0;
-
-		/* One item; a doubled separator is a literal one (IPv6). */
-		while (*p != '\0') {
-			if (*p == sep && p[1] == sep) {
-				if (n + 1 < sizeof(item))
-					item[n++] = sep;
-				p += 2;
-				continue;
-			}
-			if (*p == sep)
-				break;
-			if (n + 1 < sizeof(item))
-				item[n++] = *p;
-			p++;
-		}
-		if (*p == sep)
-			p++;
-		while (n > 0 && (item[n - 1] == ' ' || item[n - 1] == '\t'))
-			n--;
-		item[n] = '\0';
-
-		char *it = item;
+	list_init(&li, list, 0);
+	while (!done && list_next(&li, &item) > 0) {
+		const char *it = item.p;
 		bool neg = false;
 
 		while (*it == ' ' || *it == '\t' || *it == '!') {
@@ -1368,9 +1342,12 @@ bool smtp_host_match(const char *list, const char *name, const char *ip)
 
 			hit = nl >= sl && strcasecmp(name + nl - sl, it + 1) == 0;
 		}
-		if (hit)
-			return !neg;
+		if (hit) {
+			result = !neg;
+			done = true;
+		}
 	}
+	sb_free(&item);
 	/* Exim: no match is "no", unless the last item was negative. */
-	return last_neg;
+	return done ? result : last_neg;
 }
