@@ -1,11 +1,12 @@
 /*
  * auth.c -- SMTP AUTH client mechanisms and send-time secrets (see auth.h).
  *
- * Every buffer that may hold a secret is a struct sbuf: it grows by
- * allocating anew, copying and wiping the old block (realloc() could leave
- * a copy behind), and it is wiped before it is freed.  Error texts are
- * built from the policy's structure (offsets, paths, mechanism names) and
- * never from the text of a secret or of the list that may contain one.
+ * Every buffer that may hold a secret is a struct sb (sb.h) marked
+ * @secret: it grows by allocating anew, copying and wiping the old block
+ * (realloc() could leave a copy behind), and it is wiped before it is
+ * freed.  Error texts are built from the policy's structure (offsets,
+ * paths, mechanism names) and never from the text of a secret or of the
+ * list that may contain one.
  *
  * Exchanges are one state machine per struct auth: the plaintext driver
  * and the built-in PLAIN and LOGIN are a list of items sent in turn; the
@@ -35,6 +36,7 @@
 
 #include "auth.h"
 #include "ossl.h"
+#include "sb.h"
 
 #if defined(__GNUC__)
 #define AUTH_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -85,92 +87,14 @@ static void preferr(char *err, size_t errlen, const char *prefix)
 
 /* ------------------------------------------------------------ buffers */
 
-/**
- * struct sbuf - a growing buffer that may hold a secret.
- * @p/@len/@cap: the octets; @p[@len] is always '\0' once allocated.
- */
-struct sbuf {
-	unsigned char *p;
-	size_t len, cap;
-};
-
-static void sb_wipe(struct sbuf *b)
+/* Say in @err why @b stopped taking text; returns -1. */
+static int seterr_sb(const struct sb *b, char *err, size_t errlen)
 {
-	if (b->p != NULL) {
-		ossl_cleanse(b->p, b->cap);
-		free(b->p);
-	}
-	b->p = NULL;
-	b->len = b->cap = 0;
-}
-
-/* Empty @b but keep its block, wiped. */
-static void sb_clear(struct sbuf *b)
-{
-	if (b->p != NULL) {
-		ossl_cleanse(b->p, b->cap);
-		b->p[0] = '\0';
-	}
-	b->len = 0;
-}
-
-/* Make room for @need octets and a NUL in @b, keeping its contents. */
-static int sb_grow(struct sbuf *b, size_t need, char *err, size_t errlen)
-{
-	size_t c = b->cap ? b->cap : 64;
-	unsigned char *q;
-
-	if (b->p != NULL && need < b->cap)
-		return 0;
-	if (need >= SIZE_MAX / 4) {
+	if (b->err == SB_TOOLONG)
+		seterr(err, errlen, "the result would be longer than %zu octets", b->max);
+	else
 		seterr(err, errlen, "out of memory");
-		return -1;
-	}
-	while (c < need + 1)
-		c *= 2;
-	q = malloc(c);
-	if (q == NULL) {
-		seterr(err, errlen, "out of memory");
-		return -1;
-	}
-	if (b->p != NULL) {
-		memcpy(q, b->p, b->len);
-		ossl_cleanse(b->p, b->cap);
-		free(b->p);
-	}
-	b->p = q;
-	b->cap = c;
-	b->p[b->len] = '\0';
-	return 0;
-}
-
-/* Append @n octets (@max bounds the length; 0 = no bound but memory). */
-static int sb_put(struct sbuf *b, const void *s, size_t n, size_t max, char *err,
-		  size_t errlen)
-{
-	if (max == 0)
-		max = SIZE_MAX / 8;
-	if (n > max || b->len > max - n) {
-		seterr(err, errlen, "the result would be longer than %zu octets", max);
-		return -1;
-	}
-	if (sb_grow(b, b->len + n, err, errlen) != 0)
-		return -1;
-	if (n > 0)
-		memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-	return 0;
-}
-
-static int sb_putc(struct sbuf *b, unsigned char c, size_t max, char *err, size_t errlen)
-{
-	return sb_put(b, &c, 1, max, err, errlen);
-}
-
-static int sb_puts(struct sbuf *b, const char *s, char *err, size_t errlen)
-{
-	return sb_put(b, s, strlen(s), 0, err, errlen);
+	return -1;
 }
 
 /* A wiped-on-free copy of @n octets at @s, NUL-terminated. */
@@ -374,9 +298,9 @@ const char *auth_state_name(enum auth_state s)
  * replaced by the @eollen octets at @eol (none: removed).
  */
 static int read_secret_file(const char *path, bool eol_given, const unsigned char *eol,
-			    size_t eollen, struct sbuf *out, char *err, size_t errlen)
+			    size_t eollen, struct sb *out, char *err, size_t errlen)
 {
-	struct sbuf b = { NULL, 0, 0 };
+	struct sb b = { .secret = true };
 	struct stat st;
 	int fd, rc = -1;
 
@@ -428,7 +352,8 @@ static int read_secret_file(const char *path, bool eol_given, const unsigned cha
 			ossl_cleanse(chunk, sizeof(chunk));
 			goto out;
 		}
-		if (sb_put(&b, chunk, (size_t)n, 0, err, errlen) != 0) {
+		if (sb_put(&b, chunk, (size_t)n) != 0) {
+			seterr_sb(&b, err, errlen);
 			ossl_cleanse(chunk, sizeof(chunk));
 			goto out;
 		}
@@ -451,9 +376,9 @@ static int read_secret_file(const char *path, bool eol_given, const unsigned cha
 		int r;
 
 		if (b.p[i] == '\n' && eol_given)
-			r = sb_put(out, eol, eollen, AUTH_SECRET_MAX, err, errlen);
+			r = sb_put(out, eol, eollen);
 		else
-			r = sb_putc(out, b.p[i], AUTH_SECRET_MAX, err, errlen);
+			r = sb_putc(out, b.p[i]);
 		if (r != 0) {
 			seterr(err, errlen, "the secret would be longer than %d octets",
 			       AUTH_SECRET_MAX);
@@ -462,7 +387,7 @@ static int read_secret_file(const char *path, bool eol_given, const unsigned cha
 	}
 	rc = 0;
 out:
-	sb_wipe(&b);
+	sb_free(&b);
 	close(fd);
 	return rc;
 }
@@ -507,8 +432,8 @@ static size_t escape(const char *s, size_t n, unsigned *c)
  * the matching '}', with backslash escapes; '{' and '$' are refused (noq
  * evaluates nothing inside).  Leaves *@i after the '}'.
  */
-static int expand_arg(const char *s, size_t n, size_t *i, size_t start, struct sbuf *arg,
-		      size_t max, char *err, size_t errlen)
+static int expand_arg(const char *s, size_t n, size_t *i, size_t start, struct sb *arg,
+		      char *err, size_t errlen)
 {
 	size_t k = *i;
 
@@ -528,8 +453,8 @@ static int expand_arg(const char *s, size_t n, size_t *i, size_t start, struct s
 			       "in the secret", k);
 			return -1;
 		}
-		if (sb_putc(arg, (unsigned char)c, max, err, errlen) != 0)
-			return -1;
+		if (sb_putc(arg, (unsigned char)c) != 0)
+			return seterr_sb(arg, err, errlen);
 		k += used;
 	}
 	if (k >= n) {
@@ -542,11 +467,11 @@ static int expand_arg(const char *s, size_t n, size_t *i, size_t start, struct s
 
 /* Append the literal run @lit to @out, with "^" = NUL and "^^" = '^' when
    @carets. */
-static int flush_literal(struct sbuf *lit, bool carets, struct sbuf *out, char *err,
+static int flush_literal(struct sb *lit, bool carets, struct sb *out, char *err,
 			 size_t errlen)
 {
 	for (size_t i = 0; i < lit->len; i++) {
-		unsigned char c = lit->p[i];
+		unsigned char c = (unsigned char)lit->p[i];
 
 		if (carets && c == '^') {
 			if (i + 1 < lit->len && lit->p[i + 1] == '^')
@@ -554,7 +479,7 @@ static int flush_literal(struct sbuf *lit, bool carets, struct sbuf *out, char *
 			else
 				c = '\0';
 		}
-		if (sb_putc(out, c, AUTH_SECRET_MAX, err, errlen) != 0) {
+		if (sb_putc(out, c) != 0) {
 			seterr(err, errlen, "the secret would be longer than %d octets",
 			       AUTH_SECRET_MAX);
 			return -1;
@@ -568,17 +493,21 @@ static int flush_literal(struct sbuf *lit, bool carets, struct sbuf *out, char *
  * Evaluate @n characters of @s into @out (see auth.h): literal text with
  * escapes, ${readfile{PATH}} and ${readfile{PATH}{EOL}}.  With @carets,
  * literal text (not what a file gives) gets client_send's '^' rule.
+ * Sets @out's @max to AUTH_SECRET_MAX, the longest a secret may be.
  */
-static int expand(const char *s, size_t n, bool carets, struct sbuf *out, char *err,
+static int expand(const char *s, size_t n, bool carets, struct sb *out, char *err,
 		  size_t errlen)
 {
 	static const char rf[] = "${readfile{";
-	struct sbuf lit = { NULL, 0, 0 }, path = { NULL, 0, 0 }, eol = { NULL, 0, 0 };
+	struct sb lit = { .max = AUTH_SECRET_MAX, .secret = true };
+	struct sb path = { .max = PATH_MAX, .secret = true };
+	struct sb eol = { .max = 256, .secret = true };
 	size_t i = 0;
 	int rc = -1;
 
-	if (sb_put(out, "", 0, 0, err, errlen) != 0)
-		return -1;
+	out->max = AUTH_SECRET_MAX;
+	if (sb_put(out, "", 0) != 0)
+		return seterr_sb(out, err, errlen);
 	while (i < n) {
 		unsigned c = (unsigned char)s[i];
 
@@ -588,8 +517,10 @@ static int expand(const char *s, size_t n, bool carets, struct sbuf *out, char *
 
 			while (j < n && !(s[j] == '\\' && j + 1 < n && s[j + 1] == 'N'))
 				j++;
-			if (sb_put(&lit, s + i + 2, j - i - 2, AUTH_SECRET_MAX, err, errlen) != 0)
+			if (sb_put(&lit, s + i + 2, j - i - 2) != 0) {
+				seterr_sb(&lit, err, errlen);
 				goto out;
+			}
 			i = j < n ? j + 2 : n;
 			continue;
 		}
@@ -601,14 +532,18 @@ static int expand(const char *s, size_t n, bool carets, struct sbuf *out, char *
 				       "byte in the secret", i);
 				goto out;
 			}
-			if (sb_putc(&lit, (unsigned char)c, AUTH_SECRET_MAX, err, errlen) != 0)
+			if (sb_putc(&lit, (unsigned char)c) != 0) {
+				seterr_sb(&lit, err, errlen);
 				goto out;
+			}
 			i += used;
 			continue;
 		}
 		if (c != '$') {
-			if (sb_putc(&lit, (unsigned char)c, AUTH_SECRET_MAX, err, errlen) != 0)
+			if (sb_putc(&lit, (unsigned char)c) != 0) {
+				seterr_sb(&lit, err, errlen);
 				goto out;
+			}
 			i++;
 			continue;
 		}
@@ -623,12 +558,12 @@ static int expand(const char *s, size_t n, bool carets, struct sbuf *out, char *
 		bool have_eol = false;
 
 		i += sizeof(rf) - 1;
-		if (expand_arg(s, n, &i, start, &path, PATH_MAX, err, errlen) != 0)
+		if (expand_arg(s, n, &i, start, &path, err, errlen) != 0)
 			goto out;
 		if (i < n && s[i] == '{') {
 			i++;
 			have_eol = true;
-			if (expand_arg(s, n, &i, start, &eol, 256, err, errlen) != 0)
+			if (expand_arg(s, n, &i, start, &eol, err, errlen) != 0)
 				goto out;
 		}
 		if (i >= n || s[i] != '}') {
@@ -642,8 +577,8 @@ static int expand(const char *s, size_t n, bool carets, struct sbuf *out, char *
 			seterr(err, errlen, "the ${readfile at offset %zu has no path", start);
 			goto out;
 		}
-		if (read_secret_file((const char *)path.p, have_eol, eol.p, eol.len, out, err,
-				     errlen) != 0)
+		if (read_secret_file(path.p, have_eol, (const unsigned char *)eol.p, eol.len, out,
+				     err, errlen) != 0)
 			goto out;
 		sb_clear(&path);
 		sb_clear(&eol);
@@ -652,28 +587,28 @@ static int expand(const char *s, size_t n, bool carets, struct sbuf *out, char *
 		goto out;
 	rc = 0;
 out:
-	sb_wipe(&lit);
-	sb_wipe(&path);
-	sb_wipe(&eol);
+	sb_free(&lit);
+	sb_free(&path);
+	sb_free(&eol);
 	return rc;
 }
 
 int auth_secret_expand(const char *spec, char **out, size_t *outlen, char *err,
 		       size_t errlen)
 {
-	struct sbuf b = { NULL, 0, 0 };
+	struct sb b = { .secret = true };
 
 	*out = NULL;
 	*outlen = 0;
 	if (expand(spec, strlen(spec), false, &b, err, errlen) != 0) {
-		sb_wipe(&b);
+		sb_free(&b);
 		return -1;
 	}
-	*out = (char *)b.p;
+	*out = b.p;
 	*outlen = b.len;
 	/* auth_secret_free() wipes len + 1 octets: clear the slack now. */
 	if (b.cap > b.len + 1)
-		ossl_cleanse(b.p + b.len + 1, b.cap - b.len - 1);
+		sb_wipe(b.p + b.len + 1, b.cap - b.len - 1);
 	return 0;
 }
 
@@ -687,7 +622,7 @@ int auth_secret_expand(const char *spec, char **out, size_t *outlen, char *err,
  * start set it, else ':'.  Returns 1 with an item, 0 at the end, -1 on
  * error.
  */
-static int list_next(const char **sp, int *sep, struct sbuf *item, char *err,
+static int list_next(const char **sp, int *sep, struct sb *item, char *err,
 		     size_t errlen)
 {
 	const unsigned char *s = (const unsigned char *)*sp;
@@ -715,7 +650,7 @@ static int list_next(const char **sp, int *sep, struct sbuf *item, char *err,
 		s++;
 		if (*s != *sep || special) {
 			*sp = (const char *)s;
-			return sb_put(item, "", 0, 0, err, errlen) == 0 ? 1 : -1;
+			return sb_put(item, "", 0) == 0 ? 1 : seterr_sb(item, err, errlen);
 		}
 	}
 	for (;;) {
@@ -723,8 +658,8 @@ static int list_next(const char **sp, int *sep, struct sbuf *item, char *err,
 
 		while (*e != '\0' && *e != *sep)
 			e++;
-		if (sb_put(item, s, (size_t)(e - s), 0, err, errlen) != 0)
-			return -1;
+		if (sb_put(item, s, (size_t)(e - s)) != 0)
+			return seterr_sb(item, err, errlen);
 		s = e;
 		if (*s == '\0')
 			break;
@@ -732,7 +667,7 @@ static int list_next(const char **sp, int *sep, struct sbuf *item, char *err,
 		if (*s != *sep || special)
 			break;
 	}
-	while (item->len > 0 && isspace(item->p[item->len - 1]))
+	while (item->len > 0 && isspace((unsigned char)item->p[item->len - 1]))
 		item->len--;
 	item->p[item->len] = '\0';
 	*sp = (const char *)s;
@@ -772,7 +707,7 @@ struct auth {
 	size_t secretlen;
 	unsigned char *user, *authzid, *host;
 	unsigned port;
-	struct sbuf ir, line, cfb;
+	struct sb ir, line, cfb;
 	unsigned char server_sig[32];
 	bool have_server_sig;
 	char server_text[SERVER_TEXT_MAX + 1];
@@ -791,7 +726,7 @@ static void wipe_free(struct auth *a, void *p, size_t len)
 	free(p);
 }
 
-static void wipe_sbuf(struct auth *a, struct sbuf *b)
+static void wipe_sbuf(struct auth *a, struct sb *b)
 {
 	wipe_free(a, b->p, b->cap);
 	b->p = NULL;
@@ -857,8 +792,11 @@ static struct auth *auth_alloc(char *err, size_t errlen)
 {
 	struct auth *a = calloc(1, sizeof(*a));
 
-	if (a == NULL)
+	if (a == NULL) {
 		seterr(err, errlen, "out of memory");
+		return NULL;
+	}
+	a->ir.secret = a->line.secret = a->cfb.secret = true;
 	return a;
 }
 
@@ -902,7 +840,7 @@ static bool mech_name_ok(const char *s)
 int auth_new_plaintext(const char *public_name, const char *client_send, unsigned flags,
 		       struct auth **out, char *err, size_t errlen)
 {
-	struct sbuf raw = { NULL, 0, 0 }, val = { NULL, 0, 0 };
+	struct sb raw = { .secret = true }, val = { .secret = true };
 	const char *s = client_send;
 	struct auth *a;
 	int sep = 0, r, n = 0;
@@ -930,7 +868,7 @@ int auth_new_plaintext(const char *public_name, const char *client_send, unsigne
 			goto fail;
 		}
 		sb_clear(&val);
-		if (expand((const char *)raw.p, raw.len, true, &val, err, errlen) != 0) {
+		if (expand(raw.p, raw.len, true, &val, err, errlen) != 0) {
 			snprintf(pre, sizeof(pre), "client_send item %d: ", n);
 			preferr(err, errlen, pre);
 			goto fail;
@@ -945,13 +883,13 @@ int auth_new_plaintext(const char *public_name, const char *client_send, unsigne
 		goto fail;
 	}
 	a->next = 1;
-	sb_wipe(&raw);
-	sb_wipe(&val);
+	sb_free(&raw);
+	sb_free(&val);
 	*out = a;
 	return 0;
 fail:
-	sb_wipe(&raw);
-	sb_wipe(&val);
+	sb_free(&raw);
+	sb_free(&val);
 	auth_free(a);
 	return -1;
 }
@@ -1065,25 +1003,25 @@ int auth_new(const struct auth_conf *c, struct auth **out, char *err, size_t err
 	a->mech = c->mech;
 	snprintf(a->name, sizeof(a->name), "%s", mname);
 	if (c->mech == AUTH_PLAIN || c->mech == AUTH_LOGIN) {
-		struct sbuf b = { NULL, 0, 0 };
+		struct sb b = { .secret = true };
 		int r = 0;
 
 		a->items_mode = true;
 		if (c->mech == AUTH_PLAIN) {
 			/* authzid NUL authcid NUL passwd (RFC 4616) */
 			if (c->authzid != NULL)
-				r = sb_puts(&b, c->authzid, err, errlen);
-			r = r ? r : sb_putc(&b, 0, 0, err, errlen);
-			r = r ? r : sb_puts(&b, c->user, err, errlen);
-			r = r ? r : sb_putc(&b, 0, 0, err, errlen);
-			r = r ? r : sb_put(&b, c->secret, c->secretlen, 0, err, errlen);
-			r = r ? r : add_item(a, b.p, b.len, err, errlen);
+				r = sb_puts(&b, c->authzid);
+			r = r ? r : sb_putc(&b, 0);
+			r = r ? r : sb_puts(&b, c->user);
+			r = r ? r : sb_putc(&b, 0);
+			r = r ? r : sb_put(&b, c->secret, c->secretlen);
+			r = r ? seterr_sb(&b, err, errlen) : add_item(a, b.p, b.len, err, errlen);
 		} else {
 			r = add_item(a, "", 0, err, errlen);
 			r = r ? r : add_item(a, c->user, strlen(c->user), err, errlen);
 			r = r ? r : add_item(a, c->secret, c->secretlen, err, errlen);
 		}
-		sb_wipe(&b);
+		sb_free(&b);
 		if (r != 0) {
 			auth_free(a);
 			return -1;
@@ -1108,33 +1046,33 @@ int auth_new(const struct auth_conf *c, struct auth **out, char *err, size_t err
 	return 0;
 }
 
-/* Append @s with SCRAM's saslname escapes: '=' as "=3D", ',' as "=2C". */
-static int put_saslname(struct sbuf *b, const unsigned char *s, char *err, size_t errlen)
+/* Append @s with SCRAM's saslname escapes: '=' as "=3D", ',' as "=2C"
+   (fails as sb_put()). */
+static int put_saslname(struct sb *b, const unsigned char *s)
 {
 	for (; *s != '\0'; s++) {
 		int r;
 
 		if (*s == '=')
-			r = sb_puts(b, "=3D", err, errlen);
+			r = sb_puts(b, "=3D");
 		else if (*s == ',')
-			r = sb_puts(b, "=2C", err, errlen);
+			r = sb_puts(b, "=2C");
 		else
-			r = sb_putc(b, *s, 0, err, errlen);
+			r = sb_putc(b, *s);
 		if (r != 0)
 			return -1;
 	}
 	return 0;
 }
 
-/* The SCRAM GS2 header: "n,," or "n,a=<authzid>,". */
-static int put_gs2(struct auth *a, struct sbuf *b, char *err, size_t errlen)
+/* The SCRAM GS2 header: "n,," or "n,a=<authzid>," (fails as sb_put()). */
+static int put_gs2(struct auth *a, struct sb *b)
 {
-	if (sb_puts(b, "n,", err, errlen) != 0)
+	if (sb_puts(b, "n,") != 0)
 		return -1;
-	if (a->authzid != NULL &&
-	    (sb_puts(b, "a=", err, errlen) != 0 || put_saslname(b, a->authzid, err, errlen) != 0))
+	if (a->authzid != NULL && (sb_puts(b, "a=") != 0 || put_saslname(b, a->authzid) != 0))
 		return -1;
-	return sb_puts(b, ",", err, errlen);
+	return sb_puts(b, ",");
 }
 
 /* Is @s (@n octets) a valid SCRAM nonce: printable ASCII but ','? */
@@ -1151,7 +1089,7 @@ static bool nonce_ok(const unsigned char *s, size_t n)
 /* Build the initial response of @a into a->ir; *@none when there is none. */
 static int initial_response(struct auth *a, bool *none, char *err, size_t errlen)
 {
-	struct sbuf *b = &a->ir;
+	struct sb *b = &a->ir;
 	char port[24];
 	int r = 0;
 
@@ -1159,7 +1097,8 @@ static int initial_response(struct auth *a, bool *none, char *err, size_t errlen
 	sb_clear(b);
 	if (a->items_mode) {
 		*none = a->items[0].len == 0;
-		return sb_put(b, a->items[0].p, a->items[0].len, 0, err, errlen);
+		return sb_put(b, a->items[0].p, a->items[0].len) == 0 ? 0
+								   : seterr_sb(b, err, errlen);
 	}
 	switch (a->mech) {
 	case AUTH_CRAM_MD5:
@@ -1180,42 +1119,44 @@ static int initial_response(struct auth *a, bool *none, char *err, size_t errlen
 			return -1;
 		}
 		sb_clear(&a->cfb);
-		r = sb_puts(&a->cfb, "n=", err, errlen);
-		r = r ? r : put_saslname(&a->cfb, a->user, err, errlen);
-		r = r ? r : sb_puts(&a->cfb, ",r=", err, errlen);
-		r = r ? r : sb_puts(&a->cfb, nv, err, errlen);
-		r = r ? r : put_gs2(a, b, err, errlen);
-		r = r ? r : sb_put(b, a->cfb.p, a->cfb.len, 0, err, errlen);
-		return r;
+		r = sb_puts(&a->cfb, "n=");
+		r = r ? r : put_saslname(&a->cfb, a->user);
+		r = r ? r : sb_puts(&a->cfb, ",r=");
+		r = r ? r : sb_puts(&a->cfb, nv);
+		if (r != 0)
+			return seterr_sb(&a->cfb, err, errlen);
+		r = put_gs2(a, b);
+		r = r ? r : sb_put(b, a->cfb.p, a->cfb.len);
+		return r ? seterr_sb(b, err, errlen) : 0;
 	}
 	case AUTH_XOAUTH2:
 		/* user=U ^A auth=Bearer T ^A ^A */
-		r = sb_puts(b, "user=", err, errlen);
-		r = r ? r : sb_puts(b, (const char *)a->user, err, errlen);
-		r = r ? r : sb_puts(b, "\001auth=Bearer ", err, errlen);
-		r = r ? r : sb_put(b, a->secret, a->secretlen, 0, err, errlen);
-		r = r ? r : sb_puts(b, "\001\001", err, errlen);
-		return r;
+		r = sb_puts(b, "user=");
+		r = r ? r : sb_puts(b, (const char *)a->user);
+		r = r ? r : sb_puts(b, "\001auth=Bearer ");
+		r = r ? r : sb_put(b, a->secret, a->secretlen);
+		r = r ? r : sb_puts(b, "\001\001");
+		return r ? seterr_sb(b, err, errlen) : 0;
 	case AUTH_OAUTHBEARER:
 		/* gs2-header ^A host=H ^A port=P ^A auth=Bearer T ^A ^A (RFC 7628) */
-		r = sb_puts(b, "n,", err, errlen);
+		r = sb_puts(b, "n,");
 		if (a->user != NULL) {
-			r = r ? r : sb_puts(b, "a=", err, errlen);
-			r = r ? r : put_saslname(b, a->user, err, errlen);
+			r = r ? r : sb_puts(b, "a=");
+			r = r ? r : put_saslname(b, a->user);
 		}
-		r = r ? r : sb_puts(b, ",", err, errlen);
+		r = r ? r : sb_puts(b, ",");
 		if (a->host != NULL) {
-			r = r ? r : sb_puts(b, "\001host=", err, errlen);
-			r = r ? r : sb_puts(b, (const char *)a->host, err, errlen);
+			r = r ? r : sb_puts(b, "\001host=");
+			r = r ? r : sb_puts(b, (const char *)a->host);
 		}
 		if (a->port != 0) {
 			snprintf(port, sizeof(port), "\001port=%u", a->port);
-			r = r ? r : sb_puts(b, port, err, errlen);
+			r = r ? r : sb_puts(b, port);
 		}
-		r = r ? r : sb_puts(b, "\001auth=Bearer ", err, errlen);
-		r = r ? r : sb_put(b, a->secret, a->secretlen, 0, err, errlen);
-		r = r ? r : sb_puts(b, "\001\001", err, errlen);
-		return r;
+		r = r ? r : sb_puts(b, "\001auth=Bearer ");
+		r = r ? r : sb_put(b, a->secret, a->secretlen);
+		r = r ? r : sb_puts(b, "\001\001");
+		return r ? seterr_sb(b, err, errlen) : 0;
 	case AUTH_PLAIN:
 	case AUTH_LOGIN:
 		break;
@@ -1229,7 +1170,10 @@ static int initial_response(struct auth *a, bool *none, char *err, size_t errlen
 static int put_line(struct auth *a, const char *prefix, const void *p, size_t n,
 		    size_t max, char *err, size_t errlen)
 {
+	const unsigned char *s = p;
 	size_t pl = strlen(prefix), el = auth_b64_len(n);
+	char chunk[65]; /* the base64 of 48 octets, and a NUL */
+	int r;
 
 	if (n > SIZE_MAX / 8 || pl + el + 2 > max) {
 		seterr(err, errlen, "the %s response would make a line of %zu octets; the "
@@ -1237,12 +1181,15 @@ static int put_line(struct auth *a, const char *prefix, const void *p, size_t n,
 		return -1;
 	}
 	sb_clear(&a->line);
-	if (sb_grow(&a->line, pl + el, err, errlen) != 0)
-		return -1;
-	memcpy(a->line.p, prefix, pl);
-	auth_b64_encode(p, n, (char *)a->line.p + pl, a->line.cap - pl);
-	a->line.len = pl + el;
-	return 0;
+	r = sb_put(&a->line, prefix, pl);
+	/* 48 octets at a time: base64 of whole groups of 3 joins up unchanged. */
+	for (size_t i = 0; i < n && r == 0; i += 48) {
+		size_t k = n - i < 48 ? n - i : 48;
+
+		r = sb_put(&a->line, chunk, auth_b64_encode(s + i, k, chunk, sizeof(chunk)));
+	}
+	ossl_cleanse(chunk, sizeof(chunk));
+	return r == 0 ? 0 : seterr_sb(&a->line, err, errlen);
 }
 
 int auth_command(struct auth *a, const char **line, size_t *len, char *err,
@@ -1265,8 +1212,8 @@ int auth_command(struct auth *a, const char **line, size_t *len, char *err,
 	snprintf(prefix, sizeof(prefix), "AUTH %s", a->name);
 	if (none) {
 		sb_clear(&a->line);
-		if (sb_puts(&a->line, prefix, err, errlen) != 0)
-			return -1;
+		if (sb_puts(&a->line, prefix) != 0)
+			return seterr_sb(&a->line, err, errlen);
 		a->st = AUTH_ST_EXCHANGE;
 	} else if (strlen(prefix) + 1 + auth_b64_len(a->ir.len) + 2 <= AUTH_LINE_MAX) {
 		strcat(prefix, " ");
@@ -1285,11 +1232,11 @@ int auth_command(struct auth *a, const char **line, size_t *len, char *err,
 			return -1;
 		}
 		sb_clear(&a->line);
-		if (sb_puts(&a->line, prefix, err, errlen) != 0)
-			return -1;
+		if (sb_puts(&a->line, prefix) != 0)
+			return seterr_sb(&a->line, err, errlen);
 		a->st = AUTH_ST_HELD;
 	}
-	*line = (const char *)a->line.p;
+	*line = a->line.p;
 	*len = a->line.len;
 	return 0;
 }
@@ -1300,7 +1247,7 @@ static int respond(struct auth *a, const void *p, size_t n, const char **line,
 {
 	if (put_line(a, "", p, n, AUTH_RESPONSE_MAX, err, errlen) != 0)
 		return -1;
-	*line = (const char *)a->line.p;
+	*line = a->line.p;
 	*linelen = a->line.len;
 	return 0;
 }
@@ -1310,7 +1257,7 @@ static int cram_md5(struct auth *a, const unsigned char *ch, size_t chlen,
 {
 	unsigned char mac[64];
 	size_t maclen = 0;
-	struct sbuf b = { NULL, 0, 0 };
+	struct sb b = { .secret = true };
 	int rc = -1;
 
 	if (chlen == 0) {
@@ -1320,21 +1267,22 @@ static int cram_md5(struct auth *a, const unsigned char *ch, size_t chlen,
 	if (ossl_hmac("MD5", a->secret, a->secretlen, ch, chlen, mac, &maclen, err,
 		      errlen) != 0)
 		return -1;
-	if (sb_puts(&b, (const char *)a->user, err, errlen) == 0 &&
-	    sb_putc(&b, ' ', 0, err, errlen) == 0) {
+	if (sb_puts(&b, (const char *)a->user) == 0 && sb_putc(&b, ' ') == 0) {
 		static const char hex[] = "0123456789abcdef";
 
 		rc = 0;
 		for (size_t i = 0; i < maclen && rc == 0; i++) {
 			char h[2] = { hex[mac[i] >> 4], hex[mac[i] & 15] };
 
-			rc = sb_put(&b, h, 2, 0, err, errlen);
+			rc = sb_put(&b, h, 2);
 		}
 		if (rc == 0)
 			rc = respond(a, b.p, b.len, line, linelen, err, errlen);
 	}
+	if (b.err != SB_OK)
+		seterr_sb(&b, err, errlen);
 	ossl_cleanse(mac, sizeof(mac));
-	sb_wipe(&b);
+	sb_free(&b);
 	return rc;
 }
 
@@ -1363,7 +1311,7 @@ static const unsigned char *scram_attr(const unsigned char *m, size_t n, size_t 
  * ServerSignature the server must send into a->server_sig.
  */
 static int scram_keys(struct auth *a, const unsigned char *salt, size_t saltlen,
-		      unsigned iter, const struct sbuf *msg, unsigned char proof[32],
+		      unsigned iter, const struct sb *msg, unsigned char proof[32],
 		      char *err, size_t errlen)
 {
 	unsigned char salted[32], ckey[64], stored[32], csig[64], skey[64], ssig[64];
@@ -1404,7 +1352,7 @@ static int scram_client_final(struct auth *a, const unsigned char *sf, size_t sf
 	size_t off = 0, rlen, slen, ilen, cnlen, saltlen = 0;
 	unsigned char salt[SCRAM_FIELD_MAX], proof[32];
 	char gs2b64[4 * SCRAM_FIELD_MAX], pb[45];
-	struct sbuf gs2 = { NULL, 0, 0 }, cfwp = { NULL, 0, 0 }, msg = { NULL, 0, 0 };
+	struct sb gs2 = { .secret = true }, cfwp = { .secret = true }, msg = { .secret = true };
 	unsigned long iter = 0;
 	int rc = -1;
 
@@ -1427,8 +1375,8 @@ static int scram_client_final(struct auth *a, const unsigned char *sf, size_t sf
 		return -1;
 	}
 	/* Our nonce is what follows ",r=" in client-first-message-bare. */
-	cnonce = (const unsigned char *)strstr((const char *)a->cfb.p, ",r=") + 3;
-	cnlen = a->cfb.len - (size_t)(cnonce - a->cfb.p);
+	cnonce = (const unsigned char *)strstr(a->cfb.p, ",r=") + 3;
+	cnlen = a->cfb.len - (size_t)((const char *)cnonce - a->cfb.p);
 	if (rlen <= cnlen || rlen > SCRAM_FIELD_MAX || memcmp(r, cnonce, cnlen) != 0 ||
 	    !nonce_ok(r, rlen)) {
 		seterr(err, errlen, "SCRAM-SHA-256: the server's nonce does not extend "
@@ -1461,33 +1409,39 @@ static int scram_client_final(struct auth *a, const unsigned char *sf, size_t sf
 
 	/* client-final-message-without-proof = "c=" b64(gs2-header) ",r=" nonce;
 	   AuthMessage = client-first-message-bare "," server-first "," that. */
-	if (put_gs2(a, &gs2, err, errlen) != 0)
+	if (put_gs2(a, &gs2) != 0) {
+		seterr_sb(&gs2, err, errlen);
 		goto out;
+	}
 	if (auth_b64_encode(gs2.p, gs2.len, gs2b64, sizeof(gs2b64)) == (size_t)-1) {
 		seterr(err, errlen, "SCRAM-SHA-256: the authorisation identity is too long");
 		goto out;
 	}
-	if (sb_puts(&cfwp, "c=", err, errlen) != 0 || sb_puts(&cfwp, gs2b64, err, errlen) != 0 ||
-	    sb_puts(&cfwp, ",r=", err, errlen) != 0 ||
-	    sb_put(&cfwp, r, rlen, 0, err, errlen) != 0 ||
-	    sb_put(&msg, a->cfb.p, a->cfb.len, 0, err, errlen) != 0 ||
-	    sb_putc(&msg, ',', 0, err, errlen) != 0 ||
-	    sb_put(&msg, sf, sflen, 0, err, errlen) != 0 ||
-	    sb_putc(&msg, ',', 0, err, errlen) != 0 ||
-	    sb_put(&msg, cfwp.p, cfwp.len, 0, err, errlen) != 0)
+	if (sb_puts(&cfwp, "c=") != 0 || sb_puts(&cfwp, gs2b64) != 0 ||
+	    sb_puts(&cfwp, ",r=") != 0 || sb_put(&cfwp, r, rlen) != 0) {
+		seterr_sb(&cfwp, err, errlen);
 		goto out;
+	}
+	if (sb_put(&msg, a->cfb.p, a->cfb.len) != 0 || sb_putc(&msg, ',') != 0 ||
+	    sb_put(&msg, sf, sflen) != 0 || sb_putc(&msg, ',') != 0 ||
+	    sb_put(&msg, cfwp.p, cfwp.len) != 0) {
+		seterr_sb(&msg, err, errlen);
+		goto out;
+	}
 	if (scram_keys(a, salt, saltlen, (unsigned)iter, &msg, proof, err, errlen) != 0)
 		goto out;
 	auth_b64_encode(proof, sizeof(proof), pb, sizeof(pb));
-	if (sb_puts(&cfwp, ",p=", err, errlen) != 0 || sb_puts(&cfwp, pb, err, errlen) != 0)
+	if (sb_puts(&cfwp, ",p=") != 0 || sb_puts(&cfwp, pb) != 0) {
+		seterr_sb(&cfwp, err, errlen);
 		goto out;
+	}
 	rc = respond(a, cfwp.p, cfwp.len, line, linelen, err, errlen);
 out:
 	ossl_cleanse(proof, sizeof(proof));
 	ossl_cleanse(pb, sizeof(pb));
-	sb_wipe(&gs2);
-	sb_wipe(&cfwp);
-	sb_wipe(&msg);
+	sb_free(&gs2);
+	sb_free(&cfwp);
+	sb_free(&msg);
 	return rc;
 }
 
@@ -1823,7 +1777,7 @@ fail:
  * @errl: the start of its standard error.
  */
 struct run {
-	struct sbuf out;
+	struct sb out;
 	char errl[STDERR_KEEP + 1];
 	size_t errn;
 	bool errline_done;
@@ -1898,10 +1852,10 @@ static int collect(struct run *r, int outfd, int errfd, const char *prog, long l
 				       prog, max);
 				return -1;
 			}
-			n = sb_put(&r->out, buf, (size_t)got, 0, err, errlen);
+			n = sb_put(&r->out, buf, (size_t)got);
 			ossl_cleanse(buf, sizeof(buf));
 			if (n != 0)
-				return -1;
+				return seterr_sb(&r->out, err, errlen);
 		}
 	}
 	return 0;
@@ -1958,6 +1912,7 @@ int auth_token_run(const char *command, const struct auth_cmd_opts *opts, char *
 	*out = NULL;
 	*outlen = 0;
 	memset(&r, 0, sizeof(r));
+	r.out.secret = true;
 	if (strlen(command) > CMD_LEN_MAX) {
 		seterr(err, errlen, "token command: longer than %d octets", CMD_LEN_MAX);
 		return -1;
@@ -2078,7 +2033,7 @@ out:
 	if (devnull >= 0)
 		close(devnull);
 	sigaction(SIGCHLD, &old, NULL);
-	sb_wipe(&r.out);
+	sb_free(&r.out);
 	free(store);
 	return rc;
 }
