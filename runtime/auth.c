@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "list.h"
 #include "ossl.h"
 #include "sb.h"
 
@@ -612,68 +613,6 @@ int auth_secret_expand(const char *spec, char **out, size_t *outlen, char *err,
 	return 0;
 }
 
-/* ------------------------------------------------------------ lists */
-
-/*
- * Exim's list reading (string_nextinlist): the next item of the list at
- * *@sp into @item, blanks around it removed, a doubled separator taken as
- * one (unless the separator is a control character).  *@sep is 0 before
- * the first call: "<" and a punctuation or control character at the very
- * start set it, else ':'.  Returns 1 with an item, 0 at the end, -1 on
- * error.
- */
-static int list_next(const char **sp, int *sep, struct sb *item, char *err,
-		     size_t errlen)
-{
-	const unsigned char *s = (const unsigned char *)*sp;
-	bool special;
-
-	if (*sep == 0) {
-		if (s[0] == '<' && s[1] != '\0' && (ispunct(s[1]) || iscntrl(s[1]))) {
-			*sep = s[1];
-			s += 2;
-			while (isspace(*s) && *s != *sep)
-				s++;
-		} else {
-			*sep = ':';
-		}
-	}
-	special = iscntrl(*sep) != 0;
-	sb_clear(item);
-	while (isspace(*s) && *s != *sep)
-		s++;
-	if (*s == '\0') {
-		*sp = (const char *)s;
-		return 0;
-	}
-	if (*s == *sep) {
-		s++;
-		if (*s != *sep || special) {
-			*sp = (const char *)s;
-			return sb_put(item, "", 0) == 0 ? 1 : seterr_sb(item, err, errlen);
-		}
-	}
-	for (;;) {
-		const unsigned char *e = s + 1;
-
-		while (*e != '\0' && *e != *sep)
-			e++;
-		if (sb_put(item, s, (size_t)(e - s)) != 0)
-			return seterr_sb(item, err, errlen);
-		s = e;
-		if (*s == '\0')
-			break;
-		s++;
-		if (*s != *sep || special)
-			break;
-	}
-	while (item->len > 0 && isspace((unsigned char)item->p[item->len - 1]))
-		item->len--;
-	item->p[item->len] = '\0';
-	*sp = (const char *)s;
-	return 1;
-}
-
 /* ------------------------------------------------------------ the exchange */
 
 /** struct item - one client_send item, evaluated (may hold a secret). */
@@ -841,9 +780,9 @@ int auth_new_plaintext(const char *public_name, const char *client_send, unsigne
 		       struct auth **out, char *err, size_t errlen)
 {
 	struct sb raw = { .secret = true }, val = { .secret = true };
-	const char *s = client_send;
+	struct list_iter li;
 	struct auth *a;
-	int sep = 0, r, n = 0;
+	int r, n = 0;
 
 	*out = NULL;
 	if (!mech_name_ok(public_name)) {
@@ -858,7 +797,8 @@ int auth_new_plaintext(const char *public_name, const char *client_send, unsigne
 	if (auth_mech_parse(public_name, &a->mech) != 0)
 		a->mech = AUTH_PLAIN;
 	snprintf(a->name, sizeof(a->name), "%s", public_name);
-	while ((r = list_next(&s, &sep, &raw, err, errlen)) == 1) {
+	list_init(&li, client_send, 0);
+	while ((r = list_next(&li, &raw)) == 1) {
 		char pre[40];
 
 		n++;
@@ -876,8 +816,10 @@ int auth_new_plaintext(const char *public_name, const char *client_send, unsigne
 		if (add_item(a, val.p, val.len, err, errlen) != 0)
 			goto fail;
 	}
-	if (r < 0)
+	if (r < 0) {
+		seterr_sb(&raw, err, errlen);
 		goto fail;
+	}
 	if (a->nitems == 0) {
 		seterr(err, errlen, "client_send is empty");
 		goto fail;
