@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "fixup.h"
+#include "list.h"
 #include "rwrt.h"
 #include "sb.h"
 
@@ -278,8 +279,11 @@ static char *clean_name(const char *s, size_t n, bool *oom)
 			continue;
 		sb_putc(&b, (char)c);
 	}
-	while (b.len > 0 && b.p[b.len - 1] == ' ')
-		b.p[--b.len] = '\0';
+	size_t keep = b.len;
+
+	while (keep > 0 && b.p[keep - 1] == ' ')
+		keep--;
+	sb_truncate(&b, keep);
 	if (b.len == 0) {
 		*oom = b.err != SB_OK;
 		sb_free(&b);
@@ -1280,38 +1284,25 @@ static bool name_matches(const char *n, size_t nn, const char *p, size_t pn)
 	return nn == pn && eq_nocase_n(n, p, pn);
 }
 
-/* headers_remove: a list with ':' or Exim's "<c" separator. */
+/* headers_remove: an Exim list of header names, each may end in '*'. */
 static void route_remove(struct fx *x, const char *list)
 {
-	char sep = ':';
-	const char *p = list;
+	struct list_iter li;
+	struct sb name = SB_INIT;
 
-	if (p[0] == '<' && p[1] != '\0' && !is_alnum((unsigned char)p[1]) &&
-	    !is_blank((unsigned char)p[1])) {
-		sep = p[1];
-		p += 2;
-	}
-	while (*p != '\0') {
-		const char *e = strchr(p, sep);
-		size_t a = 0, z = e != NULL ? (size_t)(e - p) : strlen(p);
-
-		while (a < z && is_blank((unsigned char)p[a]))
-			a++;
-		while (z > a && is_blank((unsigned char)p[z - 1]))
-			z--;
-		for (size_t i = 0; z > a && i < msg_header_count(x->m); ) {
+	list_init(&li, list, 0);
+	while (list_next(&li, &name) > 0) {
+		for (size_t i = 0; name.len > 0 && i < msg_header_count(x->m); ) {
 			struct msg_header h;
 
 			if (msg_header_get(x->m, i, &h) == 0 &&
-			    name_matches(h.name, h.name_len, p + a, z - a))
+			    name_matches(h.name, h.name_len, name.p, name.len))
 				msg_header_remove(x->m, i);
 			else
 				i++;
 		}
-		if (e == NULL)
-			break;
-		p = e + 1;
 	}
+	sb_free(&name);
 }
 
 /* Insert the headers_add field in @f at the end, and empty @f. */

@@ -998,6 +998,14 @@ static void test_route_headers(void)
 	       RCVD1("bob@example.net") "X-E: 3\r\n"
 	       "Message-Id: <x@y>\r\nFrom: alice@example.org\r\nDate: d\r\n"
 	       "X-C: 1\r\nX-D: 2\r\n", "bob@example.net", "alice@example.org");
+	/* Exim's list rule: blanks before "<;", around items. */
+	o.headers_remove = "  <; X-A ; x-b* ";
+	o.headers_add = NULL;
+	EXPECT("X-A: 1\nX-Bee: 2\nX-E: 3\nMessage-Id: <x@y>\nFrom: alice@example.org\nDate: d\n",
+	       &o, "bob@example.net",
+	       RCVD1("bob@example.net") "X-E: 3\r\n"
+	       "Message-Id: <x@y>\r\nFrom: alice@example.org\r\nDate: d\r\n",
+	       "bob@example.net", "alice@example.org");
 	/* headers_remove also sees the fields noq added, as Exim's transport
 	   does. */
 	o.headers_remove = "Message-Id";
