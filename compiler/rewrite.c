@@ -8,7 +8,6 @@
  */
 #include "config.h"
 
-#include <regex.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 
 #include "ast.h"
 #include "diag.h"
+#include "re.h"
 #include "rewrite.h"
 
 /* Exim's rewrite flags, in the order its documentation lists them; the "S"
@@ -339,22 +339,24 @@ static bool check_pattern(struct rw *rw, const struct field *f, struct pat *p)
 			return false;
 		}
 
-		regex_t re;
-		char *rtext = strndup(s, n);
-		int rc = rtext ? regcomp(&re, rtext, REG_EXTENDED) : REG_ESPACE;
+		struct re *re;
+		char msg[200];
+		size_t off;
 
-		free(rtext);
-		if (rc != 0) {
-			char msg[200];
+		if (re_compile(s, n, 0, &re, msg, sizeof(msg), &off) != 0) {
+			/* At the octet PCRE2 stopped at (the end: the last one). */
+			struct loc l = off == (size_t)-1 ? all
+				       : floc(f, base + (off < n ? off : n - 1), 1);
 
-			regerror(rc, &re, msg, sizeof(msg));
-			rw_report(rw, DIAG_ERROR, &all, "invalid regular expression in the "
-				  "rewrite pattern: %s (noq uses POSIX extended syntax)", msg);
+			rw_report(rw, DIAG_ERROR, &l, "invalid regular expression in the "
+				  "rewrite pattern: %s", msg);
 			return false;
 		}
+		unsigned nc = re_captures(re);
+
 		p->regex = true;
-		p->captures = re.re_nsub > 99 ? 99 : (unsigned)re.re_nsub;
-		regfree(&re);
+		p->captures = nc > 99 ? 99 : nc;
+		re_free(re);
 		return true;
 	}
 

@@ -17,7 +17,6 @@
 #include "config.h"
 #endif
 
-#include <regex.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -25,6 +24,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "re.h"
 #include "rwrt.h"
 #include "sb.h"
 
@@ -355,24 +355,85 @@ static bool part_match(const char *sub, size_t slen, const char *pat, size_t ple
 }
 
 /* Regular expression @re against @sub: captures go to $1.. (from @m). */
-static int regex_match(const regex_t *re, const char *sub, struct rw_match *m)
+static int regex_match(const struct re *re, const char *sub, struct rw_match *m)
 {
-	regmatch_t pm[RW_MAXN + 1];
-	size_t nm = re->re_nsub + 1 > RW_MAXN + 1 ? RW_MAXN + 1 : re->re_nsub + 1;
+	size_t ov[2 * (RW_MAXN + 1)];
+	size_t nm = re_captures(re) + 1;
 	size_t slen = strlen(sub);
+	char err[160];
+	int rc;
 
-	if (regexec(re, sub, nm, pm, 0) != 0)
-		return 0;
+	if (nm > RW_MAXN + 1)
+		nm = RW_MAXN + 1;
+	rc = re_match(re, sub, slen, ov, nm, err, sizeof(err));
+	if (rc <= 0)
+		return rc;
 	if (m_init(m, nm, slen) != 0)
 		return -1;
 	for (size_t i = 0; i < nm; i++) {
-		if (pm[i].rm_so < 0)
+		if (ov[2 * i] == (size_t)-1)
 			m->num[i] = m_keep(m, "", 0);
 		else
-			m->num[i] = m_keep(m, sub + pm[i].rm_so,
-					   (size_t)(pm[i].rm_eo - pm[i].rm_so));
+			m->num[i] = m_keep(m, sub + ov[2 * i], ov[2 * i + 1] - ov[2 * i]);
 	}
 	return 1;
+}
+
+/*
+ * The compiled pattern of each regular-expression rule, kept for the life
+ * of the process: a message compiles each at most once, however many
+ * addresses it rewrites.  An entry is used only while its rule still has
+ * the same pattern text.
+ */
+static struct re_cache {
+	char *pattern;
+	struct re *re;
+} *re_cache;
+static size_t re_ncache;
+
+/* The compiled pattern of rule @i of @r; NULL with @r->err set on error. */
+static const struct re *rule_re(struct rw_run *r, size_t i)
+{
+	const char *pat = r->rules[i].pattern;
+
+	if (i >= re_ncache) {
+		struct re_cache *v = realloc(re_cache, (i + 1) * sizeof(*v));
+
+		if (v == NULL) {
+			seterr(r->err, r->errlen, "out of memory");
+			return NULL;
+		}
+		memset(v + re_ncache, 0, (i + 1 - re_ncache) * sizeof(*v));
+		re_cache = v;
+		re_ncache = i + 1;
+	}
+
+	struct re_cache *c = &re_cache[i];
+
+	if (c->pattern != NULL && strcmp(c->pattern, pat) == 0)
+		return c->re;
+	free(c->pattern);
+	re_free(c->re);
+	c->pattern = NULL;
+	c->re = NULL;
+
+	char msg[160];
+	size_t pl = strlen(pat);
+
+	if (re_compile(pat, pl, 0, &c->re, msg, sizeof(msg), NULL) != 0) {
+		seterr(r->err, r->errlen, "rewrite rule %zu ('%.*s%s'): "
+		       "invalid regular expression: %s", i + 1, qlen(pl), pat, qdots(pl),
+		       msg);
+		return NULL;
+	}
+	c->pattern = strdup(pat);
+	if (c->pattern == NULL) {
+		re_free(c->re);
+		c->re = NULL;
+		seterr(r->err, r->errlen, "out of memory");
+		return NULL;
+	}
+	return c->re;
 }
 
 /*
@@ -382,7 +443,7 @@ static int regex_match(const regex_t *re, const char *sub, struct rw_match *m)
  * Returns 1 (and fills @m), 0 for no match, -1 when out of memory.
  */
 static int rule_match(const struct rw_run *r, const struct mdl_rewrite *rule,
-		      const regex_t *re, bool smtp, struct rw_match *m)
+		      const struct re *re, bool smtp, struct rw_match *m)
 {
 	const char *cur = r->cur;
 	size_t len = strlen(cur);
@@ -571,28 +632,15 @@ static int rw_pass(struct rw_run *r, uint32_t want, bool smtp)
 		if (smtp ? !(rule->flags & RW_S) : !(rule_places(rule->flags) & want))
 			continue;
 
-		regex_t re;
-		bool is_re = rule->pattern[0] == '^';
+		const struct re *re = NULL;
 		bool quit = false;
 		int stop = 0;
 
-		if (is_re) {
-			int rc = regcomp(&re, rule->pattern, REG_EXTENDED);
-
-			if (rc != 0) {
-				char msg[160];
-				size_t pl = strlen(rule->pattern);
-
-				regerror(rc, &re, msg, sizeof(msg));
-				seterr(r->err, r->errlen, "rewrite rule %zu ('%.*s%s'): "
-				       "invalid regular expression: %s", i + 1, qlen(pl),
-				       rule->pattern, qdots(pl), msg);
-				return -1;
-			}
-		}
+		if (rule->pattern[0] == '^' && (re = rule_re(r, i)) == NULL)
+			return -1;
 		for (unsigned count = 0;; count++) {
 			struct rw_match m;
-			int rc = rule_match(r, rule, is_re ? &re : NULL, smtp, &m);
+			int rc = rule_match(r, rule, re, smtp, &m);
 
 			if (rc < 0) {
 				seterr(r->err, r->errlen, "out of memory");
@@ -627,8 +675,6 @@ static int rw_pass(struct rw_run *r, uint32_t want, bool smtp)
 			if (!(rule->flags & RW_R) || count >= RW_REPEAT_MAX)
 				break;
 		}
-		if (is_re)
-			regfree(&re);
 		if (stop < 0)
 			return -1;
 		if (stop > 0 || quit)

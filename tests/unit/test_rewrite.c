@@ -200,7 +200,9 @@ static void test_regex_patterns(void)
 			      "^(unclosed@x  y@z\n"
 			      "^(?i)root@x$  y@z\n"
 			      "^a$b@x  y@z\n"
-			      "^[a-z]+@x$  \\N$1\\N@y\n");
+			      "^[a-z]+@x$  \\N$1\\N@y\n"
+			      "\\N^(\\d+?)(?:-(\\w+))?@x$\\N  $2@y\n"
+			      "^a{2,1}@x  y@z\n");
 
 	CU_ASSERT_EQUAL(x->cap.errors, 4);
 	TU_DIAGS(&x->cap,
@@ -208,19 +210,19 @@ static void test_regex_patterns(void)
 		 "have (it sets only $1)\n"
 		 "     4 | ^([a-z]+)@x$  $2@y\n"
 		 "       |               ^~\n"
-		 "test.conf:5:1: error: invalid regular expression in the rewrite pattern: "
-		 "Unmatched ( or \\( (noq uses POSIX extended syntax)\n"
+		 "test.conf:5:12: error: invalid regular expression in the rewrite pattern: "
+		 "missing closing parenthesis\n"
 		 "     5 | ^(unclosed@x  y@z\n"
-		 "       | ^~~~~~~~~~~~\n"
-		 "test.conf:6:1: error: invalid regular expression in the rewrite pattern: "
-		 "Invalid preceding regular expression (noq uses POSIX extended syntax)\n"
-		 "     6 | ^(?i)root@x$  y@z\n"
-		 "       | ^~~~~~~~~~~~\n"
+		 "       |            ^\n"
 		 "test.conf:7:3: error: Exim expands '$b' in this regular expression, and "
 		 "noq does not support expansions in rewrite patterns; write '\\$' for a "
 		 "literal '$', or put the expression in \\N...\\N\n"
 		 "     7 | ^a$b@x  y@z\n"
-		 "       |   ^~\n");
+		 "       |   ^~\n"
+		 "test.conf:10:7: error: invalid regular expression in the rewrite pattern: "
+		 "numbers out of order in {} quantifier\n"
+		 "    10 | ^a{2,1}@x  y@z\n"
+		 "       |       ^\n");
 	LOWERED(x, 0, "^(.+)\\.(.+)@example\\.org$", "$2.$1@example.org", 0);
 	/* \N...\N is removed; S needs a regular expression. */
 	LOWERED(x, 1, "^([^!]+)!(.*)@your\\.example$", "$2@$1", RW_S);

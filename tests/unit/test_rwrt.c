@@ -402,6 +402,21 @@ static void test_regex_patterns(void)
 	RW(optional, RW_WHERE_ENV_TO, "xabc@y.example", "x-abc@z.example");
 	RW(swap, RW_WHERE_ENV_TO, "ford.prefect@example.org", "prefect.ford@example.org");
 	RW(swap, RW_WHERE_ENV_TO, "ford@example.org", NULL);
+	/* PCRE2, as Exim: what Exim 4.96's -brw gives for the same rules. */
+	static const struct mdl_rewrite digits[] = {
+		{ "^(\\d+)@x\\.example$", "u$1@y.example", 0 },
+	};
+	static const struct mdl_rewrite lazy[] = {
+		{ "^(.+?)\\.(.+)@example\\.org$", "$2.$1@example.org", 0 },
+	};
+	static const struct mdl_rewrite caseless[] = {
+		{ "^(?i)ROOT@", "admin@example.org", 0 },
+	};
+
+	RW(digits, RW_WHERE_ENV_TO, "123@x.example", "u123@y.example");
+	RW(digits, RW_WHERE_ENV_TO, "abc@x.example", NULL);
+	RW(lazy, RW_WHERE_ENV_TO, "a.b.c@example.org", "b.c.a@example.org");
+	RW(caseless, RW_WHERE_ENV_TO, "root@host.example", "admin@example.org");
 	/* $n beyond what the pattern sets is empty (noqc refuses it). */
 	static const struct mdl_rewrite beyond[] = {
 		{ "*@x.example", "$1$2$9@y.example", 0 },
@@ -803,7 +818,7 @@ static void test_rule_errors(void)
 	};
 
 	RW_FAILS(bad_regex, RW_WHERE_ENV_TO, "a@x.example",
-		 "rewrite rule 1 ('^('): invalid regular expression: Unmatched ( or \\(");
+		 "rewrite rule 1 ('^('): invalid regular expression: missing closing parenthesis");
 	/* A rule is evaluated only where it applies and when it matches. */
 	RW(bad_regex_elsewhere, RW_WHERE_ENV_TO, "a@x.example", "a@y.example");
 	RW(lookup, RW_WHERE_ENV_TO, "a@other.example", NULL);
