@@ -63,6 +63,7 @@
 #include "misspell.h"
 #include "model.h"
 #include "options.h"
+#include "re.h"
 #include "rewrite.h"
 #include "sb.h"
 #include "sema.h"
@@ -787,6 +788,29 @@ static bool nl_special(enum nl_kind k, const char *w)
 }
 
 /*
+ * A regular expression item @re of a matching list (at @pos in @o's value)
+ * that noq will compile as it stands (the list does not expand): PCRE2
+ * must accept it.
+ */
+static void check_regex(struct sema *s, const struct ast_option *o, const char *re,
+			size_t pos)
+{
+	struct re *c;
+	char msg[200];
+	size_t off, n = strlen(re);
+
+	if (re_compile(re, n, 0, &c, msg, sizeof(msg), &off) == 0) {
+		re_free(c);
+		return;
+	}
+
+	struct loc l = off == (size_t)-1 ? vloc(s, o, pos, n)
+		       : vloc(s, o, pos + (off < n ? off : n - 1), 1);
+
+	S_ERROR(s, &l, "invalid regular expression '%s': %s", re, msg);
+}
+
+/*
  * Compile the matching list @text of kind @k (the value of @o, or of the
  * route_list pattern at @base when @single) into @m, reporting unknown
  * "+name" references.  @what names the option in messages.
@@ -881,6 +905,8 @@ static void compile_list(struct sema *s, const struct ast_option *o, const char 
 			m->n++;
 			continue;
 		}
+		if (it[0] == '^' && strpbrk(text, "$\\") == NULL)
+			check_regex(s, o, it, ipos);
 		if (strcmp(it, "*") == 0) {
 			mi->kind = MI_ANY;
 		} else if (strcmp(it, "@") == 0 && k == NL_DOMAIN) {

@@ -22,7 +22,6 @@
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +33,7 @@
 
 #include "addr.h"
 #include "list.h"
+#include "re.h"
 #include "route.h"
 #include "rwrt.h"
 #include "sb.h"
@@ -182,7 +182,7 @@ struct litem {
 	bool neg;
 	bool wild;
 	const char *text;
-	regex_t *re[2];
+	struct re *re[2];       /* compiled when first used: caseful, caseless */
 	struct nlist *named;
 	struct litem *dom;
 };
@@ -210,7 +210,7 @@ struct nlist {
 /** struct lstore - where compiled lists live, and their regexes. */
 struct lstore {
 	struct arena a;
-	regex_t **re;
+	struct re **re;
 	size_t nre, capre;
 };
 
@@ -467,11 +467,11 @@ static char *expand(struct st *s, const struct att *a, const struct rtr *R, cons
  * Matching lists
  * ====================================================================== */
 
-static int push_re(struct lstore *ls, regex_t *re)
+static int push_re(struct lstore *ls, struct re *re)
 {
 	if (ls->nre == ls->capre) {
 		size_t c = ls->capre ? ls->capre * 2 : 16;
-		regex_t **v = realloc(ls->re, c * sizeof(*v));
+		struct re **v = realloc(ls->re, c * sizeof(*v));
 
 		if (v == NULL)
 			return -1;
@@ -484,10 +484,8 @@ static int push_re(struct lstore *ls, regex_t *re)
 
 static void lstore_free(struct lstore *ls)
 {
-	for (size_t i = 0; i < ls->nre; i++) {
-		regfree(ls->re[i]);
-		free(ls->re[i]);
-	}
+	for (size_t i = 0; i < ls->nre; i++)
+		re_free(ls->re[i]);
 	free(ls->re);
 	arena_free(&ls->a);
 	memset(ls, 0, sizeof(*ls));
@@ -689,33 +687,30 @@ static enum mres regex_match(struct st *s, struct litem *it, const char *subject
 			     bool caseless, char *msg, size_t msglen)
 {
 	int ci = caseless ? 1 : 0;
+	char eb[160];
+	int rc;
 
 	if (it->re[ci] == NULL) {
-		regex_t *re = malloc(sizeof(*re));
-		int e;
+		struct re *re;
 
-		if (re == NULL) {
-			oom(s);
-			return M_DEFER;
-		}
-		e = regcomp(re, it->text, REG_EXTENDED | REG_NOSUB | (caseless ? REG_ICASE : 0));
-		if (e != 0) {
-			char eb[128];
-
-			regerror(e, re, eb, sizeof(eb));
-			free(re);
+		if (re_compile(it->text, strlen(it->text), caseless ? RE_CASELESS : 0, &re,
+			       eb, sizeof(eb), NULL) != 0) {
 			fmt(msg, msglen, "invalid regular expression \"%s\": %s", it->text, eb);
 			return M_DEFER;
 		}
 		if (push_re(&s->ls, re) < 0) {
-			regfree(re);
-			free(re);
+			re_free(re);
 			oom(s);
 			return M_DEFER;
 		}
 		it->re[ci] = re;
 	}
-	return regexec(it->re[ci], subject, 0, NULL, 0) == 0 ? M_YES : M_NO;
+	rc = re_match(it->re[ci], subject, strlen(subject), NULL, 0, eb, sizeof(eb));
+	if (rc < 0) {
+		fmt(msg, msglen, "\"%s\": %s", it->text, eb);
+		return M_DEFER;
+	}
+	return rc > 0 ? M_YES : M_NO;
 }
 
 static bool ends_with(const char *s, size_t n, const char *tail, bool caseless)
