@@ -1372,67 +1372,55 @@ enum pre {
 	PRE_DEFER,
 };
 
-/* Exim's route_check_prefix(): the length of the matching prefix, or 0. */
-static size_t check_prefix(const char *lp, const char *list)
+/* The length of the prefix of @lp (@len octets) that item @it matches, or 0. */
+static size_t prefix_len(const char *lp, size_t len, const char *it, size_t pl)
 {
-	struct list_iter li;
-	struct sb item = SB_INIT;
-	size_t len = strlen(lp), found = 0;
+	if (it[0] == '*') {
+		/* The longest prefix ending with the rest of the item. */
+		size_t rl = pl - 1;
 
-	list_init(&li, list, 0);
-	while (found == 0 && list_next(&li, &item) > 0) {
-		const char *it = item.p;
-		size_t pl = item.len;
-
-		if (pl == 0)
-			continue;
-		if (it[0] == '*') {
-			/* The longest prefix ending with the rest of the item. */
-			size_t rl = pl - 1;
-
-			for (size_t p = len > rl ? len - rl : 0; rl <= len; p--) {
-				if (eq_ci_n(lp + p, it + 1, rl) && p + rl < len) {
-					found = p + rl;
-					break;
-				}
-				if (p == 0)
-					break;
-			}
-		} else if (pl < len && eq_ci_n(lp, it, pl)) {
-			found = pl;
+		for (size_t p = len > rl ? len - rl : 0; rl <= len; p--) {
+			if (eq_ci_n(lp + p, it + 1, rl) && p + rl < len)
+				return p + rl;
+			if (p == 0)
+				break;
 		}
+		return 0;
 	}
-	sb_free(&item);
-	return found;
+	return pl < len && eq_ci_n(lp, it, pl) ? pl : 0;
 }
 
-/* Exim's route_check_suffix(): the length of the matching suffix, or 0. */
-static size_t check_suffix(const char *lp, const char *list)
+/* The length of the suffix of @lp (@len octets) that item @it matches, or 0. */
+static size_t suffix_len(const char *lp, size_t len, const char *it, size_t sl)
+{
+	if (it[sl - 1] == '*') {
+		/* The longest suffix starting with the rest of the item. */
+		size_t rl = sl - 1;
+
+		for (size_t p = 1; p + rl <= len; p++)
+			if (eq_ci_n(lp + p, it, rl))
+				return len - p;
+		return 0;
+	}
+	return sl < len && eq_ci_n(lp + len - sl, it, sl) ? sl : 0;
+}
+
+/*
+ * Exim's route_check_prefix() (@suffix false) and route_check_suffix():
+ * the length of the affix of @lp that the first matching item of @list
+ * gives, or 0.
+ */
+static size_t check_affix(const char *lp, const char *list, bool suffix)
 {
 	struct list_iter li;
 	struct sb item = SB_INIT;
 	size_t len = strlen(lp), found = 0;
 
 	list_init(&li, list, 0);
-	while (found == 0 && list_next(&li, &item) > 0) {
-		const char *it = item.p;
-		size_t sl = item.len;
-
-		if (sl == 0)
-			continue;
-		if (it[sl - 1] == '*') {
-			/* The longest suffix starting with the rest of the item. */
-			size_t rl = sl - 1;
-
-			for (size_t p = 1; p + rl <= len; p++)
-				if (eq_ci_n(lp + p, it, rl)) {
-					found = len - p;
-					break;
-				}
-		} else if (sl < len && eq_ci_n(lp + len - sl, it, sl)) {
-			found = sl;
-		}
-	}
+	while (found == 0 && list_next(&li, &item) > 0)
+		if (item.len > 0)
+			found = suffix ? suffix_len(lp, len, item.p, item.len)
+				       : prefix_len(lp, len, item.p, item.len);
 	sb_free(&item);
 	return found;
 }
@@ -2492,7 +2480,7 @@ static bool affixes(const struct rtr *R, struct att *a)
 	a->prefix[0] = a->suffix[0] = '\0';
 	a->have_home = a->have_pw = false;
 	if (R->prefix != NULL) {
-		size_t pl = check_prefix(a->lp, R->prefix);
+		size_t pl = check_affix(a->lp, R->prefix, false);
 
 		if (pl > 0) {
 			memcpy(a->prefix, a->lp, pl);
@@ -2503,7 +2491,7 @@ static bool affixes(const struct rtr *R, struct att *a)
 		}
 	}
 	if (R->suffix != NULL) {
-		size_t sl = check_suffix(a->lp, R->suffix), len = strlen(a->lp);
+		size_t sl = check_affix(a->lp, R->suffix, true), len = strlen(a->lp);
 
 		if (sl > 0) {
 			memcpy(a->suffix, a->lp + len - sl, sl + 1);
