@@ -24,15 +24,11 @@
 #include <string.h>
 
 #include "addr.h"
+#include "err.h"
+#include "exp.h"
 #include "re.h"
 #include "rwrt.h"
 #include "sb.h"
-
-/* An expansion yields at most this many bytes. */
-#define EXP_MAX (64 * 1024)
-
-/* Text from the policy quoted in a message is cut to this length. */
-#define QUOTE_MAX 60
 
 /* Exim re-applies an 'R' rule at most this many times. */
 #define RW_REPEAT_MAX 10
@@ -42,230 +38,6 @@
 
 #define RW_HDRS (RW_b | RW_c | RW_f | RW_r | RW_s | RW_t)
 #define RW_PLACES (RW_E | RW_F | RW_T | RW_h | RW_HDRS)
-
-#if defined(__GNUC__)
-#define RW_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#else
-#define RW_PRINTF(f, a)
-#endif
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) RW_PRINTF(3, 4);
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
-static int qlen(size_t n)
-{
-	return n > QUOTE_MAX ? QUOTE_MAX : (int)n;
-}
-
-static const char *qdots(size_t n)
-{
-	return n > QUOTE_MAX ? "..." : "";
-}
-
-/* ---- the expander ------------------------------------------------------ */
-
-/* Append to the expansion (at most EXP_MAX bytes); 0, or -1 with @err set. */
-static int exp_put(struct sb *b, const char *s, size_t n, char *err, size_t errlen)
-{
-	if (sb_put(b, s, n) == 0)
-		return 0;
-	if (b->err == SB_TOOLONG)
-		seterr(err, errlen, "the expansion is longer than %d bytes", EXP_MAX);
-	else
-		seterr(err, errlen, "out of memory");
-	return -1;
-}
-
-static bool is_name_char(char c)
-{
-	return c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	       (c >= '0' && c <= '9');
-}
-
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-static bool is_octal(char c)
-{
-	return c >= '0' && c <= '7';
-}
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/*
- * The escape at @s (a '\' that is not the last byte): its value in *@c.
- * Returns the number of bytes it takes.  Exim's string_interpret_escape():
- * \b \f \n \r \t \v, up to three octal digits, \x with up to two hex
- * digits (none gives 0), any other byte stands for itself.
- */
-static size_t escape(const char *s, unsigned *c)
-{
-	size_t k = 1;
-	unsigned v;
-
-	if (is_octal(s[1])) {
-		v = (unsigned)(s[k++] - '0');
-		while (k < 4 && is_octal(s[k]))
-			v = v * 8 + (unsigned)(s[k++] - '0');
-		*c = v & 0xff;
-		return k;
-	}
-	switch (s[1]) {
-	case 'b': v = '\b'; break;
-	case 'f': v = '\f'; break;
-	case 'n': v = '\n'; break;
-	case 'r': v = '\r'; break;
-	case 't': v = '\t'; break;
-	case 'v': v = '\v'; break;
-	case 'x':
-		v = 0;
-		for (int d = 0; d < 2 && hex_value(s[k + 1]) >= 0; d++)
-			v = v * 16 + (unsigned)hex_value(s[++k]);
-		break;
-	default:
-		v = (unsigned char)s[1];
-		break;
-	}
-	*c = v;
-	return k + 1;
-}
-
-static const struct exp_var *find_var(const struct exp_var *vars, size_t nvars,
-				      const char *name, size_t len)
-{
-	for (size_t i = 0; i < nvars; i++)
-		if (strncmp(vars[i].name, name, len) == 0 && vars[i].name[len] == '\0')
-			return &vars[i];
-	return NULL;
-}
-
-char *exp_string(const char *s, const struct exp_var *vars, size_t nvars,
-		 char *err, size_t errlen)
-{
-	struct sb b = SB_INIT;
-	size_t i = 0;
-
-	b.max = EXP_MAX;
-	while (s[i] != '\0') {
-		size_t run = strcspn(s + i, "$\\");
-
-		if (run > 0) {
-			if (exp_put(&b, s + i, run, err, errlen) != 0)
-				goto fail;
-			i += run;
-			continue;
-		}
-		if (s[i] == '\\') {
-			if (s[i + 1] == '\0') {
-				/* A '\' at the very end stands for itself. */
-				if (exp_put(&b, "\\", 1, err, errlen) != 0)
-					goto fail;
-				i++;
-				continue;
-			}
-			if (s[i + 1] == 'N') {
-				/* \N...\N: copied as it is, up to the next \N or
-				   the end. */
-				const char *from = s + i + 2;
-				const char *end = strstr(from, "\\N");
-				size_t n = end ? (size_t)(end - from) : strlen(from);
-
-				if (exp_put(&b, from, n, err, errlen) != 0)
-					goto fail;
-				i += 2 + n + (end ? 2 : 0);
-				continue;
-			}
-
-			unsigned c;
-			size_t k = escape(s + i, &c);
-
-			if (c == 0) {
-				seterr(err, errlen, "'%.*s' would put a NUL byte in the "
-				       "expansion", (int)k, s + i);
-				goto fail;
-			}
-
-			char ch = (char)c;
-
-			if (exp_put(&b, &ch, 1, err, errlen) != 0)
-				goto fail;
-			i += k;
-			continue;
-		}
-
-		/* '$': a variable, $name or ${name}. */
-		bool brace = s[i + 1] == '{';
-		size_t from = i + 1 + (brace ? 1 : 0);
-		size_t k = from;
-
-		/* Like Exim, "$1abc" is $1 followed by "abc". */
-		if (!brace && is_digit(s[k])) {
-			while (is_digit(s[k]))
-				k++;
-		} else {
-			while (is_name_char(s[k]))
-				k++;
-		}
-
-		size_t len = k - from;
-
-		if (len == 0) {
-			seterr(err, errlen, "'%s' not followed by a variable name",
-			       brace ? "${" : "$");
-			goto fail;
-		}
-		if (brace && s[k] != '}') {
-			if (s[k] == '\0')
-				seterr(err, errlen, "missing '}' after '${%.*s%s'",
-				       qlen(len), s + from, qdots(len));
-			else
-				seterr(err, errlen, "cannot expand '${%.*s%s' at send time",
-				       qlen(len), s + from, qdots(len));
-			goto fail;
-		}
-
-		const struct exp_var *v = find_var(vars, nvars, s + from, len);
-
-		if (v == NULL) {
-			seterr(err, errlen, "unknown variable $%.*s%s", qlen(len),
-			       s + from, qdots(len));
-			goto fail;
-		}
-		if (v->value != NULL &&
-		    exp_put(&b, v->value, strlen(v->value), err, errlen) != 0)
-			goto fail;
-		i = k + (brace ? 1 : 0);
-	}
-	char *r = sb_take(&b);
-
-	if (r == NULL)
-		seterr(err, errlen, "out of memory");
-	return r;
-
-fail:
-	sb_free(&b);
-	return NULL;
-}
 
 /* ---- matching ---------------------------------------------------------- */
 
@@ -400,7 +172,7 @@ static const struct re *rule_re(struct rw_run *r, size_t i)
 		struct re_cache *v = realloc(re_cache, (i + 1) * sizeof(*v));
 
 		if (v == NULL) {
-			seterr(r->err, r->errlen, "out of memory");
+			err_set(r->err, r->errlen, "out of memory");
 			return NULL;
 		}
 		memset(v + re_ncache, 0, (i + 1 - re_ncache) * sizeof(*v));
@@ -421,8 +193,8 @@ static const struct re *rule_re(struct rw_run *r, size_t i)
 	size_t pl = strlen(pat);
 
 	if (re_compile(pat, pl, 0, &c->re, msg, sizeof(msg), NULL) != 0) {
-		seterr(r->err, r->errlen, "rewrite rule %zu ('%.*s%s'): "
-		       "invalid regular expression: %s", i + 1, qlen(pl), pat, qdots(pl),
+		err_set(r->err, r->errlen, "rewrite rule %zu ('%.*s%s'): "
+		       "invalid regular expression: %s", i + 1, err_qlen(pl), pat, err_qdots(pl),
 		       msg);
 		return NULL;
 	}
@@ -430,7 +202,7 @@ static const struct re *rule_re(struct rw_run *r, size_t i)
 	if (c->pattern == NULL) {
 		re_free(c->re);
 		c->re = NULL;
-		seterr(r->err, r->errlen, "out of memory");
+		err_set(r->err, r->errlen, "out of memory");
 		return NULL;
 	}
 	return c->re;
@@ -570,7 +342,7 @@ static int take(struct rw_run *r, const struct mdl_rewrite *rule, const char *x)
 
 nomem:
 	addr_list_free(&l);
-	seterr(r->err, r->errlen, "out of memory");
+	err_set(r->err, r->errlen, "out of memory");
 	return -1;
 }
 
@@ -599,7 +371,7 @@ static char *expand(struct rw_run *r, const struct mdl_rewrite *rule, size_t idx
 
 		lp = strndup(r->cur, (size_t)(at - r->cur));
 		if (lp == NULL) {
-			seterr(r->err, r->errlen, "out of memory");
+			err_set(r->err, r->errlen, "out of memory");
 			return NULL;
 		}
 		dom = at + 1;
@@ -613,8 +385,8 @@ static char *expand(struct rw_run *r, const struct mdl_rewrite *rule, size_t idx
 	if (x == NULL) {
 		size_t pl = strlen(rule->pattern);
 
-		seterr(r->err, r->errlen, "rewrite rule %zu ('%.*s%s'): %s", idx + 1,
-		       qlen(pl), rule->pattern, qdots(pl), msg);
+		err_set(r->err, r->errlen, "rewrite rule %zu ('%.*s%s'): %s", idx + 1,
+		       err_qlen(pl), rule->pattern, err_qdots(pl), msg);
 	}
 	return x;
 }
@@ -643,7 +415,7 @@ static int rw_pass(struct rw_run *r, uint32_t want, bool smtp)
 			int rc = rule_match(r, rule, re, smtp, &m);
 
 			if (rc < 0) {
-				seterr(r->err, r->errlen, "out of memory");
+				err_set(r->err, r->errlen, "out of memory");
 				stop = -1;
 				break;
 			}
@@ -699,7 +471,7 @@ int rw_address(const struct mdl_rewrite *rules, size_t n, uint32_t where,
 		return 0;
 	r.cur = strdup(addr);
 	if (r.cur == NULL) {
-		seterr(err, errlen, "out of memory");
+		err_set(err, errlen, "out of memory");
 		return -1;
 	}
 	if ((where & RW_S) && rw_pass(&r, 0, true) != 0)

@@ -54,6 +54,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "exp.h"
+
 #include "model.h"
 
 /* Where an address comes from: one of the model's RW_* flag bits. */
@@ -87,31 +89,5 @@
 int rw_address(const struct mdl_rewrite *rules, size_t n, uint32_t where,
 	       const char *addr, char **out, char **name_out, char *err,
 	       size_t errlen);
-
-/**
- * struct exp_var - a variable the expander knows: $name or ${name}.
- * @value NULL means "unset" (expands to the empty string).
- */
-struct exp_var {
-	const char *name;
-	const char *value;
-};
-
-/**
- * exp_string() - expand @s: $name and ${name} for the variables in @vars
- * (names are letters, digits and '_'; after '$' a number ends at its last
- * digit, so "$1abc" is $1 then "abc"), '\' escapes as Exim reads them in
- * expansion strings (\b \f \n \r \t \v, \ooo, \xhh; any other \c gives c;
- * a final '\' stays), "\N...\N" copied as it is, everything else copied.
- * Any other construct is an error naming it: "cannot expand '${lookup' at
- * send time", "unknown variable $foo", "'$' not followed by a variable
- * name", "missing '}' after '${name'"; so is an escape giving a NUL byte,
- * and a result over 64 KiB.  noq evaluates only what noqc left for send
- * time.
- * Returns a malloc'd string, or NULL with @err (@errlen bytes, may be
- * NULL) set.
- */
-char *exp_string(const char *s, const struct exp_var *vars, size_t nvars,
-		 char *err, size_t errlen);
 
 #endif

@@ -955,7 +955,40 @@ static void test_compiled_send_time_refusal(void)
 
 /* ---------------------------------------------------------------- main */
 
+/* exp_check(): what noqc asks before it accepts a send-time expansion. */
+static void test_exp_check(void)
+{
+	static const char *const names[] = { "local_part", "domain" };
+	char err[200];
+	size_t pos, len;
+
+	CU_ASSERT_EQUAL(exp_check("$local_part@${domain}", names, 2, &pos, &len, err,
+				  sizeof(err)), 0);
+	CU_ASSERT_EQUAL(exp_check("\\N${if}\\N \\$x", names, 2, &pos, &len, err,
+				  sizeof(err)), 0);
+	CU_ASSERT_EQUAL(exp_check("x ${if eq{$local_part}{vip}}", names, 2, &pos, &len,
+				  err, sizeof(err)), -1);
+	CU_ASSERT_STRING_EQUAL(err, "cannot expand '${if' at send time");
+	CU_ASSERT_EQUAL(pos, 2);
+	CU_ASSERT_EQUAL(len, 4);
+	CU_ASSERT_EQUAL(exp_check("a-$home", names, 2, &pos, &len, err, sizeof(err)), -1);
+	CU_ASSERT_STRING_EQUAL(err, "unknown variable $home");
+	CU_ASSERT_EQUAL(pos, 2);
+	CU_ASSERT_EQUAL(len, 5);
+	CU_ASSERT_EQUAL(exp_check("${sender_address}", names, 2, &pos, &len, err,
+				  sizeof(err)), -1);
+	CU_ASSERT_EQUAL(pos, 0);
+	CU_ASSERT_EQUAL(len, 17);
+	CU_ASSERT_EQUAL(exp_check("x$", names, 2, &pos, &len, err, sizeof(err)), -1);
+	CU_ASSERT_EQUAL(pos, 1);
+	CU_ASSERT_EQUAL(len, 1);
+	CU_ASSERT_EQUAL(exp_check("\\x00", names, 2, &pos, &len, err, sizeof(err)), -1);
+	CU_ASSERT_EQUAL(pos, 0);
+	CU_ASSERT_EQUAL(len, 4);
+}
+
 static const struct unit_test exp_tests[] = {
+	{ "check", test_exp_check },
 	{ "variables", test_exp_variables },
 	{ "escapes", test_exp_escapes },
 	{ "errors", test_exp_errors },
