@@ -12,6 +12,16 @@
 #include "exp.h"
 #include "sb.h"
 
+const char *const exp_router_vars[EXP_R_N] = {
+	"local_part", "domain", "home", "local_part_prefix", "local_part_suffix",
+	"sender_address", "primary_hostname", "qualify_domain", "qualify_recipient",
+};
+
+const char *const exp_transport_vars[EXP_T_N] = {
+	"sender_address", "primary_hostname", "qualify_domain", "qualify_recipient",
+	"caller_uid",
+};
+
 /* An expansion yields at most this many bytes. */
 #define EXP_MAX (64 * 1024)
 

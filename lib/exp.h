@@ -23,6 +23,36 @@ struct exp_var {
 	const char *value;
 };
 
+/*
+ * The variables noq sets where it expands a router's options (matching
+ * lists, condition, require_files, redirect data and file, ...), in this
+ * order, and where it expands a transport's (helo_data, return_path, the
+ * header changes).  noq fills them; noqc checks against them.
+ */
+enum {
+	EXP_R_LOCAL_PART,
+	EXP_R_DOMAIN,
+	EXP_R_HOME,
+	EXP_R_PREFIX,
+	EXP_R_SUFFIX,
+	EXP_R_SENDER,
+	EXP_R_PRIMARY,
+	EXP_R_QUALIFY_DOMAIN,
+	EXP_R_QUALIFY_RECIPIENT,
+	EXP_R_N
+};
+extern const char *const exp_router_vars[EXP_R_N];
+
+enum {
+	EXP_T_SENDER,
+	EXP_T_PRIMARY,
+	EXP_T_QUALIFY_DOMAIN,
+	EXP_T_QUALIFY_RECIPIENT,
+	EXP_T_CALLER_UID,
+	EXP_T_N
+};
+extern const char *const exp_transport_vars[EXP_T_N];
+
 /* The most variable names exp_check() takes. */
 #define EXP_NAMES_MAX 32
 

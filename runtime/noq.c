@@ -837,19 +837,22 @@ static int out_write(void *ctx, const void *buf, size_t len)
 static char *expand_route_str(const struct env *e, const char *s, const char *sender,
 			      const char *what, int *failed)
 {
-	const struct exp_var vars[] = {
-		{ "sender_address", sender },
-		{ "primary_hostname", e->primary_hostname },
-		{ "qualify_domain", e->qualify_domain },
-		{ "qualify_recipient", e->qualify_recipient },
-		{ "caller_uid", NULL },
+	const char *val[EXP_T_N] = {
+		[EXP_T_SENDER] = sender,
+		[EXP_T_PRIMARY] = e->primary_hostname,
+		[EXP_T_QUALIFY_DOMAIN] = e->qualify_domain,
+		[EXP_T_QUALIFY_RECIPIENT] = e->qualify_recipient,
+		[EXP_T_CALLER_UID] = NULL,
 	};
+	struct exp_var vars[EXP_T_N];
 	char err[256];
 	char *r;
 
 	if (s == NULL)
 		return NULL;
-	r = exp_string(s, vars, sizeof(vars) / sizeof(vars[0]), err, sizeof(err));
+	for (size_t i = 0; i < EXP_T_N; i++)
+		vars[i] = (struct exp_var){ exp_transport_vars[i], val[i] };
+	r = exp_string(s, vars, EXP_T_N, err, sizeof(err));
 	if (r == NULL) {
 		say("cannot expand %s: %s", what, err);
 		*failed = 1;

@@ -410,19 +410,25 @@ struct att {
 	gid_t gid;
 };
 
-#define NVARS 9
+#define NVARS EXP_R_N
 
+/* The values of exp_router_vars for @a, in that order. */
 static void make_vars(const struct st *s, const struct att *a, struct exp_var *v)
 {
-	v[0] = (struct exp_var){ "local_part", a->lp };
-	v[1] = (struct exp_var){ "domain", a->domain };
-	v[2] = (struct exp_var){ "home", a->have_home ? a->home : NULL };
-	v[3] = (struct exp_var){ "local_part_prefix", a->prefix };
-	v[4] = (struct exp_var){ "local_part_suffix", a->suffix };
-	v[5] = (struct exp_var){ "sender_address", s->ctx->sender ? s->ctx->sender : "" };
-	v[6] = (struct exp_var){ "primary_hostname", s->primary_hostname };
-	v[7] = (struct exp_var){ "qualify_domain", s->qualify_domain };
-	v[8] = (struct exp_var){ "qualify_recipient", s->qualify_recipient };
+	const char *val[EXP_R_N] = {
+		[EXP_R_LOCAL_PART] = a->lp,
+		[EXP_R_DOMAIN] = a->domain,
+		[EXP_R_HOME] = a->have_home ? a->home : NULL,
+		[EXP_R_PREFIX] = a->prefix,
+		[EXP_R_SUFFIX] = a->suffix,
+		[EXP_R_SENDER] = s->ctx->sender ? s->ctx->sender : "",
+		[EXP_R_PRIMARY] = s->primary_hostname,
+		[EXP_R_QUALIFY_DOMAIN] = s->qualify_domain,
+		[EXP_R_QUALIFY_RECIPIENT] = s->qualify_recipient,
+	};
+
+	for (size_t i = 0; i < EXP_R_N; i++)
+		v[i] = (struct exp_var){ exp_router_vars[i], val[i] };
 }
 
 /*
