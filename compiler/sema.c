@@ -60,6 +60,7 @@
 #include "aliases.h"
 #include "ast.h"
 #include "diag.h"
+#include "exp.h"
 #include "misspell.h"
 #include "model.h"
 #include "options.h"
@@ -745,6 +746,32 @@ static bool check_rcpt(struct sema *s, const struct ast_option *o, const char *f
 	return true;
 }
 
+/*
+ * Report @what (option @o, its value @text at @base in the dequoted value)
+ * when noq could not expand it at send time with the variables of a router
+ * (@transport false) or of a transport: a configuration that compiles
+ * must never fail at send time for want of an evaluator (lib/exp).
+ * Returns true when it was reported.
+ */
+static bool check_send_time(struct sema *s, const struct ast_option *o, const char *what,
+			    const char *text, size_t base, bool transport)
+{
+	size_t pos, len;
+	char msg[200];
+
+	if (text == NULL ||
+	    exp_check(text, transport ? exp_transport_vars : exp_router_vars,
+		      transport ? EXP_T_N : EXP_R_N, &pos, &len, msg, sizeof(msg)) == 0)
+		return false;
+
+	struct loc l = pos == (size_t)-1 ? vloc(s, o, base, strlen(text))
+		       : vloc(s, o, base + pos, len);
+
+	S_ERROR(s, &l, "%s: %s; noq evaluates only the %s's variables, backslash "
+		"escapes and \\N...\\N", what, msg, transport ? "transport" : "router");
+	return true;
+}
+
 /* ======================================================================
  * Phase 2: named lists and matching lists
  * ====================================================================== */
@@ -811,6 +838,32 @@ static void check_regex(struct sema *s, const struct ast_option *o, const char *
 }
 
 /*
+ * Report item @it (at @pos in @o's value) of a list of kind @k (@what)
+ * when noq could not evaluate it at send time: a lookup ("lsearch;FILE"),
+ * or an item that needs the local host's addresses or the DNS ("@[]",
+ * "@mx_any", "@@..." in an address list).  Returns true when reported.
+ */
+static bool unsupported_item(struct sema *s, const struct ast_option *o, const char *it,
+			     size_t pos, enum nl_kind k, const char *what)
+{
+	struct loc l = vloc(s, o, pos, strlen(it));
+
+	if (strchr(it, ';') != NULL) {
+		S_ERROR(s, &l, "%s: '%s' is a lookup, and noq does no lookups at send "
+			"time; list the entries themselves", what, it);
+		return true;
+	}
+	if ((k == NL_DOMAIN && it[0] == '@' && it[1] != '\0') ||
+	    (k == NL_ADDRESS && it[0] == '@' &&
+	     (it[1] == '@' || it[1] == '[' || strncmp(it, "@mx_", 4) == 0))) {
+		S_ERROR(s, &l, "%s: noq cannot evaluate '%s': it needs the local host's "
+			"addresses or the DNS, which noq does not consult", what, it);
+		return true;
+	}
+	return false;
+}
+
+/*
  * Compile the matching list @text of kind @k (the value of @o, or of the
  * route_list pattern at @base when @single) into @m, reporting unknown
  * "+name" references.  @what names the option in messages.
@@ -835,6 +888,12 @@ static void compile_list(struct sema *s, const struct ast_option *o, const char 
 		sema_oom(s);
 		return;
 	}
+	/* noq expands a list with '$' or '\' before it splits it (not a
+	   route_list pattern), as Exim does; the rest it uses as written. */
+	bool expanded = !single && strpbrk(text, "$\\") != NULL;
+
+	if (expanded && k != NL_HOST)
+		check_send_time(s, o, what, text, base, false);
 	m->v = calloc(l.n ? l.n : 1, sizeof(*m->v));
 	if (m->v == NULL) {
 		sema_oom(s);
@@ -905,8 +964,13 @@ static void compile_list(struct sema *s, const struct ast_option *o, const char 
 			m->n++;
 			continue;
 		}
-		if (it[0] == '^' && strpbrk(text, "$\\") == NULL)
+		if (!expanded && k != NL_HOST && it[0] == '^')
 			check_regex(s, o, it, ipos);
+		if (!expanded && k != NL_HOST && unsupported_item(s, o, it, ipos, k, what)) {
+			mi->kind = MI_MAYBE;
+			m->n++;
+			continue;
+		}
 		if (strcmp(it, "*") == 0) {
 			mi->kind = MI_ANY;
 		} else if (strcmp(it, "@") == 0 && k == NL_DOMAIN) {
@@ -1543,8 +1607,22 @@ static void setup_transport(struct sema *s, struct tport *t)
 
 		if (l == NULL || l->o.str == NULL)
 			continue;
-		check_rcpt(s, l->src, fields[i], l->o.str, 0);
+		if (!check_rcpt(s, l->src, fields[i], l->o.str, 0)) {
+			char what[160];
+
+			snprintf(what, sizeof(what), "option '%s' of transport '%s'",
+				 fields[i], t->d->name);
+			check_send_time(s, l->src, what, l->o.str, 0, true);
+		}
 		*dst[i] = l->o.str[0] ? l->o.str : NULL;
+	}
+	const struct lopt *hd = lfind(ob, "helo_data");
+
+	if (hd != NULL && hd->o.str != NULL) {
+		char what[160];
+
+		snprintf(what, sizeof(what), "option 'helo_data' of transport '%s'", t->d->name);
+		check_send_time(s, hd->src, what, hd->o.str, 0, true);
 	}
 	const char *ra = lstr(ob, "hosts_require_auth");
 	const char *ta = lstr(ob, "hosts_try_auth");
@@ -2348,6 +2426,11 @@ static void setup_redirect(struct sema *s, size_t ri)
 	} else {
 		/* Depends on the recipient ($home/.forward, ...): read at send
 		   time, where the runtime's check guards what it yields. */
+		char what[160];
+
+		snprintf(what, sizeof(what), "option '%s' of router '%s'",
+			 data != NULL ? "data" : "file", R->name);
+		check_send_time(s, l->src, what, v, 0, false);
 		R->rd = RD_RUNTIME;
 	}
 }
@@ -2909,6 +2992,23 @@ static void setup_router(struct sema *s, size_t ri)
 	check_refs(s, ob, "senders", NL_ADDRESS);
 	check_refs(s, ob, "ignore_target_hosts", NL_HOST);
 
+	/* Options noq expands for each address at send time. */
+	static const char *const xopts[] = {
+		"condition", "require_files", "router_home_directory",
+		"cannot_route_message", "qualify_domain", "more", "unseen",
+	};
+
+	for (size_t i = 0; i < sizeof(xopts) / sizeof(xopts[0]); i++) {
+		l = lfind(ob, xopts[i]);
+		if (l != NULL && l->o.str != NULL) {
+			char what[160];
+
+			snprintf(what, sizeof(what), "option '%s' of router '%s'", xopts[i],
+				 R->name);
+			check_send_time(s, l->src, what, l->o.str, 0, false);
+		}
+	}
+
 	R->other_pre = const_condition(lstr(ob, "condition"));
 	if (lfind(ob, "senders") != NULL || lbool(ob, "check_local_user", false) ||
 	    lfind(ob, "require_files") != NULL || lfind(ob, "local_part_prefix") != NULL ||
@@ -2959,7 +3059,14 @@ static void setup_router(struct sema *s, size_t ri)
 		l = lfind(ob, fields[i]);
 		if (l == NULL || l->o.str == NULL)
 			continue;
-		check_rcpt(s, l->src, fields[i], l->o.str, 0);
+		if (!check_rcpt(s, l->src, fields[i], l->o.str, 0) && i > 0) {
+			/* The header changes are expanded with the message. */
+			char what[160];
+
+			snprintf(what, sizeof(what), "option '%s' of router '%s'", fields[i],
+				 R->name);
+			check_send_time(s, l->src, what, l->o.str, 0, true);
+		}
 		*dst[i] = l->o.str[0] ? l->o.str : NULL;
 		*dsto[i] = l->src;
 	}
