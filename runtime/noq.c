@@ -1,7 +1,8 @@
 /*
  * noq.c -- the sendmail-compatible submitter: command line, policy, intake,
  * header fixups, routing, and (for now) the dry run that shows the SMTP
- * transaction noq would make.  See noq(8).
+ * transaction noq would make.  See noq(8).  The -bs server is bs.c; what
+ * the two share is declared in noq.h.
  *
  * Exit status: 0 when the work was done (for a message: accepted; for -bt
  * and -bv: every address routed), 1 when it was not, with the reason on
@@ -10,7 +11,6 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -36,10 +36,12 @@
 
 #include "addr.h"
 #include "auth.h"
+#include "bs.h"
 #include "cli.h"
 #include "fixup.h"
 #include "model.h"
 #include "msg.h"
+#include "noq.h"
 #include "ossl.h"
 #include "policy.h"
 #include "route.h"
@@ -56,26 +58,31 @@
 #define POLICY_PATH NOQ_SYSCONFDIR "/noq/noq.policy"
 #define CONFIG_PATH NOQ_SYSCONFDIR "/noq/noq.conf"
 
-#if defined(__GNUC__) || defined(__clang__)
-#define NOQ_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#else
-#define NOQ_PRINTF(a, b)
-#endif
-
-#define EX_DONE 0
-#define EX_FAIL 1
-
 static const char *progname = "noq";
 
 /*
  * In -bs mode the reasons go into the SMTP reply instead of stderr: while
- * capture.on, say() and report() collect their text here.
+ * capture.on, noq_say() and report() collect their text here.
  */
 static struct {
 	bool on;
-	char text[2048];
+	char text[NOQ_CAPTURE_MAX];
 	bool permanent;         /* the smart host refused with a 5xx reply */
 } capture;
+
+void noq_capture_begin(void)
+{
+	capture.on = true;
+	capture.text[0] = '\0';
+	capture.permanent = false;
+}
+
+const char *noq_capture_end(bool *permanent)
+{
+	capture.on = false;
+	*permanent = capture.permanent;
+	return capture.text;
+}
 
 static void vreport(bool prefix, const char *fmt, va_list ap) NOQ_PRINTF(2, 0);
 static void vreport(bool prefix, const char *fmt, va_list ap)
@@ -103,9 +110,7 @@ static void vreport(bool prefix, const char *fmt, va_list ap)
 	fputc('\n', stderr);
 }
 
-/* A message for the caller, prefixed with the program's name. */
-static void say(const char *fmt, ...) NOQ_PRINTF(1, 2);
-static void say(const char *fmt, ...)
+void noq_say(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -114,12 +119,12 @@ static void say(const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Lines from addr_refusal(): the final line end is say()'s. */
+/* Lines from addr_refusal(): the final line end is noq_say()'s. */
 static void say_block(const char *t)
 {
 	size_t n = strlen(t);
 
-	say("%.*s", (int)(n > 0 && t[n - 1] == '\n' ? n - 1 : n), t);
+	noq_say("%.*s", (int)(n > 0 && t[n - 1] == '\n' ? n - 1 : n), t);
 }
 
 /* A line in Exim's own wording ("Delivery failed: ..."), no prefix. */
@@ -223,13 +228,6 @@ static void usage(FILE *f)
 
 /* ---- the caller and the host ------------------------------------------- */
 
-struct caller {
-	uid_t uid;
-	char login[64];
-	char *gecos;
-	char *home;
-};
-
 static void caller_init(struct caller *c)
 {
 	struct passwd *pw;
@@ -306,18 +304,6 @@ static void make_id(char *buf, size_t len, time_t now)
 
 /* ---- the policy ---------------------------------------------------------- */
 
-struct env {
-	struct cli cli;
-	struct caller caller;
-	const char *policy_path;
-	struct pol *pol;
-	struct model *m;
-	char *hostname;              /* uname, when primary_hostname is unset */
-	const char *primary_hostname;
-	const char *qualify_domain;
-	const char *qualify_recipient;
-};
-
 static int load_policy(struct env *e)
 {
 	char err[POL_ERRLEN];
@@ -328,18 +314,18 @@ static int load_policy(struct env *e)
 	r = pol_open(e->policy_path, POL_CHECK_OWNER, &e->pol, err);
 	priv_lower();
 	if (r != 0) {
-		say("cannot use the policy %s: %s", e->policy_path, err);
+		noq_say("cannot use the policy %s: %s", e->policy_path, err);
 		if (r == POL_EIO && errno == ENOENT && e->cli.policy == NULL)
-			say("compile it with: noqc -o %s %s", POLICY_PATH, CONFIG_PATH);
+			noq_say("compile it with: noqc -o %s %s", POLICY_PATH, CONFIG_PATH);
 		return -1;
 	}
 	if (pol_core_model(e->pol, &e->m, err) != 0) {
-		say("cannot use the policy %s: %s", e->policy_path, err);
+		noq_say("cannot use the policy %s: %s", e->policy_path, err);
 		return -1;
 	}
 	e->hostname = host_name();
 	if (e->hostname == NULL) {
-		say("out of memory");
+		noq_say("out of memory");
 		return -1;
 	}
 	e->primary_hostname = main_str(e->m, "primary_hostname");
@@ -471,9 +457,9 @@ static void check_policy_age(const struct env *e, bool always)
 			       e->m->nsources, conf);
 		return;
 	}
-	say("warning: the policy %s is older than %s (changed since it was compiled); "
-	    "this message goes out under the policy as compiled; recompile it with "
-	    "newaliases, or noqc -o %s %s", e->policy_path, path, e->policy_path, conf);
+	noq_say("warning: the policy %s is older than %s (changed since it was compiled); "
+		"this message goes out under the policy as compiled; recompile it with "
+		"newaliases, or noqc -o %s %s", e->policy_path, path, e->policy_path, conf);
 	syslog(LOG_MAIL | LOG_WARNING, "policy %s is older than %s: recompile it with noqc",
 	       e->policy_path, path);
 }
@@ -521,7 +507,7 @@ static int parse_argv_rcpts(const struct cli *c, struct addr_list *l)
 		int r = addr_parse(l, c->rcpts[i], strlen(c->rcpts[i]), 0);
 
 		if (r == ADDR_NOMEM) {
-			say("out of memory");
+			noq_say("out of memory");
 			return -1;
 		}
 	}
@@ -553,9 +539,9 @@ static char *envelope_sender(const struct env *e)
 	if (r == ADDR_OK && l.n == 1 && addr_qualify(&l, e->qualify_domain) == ADDR_OK)
 		out = strdup(l.v[0].addr);
 	else if (r == ADDR_INVALID && l.nerr > 0)
-		say("invalid sender address '%s': %s", l.err[0].text, l.err[0].msg);
+		noq_say("invalid sender address '%s': %s", l.err[0].text, l.err[0].msg);
 	else
-		say("invalid sender address '%s'", e->cli.sender);
+		noq_say("invalid sender address '%s'", e->cli.sender);
 	addr_list_free(&l);
 	return out;
 }
@@ -631,7 +617,7 @@ static int test_addresses(struct env *e, bool verify)
 	int status = EX_DONE;
 
 	if (e->cli.nrcpts == 0) {
-		say("%s needs at least one address", verify ? "-bv" : "-bt");
+		noq_say("%s needs at least one address", verify ? "-bv" : "-bt");
 		return EX_FAIL;
 	}
 	if (parse_argv_rcpts(&e->cli, &l) != 0)
@@ -644,7 +630,7 @@ static int test_addresses(struct env *e, bool verify)
 	const char **v = calloc(l.n ? l.n : 1, sizeof(*v));
 
 	if (v == NULL) {
-		say("out of memory");
+		noq_say("out of memory");
 		free(sender);
 		addr_list_free(&l);
 		return EX_FAIL;
@@ -663,13 +649,13 @@ static int test_addresses(struct env *e, bool verify)
 		free(order);
 		order = NULL;
 		if (route_all(&rc, &v[a], 1, &res, err, sizeof(err)) != 0) {
-			say("%s", err);
+			noq_say("%s", err);
 			status = EX_FAIL;
 			goto out;
 		}
 		order = route_order(&res);
 		if (order == NULL) {
-			say("out of memory");
+			noq_say("out of memory");
 			status = EX_FAIL;
 			goto out;
 		}
@@ -712,7 +698,7 @@ static int test_addresses(struct env *e, bool verify)
 			}
 		}
 		if (res.config_problem) {
-			say("%s: delivery to smarthost failed (configuration problem)", v[a]);
+			noq_say("%s: delivery to smarthost failed (configuration problem)", v[a]);
 			status = 2;
 		}
 	}
@@ -759,19 +745,19 @@ static int newaliases(const struct cli *c)
 		    asprintf(&config, "%.*s.conf", (int)(n - 7), policy) < 0)
 			config = NULL;
 		if (config == NULL) {
-			say("-bi with -C needs a policy named FILE.policy, compiled from "
-			    "FILE.conf");
+			noq_say("-bi with -C needs a policy named FILE.policy, compiled from "
+				"FILE.conf");
 			return EX_FAIL;
 		}
 	}
 	dir = dir_of(policy);
 	if (config == NULL || dir == NULL) {
-		say("out of memory");
+		noq_say("out of memory");
 		goto out;
 	}
 	if (access(dir, W_OK) != 0 || (access(policy, F_OK) == 0 && access(policy, W_OK) != 0)) {
-		say("you may not write %s; its owner can recompile it with:\n"
-		    "  noqc -o %s %s", policy, policy, config);
+		noq_say("you may not write %s; its owner can recompile it with:\n"
+			"  noqc -o %s %s", policy, policy, config);
 		goto out;
 	}
 
@@ -779,7 +765,7 @@ static int newaliases(const struct cli *c)
 	pid_t pid = fork();
 
 	if (pid < 0) {
-		say("fork: %s", strerror(errno));
+		noq_say("fork: %s", strerror(errno));
 		goto out;
 	}
 	if (pid == 0) {
@@ -800,15 +786,15 @@ static int newaliases(const struct cli *c)
 
 	while (waitpid(pid, &ws, 0) < 0)
 		if (errno != EINTR) {
-			say("waitpid: %s", strerror(errno));
+			noq_say("waitpid: %s", strerror(errno));
 			goto out;
 		}
 	if (WIFEXITED(ws) && WEXITSTATUS(ws) == 0) {
 		printf("%s: recompiled %s from %s\n", progname, policy, config);
 		status = EX_DONE;
 	} else {
-		say("%s was not recompiled: noqc failed (see above); the old policy "
-		    "stays in use", policy);
+		noq_say("%s was not recompiled: noqc failed (see above); the old policy "
+			"stays in use", policy);
 	}
 out:
 	free(config);
@@ -854,7 +840,7 @@ static char *expand_route_str(const struct env *e, const char *s, const char *se
 		vars[i] = (struct exp_var){ exp_transport_vars[i], val[i] };
 	r = exp_string(s, vars, EXP_T_N, err, sizeof(err));
 	if (r == NULL) {
-		say("cannot expand %s: %s", what, err);
+		noq_say("cannot expand %s: %s", what, err);
 		*failed = 1;
 	}
 	return r;
@@ -1039,7 +1025,7 @@ static int tls_and_auth(struct env *e, const struct mdl_obj *t, struct smtp_opts
 	if (pins != NULL) {
 		ta->pins = split_list(pins);
 		if (ta->pins == NULL) {
-			say("out of memory");
+			noq_say("out of memory");
 			return -1;
 		}
 		so->tls.pins = (const char *const *)ta->pins;
@@ -1049,7 +1035,7 @@ static int tls_and_auth(struct env *e, const struct mdl_obj *t, struct smtp_opts
 	so->auth_try = opt_str(t, "hosts_try_auth");
 	ta->auths = calloc(e->m->nauths ? e->m->nauths : 1, sizeof(*ta->auths));
 	if (ta->auths == NULL) {
-		say("out of memory");
+		noq_say("out of memory");
 		return -1;
 	}
 	for (size_t i = 0; i < e->m->nauths; i++) {
@@ -1105,7 +1091,7 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 	int bad = 0, status = EX_FAIL;
 
 	if (hosts == NULL || groups == NULL || rcpts == NULL) {
-		say("out of memory");
+		noq_say("out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < m->route.nhosts; i++) {
@@ -1173,7 +1159,7 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 			while (*p) {
 				size_t n = strcspn(p, "\n");
 
-				say("%.*s; tried the next host", (int)n, p);
+				noq_say("%.*s; tried the next host", (int)n, p);
 				p += n;
 				if (*p == '\n')
 					p++;
@@ -1194,15 +1180,9 @@ out:
 	return status;
 }
 
-/*
- * Everything after intake: header fixups, routing, then the dry run or the
- * delivery.  @argv_rcpts are the envelope recipients given (the command
- * line, or RCPT in -bs), @sender the envelope sender.  Failures are
- * reported with say()/report().  With @msgid_out, the Message-ID's id part
- * is copied there (for the -bs reply).
- */
-static int process(struct env *e, struct msg *msg, const struct addr_list *argv_rcpts,
-		   const char *sender, bool extract, char *id_out, size_t id_len)
+/* Everything after intake (the contract is in noq.h). */
+int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcpts,
+		const char *sender, bool extract, char *id_out, size_t id_len)
 {
 	struct fixup_opts fo = { 0 };
 	struct fixup_out fx = { 0 };
@@ -1260,30 +1240,30 @@ static int process(struct env *e, struct msg *msg, const struct addr_list *argv_
 		goto out;
 	}
 	if (fr != FIXUP_OK) {
-		say("%s", err);
+		noq_say("%s", err);
 		goto out;
 	}
 	if (fx.nrcpts == 0) {
-		say(fx.rcpts_overridden ? "all -t recipients overridden by command line"
-		    : extract ? "no recipients in message" : "no recipients");
+		noq_say(fx.rcpts_overridden ? "all -t recipients overridden by command line"
+			: extract ? "no recipients in message" : "no recipients");
 		goto out;
 	}
 
 	rv = calloc(fx.nrcpts, sizeof(*rv));
 	if (rv == NULL) {
-		say("out of memory");
+		noq_say("out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < fx.nrcpts; i++)
 		rv[i] = fx.rcpts[i];
 	route_ctx_init(e, fx.sender, false, &rc);
 	if (route_all(&rc, rv, fx.nrcpts, &res, err, sizeof(err)) != 0) {
-		say("%s", err);
+		noq_say("%s", err);
 		goto out;
 	}
 	order = route_order(&res);
 	if (order == NULL) {
-		say("out of memory");
+		noq_say("out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < res.n && verbose; i++)
@@ -1367,12 +1347,12 @@ static int process(struct env *e, struct msg *msg, const struct addr_list *argv_
 	printf("DATA\r\n");
 	fflush(stdout);
 	if (msg_emit(msg, out_write, NULL, &me) != 0) {
-		say("%s", me.text);
+		noq_say("%s", me.text);
 		goto out;
 	}
 	printf(".\r\n");
 	if (fflush(stdout) != 0 || ferror(stdout)) {
-		say("writing the dry run failed: %s", strerror(errno));
+		noq_say("writing the dry run failed: %s", strerror(errno));
 		goto out;
 	}
 	status = EX_DONE;
@@ -1387,8 +1367,8 @@ out:
 	return status;
 }
 
-static const struct msg_opts *intake_opts(const struct env *e, struct msg_opts *mo,
-					  bool ignore_dots)
+const struct msg_opts *noq_intake_opts(const struct env *e, struct msg_opts *mo,
+				       bool ignore_dots)
 {
 	const struct mdl_opt *lim = mdl_opt_find(&e->m->main, "message_size_limit");
 
@@ -1415,374 +1395,22 @@ static int deliver(struct env *e)
 	if (parse_argv_rcpts(&e->cli, &argv_rcpts) != 0)
 		goto out;
 	if (!e->cli.extract && argv_rcpts.n == 0) {
-		say("no recipients given: name them as arguments, or use -t to read "
-		    "them from the message");
+		noq_say("no recipients given: name them as arguments, or use -t to read "
+			"them from the message");
 		goto out;
 	}
 	if ((sender = envelope_sender(e)) == NULL)
 		goto out;
-	if (msg_read(STDIN_FILENO, intake_opts(e, &mo, e->cli.ignore_dots), &msg, &me) != 0) {
-		say("message refused: %s", me.text);
+	if (msg_read(STDIN_FILENO, noq_intake_opts(e, &mo, e->cli.ignore_dots), &msg, &me) != 0) {
+		noq_say("message refused: %s", me.text);
 		goto out;
 	}
-	status = process(e, msg, &argv_rcpts, sender, e->cli.extract, NULL, 0);
+	status = noq_process(e, msg, &argv_rcpts, sender, e->cli.extract, NULL, 0);
 out:
 	free(sender);
 	msg_free(msg);
 	addr_list_free(&argv_rcpts);
 	return status;
-}
-
-/* ---- -bs: SMTP on stdin and stdout ----------------------------------------- */
-
-#define BS_CMD_MAX 1000         /* a command line, CR LF excluded (RFC 5321: 512) */
-#define BS_BAD_MAX 20           /* unknown commands before noq hangs up */
-
-struct bs_in {
-	char buf[65536];
-	size_t len, off;
-	bool eof;
-	bool cut;               /* the last line had no line end */
-};
-
-/*
- * Read one line into @line (at most @cap - 1 octets kept, NUL-terminated,
- * without its line end).  *@toolong says the line was longer and was cut.
- * Replies are flushed before waiting for input, so that pipelined
- * commands get their replies in one write.  Returns 0, or -1 at the end of
- * input (or on a read error).
- */
-static int bs_getline(struct bs_in *in, char *line, size_t cap, size_t *len, bool *toolong)
-{
-	size_t n = 0;
-
-	*toolong = false;
-	for (;;) {
-		if (in->off == in->len) {
-			if (in->eof)
-				break;
-			fflush(stdout);
-
-			ssize_t r = read(STDIN_FILENO, in->buf, sizeof(in->buf));
-
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0) {
-				in->eof = true;
-				break;
-			}
-			in->off = 0;
-			in->len = (size_t)r;
-		}
-		char ch = in->buf[in->off++];
-
-		if (ch == '\n') {
-			if (n > 0 && line[n - 1] == '\r')
-				n--;
-			line[n] = '\0';
-			*len = n;
-			return 0;
-		}
-		if (n + 1 < cap)
-			line[n++] = ch;
-		else
-			*toolong = true;
-	}
-	if (n == 0)
-		return -1;
-	line[n] = '\0';      /* a last line without its line end */
-	*len = n;
-	in->cut = true;
-	return 0;
-}
-
-/* A reply; long texts are split over several lines of a multi-line reply. */
-static void bs_reply(int code, const char *text)
-{
-	size_t n = strlen(text);
-
-	while (n > 400) {
-		size_t cut = 400;
-
-		while (cut > 200 && text[cut] != ' ')
-			cut--;
-		printf("%d-%.*s\r\n", code, (int)cut, text);
-		text += cut;
-		n -= cut;
-		while (*text == ' ') {
-			text++;
-			n--;
-		}
-	}
-	printf("%d %s\r\n", code, text);
-}
-
-/* The path of "MAIL FROM:<path>" or "RCPT TO:<path>": the text in brackets. */
-static int bs_path(const char *arg, const char **p, size_t *n)
-{
-	while (*arg == ' ')
-		arg++;
-	if (*arg != '<')
-		return -1;
-	arg++;
-
-	bool quoted = false;
-	const char *q = arg;
-
-	for (; *q; q++) {
-		if (*q == '\\' && q[1] != '\0')
-			q++;
-		else if (*q == '"')
-			quoted = !quoted;
-		else if (*q == '>' && !quoted)
-			break;
-	}
-	if (*q != '>')
-		return -1;
-	*p = arg;
-	*n = (size_t)(q - arg);
-	return 0;
-}
-
-static bool bs_verb(const char *line, const char *verb)
-{
-	size_t n = strlen(verb);
-
-	return strncasecmp(line, verb, n) == 0 && (line[n] == '\0' || line[n] == ' ' ||
-						   line[n] == ':');
-}
-
-/*
- * One DATA section: the lines up to ".", unstuffed, into a message.  Reads
- * to the "." even after an error so that the session stays in step.
- * Returns the message, or NULL with the reason in @why.
- */
-static struct msg *bs_data(struct env *e, struct bs_in *in, char *why, size_t whylen,
-			   bool *eof)
-{
-	static char line[MSG_LINE_MAX + 8];
-	struct msg_opts mo;
-	struct msg_err me;
-	struct msg *msg;
-	bool failed = false, toolong;
-	size_t len;
-
-	*eof = false;
-	msg = msg_new(intake_opts(e, &mo, true), &me);
-	if (msg == NULL) {
-		snprintf(why, whylen, "%s", me.text);
-		failed = true;
-	}
-	for (unsigned lineno = 1;; lineno++) {
-		if (bs_getline(in, line, sizeof(line) - 2, &len, &toolong) != 0) {
-			*eof = true;
-			msg_free(msg);
-			return NULL;
-		}
-		if (!toolong && len == 1 && line[0] == '.' && !in->cut)
-			break;
-		if (failed)
-			continue;
-
-		const char *p = line;
-
-		if (line[0] == '.') {   /* dot-stuffing (RFC 5321 4.5.2) */
-			p++;
-			len--;
-		}
-		if (toolong) {
-			snprintf(why, whylen, "line %u is longer than %d octets (RFC 5322)",
-				 lineno, MSG_LINE_MAX);
-			failed = true;
-			continue;
-		}
-		memcpy(line + (p - line) + len, "\r\n", 2);
-		if (msg_feed(msg, p, len + 2, &me) != 0) {
-			snprintf(why, whylen, "%s", me.text);
-			failed = true;
-		}
-	}
-	if (!failed && msg_end(msg, &me) != 0) {
-		snprintf(why, whylen, "%s", me.text);
-		failed = true;
-	}
-	if (failed) {
-		msg_free(msg);
-		return NULL;
-	}
-	return msg;
-}
-
-static int smtp_session(struct env *e)
-{
-	static char line[BS_CMD_MAX + 1];
-	struct bs_in *in = calloc(1, sizeof(*in));
-	struct addr_list rcpts;
-	char *sender = NULL;
-	bool greeted = false, toolong;
-	unsigned bad = 0;
-	size_t len;
-
-	if (in == NULL) {
-		say("out of memory");
-		return EX_FAIL;
-	}
-	addr_list_init(&rcpts);
-	printf("220 %s noq %s ESMTP: each message goes to the smart host before its "
-	       "reply\r\n", e->primary_hostname, PACKAGE_VERSION);
-	while (bs_getline(in, line, sizeof(line), &len, &toolong) == 0) {
-		const char *arg;
-
-		if (toolong) {
-			bs_reply(500, "5.5.2 line too long");
-			continue;
-		}
-		if ((bs_verb(line, "EHLO") || bs_verb(line, "HELO")) &&
-		    line[strspn(line + 4, " ") + 4] == '\0') {
-			bs_reply(501, "5.5.4 syntax: EHLO domain (or HELO domain)");
-		} else if (bs_verb(line, "EHLO") || bs_verb(line, "HELO")) {
-			free(sender);
-			sender = NULL;
-			addr_list_free(&rcpts);
-			addr_list_init(&rcpts);
-			greeted = true;
-			if (toupper((unsigned char)line[0]) == 'E')
-				printf("250-%s Hello\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n"
-				       "250-PIPELINING\r\n250 SIZE\r\n", e->primary_hostname);
-			else
-				printf("250 %s Hello\r\n", e->primary_hostname);
-		} else if (bs_verb(line, "MAIL")) {
-			const char *p;
-			size_t n;
-			struct addr_list l;
-
-			arg = line + 4;
-			if (!greeted) {
-				bs_reply(503, "5.5.1 EHLO or HELO first");
-			} else if (sender != NULL) {
-				bs_reply(503, "5.5.1 MAIL already given");
-			} else if (strncasecmp(arg, " FROM:", 6) != 0 ||
-				   bs_path(arg + 6, &p, &n) != 0) {
-				bs_reply(501, "5.5.4 syntax: MAIL FROM:<address>");
-			} else {
-				addr_list_init(&l);
-				if (addr_parse(&l, p, n, ADDR_SINGLE | ADDR_ALLOW_EMPTY) == ADDR_OK &&
-				    l.n == 1 && addr_qualify(&l, e->qualify_domain) == ADDR_OK &&
-				    (sender = strdup(l.v[0].addr)) != NULL) {
-					bs_reply(250, "2.1.0 OK");
-				} else {
-					char t[400];
-
-					snprintf(t, sizeof(t), "5.1.7 invalid sender: %s",
-						 l.nerr ? l.err[0].msg : "bad address");
-					bs_reply(501, t);
-				}
-				addr_list_free(&l);
-			}
-		} else if (bs_verb(line, "RCPT")) {
-			const char *p;
-			size_t n;
-
-			arg = line + 4;
-			if (sender == NULL) {
-				bs_reply(503, "5.5.1 MAIL first");
-			} else if (strncasecmp(arg, " TO:", 4) != 0 || bs_path(arg + 4, &p, &n) != 0) {
-				bs_reply(501, "5.5.4 syntax: RCPT TO:<address>");
-			} else {
-				size_t before = rcpts.n, errs = rcpts.nerr_total;
-				int r = addr_parse(&rcpts, p, n, ADDR_SINGLE);
-
-				if (r == ADDR_OK && rcpts.n == before + 1) {
-					bs_reply(250, "2.1.5 OK");
-				} else {
-					char t[400];
-
-					snprintf(t, sizeof(t), "5.1.3 invalid recipient: %s",
-						 rcpts.nerr_total > errs && rcpts.nerr ?
-						 rcpts.err[rcpts.nerr - 1].msg : "bad address");
-					/* Forget the refused one: the list keeps errors. */
-					rcpts.n = before;
-					rcpts.nerr = rcpts.nerr_total = 0;
-					bs_reply(501, t);
-				}
-			}
-		} else if (bs_verb(line, "DATA")) {
-			if (sender == NULL || rcpts.n == 0) {
-				bs_reply(503, sender ? "5.5.1 RCPT first" : "5.5.1 MAIL first");
-				continue;
-			}
-			printf("354 go ahead; end with <CRLF>.<CRLF>\r\n");
-
-			char why[512], id[64] = "";
-			bool eof;
-			struct msg *msg = bs_data(e, in, why, sizeof(why), &eof);
-
-			if (eof)
-				break;
-			if (msg == NULL) {
-				char t[600];
-
-				snprintf(t, sizeof(t), "5.6.0 message refused: %s", why);
-				bs_reply(554, t);
-			} else {
-				capture.on = true;
-				capture.text[0] = '\0';
-				capture.permanent = false;
-				int st = process(e, msg, &rcpts, sender, false, id, sizeof(id));
-
-				capture.on = false;
-				if (st == EX_DONE) {
-					char t[200];
-
-					snprintf(t, sizeof(t), "2.0.0 OK id=%s (accepted by the smart "
-						 "host)", id);
-					bs_reply(250, t);
-				} else {
-					/* 451 when trying again may work: a deferred
-					   routing, or a smart host that could not be
-					   reached or answered 4xx (or whose answer to
-					   the final dot was lost); 550 for a refusal. */
-					char t[sizeof(capture.text) + 16];
-					bool deferred = strstr(capture.text, "yielded a deferred") != NULL;
-					bool temp = deferred || (strstr(capture.text, "Delivery failed:") != NULL &&
-								 !capture.permanent);
-
-					snprintf(t, sizeof(t), "%s %s", temp ? "4.0.0" : "5.0.0",
-						 capture.text[0] ? capture.text : "not delivered");
-					bs_reply(temp ? 451 : 550, t);
-				}
-				msg_free(msg);
-			}
-			free(sender);
-			sender = NULL;
-			addr_list_free(&rcpts);
-			addr_list_init(&rcpts);
-		} else if (bs_verb(line, "RSET")) {
-			free(sender);
-			sender = NULL;
-			addr_list_free(&rcpts);
-			addr_list_init(&rcpts);
-			bs_reply(250, "2.0.0 OK");
-		} else if (bs_verb(line, "NOOP")) {
-			bs_reply(250, "2.0.0 OK");
-		} else if (bs_verb(line, "VRFY")) {
-			bs_reply(252, "2.5.2 noq does not verify; send and see");
-		} else if (bs_verb(line, "QUIT")) {
-			bs_reply(221, "2.0.0 bye");
-			break;
-		} else {
-			bs_reply(500, "5.5.1 unrecognised command");
-			if (++bad >= BS_BAD_MAX) {
-				bs_reply(421, "4.7.0 too many unrecognised commands");
-				break;
-			}
-		}
-	}
-	fflush(stdout);
-	free(sender);
-	free(in);
-	addr_list_free(&rcpts);
-	return EX_DONE;
 }
 
 int main(int argc, char **argv)
@@ -1798,7 +1426,7 @@ int main(int argc, char **argv)
 		progname = b ? b + 1 : argv[0];
 	}
 	if (cli_parse(argc, argv, &e.cli, err, sizeof(err)) != 0) {
-		say("%s", err);
+		noq_say("%s", err);
 		fprintf(stderr, "%s: see '%s --help' or noq(8)\n", progname, progname);
 		return EX_FAIL;
 	}
@@ -1853,12 +1481,12 @@ int main(int argc, char **argv)
 		break;
 	case CLI_SMTP:
 		if (e.cli.dry_run) {
-			say("--dry-run cannot be used with -bs (the dry run writes to "
-			    "standard output, which is the SMTP session)");
+			noq_say("--dry-run cannot be used with -bs (the dry run writes to "
+				"standard output, which is the SMTP session)");
 			status = EX_FAIL;
 			break;
 		}
-		status = smtp_session(&e);
+		status = bs_session(&e);
 		break;
 	default:
 		status = deliver(&e);

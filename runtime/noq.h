@@ -1,0 +1,110 @@
+/*
+ * noq.h -- what noq.c shares with bs.c, the -bs server: the state of one
+ * run (struct env), the messages for the caller, and the delivery of one
+ * message.  Private to the noq program (not in libnoqrt.a): these are
+ * defined in noq.c, which holds main and the modes.
+ */
+#ifndef NOQ_NOQ_H
+#define NOQ_NOQ_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "cli.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define NOQ_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define NOQ_PRINTF(a, b)
+#endif
+
+/* Exit statuses (noq(8)): the work was done, or it was not. */
+#define EX_DONE 0
+#define EX_FAIL 1
+
+/* The most text noq_capture_end() returns, its NUL included. */
+#define NOQ_CAPTURE_MAX 2048
+
+struct addr_list;
+struct model;
+struct msg;
+struct msg_opts;
+struct pol;
+
+/* The user who runs noq (from getuid() and the passwd entry). */
+struct caller {
+	uid_t uid;
+	char login[64];
+	char *gecos;
+	char *home;
+};
+
+/* One run of noq: the command line, the caller, the policy in use. */
+struct env {
+	struct cli cli;
+	struct caller caller;
+	const char *policy_path;
+	struct pol *pol;
+	struct model *m;
+	char *hostname;              /* uname, when primary_hostname is unset */
+	const char *primary_hostname;
+	const char *qualify_domain;
+	const char *qualify_recipient;
+};
+
+/**
+ * noq_say() - a message for the caller: on stderr as one line prefixed
+ * with the program's name, or, between noq_capture_begin() and
+ * noq_capture_end(), added to the captured text instead.
+ * @fmt: printf format, without the final line end.
+ */
+void noq_say(const char *fmt, ...) NOQ_PRINTF(1, 2);
+
+/**
+ * noq_capture_begin() - from now on noq_say() and the failure reports
+ * (Exim's "Delivery failed: ...") go into one captured line, "; " between
+ * them and line breaks folded, instead of to stderr.  Forgets any text
+ * captured before.  For -bs, whose reply carries the reason.
+ */
+void noq_capture_begin(void);
+
+/**
+ * noq_capture_end() - stop capturing: messages go to stderr again.
+ * @permanent: set to true when the smart host refused with a 5xx reply
+ *             during the capture.
+ * Returns the captured text ("" when nothing was said), at most
+ * NOQ_CAPTURE_MAX octets with its NUL, valid until the next
+ * noq_capture_begin().
+ */
+const char *noq_capture_end(bool *permanent);
+
+/**
+ * noq_intake_opts() - fill @mo with how a message is read for @e: the
+ * policy's message_size_limit, the temporary directory (/tmp when noq runs
+ * setgid, never the caller's $TMPDIR), and MSG_IGNORE_DOTS when
+ * @ignore_dots.  Returns @mo.
+ */
+const struct msg_opts *noq_intake_opts(const struct env *e, struct msg_opts *mo,
+				       bool ignore_dots);
+
+/**
+ * noq_process() - everything after intake: header fixups, routing, then
+ * the dry run (--dry-run) or the delivery to the smart host.
+ * @e:          the run, its policy loaded.
+ * @msg:        the message as read; the fixups change it; the caller still
+ *              frees it.
+ * @argv_rcpts: the envelope recipients given (the command line, or RCPT
+ *              in -bs).
+ * @sender:     the envelope sender.
+ * @extract:    -t: take the recipients from To, Cc and Bcc too.
+ * @id_out, @id_len: when @id_out is not NULL, the Message-ID's id part is
+ *              copied there (for the -bs reply).
+ * Returns EX_DONE when the message was accepted by the smart host (or
+ * shown, or every recipient discarded), else EX_FAIL with the reasons
+ * given through noq_say() and the failure reports.
+ */
+int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcpts,
+		const char *sender, bool extract, char *id_out, size_t id_len);
+
+#endif
