@@ -59,6 +59,7 @@
 #include "addr.h"
 #include "aliases.h"
 #include "ast.h"
+#include "codec.h"
 #include "diag.h"
 #include "exp.h"
 #include "misspell.h"
@@ -3678,15 +3679,6 @@ static void lower_rewrites(struct sema *s)
 	}
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* 'begin sources' of a dump: "sha256:<64 hex> PATH" lines. */
 static void read_sources(struct sema *s)
 {
@@ -3702,18 +3694,13 @@ static void read_sources(struct sema *s)
 	for (const struct ast_rule *r = s->cfg->rules[SEC_SOURCES].head; r; r = r->next) {
 		struct mdl_source *src = &s->m->sources[s->m->nsources];
 		const char *w = r->nwords == 2 ? r->words[0].text : "";
-		bool ok = strncmp(w, "sha256:", 7) == 0 && strlen(w) == 7 + 64;
+		/* Lowercase digits only, as a dump writes them (policy/dump.c). */
+		bool ok = strncmp(w, "sha256:", 7) == 0 && strlen(w) == 7 + 64 &&
+			  strspn(w + 7, "0123456789abcdef") == 64 &&
+			  hex_decode(w + 7, 32, src->sha256) == 0;
 		char *path = NULL;
 		struct val_err e;
 
-		for (size_t i = 0; ok && i < 32; i++) {
-			int hi = hexval(w[7 + 2 * i]), lo = hexval(w[8 + 2 * i]);
-
-			if (hi < 0 || lo < 0)
-				ok = false;
-			else
-				src->sha256[i] = (uint8_t)(hi << 4 | lo);
-		}
 		if (ok && (val_string(r->words[1].text, &path, &e) < 0 || path[0] == '\0'))
 			ok = false;
 		if (!ok) {

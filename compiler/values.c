@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "list.h"
 #include "sb.h"
 #include "values.h"
@@ -31,17 +32,6 @@ static bool is_digit(int c)
 static bool is_odigit(int c)
 {
 	return c >= '0' && c <= '7';
-}
-
-static int hex_value(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static bool is_blank(int c)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "err.h"
 #include "exp.h"
 #include "sb.h"
@@ -51,17 +52,6 @@ static bool is_digit(char c)
 static bool is_octal(char c)
 {
 	return c >= '0' && c <= '7';
-}
-
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /*

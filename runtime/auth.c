@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "codec.h"
 #include "list.h"
 #include "ossl.h"
 #include "sb.h"
@@ -142,111 +143,6 @@ static void sanitise(const unsigned char *s, size_t n, char *out, size_t outsize
 	for (size_t i = 0; i < n && k < outsize - 1; i++)
 		out[k++] = s[i] >= 0x20 && s[i] <= 0x7e ? (char)s[i] : '?';
 	out[k] = '\0';
-}
-
-/* ------------------------------------------------------------ base64 */
-
-static const char b64chars[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-size_t auth_b64_len(size_t n)
-{
-	return (n / 3 + (n % 3 != 0)) * 4;
-}
-
-size_t auth_b64_encode(const void *in, size_t len, char *out, size_t outsize)
-{
-	const unsigned char *s = in;
-	size_t k = 0;
-
-	if (len > (SIZE_MAX - 1) / 4 * 3 || outsize < auth_b64_len(len) + 1) {
-		if (outsize > 0)
-			out[0] = '\0';
-		return (size_t)-1;
-	}
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)s[i] << 16;
-		size_t left = len - i;
-
-		if (left > 1)
-			v |= (uint32_t)s[i + 1] << 8;
-		if (left > 2)
-			v |= s[i + 2];
-		out[k++] = b64chars[(v >> 18) & 63];
-		out[k++] = b64chars[(v >> 12) & 63];
-		out[k++] = left > 1 ? b64chars[(v >> 6) & 63] : '=';
-		out[k++] = left > 2 ? b64chars[v & 63] : '=';
-	}
-	out[k] = '\0';
-	return k;
-}
-
-static int b64val(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-int auth_b64_decode(const char *in, size_t len, unsigned char *out, size_t outsize,
-		    size_t *outlen, char *err, size_t errlen)
-{
-	const unsigned char *s = (const unsigned char *)in;
-	size_t k = 0, pad = 0;
-
-	*outlen = 0;
-	if (len % 4 != 0) {
-		seterr(err, errlen, "invalid base64: length %zu is not a multiple of 4", len);
-		return -1;
-	}
-	if (len >= 4 && s[len - 1] == '=')
-		pad = s[len - 2] == '=' ? 2 : 1;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '=' && i >= len - pad)
-			continue;
-		if (s[i] == '=') {
-			seterr(err, errlen, "invalid base64: '=' at offset %zu", i);
-			return -1;
-		}
-		if (b64val(s[i]) < 0) {
-			seterr(err, errlen, "invalid base64: character 0x%02x at offset %zu",
-			       s[i], i);
-			return -1;
-		}
-	}
-	if (len / 4 * 3 - pad > outsize) {
-		seterr(err, errlen, "base64 text decodes to more than %zu octets", outsize);
-		return -1;
-	}
-	for (size_t i = 0; i < len; i += 4) {
-		bool last = i + 4 == len;
-		int a = b64val(s[i]), b = b64val(s[i + 1]);
-		int c = last && pad == 2 ? 0 : b64val(s[i + 2]);
-		int d = last && pad >= 1 ? 0 : b64val(s[i + 3]);
-		uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 |
-			     (uint32_t)d;
-
-		if (last && ((pad == 2 && (v & 0xffff) != 0) || (pad == 1 && (v & 0xff) != 0))) {
-			seterr(err, errlen, "invalid base64: non-zero padding bits");
-			ossl_cleanse(out, k);
-			return -1;
-		}
-		out[k++] = (unsigned char)(v >> 16);
-		if (!(last && pad == 2))
-			out[k++] = (unsigned char)(v >> 8);
-		if (!(last && pad >= 1))
-			out[k++] = (unsigned char)v;
-	}
-	*outlen = k;
-	return 0;
 }
 
 /* ------------------------------------------------------------ mechanisms */
@@ -1054,7 +950,7 @@ static int initial_response(struct auth *a, bool *none, char *err, size_t errlen
 		if (nv == NULL) {
 			if (ossl_random(raw, sizeof(raw), err, errlen) != 0)
 				return -1;
-			auth_b64_encode(raw, sizeof(raw), nonce, sizeof(nonce));
+			b64_encode(raw, sizeof(raw), nonce, sizeof(nonce));
 			nv = nonce;
 		} else if (!nonce_ok((const unsigned char *)nv, strlen(nv))) {
 			seterr(err, errlen, "invalid SCRAM client nonce");
@@ -1113,7 +1009,7 @@ static int put_line(struct auth *a, const char *prefix, const void *p, size_t n,
 		    size_t max, char *err, size_t errlen)
 {
 	const unsigned char *s = p;
-	size_t pl = strlen(prefix), el = auth_b64_len(n);
+	size_t pl = strlen(prefix), el = b64_len(n);
 	char chunk[65]; /* the base64 of 48 octets, and a NUL */
 	int r;
 
@@ -1128,7 +1024,7 @@ static int put_line(struct auth *a, const char *prefix, const void *p, size_t n,
 	for (size_t i = 0; i < n && r == 0; i += 48) {
 		size_t k = n - i < 48 ? n - i : 48;
 
-		r = sb_put(&a->line, chunk, auth_b64_encode(s + i, k, chunk, sizeof(chunk)));
+		r = sb_put(&a->line, chunk, b64_encode(s + i, k, chunk, sizeof(chunk)));
 	}
 	ossl_cleanse(chunk, sizeof(chunk));
 	return r == 0 ? 0 : seterr_sb(&a->line, err, errlen);
@@ -1157,7 +1053,7 @@ int auth_command(struct auth *a, const char **line, size_t *len, char *err,
 		if (sb_puts(&a->line, prefix) != 0)
 			return seterr_sb(&a->line, err, errlen);
 		a->st = AUTH_ST_EXCHANGE;
-	} else if (strlen(prefix) + 1 + auth_b64_len(a->ir.len) + 2 <= AUTH_LINE_MAX) {
+	} else if (strlen(prefix) + 1 + b64_len(a->ir.len) + 2 <= AUTH_LINE_MAX) {
 		strcat(prefix, " ");
 		if (put_line(a, prefix, a->ir.p, a->ir.len, AUTH_LINE_MAX, err, errlen) != 0)
 			return -1;
@@ -1166,10 +1062,10 @@ int auth_command(struct auth *a, const char **line, size_t *len, char *err,
 	} else {
 		/* Too long for the command line: AUTH alone, the response after
 		   the server's empty 334.  Fail now if it is too long even so. */
-		if (auth_b64_len(a->ir.len) + 2 > AUTH_RESPONSE_MAX) {
+		if (b64_len(a->ir.len) + 2 > AUTH_RESPONSE_MAX) {
 			seterr(err, errlen, "the %s initial response would make a line of "
 			       "%zu octets; the limit is %d (RFC 4954)", a->name,
-			       auth_b64_len(a->ir.len) + 2, AUTH_RESPONSE_MAX);
+			       b64_len(a->ir.len) + 2, AUTH_RESPONSE_MAX);
 			a->st = AUTH_ST_FAILED;
 			return -1;
 		}
@@ -1325,8 +1221,8 @@ static int scram_client_final(struct auth *a, const unsigned char *sf, size_t sf
 		       "ours");
 		return -1;
 	}
-	if (slen == 0 || auth_b64_decode((const char *)s, slen, salt, sizeof(salt),
-					 &saltlen, NULL, 0) != 0 || saltlen == 0) {
+	if (slen == 0 || b64_decode((const char *)s, slen, salt, sizeof(salt),
+				    &saltlen, NULL, 0) != 0 || saltlen == 0) {
 		seterr(err, errlen, "SCRAM-SHA-256: the server's salt is not valid "
 		       "base64 of 1 to %d octets", SCRAM_FIELD_MAX);
 		return -1;
@@ -1355,7 +1251,7 @@ static int scram_client_final(struct auth *a, const unsigned char *sf, size_t sf
 		seterr_sb(&gs2, err, errlen);
 		goto out;
 	}
-	if (auth_b64_encode(gs2.p, gs2.len, gs2b64, sizeof(gs2b64)) == (size_t)-1) {
+	if (b64_encode(gs2.p, gs2.len, gs2b64, sizeof(gs2b64)) == (size_t)-1) {
 		seterr(err, errlen, "SCRAM-SHA-256: the authorisation identity is too long");
 		goto out;
 	}
@@ -1372,7 +1268,7 @@ static int scram_client_final(struct auth *a, const unsigned char *sf, size_t sf
 	}
 	if (scram_keys(a, salt, saltlen, (unsigned)iter, &msg, proof, err, errlen) != 0)
 		goto out;
-	auth_b64_encode(proof, sizeof(proof), pb, sizeof(pb));
+	b64_encode(proof, sizeof(proof), pb, sizeof(pb));
 	if (sb_puts(&cfwp, ",p=") != 0 || sb_puts(&cfwp, pb) != 0) {
 		seterr_sb(&cfwp, err, errlen);
 		goto out;
@@ -1408,7 +1304,7 @@ static int scram_server_final(struct auth *a, const unsigned char *m, size_t mle
 		       "signature (v=)");
 		return -1;
 	}
-	if (auth_b64_decode((const char *)v, vlen, sig, sizeof(sig), &siglen, NULL, 0) != 0 ||
+	if (b64_decode((const char *)v, vlen, sig, sizeof(sig), &siglen, NULL, 0) != 0 ||
 	    siglen != 32 || !a->have_server_sig || !same_octets(sig, a->server_sig, 32)) {
 		seterr(err, errlen, "SCRAM-SHA-256: the server's signature is wrong: it "
 		       "does not know the password");
@@ -1439,7 +1335,7 @@ int auth_step(struct auth *a, const char *text, size_t len, const char **line,
 		seterr(err, errlen, "out of memory");
 		goto out;
 	}
-	if (auth_b64_decode(text, len, ch, cap, &chlen, err, errlen) != 0) {
+	if (b64_decode(text, len, ch, cap, &chlen, err, errlen) != 0) {
 		if (!(a->items_mode && (a->flags & AUTH_IGNORE_INVALID_BASE64))) {
 			preferr(err, errlen, "the server's 334: ");
 			goto out;

@@ -102,34 +102,6 @@ const char *auth_mech_name(enum auth_mech m);
  */
 int auth_mech_parse(const char *name, enum auth_mech *out);
 
-/* ---- base64 (RFC 4648 section 4, as SMTP AUTH uses it) ------------------ */
-
-/** auth_b64_len() - the length of the encoding of @n octets, NUL excluded. */
-size_t auth_b64_len(size_t n);
-
-/**
- * auth_b64_encode() - encode @len octets at @in into @out (@outsize
- * octets, room for auth_b64_len(@len) + 1), NUL-terminated.  Returns the
- * length written, or (size_t)-1 when @out is too small (then @out holds
- * "" if @outsize > 0).
- */
-size_t auth_b64_encode(const void *in, size_t len, char *out, size_t outsize);
-
-/**
- * auth_b64_decode() - strictly decode @len characters at @in into @out
- * (@outsize octets; len / 4 * 3 always suffice); *@outlen gets the length.
- * Refused: a length not a multiple of 4, characters outside the alphabet
- * (blanks and line ends included), '=' anywhere but the last one or two
- * places, and padding bits that are not zero (so each text has one
- * decoding and each octet string one encoding).  "" decodes to nothing.
- * Returns 0, or -1 with @err: "invalid base64: character 0x20 at offset
- * 4", "invalid base64: length 5 is not a multiple of 4", "invalid base64:
- * '=' at offset 1", "invalid base64: non-zero padding bits", or "base64
- * text decodes to more than N octets".
- */
-int auth_b64_decode(const char *in, size_t len, unsigned char *out, size_t outsize,
-		    size_t *outlen, char *err, size_t errlen);
-
 /* ---- send-time secrets -------------------------------------------------- */
 
 /**

@@ -31,7 +31,7 @@
 #include <netinet/in.h>
 
 #define NOQ_OSSL_FUNCS
-#include "auth.h"
+#include "codec.h"
 #include "ossl.h"
 #include "tls.h"
 
@@ -128,17 +128,6 @@ static bool is_ip_literal(const char *s)
 
 /* ------------------------------------------------------------------ pins */
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * A pin is 44 base64 characters (32 octets, one '='), optionally after
  * "sha256/" as HPKP wrote them, or 64 hex digits.  Returns 0 or -1.
@@ -150,19 +139,11 @@ static int pin_parse(const char *s, unsigned char out[PIN_LEN])
 	if (strncmp(s, "sha256/", 7) == 0)
 		s += 7;
 	n = strlen(s);
-	if (n == 2 * PIN_LEN) {
-		for (size_t i = 0; i < PIN_LEN; i++) {
-			int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
-
-			if (hi < 0 || lo < 0)
-				return -1;
-			out[i] = (unsigned char)(hi << 4 | lo);
-		}
-		return 0;
-	}
+	if (n == 2 * PIN_LEN)
+		return hex_decode(s, PIN_LEN, out);
 	/* The strict decoder refuses stray '=' and non-zero padding bits;
 	   44 characters that decode to 32 octets end in exactly one '='. */
-	if (n != 44 || auth_b64_decode(s, n, out, PIN_LEN, &got, NULL, 0) != 0)
+	if (n != 44 || b64_decode(s, n, out, PIN_LEN, &got, NULL, 0) != 0)
 		return -1;
 	return got == PIN_LEN ? 0 : -1;
 }
@@ -171,7 +152,7 @@ static int pin_parse(const char *s, unsigned char out[PIN_LEN])
 static void pin_format(const unsigned char h[PIN_LEN], char *out)
 {
 	memcpy(out, "sha256/", 7);
-	(void)auth_b64_encode(h, PIN_LEN, out + 7, 45);
+	(void)b64_encode(h, PIN_LEN, out + 7, 45);
 }
 
 static int pins_check_syntax(const char *const *pins, char *err, size_t errlen)
@@ -495,7 +476,7 @@ static bool hashed_dir(const char *path)
 		const char *n = e->d_name;
 		size_t i = 0;
 
-		while (i < 8 && hexval(n[i]) >= 0)
+		while (i < 8 && hex_value(n[i]) >= 0)
 			i++;
 		found = i == 8 && n[8] == '.' && n[9] >= '0' && n[9] <= '9';
 	}

@@ -554,6 +554,14 @@ static void test_alias_full_key_and_inline(void)
 		 "aliases:\n  driver = redirect\n  data = a@example.org\n" MORE
 		 "begin aliases\naliases:\n  root: admin@example.net\n",
 		 "'begin aliases' gives a table for router 'aliases', which reads no alias file");
+
+	/* A digest is 64 lowercase hex digits, as a dump writes it: not 'A'. */
+	sema_err("begin routers\nr:\n  driver = accept\n  transport = t\n"
+		 "begin transports\nt:\n  driver = smtp\n  hosts = h\n"
+		 "begin sources\n"
+		 "sha256:000000000000000000000000000000000000000000000000000000000000000A "
+		 "noq.conf\n",
+		 "a source line is 'sha256:<64 lowercase hex digits> PATH'");
 }
 
 static void test_redirect_additions(void)
