@@ -10,8 +10,9 @@
  *              timeouts, protocol; host lists parsed into struct mdl_host;
  *   4. aliases redirect data read at compile time (lsearch files, constant
  *              lists, constant 'file', inline 'begin aliases' blocks);
- *   5. routing every alias target is routed through the router chain, the
- *              alias graph is checked for cycles (iteratively, linear time);
+ *   5. routing every alias target is routed through the router chain; each
+ *              cycle of the alias graph (found iteratively) must be broken
+ *              by Exim's loop rule;
  *   6. proof   the terminal routes reachable from any address must be one
  *              tuple (transport, hosts, return_path, errors_to, headers_add,
  *              headers_remove); the model's route is that tuple;
@@ -39,7 +40,9 @@
  *   the configuration sets them, and any other expansion is an error.
  * - An alias that names itself (Exim's "keep a copy" idiom, "alice: alice,
  *   alice@elsewhere") passes that address on to the next router, as Exim
- *   does.  A longer cycle (a -> b -> a) is an error.
+ *   does.  A longer cycle (a -> b -> a) follows Exim's loop rule: an
+ *   address that comes back to a node skips that node's router; the cycle
+ *   is an error only when such an address cannot be routed past it.
  * - Header changes and errors_to of a redirect router apply to the addresses
  *   it generates; addresses that are not redirected reach the same delivery
  *   router without them, so such a setting splits the transaction and is an
@@ -2666,10 +2669,13 @@ static int push_edge(struct sema *s, uint32_t dst, uint32_t item)
 /*
  * Walk the routers for the address @lp@@dom, redirected by node @from
  * (whose router is skipped for its own key, Exim's rule for an alias that
- * names itself; @skip_from also skips it, for "\local" targets).
+ * names itself; @skip_from also skips it, for "\local" targets and for
+ * an address that comes back to its own node).  @record: add the edges
+ * found to the alias graph.
  */
 static void route_walk(struct sema *s, uint32_t from, uint32_t item, bool skip_from,
-		       const struct subj *lp, const struct subj *dom, struct rout *ro)
+		       bool record, const struct subj *lp, const struct subj *dom,
+		       struct rout *ro)
 {
 	const struct node *fn = &s->nodes[from];
 	char keybuf[512];
@@ -2714,7 +2720,8 @@ static void route_walk(struct sema *s, uint32_t from, uint32_t item, bool skip_f
 					break;
 				if (R->node0 == from)
 					continue;      /* a list naming itself */
-				push_edge(s, R->node0, item);
+				if (record)
+					push_edge(s, R->node0, item);
 				ro->edge = true;
 				run = T_YES;
 			} else if (R->rd == RD_TABLE && dom->kind == SJ_CONCRETE) {
@@ -2739,7 +2746,8 @@ static void route_walk(struct sema *s, uint32_t from, uint32_t item, bool skip_f
 					break;
 				if ((uint32_t)nd == from)
 					continue;      /* an alias naming itself */
-				push_edge(s, (uint32_t)nd, item);
+				if (record)
+					push_edge(s, (uint32_t)nd, item);
 				ro->edge = true;
 				run = T_YES;
 			}
@@ -2763,20 +2771,26 @@ static const char *target_qualify(const struct sema *s, const struct router *R)
 	return R->qualify_domain ? R->qualify_domain : s->qualify_domain;
 }
 
-static void route_item(struct sema *s, uint32_t nd, uint32_t k, struct sb *lb,
-		       struct sb *db)
+/*
+ * The address that item @k of node @nd names, as a subject: its local part
+ * in @lb and domain in @db (lower case; the router's qualify domain when
+ * it has none), *@skip for a "\local" target.  Returns false (reported)
+ * when it is not an address.
+ */
+static bool item_subject(struct sema *s, uint32_t nd, uint32_t k, struct sb *lb,
+			 struct sb *db, struct subj *lp, struct subj *dom, bool *skip)
 {
 	const struct node *n = &s->nodes[nd];
 	size_t cnt;
 	const struct alias_item *it = &node_items(s, n, &cnt)[k];
 	const struct router *R = &s->r[n->router];
-	const char *key = node_key(s, n);
 	const char *t = it->text;
 	size_t tl = strlen(t);
-	bool skip = false;
+
+	*skip = false;
 
 	if (tl > 0 && t[0] == '\\') {
-		skip = true;
+		*skip = true;
 		t++;
 		tl--;
 	}
@@ -2807,7 +2821,7 @@ static void route_item(struct sema *s, uint32_t nd, uint32_t k, struct sb *lb,
 		sb_puts(db, target_qualify(s, R));
 	if (lb->err != SB_OK || db->err != SB_OK) {
 		sema_oom(s);
-		return;
+		return false;
 	}
 	if (lb->p)
 		lower_ascii(lb->p);
@@ -2815,15 +2829,29 @@ static void route_item(struct sema *s, uint32_t nd, uint32_t k, struct sb *lb,
 		lower_ascii(db->p);
 	if (ll == 0 || (at != NULL && db->len == 0)) {
 		S_ERROR(s, &it->loc, "'%s' is not a valid address", it->text);
-		return;
+		return false;
 	}
+	*lp = (struct subj){ SJ_CONCRETE, lb->p, lb->len };
+	*dom = (struct subj){ db->len || at ? SJ_CONCRETE : SJ_LOCALHOST, sb_str(db),
+			      db->len };
+	return true;
+}
 
-	struct subj lp = { SJ_CONCRETE, lb->p, lb->len };
-	struct subj dom = { db->len || at ? SJ_CONCRETE : SJ_LOCALHOST, sb_str(db),
-			    db->len };
+static void route_item(struct sema *s, uint32_t nd, uint32_t k, struct sb *lb,
+		       struct sb *db)
+{
+	const struct node *n = &s->nodes[nd];
+	size_t cnt;
+	const struct alias_item *it = &node_items(s, n, &cnt)[k];
+	const struct router *R = &s->r[n->router];
+	const char *key = node_key(s, n);
+	struct subj lp, dom;
 	struct rout ro = { false, false, false };
+	bool skip;
 
-	route_walk(s, nd, k, skip, &lp, &dom, &ro);
+	if (!item_subject(s, nd, k, lb, db, &lp, &dom, &skip))
+		return;
+	route_walk(s, nd, k, skip, true, &lp, &dom, &ro);
 	if (!ro.term && !ro.edge && !ro.runtime && s->can_deliver) {
 		if (key != NULL)
 			S_ERROR(s, &it->loc, "alias '%s' target '%s' cannot be routed: no "
@@ -2864,10 +2892,48 @@ static void node_name(const struct sema *s, const struct node *n, struct sb *b)
 		sb_printf(b, "router '%s'", s->r[n->router].name);
 }
 
-/* Report the cycle that closes at @stack[@from..@top] -> stack[@from]. */
-static void report_cycle(struct sema *s, const uint32_t *stack, const uint32_t *via,
-			 size_t from, size_t top)
+/*
+ * Whether an address that comes back to node @nd, through item @k of node
+ * @pred, can still be routed: Exim's loop rule (repeat_use) skips @nd's
+ * router for it, since an ancestor with that address was routed by that
+ * router, and the address goes on to the routers after it.
+ */
+static bool loop_escapes(struct sema *s, uint32_t pred, uint32_t k, uint32_t nd)
 {
+	struct sb lb = SB_INIT, db = SB_INIT;
+	struct subj lp, dom;
+	struct rout ro = { false, false, false };
+	bool skip;
+
+	if (item_subject(s, pred, k, &lb, &db, &lp, &dom, &skip))
+		route_walk(s, nd, k, true, false, &lp, &dom, &ro);
+	else
+		ro.term = true;     /* reported already */
+	sb_free(&lb);
+	sb_free(&db);
+	return ro.term || ro.edge || ro.runtime || !s->can_deliver;
+}
+
+/*
+ * The cycle @stack[@from..@top] -> stack[@from] (node stack[i] redirects
+ * to stack[i + 1] by its item via[i]): Exim's loop rule breaks it, unless
+ * an address coming back to one of its nodes cannot be routed past that
+ * node's router; report the first such node.
+ */
+static void check_cycle(struct sema *s, const uint32_t *stack, const uint32_t *via,
+			size_t from, size_t top)
+{
+	size_t bad = SIZE_MAX;
+
+	for (size_t i = from; i <= top && bad == SIZE_MAX; i++) {
+		size_t p = i == from ? top : i - 1;
+
+		if (!loop_escapes(s, stack[p], via[p], stack[i]))
+			bad = i;
+	}
+	if (bad == SIZE_MAX)
+		return;
+
 	struct sb b = SB_INIT;
 
 	for (size_t i = from; i <= top; i++) {
@@ -2880,10 +2946,16 @@ static void report_cycle(struct sema *s, const uint32_t *stack, const uint32_t *
 		sb_puts(&b, " -> ");
 	}
 	node_name(s, &s->nodes[stack[from]], &b);
-	struct loc fl = node_loc(s, &s->nodes[stack[from]]);
 
-	S_ERROR(s, &fl, "alias cycle: %s; an address in it would be "
-		"redirected forever", sb_text(&b));
+	const struct node *bn = &s->nodes[stack[bad]];
+	struct loc fl = node_loc(s, &s->nodes[stack[from]]);
+	struct sb nb0 = SB_INIT;
+
+	node_name(s, bn, &nb0);
+	S_ERROR(s, &fl, "alias cycle: %s; an address that comes back to %s skips "
+		"router '%s' (Exim's loop rule), and no router after it accepts it",
+		sb_text(&b), sb_text(&nb0), s->r[bn->router].name);
+	sb_free(&nb0);
 	for (size_t i = from; i <= top && i < from + 8; i++) {
 		const struct node *n = &s->nodes[stack[i]];
 		size_t cnt;
@@ -2935,7 +3007,7 @@ static void find_cycles(struct sema *s)
 
 			via[top] = e->item;
 			if (color[e->dst] == 1) {
-				report_cycle(s, stack, via, pos[e->dst], top);
+				check_cycle(s, stack, via, pos[e->dst], top);
 			} else if (color[e->dst] == 0) {
 				top++;
 				stack[top] = e->dst;

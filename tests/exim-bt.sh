@@ -4,8 +4,9 @@
 # For each case tests/exim-bt/NAME.conf, every address in NAME.addrs is
 # routed by Exim ("exim -C CONF -bt ADDR", CONF being the case with the
 # main options Exim needs to run from a scratch directory put first) and by
-# noq ("noq -C POLICY -bt ADDR", the policy compiled from the case as it
-# is).  Their output and exit status must be the same.
+# noq ("noq -C POLICY -bt ADDR", the policy compiled from the case).  In
+# both, @DIR@ stands for the directory of the cases (Exim wants absolute
+# paths for its lookups).  Their output and exit status must be the same.
 #
 # Exim is the one "tools/deps --bench" unpacks into _build/exim of the
 # source tree, or NOQ_EXIM; without it, or when it cannot run here (it
@@ -37,16 +38,18 @@ run_exim() {  # run_exim CONF ADDR
 	LD_LIBRARY_PATH=$exim_lib "$exim" -C "$1" -bt "$2"
 }
 
-for conf in "$top_srcdir"/tests/exim-bt/*.conf; do
+dir=$(cd "$top_srcdir/tests/exim-bt" && pwd)
+for conf in "$dir"/*.conf; do
 	name=$(basename "$conf" .conf)
+	sed "s|@DIR@|$dir|g" "$conf" >"$tmp/$name.conf"
 	{
 		echo "exim_user = root"
 		echo "exim_group = root"
 		echo "spool_directory = $tmp/spool"
 		echo "log_file_path = $tmp/log/%slog"
-		cat "$conf"
+		cat "$tmp/$name.conf"
 	} >"$tmp/$name.exim"
-	if ! "$NOQC" -o "$tmp/$name.policy" "$conf" >"$tmp/noqc.out" 2>&1; then
+	if ! "$NOQC" -o "$tmp/$name.policy" "$tmp/$name.conf" >"$tmp/noqc.out" 2>&1; then
 		failed=$((failed + 1))
 		echo "FAIL $name: noqc refused it"
 		sed 's/^/    | /' "$tmp/noqc.out"
