@@ -9,20 +9,8 @@
 #include <stdio.h>
 
 #include "codec.h"
+#include "err.h"
 #include "sb.h"
-
-/* printf(@fmt, ...) into @err when there is one; returns -1. */
-static int fail(char *err, size_t errlen, const char *fmt, ...) SB_PRINTF(3, 4);
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	if (err != NULL && errlen > 0)
-		vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 /* ------------------------------------------------------------ hex */
 
@@ -109,7 +97,7 @@ int b64_decode(const char *in, size_t len, unsigned char *out, size_t outsize,
 
 	*outlen = 0;
 	if (len % 4 != 0)
-		return fail(err, errlen, "invalid base64: length %zu is not a multiple of 4",
+		return err_fail(err, errlen, "invalid base64: length %zu is not a multiple of 4",
 			    len);
 	if (len >= 4 && s[len - 1] == '=')
 		pad = s[len - 2] == '=' ? 2 : 1;
@@ -117,13 +105,13 @@ int b64_decode(const char *in, size_t len, unsigned char *out, size_t outsize,
 		if (s[i] == '=' && i >= len - pad)
 			continue;
 		if (s[i] == '=')
-			return fail(err, errlen, "invalid base64: '=' at offset %zu", i);
+			return err_fail(err, errlen, "invalid base64: '=' at offset %zu", i);
 		if (b64val(s[i]) < 0)
-			return fail(err, errlen,
+			return err_fail(err, errlen,
 				    "invalid base64: character 0x%02x at offset %zu", s[i], i);
 	}
 	if (len / 4 * 3 - pad > outsize)
-		return fail(err, errlen, "base64 text decodes to more than %zu octets",
+		return err_fail(err, errlen, "base64 text decodes to more than %zu octets",
 			    outsize);
 	for (size_t i = 0; i < len; i += 4) {
 		bool last = i + 4 == len;
@@ -135,7 +123,7 @@ int b64_decode(const char *in, size_t len, unsigned char *out, size_t outsize,
 
 		if (last && ((pad == 2 && (v & 0xffff) != 0) || (pad == 1 && (v & 0xff) != 0))) {
 			sb_wipe(out, k);
-			return fail(err, errlen, "invalid base64: non-zero padding bits");
+			return err_fail(err, errlen, "invalid base64: non-zero padding bits");
 		}
 		out[k++] = (unsigned char)(v >> 16);
 		if (!(last && pad == 2))

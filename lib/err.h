@@ -23,6 +23,9 @@
 /** err_set() - printf into @err (@errlen octets, NUL-terminated); @err may be NULL. */
 void err_set(char *err, size_t errlen, const char *fmt, ...) ERR_PRINTF(3, 4);
 
+/** err_fail() - err_set(), then -1: "return err_fail(err, errlen, ...);". */
+int err_fail(char *err, size_t errlen, const char *fmt, ...) ERR_PRINTF(3, 4);
+
 /** err_qlen() - how much of @n octets of quoted text to print. */
 static inline int err_qlen(size_t n)
 {

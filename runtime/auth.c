@@ -35,16 +35,11 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "err.h"
 #include "codec.h"
 #include "list.h"
 #include "ossl.h"
 #include "sb.h"
-
-#if defined(__GNUC__)
-#define AUTH_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#else
-#define AUTH_PRINTF(f, a)
-#endif
 
 /* SCRAM: octets of randomness in our nonce (base64: 32 characters). */
 #define SCRAM_NONCE_RAW 24
@@ -59,18 +54,6 @@
 #define STDERR_KEEP 200
 /* A mechanism name (RFC 4422 section 3.1: at most 20 characters). */
 #define MECH_NAME_MAX 20
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...) AUTH_PRINTF(3, 4);
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Put @prefix in front of the message already in @err. */
 static void preferr(char *err, size_t errlen, const char *prefix)
@@ -93,9 +76,9 @@ static void preferr(char *err, size_t errlen, const char *prefix)
 static int seterr_sb(const struct sb *b, char *err, size_t errlen)
 {
 	if (b->err == SB_TOOLONG)
-		seterr(err, errlen, "the result would be longer than %zu octets", b->max);
+		err_set(err, errlen, "the result would be longer than %zu octets", b->max);
 	else
-		seterr(err, errlen, "out of memory");
+		err_set(err, errlen, "out of memory");
 	return -1;
 }
 
@@ -202,29 +185,29 @@ static int read_secret_file(const char *path, bool eol_given, const unsigned cha
 	int fd, rc = -1;
 
 	if (path[0] != '/') {
-		seterr(err, errlen, "secret file path '%s' is not absolute", path);
+		err_set(err, errlen, "secret file path '%s' is not absolute", path);
 		return -1;
 	}
 	fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
-		seterr(err, errlen, "cannot open secret file %s: %s", path, strerror(errno));
+		err_set(err, errlen, "cannot open secret file %s: %s", path, strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) != 0) {
-		seterr(err, errlen, "cannot stat secret file %s: %s", path, strerror(errno));
+		err_set(err, errlen, "cannot stat secret file %s: %s", path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		seterr(err, errlen, "secret file %s is not a regular file", path);
+		err_set(err, errlen, "secret file %s is not a regular file", path);
 		goto out;
 	}
 	if (st.st_mode & S_IROTH) {
-		seterr(err, errlen, "secret file %s is readable by others (mode %04o); "
+		err_set(err, errlen, "secret file %s is readable by others (mode %04o); "
 		       "run chmod o-r %s", path, (unsigned)(st.st_mode & 07777), path);
 		goto out;
 	}
 	if (st.st_size > AUTH_SECRET_MAX) {
-		seterr(err, errlen, "secret file %s is larger than %d octets", path,
+		err_set(err, errlen, "secret file %s is larger than %d octets", path,
 		       AUTH_SECRET_MAX);
 		goto out;
 	}
@@ -235,7 +218,7 @@ static int read_secret_file(const char *path, bool eol_given, const unsigned cha
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			seterr(err, errlen, "cannot read secret file %s: %s", path,
+			err_set(err, errlen, "cannot read secret file %s: %s", path,
 			       strerror(errno));
 			ossl_cleanse(chunk, sizeof(chunk));
 			goto out;
@@ -244,7 +227,7 @@ static int read_secret_file(const char *path, bool eol_given, const unsigned cha
 			break;
 		/* The file may have grown since fstat(). */
 		if ((size_t)n > AUTH_SECRET_MAX - b.len) {
-			seterr(err, errlen, "secret file %s is larger than %d octets", path,
+			err_set(err, errlen, "secret file %s is larger than %d octets", path,
 			       AUTH_SECRET_MAX);
 			ossl_cleanse(chunk, sizeof(chunk));
 			goto out;
@@ -257,7 +240,7 @@ static int read_secret_file(const char *path, bool eol_given, const unsigned cha
 		ossl_cleanse(chunk, sizeof(chunk));
 	}
 	if (b.len > 0 && memchr(b.p, '\0', b.len) != NULL) {
-		seterr(err, errlen, "secret file %s contains a NUL byte", path);
+		err_set(err, errlen, "secret file %s contains a NUL byte", path);
 		goto out;
 	}
 	if (b.len > 0 && b.p[b.len - 1] == '\n') {
@@ -266,7 +249,7 @@ static int read_secret_file(const char *path, bool eol_given, const unsigned cha
 			b.len--;
 	}
 	if (b.len == 0) {
-		seterr(err, errlen, "secret file %s is empty", path);
+		err_set(err, errlen, "secret file %s is empty", path);
 		goto out;
 	}
 	for (size_t i = 0; i < b.len; i++) {
@@ -277,7 +260,7 @@ static int read_secret_file(const char *path, bool eol_given, const unsigned cha
 		else
 			r = sb_putc(out, b.p[i]);
 		if (r != 0) {
-			seterr(err, errlen, "the secret would be longer than %d octets",
+			err_set(err, errlen, "the secret would be longer than %d octets",
 			       AUTH_SECRET_MAX);
 			goto out;
 		}
@@ -341,12 +324,12 @@ static int expand_arg(const char *s, size_t n, size_t *i, size_t start, struct s
 		if (c == '\\' && k + 1 < n)
 			used = escape(s + k, n - k, &c);
 		else if (c == '{' || c == '$') {
-			seterr(err, errlen, "'%c' at offset %zu: the arguments of "
+			err_set(err, errlen, "'%c' at offset %zu: the arguments of "
 			       "${readfile are not expanded", (int)c, k);
 			return -1;
 		}
 		if (c == 0) {
-			seterr(err, errlen, "the escape at offset %zu would put a NUL byte "
+			err_set(err, errlen, "the escape at offset %zu would put a NUL byte "
 			       "in the secret", k);
 			return -1;
 		}
@@ -355,7 +338,7 @@ static int expand_arg(const char *s, size_t n, size_t *i, size_t start, struct s
 		k += used;
 	}
 	if (k >= n) {
-		seterr(err, errlen, "missing '}' in the ${readfile at offset %zu", start);
+		err_set(err, errlen, "missing '}' in the ${readfile at offset %zu", start);
 		return -1;
 	}
 	*i = k + 1;
@@ -377,7 +360,7 @@ static int flush_literal(struct sb *lit, bool carets, struct sb *out, char *err,
 				c = '\0';
 		}
 		if (sb_putc(out, c) != 0) {
-			seterr(err, errlen, "the secret would be longer than %d octets",
+			err_set(err, errlen, "the secret would be longer than %d octets",
 			       AUTH_SECRET_MAX);
 			return -1;
 		}
@@ -425,7 +408,7 @@ static int expand(const char *s, size_t n, bool carets, struct sb *out, char *er
 			size_t used = escape(s + i, n - i, &c);
 
 			if (c == 0) {
-				seterr(err, errlen, "the escape at offset %zu would put a NUL "
+				err_set(err, errlen, "the escape at offset %zu would put a NUL "
 				       "byte in the secret", i);
 				goto out;
 			}
@@ -447,7 +430,7 @@ static int expand(const char *s, size_t n, bool carets, struct sb *out, char *er
 		/* Nothing of the text around a '$' is quoted: it may be a
 		   literal password. */
 		if (n - i < sizeof(rf) - 1 || memcmp(s + i, rf, sizeof(rf) - 1) != 0) {
-			seterr(err, errlen, "'$' at offset %zu: noq evaluates only "
+			err_set(err, errlen, "'$' at offset %zu: noq evaluates only "
 			       "${readfile{PATH}} and ${readfile{PATH}{EOL}} at send time", i);
 			goto out;
 		}
@@ -464,14 +447,14 @@ static int expand(const char *s, size_t n, bool carets, struct sb *out, char *er
 				goto out;
 		}
 		if (i >= n || s[i] != '}') {
-			seterr(err, errlen, "missing '}' in the ${readfile at offset %zu", start);
+			err_set(err, errlen, "missing '}' in the ${readfile at offset %zu", start);
 			goto out;
 		}
 		i++;
 		if (flush_literal(&lit, carets, out, err, errlen) != 0)
 			goto out;
 		if (path.len == 0 || memchr(path.p, '\0', path.len) != NULL) {
-			seterr(err, errlen, "the ${readfile at offset %zu has no path", start);
+			err_set(err, errlen, "the ${readfile at offset %zu has no path", start);
 			goto out;
 		}
 		if (read_secret_file(path.p, have_eol, (const unsigned char *)eol.p, eol.len, out,
@@ -628,7 +611,7 @@ static struct auth *auth_alloc(char *err, size_t errlen)
 	struct auth *a = calloc(1, sizeof(*a));
 
 	if (a == NULL) {
-		seterr(err, errlen, "out of memory");
+		err_set(err, errlen, "out of memory");
 		return NULL;
 	}
 	a->ir.secret = a->line.secret = a->cfb.secret = true;
@@ -640,18 +623,18 @@ static int add_item(struct auth *a, const void *p, size_t len, char *err, size_t
 	struct item *v;
 
 	if (a->nitems >= AUTH_ITEMS_MAX) {
-		seterr(err, errlen, "client_send has more than %d items", AUTH_ITEMS_MAX);
+		err_set(err, errlen, "client_send has more than %d items", AUTH_ITEMS_MAX);
 		return -1;
 	}
 	v = realloc(a->items, (a->nitems + 1) * sizeof(*v));
 	if (v == NULL) {
-		seterr(err, errlen, "out of memory");
+		err_set(err, errlen, "out of memory");
 		return -1;
 	}
 	a->items = v;
 	v[a->nitems].p = secret_dup(p, len);
 	if (v[a->nitems].p == NULL) {
-		seterr(err, errlen, "out of memory");
+		err_set(err, errlen, "out of memory");
 		return -1;
 	}
 	v[a->nitems].len = len;
@@ -682,7 +665,7 @@ int auth_new_plaintext(const char *public_name, const char *client_send, unsigne
 
 	*out = NULL;
 	if (!mech_name_ok(public_name)) {
-		seterr(err, errlen, "invalid mechanism name '%.40s'", public_name);
+		err_set(err, errlen, "invalid mechanism name '%.40s'", public_name);
 		return -1;
 	}
 	a = auth_alloc(err, errlen);
@@ -699,7 +682,7 @@ int auth_new_plaintext(const char *public_name, const char *client_send, unsigne
 
 		n++;
 		if (n > AUTH_ITEMS_MAX) {
-			seterr(err, errlen, "client_send has more than %d items",
+			err_set(err, errlen, "client_send has more than %d items",
 			       AUTH_ITEMS_MAX);
 			goto fail;
 		}
@@ -717,7 +700,7 @@ int auth_new_plaintext(const char *public_name, const char *client_send, unsigne
 		goto fail;
 	}
 	if (a->nitems == 0) {
-		seterr(err, errlen, "client_send is empty");
+		err_set(err, errlen, "client_send is empty");
 		goto fail;
 	}
 	a->next = 1;
@@ -762,25 +745,25 @@ int auth_new(const struct auth_conf *c, struct auth **out, char *err, size_t err
 
 	*out = NULL;
 	if ((unsigned)c->mech >= AUTH_MECH_COUNT) {
-		seterr(err, errlen, "unknown mechanism %d", (int)c->mech);
+		err_set(err, errlen, "unknown mechanism %d", (int)c->mech);
 		return -1;
 	}
 	if (c->port > 65535) {
-		seterr(err, errlen, "port %u is out of range", c->port);
+		err_set(err, errlen, "port %u is out of range", c->port);
 		return -1;
 	}
 	if (c->user == NULL && c->mech != AUTH_OAUTHBEARER) {
-		seterr(err, errlen, "%s needs a user name", mname);
+		err_set(err, errlen, "%s needs a user name", mname);
 		return -1;
 	}
 	if (c->secret == NULL) {
-		seterr(err, errlen, "%s needs a %s", mname,
+		err_set(err, errlen, "%s needs a %s", mname,
 		       c->mech == AUTH_XOAUTH2 || c->mech == AUTH_OAUTHBEARER ? "token"
 									   : "password");
 		return -1;
 	}
 	if (memchr(c->secret, '\0', c->secretlen) != NULL) {
-		seterr(err, errlen, "the %s for %s contains a NUL byte",
+		err_set(err, errlen, "the %s for %s contains a NUL byte",
 		       c->mech == AUTH_XOAUTH2 || c->mech == AUTH_OAUTHBEARER ? "token"
 									   : "password",
 		       mname);
@@ -790,13 +773,13 @@ int auth_new(const struct auth_conf *c, struct auth **out, char *err, size_t err
 	case AUTH_XOAUTH2:
 	case AUTH_OAUTHBEARER:
 		if (c->secretlen == 0) {
-			seterr(err, errlen, "the token for %s is empty", mname);
+			err_set(err, errlen, "the token for %s is empty", mname);
 			return -1;
 		}
 		for (at = 0; at < c->secretlen; at++)
 			if ((unsigned char)c->secret[at] < 0x21 ||
 			    (unsigned char)c->secret[at] > 0x7e) {
-				seterr(err, errlen, "the token for %s has an octet that is "
+				err_set(err, errlen, "the token for %s has an octet that is "
 				       "not visible ASCII at octet %zu", mname, at + 1);
 				return -1;
 			}
@@ -805,19 +788,19 @@ int auth_new(const struct auth_conf *c, struct auth **out, char *err, size_t err
 	case AUTH_SCRAM_SHA_256:
 		if (c->user != NULL &&
 		    has_ctl((const unsigned char *)c->user, strlen(c->user))) {
-			seterr(err, errlen, "the user name for %s contains a control "
+			err_set(err, errlen, "the user name for %s contains a control "
 			       "character", mname);
 			return -1;
 		}
 		if (c->host != NULL &&
 		    has_ctl((const unsigned char *)c->host, strlen(c->host))) {
-			seterr(err, errlen, "the host name for %s contains a control "
+			err_set(err, errlen, "the host name for %s contains a control "
 			       "character", mname);
 			return -1;
 		}
 		if (c->authzid != NULL &&
 		    has_ctl((const unsigned char *)c->authzid, strlen(c->authzid))) {
-			seterr(err, errlen, "the authorisation identity for %s contains a "
+			err_set(err, errlen, "the authorisation identity for %s contains a "
 			       "control character", mname);
 			return -1;
 		}
@@ -830,7 +813,7 @@ int auth_new(const struct auth_conf *c, struct auth **out, char *err, size_t err
 		char e[200];
 
 		if (ossl_load(e, sizeof(e)) != 0) {
-			seterr(err, errlen, "%s needs OpenSSL: %s", mname, e);
+			err_set(err, errlen, "%s needs OpenSSL: %s", mname, e);
 			return -1;
 		}
 	}
@@ -876,7 +859,7 @@ int auth_new(const struct auth_conf *c, struct auth **out, char *err, size_t err
 	a->host = dup_opt(c->host, &oom);
 	a->port = c->port;
 	if (oom) {
-		seterr(err, errlen, "out of memory");
+		err_set(err, errlen, "out of memory");
 		auth_free(a);
 		return -1;
 	}
@@ -953,7 +936,7 @@ static int initial_response(struct auth *a, bool *none, char *err, size_t errlen
 			b64_encode(raw, sizeof(raw), nonce, sizeof(nonce));
 			nv = nonce;
 		} else if (!nonce_ok((const unsigned char *)nv, strlen(nv))) {
-			seterr(err, errlen, "invalid SCRAM client nonce");
+			err_set(err, errlen, "invalid SCRAM client nonce");
 			return -1;
 		}
 		sb_clear(&a->cfb);
@@ -999,7 +982,7 @@ static int initial_response(struct auth *a, bool *none, char *err, size_t errlen
 	case AUTH_LOGIN:
 		break;
 	}
-	seterr(err, errlen, "internal error: no initial response for %s", a->name);
+	err_set(err, errlen, "internal error: no initial response for %s", a->name);
 	return -1;
 }
 
@@ -1014,7 +997,7 @@ static int put_line(struct auth *a, const char *prefix, const void *p, size_t n,
 	int r;
 
 	if (n > SIZE_MAX / 8 || pl + el + 2 > max) {
-		seterr(err, errlen, "the %s response would make a line of %zu octets; the "
+		err_set(err, errlen, "the %s response would make a line of %zu octets; the "
 		       "limit is %zu (RFC 4954)", a->name, pl + el + 2, max);
 		return -1;
 	}
@@ -1039,7 +1022,7 @@ int auth_command(struct auth *a, const char **line, size_t *len, char *err,
 	*line = NULL;
 	*len = 0;
 	if (a->st != AUTH_ST_NEW) {
-		seterr(err, errlen, "the AUTH command was already given (state %s)",
+		err_set(err, errlen, "the AUTH command was already given (state %s)",
 		       auth_state_name(a->st));
 		return -1;
 	}
@@ -1063,7 +1046,7 @@ int auth_command(struct auth *a, const char **line, size_t *len, char *err,
 		/* Too long for the command line: AUTH alone, the response after
 		   the server's empty 334.  Fail now if it is too long even so. */
 		if (b64_len(a->ir.len) + 2 > AUTH_RESPONSE_MAX) {
-			seterr(err, errlen, "the %s initial response would make a line of "
+			err_set(err, errlen, "the %s initial response would make a line of "
 			       "%zu octets; the limit is %d (RFC 4954)", a->name,
 			       b64_len(a->ir.len) + 2, AUTH_RESPONSE_MAX);
 			a->st = AUTH_ST_FAILED;
@@ -1099,7 +1082,7 @@ static int cram_md5(struct auth *a, const unsigned char *ch, size_t chlen,
 	int rc = -1;
 
 	if (chlen == 0) {
-		seterr(err, errlen, "the CRAM-MD5 challenge is empty");
+		err_set(err, errlen, "the CRAM-MD5 challenge is empty");
 		return -1;
 	}
 	if (ossl_hmac("MD5", a->secret, a->secretlen, ch, chlen, mac, &maclen, err,
@@ -1195,12 +1178,12 @@ static int scram_client_final(struct auth *a, const unsigned char *sf, size_t sf
 	int rc = -1;
 
 	if (memchr(sf, '\0', sflen) != NULL) {
-		seterr(err, errlen, "SCRAM-SHA-256: the server's first message contains "
+		err_set(err, errlen, "SCRAM-SHA-256: the server's first message contains "
 		       "a NUL byte");
 		return -1;
 	}
 	if (sflen >= 2 && sf[0] == 'm' && sf[1] == '=') {
-		seterr(err, errlen, "SCRAM-SHA-256: the server requires an extension "
+		err_set(err, errlen, "SCRAM-SHA-256: the server requires an extension "
 		       "(m=) noq does not know");
 		return -1;
 	}
@@ -1208,7 +1191,7 @@ static int scram_client_final(struct auth *a, const unsigned char *sf, size_t sf
 	s = r ? scram_attr(sf, sflen, &off, 's', &slen) : NULL;
 	it = s ? scram_attr(sf, sflen, &off, 'i', &ilen) : NULL;
 	if (it == NULL) {
-		seterr(err, errlen, "SCRAM-SHA-256: the server's first message is not "
+		err_set(err, errlen, "SCRAM-SHA-256: the server's first message is not "
 		       "r=...,s=...,i=...");
 		return -1;
 	}
@@ -1217,13 +1200,13 @@ static int scram_client_final(struct auth *a, const unsigned char *sf, size_t sf
 	cnlen = a->cfb.len - (size_t)((const char *)cnonce - a->cfb.p);
 	if (rlen <= cnlen || rlen > SCRAM_FIELD_MAX || memcmp(r, cnonce, cnlen) != 0 ||
 	    !nonce_ok(r, rlen)) {
-		seterr(err, errlen, "SCRAM-SHA-256: the server's nonce does not extend "
+		err_set(err, errlen, "SCRAM-SHA-256: the server's nonce does not extend "
 		       "ours");
 		return -1;
 	}
 	if (slen == 0 || b64_decode((const char *)s, slen, salt, sizeof(salt),
 				    &saltlen, NULL, 0) != 0 || saltlen == 0) {
-		seterr(err, errlen, "SCRAM-SHA-256: the server's salt is not valid "
+		err_set(err, errlen, "SCRAM-SHA-256: the server's salt is not valid "
 		       "base64 of 1 to %d octets", SCRAM_FIELD_MAX);
 		return -1;
 	}
@@ -1235,12 +1218,12 @@ static int scram_client_final(struct auth *a, const unsigned char *sf, size_t sf
 		iter = iter * 10 + (unsigned long)(it[i] - '0');
 	}
 	if (iter == 0) {
-		seterr(err, errlen, "SCRAM-SHA-256: the iteration count is not a number "
+		err_set(err, errlen, "SCRAM-SHA-256: the iteration count is not a number "
 		       "from %d to %d", AUTH_SCRAM_ITER_MIN, AUTH_SCRAM_ITER_MAX);
 		return -1;
 	}
 	if (iter < AUTH_SCRAM_ITER_MIN || iter > AUTH_SCRAM_ITER_MAX) {
-		seterr(err, errlen, "SCRAM-SHA-256: iteration count %lu is not from %d "
+		err_set(err, errlen, "SCRAM-SHA-256: iteration count %lu is not from %d "
 		       "to %d", iter, AUTH_SCRAM_ITER_MIN, AUTH_SCRAM_ITER_MAX);
 		return -1;
 	}
@@ -1252,7 +1235,7 @@ static int scram_client_final(struct auth *a, const unsigned char *sf, size_t sf
 		goto out;
 	}
 	if (b64_encode(gs2.p, gs2.len, gs2b64, sizeof(gs2b64)) == (size_t)-1) {
-		seterr(err, errlen, "SCRAM-SHA-256: the authorisation identity is too long");
+		err_set(err, errlen, "SCRAM-SHA-256: the authorisation identity is too long");
 		goto out;
 	}
 	if (sb_puts(&cfwp, "c=") != 0 || sb_puts(&cfwp, gs2b64) != 0 ||
@@ -1295,18 +1278,18 @@ static int scram_server_final(struct auth *a, const unsigned char *m, size_t mle
 		char why[80];
 
 		sanitise(v, vlen, why, sizeof(why));
-		seterr(err, errlen, "SCRAM-SHA-256: the server refused: %s", why);
+		err_set(err, errlen, "SCRAM-SHA-256: the server refused: %s", why);
 		return -1;
 	}
 	v = scram_attr(m, mlen, &off, 'v', &vlen);
 	if (v == NULL) {
-		seterr(err, errlen, "SCRAM-SHA-256: the server's final message has no "
+		err_set(err, errlen, "SCRAM-SHA-256: the server's final message has no "
 		       "signature (v=)");
 		return -1;
 	}
 	if (b64_decode((const char *)v, vlen, sig, sizeof(sig), &siglen, NULL, 0) != 0 ||
 	    siglen != 32 || !a->have_server_sig || !same_octets(sig, a->server_sig, 32)) {
-		seterr(err, errlen, "SCRAM-SHA-256: the server's signature is wrong: it "
+		err_set(err, errlen, "SCRAM-SHA-256: the server's signature is wrong: it "
 		       "does not know the password");
 		return -1;
 	}
@@ -1325,14 +1308,14 @@ int auth_step(struct auth *a, const char *text, size_t len, const char **line,
 	*line = NULL;
 	*linelen = 0;
 	if (a->st != AUTH_ST_HELD && a->st != AUTH_ST_EXCHANGE) {
-		seterr(err, errlen, "unexpected 334 in state %s of %s",
+		err_set(err, errlen, "unexpected 334 in state %s of %s",
 		       auth_state_name(a->st), a->name);
 		a->st = AUTH_ST_FAILED;
 		return -1;
 	}
 	ch = malloc(cap);
 	if (ch == NULL) {
-		seterr(err, errlen, "out of memory");
+		err_set(err, errlen, "out of memory");
 		goto out;
 	}
 	if (b64_decode(text, len, ch, cap, &chlen, err, errlen) != 0) {
@@ -1346,7 +1329,7 @@ int auth_step(struct auth *a, const char *text, size_t len, const char **line,
 	if (a->st == AUTH_ST_HELD) {
 		/* The server's go-ahead for the initial response we held back. */
 		if (chlen != 0 || bad64) {
-			seterr(err, errlen, "the server's 334 was not empty where %s expected "
+			err_set(err, errlen, "the server's 334 was not empty where %s expected "
 			       "to send its initial response", a->name);
 			goto out;
 		}
@@ -1360,10 +1343,10 @@ int auth_step(struct auth *a, const char *text, size_t len, const char **line,
 	if (a->items_mode) {
 		if (a->next >= a->nitems) {
 			if (a->from_list)
-				seterr(err, errlen, "too few items in client_send for the "
+				err_set(err, errlen, "too few items in client_send for the "
 				       "server's 334");
 			else
-				seterr(err, errlen, "unexpected 334 after the last %s response",
+				err_set(err, errlen, "unexpected 334 after the last %s response",
 				       a->name);
 			goto out;
 		}
@@ -1375,7 +1358,7 @@ int auth_step(struct auth *a, const char *text, size_t len, const char **line,
 	switch (a->mech) {
 	case AUTH_CRAM_MD5:
 		if (a->steps > 0) {
-			seterr(err, errlen, "unexpected 334 after the last CRAM-MD5 response");
+			err_set(err, errlen, "unexpected 334 after the last CRAM-MD5 response");
 			break;
 		}
 		rc = cram_md5(a, ch, chlen, line, linelen, err, errlen);
@@ -1386,7 +1369,7 @@ int auth_step(struct auth *a, const char *text, size_t len, const char **line,
 		else if (a->steps == 1)
 			rc = scram_server_final(a, ch, chlen, line, linelen, err, errlen);
 		else
-			seterr(err, errlen, "unexpected 334 after the last SCRAM-SHA-256 "
+			err_set(err, errlen, "unexpected 334 after the last SCRAM-SHA-256 "
 			       "response");
 		break;
 	case AUTH_XOAUTH2:
@@ -1395,7 +1378,7 @@ int auth_step(struct auth *a, const char *text, size_t len, const char **line,
 		   mechanism wants an empty response (XOAUTH2) or a lone ^A
 		   (RFC 7628 section 3.2.3), then the server gives its 5xx. */
 		if (a->steps > 0) {
-			seterr(err, errlen, "unexpected 334 after the last %s response",
+			err_set(err, errlen, "unexpected 334 after the last %s response",
 			       a->name);
 			break;
 		}
@@ -1408,7 +1391,7 @@ int auth_step(struct auth *a, const char *text, size_t len, const char **line,
 		break;
 	case AUTH_PLAIN:
 	case AUTH_LOGIN:
-		seterr(err, errlen, "internal error: %s outside the item list", a->name);
+		err_set(err, errlen, "internal error: %s outside the item list", a->name);
 		break;
 	}
 	a->steps++;
@@ -1428,19 +1411,19 @@ int auth_success(struct auth *a, char *err, size_t errlen)
 {
 	switch (a->st) {
 	case AUTH_ST_NEW:
-		seterr(err, errlen, "235 before the AUTH command");
+		err_set(err, errlen, "235 before the AUTH command");
 		break;
 	case AUTH_ST_REFUSED:
-		seterr(err, errlen, "the server accepted %s after refusing the token",
+		err_set(err, errlen, "the server accepted %s after refusing the token",
 		       a->name);
 		break;
 	case AUTH_ST_FAILED:
-		seterr(err, errlen, "235 after the %s exchange failed", a->name);
+		err_set(err, errlen, "235 after the %s exchange failed", a->name);
 		break;
 	case AUTH_ST_HELD:
 	case AUTH_ST_EXCHANGE:
 		if (!a->items_mode && a->mech == AUTH_SCRAM_SHA_256) {
-			seterr(err, errlen, "SCRAM-SHA-256: the server accepted us without "
+			err_set(err, errlen, "SCRAM-SHA-256: the server accepted us without "
 			       "proving it knows the password");
 			break;
 		}
@@ -1508,7 +1491,7 @@ static int split_words(const char *cmd, char *store, char **argv, char *err, siz
 		if (*s == '\0')
 			break;
 		if (nw == CMD_WORDS_MAX) {
-			seterr(err, errlen, "token command: more than %d words", CMD_WORDS_MAX);
+			err_set(err, errlen, "token command: more than %d words", CMD_WORDS_MAX);
 			return -1;
 		}
 		argv[nw++] = store + k;
@@ -1541,16 +1524,16 @@ static int split_words(const char *cmd, char *store, char **argv, char *err, siz
 	}
 	argv[nw] = NULL;
 	if (nw == 0) {
-		seterr(err, errlen, "token command: empty");
+		err_set(err, errlen, "token command: empty");
 		return -1;
 	}
 	if (argv[0][0] != '/') {
-		seterr(err, errlen, "token command: '%.100s' is not an absolute path", argv[0]);
+		err_set(err, errlen, "token command: '%.100s' is not an absolute path", argv[0]);
 		return -1;
 	}
 	return 0;
 unbalanced:
-	seterr(err, errlen, "token command: unbalanced quote");
+	err_set(err, errlen, "token command: unbalanced quote");
 	return -1;
 }
 
@@ -1657,14 +1640,14 @@ static int collect(struct run *r, int outfd, int errfd, const char *prog, long l
 
 		if (left <= 0) {
 			fmt_timeout(tb, sizeof(tb), timeout_ms);
-			seterr(err, errlen, "token command %s timed out after %s", prog, tb);
+			err_set(err, errlen, "token command %s timed out after %s", prog, tb);
 			return -1;
 		}
 		n = poll(p, 2, left > INT_MAX ? INT_MAX : (int)left);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			seterr(err, errlen, "token command %s: poll: %s", prog, strerror(errno));
+			err_set(err, errlen, "token command %s: poll: %s", prog, strerror(errno));
 			return -1;
 		}
 		for (int i = 0; i < 2; i++) {
@@ -1686,7 +1669,7 @@ static int collect(struct run *r, int outfd, int errfd, const char *prog, long l
 			}
 			if ((size_t)got > max - r->out.len) {
 				ossl_cleanse(buf, sizeof(buf));
-				seterr(err, errlen, "token command %s printed more than %zu octets",
+				err_set(err, errlen, "token command %s printed more than %zu octets",
 				       prog, max);
 				return -1;
 			}
@@ -1712,7 +1695,7 @@ static int reap(pid_t pid, long long deadline, const char *prog, unsigned timeou
 		if (w == pid)
 			return 0;
 		if (w < 0 && errno != EINTR) {
-			seterr(err, errlen, "token command %s: waitpid: %s", prog,
+			err_set(err, errlen, "token command %s: waitpid: %s", prog,
 			       strerror(errno));
 			return -1;
 		}
@@ -1722,7 +1705,7 @@ static int reap(pid_t pid, long long deadline, const char *prog, unsigned timeou
 			while (waitpid(pid, status, 0) < 0 && errno == EINTR)
 				;
 			fmt_timeout(tb, sizeof(tb), timeout_ms);
-			seterr(err, errlen, "token command %s timed out after %s", prog, tb);
+			err_set(err, errlen, "token command %s timed out after %s", prog, tb);
 			return -1;
 		}
 		poll(NULL, 0, 10);
@@ -1752,12 +1735,12 @@ int auth_token_run(const char *command, const struct auth_cmd_opts *opts, char *
 	memset(&r, 0, sizeof(r));
 	r.out.secret = true;
 	if (strlen(command) > CMD_LEN_MAX) {
-		seterr(err, errlen, "token command: longer than %d octets", CMD_LEN_MAX);
+		err_set(err, errlen, "token command: longer than %d octets", CMD_LEN_MAX);
 		return -1;
 	}
 	store = malloc(strlen(command) + 1);
 	if (store == NULL) {
-		seterr(err, errlen, "out of memory");
+		err_set(err, errlen, "out of memory");
 		return -1;
 	}
 	if (split_words(command, store, argv, err, errlen) != 0) {
@@ -1774,19 +1757,19 @@ int auth_token_run(const char *command, const struct auth_cmd_opts *opts, char *
 
 	if (pipe2(outp, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0 ||
 	    pipe2(execp, O_CLOEXEC) != 0) {
-		seterr(err, errlen, "token command %s: pipe: %s", argv[0], strerror(errno));
+		err_set(err, errlen, "token command %s: pipe: %s", argv[0], strerror(errno));
 		goto out;
 	}
 	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (devnull < 0) {
-		seterr(err, errlen, "token command %s: /dev/null: %s", argv[0],
+		err_set(err, errlen, "token command %s: /dev/null: %s", argv[0],
 		       strerror(errno));
 		goto out;
 	}
 	deadline = now_ms() + timeout_ms;
 	pid = fork();
 	if (pid < 0) {
-		seterr(err, errlen, "token command %s: fork: %s", argv[0], strerror(errno));
+		err_set(err, errlen, "token command %s: fork: %s", argv[0], strerror(errno));
 		goto out;
 	}
 	if (pid == 0)
@@ -1806,7 +1789,7 @@ int auth_token_run(const char *command, const struct auth_cmd_opts *opts, char *
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
 		reaped = true;
-		seterr(err, errlen, "cannot run token command %s: %s", argv[0], strerror(e));
+		err_set(err, errlen, "cannot run token command %s: %s", argv[0], strerror(e));
 		goto out;
 	}
 	if (collect(&r, outp[0], errp[0], argv[0], deadline, timeout_ms, max, err,
@@ -1822,18 +1805,18 @@ int auth_token_run(const char *command, const struct auth_cmd_opts *opts, char *
 	if (reap(pid, deadline, argv[0], timeout_ms, &status, err, errlen) != 0)
 		goto out;
 	if (WIFSIGNALED(status)) {
-		seterr(err, errlen, "token command %s was killed by signal %d%s%s", argv[0],
+		err_set(err, errlen, "token command %s was killed by signal %d%s%s", argv[0],
 		       WTERMSIG(status), r.errn ? ": " : "", r.errl);
 		goto out;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		seterr(err, errlen, "token command %s exited with status %d%s%s", argv[0],
+		err_set(err, errlen, "token command %s exited with status %d%s%s", argv[0],
 		       WIFEXITED(status) ? WEXITSTATUS(status) : -1, r.errn ? ": " : "",
 		       r.errl);
 		goto out;
 	}
 	if (r.out.len > 0 && memchr(r.out.p, '\0', r.out.len) != NULL) {
-		seterr(err, errlen, "token command %s printed a NUL byte", argv[0]);
+		err_set(err, errlen, "token command %s printed a NUL byte", argv[0]);
 		goto out;
 	}
 	if (r.out.len > 0 && r.out.p[r.out.len - 1] == '\n') {
@@ -1843,13 +1826,13 @@ int auth_token_run(const char *command, const struct auth_cmd_opts *opts, char *
 		r.out.p[r.out.len] = '\0';
 	}
 	if (r.out.len == 0) {
-		seterr(err, errlen, "token command %s printed nothing on its standard output",
+		err_set(err, errlen, "token command %s printed nothing on its standard output",
 		       argv[0]);
 		goto out;
 	}
 	*out = (char *)secret_dup(r.out.p, r.out.len);
 	if (*out == NULL) {
-		seterr(err, errlen, "out of memory");
+		err_set(err, errlen, "out of memory");
 		goto out;
 	}
 	*outlen = r.out.len;

@@ -8,24 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
-
-#if defined(__GNUC__) || defined(__clang__)
-#define CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#else
-#define CLI_PRINTF(a, b)
-#endif
-
-static int fail(char *err, size_t len, const char *fmt, ...) CLI_PRINTF(3, 4);
-
-static int fail(char *err, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, len, fmt, ap);
-	va_end(ap);
-	return -1;
-}
+#include "err.h"
 
 static bool has_line_break(const char *s)
 {
@@ -73,7 +56,7 @@ static int set_mode(struct cli *c, enum cli_mode m, const char *a, bool *mode_se
 		    char *err, size_t len)
 {
 	if (*mode_set && c->mode != m)
-		return fail(err, len, "%s conflicts with an earlier -b option", a);
+		return err_fail(err, len, "%s conflicts with an earlier -b option", a);
 	c->mode = m;
 	*mode_set = true;
 	return 0;
@@ -94,21 +77,21 @@ static int b_option(struct cli *c, const char *a, bool *mode_set, char *err, siz
 		if (strcmp(a, modes[i].name) == 0)
 			return set_mode(c, modes[i].mode, a, mode_set, err, len);
 	if (strncmp(a, "-bd", 3) == 0)
-		return fail(err, len, "%s: noq has no daemon and no queue; it delivers "
+		return err_fail(err, len, "%s: noq has no daemon and no queue; it delivers "
 			    "each message when it is submitted", a);
-	return fail(err, len, "unknown option %s", a);
+	return err_fail(err, len, "unknown option %s", a);
 }
 
 static int check_dsn(struct cli *c, char *err, size_t len)
 {
 	if (c->ret != NULL && strcmp(c->ret, "hdrs") != 0 && strcmp(c->ret, "full") != 0)
-		return fail(err, len, "-R takes 'hdrs' or 'full', not '%s'", c->ret);
+		return err_fail(err, len, "-R takes 'hdrs' or 'full', not '%s'", c->ret);
 	if (c->notify != NULL) {
 		const char *p = c->notify;
 		bool never = false, other = false;
 
 		if (*p == '\0')
-			return fail(err, len, "-N needs 'never' or a list of success, "
+			return err_fail(err, len, "-N needs 'never' or a list of success, "
 				    "failure, delay");
 		while (*p) {
 			size_t n = strcspn(p, ",");
@@ -120,21 +103,21 @@ static int check_dsn(struct cli *c, char *err, size_t len)
 				 (n == 5 && strncmp(p, "delay", 5) == 0))
 				other = true;
 			else
-				return fail(err, len, "-N takes 'never' or a list of success, "
+				return err_fail(err, len, "-N takes 'never' or a list of success, "
 					    "failure, delay; not '%.*s'", (int)n, p);
 			p += n;
 			if (*p == ',')
 				p++;
 		}
 		if (never && other)
-			return fail(err, len, "-N: 'never' cannot be combined with other values");
+			return err_fail(err, len, "-N: 'never' cannot be combined with other values");
 	}
 	if (c->envid != NULL) {
 		if (strlen(c->envid) > 100)
-			return fail(err, len, "-V: an envelope id is at most 100 characters");
+			return err_fail(err, len, "-V: an envelope id is at most 100 characters");
 		for (const unsigned char *q = (const unsigned char *)c->envid; *q; q++)
 			if (*q < 0x20 || *q > 0x7e)
-				return fail(err, len, "-V: an envelope id is printable ASCII");
+				return err_fail(err, len, "-V: an envelope id is printable ASCII");
 	}
 	return 0;
 }
@@ -176,7 +159,7 @@ int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t len)
 			} else if (strcmp(a, "--dry-run") == 0) {
 				c->dry_run = true;
 			} else {
-				return fail(err, len, "unknown option %s", a);
+				return err_fail(err, len, "unknown option %s", a);
 			}
 			continue;
 		}
@@ -186,17 +169,17 @@ int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t len)
 				return -1;
 			continue;
 		case 'q':
-			return fail(err, len, "%s: noq has no daemon and no queue; it "
+			return err_fail(err, len, "%s: noq has no daemon and no queue; it "
 				    "delivers each message when it is submitted", a);
 		case 'o':
 			if (strcmp(a, "-oi") == 0) {
 				c->ignore_dots = true;
 			} else if (is_oM(a)) {
 				if (i + 1 >= argc)
-					return fail(err, len, "option %s needs a value", a);
+					return err_fail(err, len, "option %s needs a value", a);
 				note_ignored(c, a, argv[++i]);
 			} else if (a[2] == '\0') {
-				return fail(err, len, "unknown option -o");
+				return err_fail(err, len, "unknown option -o");
 			} else {
 				note_ignored(c, a, NULL);   /* -odi -oem -oep ... */
 			}
@@ -206,7 +189,7 @@ int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t len)
 				note_ignored(c, a, NULL);
 				continue;
 			}
-			return fail(err, len, "unknown option %s", a);
+			return err_fail(err, len, "unknown option %s", a);
 		default:
 			break;
 		}
@@ -222,19 +205,19 @@ int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t len)
 
 			if (*val == '\0') {
 				if (i + 1 >= argc)
-					return fail(err, len, "option %s needs a value", opt);
+					return err_fail(err, len, "option %s needs a value", opt);
 				val = argv[++i];
 			}
 			switch (value_opts[v].what) {
 			case V_SENDER:
 				if (has_line_break(val))
-					return fail(err, len, "%s: the sender contains a line "
+					return err_fail(err, len, "%s: the sender contains a line "
 						    "break", opt);
 				c->sender = val;
 				break;
 			case V_NAME:
 				if (has_line_break(val))
-					return fail(err, len, "-F: the name contains a line break");
+					return err_fail(err, len, "-F: the name contains a line break");
 				c->full_name = val;
 				break;
 			case V_POLICY:
@@ -276,8 +259,8 @@ int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t len)
 			}
 			default:
 				if (p == a + 1)
-					return fail(err, len, "unknown option %s", a);
-				return fail(err, len, "unknown option -%c in %s", *p, a);
+					return err_fail(err, len, "unknown option %s", a);
+				return err_fail(err, len, "unknown option -%c in %s", *p, a);
 			}
 		}
 	}
@@ -285,7 +268,7 @@ int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t len)
 	c->nrcpts = (size_t)(argc - i);
 	for (size_t r = 0; r < c->nrcpts; r++)
 		if (has_line_break(c->rcpts[r]))
-			return fail(err, len, "recipient argument %zu contains a line break",
+			return err_fail(err, len, "recipient argument %zu contains a line break",
 				    r + 1);
 	return check_dsn(c, err, len);
 }
