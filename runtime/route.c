@@ -10,15 +10,14 @@
  *
  * Matching lists are compiled once per router from the model's option text
  * (those that expand, holding '$' or '\', at each use), regular
- * expressions lazily.  Redirection data follows Exim's parse_forward_list()
- * and rda.c: the checks made on a .forward file, the order of special
- * items, and the words of the messages.
+ * expressions lazily.  What a redirect router yields (its data, .forward
+ * and :include: files) is read by redir.c; route_int.h holds what the two
+ * files share.
  */
 #include "config.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <pwd.h>
@@ -29,49 +28,39 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <unistd.h>
 
 #include "addr.h"
 #include "list.h"
 #include "re.h"
 #include "route.h"
+#include "route_int.h"
 #include "rwrt.h"
 #include "sb.h"
 
-#if defined(__GNUC__)
-#define ROUTE_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#else
-#define ROUTE_PRINTF(f, a)
-#endif
-
-#define FILE_MAX (1024 * 1024)  /* Exim's MAX_FILTER_SIZE and MAX_INCLUDE_SIZE */
-#define INCLUDE_MAX 16          /* :include: nesting, as noqc allows */
 #define LIST_DEPTH_MAX 32       /* named lists inside named lists */
-#define PART_MAX 512            /* a local part or a domain, with room */
-#define MSG_MAX 1024            /* one routing message */
 
 /* ======================================================================
  * Small helpers
  * ====================================================================== */
 
-static bool is_blank(int c)
+bool rt_is_blank(int c)
 {
 	return c == ' ' || c == '\t';
 }
 
-static bool is_space(int c)
+bool rt_is_space(int c)
 {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
-static void lower(char *p)
+void rt_lower(char *p)
 {
 	for (; *p; p++)
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
 }
 
-static int lc(int c)
+int rt_lc(int c)
 {
 	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
 }
@@ -79,7 +68,7 @@ static int lc(int c)
 static bool eq_ci_n(const char *a, const char *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (lc((unsigned char)a[i]) != lc((unsigned char)b[i]))
+		if (rt_lc((unsigned char)a[i]) != rt_lc((unsigned char)b[i]))
 			return false;
 	return true;
 }
@@ -131,8 +120,7 @@ static bool same_addr_lp(const char *a, const char *b, bool caseful)
 	return !caseful || memcmp(a, b, local_len(a)) == 0;
 }
 
-static void fmt(char *buf, size_t len, const char *f, ...) ROUTE_PRINTF(3, 4);
-static void fmt(char *buf, size_t len, const char *f, ...)
+void rt_fmt(char *buf, size_t len, const char *f, ...)
 {
 	va_list ap;
 
@@ -146,6 +134,8 @@ static void fmt(char *buf, size_t len, const char *f, ...)
 /* ======================================================================
  * State
  * ====================================================================== */
+
+/* struct st, struct rtr and what they hold by value are in route_int.h. */
 
 enum lkind {
 	LK_DOMAIN,
@@ -167,8 +157,6 @@ enum ikind {
 	IK_BAD,       /* cannot be evaluated here: @text is the reason */
 };
 
-struct nlist;
-
 /**
  * struct litem - one compiled item of a matching list.
  * @text:  IK_EXACT, IK_SUFFIX (without the '*'), IK_REGEX (the pattern),
@@ -187,46 +175,12 @@ struct litem {
 	struct litem *dom;
 };
 
-struct clist {
-	struct litem *v;
-	size_t n;
-};
-
-/** struct rlist - a list option: its text and, unless it expands, its items. */
-struct rlist {
-	const char *text;     /* NULL: not set */
-	bool dynamic;         /* expands: expanded and compiled at each use */
-	struct clist l;
-};
-
 /** struct nlist - a named list of the main section. */
 struct nlist {
 	enum lkind kind;
 	const char *name;
 	struct rlist rl;
 	int state;            /* 0 new, 1 compiling, 2 done */
-};
-
-/** struct lstore - where compiled lists live, and their regexes. */
-struct lstore {
-	struct arena a;
-	struct re **re;
-	size_t nre, capre;
-};
-
-enum rkind {
-	RK_ACCEPT,
-	RK_MANUAL,
-	RK_REDIRECT,
-	RK_OTHER,
-};
-
-enum rsrc {
-	SRC_NONE,     /* broken: nothing to read */
-	SRC_TABLE,    /* the policy's alias table */
-	SRC_CONST,    /* a constant list in "data" */
-	SRC_DATA,     /* "data" expanded now */
-	SRC_FILE,     /* "file" expanded now and read */
 };
 
 /** struct rule - one route_list rule, or route_data. */
@@ -236,33 +190,6 @@ struct rule {
 	long transport;       /* -1: the router's */
 	bool bad_transport;   /* names a transport the policy lacks */
 	bool tuple_ok;        /* transport and header fields match the route */
-};
-
-/** struct rtr - what routing needs of one router, read once from the model. */
-struct rtr {
-	const struct mdl_obj *o;
-	enum rkind kind;
-	bool verify_only, caseful, check_local_user, repeat_use;
-	bool prefix_optional, suffix_optional;
-	const struct mdl_opt *more, *unseen;
-	const char *prefix, *suffix;
-	struct rlist domains, local_parts, senders;
-	const char *require_files, *condition, *cannot_route_message, *home_dir;
-	long transport;
-	long redirect_router;
-	const char *errors_to, *headers_add, *headers_remove;
-	/* accept and manualroute */
-	struct rule *rules;
-	size_t nrules;
-	/* redirect */
-	enum rsrc src;
-	const char *data, *file;
-	bool key_full;
-	bool allow_fail, allow_defer, forbid_blackhole, forbid_file, forbid_pipe;
-	bool forbid_include, check_ancestor, skip_syntax_errors, ignore_enotdir;
-	bool qualify_preserve, rewrite, check_owner, check_group;
-	const char *qualify_domain, *include_directory, *owners, *owngroups;
-	unsigned modemask;
 };
 
 /** struct npriv - private per-node state. */
@@ -278,51 +205,8 @@ struct hslot {
 	size_t idx1;          /* node index + 1; 0 = empty */
 };
 
-struct hset {
-	struct hslot *v;
-	size_t cap, n;
-};
-
-enum gkind {
-	G_ADDR,
-	G_PIPE,
-	G_FILE,
-};
-
-/** struct gen - one item a redirection yielded. */
-struct gen {
-	enum gkind kind;
-	const char *text;     /* in st.tmp */
-	bool skip;            /* "\" prefix: not redirected again by this router */
-};
-
-/** struct st - one route_all() call. */
-struct st {
-	const struct route_ctx *ctx;
-	const struct model *m;
-	struct route_result *res;
-	struct rtr *r;
-	size_t nr;
-	struct nlist *nl;
-	size_t nnl;
-	struct lstore ls;
-	struct npriv *np;
-	struct hset seen, delivered;
-	struct arena tmp;             /* per redirection */
-	struct gen *gv;
-	size_t ngv, capgv;
-	struct addr_list al;
-	size_t max_nodes;
-	unsigned max_depth;
-	const char *primary_hostname, *qualify_domain, *qualify_recipient;
-	char *err;
-	size_t errlen;
-	bool hard;                    /* route_all() fails: err is set */
-};
-
 /* Record a hard failure (route_all() returns -1). */
-static void hard(struct st *s, const char *f, ...) ROUTE_PRINTF(2, 3);
-static void hard(struct st *s, const char *f, ...)
+void rt_hard(struct st *s, const char *f, ...)
 {
 	va_list ap;
 
@@ -336,18 +220,9 @@ static void hard(struct st *s, const char *f, ...)
 	va_end(ap);
 }
 
-static void oom(struct st *s)
+void rt_oom(struct st *s)
 {
-	hard(s, "out of memory while routing");
-}
-
-static char *tdup(struct st *s, const char *p, size_t n)
-{
-	char *c = arena_strndup(&s->tmp, p, n);
-
-	if (c == NULL)
-		oom(s);
-	return c;
+	rt_hard(s, "out of memory while routing");
 }
 
 /* ======================================================================
@@ -388,28 +263,6 @@ static long find_router(const struct model *m, const char *name)
  * The attempt: one address offered to one router, and its variables
  * ====================================================================== */
 
-/**
- * struct att - the address as one router sees it.
- * @lp:      the local part, dequoted, affixes removed, lowercased unless
- *           the router is caseful ($local_part).
- * @domain:  the domain ($domain).
- * @home:    $home (check_local_user or router_home_directory), or NULL.
- */
-struct att {
-	size_t node;
-	const char *addr;
-	char full[PART_MAX];          /* dequoted local part as written */
-	char lp[PART_MAX];
-	char prefix[PART_MAX];
-	char suffix[PART_MAX];
-	const char *domain;
-	char home[PATH_MAX];
-	bool have_home;
-	bool have_pw;
-	uid_t uid;
-	gid_t gid;
-};
-
 #define NVARS EXP_R_N
 
 /* The values of exp_router_vars for @a, in that order. */
@@ -447,8 +300,8 @@ static bool expands(const char *text)
  * NULL with @msg set as Exim words it.  Text that does not expand is
  * returned as a copy.
  */
-static char *expand(struct st *s, const struct att *a, const struct rtr *R, const char *what,
-		    const char *text, char *msg, size_t msglen)
+char *rt_expand(struct st *s, const struct att *a, const struct rtr *R, const char *what,
+		const char *text, char *msg, size_t msglen)
 {
 	struct exp_var v[NVARS];
 	char e[256];
@@ -457,15 +310,15 @@ static char *expand(struct st *s, const struct att *a, const struct rtr *R, cons
 	if (!expands(text)) {
 		out = strdup(text);
 		if (out == NULL)
-			oom(s);
+			rt_oom(s);
 		return out;
 	}
 	make_vars(s, a, v);
 	e[0] = '\0';
 	out = exp_string(text, v, NVARS, e, sizeof(e));
 	if (out == NULL)
-		fmt(msg, msglen, "failed to expand \"%s\" in %s router: %s", what,
-		    R->o->name, e[0] ? e : "expansion failed");
+		rt_fmt(msg, msglen, "failed to expand \"%s\" in %s router: %s", what,
+		       R->o->name, e[0] ? e : "expansion failed");
 	return out;
 }
 
@@ -550,7 +403,7 @@ static int compile_item(struct st *s, struct lstore *ls, char *t, enum lkind k,
 	while (*t == '!') {
 		it->neg = !it->neg;
 		t++;
-		while (is_blank(*t))
+		while (rt_is_blank(*t))
 			t++;
 	}
 	if (t[0] == '+' && t[1] != '\0') {
@@ -701,19 +554,19 @@ static enum mres regex_match(struct st *s, struct litem *it, const char *subject
 
 		if (re_compile(it->text, strlen(it->text), caseless ? RE_CASELESS : 0, &re,
 			       eb, sizeof(eb), NULL) != 0) {
-			fmt(msg, msglen, "invalid regular expression \"%s\": %s", it->text, eb);
+			rt_fmt(msg, msglen, "invalid regular expression \"%s\": %s", it->text, eb);
 			return M_DEFER;
 		}
 		if (push_re(&s->ls, re) < 0) {
 			re_free(re);
-			oom(s);
+			rt_oom(s);
 			return M_DEFER;
 		}
 		it->re[ci] = re;
 	}
 	rc = re_match(it->re[ci], subject, strlen(subject), NULL, 0, eb, sizeof(eb));
 	if (rc < 0) {
-		fmt(msg, msglen, "\"%s\": %s", it->text, eb);
+		rt_fmt(msg, msglen, "\"%s\": %s", it->text, eb);
 		return M_DEFER;
 	}
 	return rc > 0 ? M_YES : M_NO;
@@ -746,7 +599,7 @@ static enum mres match_domain_item(struct st *s, struct litem *it, const char *d
 	case IK_REGEX:
 		return regex_match(s, it, d, true, msg, msglen);
 	default:
-		fmt(msg, msglen, "cannot match a domain against this item");
+		rt_fmt(msg, msglen, "cannot match a domain against this item");
 		return M_DEFER;
 	}
 }
@@ -762,7 +615,7 @@ static enum mres match_item(struct st *s, const struct att *a, const struct rtr 
 		return M_DEFER;
 	case IK_NAMED:
 		if (depth >= LIST_DEPTH_MAX) {
-			fmt(msg, msglen, "named lists nested too deeply");
+			rt_fmt(msg, msglen, "named lists nested too deeply");
 			return M_DEFER;
 		}
 		return match_rlist(s, a, R, &it->named->rl, k, it->named->name, x, depth + 1,
@@ -823,7 +676,7 @@ static enum mres match_item(struct st *s, const struct att *a, const struct rtr 
 	if (x->dom == NULL)
 		return M_NO;
 	if (it->dom->kind == IK_BAD) {
-		fmt(msg, msglen, "%s", it->dom->text);
+		rt_fmt(msg, msglen, "%s", it->dom->text);
 		return M_DEFER;
 	}
 	return match_domain_item(s, it->dom, x->dom, msg, msglen);
@@ -851,8 +704,8 @@ static enum mres match_clist(struct st *s, const struct att *a, const struct rtr
 
 		if (r == M_DEFER) {
 			if (it->kind == IK_BAD)
-				fmt(msg, msglen, "cannot check %s for %s: %s", what,
-				    x->s[0] ? x->s : "<>", it->text);
+				rt_fmt(msg, msglen, "cannot check %s for %s: %s", what,
+				       x->s[0] ? x->s : "<>", it->text);
 			return M_DEFER;
 		}
 		if (r == M_YES)
@@ -872,7 +725,7 @@ static enum mres match_rlist(struct st *s, const struct att *a, const struct rtr
 		return match_clist(s, a, R, &rl->l, k, what, x, depth, msg, msglen);
 
 	/* Expanded for this address, compiled, matched, thrown away. */
-	char *t = expand(s, a, R, what, rl->text, msg, msglen);
+	char *t = rt_expand(s, a, R, what, rl->text, msg, msglen);
 	struct lstore ls = { 0 };
 	struct clist l;
 	enum mres r;
@@ -880,7 +733,7 @@ static enum mres match_rlist(struct st *s, const struct att *a, const struct rtr
 	if (t == NULL)
 		return M_DEFER;
 	if (compile_text(s, &ls, t, k, &l) < 0) {
-		oom(s);
+		rt_oom(s);
 		r = M_DEFER;
 	} else {
 		r = match_clist(s, a, R, &l, k, what, x, depth, msg, msglen);
@@ -907,7 +760,7 @@ static size_t split_fields(struct st *s, const char *v, size_t b, size_t e, stru
 	size_t n = 0, i = b;
 
 	while (i < e && n < max) {
-		while (i < e && is_blank(v[i]))
+		while (i < e && rt_is_blank(v[i]))
 			i++;
 		if (i >= e)
 			break;
@@ -915,7 +768,7 @@ static size_t split_fields(struct st *s, const char *v, size_t b, size_t e, stru
 		size_t k = 0;
 
 		if (out == NULL) {
-			oom(s);
+			rt_oom(s);
 			return n;
 		}
 		if (v[i] == '"') {
@@ -928,7 +781,7 @@ static size_t split_fields(struct st *s, const char *v, size_t b, size_t e, stru
 			if (i < e)
 				i++;
 		} else {
-			while (i < e && !is_blank(v[i]))
+			while (i < e && !rt_is_blank(v[i]))
 				out[k++] = v[i++];
 		}
 		out[k] = '\0';
@@ -966,7 +819,7 @@ static int add_rule(struct st *s, struct rtr *R, const char *v, size_t b, size_t
 		struct rule *nv = arena_alloc(&s->ls.a, c * sizeof(*nv));
 
 		if (nv == NULL) {
-			oom(s);
+			rt_oom(s);
 			return -1;
 		}
 		if (R->nrules > 0)
@@ -981,7 +834,7 @@ static int add_rule(struct st *s, struct rtr *R, const char *v, size_t b, size_t
 	if (has_pattern) {
 		ru->has_pattern = true;
 		if (compile_item(s, &s->ls, t[0].text, LK_DOMAIN, &ru->pat) < 0) {
-			oom(s);
+			rt_oom(s);
 			return -1;
 		}
 		k = 1;
@@ -1078,7 +931,7 @@ static bool router_tuple_ok(struct st *s, const struct rtr *R, long t, bool *fai
 
 static bool looks_up(const char *data)
 {
-	while (is_space((unsigned char)*data))
+	while (rt_is_space((unsigned char)*data))
 		data++;
 	return strncmp(data, "${lookup", 8) == 0;
 }
@@ -1123,7 +976,7 @@ static int setup_router(struct st *s, size_t i)
 	if (compile_rlist(s, &R->domains, LK_DOMAIN) < 0 ||
 	    compile_rlist(s, &R->local_parts, LK_LOCAL) < 0 ||
 	    compile_rlist(s, &R->senders, LK_ADDRESS) < 0) {
-		oom(s);
+		rt_oom(s);
 		return -1;
 	}
 	if (R->kind == RK_ACCEPT || R->kind == RK_MANUAL) {
@@ -1139,7 +992,7 @@ static int setup_router(struct st *s, size_t i)
 							     : R->transport, &fail);
 		}
 		if (fail) {
-			oom(s);
+			rt_oom(s);
 			return -1;
 		}
 		return 0;
@@ -1199,7 +1052,7 @@ static int setup(struct st *s)
 	s->nl = calloc(n ? n : 1, sizeof(*s->nl));
 	s->r = calloc(m->nrouters ? m->nrouters : 1, sizeof(*s->r));
 	if (s->nl == NULL || s->r == NULL) {
-		oom(s);
+		rt_oom(s);
 		return -1;
 	}
 	for (size_t i = 0; i < m->main.nopts; i++) {
@@ -1236,7 +1089,7 @@ static int setup(struct st *s)
 static uint64_t hash_bytes(uint64_t h, const char *p, size_t n, bool fold)
 {
 	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)(fold ? lc((unsigned char)p[i]) : p[i]);
+		h ^= (unsigned char)(fold ? rt_lc((unsigned char)p[i]) : p[i]);
 		h *= 1099511628211ull;
 	}
 	return h;
@@ -1314,7 +1167,7 @@ static long add_node(struct st *s, const char *addr, long parent, long top, unsi
 	struct route_result *res = s->res;
 
 	if (res->n >= s->max_nodes) {
-		hard(s, "too many addresses: routing yields more than %zu", s->max_nodes);
+		rt_hard(s, "too many addresses: routing yields more than %zu", s->max_nodes);
 		return -1;
 	}
 	if (res->n == res->cap) {
@@ -1323,13 +1176,13 @@ static long add_node(struct st *s, const char *addr, long parent, long top, unsi
 		struct npriv *np;
 
 		if (v == NULL) {
-			oom(s);
+			rt_oom(s);
 			return -1;
 		}
 		res->v = v;
 		np = realloc(s->np, cap * sizeof(*np));
 		if (np == NULL) {
-			oom(s);
+			rt_oom(s);
 			return -1;
 		}
 		s->np = np;
@@ -1338,7 +1191,7 @@ static long add_node(struct st *s, const char *addr, long parent, long top, unsi
 	char *a = arena_strdup(&res->arena, addr);
 
 	if (a == NULL) {
-		oom(s);
+		rt_oom(s);
 		return -1;
 	}
 	size_t i = res->n++;
@@ -1354,7 +1207,7 @@ static int set_msg(struct st *s, size_t i, const char *msg)
 	const char *m = arena_strdup(&s->res->arena, msg ? msg : "");
 
 	if (m == NULL) {
-		oom(s);
+		rt_oom(s);
 		return -1;
 	}
 	s->res->v[i].msg = m;
@@ -1431,14 +1284,14 @@ static size_t check_affix(const char *lp, const char *list, bool suffix)
 	return found;
 }
 
-static const struct passwd *find_user(struct st *s, const char *name)
+const struct passwd *rt_find_user(struct st *s, const char *name)
 {
 	if (s->ctx->getpw != NULL)
 		return s->ctx->getpw(name, s->ctx->getpw_arg);
 	return getpwnam(name);
 }
 
-static bool all_digits(const char *p)
+bool rt_all_digits(const char *p)
 {
 	if (*p == '\0')
 		return false;
@@ -1495,11 +1348,11 @@ static enum pre require_files(struct st *s, const struct att *a, const struct rt
 
 	list_init(&li, R->require_files, 0);
 	while (r == PRE_OK && (more = list_next(&li, &item)) != 0) {
-		char *x = more > 0 ? expand(s, a, R, "require_files", item.p, msg, msglen)
+		char *x = more > 0 ? rt_expand(s, a, R, "require_files", item.p, msg, msglen)
 				   : NULL;
 
 		if (more < 0)
-			fmt(msg, msglen, "require_files: out of memory");
+			rt_fmt(msg, msglen, "require_files: out of memory");
 		if (x == NULL) {
 			r = PRE_DEFER;
 			break;
@@ -1515,27 +1368,28 @@ static enum pre require_files(struct st *s, const struct att *a, const struct rt
 
 			if (comma != NULL)
 				*comma = '\0';
-			pw = find_user(s, p);
+			pw = rt_find_user(s, p);
 			if (pw != NULL) {
 				uid = pw->pw_uid;
 				gid = pw->pw_gid;
-			} else if (all_digits(p) && comma != NULL) {
+			} else if (rt_all_digits(p) && comma != NULL) {
 				uid = (uid_t)strtoul(p, NULL, 10);
 			} else {
-				fmt(msg, msglen, "user \"%s\" for require_files not found", p);
+				rt_fmt(msg, msglen, "user \"%s\" for require_files not found", p);
 				r = PRE_DEFER;
 			}
 			if (r == PRE_OK && comma != NULL) {
-				const struct group *gr = all_digits(comma + 1) ? NULL
+				const struct group *gr = rt_all_digits(comma + 1) ? NULL
 							 : getgrnam(comma + 1);
 
-				if (all_digits(comma + 1)) {
+				if (rt_all_digits(comma + 1)) {
 					gid = (gid_t)strtoul(comma + 1, NULL, 10);
 				} else if (gr != NULL) {
 					gid = gr->gr_gid;
 				} else {
-					fmt(msg, msglen, "group \"%s\" for require_files not found",
-					    comma + 1);
+					rt_fmt(msg, msglen,
+					       "group \"%s\" for require_files not found",
+					       comma + 1);
 					r = PRE_DEFER;
 				}
 			}
@@ -1547,25 +1401,25 @@ static enum pre require_files(struct st *s, const struct att *a, const struct rt
 
 			if (*p == '+') {
 				p++;
-				while (is_space((unsigned char)*p))
+				while (rt_is_space((unsigned char)*p))
 					p++;
 			}
 			if (*p == '!') {
 				invert = true;
 				p++;
-				while (is_space((unsigned char)*p))
+				while (rt_is_space((unsigned char)*p))
 					p++;
 			}
 			if (*p != '/') {
-				fmt(msg, msglen, "require_files: \"%s\" is not absolute", p);
+				rt_fmt(msg, msglen, "require_files: \"%s\" is not absolute", p);
 				r = PRE_DEFER;
 			} else {
 				rc = stat(p, &st);
 				if (rc == 0 && ugid_set && !check_access(p, uid, gid, 4))
 					rc = -1;
 				if (rc < 0 && errno != ENOENT && errno != EACCES) {
-					fmt(msg, msglen, "require_files: error for %s: %s", p,
-					    strerror(errno));
+					rt_fmt(msg, msglen, "require_files: error for %s: %s", p,
+					       strerror(errno));
 					r = PRE_DEFER;
 				} else if ((rc == 0) == invert) {
 					r = PRE_SKIP;
@@ -1581,11 +1435,11 @@ static enum pre require_files(struct st *s, const struct att *a, const struct rt
 /* A condition's value: "", "0", "no", "false" are false (Exim). */
 static bool truthy(const char *v)
 {
-	while (is_space((unsigned char)*v))
+	while (rt_is_space((unsigned char)*v))
 		v++;
 	size_t n = strlen(v);
 
-	while (n > 0 && is_space((unsigned char)v[n - 1]))
+	while (n > 0 && rt_is_space((unsigned char)v[n - 1]))
 		n--;
 	if (n == 0 || (n == 1 && v[0] == '0'))
 		return false;
@@ -1617,7 +1471,7 @@ static enum pre preconditions(struct st *s, struct att *a, struct rtr *R,
 	if (r != M_YES)
 		return r == M_NO ? PRE_SKIP : PRE_DEFER;
 	if (R->check_local_user) {
-		const struct passwd *pw = find_user(s, a->lp);
+		const struct passwd *pw = rt_find_user(s, a->lp);
 
 		if (pw == NULL)
 			return PRE_SKIP;
@@ -1629,7 +1483,7 @@ static enum pre preconditions(struct st *s, struct att *a, struct rtr *R,
 			strcpy(a->home, pw->pw_dir);
 	}
 	if (R->home_dir != NULL) {
-		char *h = expand(s, a, R, "router_home_directory", R->home_dir, msg, msglen);
+		char *h = rt_expand(s, a, R, "router_home_directory", R->home_dir, msg, msglen);
 
 		if (h == NULL)
 			return PRE_DEFER;
@@ -1659,7 +1513,7 @@ static enum pre preconditions(struct st *s, struct att *a, struct rtr *R,
 			return p;
 	}
 	if (R->condition != NULL) {
-		char *c = expand(s, a, R, "condition", R->condition, msg, msglen);
+		char *c = rt_expand(s, a, R, "condition", R->condition, msg, msglen);
 		bool t;
 
 		if (c == NULL)
@@ -1686,7 +1540,7 @@ static int xbool(struct st *s, const struct att *a, const struct rtr *R,
 	if (op->str == NULL)
 		return dflt;
 
-	char *v = expand(s, a, R, name, op->str, msg, msglen);
+	char *v = rt_expand(s, a, R, name, op->str, msg, msglen);
 	int r = -1;
 
 	if (v == NULL)
@@ -1696,739 +1550,10 @@ static int xbool(struct st *s, const struct att *a, const struct rtr *R,
 	else if (strcasecmp(v, "false") == 0 || strcasecmp(v, "no") == 0)
 		r = 0;
 	else
-		fmt(msg, msglen, "\"%s\" is not a valid value for the \"%s\" option in the %s "
-		    "router", v, name, R->o->name);
+		rt_fmt(msg, msglen, "\"%s\" is not a valid value for the \"%s\" option in the %s "
+		       "router", v, name, R->o->name);
 	free(v);
 	return r;
-}
-
-/* ======================================================================
- * Redirection
- * ====================================================================== */
-
-enum rdkind {
-	RD_DECLINE,
-	RD_GEN,
-	RD_BLACKHOLE,
-	RD_FAIL,
-	RD_DEFER,
-	RD_ERROR,     /* a problem with the data: the address defers */
-};
-
-/** struct rd - one redirection being evaluated. */
-struct rd {
-	struct st *s;
-	const struct att *a;
-	const struct rtr *R;
-	const char *qualify;      /* for unqualified targets */
-	bool is_file;
-	char *msg;                /* MSG_MAX bytes */
-};
-
-static int push_gen(struct st *s, enum gkind k, const char *text, bool skip)
-{
-	if (s->ngv == s->capgv) {
-		size_t c = s->capgv ? s->capgv * 2 : 16;
-		struct gen *v = realloc(s->gv, c * sizeof(*v));
-
-		if (v == NULL) {
-			oom(s);
-			return -1;
-		}
-		s->gv = v;
-		s->capgv = c;
-	}
-	s->gv[s->ngv++] = (struct gen){ k, text, skip };
-	return 0;
-}
-
-/*
- * Parse one address @t (@n bytes).  Returns 1 with *@out (in st.tmp) and
- * *@unq, 0 for an empty address (ignored, as Exim does), -1 when invalid
- * (@why set), -2 when out of memory.
- */
-static int parse_one(struct st *s, const char *t, size_t n, const char **out, bool *unq,
-		     char *why, size_t whylen)
-{
-	int r;
-
-	addr_list_free(&s->al);
-	r = addr_parse(&s->al, t, n, ADDR_SINGLE | ADDR_ALLOW_EMPTY);
-	if (r == ADDR_NOMEM) {
-		oom(s);
-		return -2;
-	}
-	if (r != ADDR_OK || s->al.n != 1) {
-		const char *m = s->al.nerr > 0 ? s->al.err[0].msg : "invalid address";
-
-		if (strncmp(m, "empty address", 13) == 0)
-			return 0;
-		fmt(why, whylen, "%s", m);
-		return -1;
-	}
-	if (s->al.v[0].flags & ADDR_F_EMPTY)
-		return 0;
-	*unq = (s->al.v[0].flags & ADDR_F_UNQUALIFIED) != 0;
-	*out = tdup(s, s->al.v[0].addr, strlen(s->al.v[0].addr));
-	return *out != NULL ? 1 : -2;
-}
-
-/*
- * Qualify and rewrite the address @t (a target of router @R, "\"-prefixed
- * when @bs) and add it to the generated list.  Returns 0, or -1 with the
- * outcome in *@k (@msg set).
- */
-static int gen_address(struct rd *d, const char *t, size_t n, bool bs, enum rdkind *k)
-{
-	struct st *s = d->s;
-	const char *a;
-	bool unq;
-	char why[200];
-	int r = parse_one(s, t, n, &a, &unq, why, sizeof(why));
-
-	if (r == -2)
-		return -1;
-	if (r == 0)
-		return 0;
-	if (r < 0) {
-		if (d->R->skip_syntax_errors)
-			return 0;
-		fmt(d->msg, MSG_MAX, "error in redirect %s: %s in \"%.*s%.*s\"",
-		    d->is_file ? "file" : "data", why, bs ? 1 : 0, "\\", (int)n, t);
-		*k = RD_ERROR;
-		return -1;
-	}
-	if (unq) {
-		/* "\name" takes the incoming domain (Exim), others the router's
-		   qualify domain. */
-		const char *q = bs ? d->a->domain : d->qualify;
-		size_t al = strlen(a), ql = q ? strlen(q) : 0;
-		char *x = arena_alloc(&s->tmp, al + ql + 2);
-
-		if (x == NULL) {
-			oom(s);
-			return -1;
-		}
-		memcpy(x, a, al);
-		x[al] = '@';
-		memcpy(x + al + 1, q ? q : "", ql + 1);
-		a = x;
-	}
-	if (d->R->rewrite && s->m->nrewrites > 0) {
-		char *rw = NULL, e[256];
-
-		if (rw_address(s->m->rewrites, s->m->nrewrites, RW_WHERE_ENV_TO, a, &rw, NULL, e,
-			       sizeof(e)) != 0) {
-			hard(s, "rewriting %s: %s", a, e);
-			return -1;
-		}
-		if (rw != NULL) {
-			a = tdup(s, rw, strlen(rw));
-			free(rw);
-			if (a == NULL)
-				return -1;
-		}
-	}
-	return push_gen(s, G_ADDR, a, bs);
-}
-
-/*
- * A special item, @item (@ilen bytes) as written, its message @text (@n
- * bytes): Exim refuses those the router does not allow.
- */
-static enum rdkind special(struct rd *d, enum rdkind k, const char *item, size_t ilen,
-			   const char *text, size_t n)
-{
-	bool ok = k == RD_FAIL ? d->R->allow_fail : k == RD_DEFER ? d->R->allow_defer
-							      : !d->R->forbid_blackhole;
-
-	if (!ok) {
-		fmt(d->msg, MSG_MAX, "error in redirect %s: \"%.*s\" is not permitted",
-		    d->is_file ? "file" : "data", (int)ilen, item);
-		return RD_ERROR;
-	}
-	while (n > 0 && is_space((unsigned char)*text)) {
-		text++;
-		n--;
-	}
-	while (n > 0 && is_space((unsigned char)text[n - 1]))
-		n--;
-	if (n == 0 && k != RD_BLACKHOLE)
-		fmt(d->msg, MSG_MAX, "%s", k == RD_FAIL ? "forced rejection" : "forced defer");
-	else
-		fmt(d->msg, MSG_MAX, "%.*s", (int)n, text);
-	return k;
-}
-
-/* End of the item that starts at @i: a ',' or newline outside quotes,
-   comments and angle brackets (Exim's parse_find_address_end()). */
-static size_t item_end(const char *t, size_t i, size_t len)
-{
-	bool q = false, angle = false;
-	int paren = 0;
-
-	for (; i < len; i++) {
-		char c = t[i];
-
-		if (c == '\n')
-			return i;          /* nothing spans lines */
-		if (q) {
-			if (c == '\\' && i + 1 < len && t[i + 1] != '\n')
-				i++;
-			else if (c == '"')
-				q = false;
-		} else if (paren > 0) {
-			if (c == '\\' && i + 1 < len && t[i + 1] != '\n')
-				i++;
-			else if (c == '(')
-				paren++;
-			else if (c == ')')
-				paren--;
-		} else if (c == '"') {
-			q = true;
-		} else if (c == '(') {
-			paren++;
-		} else if (c == '<') {
-			angle = true;
-		} else if (c == '>') {
-			angle = false;
-		} else if (c == ',' && !angle) {
-			return i;
-		}
-	}
-	return len;
-}
-
-static bool has_kw(const char *p, size_t n, const char *kw)
-{
-	size_t kl = strlen(kw);
-
-	return n >= kl && memcmp(p, kw, kl) == 0;
-}
-
-static enum rdkind parse_list(struct rd *d, const char *t, size_t len, unsigned depth);
-
-/* Read a whole file the redirection names (:include: or .forward) into a
-   malloc'd buffer; -1 with errno, or -2 when it is too big. */
-static int read_fd(int fd, const struct stat *st, char **out, size_t *outlen)
-{
-	size_t cap = (size_t)st->st_size + 1, n = 0;
-	char *b;
-
-	if (st->st_size > FILE_MAX)
-		return -2;
-	b = malloc(cap + 1);
-	if (b == NULL)
-		return -1;
-	for (;;) {
-		ssize_t r = read(fd, b + n, cap - n);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			free(b);
-			return -1;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n == cap) {
-			if (n > FILE_MAX) {
-				free(b);
-				return -2;
-			}
-			char *nb = realloc(b, cap * 2 + 1);
-
-			if (nb == NULL) {
-				free(b);
-				return -1;
-			}
-			b = nb;
-			cap *= 2;
-		}
-	}
-	b[n] = '\0';
-	*out = b;
-	*outlen = n;
-	return 0;
-}
-
-static bool under_directory(const char *path, const char *dir, char *msg, size_t msglen)
-{
-	size_t dl = strlen(dir);
-	char buf[PATH_MAX];
-	struct stat st;
-
-	while (dl > 1 && dir[dl - 1] == '/')
-		dl--;
-	if (strncmp(path, dir, dl) != 0 || path[dl] != '/' || strlen(path) >= sizeof(buf)) {
-		fmt(msg, msglen, "included file %s is not in directory %s", path, dir);
-		return false;
-	}
-	/* No symbolic link inside the directory may lead out of it. */
-	strcpy(buf, path);
-	for (char *p = buf + dl + 1;; p++) {
-		char c;
-
-		while (*p != '\0' && *p != '/')
-			p++;
-		c = *p;
-		*p = '\0';
-		if (lstat(buf, &st) != 0) {
-			fmt(msg, msglen, "failed to stat %s (component of included file)", buf);
-			return false;
-		}
-		if (S_ISLNK(st.st_mode)) {
-			fmt(msg, msglen, "included file %s in the %s directory involves a "
-			    "symbolic link", buf, dir);
-			return false;
-		}
-		if (c == '\0')
-			return true;
-		*p = c;
-	}
-}
-
-static enum rdkind include(struct rd *d, const char *p, size_t n, unsigned depth)
-{
-	char path[PATH_MAX], why[PATH_MAX + 200];
-	const char *ff = d->is_file ? "file" : "data";
-	struct stat st;
-	char *buf = NULL;
-	size_t blen = 0;
-	int fd, e;
-
-	while (n > 0 && is_space((unsigned char)*p)) {
-		p++;
-		n--;
-	}
-	why[0] = '\0';
-	if (n == 0)
-		fmt(why, sizeof(why), "file name missing after :include:");
-	else if (n >= sizeof(path))
-		fmt(why, sizeof(why), "included file name \"%.*s\" is too long", (int)n, p);
-	if (why[0] == '\0') {
-		memcpy(path, p, n);
-		path[n] = '\0';
-		if (path[0] != '/')
-			fmt(why, sizeof(why), "included file \"%s\" is not an absolute path", path);
-		else if (d->R->forbid_include)
-			fmt(why, sizeof(why), "included files not permitted");
-		else if (depth >= INCLUDE_MAX)
-			fmt(why, sizeof(why), "included files nested too deeply (limit %d)",
-			    INCLUDE_MAX);
-		else if (d->R->include_directory != NULL)
-			under_directory(path, d->R->include_directory, why, sizeof(why));
-	}
-	if (why[0] != '\0') {
-		fmt(d->msg, MSG_MAX, "error in redirect %s: %s", ff, why);
-		return RD_ERROR;
-	}
-	fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		fmt(d->msg, MSG_MAX, "error in redirect %s: failed to open included file %s: %s",
-		    ff, path, strerror(errno));
-		return RD_ERROR;
-	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		fmt(d->msg, MSG_MAX, "error in redirect %s: included file %s is not a regular "
-		    "file", ff, path);
-		close(fd);
-		return RD_ERROR;
-	}
-	e = read_fd(fd, &st, &buf, &blen);
-	close(fd);
-	if (e == -2) {
-		fmt(d->msg, MSG_MAX, "error in redirect %s: included file %s is too big "
-		    "(max %d)", ff, path, FILE_MAX);
-		return RD_ERROR;
-	}
-	if (e < 0) {
-		fmt(d->msg, MSG_MAX, "error in redirect %s: error while reading included file "
-		    "%s: %s", ff, path, strerror(errno));
-		return RD_ERROR;
-	}
-	enum rdkind k = parse_list(d, buf, blen, depth + 1);
-
-	free(buf);
-	return k;
-}
-
-/*
- * An item that starts with '|' or '/': a pipe or a file unless it parses
- * as a qualified address (Exim's rule, for X.400-style local parts).
- * Returns 1 when it was one (added), 0 when it is an address, -1 on error
- * (@d->msg set, or s->hard).
- */
-static int pipe_or_file(struct rd *d, const char *it, size_t n, bool inquote)
-{
-	struct st *s = d->s;
-	const char *a;
-	bool unq = true, pipe = it[0] == '|';
-	char why[200];
-	int r = parse_one(s, it, n, &a, &unq, why, sizeof(why));
-
-	if (r == -2)
-		return -1;
-	if (r > 0 && !unq)
-		return 0;
-
-	char *x = arena_alloc(&s->tmp, n + 1);
-	size_t xl = 0;
-
-	if (x == NULL) {
-		oom(s);
-		return -1;
-	}
-	/* A quoted item loses the backslashes that quoted within it. */
-	for (size_t j = 0; j < n; j++) {
-		if (inquote && it[j] == '\\' && j + 1 < n)
-			j++;
-		x[xl++] = it[j];
-	}
-	x[xl] = '\0';
-	if (pipe ? d->R->forbid_pipe : d->R->forbid_file) {
-		fmt(d->msg, MSG_MAX, "error in redirect %s: delivery to %s \"%s\" is forbidden "
-		    "(%s)", d->is_file ? "file" : "data", pipe ? "the pipe" : "the file", x,
-		    pipe ? "forbid_pipe" : "forbid_file");
-		return -1;
-	}
-	return push_gen(s, pipe ? G_PIPE : G_FILE, x, false) < 0 ? -1 : 1;
-}
-
-/*
- * Exim's parse_forward_list(): items separated by commas or newlines; '#'
- * where an item could start comments out the line; an item wholly in
- * quotes loses them; ":unknown:" is ignored; ":defer:", ":fail:" and
- * ":blackhole:" end the list (the message is the rest of the line);
- * ":include:" reads a file of the same syntax; "|cmd" and "/file" are
- * pipes and files unless they parse as qualified addresses; "\name"
- * qualifies with the incoming domain.  Returns RD_GEN when the list was
- * read to its end (whatever it yielded).
- */
-static enum rdkind parse_list(struct rd *d, const char *t, size_t len, unsigned depth)
-{
-	struct st *s = d->s;
-	size_t i = 0;
-
-	for (;;) {
-		for (;;) {
-			while (i < len && (is_space((unsigned char)t[i]) || t[i] == ','))
-				i++;
-			if (i < len && t[i] == '#') {
-				while (i < len && t[i] != '\n')
-					i++;
-				continue;
-			}
-			break;
-		}
-		if (i >= len)
-			return RD_GEN;
-
-		size_t e = item_end(t, i, len), next = e, b = i;
-		bool inquote = false;
-
-		while (e > b && is_space((unsigned char)t[e - 1]))
-			e--;
-		if (e - b >= 2 && t[b] == '"' && t[e - 1] == '"') {
-			b++;
-			e--;
-			inquote = true;
-			while (b < e && is_space((unsigned char)t[b]))
-				b++;
-			while (e > b && is_space((unsigned char)t[e - 1]))
-				e--;
-		}
-		const char *it = t + b;
-		size_t n = e - b;
-		enum rdkind k = RD_GEN;
-
-		i = next;
-		if (n == 9 && memcmp(it, ":unknown:", 9) == 0)
-			continue;
-		if (has_kw(it, n, ":defer:") || has_kw(it, n, ":fail:") ||
-		    has_kw(it, n, ":blackhole:")) {
-			k = has_kw(it, n, ":defer:") ? RD_DEFER :
-			    has_kw(it, n, ":fail:") ? RD_FAIL : RD_BLACKHOLE;
-			size_t kl = k == RD_DEFER ? 7 : k == RD_FAIL ? 6 : 11;
-			size_t le = b + kl;
-
-			while (le < len && t[le] != '\n')
-				le++;
-			return special(d, k, it, n, t + b + kl, le - (b + kl));
-		}
-		if (has_kw(it, n, ":include:")) {
-			k = include(d, it + 9, n - 9, depth);
-			if (k != RD_GEN)
-				return k;
-			continue;
-		}
-		if (n > 0 && (it[0] == '|' || it[0] == '/')) {
-			int r = pipe_or_file(d, it, n, inquote);
-
-			if (r < 0)
-				return RD_ERROR;
-			if (r > 0)
-				continue;
-		}
-		bool bs = n > 1 && it[0] == '\\';
-
-		if (gen_address(d, bs ? it + 1 : it, bs ? n - 1 : n, bs, &k) < 0)
-			return s->hard ? RD_ERROR : k;
-	}
-}
-
-/* Exim's rda_is_filter(): "# Exim filter" or "# Sieve filter", any case,
-   blanks optional, after leading white space. */
-static int filter_kind(const char *p, size_t n)
-{
-	static const char *const tags[] = { "# exim filter", "# sieve filter" };
-	size_t i = 0;
-
-	while (i < n && is_space((unsigned char)p[i]))
-		i++;
-	for (int k = 0; k < 2; k++) {
-		const char *tg = tags[k];
-		size_t j = i;
-
-		for (; *tg; tg++) {
-			if (*tg == ' ') {
-				while (j < n && is_blank(p[j]))
-					j++;
-			} else if (j < n && lc((unsigned char)p[j]) == *tg) {
-				j++;
-			} else {
-				break;
-			}
-		}
-		if (*tg == '\0')
-			return k + 1;
-	}
-	return 0;
-}
-
-static enum rdkind text_list(struct rd *d, const char *t, size_t n)
-{
-	int f = filter_kind(t, n);
-
-	if (f != 0) {
-		fmt(d->msg, MSG_MAX, "error in filter %s: noq does not run %s filters",
-		    d->is_file ? "file" : "data", f == 1 ? "Exim" : "Sieve");
-		return RD_ERROR;
-	}
-	return parse_list(d, t, n, 0);
-}
-
-static bool in_id_list(struct st *s, const char *list, unsigned long id, bool users)
-{
-	struct list_iter li;
-	struct sb item = SB_INIT;
-	bool in = false;
-
-	list_init(&li, list, 0);
-	while (!in && list_next(&li, &item) > 0) {
-		const char *it = item.p;
-
-		if (all_digits(it)) {
-			in = strtoul(it, NULL, 10) == id;
-		} else if (users) {
-			const struct passwd *pw = find_user(s, it);
-
-			in = pw != NULL && (unsigned long)pw->pw_uid == id;
-		} else {
-			const struct group *gr = getgrnam(it);
-
-			in = gr != NULL && (unsigned long)gr->gr_gid == id;
-		}
-	}
-	sb_free(&item);
-	return in;
-}
-
-/*
- * Read the file @path as Exim's rda_get_file_contents() does, with noq's
- * difference: EACCES declines (noq runs with the caller's privileges, so an
- * unreadable file is treated as absent).  Returns RD_GEN with the contents
- * in *@out (malloc'd), RD_DECLINE (absent), or RD_ERROR (@d->msg set).
- */
-static enum rdkind read_forward(struct rd *d, const char *path, char **out, size_t *outlen)
-{
-	const struct rtr *R = d->R;
-	const struct att *a = d->a;
-	struct stat st;
-	int fd, e;
-
-	fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		e = errno;
-		if (e == EACCES)
-			return RD_DECLINE;
-		if (e == ENOTDIR && R->ignore_enotdir)
-			return RD_DECLINE;
-		if (e == ENOENT) {
-			/* Absent: decline, unless the directory is missing too
-			   (an unmounted home directory looks the same). */
-			char dir[PATH_MAX];
-			const char *sl = strrchr(path, '/');
-			size_t dl = sl != NULL ? (size_t)(sl - path) : 0;
-
-			if (R->ignore_enotdir || sl == NULL || dl + 3 > sizeof(dir))
-				return RD_DECLINE;
-			memcpy(dir, path, dl);
-			memcpy(dir + dl, "/.", 3);
-			if (stat(dir, &st) == 0 || errno == EACCES)
-				return RD_DECLINE;
-			fmt(d->msg, MSG_MAX, "failed to stat %s (%s)", dir, strerror(errno));
-			return RD_ERROR;
-		}
-		fmt(d->msg, MSG_MAX, "failed to open %s: %s", path, strerror(e));
-		return RD_ERROR;
-	}
-	if (fstat(fd, &st) != 0) {
-		fmt(d->msg, MSG_MAX, "failed to stat %s: %s", path, strerror(errno));
-		close(fd);
-		return RD_ERROR;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		fmt(d->msg, MSG_MAX, "%s is not a regular file", path);
-		close(fd);
-		return RD_ERROR;
-	}
-	if (((unsigned)st.st_mode & R->modemask) != 0) {
-		fmt(d->msg, MSG_MAX, "bad mode (0%o) for %s: 0%o bit(s) unexpected",
-		    (unsigned)st.st_mode, path, (unsigned)st.st_mode & R->modemask);
-		close(fd);
-		return RD_ERROR;
-	}
-	bool uid_ok = !R->check_owner, gid_ok = !R->check_group;
-
-	if (!uid_ok)
-		uid_ok = (a->have_pw && st.st_uid == a->uid) ||
-			 (R->owners != NULL && in_id_list(d->s, R->owners, st.st_uid, true));
-	if (!gid_ok)
-		gid_ok = (a->have_pw && st.st_gid == a->gid) ||
-			 (R->owngroups != NULL && in_id_list(d->s, R->owngroups, st.st_gid, false));
-	if (!uid_ok || !gid_ok) {
-		fmt(d->msg, MSG_MAX, "bad %s for %s", uid_ok ? "group" : "owner", path);
-		close(fd);
-		return RD_ERROR;
-	}
-	e = read_fd(fd, &st, out, outlen);
-	close(fd);
-	if (e == -2) {
-		fmt(d->msg, MSG_MAX, "%s is too big (max %d)", path, FILE_MAX);
-		return RD_ERROR;
-	}
-	if (e < 0) {
-		fmt(d->msg, MSG_MAX, "error while reading %s: %s", path, strerror(errno));
-		return RD_ERROR;
-	}
-	return RD_GEN;
-}
-
-/* The alias table: the local part (or local_part@domain) looked up without case. */
-static enum rdkind table(struct rd *d, long r)
-{
-	struct st *s = d->s;
-	char key[PART_MAX * 2 + 2];
-	struct pol_alias al;
-	char e[POL_ERRLEN];
-	int rc;
-
-	if (d->R->key_full)
-		fmt(key, sizeof(key), "%s@%s", d->a->lp, d->a->domain);
-	else
-		fmt(key, sizeof(key), "%s", d->a->lp);
-	lower(key);
-	e[0] = '\0';
-	rc = pol_alias_lookup(s->ctx->pol, (uint32_t)r, key, strlen(key), &s->tmp, &al, e);
-	if (rc < 0) {
-		hard(s, "malformed alias table of router %s: %s", d->R->o->name,
-		     e[0] ? e : pol_strerror(rc));
-		return RD_ERROR;
-	}
-	if (rc == 0)
-		return RD_DECLINE;
-	for (size_t i = 0; i < al.ntargets; i++) {
-		const struct mdl_target *t = &al.targets[i];
-		const char *x = t->text ? t->text : "";
-		enum rdkind k = RD_GEN;
-
-		switch (t->kind) {
-		case AT_ADDRESS: {
-			bool bs = x[0] == '\\' && x[1] != '\0';
-
-			if (gen_address(d, bs ? x + 1 : x, strlen(x) - (bs ? 1 : 0), bs, &k) < 0)
-				return s->hard ? RD_ERROR : k;
-			break;
-		}
-		case AT_FAIL:
-			return special(d, RD_FAIL, ":fail:", 6, x, strlen(x));
-		case AT_DEFER:
-			return special(d, RD_DEFER, ":defer:", 7, x, strlen(x));
-		case AT_BLACKHOLE:
-			return special(d, RD_BLACKHOLE, ":blackhole:", 11, "", 0);
-		default:
-			hard(s, "malformed alias table of router %s: unknown target kind",
-			     d->R->o->name);
-			return RD_ERROR;
-		}
-	}
-	return RD_GEN;
-}
-
-/* Run redirect router @r for @a: the outcome, generated items in s->gv. */
-static enum rdkind redirect(struct st *s, struct att *a, long r, char *msg)
-{
-	const struct rtr *R = &s->r[r];
-	struct rd d = { s, a, R, NULL, R->src == SRC_FILE, msg };
-	char *q = NULL, *x = NULL, *buf = NULL;
-	size_t blen = 0;
-	enum rdkind k = RD_DECLINE;
-
-	s->ngv = 0;
-	if (R->qualify_preserve) {
-		d.qualify = a->domain;
-	} else if (R->qualify_domain != NULL) {
-		q = expand(s, a, R, "qualify_domain", R->qualify_domain, msg, MSG_MAX);
-		if (q == NULL)
-			return RD_ERROR;
-		d.qualify = q;
-	} else {
-		d.qualify = s->qualify_recipient;
-	}
-	switch (R->src) {
-	case SRC_NONE:
-		break;
-	case SRC_TABLE:
-		k = table(&d, r);
-		break;
-	case SRC_CONST:
-		k = parse_list(&d, R->data, strlen(R->data), 0);
-		break;
-	case SRC_DATA:
-		x = expand(s, a, R, "data", R->data, msg, MSG_MAX);
-		k = x == NULL ? RD_ERROR : text_list(&d, x, strlen(x));
-		break;
-	case SRC_FILE:
-		x = expand(s, a, R, "file", R->file, msg, MSG_MAX);
-		if (x == NULL) {
-			k = RD_ERROR;
-			break;
-		}
-		k = read_forward(&d, x, &buf, &blen);
-		if (k == RD_GEN)
-			k = text_list(&d, buf, blen);
-		break;
-	}
-	free(q);
-	free(x);
-	free(buf);
-	if (k == RD_GEN && s->ngv == 0)
-		k = RD_DECLINE;     /* an empty list: the router declines */
-	if (k == RD_BLACKHOLE || k == RD_DEFER || k == RD_ERROR)
-		s->ngv = 0;         /* what came before is discarded */
-	return k;
 }
 
 /* ======================================================================
@@ -2482,7 +1607,7 @@ static bool affixes(const struct rtr *R, struct att *a)
 {
 	strcpy(a->lp, a->full);
 	if (!R->caseful)
-		lower(a->lp);
+		rt_lower(a->lp);
 	a->prefix[0] = a->suffix[0] = '\0';
 	a->have_home = a->have_pw = false;
 	if (R->prefix != NULL) {
@@ -2542,8 +1667,8 @@ static int add_children(struct st *s, size_t i, long r)
 	unsigned depth = s->np[i].depth + 1;
 
 	if (s->ngv > 0 && depth > s->max_depth) {
-		hard(s, "routing loop: %s is redirected more than %u times",
-		     s->res->v[s->res->v[i].top].addr, s->max_depth);
+		rt_hard(s, "routing loop: %s is redirected more than %u times",
+			s->res->v[s->res->v[i].top].addr, s->max_depth);
 		return -1;
 	}
 	for (size_t k = 0; k < s->ngv; k++) {
@@ -2596,8 +1721,8 @@ static int unseen_copy(struct st *s, size_t i, long r, const struct att *a)
 	if (u == 0)
 		return 0;
 	if (s->np[i].depth + 1 > s->max_depth) {
-		hard(s, "routing loop: %s is redirected more than %u times",
-		     s->res->v[s->res->v[i].top].addr, s->max_depth);
+		rt_hard(s, "routing loop: %s is redirected more than %u times",
+			s->res->v[s->res->v[i].top].addr, s->max_depth);
 		return -1;
 	}
 	long c = add_node(s, s->res->v[i].addr, (long)i, s->res->v[i].top, s->np[i].depth + 1);
@@ -2613,7 +1738,7 @@ static void deliver(struct st *s, size_t i, long r, const struct rule *ru)
 	long d = hset_add(s, &s->delivered, i, addr_hash(s->res->v[i].addr), delivered_eq);
 
 	if (d == -2) {
-		oom(s);
+		rt_oom(s);
 		return;
 	}
 	if (d >= 0) {
@@ -2633,8 +1758,8 @@ static void unrouteable(struct st *s, size_t i, long last, struct att *a)
 	if (last >= 0 && s->r[last].cannot_route_message != NULL) {
 		char m[MSG_MAX];
 
-		x = expand(s, a, &s->r[last], "cannot_route_message",
-			   s->r[last].cannot_route_message, m, sizeof(m));
+		x = rt_expand(s, a, &s->r[last], "cannot_route_message",
+			      s->r[last].cannot_route_message, m, sizeof(m));
 		if (x != NULL)
 			msg = x;
 	}
@@ -2649,7 +1774,7 @@ static void route_node(struct st *s, size_t i)
 	long last = -1;
 
 	if (a == NULL || msg == NULL) {
-		oom(s);
+		rt_oom(s);
 		goto out;
 	}
 	msg[0] = '\0';
@@ -2668,7 +1793,7 @@ static void route_node(struct st *s, size_t i)
 		long d = hset_add(s, &s->seen, i, seen_hash(s, i), seen_eq);
 
 		if (d == -2) {
-			oom(s);
+			rt_oom(s);
 			goto out;
 		}
 		if (d >= 0) {
@@ -2727,7 +1852,7 @@ static void route_node(struct st *s, size_t i)
 				goto out;
 			}
 		} else {
-			enum rdkind k = redirect(s, a, r, msg);
+			enum rdkind k = rd_run(s, a, r, msg);
 
 			switch (k) {
 			case RD_DECLINE:
@@ -2772,7 +1897,7 @@ static void route_node(struct st *s, size_t i)
 		/* Variables for cannot_route_message: the whole local part. */
 		strcpy(a->lp, a->full);
 		if (last >= 0 && !s->r[last].caseful)
-			lower(a->lp);
+			rt_lower(a->lp);
 		a->prefix[0] = a->suffix[0] = '\0';
 		unrouteable(s, i, last, a);
 	}
@@ -2814,7 +1939,7 @@ int route_all(const struct route_ctx *ctx, const char *const *rcpts, size_t n,
 	if (errlen > 0)
 		err[0] = '\0';
 	if (res->v != NULL || res->n != 0) {
-		fmt(err, errlen, "route_all: the result was used before");
+		rt_fmt(err, errlen, "route_all: the result was used before");
 		return -1;
 	}
 	memset(s, 0, sizeof(*s));
@@ -2842,7 +1967,7 @@ int route_all(const struct route_ctx *ctx, const char *const *rcpts, size_t n,
 	st_free(s);
 	if (s->hard) {
 		if (errlen > 0 && err[0] == '\0')
-			fmt(err, errlen, "routing failed");
+			rt_fmt(err, errlen, "routing failed");
 		return -1;
 	}
 	return 0;
@@ -2881,8 +2006,8 @@ long route_failure(const struct route_result *res, char *buf, size_t len)
 	const struct route_node *v = &res->v[pick];
 	const char *msg = v->local || v->msg == NULL ? "" : v->msg;
 
-	fmt(buf, len, "routing %s yielded a %s delivery%s%s", res->v[v->top].addr,
-	    rank == 3 ? "local" : rank == 2 ? "deferred" : "failed", msg[0] ? ": " : "", msg);
+	rt_fmt(buf, len, "routing %s yielded a %s delivery%s%s", res->v[v->top].addr,
+	       rank == 3 ? "local" : rank == 2 ? "deferred" : "failed", msg[0] ? ": " : "", msg);
 	return pick;
 }
 
