@@ -11,7 +11,7 @@
 #
 #   default  each target that a "make" command line in tools/* names, and
 #            one program of each other kind (a unit test that links only
-#            the runtime library, one that links the front end, a
+#            the shared library lib/, one that links the front end, a
 #            benchmark helper, both fuzz targets); out of tree with -j1
 #            (make then takes prerequisites in order, so a missing
 #            ordering fails every time rather than by chance) and the
