@@ -21,14 +21,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ast.h"
 #include "check.h"
 #include "diag.h"
 #include "frontend.h"
 #include "policy.h"
+#include "sb.h"
 #include "sema.h"
 #include "source.h"
+#include "xp.h"
 
 #define EXIT_USAGE 64
 #define COMPILER_VERSION "noqc " PACKAGE_VERSION
@@ -38,18 +41,84 @@ static void usage(FILE *out)
 	fputs("usage: noqc [-o POLICY] [-D NAME=VALUE]... [options] CONFIG\n"
 	      "       noqc --check [-D NAME=VALUE]... [options] CONFIG...\n"
 	      "       noqc --dump POLICY\n"
+	      "       noqc --expand [STRING]...\n"
 	      "       noqc --version | --help\n"
 	      "\n"
 	      "  -o, --output=POLICY  write the policy here (default: CONFIG with\n"
 	      "                       its .conf suffix replaced by .policy)\n"
 	      "  -c, --check          check each CONFIG; write nothing\n"
 	      "  -d, --dump           print POLICY as canonical configuration text\n"
+	      "      --expand         expand each STRING (or each line of standard\n"
+	      "                       input) as noq would, like exim -be\n"
 	      "  -D NAME=VALUE        define macro NAME (wins over the file)\n"
 	      "      --format=FMT     diagnostics as text (default), json or sarif\n"
 	      "      --max-errors=N   show at most N errors (0: all; default 50)\n"
 	      "  -W error, -Werror    treat warnings as errors\n"
 	      "  -V, --version        print the version\n"
 	      "  -h, --help           print this help\n", out);
+}
+
+/*
+ * Expand one string with the variables noq has outside a message: Exim's
+ * -be output, "Failed: REASON" when it cannot.  0, or 1 when it failed.
+ */
+static int expand_one(const char *s, const struct xp_env *env)
+{
+	struct xp *x;
+	struct xp_err e;
+	struct sb out = SB_INIT;
+	int rc = 1;
+
+	if (xp_compile(s, XP_GLOBAL, NULL, &x, &e) == 0) {
+		if (xp_eval(x, env, &out, &e) == 0 && sb_str(&out) != NULL) {
+			printf("%s\n", sb_str(&out));
+			rc = 0;
+		}
+		xp_free(x);
+	}
+	if (rc != 0)
+		printf("Failed: %s\n", e.msg);
+	sb_free(&out);
+	return rc;
+}
+
+/* noqc --expand: each string in @v, or each line of standard input. */
+static int expand_strings(char **v, int n)
+{
+	char host[256] = "localhost", uid[24], gid[24];
+	struct xp_env env = { 0 };
+	int status = 0;
+
+	if (gethostname(host, sizeof(host)) != 0)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(uid, sizeof(uid), "%lu", (unsigned long)getuid());
+	snprintf(gid, sizeof(gid), "%lu", (unsigned long)getgid());
+	env.var[XV_PRIMARY_HOSTNAME] = host;
+	env.var[XV_QUALIFY_DOMAIN] = host;
+	env.var[XV_QUALIFY_RECIPIENT] = host;
+	env.var[XV_CALLER_UID] = env.var[XV_ORIGINATOR_UID] = uid;
+	env.var[XV_CALLER_GID] = env.var[XV_ORIGINATOR_GID] = gid;
+	if (n > 0) {
+		for (int i = 0; i < n; i++)
+			status |= expand_one(v[i], &env);
+	} else {
+		char *line = NULL;
+		size_t cap = 0;
+		ssize_t len;
+
+		while ((len = getline(&line, &cap, stdin)) >= 0) {
+			if (len > 0 && line[len - 1] == '\n')
+				line[len - 1] = '\0';
+			status |= expand_one(line, &env);
+		}
+		free(line);
+	}
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "noqc: writing the expansions: %s\n", strerror(errno));
+		status = 1;
+	}
+	return status;
 }
 
 struct define {
@@ -192,9 +261,10 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "werror", no_argument, NULL, 'E' },
+		{ "expand", no_argument, NULL, 'x' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool check = false, dump = false, werror = false;
+	bool check = false, dump = false, werror = false, expand = false;
 	const char *output = NULL;
 	enum diag_format format = DIAG_TEXT;
 	unsigned max_errors = DIAG_DEFAULT_MAX_ERRORS;
@@ -266,6 +336,9 @@ int main(int argc, char **argv)
 		case 'E':
 			werror = true;
 			break;
+		case 'x':
+			expand = true;
+			break;
 		case 'V':
 			printf("noqc (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
 			status = 0;
@@ -278,6 +351,14 @@ int main(int argc, char **argv)
 			usage(stderr);
 			goto out;
 		}
+	}
+	if (expand) {
+		if (check || dump || output != NULL || ndefs != 0) {
+			fputs("noqc: --expand takes only strings\n", stderr);
+			goto out;
+		}
+		status = expand_strings(argv + optind, argc - optind);
+		goto out;
 	}
 	if (optind == argc) {
 		fprintf(stderr, "noqc: %s\n",

@@ -125,6 +125,12 @@ unsigned re_captures(const struct re *re)
 int re_match(const struct re *re, const char *subj, size_t len, size_t *ov,
 	     size_t nov, char *err, size_t errlen)
 {
+	return re_match_from(re, subj, len, 0, 0, ov, nov, err, errlen);
+}
+
+int re_match_from(const struct re *re, const char *subj, size_t len, size_t start,
+		  unsigned opts, size_t *ov, size_t nov, char *err, size_t errlen)
+{
 	const pcre2_code *c = (const pcre2_code *)re;
 	pcre2_match_data *md = ld.fn.match_data_create_from_pattern(c, NULL);
 	int rc;
@@ -133,7 +139,9 @@ int re_match(const struct re *re, const char *subj, size_t len, size_t *ov,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	rc = ld.fn.match(c, (PCRE2_SPTR)subj, len, 0, 0, md, NULL);
+	rc = ld.fn.match(c, (PCRE2_SPTR)subj, len, start,
+			 (opts & RE_NOTEMPTY ? PCRE2_NOTEMPTY : 0) |
+			 (opts & RE_ANCHORED ? PCRE2_ANCHORED : 0), md, NULL);
 	if (rc == PCRE2_ERROR_NOMATCH) {
 		ld.fn.match_data_free(md);
 		return 0;

@@ -24,6 +24,12 @@ enum {
 	RE_CASELESS = 1,        /* letters match either case */
 };
 
+/* Options of one match (re_match_from()). */
+enum {
+	RE_NOTEMPTY = 1,        /* an empty match is no match */
+	RE_ANCHORED = 2,        /* only at the start offset */
+};
+
 /**
  * re_compile() - compile the @len octets at @pat with @flags.
  * Returns 0 and *@out (free with re_free()), or -1 with a message in @err
@@ -46,6 +52,13 @@ unsigned re_captures(const struct re *re);
  */
 int re_match(const struct re *re, const char *subj, size_t len, size_t *ov,
 	     size_t nov, char *err, size_t errlen);
+
+/**
+ * re_match_from() - re_match() from offset @start of the subject, with
+ * @opts (RE_NOTEMPTY, RE_ANCHORED): what ${sg} needs to walk a subject.
+ */
+int re_match_from(const struct re *re, const char *subj, size_t len, size_t start,
+		  unsigned opts, size_t *ov, size_t nov, char *err, size_t errlen);
 
 /** re_free() - free @re (NULL is allowed). */
 void re_free(struct re *re);

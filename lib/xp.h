@@ -1,0 +1,194 @@
+/*
+ * xp.h -- Exim's expansion language, the part that relay configurations
+ * use: compiled once into a tree (xp_compile), run by one small evaluator
+ * (xp_eval).
+ *
+ * noqc compiles every option noq expands at send time, so a configuration
+ * that compiles never fails at send time for want of an evaluator: what
+ * noq cannot run is refused at its column, naming the construct
+ * ("expansion item ${run} is not supported by noq").  The grammar, the
+ * results and the error messages are Exim 4.96's expand.c, checked
+ * against "exim -be" by tests/exim-be.sh.
+ *
+ * Supported:
+ *   text, \ escapes, \N...\N; $name and ${name} for the variables of
+ *   enum xp_var; $h_NAME: $header_NAME: $rh_ $bh_ $lh_ (headers, through
+ *   a callback); $0..$9 and ${N} after a match; $value in lookups and
+ *   extracts;
+ *   ${if COND {yes}{no}} / {yes} fail / no strings;
+ *   conditions: ! def: exists isip isip4 isip6 bool bool_lax
+ *     eq eqi lt lti le lei gt gti ge gei  = == < <= > >=
+ *     match match_address match_domain match_local_part inlist inlisti
+ *     and or;
+ *   ${lookup{K}lsearch|wildlsearch|nwildlsearch|iplsearch{FILE}{yes}{no}}
+ *     with the file read at compile time;
+ *   ${sg{}{}{}} ${extract{}{}...} ${substr{}{}{}} ${length{}{}}
+ *   ${readfile{}{}};
+ *   ${lc: uc: domain: local_part: address: quote: quote_local_part:
+ *     strlen: length_N: l_N: substr_M_N: s_M_N: rxquote:}.
+ */
+#ifndef NOQ_XP_H
+#define NOQ_XP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "sb.h"
+
+/*
+ * The variables.  The caller of xp_eval() sets those before XV_SET_N
+ * (NULL: unset, which expands to ""); the evaluator derives the others.
+ */
+enum xp_var {
+	XV_LOCAL_PART,
+	XV_DOMAIN,
+	XV_HOME,
+	XV_LOCAL_PART_PREFIX,
+	XV_LOCAL_PART_SUFFIX,
+	XV_ORIGINAL_LOCAL_PART,
+	XV_ORIGINAL_DOMAIN,
+	XV_ADDRESS_DATA,
+	XV_SENDER_ADDRESS,
+	XV_PRIMARY_HOSTNAME,
+	XV_QUALIFY_DOMAIN,
+	XV_QUALIFY_RECIPIENT,
+	XV_MESSAGE_SIZE,
+	XV_CALLER_UID,
+	XV_CALLER_GID,
+	XV_ORIGINATOR_UID,
+	XV_ORIGINATOR_GID,
+	XV_SET_N,
+	XV_SENDER_ADDRESS_LOCAL_PART = XV_SET_N,
+	XV_SENDER_ADDRESS_DOMAIN,
+	XV_TOD_BSDINBOX,
+	XV_TOD_EPOCH,
+	XV_TOD_EPOCH_L,
+	XV_TOD_FULL,
+	XV_TOD_LOG,
+	XV_TOD_LOGFILE,
+	XV_TOD_ZONE,
+	XV_TOD_ZULU,
+	XV_N
+};
+
+/* Where an expansion runs, which decides the variables it may use. */
+enum xp_place {
+	XP_ROUTER = 0x1,        /* a router's option: the address is known */
+	XP_TRANSPORT = 0x2,     /* a transport's: shared by every recipient */
+	XP_REWRITE = 0x4,       /* a rewrite replacement: $0.., $local_part, $domain */
+	XP_GLOBAL = 0x8,        /* main options, noqc -be: no address, no message */
+};
+
+/** xp_var_name() - the Exim name of @v ("local_part"). */
+const char *xp_var_name(enum xp_var v);
+
+/* Header expansion flavours ($h_, $rh_, $bh_, $lh_). */
+enum {
+	XH_DECODED = 0,         /* $h_: trimmed, RFC 2047 decoded */
+	XH_RAW = 1,             /* $rh_: as it is */
+	XH_BASIC = 2,           /* $bh_: trimmed, not decoded */
+	XH_LIST = 3,            /* $lh_: raw, one list item per header */
+};
+
+/* List kinds for match_* conditions and the list hooks. */
+enum xp_list {
+	XL_ADDRESS = 1,
+	XL_DOMAIN = 2,
+	XL_LOCAL_PART = 3,
+};
+
+/**
+ * struct xp_err - where and why compiling or running failed.
+ * @pos, @len: the construct at fault, as offsets in the compiled text
+ *             ((size_t)-1 when not the text's fault: memory).
+ * @forced:    a forced failure ("fail" requested): Exim's callers treat
+ *             it unlike other errors.
+ */
+struct xp_err {
+	size_t pos;
+	size_t len;
+	bool forced;
+	char msg[256];
+};
+
+/**
+ * struct xp_hooks - what the compiler asks of its caller.
+ * @check_list: validate the list @list (kind @k, not expanded, as Exim
+ *              leaves the list of a match_* condition) as noq would use
+ *              it; return 0, or -1 with @msg and the offending item's
+ *              offset/length in @list.  NULL: every list is accepted.
+ * @read_file:  read a lookup's file; return its malloc'd contents and
+ *              length, or NULL with @msg.  NULL: lookups are refused.
+ * @arg:        passed to both.
+ */
+struct xp_hooks {
+	int (*check_list)(void *arg, enum xp_list k, const char *list, size_t *pos,
+			  size_t *len, char *msg, size_t msglen);
+	char *(*read_file)(void *arg, const char *path, size_t *len, char *msg,
+			   size_t msglen);
+	void *arg;
+};
+
+/** struct xp - a compiled expansion string (opaque). */
+struct xp;
+
+/**
+ * xp_compile() - compile @s for @place (enum xp_place bits: the variables
+ * available in all of them).
+ * Returns 0 and *@out (free with xp_free()), or -1 with @e set.
+ */
+int xp_compile(const char *s, unsigned place, const struct xp_hooks *hooks,
+	       struct xp **out, struct xp_err *e);
+
+/** xp_free() - free @x (NULL allowed). */
+void xp_free(struct xp *x);
+
+/** xp_is_literal() - whether @x is plain text; then *@text is it. */
+bool xp_is_literal(const struct xp *x, const char **text, size_t *len);
+
+/** xp_uses_var() - whether @x refers to variable @v. */
+bool xp_uses_var(const struct xp *x, enum xp_var v);
+
+/** xp_source() - the text @x was compiled from. */
+const char *xp_source(const struct xp *x);
+
+/**
+ * struct xp_env - what an expansion runs with.
+ * @var:        the values of the variables before XV_SET_N (NULL: unset).
+ * @now:        the time for $tod_* (0: time() when first needed).
+ * @cap/@ncap:  $0..$(ncap-1) on entry (a rewrite's match), or 0.
+ * @header:     append header @name (@len bytes, its ':' included) in
+ *              flavour XH_* to @out; 1 when the message has it, 0 when
+ *              not, -1 when out of memory.  NULL: there is no message.
+ * @match_list: whether @subject is in @list of kind @k; 1, 0, or -1 with
+ *              @msg.  NULL: lists match as noq's simple rules.
+ */
+struct xp_env {
+	const char *var[XV_SET_N];
+	time_t now;
+	const char *const *cap;
+	const size_t *caplen;
+	unsigned ncap;
+	int (*header)(void *arg, const char *name, size_t len, int flavour, struct sb *out);
+	int (*match_list)(void *arg, enum xp_list k, const char *list, const char *subject,
+			  char *msg, size_t msglen);
+	void *arg;
+};
+
+/**
+ * xp_eval() - run @x with @env, appending the result to @out.
+ * Returns 0, or -1 with @e set (@e->forced for a forced failure).
+ * @x is not const: regular expressions are compiled when first used and
+ * kept in it.
+ */
+int xp_eval(struct xp *x, const struct xp_env *env, struct sb *out, struct xp_err *e);
+
+/**
+ * xp_truth() - Exim's reading of a router condition's value: false when
+ * "", "0", "no" or "false" (either case), true otherwise.
+ */
+bool xp_truth(const char *v);
+
+#endif

@@ -1,0 +1,103 @@
+/*
+ * xp_int.h -- the compiled form of an expansion, shared by the compiler
+ * (xp_parse.c) and the evaluator (xp_eval.c); private to lib/.
+ *
+ * A compiled expansion is a flat array of nodes and a pool of bytes.  A
+ * string (the whole expansion, an argument in braces) is a chain of nodes
+ * linked by @next, XP_NONE-terminated; XP_NONE alone is the empty string.
+ */
+#ifndef NOQ_XP_INT_H
+#define NOQ_XP_INT_H
+
+#include <stdint.h>
+
+#include "xp.h"
+
+#define XP_NONE UINT32_MAX
+
+/* Most nesting of braces; deeper is refused, so evaluation is bounded. */
+#define XP_DEPTH_MAX 64
+/* Most captured groups: $0..$9 as Exim's EXPAND_MAXN. */
+#define XP_MAXN 20
+/* An expansion yields at most this many bytes. */
+#define XP_OUT_MAX (1024 * 1024)
+
+enum xp_kind {
+	XN_TEXT = 1,    /* a, b: offset and length in the pool */
+	XN_VAR,         /* a: enum xp_var */
+	XN_HDR,         /* op: XH_*; a, b: the name with its ':' in the pool */
+	XN_NUM,         /* a: n of $n */
+	XN_VALUE,       /* $value */
+	XN_IF,          /* a: condition; d: XN_YESNO */
+	XN_YESNO,       /* a: yes string, b: no string; flags XF_YES, XF_NO, XF_FAIL */
+	XN_OP,          /* op: XO_*; a: the argument; b, c: numbers (XF_B, XF_C) */
+	XN_SUBSTR,      /* op: XO_SUBSTR or XO_LENGTH; a: offset, b: length, c: string */
+	XN_SG,          /* a: subject, b: regex, c: replacement (compiled again) */
+	XN_EXTRACT,     /* op: XE_*; a, b, c: arguments; d: XN_YESNO */
+	XN_READFILE,    /* a: file name; b: eol (XF_B when given) */
+	XN_LOOKUP,      /* op: XL_*; a: key; b, c: the table in the pool; d: XN_YESNO */
+	XN_COND,        /* op: XC_*; flags XF_NEG; a, b: arguments; c, d: see below */
+};
+
+/* Flags. */
+#define XF_YES  0x01
+#define XF_NO   0x02
+#define XF_FAIL 0x04
+#define XF_NEG  0x08
+#define XF_B    0x10
+#define XF_C    0x20
+
+/* Operators. */
+enum xp_opcode {
+	XO_LC = 1, XO_UC, XO_DOMAIN, XO_LOCAL_PART, XO_ADDRESS, XO_QUOTE,
+	XO_QUOTE_LOCAL_PART, XO_STRLEN, XO_LENGTH, XO_SUBSTR, XO_RXQUOTE,
+};
+
+/* ${extract}: keyed or numbered. */
+enum { XE_KEYED = 1, XE_NUMBERED };
+
+/* Lookup types. */
+enum { XK_LSEARCH = 1, XK_WILDLSEARCH, XK_NWILDLSEARCH, XK_IPLSEARCH };
+
+/*
+ * Conditions.  Two-argument ones have them in a and b.
+ * XC_DEF: c = enum xp_var, or with XF_B a header: a, b its name in the pool.
+ * XC_AND, XC_OR: a = the first sub-condition, chained by next.
+ * XC_MATCH_*: b, c = the list in the pool (Exim does not expand it).
+ * XC_MATCH: d = the node's own regex slot when b is literal.
+ */
+enum xp_cond {
+	XC_DEF = 1, XC_EXISTS, XC_ISIP, XC_ISIP4, XC_ISIP6, XC_BOOL, XC_BOOL_LAX,
+	XC_EQ, XC_EQI, XC_LT, XC_LTI, XC_LE, XC_LEI, XC_GT, XC_GTI, XC_GE, XC_GEI,
+	XC_NUM_EQ, XC_NUM_LT, XC_NUM_LE, XC_NUM_GT, XC_NUM_GE,
+	XC_MATCH, XC_MATCH_ADDRESS, XC_MATCH_DOMAIN, XC_MATCH_LOCAL_PART,
+	XC_INLIST, XC_INLISTI, XC_AND, XC_OR,
+};
+
+struct xp_node {
+	uint8_t kind;
+	uint8_t op;
+	uint16_t flags;
+	uint32_t a, b, c, d;
+	uint32_t next;
+	uint32_t pos;           /* offset of the construct in the source */
+	uint32_t len;
+};
+
+struct re;
+
+struct xp {
+	struct xp_node *n;
+	uint32_t nn, capn;
+	char *pool;
+	uint32_t npool, cappool;
+	uint32_t root;
+	char *src;
+	struct re **re;         /* per node, compiled when first used */
+};
+
+/* Shared helpers of the two halves. */
+bool xp_is_space(int c);
+int xp_read_int(const char *s, long long *v, char *msg, size_t msglen);
+
+#endif

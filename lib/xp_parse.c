@@ -1,0 +1,1648 @@
+/*
+ * xp_parse.c -- compile an expansion string into nodes (xp.h): Exim 4.96's
+ * grammar (expand_string_internal, eval_condition, read_subs,
+ * process_yesno), its error messages, and noq's refusals of what it does
+ * not run, each at the construct's offset.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "re.h"
+#include "xp_int.h"
+
+/* ---- the tables --------------------------------------------------------- */
+
+#define P_R XP_ROUTER
+#define P_T XP_TRANSPORT
+#define P_W XP_REWRITE
+#define P_G XP_GLOBAL
+#define P_ALL (P_R | P_T | P_W | P_G)
+
+static const struct {
+	const char *name;
+	enum xp_var id;
+	unsigned places;
+} var_tab[] = {
+	{ "address_data", XV_ADDRESS_DATA, P_R },
+	{ "caller_gid", XV_CALLER_GID, P_R | P_T | P_G },
+	{ "caller_uid", XV_CALLER_UID, P_R | P_T | P_G },
+	{ "domain", XV_DOMAIN, P_R | P_W },
+	{ "home", XV_HOME, P_R },
+	{ "local_part", XV_LOCAL_PART, P_R | P_W },
+	{ "local_part_prefix", XV_LOCAL_PART_PREFIX, P_R },
+	{ "local_part_suffix", XV_LOCAL_PART_SUFFIX, P_R },
+	{ "message_size", XV_MESSAGE_SIZE, P_R | P_T },
+	{ "original_domain", XV_ORIGINAL_DOMAIN, P_R },
+	{ "original_local_part", XV_ORIGINAL_LOCAL_PART, P_R },
+	{ "originator_gid", XV_ORIGINATOR_GID, P_R | P_T | P_G },
+	{ "originator_uid", XV_ORIGINATOR_UID, P_R | P_T | P_G },
+	{ "primary_hostname", XV_PRIMARY_HOSTNAME, P_ALL },
+	{ "qualify_domain", XV_QUALIFY_DOMAIN, P_ALL },
+	{ "qualify_recipient", XV_QUALIFY_RECIPIENT, P_ALL },
+	{ "sender_address", XV_SENDER_ADDRESS, P_R | P_T },
+	{ "sender_address_domain", XV_SENDER_ADDRESS_DOMAIN, P_R | P_T },
+	{ "sender_address_local_part", XV_SENDER_ADDRESS_LOCAL_PART, P_R | P_T },
+	{ "tod_bsdinbox", XV_TOD_BSDINBOX, P_ALL },
+	{ "tod_epoch", XV_TOD_EPOCH, P_ALL },
+	{ "tod_epoch_l", XV_TOD_EPOCH_L, P_ALL },
+	{ "tod_full", XV_TOD_FULL, P_ALL },
+	{ "tod_log", XV_TOD_LOG, P_ALL },
+	{ "tod_logfile", XV_TOD_LOGFILE, P_ALL },
+	{ "tod_zone", XV_TOD_ZONE, P_ALL },
+	{ "tod_zulu", XV_TOD_ZULU, P_ALL },
+};
+#define NVARTAB (sizeof(var_tab) / sizeof(var_tab[0]))
+
+const char *xp_var_name(enum xp_var v)
+{
+	for (size_t i = 0; i < NVARTAB; i++)
+		if (var_tab[i].id == v)
+			return var_tab[i].name;
+	return "?";
+}
+
+/* Variables Exim has that noq does not set: refused by name, not as unknown. */
+static const char *const exim_only_vars[] = {
+	"address_file", "address_pipe", "authenticated_id", "authenticated_sender",
+	"body_linecount", "body_zerocount", "compile_date", "compile_number",
+	"config_dir", "config_file", "exim_gid", "exim_path", "exim_uid", "host",
+	"host_address", "interface_address", "interface_port", "local_user_gid",
+	"local_user_uid", "localhost_number", "message_body", "message_body_end",
+	"message_body_size", "message_exim_id", "message_headers", "message_headers_raw",
+	"message_id", "message_linecount", "pid", "received_count", "received_protocol",
+	"recipients", "recipients_count", "reply_address", "return_path",
+	"router_name", "self_hostname", "sender_fullname", "sender_helo_name",
+	"sender_host_address", "sender_host_authenticated", "sender_host_name",
+	"sender_host_port", "sender_ident", "sender_rcvhost", "smtp_command",
+	"spool_directory", "tls_in_cipher", "tls_out_cipher", "transport_name",
+	"value", "version_number", "item", "domain_data", "local_part_data",
+	"parent_domain", "parent_local_part", "runrc", "message_age",
+	"h", "header", "acl_verify_message",
+};
+
+/* Exim's items noq does not run. */
+static const char *const exim_items[] = {
+	"acl", "authresults", "certextract", "dlfunc", "env", "filter", "hash", "hmac",
+	"imapfolder", "listextract", "listquote", "map", "nhash", "perl", "prvs",
+	"prvscheck", "readsocket", "reduce", "run", "sort", "srs_encode", "tr",
+};
+
+/* Exim's operators. */
+static const char *const exim_ops_underscore[] = {
+	"from_utf8", "local_part", "quote_local_part", "reverse_ip", "time_eval",
+	"time_interval", "utf8_domain_from_alabel", "utf8_domain_to_alabel",
+	"utf8_localpart_from_alabel", "utf8_localpart_to_alabel",
+};
+static const char *const exim_ops_main[] = {
+	"address", "addresses", "base32", "base32d", "base62", "base62d", "base64",
+	"base64d", "domain", "escape", "escape8bit", "eval", "eval10", "expand", "h",
+	"hash", "hex2b64", "hexquote", "ipv6denorm", "ipv6norm", "l", "lc", "length",
+	"listcount", "listnamed", "mask", "md5", "nh", "nhash", "quote", "randint",
+	"rfc2047", "rfc2047d", "rxquote", "s", "sha1", "sha2", "sha256", "sha3", "stat",
+	"str2b64", "strlen", "substr", "uc", "utf8clean",
+};
+
+static const struct {
+	const char *name;
+	enum xp_opcode op;
+} op_tab[] = {
+	{ "lc", XO_LC }, { "uc", XO_UC }, { "domain", XO_DOMAIN },
+	{ "local_part", XO_LOCAL_PART }, { "address", XO_ADDRESS }, { "quote", XO_QUOTE },
+	{ "quote_local_part", XO_QUOTE_LOCAL_PART }, { "strlen", XO_STRLEN },
+	{ "length", XO_LENGTH }, { "l", XO_LENGTH }, { "substr", XO_SUBSTR },
+	{ "s", XO_SUBSTR }, { "rxquote", XO_RXQUOTE },
+};
+
+static const struct {
+	const char *name;
+	enum xp_cond c;
+} cond_tab[] = {
+	{ "def", XC_DEF }, { "exists", XC_EXISTS }, { "isip", XC_ISIP },
+	{ "isip4", XC_ISIP4 }, { "isip6", XC_ISIP6 }, { "bool", XC_BOOL },
+	{ "bool_lax", XC_BOOL_LAX }, { "eq", XC_EQ }, { "eqi", XC_EQI }, { "lt", XC_LT },
+	{ "lti", XC_LTI }, { "le", XC_LE }, { "lei", XC_LEI }, { "gt", XC_GT },
+	{ "gti", XC_GTI }, { "ge", XC_GE }, { "gei", XC_GEI }, { "=", XC_NUM_EQ },
+	{ "==", XC_NUM_EQ }, { "<", XC_NUM_LT }, { "<=", XC_NUM_LE }, { ">", XC_NUM_GT },
+	{ ">=", XC_NUM_GE }, { "match", XC_MATCH }, { "match_address", XC_MATCH_ADDRESS },
+	{ "match_domain", XC_MATCH_DOMAIN }, { "match_local_part", XC_MATCH_LOCAL_PART },
+	{ "inlist", XC_INLIST }, { "inlisti", XC_INLISTI }, { "and", XC_AND },
+	{ "or", XC_OR },
+};
+
+/* Exim's conditions noq does not evaluate. */
+static const char *const exim_conds[] = {
+	"acl", "crypteq", "first_delivery", "forall", "forall_json", "forall_jsons",
+	"forany", "forany_json", "forany_jsons", "inbound_srs", "ldapauth", "match_ip",
+	"pam", "pwcheck", "queue_running", "radius", "saslauthd",
+};
+
+static const struct {
+	const char *name;
+	int k;
+} lookup_tab[] = {
+	{ "lsearch", XK_LSEARCH }, { "wildlsearch", XK_WILDLSEARCH },
+	{ "nwildlsearch", XK_NWILDLSEARCH }, { "iplsearch", XK_IPLSEARCH },
+};
+
+static bool in_list(const char *const *v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return true;
+	return false;
+}
+
+#define IN(v, s) in_list(v, sizeof(v) / sizeof(v[0]), s)
+
+/* ---- the parser's state ------------------------------------------------- */
+
+struct pst {
+	const char *s;
+	size_t i;
+	unsigned place;
+	const struct xp_hooks *h;
+	struct xp *x;
+	struct xp_err *e;
+	int depth;
+};
+
+bool xp_is_space(int c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static int cur(const struct pst *p)
+{
+	return (unsigned char)p->s[p->i];
+}
+
+static void skip_ws(struct pst *p)
+{
+	while (xp_is_space(cur(p)))
+		p->i++;
+}
+
+/* Fail with the construct at [@pos, @pos + @len). */
+static int fail_at(struct pst *p, size_t pos, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail_at(struct pst *p, size_t pos, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	p->e->pos = pos;
+	p->e->len = len;
+	p->e->forced = false;
+	va_start(ap, fmt);
+	vsnprintf(p->e->msg, sizeof(p->e->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int oom(struct pst *p)
+{
+	p->e->pos = (size_t)-1;
+	p->e->len = 0;
+	p->e->forced = false;
+	snprintf(p->e->msg, sizeof(p->e->msg), "out of memory");
+	return -1;
+}
+
+/* A new node (zeroed, links XP_NONE) at source offset @pos; XP_NONE when
+   out of memory. */
+static uint32_t node(struct pst *p, enum xp_kind k, size_t pos)
+{
+	struct xp *x = p->x;
+
+	if (x->nn == x->capn) {
+		uint32_t c = x->capn ? x->capn * 2 : 16;
+		struct xp_node *v = realloc(x->n, c * sizeof(*v));
+
+		if (v == NULL || c > UINT32_MAX / 4)
+			return XP_NONE;
+		x->n = v;
+		x->capn = c;
+	}
+	struct xp_node *n = &x->n[x->nn];
+
+	memset(n, 0, sizeof(*n));
+	n->kind = (uint8_t)k;
+	n->a = n->b = n->c = n->d = n->next = XP_NONE;
+	n->pos = (uint32_t)pos;
+	return x->nn++;
+}
+
+/* Store @len bytes in the pool: their offset in *@off. */
+static int pool_put(struct pst *p, const char *s, size_t len, uint32_t *off)
+{
+	struct xp *x = p->x;
+
+	if (len > UINT32_MAX / 4 || x->npool + len + 1 > UINT32_MAX / 2)
+		return oom(p);
+	if (x->npool + len + 1 > x->cappool) {
+		size_t c = x->cappool ? x->cappool : 64;
+
+		while (c < x->npool + len + 1)
+			c *= 2;
+
+		char *v = realloc(x->pool, c);
+
+		if (v == NULL)
+			return oom(p);
+		x->pool = v;
+		x->cappool = (uint32_t)c;
+	}
+	memcpy(x->pool + x->npool, s, len);
+	x->pool[x->npool + len] = '\0';
+	*off = x->npool;
+	x->npool += (uint32_t)len + 1;
+	return 0;
+}
+
+/* A chain being built: its head and tail. */
+struct chain {
+	uint32_t head, tail;
+};
+
+static void chain_add(struct pst *p, struct chain *c, uint32_t n)
+{
+	if (c->head == XP_NONE)
+		c->head = n;
+	else
+		p->x->n[c->tail].next = n;
+	c->tail = n;
+}
+
+/* Append literal text to @c, merging with a TEXT node just before. */
+static int add_text(struct pst *p, struct chain *c, const char *s, size_t len, size_t pos)
+{
+	struct xp *x = p->x;
+
+	if (len == 0)
+		return 0;
+	if (c->tail != XP_NONE && x->n[c->tail].kind == XN_TEXT &&
+	    x->n[c->tail].a + x->n[c->tail].b + 1 == x->npool) {
+		/* Extend the last pool string in place, over its NUL. */
+		uint32_t off;
+
+		x->npool--;
+		if (pool_put(p, s, len, &off) != 0)
+			return -1;
+		x->n[c->tail].b += (uint32_t)len;
+		x->n[c->tail].len += (uint32_t)len;
+		return 0;
+	}
+
+	uint32_t n = node(p, XN_TEXT, pos), off;
+
+	if (n == XP_NONE)
+		return oom(p);
+	if (pool_put(p, s, len, &off) != 0)
+		return -1;
+	x->n[n].a = off;
+	x->n[n].b = (uint32_t)len;
+	x->n[n].len = (uint32_t)len;
+	chain_add(p, c, n);
+	return 0;
+}
+
+/* Exim's read_name(): letters, digits and @extra; the length. */
+static size_t name_len(const struct pst *p, const char *extra)
+{
+	size_t k = p->i;
+
+	while (p->s[k] != '\0' &&
+	       (isalnum((unsigned char)p->s[k]) || strchr(extra, p->s[k]) != NULL))
+		k++;
+	return k - p->i;
+}
+
+/* ---- variables ---------------------------------------------------------- */
+
+static const char *place_words(unsigned place)
+{
+	if (place & XP_TRANSPORT)
+		return "a transport's options (one transaction serves every recipient)";
+	if (place & XP_REWRITE)
+		return "a rewrite rule's replacement";
+	if (place & XP_GLOBAL)
+		return "main options";
+	return "a router's options";
+}
+
+/*
+ * The variable @name (@len bytes at @pos, @braced for ${name}) as a node in
+ * @c.  Exim's words for an unknown one.
+ */
+static int variable(struct pst *p, struct chain *c, const char *name, size_t len,
+		    size_t pos, size_t clen, bool braced)
+{
+	char nm[64];
+
+	if (len >= sizeof(nm))
+		return fail_at(p, pos, clen, braced ? "unknown variable in \"${%.40s...}\""
+			       : "unknown variable name \"%.40s...\"", name);
+	memcpy(nm, name, len);
+	nm[len] = '\0';
+	if (strcmp(nm, "value") == 0) {
+		uint32_t n = node(p, XN_VALUE, pos);
+
+		if (n == XP_NONE)
+			return oom(p);
+		p->x->n[n].len = (uint32_t)clen;
+		chain_add(p, c, n);
+		return 0;
+	}
+	for (size_t i = 0; i < NVARTAB; i++) {
+		if (strcmp(var_tab[i].name, nm) != 0)
+			continue;
+		if ((var_tab[i].places & p->place) != p->place)
+			return fail_at(p, pos, clen, "variable $%s is not available in %s",
+				       nm, place_words(p->place));
+
+		uint32_t n = node(p, XN_VAR, pos);
+
+		if (n == XP_NONE)
+			return oom(p);
+		p->x->n[n].a = var_tab[i].id;
+		p->x->n[n].len = (uint32_t)clen;
+		chain_add(p, c, n);
+		return 0;
+	}
+	if (IN(exim_only_vars, nm) || strncmp(nm, "acl_", 4) == 0 ||
+	    strncmp(nm, "r_", 2) == 0 || strncmp(nm, "auth", 4) == 0 ||
+	    strncmp(nm, "tls_", 4) == 0 || strncmp(nm, "dkim_", 5) == 0)
+		return fail_at(p, pos, clen, "variable $%s is not supported by noq", nm);
+	return fail_at(p, pos, clen, braced ? "unknown variable in \"${%s}\""
+		       : "unknown variable name \"%s\"", nm);
+}
+
+/* Whether @name (@len bytes) starts a header variable; its flavour. */
+static int header_prefix(const char *name, size_t len, size_t *plen)
+{
+	static const struct {
+		const char *p;
+		int f;
+	} pre[] = {
+		{ "h_", XH_DECODED }, { "header_", XH_DECODED }, { "rh_", XH_RAW },
+		{ "rheader_", XH_RAW }, { "bh_", XH_BASIC }, { "bheader_", XH_BASIC },
+		{ "lh_", XH_LIST }, { "lheader_", XH_LIST },
+	};
+
+	for (size_t i = 0; i < sizeof(pre) / sizeof(pre[0]); i++) {
+		size_t n = strlen(pre[i].p);
+
+		if (len >= n && strncmp(name, pre[i].p, n) == 0) {
+			*plen = n;
+			return pre[i].f;
+		}
+	}
+	return -1;
+}
+
+/*
+ * A header name after its prefix, as Exim's read_header_name(): the name
+ * so far (from @from, @len bytes) then printing characters up to ':',
+ * which is taken.  Stores "name:" in the pool.
+ */
+static int header_name(struct pst *p, size_t from, uint32_t *off, uint32_t *nlen)
+{
+	size_t start = from;
+	size_t k = p->i;
+
+	while (isgraph((unsigned char)p->s[k]) && p->s[k] != ':')
+		k++;
+
+	size_t n = k - start;
+	char *buf = malloc(n + 2);
+
+	if (buf == NULL)
+		return oom(p);
+	memcpy(buf, p->s + start, n);
+	buf[n] = ':';
+	if (p->s[k] == ':')
+		k++;
+	p->i = k;
+
+	int rc = pool_put(p, buf, n + 1, off);
+
+	free(buf);
+	*nlen = (uint32_t)(n + 1);
+	return rc;
+}
+
+/* ---- strings ------------------------------------------------------------ */
+
+static int parse_string(struct pst *p, bool ket_ends, uint32_t *head);
+static int parse_cond(struct pst *p, uint32_t *out);
+static unsigned escape(struct pst *p);
+
+/*
+ * One argument in braces at the cursor (which is on '{'): its chain in
+ * *@head, the cursor after the '}'.
+ */
+static int brace_arg(struct pst *p, uint32_t *head, const char *missing_end)
+{
+	size_t open = p->i;
+
+	p->i++;
+	if (parse_string(p, true, head) != 0)
+		return -1;
+	if (cur(p) != '}')
+		return fail_at(p, open, p->i - open, "%s", missing_end);
+	p->i++;
+	return 0;
+}
+
+/*
+ * Exim's read_subs(): up to @n arguments in braces (at least @m), blanks
+ * between; with @check_end the item's closing '}'.  Missing ones are
+ * XP_NONE with *@got counting the present.
+ */
+static int read_subs(struct pst *p, uint32_t *sub, int n, int m, bool check_end,
+		     const char *name, size_t item_pos, int *got, size_t *pos)
+{
+	*got = 0;
+	skip_ws(p);
+	for (int i = 0; i < n; i++) {
+		sub[i] = XP_NONE;
+		if (cur(p) != '{') {
+			if (i < m)
+				return fail_at(p, item_pos, p->i - item_pos,
+					       "Not enough arguments for '%s' (min is %d)",
+					       name, m);
+			for (int j = i; j < n; j++)
+				sub[j] = XP_NONE;
+			break;
+		}
+		if (pos != NULL)
+			pos[i] = p->i;
+		if (brace_arg(p, &sub[i], "missing or misplaced { or }") != 0)
+			return -1;
+		(*got)++;
+		skip_ws(p);
+	}
+	if (check_end) {
+		if (cur(p) != '}') {
+			if (cur(p) == '{')
+				return fail_at(p, item_pos, p->i + 1 - item_pos,
+					       "Too many arguments for '%s' (max is %d)",
+					       name, n);
+			return fail_at(p, item_pos, p->i - item_pos,
+				       "missing '}' after '%s'", name);
+		}
+		p->i++;
+	}
+	return 0;
+}
+
+/*
+ * Exim's process_yesno(): after a condition or lookup, "}" alone, or
+ * "{yes}" then "}" or "{no}}" or "fail}".  The XN_YESNO node in *@out.
+ */
+static int yesno(struct pst *p, const char *type, size_t item_pos, uint32_t *out)
+{
+	uint32_t n = node(p, XN_YESNO, item_pos);
+	uint32_t a = XP_NONE, b = XP_NONE;
+	uint16_t flags = 0;
+
+	if (n == XP_NONE)
+		return oom(p);
+	skip_ws(p);
+	if (cur(p) == '}') {
+		p->i++;
+		*out = n;
+		return 0;
+	}
+	if (cur(p) != '{')
+		return fail_at(p, p->i, 1, "'yes' part did not start with '{'");
+	if (brace_arg(p, &a, "'yes' part did not end with '}'") != 0)
+		return -1;
+	flags |= XF_YES;
+	skip_ws(p);
+	if (cur(p) == '{') {
+		if (brace_arg(p, &b, "'no' part did not start with '{'") != 0)
+			return -1;
+		flags |= XF_NO;
+	} else if (cur(p) != '}') {
+		size_t at = p->i, l = name_len(p, "_");
+
+		if (l == 4 && strncmp(p->s + at, "fail", 4) == 0) {
+			p->i += 4;
+			flags |= XF_FAIL;
+			skip_ws(p);
+			if (cur(p) != '}')
+				return fail_at(p, at, p->i - at,
+					       "did not close with '}' after forcedfail");
+		} else {
+			return fail_at(p, at, l ? l : 1, "syntax error in \"%s\" item - "
+				       "\"fail\" expected", type);
+		}
+	}
+	skip_ws(p);
+	if (cur(p) != '}')
+		return fail_at(p, item_pos, p->i - item_pos, "missing } at end of \"%s\" item",
+			       type);
+	p->i++;
+
+	struct xp_node *y = &p->x->n[n];
+
+	y->a = a;
+	y->b = b;
+	y->flags = flags;
+	*out = n;
+	return 0;
+}
+
+/* Whether chain @h is literal text only (or empty); its pool text. */
+static bool chain_literal(const struct pst *p, uint32_t h, const char **t, size_t *len)
+{
+	if (h == XP_NONE) {
+		*t = "";
+		*len = 0;
+		return true;
+	}
+	const struct xp_node *n = &p->x->n[h];
+
+	if (n->kind != XN_TEXT || n->next != XP_NONE)
+		return false;
+	*t = p->x->pool + n->a;
+	*len = n->b;
+	return true;
+}
+
+/* Check a literal regular expression at compile time, as PCRE2 sees it. */
+static int check_regex(struct pst *p, uint32_t h, size_t at)
+{
+	const char *t;
+	size_t len, off;
+	char msg[160];
+	struct re *re;
+
+	if (!chain_literal(p, h, &t, &len))
+		return 0;
+	if (re_compile(t, len, 0, &re, msg, sizeof(msg), &off) != 0) {
+		if (off == (size_t)-1)
+			return fail_at(p, at, 1, "%s", msg);
+		return fail_at(p, at, 1, "regular expression error in \"%.*s\": %s at offset %zu",
+			       (int)(len > 60 ? 60 : len), t, msg, off);
+	}
+	re_free(re);
+	return 0;
+}
+
+/* ---- conditions --------------------------------------------------------- */
+
+static int two_args(struct pst *p, const char *opname, uint32_t *a, uint32_t *b,
+		    bool expand_second, size_t *second_pos)
+{
+	for (int i = 0; i < 2; i++) {
+		skip_ws(p);
+		if (cur(p) != '{') {
+			if (i == 0)
+				return fail_at(p, p->i, 1, "missing { after \"%s\"", opname);
+			return fail_at(p, p->i, 1, "missing 2nd string in {} after \"%s\"",
+				       opname);
+		}
+		if (i == 1 && !expand_second) {
+			/* Exim does not expand a match_* list: '$' is
+			   itself, escapes still count, '}' ends it. */
+			size_t open = p->i++;
+			struct sb t = SB_INIT;
+			uint32_t off;
+
+			while (cur(p) != '\0' && cur(p) != '}') {
+				if (cur(p) == '\\' && p->s[p->i + 1] == '\0') {
+					sb_free(&t);
+					return fail_at(p, p->i, 1, "\\ at end of string");
+				}
+				if (cur(p) == '\\' && p->s[p->i + 1] == 'N') {
+					const char *f = p->s + p->i + 2, *e = strstr(f, "\\N");
+					size_t n = e ? (size_t)(e - f) : strlen(f);
+
+					sb_put(&t, f, n);
+					p->i += 2 + n + (e ? 2 : 0);
+				} else if (cur(p) == '\\') {
+					sb_putc(&t, (int)escape(p));
+				} else {
+					sb_putc(&t, cur(p));
+					p->i++;
+				}
+			}
+			if (t.err != 0) {
+				sb_free(&t);
+				return oom(p);
+			}
+			if (cur(p) != '}') {
+				sb_free(&t);
+				return fail_at(p, open, p->i - open,
+					       "missing } at end of \"%s\" condition", opname);
+			}
+			p->i++;
+
+			int rc = pool_put(p, sb_str(&t), t.len, &off);
+
+			sb_free(&t);
+			if (rc != 0)
+				return -1;
+			*b = off;
+			*second_pos = open + 1;
+			continue;
+		}
+
+		size_t open = p->i;
+		uint32_t h;
+
+		p->i++;
+		if (parse_string(p, true, &h) != 0)
+			return -1;
+		if (cur(p) != '}')
+			return fail_at(p, open, p->i - open,
+				       "missing } at end of \"%s\" condition", opname);
+		p->i++;
+		if (i == 0)
+			*a = h;
+		else {
+			*b = h;
+			*second_pos = open;
+		}
+	}
+	return 0;
+}
+
+static int parse_cond(struct pst *p, uint32_t *out)
+{
+	bool neg = false;
+	char name[32];
+	size_t at, l;
+
+	if (++p->depth > XP_DEPTH_MAX)
+		return fail_at(p, p->i, 1, "conditions nested deeper than %d", XP_DEPTH_MAX);
+	for (;;) {
+		skip_ws(p);
+		if (cur(p) != '!')
+			break;
+		neg = !neg;
+		p->i++;
+	}
+	at = p->i;
+	if (cur(p) == '=' || cur(p) == '<' || cur(p) == '>') {
+		l = p->s[at + 1] == '=' ? 2 : 1;
+	} else {
+		l = name_len(p, "_");
+	}
+	if (l == 0)
+		return fail_at(p, at, 1, "condition name expected, but found \"%.16s\"", p->s + at);
+	if (l >= sizeof(name))
+		return fail_at(p, at, l, "unknown condition \"%.*s...\"", 20, p->s + at);
+	memcpy(name, p->s + at, l);
+	name[l] = '\0';
+	p->i += l;
+
+	int c = -1;
+
+	for (size_t i = 0; i < sizeof(cond_tab) / sizeof(cond_tab[0]); i++)
+		if (strcmp(cond_tab[i].name, name) == 0)
+			c = cond_tab[i].c;
+	if (c < 0) {
+		if (IN(exim_conds, name))
+			return fail_at(p, at, l, "condition \"%s\" is not supported by noq", name);
+		return fail_at(p, at, l, "unknown condition \"%s\"", name);
+	}
+
+	uint32_t n = node(p, XN_COND, at);
+
+	if (n == XP_NONE)
+		return oom(p);
+	p->x->n[n].op = (uint8_t)c;
+	if (neg)
+		p->x->n[n].flags |= XF_NEG;
+
+	uint32_t a = XP_NONE, b = XP_NONE, cc = XP_NONE, d = XP_NONE;
+	uint16_t flags = 0;
+	size_t second = 0;
+
+	switch (c) {
+	case XC_DEF: {
+		if (cur(p) != ':')
+			return fail_at(p, at, p->i - at, "\":\" expected after \"def\"");
+		p->i++;
+
+		size_t vat = p->i, vl = name_len(p, "_"), plen;
+		int fl = header_prefix(p->s + vat, vl, &plen);
+
+		if (vl == 0)
+			return fail_at(p, at, p->i - at, "variable name omitted after \"def:\"");
+		if (fl >= 0) {
+			uint32_t off, hl;
+
+			p->i += vl;
+			if (header_name(p, vat + plen, &off, &hl) != 0)
+				return -1;
+			a = off;
+			b = hl;
+			flags |= XF_B;
+			break;
+		}
+
+		char vn[64];
+
+		p->i += vl;
+		if (vl >= sizeof(vn))
+			return fail_at(p, vat, vl, "unknown variable after \"def:\"");
+		memcpy(vn, p->s + vat, vl);
+		vn[vl] = '\0';
+
+		bool found = false;
+
+		for (size_t i = 0; i < NVARTAB; i++) {
+			if (strcmp(var_tab[i].name, vn) != 0)
+				continue;
+			if ((var_tab[i].places & p->place) != p->place)
+				return fail_at(p, vat, vl, "variable $%s is not available in %s",
+					       vn, place_words(p->place));
+			cc = var_tab[i].id;
+			found = true;
+		}
+		if (!found) {
+			if (IN(exim_only_vars, vn))
+				return fail_at(p, vat, vl, "variable $%s is not supported by noq",
+					       vn);
+			return fail_at(p, vat, vl, "unknown variable \"%s\" after \"def:\"", vn);
+		}
+		break;
+	}
+	case XC_EXISTS: case XC_ISIP: case XC_ISIP4: case XC_ISIP6: {
+		skip_ws(p);
+		if (cur(p) != '{')
+			return fail_at(p, p->i, 1, "missing { after \"%s\"", name);
+
+		size_t open = p->i;
+
+		p->i++;
+		if (parse_string(p, true, &a) != 0)
+			return -1;
+		if (cur(p) != '}')
+			return fail_at(p, open, p->i - open, "missing } at end of \"%s\" condition",
+				       name);
+		p->i++;
+		break;
+	}
+	case XC_BOOL: case XC_BOOL_LAX: {
+		int got;
+
+		skip_ws(p);
+		if (cur(p) != '{')
+			return fail_at(p, p->i, 1, "missing { after \"%s\"", name);
+		if (read_subs(p, &a, 1, 1, false, name, at, &got, NULL) != 0)
+			return -1;
+		break;
+	}
+	case XC_AND: case XC_OR: {
+		struct chain ch = { XP_NONE, XP_NONE };
+
+		skip_ws(p);
+		if (cur(p) != '{')
+			return fail_at(p, p->i, 1, "missing { after \"%s\"", name);
+		p->i++;
+		for (;;) {
+			skip_ws(p);
+			if (cur(p) == '}')
+				break;
+			if (cur(p) != '{')
+				return fail_at(p, p->i, 1, "each subcondition inside an \"%s{...}\" "
+					       "condition must be in its own {}", name);
+			p->i++;
+
+			uint32_t sub;
+
+			if (parse_cond(p, &sub) != 0)
+				return -1;
+			chain_add(p, &ch, sub);
+			skip_ws(p);
+			if (cur(p) != '}')
+				return fail_at(p, p->i, 1, "missing } at end of condition inside "
+					       "\"%s\" group", name);
+			p->i++;
+		}
+		p->i++;
+		a = ch.head;
+		break;
+	}
+	default: {
+		bool raw = c == XC_MATCH_ADDRESS || c == XC_MATCH_DOMAIN ||
+			   c == XC_MATCH_LOCAL_PART;
+
+		if (two_args(p, name, &a, &b, !raw, &second) != 0)
+			return -1;
+		if (raw) {
+			/* b: the list's pool offset; c: its length. */
+			cc = (uint32_t)strlen(p->x->pool + b);
+			if (p->h != NULL && p->h->check_list != NULL) {
+				size_t lp = 0, ll = 0;
+				char msg[200];
+				enum xp_list k = c == XC_MATCH_ADDRESS ? XL_ADDRESS
+						 : c == XC_MATCH_DOMAIN ? XL_DOMAIN
+						 : XL_LOCAL_PART;
+
+				if (p->h->check_list(p->h->arg, k, p->x->pool + b, &lp, &ll, msg,
+						     sizeof(msg)) != 0)
+					return fail_at(p, second + lp, ll ? ll : 1, "%s", msg);
+			}
+		} else if (c == XC_MATCH) {
+			if (check_regex(p, b, second + 1) != 0)
+				return -1;
+		}
+		break;
+	}
+	}
+
+	struct xp_node *nd = &p->x->n[n];
+
+	nd->a = a;
+	nd->b = b;
+	nd->c = cc;
+	nd->d = d;
+	nd->flags |= flags;
+	nd->len = (uint32_t)(p->i - at);
+	*out = n;
+	p->depth--;
+	return 0;
+}
+
+/* ---- items -------------------------------------------------------------- */
+
+/* A number argument that must be literal for noq to know it. */
+static int item_if(struct pst *p, size_t at, uint32_t *out)
+{
+	uint32_t n = node(p, XN_IF, at), cnd, yn;
+
+	if (n == XP_NONE)
+		return oom(p);
+	skip_ws(p);
+	if (parse_cond(p, &cnd) != 0)
+		return -1;
+	if (yesno(p, "if", at, &yn) != 0)
+		return -1;
+	p->x->n[n].a = cnd;
+	p->x->n[n].d = yn;
+	*out = n;
+	return 0;
+}
+
+static int item_sg(struct pst *p, size_t at, uint32_t *out)
+{
+	uint32_t sub[3];
+	size_t pos[3];
+	int got;
+
+	if (read_subs(p, sub, 3, 3, true, "sg", at, &got, pos) != 0)
+		return -1;
+	if (check_regex(p, sub[1], pos[1] + 1) != 0)
+		return -1;
+
+	/* Exim expands the replacement twice: once as an argument, then for
+	   each match with $1.. set.  noq needs the first to give fixed text,
+	   which it compiles as the second. */
+	const char *t;
+	size_t len;
+
+	if (!chain_literal(p, sub[2], &t, &len))
+		return fail_at(p, pos[2], p->i - 1 - pos[2], "the replacement of ${sg} must "
+			       "be fixed text in noq (write \\$1 for a group)");
+
+	char *copy = strndup(t, len);
+	struct pst q = *p;
+	uint32_t n, repl;
+
+	if (copy == NULL)
+		return oom(p);
+	q.s = copy;
+	q.i = 0;
+	if (parse_string(&q, false, &repl) != 0) {
+		free(copy);
+		p->e->pos = pos[2];
+		p->e->len = p->i - 1 - pos[2];
+		return -1;
+	}
+	free(copy);
+	if ((n = node(p, XN_SG, at)) == XP_NONE)
+		return oom(p);
+	p->x->n[n].a = sub[0];
+	p->x->n[n].b = sub[1];
+	p->x->n[n].c = repl;
+	*out = n;
+	return 0;
+}
+
+static int item_extract(struct pst *p, size_t at, uint32_t *out)
+{
+	uint32_t sub[3] = { XP_NONE, XP_NONE, XP_NONE }, yn;
+	int nargs = 2;
+
+	skip_ws(p);
+	if (cur(p) != '{') {
+		if (strncmp(p->s + p->i, "json", 4) == 0)
+			return fail_at(p, p->i, 4, "${extract json} is not supported by noq");
+	}
+	for (int i = 0; i < nargs; i++) {
+		skip_ws(p);
+		if (cur(p) != '{')
+			return fail_at(p, p->i, 1, "missing '{' for arg %d of extract", i + 1);
+
+		char msg[48];
+
+		snprintf(msg, sizeof(msg), "missing '}' closing arg %d of extract", i + 1);
+		if (brace_arg(p, &sub[i], msg) != 0)
+			return -1;
+		if (i == 0) {
+			const char *t;
+			size_t len;
+
+			if (!chain_literal(p, sub[0], &t, &len))
+				return fail_at(p, at, p->i - at, "the first argument of ${extract} "
+					       "must be fixed text in noq");
+			while (len > 0 && xp_is_space((unsigned char)*t)) {
+				t++;
+				len--;
+			}
+			while (len > 0 && xp_is_space((unsigned char)t[len - 1]))
+				len--;
+			if (len == 0)
+				return fail_at(p, at, p->i - at,
+					       "first argument of \"extract\" must not be empty");
+
+			size_t k = t[0] == '-' ? 1 : 0;
+
+			while (k < len && isdigit((unsigned char)t[k]))
+				k++;
+			if (k == len)
+				nargs = 3;
+		}
+	}
+
+	uint32_t n = node(p, XN_EXTRACT, at);
+
+	if (n == XP_NONE)
+		return oom(p);
+	p->x->n[n].op = nargs == 3 ? XE_NUMBERED : XE_KEYED;
+	if (yesno(p, "extract", at, &yn) != 0)
+		return -1;
+	p->x->n[n].a = sub[0];
+	p->x->n[n].b = sub[1];
+	p->x->n[n].c = sub[2];
+	p->x->n[n].d = yn;
+	*out = n;
+	return 0;
+}
+
+static int item_substr(struct pst *p, size_t at, bool length, uint32_t *out)
+{
+	uint32_t sub[3];
+	int got;
+	const char *nm = length ? "length" : "substr";
+
+	if (read_subs(p, sub, length ? 2 : 3, 2, true, nm, at, &got, NULL) != 0)
+		return -1;
+
+	uint32_t n = node(p, XN_SUBSTR, at);
+
+	if (n == XP_NONE)
+		return oom(p);
+
+	struct xp_node *nd = &p->x->n[n];
+
+	nd->op = length ? XO_LENGTH : XO_SUBSTR;
+	if (got == 2) {
+		nd->c = sub[1];
+		if (length)
+			nd->b = sub[0];
+		else
+			nd->a = sub[0];
+		nd->flags = length ? XF_B : 0;
+	} else {
+		nd->a = sub[0];
+		nd->b = sub[1];
+		nd->c = sub[2];
+		nd->flags = XF_B;
+	}
+	*out = n;
+	return 0;
+}
+
+static int item_readfile(struct pst *p, size_t at, uint32_t *out)
+{
+	uint32_t sub[2];
+	int got;
+
+	if (read_subs(p, sub, 2, 1, true, "readfile", at, &got, NULL) != 0)
+		return -1;
+
+	uint32_t n = node(p, XN_READFILE, at);
+
+	if (n == XP_NONE)
+		return oom(p);
+	p->x->n[n].a = sub[0];
+	p->x->n[n].b = sub[1];
+	if (got == 2)
+		p->x->n[n].flags = XF_B;
+	*out = n;
+	return 0;
+}
+
+/*
+ * The entries of an lsearch file (@data, @len bytes) as Exim's lsearch
+ * reads them, appended to @out as "key\0data\0" pairs in file order:
+ * comment and blank lines skipped, a key quoted or up to a colon or white
+ * space, the data after blanks and one optional colon, continuation lines
+ * (leading white space) joined with one blank, trailing white space of
+ * each line dropped.  For wildlsearch (@expand) a key is an expansion
+ * string, which noq needs fixed.  0, or -1 with @msg.
+ */
+static int lsearch_entries(struct pst *p, const char *data, size_t len, bool expand,
+			   struct sb *out, char *msg, size_t msglen)
+{
+	size_t i = 0;
+	bool open = false;      /* an entry's data is being collected */
+
+	while (i < len) {
+		size_t e = i;
+
+		while (e < len && data[e] != '\n')
+			e++;
+
+		size_t l = e;
+
+		while (l > i && xp_is_space((unsigned char)data[l - 1]))
+			l--;
+
+		const char *ln = data + i;
+		size_t n = l - i;
+
+		i = e + 1;
+		if (n == 0 || ln[0] == '#') {
+			continue;
+		}
+		if (xp_is_space((unsigned char)ln[0])) {
+			if (open) {
+				size_t k = 0;
+
+				while (k < n && xp_is_space((unsigned char)ln[k]))
+					k++;
+				sb_putc(out, ' ');
+				sb_put(out, ln + k, n - k);
+			}
+			continue;
+		}
+		if (open)
+			sb_putc(out, '\0');
+		open = false;
+
+		struct sb key = SB_INIT;
+		size_t k = 0;
+
+		if (ln[0] == '"') {
+			k = 1;
+			while (k < n && ln[k] != '"') {
+				if (ln[k] == '\\' && k + 1 < n) {
+					struct pst q = *p;
+					char tmp[8];
+					size_t m = n - k < 5 ? n - k : 5;
+
+					memcpy(tmp, ln + k, m);
+					tmp[m] = '\0';
+					q.s = tmp;
+					q.i = 0;
+					sb_putc(&key, (int)escape(&q));
+					k += q.i;
+				} else {
+					sb_putc(&key, ln[k++]);
+				}
+			}
+			if (k < n)
+				k++;
+		} else {
+			while (k < n && ln[k] != ':' && !xp_is_space((unsigned char)ln[k]))
+				k++;
+			sb_put(&key, ln, k);
+		}
+		if (key.err != SB_OK) {
+			sb_free(&key);
+			snprintf(msg, msglen, "out of memory");
+			return -1;
+		}
+		if (expand && strpbrk(sb_str(&key), "$\\") != NULL) {
+			struct xp *kx;
+			struct xp_err ke;
+			const char *t;
+			size_t tl;
+
+			if (xp_compile(sb_str(&key), XP_GLOBAL, NULL, &kx, &ke) != 0) {
+				snprintf(msg, msglen, "key \"%.60s\": %.100s", sb_str(&key), ke.msg);
+				sb_free(&key);
+				return -1;
+			}
+			if (!xp_is_literal(kx, &t, &tl)) {
+				snprintf(msg, msglen, "key \"%.60s\" needs expanding at send time, "
+					 "which noq does not do for lookup keys", sb_str(&key));
+				xp_free(kx);
+				sb_free(&key);
+				return -1;
+			}
+			sb_put(out, t, tl);
+			xp_free(kx);
+		} else {
+			sb_put(out, sb_str(&key), key.len);
+		}
+		sb_free(&key);
+		sb_putc(out, '\0');
+		while (k < n && xp_is_space((unsigned char)ln[k]))
+			k++;
+		if (k < n && ln[k] == ':') {
+			k++;
+			while (k < n && xp_is_space((unsigned char)ln[k]))
+				k++;
+		}
+		sb_put(out, ln + k, n - k);
+		open = true;
+	}
+	if (open)
+		sb_putc(out, '\0');
+	if (out->err != SB_OK) {
+		snprintf(msg, msglen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+static int item_lookup(struct pst *p, size_t at, uint32_t *out)
+{
+	uint32_t key = XP_NONE, file, yn;
+	char type[32];
+	size_t tat, tl;
+	int k = -1;
+
+	skip_ws(p);
+	if (cur(p) != '{')
+		return fail_at(p, at, p->i - at, "noq supports only single-key lookups "
+			       "(lsearch, wildlsearch, nwildlsearch, iplsearch)");
+	if (brace_arg(p, &key, "missing '}' after lookup key") != 0)
+		return -1;
+	skip_ws(p);
+	if (!isalpha(cur(p)))
+		return fail_at(p, p->i, 1, "missing lookup type");
+	tat = p->i;
+	while (cur(p) != '\0' && cur(p) != '{' && !xp_is_space(cur(p)))
+		p->i++;
+	tl = p->i - tat;
+	if (tl < sizeof(type)) {
+		memcpy(type, p->s + tat, tl);
+		type[tl] = '\0';
+		for (size_t i = 0; i < sizeof(lookup_tab) / sizeof(lookup_tab[0]); i++)
+			if (strcmp(lookup_tab[i].name, type) == 0)
+				k = lookup_tab[i].k;
+	}
+	if (k < 0)
+		return fail_at(p, tat, tl, "lookup type \"%.*s\" is not supported by noq "
+			       "(lsearch, wildlsearch, nwildlsearch, iplsearch are)",
+			       (int)(tl > 40 ? 40 : tl), p->s + tat);
+	skip_ws(p);
+	if (cur(p) != '{')
+		return fail_at(p, p->i, 1, "missing '{' for lookup file-or-query arg");
+
+	size_t fat = p->i;
+
+	if (brace_arg(p, &file, "missing '}' closing lookup file-or-query arg") != 0)
+		return -1;
+
+	const char *path;
+	size_t plen;
+
+	if (!chain_literal(p, file, &path, &plen) || plen == 0 || path[0] != '/')
+		return fail_at(p, fat, p->i - fat, "the file of a lookup must be a fixed "
+			       "absolute path in noq: noqc reads it into the policy");
+	if (p->h == NULL || p->h->read_file == NULL)
+		return fail_at(p, at, p->i - at, "${lookup} is not supported by noq here");
+
+	char msg[200], *pathz = strndup(path, plen);
+	size_t dlen = 0;
+
+	if (pathz == NULL)
+		return oom(p);
+
+	char *data = p->h->read_file(p->h->arg, pathz, &dlen, msg, sizeof(msg));
+
+	free(pathz);
+	if (data == NULL)
+		return fail_at(p, fat, p->i - fat, "%s", msg);
+
+	struct sb ent = SB_INIT;
+	uint32_t off;
+
+	if (lsearch_entries(p, data, dlen, k == XK_WILDLSEARCH, &ent, msg, sizeof(msg)) != 0) {
+		free(data);
+		sb_free(&ent);
+		return fail_at(p, fat, p->i - fat, "%s", msg);
+	}
+	free(data);
+	if (pool_put(p, ent.p ? ent.p : "", ent.len, &off) != 0) {
+		sb_free(&ent);
+		return -1;
+	}
+	dlen = ent.len;
+	sb_free(&ent);
+
+	uint32_t n = node(p, XN_LOOKUP, at);
+
+	if (n == XP_NONE)
+		return oom(p);
+	if (yesno(p, "lookup", at, &yn) != 0)
+		return -1;
+
+	struct xp_node *nd = &p->x->n[n];
+
+	nd->op = (uint8_t)k;
+	nd->a = key;
+	nd->b = off;
+	nd->c = (uint32_t)dlen;
+	nd->d = yn;
+	*out = n;
+	return 0;
+}
+
+/*
+ * An operator ${name:string}, the cursor on ':'.  Exim's rule for names:
+ * those with an underscore in the table first, then the part before the
+ * first '_' with what follows as the arguments.
+ */
+static int item_op(struct pst *p, size_t at, const char *name, size_t nl, uint32_t *out)
+{
+	char nm[64], base[64], *arg = NULL;
+	int op = -1;
+
+	if (nl >= sizeof(nm))
+		return fail_at(p, at, nl + 2, "unknown expansion operator \"%.40s...\"", name);
+	memcpy(nm, name, nl);
+	nm[nl] = '\0';
+	memcpy(base, nm, nl + 1);
+	if (!IN(exim_ops_underscore, nm) && (arg = strchr(base, '_')) != NULL)
+		*arg++ = '\0';
+	for (size_t i = 0; i < sizeof(op_tab) / sizeof(op_tab[0]); i++)
+		if (strcmp(op_tab[i].name, base) == 0)
+			op = op_tab[i].op;
+	if (op < 0) {
+		if (IN(exim_ops_underscore, nm) || IN(exim_ops_main, base))
+			return fail_at(p, at, nl + 2, "expansion operator ${%s:} is not "
+				       "supported by noq", nm);
+		return fail_at(p, at, nl + 2, "unknown expansion operator \"%s\"", nm);
+	}
+
+	long v1 = 0, v2 = -1;
+	uint16_t flags = 0;
+
+	if (op == XO_LENGTH || op == XO_SUBSTR) {
+		if (arg == NULL)
+			return fail_at(p, at, nl + 2, "missing values after %.*s", (int)nl, name);
+
+		long *pn;
+		int sign = 1;
+
+		if (op == XO_LENGTH) {
+			pn = &v2;
+			v2 = 0;
+		} else {
+			pn = &v1;
+			if (*arg == '-') {
+				sign = -1;
+				arg++;
+			}
+		}
+
+		const char *r = arg;
+
+		while (*arg != '\0') {
+			if (arg != r && *arg == '_' && pn == &v1) {
+				pn = &v2;
+				v2 = 0;
+				if (arg[1] != '\0')
+					arg++;
+			} else if (!isdigit((unsigned char)*arg)) {
+				return fail_at(p, at, nl + 2, "non-digit after underscore in \"%.*s\"",
+					       (int)nl, name);
+			} else {
+				if (*pn > 100000000L)
+					return fail_at(p, at, nl + 2, "number too large in \"%.*s\"",
+						       (int)nl, name);
+				*pn = *pn * 10 + (*arg++ - '0');
+			}
+		}
+		v1 *= sign;
+		flags = XF_B | XF_C;
+	} else if (arg != NULL) {
+		/* Exim ignores arguments it does not use. */
+	}
+
+	uint32_t n = node(p, XN_OP, at), a;
+
+	if (n == XP_NONE)
+		return oom(p);
+	p->i++;         /* ':' */
+	if (parse_string(p, true, &a) != 0)
+		return -1;
+	if (cur(p) != '}')
+		return fail_at(p, at, p->i - at, "missing '}' after '%.*s'", (int)nl, name);
+	p->i++;
+
+	struct xp_node *nd = &p->x->n[n];
+
+	nd->op = (uint8_t)op;
+	nd->a = a;
+	nd->b = (uint32_t)(int32_t)v1;
+	nd->c = (uint32_t)(int32_t)v2;
+	nd->flags = flags;
+	*out = n;
+	return 0;
+}
+
+/* "${" at @at, the cursor after it. */
+static int dollar_brace(struct pst *p, struct chain *c, size_t at)
+{
+	if (isdigit(cur(p))) {
+		unsigned long v = 0;
+
+		while (isdigit(cur(p))) {
+			if (v < 100000)
+				v = v * 10 + (unsigned long)(cur(p) - '0');
+			p->i++;
+		}
+		if (cur(p) != '}')
+			return fail_at(p, at, p->i - at, "} expected after number");
+		p->i++;
+
+		uint32_t n = node(p, XN_NUM, at);
+
+		if (n == XP_NONE)
+			return oom(p);
+		p->x->n[n].a = (uint32_t)v;
+		chain_add(p, c, n);
+		return 0;
+	}
+	if (!isalpha(cur(p)))
+		return fail_at(p, at, p->i - at + 1, "letter or digit expected after ${");
+
+	size_t nat = p->i, nl = name_len(p, "_-");
+	const char *name = p->s + nat;
+	uint32_t n = XP_NONE;
+	int rc;
+
+	p->i += nl;
+#define IS(w) (nl == strlen(w) && strncmp(name, w, nl) == 0)
+	if (IS("if"))
+		rc = item_if(p, at, &n);
+	else if (IS("sg"))
+		rc = item_sg(p, at, &n);
+	else if (IS("extract"))
+		rc = item_extract(p, at, &n);
+	else if (IS("substr"))
+		rc = item_substr(p, at, false, &n);
+	else if (IS("length"))
+		rc = item_substr(p, at, true, &n);
+	else if (IS("readfile"))
+		rc = item_readfile(p, at, &n);
+	else if (IS("lookup"))
+		rc = item_lookup(p, at, &n);
+	else if (cur(p) == ':')
+		return item_op(p, at, name, nl, &n) != 0 ? -1 : (chain_add(p, c, n), 0);
+	else if (cur(p) == '}') {
+		p->i++;
+		return variable(p, c, name, nl, at, p->i - at, true);
+	} else {
+		char nm[64];
+
+		snprintf(nm, sizeof(nm), "%.*s", (int)(nl < 60 ? nl : 60), name);
+		if (IN(exim_items, nm))
+			return fail_at(p, at, nl + 2, "expansion item ${%s} is not supported by noq",
+				       nm);
+		return fail_at(p, at, nl + 2, "\"${%s\" is not a known operator (or a } is "
+			       "missing in a variable reference)", nm);
+	}
+#undef IS
+	if (rc != 0)
+		return -1;
+	p->x->n[n].len = (uint32_t)(p->i - at);
+	chain_add(p, c, n);
+	return 0;
+}
+
+/* An escape at the cursor ('\', not last, not \N): its byte. */
+static unsigned escape(struct pst *p)
+{
+	const char *s = p->s + p->i;
+	size_t k = 1;
+	unsigned v;
+
+	if (s[1] >= '0' && s[1] <= '7') {
+		v = (unsigned)(s[k++] - '0');
+		while (k < 4 && s[k] >= '0' && s[k] <= '7')
+			v = v * 8 + (unsigned)(s[k++] - '0');
+		p->i += k;
+		return v & 0xff;
+	}
+	switch (s[1]) {
+	case 'b': v = '\b'; break;
+	case 'f': v = '\f'; break;
+	case 'n': v = '\n'; break;
+	case 'r': v = '\r'; break;
+	case 't': v = '\t'; break;
+	case 'v': v = '\v'; break;
+	case 'x':
+		v = 0;
+		for (int d = 0; d < 2 && isxdigit((unsigned char)s[k + 1]); d++) {
+			char ch = s[++k];
+
+			v = v * 16 + (unsigned)(isdigit((unsigned char)ch) ? ch - '0'
+						 : (tolower((unsigned char)ch) - 'a' + 10));
+		}
+		break;
+	default:
+		v = (unsigned char)s[1];
+		break;
+	}
+	p->i += k + 1;
+	return v;
+}
+
+/* Exim's expand_string_internal(): a string up to the end, or with
+   @ket_ends up to an unmatched '}' (the cursor is left on it). */
+static int parse_string(struct pst *p, bool ket_ends, uint32_t *head)
+{
+	struct chain c = { XP_NONE, XP_NONE };
+
+	if (++p->depth > XP_DEPTH_MAX)
+		return fail_at(p, p->i, 1, "expansions nested deeper than %d", XP_DEPTH_MAX);
+	while (cur(p) != '\0') {
+		size_t at = p->i;
+
+		if (cur(p) == '\\') {
+			if (p->s[at + 1] == '\0')
+				return fail_at(p, at, 1, "\\ at end of string");
+			if (p->s[at + 1] == 'N') {
+				const char *from = p->s + at + 2, *end = strstr(from, "\\N");
+				size_t n = end ? (size_t)(end - from) : strlen(from);
+
+				if (add_text(p, &c, from, n, at) != 0)
+					return -1;
+				p->i = at + 2 + n + (end ? 2 : 0);
+				continue;
+			}
+
+			unsigned v = escape(p);
+			char ch = (char)v;
+
+			if (v == 0)
+				return fail_at(p, at, p->i - at, "'%.*s' would put a NUL byte in the "
+					       "expansion", (int)(p->i - at), p->s + at);
+			if (add_text(p, &c, &ch, 1, at) != 0)
+				return -1;
+			continue;
+		}
+		if (ket_ends && cur(p) == '}')
+			break;
+		if (cur(p) != '$') {
+			size_t k = at + 1;
+
+			while (p->s[k] != '\0' && p->s[k] != '$' && p->s[k] != '}' &&
+			       p->s[k] != '\\')
+				k++;
+			if (add_text(p, &c, p->s + at, k - at, at) != 0)
+				return -1;
+			p->i = k;
+			continue;
+		}
+		p->i++;
+		if (isalpha(cur(p))) {
+			size_t nat = p->i, nl = name_len(p, "_"), plen;
+			int fl = header_prefix(p->s + nat, nl, &plen);
+
+			p->i += nl;
+			if (fl >= 0) {
+				if (p->place & XP_REWRITE)
+					return fail_at(p, at, p->i - at, "headers are not available "
+						       "in %s", place_words(p->place));
+
+				uint32_t n = node(p, XN_HDR, at), off, hl;
+
+				if (n == XP_NONE)
+					return oom(p);
+				if (header_name(p, nat + plen, &off, &hl) != 0)
+					return -1;
+				p->x->n[n].op = (uint8_t)fl;
+				p->x->n[n].a = off;
+				p->x->n[n].b = hl;
+				p->x->n[n].len = (uint32_t)(p->i - at);
+				chain_add(p, &c, n);
+				continue;
+			}
+			if (variable(p, &c, p->s + nat, nl, at, p->i - at, false) != 0)
+				return -1;
+			continue;
+		}
+		if (isdigit(cur(p))) {
+			unsigned long v = 0;
+
+			while (isdigit(cur(p))) {
+				if (v < 100000)
+					v = v * 10 + (unsigned long)(cur(p) - '0');
+				p->i++;
+			}
+
+			uint32_t n = node(p, XN_NUM, at);
+
+			if (n == XP_NONE)
+				return oom(p);
+			p->x->n[n].a = (uint32_t)v;
+			chain_add(p, &c, n);
+			continue;
+		}
+		if (cur(p) != '{')
+			return fail_at(p, at, 1, "$ not followed by letter, digit, or {");
+		p->i++;
+		if (dollar_brace(p, &c, at) != 0)
+			return -1;
+	}
+	*head = c.head;
+	p->depth--;
+	return 0;
+}
+
+/* ---- entry points ------------------------------------------------------- */
+
+void xp_free(struct xp *x)
+{
+	if (x == NULL)
+		return;
+	if (x->re != NULL) {
+		for (uint32_t i = 0; i < x->nn; i++)
+			re_free(x->re[i]);
+		free(x->re);
+	}
+	free(x->n);
+	free(x->pool);
+	free(x->src);
+	free(x);
+}
+
+int xp_compile(const char *s, unsigned place, const struct xp_hooks *hooks,
+	       struct xp **out, struct xp_err *e)
+{
+	struct xp *x = calloc(1, sizeof(*x));
+	struct pst p = { .s = s, .place = place, .h = hooks, .x = x, .e = e };
+
+	*out = NULL;
+	memset(e, 0, sizeof(*e));
+	if (x == NULL || (x->src = strdup(s)) == NULL) {
+		xp_free(x);
+		return oom(&p);
+	}
+	if (parse_string(&p, false, &x->root) != 0) {
+		xp_free(x);
+		return -1;
+	}
+	*out = x;
+	return 0;
+}
+
+bool xp_is_literal(const struct xp *x, const char **text, size_t *len)
+{
+	if (x->root == XP_NONE) {
+		*text = "";
+		*len = 0;
+		return true;
+	}
+
+	const struct xp_node *n = &x->n[x->root];
+
+	if (n->kind != XN_TEXT || n->next != XP_NONE)
+		return false;
+	*text = x->pool + n->a;
+	*len = n->b;
+	return true;
+}
+
+bool xp_uses_var(const struct xp *x, enum xp_var v)
+{
+	for (uint32_t i = 0; i < x->nn; i++)
+		if (x->n[i].kind == XN_VAR && x->n[i].a == (uint32_t)v)
+			return true;
+	return false;
+}
+
+const char *xp_source(const struct xp *x)
+{
+	return x->src;
+}
