@@ -17,6 +17,7 @@
 #include "diag.h"
 #include "re.h"
 #include "rewrite.h"
+#include "xp.h"
 
 /* Exim's rewrite flags, in the order its documentation lists them; the "S"
    flag included (noq's -bs mode is SMTP). */
@@ -448,131 +449,56 @@ static bool check_pattern(struct rw *rw, const struct field *f, struct pat *p)
 
 /* ---- replacements ------------------------------------------------------ */
 
-#define MAX_NEST 32
-
-/* Check braces and $1..$n references of the replacement @f. */
+/* Check the replacement @f: an expansion noq runs (lib/xp) whose $1..$n
+   the pattern sets. */
 static void check_replacement(struct rw *rw, const struct field *f, const struct pat *p,
 			      const struct field *pf)
 {
-	const char *s = f->s;
-	size_t n = f->n;
-	size_t open[MAX_NEST];
-	size_t depth = 0;
-	bool named_err = false;    /* one unsupported-variable error is enough */
+	struct xp_err e;
+	struct xp *x;
+	size_t pos, len;
+	long v;
+	char *text;
 
-	if (n == 0) {
+	if (f->n == 0) {
 		rw_report(rw, DIAG_ERROR, &f->w->loc, "the replacement is empty");
 		return;
 	}
 	/* A lone '*' means "do not rewrite these addresses". */
-	if (n == 1 && s[0] == '*')
+	if (f->n == 1 && f->s[0] == '*')
 		return;
-
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '\\') {
-			if (i + 1 < n && s[i + 1] == 'N') {
-				/* \N...\N is copied without expansion. */
-				const char *end = NULL;
-
-				for (size_t k = i + 2; k + 1 < n; k++)
-					if (s[k] == '\\' && s[k + 1] == 'N') {
-						end = s + k;
-						break;
-					}
-				i = end ? (size_t)(end - s) + 1 : n;
-			} else {
-				i++;
-			}
-			continue;
-		}
-		if (s[i] == '$' && i + 1 < n) {
-			size_t from = i;
-			bool brace = s[i + 1] == '{';
-			size_t d = i + 1 + (brace ? 1 : 0);
-			unsigned long v = 0;
-			size_t k = d;
-
-			while (k < n && s[k] >= '0' && s[k] <= '9' && k - d < 6)
-				v = v * 10 + (unsigned long)(s[k++] - '0');
-			if (k > d && (!brace || (k < n && s[k] == '}'))) {
-				size_t len = k - from + (brace ? 1 : 0);
-
-				if (v > p->captures) {
-					struct loc l = floc(f, from, len);
-
-					if (p->captures == 0)
-						rw_report(rw, DIAG_ERROR, &l, "'%.*s' refers to a "
-							  "capture, but the pattern '%.*s%s' sets none "
-							  "(wildcard and regular expression patterns "
-							  "do)", (int)len, s + from, qlen(pf->n), pf->s,
-							  qdots(pf->n));
-					else if (p->captures == 1)
-						rw_report(rw, DIAG_ERROR, &l, "'%.*s' refers to a "
-							  "capture the pattern does not have (it sets "
-							  "only $1)", (int)len, s + from);
-					else
-						rw_report(rw, DIAG_ERROR, &l, "'%.*s' refers to a "
-							  "capture the pattern does not have (it sets "
-							  "$1 to $%u)", (int)len, s + from, p->captures);
-				}
-				i = from + len - 1;
-				continue;
-			}
-			/* A name: only $local_part and $domain exist at send time. */
-			size_t e = d;
-
-			while (e < n && (s[e] == '_' || (s[e] >= 'a' && s[e] <= 'z') ||
-					 (s[e] >= 'A' && s[e] <= 'Z') || (s[e] >= '0' && s[e] <= '9')))
-				e++;
-			if (e > d) {
-				size_t nl = e - d;
-				bool known = (nl == 10 && strncmp(s + d, "local_part", 10) == 0) ||
-					     (nl == 6 && strncmp(s + d, "domain", 6) == 0);
-				bool closed = !brace || (e < n && s[e] == '}');
-				size_t len = e - from + (brace && closed ? 1 : 0);
-				struct loc l = floc(f, from, len);
-
-				if (named_err)
-					;
-				else if (!closed)
-					rw_report(rw, DIAG_ERROR, &l, "'%.*s' is not supported in a "
-						  "rewrite replacement: noq rewrites at send time with "
-						  "$0..$9, $local_part and $domain only", (int)len,
-						  s + from);
-				else if (!known)
-					rw_report(rw, DIAG_ERROR, &l, "'%.*s' is not available in a "
-						  "rewrite replacement: noq rewrites at send time with "
-						  "$0..$9, $local_part and $domain only", (int)len,
-						  s + from);
-				named_err = named_err || !closed || !known;
-				if (closed) {
-					i = from + len - 1;
-					continue;
-				}
-			}
-			if (brace) {
-				if (depth < MAX_NEST)
-					open[depth] = i;
-				depth++;
-				i++;
-			}
-			continue;
-		}
-		if (s[i] == '{' && depth > 0) {
-			if (depth < MAX_NEST)
-				open[depth] = i;
-			depth++;
-		} else if (s[i] == '}' && depth > 0) {
-			depth--;
-		}
+	if ((text = strndup(f->s, f->n)) == NULL) {
+		rw_report(rw, DIAG_ERROR, &f->w->loc, "out of memory");
+		return;
 	}
-	if (depth > 0) {
-		/* Point at the outermost '${' left open. */
-		struct loc l = floc(f, open[0], 2);
+	if (xp_compile(text, XP_REWRITE, NULL, &x, &e) != 0) {
+		struct loc l = e.pos == (size_t)-1 ? f->w->loc
+			       : floc(f, e.pos, e.len ? e.len : 1);
 
-		rw_report(rw, DIAG_ERROR, &l, "this '${' has no matching '}' in the "
-			  "replacement");
+		rw_report(rw, DIAG_ERROR, &l, "rewrite replacement: %s", e.msg);
+		free(text);
+		return;
 	}
+	v = xp_capture_ref(x, p->captures, &pos, &len);
+	if (v >= 0) {
+		struct loc l = floc(f, pos, len);
+		const char *s = f->s;
+
+		if (p->captures == 0)
+			rw_report(rw, DIAG_ERROR, &l, "'%.*s' refers to a capture, but the "
+				  "pattern '%.*s%s' sets none (wildcard and regular expression "
+				  "patterns do)", (int)len, s + pos, qlen(pf->n), pf->s,
+				  qdots(pf->n));
+		else if (p->captures == 1)
+			rw_report(rw, DIAG_ERROR, &l, "'%.*s' refers to a capture the pattern "
+				  "does not have (it sets only $1)", (int)len, s + pos);
+		else
+			rw_report(rw, DIAG_ERROR, &l, "'%.*s' refers to a capture the pattern "
+				  "does not have (it sets $1 to $%u)", (int)len, s + pos,
+				  p->captures);
+	}
+	xp_free(x);
+	free(text);
 }
 
 /* ---- flags ------------------------------------------------------------- */

@@ -63,7 +63,6 @@
 #include "aliases.h"
 #include "ast.h"
 #include "diag.h"
-#include "exp.h"
 #include "model.h"
 #include "options.h"
 #include "sb.h"
@@ -71,6 +70,7 @@
 #include "sema_int.h"
 #include "source.h"
 #include "values.h"
+#include "xp.h"
 
 /* ======================================================================
  * Small helpers
@@ -299,29 +299,67 @@ bool sema_check_rcpt(struct sema *s, const struct ast_option *o, const char *fie
 	return true;
 }
 
+/* What check_list() needs: where the expansion is. */
+struct xp_where {
+	struct sema *s;
+	const struct ast_option *o;
+	size_t base;
+	const char *what;
+};
+
+/*
+ * A match_* condition's list, checked as a list option is (unknown named
+ * lists, lookups, regular expressions), its problems reported at their
+ * columns.  Exim does not expand such a list, so neither does noq.
+ */
+static int check_list(void *arg, enum xp_list k, const char *list, size_t pos, char *msg,
+		      size_t msglen)
+{
+	const struct xp_where *w = arg;
+	unsigned before = diag_errors(w->s->dg);
+	struct mlist m;
+	enum nl_kind nk = k == XL_DOMAIN ? NL_DOMAIN : k == XL_LOCAL_PART ? NL_LOCALPART
+			  : NL_ADDRESS;
+
+	if (strpbrk(list, "$\\") != NULL)
+		return 0;       /* items taken as written; nothing to compile */
+	sema_compile_list(w->s, w->o, list, w->base + pos, false, nk, w->what, &m);
+	sema_mlist_free(&m);
+	if (diag_errors(w->s->dg) == before)
+		return 0;
+	if (msglen > 0)
+		msg[0] = '\0';
+	return -1;
+}
+
 /*
  * Report @what (option @o, its value @text at @base in the dequoted value)
- * when noq could not expand it at send time with the variables of a router
- * (@transport false) or of a transport: a configuration that compiles
- * must never fail at send time for want of an evaluator (lib/exp).
+ * when noq could not expand it at send time in a router's options
+ * (@transport false) or a transport's: a configuration that compiles
+ * never fails at send time for want of an evaluator (lib/xp).
  * Returns true when it was reported.
  */
 bool sema_check_send_time(struct sema *s, const struct ast_option *o, const char *what,
 			  const char *text, size_t base, bool transport)
 {
-	size_t pos, len;
-	char msg[200];
+	struct xp_where w = { s, o, base, what };
+	struct xp_hooks h = { check_list, NULL, &w };
+	struct xp_err e;
+	struct xp *x;
 
-	if (text == NULL ||
-	    exp_check(text, transport ? exp_transport_vars : exp_router_vars,
-		      transport ? EXP_T_N : EXP_R_N, &pos, &len, msg, sizeof(msg)) == 0)
+	if (text == NULL)
 		return false;
+	if (xp_compile(text, transport ? XP_TRANSPORT : XP_ROUTER, &h, &x, &e) == 0) {
+		xp_free(x);
+		return false;
+	}
+	if (e.msg[0] == '\0')
+		return true;    /* reported by check_list() */
 
-	struct loc l = pos == (size_t)-1 ? sema_vloc(s, o, base, strlen(text))
-		       : sema_vloc(s, o, base + pos, len);
+	struct loc l = e.pos == (size_t)-1 ? sema_vloc(s, o, base, strlen(text))
+		       : sema_vloc(s, o, base + e.pos, e.len ? e.len : 1);
 
-	S_ERROR(s, &l, "%s: %s; noq evaluates only the %s's variables, backslash "
-		"escapes and \\N...\\N", what, msg, transport ? "transport" : "router");
+	S_ERROR(s, &l, "%s: %s", what, e.msg);
 	return true;
 }
 

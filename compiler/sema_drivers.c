@@ -782,7 +782,7 @@ void sema_setup_router(struct sema *s, size_t ri)
 	/* Options noq expands for each address at send time. */
 	static const char *const xopts[] = {
 		"condition", "require_files", "router_home_directory",
-		"cannot_route_message", "qualify_domain", "more", "unseen",
+		"cannot_route_message", "qualify_domain", "more", "unseen", "address_data",
 	};
 
 	for (size_t i = 0; i < sizeof(xopts) / sizeof(xopts[0]); i++) {
@@ -800,7 +800,9 @@ void sema_setup_router(struct sema *s, size_t ri)
 	if (sema_lfind(ob, "senders") != NULL || sema_lbool(ob, "check_local_user", false) ||
 	    sema_lfind(ob, "require_files") != NULL ||
 	    sema_lfind(ob, "local_part_prefix") != NULL ||
-	    sema_lfind(ob, "local_part_suffix") != NULL)
+	    sema_lfind(ob, "local_part_suffix") != NULL ||
+	    (sema_lstr(ob, "address_data") != NULL &&
+	     sema_has_expansion(sema_lstr(ob, "address_data"))))
 		R->other_pre = sema_tri_and(R->other_pre, T_MAYBE);
 
 	l = sema_lfind(ob, "transport");

@@ -116,16 +116,17 @@ struct xp_err {
 /**
  * struct xp_hooks - what the compiler asks of its caller.
  * @check_list: validate the list @list (kind @k, not expanded, as Exim
- *              leaves the list of a match_* condition) as noq would use
- *              it; return 0, or -1 with @msg and the offending item's
- *              offset/length in @list.  NULL: every list is accepted.
+ *              leaves the list of a match_* condition; at offset @pos of
+ *              the text) as noq would use it; return 0, or -1 with @msg
+ *              ("" when the caller reported the problem itself).  NULL:
+ *              every list is accepted.
  * @read_file:  read a lookup's file; return its malloc'd contents and
  *              length, or NULL with @msg.  NULL: lookups are refused.
  * @arg:        passed to both.
  */
 struct xp_hooks {
-	int (*check_list)(void *arg, enum xp_list k, const char *list, size_t *pos,
-			  size_t *len, char *msg, size_t msglen);
+	int (*check_list)(void *arg, enum xp_list k, const char *list, size_t pos,
+			  char *msg, size_t msglen);
 	char *(*read_file)(void *arg, const char *path, size_t *len, char *msg,
 			   size_t msglen);
 	void *arg;
@@ -150,6 +151,14 @@ bool xp_is_literal(const struct xp *x, const char **text, size_t *len);
 
 /** xp_uses_var() - whether @x refers to variable @v. */
 bool xp_uses_var(const struct xp *x, enum xp_var v);
+
+/**
+ * xp_capture_ref() - the first reference to $n with n > @above that is
+ * not inside an item setting its own ($n of ${sg}'s replacement, of a
+ * ${if}'s strings): n, with its offset and length in the text; -1 when
+ * there is none.
+ */
+long xp_capture_ref(const struct xp *x, unsigned above, size_t *pos, size_t *len);
 
 /** xp_source() - the text @x was compiled from. */
 const char *xp_source(const struct xp *x);

@@ -21,7 +21,7 @@
 #define P_T XP_TRANSPORT
 #define P_W XP_REWRITE
 #define P_G XP_GLOBAL
-#define P_ALL (P_R | P_T | P_W | P_G)
+#define P_ALL (P_R | P_T | P_G)
 
 static const struct {
 	const char *name;
@@ -844,15 +844,14 @@ static int parse_cond(struct pst *p, uint32_t *out)
 			/* b: the list's pool offset; c: its length. */
 			cc = (uint32_t)strlen(p->x->pool + b);
 			if (p->h != NULL && p->h->check_list != NULL) {
-				size_t lp = 0, ll = 0;
-				char msg[200];
+				char msg[200] = "";
 				enum xp_list k = c == XC_MATCH_ADDRESS ? XL_ADDRESS
 						 : c == XC_MATCH_DOMAIN ? XL_DOMAIN
 						 : XL_LOCAL_PART;
 
-				if (p->h->check_list(p->h->arg, k, p->x->pool + b, &lp, &ll, msg,
+				if (p->h->check_list(p->h->arg, k, p->x->pool + b, second, msg,
 						     sizeof(msg)) != 0)
-					return fail_at(p, second + lp, ll ? ll : 1, "%s", msg);
+					return fail_at(p, second, cc ? cc : 1, "%s", msg);
 			}
 		} else if (c == XC_MATCH) {
 			if (check_regex(p, b, second + 1) != 0)
@@ -1223,11 +1222,20 @@ static int item_lookup(struct pst *p, size_t at, uint32_t *out)
 	const char *path;
 	size_t plen;
 
+	size_t ffin = p->i;
+
 	if (!chain_literal(p, file, &path, &plen) || plen == 0 || path[0] != '/')
 		return fail_at(p, fat, p->i - fat, "the file of a lookup must be a fixed "
 			       "absolute path in noq: noqc reads it into the policy");
+	uint32_t n = node(p, XN_LOOKUP, at);
+
+	if (n == XP_NONE)
+		return oom(p);
+	if (yesno(p, "lookup", at, &yn) != 0)
+		return -1;
 	if (p->h == NULL || p->h->read_file == NULL)
-		return fail_at(p, at, p->i - at, "${lookup} is not supported by noq here");
+		return fail_at(p, at, p->i - at, "noq cannot read a ${lookup} file in %s",
+			       place_words(p->place));
 
 	char msg[200], *pathz = strndup(path, plen);
 	size_t dlen = 0;
@@ -1239,7 +1247,7 @@ static int item_lookup(struct pst *p, size_t at, uint32_t *out)
 
 	free(pathz);
 	if (data == NULL)
-		return fail_at(p, fat, p->i - fat, "%s", msg);
+		return fail_at(p, fat, ffin - fat, "%s", msg);
 
 	struct sb ent = SB_INIT;
 	uint32_t off;
@@ -1247,7 +1255,7 @@ static int item_lookup(struct pst *p, size_t at, uint32_t *out)
 	if (lsearch_entries(p, data, dlen, k == XK_WILDLSEARCH, &ent, msg, sizeof(msg)) != 0) {
 		free(data);
 		sb_free(&ent);
-		return fail_at(p, fat, p->i - fat, "%s", msg);
+		return fail_at(p, fat, ffin - fat, "%s", msg);
 	}
 	free(data);
 	if (pool_put(p, ent.p ? ent.p : "", ent.len, &off) != 0) {
@@ -1256,13 +1264,6 @@ static int item_lookup(struct pst *p, size_t at, uint32_t *out)
 	}
 	dlen = ent.len;
 	sb_free(&ent);
-
-	uint32_t n = node(p, XN_LOOKUP, at);
-
-	if (n == XP_NONE)
-		return oom(p);
-	if (yesno(p, "lookup", at, &yn) != 0)
-		return -1;
 
 	struct xp_node *nd = &p->x->n[n];
 
@@ -1389,6 +1390,7 @@ static int dollar_brace(struct pst *p, struct chain *c, size_t at)
 		if (n == XP_NONE)
 			return oom(p);
 		p->x->n[n].a = (uint32_t)v;
+		p->x->n[n].len = (uint32_t)(p->i - at);
 		chain_add(p, c, n);
 		return 0;
 	}
@@ -1566,6 +1568,7 @@ static int parse_string(struct pst *p, bool ket_ends, uint32_t *head)
 			if (n == XP_NONE)
 				return oom(p);
 			p->x->n[n].a = (uint32_t)v;
+			p->x->n[n].len = (uint32_t)(p->i - at);
 			chain_add(p, &c, n);
 			continue;
 		}
@@ -1640,6 +1643,59 @@ bool xp_uses_var(const struct xp *x, enum xp_var v)
 		if (x->n[i].kind == XN_VAR && x->n[i].a == (uint32_t)v)
 			return true;
 	return false;
+}
+
+static long capture_ref(const struct xp *x, uint32_t h, unsigned above, size_t *pos,
+			size_t *len, int depth)
+{
+	for (uint32_t i = h; i != XP_NONE && depth < 2 * XP_DEPTH_MAX; i = x->n[i].next) {
+		const struct xp_node *n = &x->n[i];
+		uint32_t kids[4] = { XP_NONE, XP_NONE, XP_NONE, XP_NONE };
+		long r;
+
+		switch (n->kind) {
+		case XN_NUM:
+			if (n->a > above) {
+				*pos = n->pos;
+				*len = n->len;
+				return (long)n->a;
+			}
+			continue;
+		case XN_OP: kids[0] = n->a; break;
+		case XN_SUBSTR: case XN_EXTRACT: case XN_READFILE:
+			kids[0] = n->a; kids[1] = n->b; kids[2] = n->c;
+			break;
+		case XN_SG: case XN_LOOKUP: kids[0] = n->a; kids[1] = n->b; break;
+		case XN_COND:
+			if (n->op != XC_DEF && n->op != XC_MATCH_ADDRESS &&
+			    n->op != XC_MATCH_DOMAIN && n->op != XC_MATCH_LOCAL_PART) {
+				kids[0] = n->a;
+				kids[1] = n->b;
+			}
+			break;
+		case XN_IF: kids[0] = n->a; break;
+		default:
+			continue;
+		}
+		if (n->kind == XN_EXTRACT || n->kind == XN_LOOKUP) {
+			/* Their strings see the same $n. */
+			const struct xp_node *y = &x->n[n->d];
+
+			kids[3] = y->a;
+			if ((r = capture_ref(x, y->b, above, pos, len, depth + 1)) >= 0)
+				return r;
+		}
+		for (int k = 0; k < 4; k++)
+			if (kids[k] != XP_NONE &&
+			    (r = capture_ref(x, kids[k], above, pos, len, depth + 1)) >= 0)
+				return r;
+	}
+	return -1;
+}
+
+long xp_capture_ref(const struct xp *x, unsigned above, size_t *pos, size_t *len)
+{
+	return capture_ref(x, x->root, above, pos, len, 0);
 }
 
 const char *xp_source(const struct xp *x)

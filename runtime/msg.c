@@ -35,6 +35,8 @@
 #include <unistd.h>
 
 #include "msg.h"
+#include "rfc2047.h"
+#include "xp.h"
 
 /* The largest value of off_t, for the temporary file's size. */
 #define MSG_OFF_MAX \
@@ -1183,4 +1185,99 @@ static int fd_writer(void *ctx, const void *buf, size_t len)
 int msg_write_fd(const struct msg *m, int fd, struct msg_err *err)
 {
 	return msg_emit(m, fd_writer, &fd, err);
+}
+
+/* Exim's header types whose fields list addresses: $h_ joins them with ",\n". */
+static bool address_field(const char *name, size_t len)
+{
+	static const char *const v[] = { "bcc", "cc", "from", "reply-to", "sender", "to" };
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		if (strlen(v[i]) == len && same_name(name, len, v[i]))
+			return true;
+	return false;
+}
+
+/* Append @n octets of @s with each CR LF written as LF (Exim's form). */
+static int put_lf(struct sb *o, const char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		const char *cr = memchr(s + i, '\r', n - i);
+		size_t k = cr ? (size_t)(cr - s) : n;
+
+		if (sb_put(o, s + i, k - i) != 0)
+			return -1;
+		i = k;
+		if (i < n) {
+			if (!(i + 1 < n && s[i + 1] == '\n') && sb_putc(o, '\r') != 0)
+				return -1;
+			i++;
+		}
+	}
+	return 0;
+}
+
+static bool is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
+
+int msg_header_expand(const struct msg *m, const char *name, size_t len, int flavour,
+		      struct sb *out)
+{
+	struct sb g = SB_INIT;
+	bool found = false, comma = false;
+	size_t nl = len > 0 && name[len - 1] == ':' ? len - 1 : len;
+	int rc = 0;
+
+	g.max = 64 * 1024;      /* Exim's header_insert_maxlen */
+	for (size_t i = 0; i < m->nhdr && rc == 0; i++) {
+		struct msg_header h;
+
+		if (msg_header_get(m, i, &h) != 0 || h.name_len != nl ||
+		    !same_name(h.name, nl, name) || h.field[nl] != ':')
+			continue;
+		found = true;
+
+		const char *s = h.value, *t = h.value + h.value_len;
+
+		if (flavour == XH_RAW) {
+			rc = put_lf(&g, s, (size_t)(t - s)) != 0 || sb_putc(&g, '\n') != 0 ? -1 : 0;
+			continue;
+		}
+		if (flavour == XH_LIST) {
+			if (g.len > 0 && sb_putc(&g, ':') != 0)
+				rc = -1;
+			for (const char *p = s; rc == 0 && p < t; p++) {
+				if (*p == '\r' && p + 1 < t && p[1] == '\n')
+					continue;
+				if ((*p == ':' && sb_putc(&g, ':') != 0) || sb_putc(&g, *p) != 0)
+					rc = -1;
+			}
+			continue;
+		}
+		while (s < t && is_ws(*s))
+			s++;
+		while (t > s && is_ws(t[-1]))
+			t--;
+		comma = comma || address_field(h.name, nl);
+		if (t > s) {
+			if (g.len > 0 && sb_puts(&g, comma ? ",\n" : "\n") != 0)
+				rc = -1;
+			else if (put_lf(&g, s, (size_t)(t - s)) != 0)
+				rc = -1;
+		}
+	}
+	if (rc == 0 && found && g.len > 0) {
+		if (flavour == XH_RAW || flavour == XH_LIST)
+			rc = sb_put(out, sb_str(&g), g.len);
+		else
+			rc = rfc2047_decode(sb_str(&g), g.len, flavour == XH_DECODED, out);
+	}
+	if (g.err == SB_TOOLONG)
+		rc = 0;         /* Exim cuts a long header insertion short */
+	sb_free(&g);
+	return rc != 0 ? -1 : found ? 1 : 0;
 }

@@ -229,6 +229,16 @@ int msg_header_get(const struct msg *m, size_t i, struct msg_header *h);
 size_t msg_header_find(const struct msg *m, const char *name, size_t from);
 
 /**
+ * msg_header_expand() - Exim's $h_NAME:, $bh_, $rh_ and $lh_ (flavour
+ * XH_* of xp.h) for the fields called @name (@len bytes, a final ':'
+ * allowed): appended to @out.  Returns 1 when the message has such a
+ * field, 0 when not, -1 when @out refused the text.
+ */
+struct sb;
+int msg_header_expand(const struct msg *m, const char *name, size_t len, int flavour,
+		      struct sb *out);
+
+/**
  * msg_header_remove() - drop field @i; later fields move down by one.
  * The body is not touched.  Returns 0, or -1 when @i is out of range.
  */

@@ -46,7 +46,9 @@
 #include "policy.h"
 #include "route.h"
 #include "rwrt.h"
+#include "sb.h"
 #include "smtp.h"
+#include "xp.h"
 
 #ifndef NOQ_SYSCONFDIR
 #define NOQ_SYSCONFDIR "/etc"
@@ -548,10 +550,43 @@ static char *envelope_sender(const struct env *e)
 
 /* ---- routing ------------------------------------------------------------- */
 
+/* Routing's warnings (a condition that failed to expand): on stderr and
+   to syslog, where Exim writes its panic log. */
+static void route_warn(void *arg, const char *msg)
+{
+	(void)arg;
+	noq_say("warning: %s", msg);
+	syslog(LOG_MAIL | LOG_WARNING, "%s", msg);
+}
+
+/* The ids and the size expansions see; static: one message per process. */
+static char xp_uid[24], xp_gid[24], xp_size[24];
+
+static void xp_facts(const struct env *e, const struct msg *msg)
+{
+	snprintf(xp_uid, sizeof(xp_uid), "%lu", (unsigned long)e->caller.uid);
+	snprintf(xp_gid, sizeof(xp_gid), "%lu", (unsigned long)getgid());
+	snprintf(xp_size, sizeof(xp_size), "0");
+	if (msg != NULL) {
+		struct msg_info mi;
+
+		/* Exim counts the message with LF line ends. */
+		msg_info(msg, &mi);
+		snprintf(xp_size, sizeof(xp_size), "%llu",
+			 (unsigned long long)(mi.size - mi.lines));
+	}
+}
+
 static void route_ctx_init(const struct env *e, const char *sender, bool verify,
-			   struct route_ctx *rc)
+			   const struct msg *msg, struct route_ctx *rc)
 {
 	memset(rc, 0, sizeof(*rc));
+	xp_facts(e, msg);
+	rc->caller_uid = xp_uid;
+	rc->caller_gid = xp_gid;
+	rc->msg = msg;
+	rc->message_size = xp_size;
+	rc->warn = route_warn;
 	rc->pol = e->pol;
 	rc->m = e->m;
 	rc->sender = sender;
@@ -637,7 +672,7 @@ static int test_addresses(struct env *e, bool verify)
 	}
 	for (size_t i = 0; i < l.n; i++)
 		v[i] = l.v[i].addr;
-	route_ctx_init(e, sender, verify, &rc);
+	route_ctx_init(e, sender, verify, NULL, &rc);
 
 	const struct mdl_obj *tp = &e->m->transports[e->m->route.transport];
 
@@ -819,28 +854,63 @@ static int out_write(void *ctx, const void *buf, size_t len)
 	return fwrite(buf, 1, len, stdout) == len ? 0 : -1;
 }
 
-/* The route's expansion strings: evaluated once, for every recipient. */
-static char *expand_route_str(const struct env *e, const char *s, const char *sender,
-			      const char *what, int *failed)
+/* What route_header() reads: the message. */
+struct hdr_arg {
+	const struct msg *msg;
+};
+
+static int route_header(void *arg, const char *name, size_t len, int flavour,
+			struct sb *out)
 {
-	const char *val[EXP_T_N] = {
-		[EXP_T_SENDER] = sender,
-		[EXP_T_PRIMARY] = e->primary_hostname,
-		[EXP_T_QUALIFY_DOMAIN] = e->qualify_domain,
-		[EXP_T_QUALIFY_RECIPIENT] = e->qualify_recipient,
-		[EXP_T_CALLER_UID] = NULL,
-	};
-	struct exp_var vars[EXP_T_N];
-	char err[256];
+	const struct hdr_arg *h = arg;
+
+	return msg_header_expand(h->msg, name, len, flavour, out);
+}
+
+/*
+ * The route's expansion strings (a transport's options, the route's header
+ * changes): evaluated once, for every recipient, with the variables of a
+ * transport (lib/xp).  @msg gives $h_ (NULL: none).
+ */
+static char *expand_route_str(const struct env *e, const struct msg *msg, const char *s,
+			      const char *sender, const char *what, int *failed)
+{
+	struct xp_env env = { 0 };
+	struct xp_err xe;
+	struct sb b = SB_INIT;
+	struct hdr_arg ha = { msg };
+	struct xp *x;
 	char *r;
 
 	if (s == NULL)
 		return NULL;
-	for (size_t i = 0; i < EXP_T_N; i++)
-		vars[i] = (struct exp_var){ exp_transport_vars[i], val[i] };
-	r = exp_string(s, vars, EXP_T_N, err, sizeof(err));
-	if (r == NULL) {
-		noq_say("cannot expand %s: %s", what, err);
+	if (xp_compile(s, XP_TRANSPORT, NULL, &x, &xe) != 0) {
+		noq_say("cannot expand %s: %s", what, xe.msg);
+		*failed = 1;
+		return NULL;
+	}
+	xp_facts(e, msg);
+	env.var[XV_SENDER_ADDRESS] = sender;
+	env.var[XV_PRIMARY_HOSTNAME] = e->primary_hostname;
+	env.var[XV_QUALIFY_DOMAIN] = e->qualify_domain;
+	env.var[XV_QUALIFY_RECIPIENT] = e->qualify_recipient;
+	env.var[XV_CALLER_UID] = env.var[XV_ORIGINATOR_UID] = xp_uid;
+	env.var[XV_CALLER_GID] = env.var[XV_ORIGINATOR_GID] = xp_gid;
+	env.var[XV_MESSAGE_SIZE] = xp_size;
+	if (msg != NULL) {
+		env.header = route_header;
+		env.arg = &ha;
+	}
+	if (xp_eval(x, &env, &b, &xe) != 0) {
+		noq_say("cannot expand %s: %s", what, xe.msg);
+		*failed = 1;
+		xp_free(x);
+		sb_free(&b);
+		return NULL;
+	}
+	xp_free(x);
+	if ((r = sb_take(&b)) == NULL) {
+		noq_say("out of memory");
 		*failed = 1;
 	}
 	return r;
@@ -1112,7 +1182,7 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 
 	const struct mdl_opt *hd = mdl_opt_find(t, "helo_data");
 
-	helo = hd && hd->str ? expand_route_str(e, hd->str, from, "helo_data", &bad)
+	helo = hd && hd->str ? expand_route_str(e, msg, hd->str, from, "helo_data", &bad)
 			     : strdup(e->primary_hostname);
 	if (bad || helo == NULL)
 		goto out;
@@ -1200,8 +1270,9 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 	snprintf(msgid, sizeof(msgid), "%s@%s", id, e->primary_hostname);
 	if (id_out != NULL)
 		snprintf(id_out, id_len, "%s", id);
-	hdr_add = expand_route_str(e, e->m->route.headers_add, sender, "headers_add", &bad);
-	hdr_remove = expand_route_str(e, e->m->route.headers_remove, sender,
+	hdr_add = expand_route_str(e, msg, e->m->route.headers_add, sender, "headers_add",
+				   &bad);
+	hdr_remove = expand_route_str(e, msg, e->m->route.headers_remove, sender,
 				      "headers_remove", &bad);
 	if (bad)
 		goto out;
@@ -1256,7 +1327,7 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 	}
 	for (size_t i = 0; i < fx.nrcpts; i++)
 		rv[i] = fx.rcpts[i];
-	route_ctx_init(e, fx.sender, false, &rc);
+	route_ctx_init(e, fx.sender, false, msg, &rc);
 	if (route_all(&rc, rv, fx.nrcpts, &res, err, sizeof(err)) != 0) {
 		noq_say("%s", err);
 		goto out;
@@ -1291,7 +1362,7 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 						 : e->m->route.errors_to;
 
 	if (rp != NULL) {
-		env_from = expand_route_str(e, rp, fx.sender,
+		env_from = expand_route_str(e, msg, rp, fx.sender,
 					    e->m->route.return_path ? "return_path" : "errors_to",
 					    &bad);
 		if (bad)

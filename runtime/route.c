@@ -88,7 +88,7 @@ static const char *nz(const char *s)
  * Length of the local part of the canonical address @a: up to the first
  * '@' outside a quoted string (a quoted local part may hold '@').
  */
-static size_t local_len(const char *a)
+size_t rt_local_len(const char *a)
 {
 	bool q = false;
 	size_t i;
@@ -107,7 +107,7 @@ static size_t local_len(const char *a)
 /* Same address: local part exact, domain without case (the delivered-once rule). */
 static bool same_addr(const char *a, const char *b)
 {
-	size_t la = local_len(a), lb = local_len(b);
+	size_t la = rt_local_len(a), lb = rt_local_len(b);
 
 	return la == lb && memcmp(a, b, la) == 0 && strcasecmp(a + la, b + lb) == 0;
 }
@@ -117,7 +117,7 @@ static bool same_addr_lp(const char *a, const char *b, bool caseful)
 {
 	if (strcasecmp(a, b) != 0)
 		return false;
-	return !caseful || memcmp(a, b, local_len(a)) == 0;
+	return !caseful || memcmp(a, b, rt_local_len(a)) == 0;
 }
 
 void rt_fmt(char *buf, size_t len, const char *f, ...)
@@ -194,6 +194,7 @@ struct rule {
 
 /** struct npriv - private per-node state. */
 struct npriv {
+	const char *address_data;     /* $address_data so far (res arena) */
 	unsigned depth;
 	long start;           /* first router to try */
 	long skip;            /* router not to try ("\" targets), or -1 */
@@ -204,6 +205,20 @@ struct hslot {
 	uint64_t h;
 	size_t idx1;          /* node index + 1; 0 = empty */
 };
+
+/* Report a problem routing goes on after (Exim logs it to its panic log). */
+void rt_warn(struct st *s, const char *f, ...)
+{
+	char buf[MSG_MAX];
+	va_list ap;
+
+	if (s->ctx->warn == NULL)
+		return;
+	va_start(ap, f);
+	vsnprintf(buf, sizeof(buf), f, ap);
+	va_end(ap);
+	s->ctx->warn(s->ctx->warn_arg, buf);
+}
 
 /* Record a hard failure (route_all() returns -1). */
 void rt_hard(struct st *s, const char *f, ...)
@@ -262,65 +277,6 @@ static long find_router(const struct model *m, const char *name)
 /* ======================================================================
  * The attempt: one address offered to one router, and its variables
  * ====================================================================== */
-
-#define NVARS EXP_R_N
-
-/* The values of exp_router_vars for @a, in that order. */
-static void make_vars(const struct st *s, const struct att *a, struct exp_var *v)
-{
-	const char *val[EXP_R_N] = {
-		[EXP_R_LOCAL_PART] = a->lp,
-		[EXP_R_DOMAIN] = a->domain,
-		[EXP_R_HOME] = a->have_home ? a->home : NULL,
-		[EXP_R_PREFIX] = a->prefix,
-		[EXP_R_SUFFIX] = a->suffix,
-		[EXP_R_SENDER] = s->ctx->sender ? s->ctx->sender : "",
-		[EXP_R_PRIMARY] = s->primary_hostname,
-		[EXP_R_QUALIFY_DOMAIN] = s->qualify_domain,
-		[EXP_R_QUALIFY_RECIPIENT] = s->qualify_recipient,
-	};
-
-	for (size_t i = 0; i < EXP_R_N; i++)
-		v[i] = (struct exp_var){ exp_router_vars[i], val[i] };
-}
-
-/*
- * Whether Exim's expansion would change @text: a '$' or a '\' in it.  Text
- * without either is used as it is, which is also how noqc read it.  (So a
- * regular expression in an expanded list needs Exim's \N...\N when it
- * holds '$' or '\', as in Exim.)
- */
-static bool expands(const char *text)
-{
-	return strpbrk(text, "$\\") != NULL;
-}
-
-/*
- * Expand @text (option @what of router @R) for @a: a malloc'd string, or
- * NULL with @msg set as Exim words it.  Text that does not expand is
- * returned as a copy.
- */
-char *rt_expand(struct st *s, const struct att *a, const struct rtr *R, const char *what,
-		const char *text, char *msg, size_t msglen)
-{
-	struct exp_var v[NVARS];
-	char e[256];
-	char *out;
-
-	if (!expands(text)) {
-		out = strdup(text);
-		if (out == NULL)
-			rt_oom(s);
-		return out;
-	}
-	make_vars(s, a, v);
-	e[0] = '\0';
-	out = exp_string(text, v, NVARS, e, sizeof(e));
-	if (out == NULL)
-		rt_fmt(msg, msglen, "failed to expand \"%s\" in %s router: %s", what,
-		       R->o->name, e[0] ? e : "expansion failed");
-	return out;
-}
 
 /* ======================================================================
  * Matching lists
@@ -517,7 +473,7 @@ static int compile_rlist(struct st *s, struct rlist *rl, enum lkind k)
 {
 	if (rl->text == NULL)
 		return 0;
-	rl->dynamic = expands(rl->text);
+	rl->dynamic = rt_expands(rl->text);
 	if (rl->dynamic)
 		return 0;
 	return compile_text(s, &s->ls, rl->text, k, &rl->l);
@@ -744,6 +700,36 @@ static enum mres match_rlist(struct st *s, const struct att *a, const struct rtr
 	return r;
 }
 
+/*
+ * Whether @subject is in @list, a list of kind @k written in a match_*
+ * condition (Exim does not expand it; matching is caseless there).
+ */
+int rt_match_text(struct st *s, const struct att *a, const struct rtr *R, enum xp_list k,
+		  const char *list, const char *subject, char *msg, size_t msglen)
+{
+	enum lkind lk = k == XL_DOMAIN ? LK_DOMAIN : k == XL_LOCAL_PART ? LK_LOCAL : LK_ADDRESS;
+	struct lstore ls = { 0 };
+	struct subj x = { subject, NULL, 0, NULL, true };
+	struct clist l;
+	enum mres r;
+
+	if (lk == LK_ADDRESS) {
+		size_t ll = rt_local_len(subject);
+
+		x.lp = subject;
+		x.lplen = ll;
+		x.dom = subject[ll] == '@' ? subject + ll + 1 : NULL;
+	}
+	if (compile_text(s, &ls, list, lk, &l) < 0) {
+		lstore_free(&ls);
+		rt_fmt(msg, msglen, "out of memory");
+		return -1;
+	}
+	r = match_clist(s, a, R, &l, lk, "condition", &x, 0, msg, msglen);
+	lstore_free(&ls);
+	return r == M_YES ? 1 : r == M_NO ? 0 : -1;
+}
+
 /* ======================================================================
  * Setup: the routers and named lists
  * ====================================================================== */
@@ -962,6 +948,7 @@ static int setup_router(struct st *s, size_t i)
 	R->senders.text = ostr(o, "senders");
 	R->require_files = nz(ostr(o, "require_files"));
 	R->condition = ostr(o, "condition");
+	R->address_data = ostr(o, "address_data");
 	R->cannot_route_message = nz(ostr(o, "cannot_route_message"));
 	R->home_dir = nz(ostr(o, "router_home_directory"));
 	R->errors_to = nz(ostr(o, "errors_to"));
@@ -1097,7 +1084,7 @@ static uint64_t hash_bytes(uint64_t h, const char *p, size_t n, bool fold)
 
 static uint64_t addr_hash(const char *a)
 {
-	size_t l = local_len(a);
+	size_t l = rt_local_len(a);
 	uint64_t h = hash_bytes(14695981039346656037ull, a, l, false);
 
 	return hash_bytes(h, a + l, strlen(a + l), true);
@@ -1198,7 +1185,8 @@ static long add_node(struct st *s, const char *addr, long parent, long top, unsi
 
 	res->v[i] = (struct route_node){ a, parent, top < 0 ? (long)i : top, -1, RS_DELIVER,
 					  false, "" };
-	s->np[i] = (struct npriv){ depth, 0, -1, false };
+	s->np[i] = (struct npriv){ parent >= 0 ? s->np[parent].address_data : NULL, depth, 0,
+				   -1, false };
 	return (long)i;
 }
 
@@ -1432,22 +1420,6 @@ static enum pre require_files(struct st *s, const struct att *a, const struct rt
 	return r;
 }
 
-/* A condition's value: "", "0", "no", "false" are false (Exim). */
-static bool truthy(const char *v)
-{
-	while (rt_is_space((unsigned char)*v))
-		v++;
-	size_t n = strlen(v);
-
-	while (n > 0 && rt_is_space((unsigned char)v[n - 1]))
-		n--;
-	if (n == 0 || (n == 1 && v[0] == '0'))
-		return false;
-	if ((n == 2 && eq_ci_n(v, "no", 2)) || (n == 5 && eq_ci_n(v, "false", 5)))
-		return false;
-	return true;
-}
-
 /*
  * The preconditions in Exim's order (affixes were handled by the caller):
  * domains, local_parts, check_local_user, router_home_directory, senders,
@@ -1494,7 +1466,7 @@ static enum pre preconditions(struct st *s, struct att *a, struct rtr *R,
 	}
 	if (R->senders.text != NULL) {
 		const char *snd = s->ctx->sender ? s->ctx->sender : "";
-		size_t ll = local_len(snd);
+		size_t ll = rt_local_len(snd);
 
 		x.s = snd;
 		x.lp = snd;
@@ -1513,13 +1485,19 @@ static enum pre preconditions(struct st *s, struct att *a, struct rtr *R,
 			return p;
 	}
 	if (R->condition != NULL) {
-		char *c = rt_expand(s, a, R, "condition", R->condition, msg, msglen);
-		bool t;
+		/* Exim's expand_check_condition(): a condition that fails to
+		   expand, forced or not, skips the router like a false one. */
+		char *c = NULL;
+		enum xres xr = rt_expand_x(s, a, R, "condition", R->condition, &c, msg, msglen);
+		bool t = xr == XR_OK && xp_truth(c);
 
-		if (c == NULL)
-			return PRE_DEFER;
-		t = truthy(c);
 		free(c);
+		if (s->hard)
+			return PRE_DEFER;
+		if (xr != XR_OK)
+			rt_warn(s, "failed to expand condition \"%s\" for %s router: %s",
+				R->condition, R->o->name, msg);
+		msg[0] = '\0';
 		if (!t)
 			return PRE_SKIP;
 	}
@@ -1577,7 +1555,7 @@ static bool loop_skip(const struct st *s, size_t i, long r)
 static bool att_init(const struct st *s, size_t i, struct att *a)
 {
 	const char *addr = s->res->v[i].addr;
-	size_t ll = local_len(addr), n = 0;
+	size_t ll = rt_local_len(addr), n = 0;
 
 	memset(a, 0, sizeof(*a));
 	a->node = i;
@@ -1782,6 +1760,7 @@ static void route_node(struct st *s, size_t i)
 		finish(s, i, RS_FAIL, -1, "local part too long");
 		goto out;
 	}
+	a->address_data = s->np[i].address_data;
 	/* Reached before in the same context: routed once. An address equal
 	   to an ancestor is the "keep a copy" idiom or a loop, which loop
 	   protection resolves, not a duplicate. */
@@ -1821,6 +1800,32 @@ static void route_node(struct st *s, size_t i)
 		if (p == PRE_DEFER) {
 			finish(s, i, RS_DEFER, r, msg);
 			goto out;
+		}
+		if (R->address_data != NULL) {
+			/* Exim: a forced failure declines, any other defers. */
+			char *d = NULL, m[MSG_MAX];
+			enum xres xr = rt_expand_x(s, a, R, "address_data", R->address_data, &d,
+						   m, sizeof(m));
+
+			if (xr == XR_OK) {
+				const char *kept = arena_strdup(&s->res->arena, d);
+
+				free(d);
+				if (kept == NULL) {
+					rt_oom(s);
+					goto out;
+				}
+				a->address_data = s->np[i].address_data = kept;
+			} else if (s->hard) {
+				goto out;
+			} else if (xr == XR_ERROR) {
+				rt_fmt(msg, MSG_MAX, "expansion of \"%s\" failed in %s router: %s",
+				       R->address_data, R->o->name, m);
+				finish(s, i, RS_DEFER, r, msg);
+				goto out;
+			} else {
+				goto declined;
+			}
 		}
 
 		/* Run the router. */
@@ -1884,6 +1889,7 @@ static void route_node(struct st *s, size_t i)
 		}
 
 		/* Declined: on to the next router, unless no_more. */
+declined:;
 		int more = xbool(s, a, R, R->more, "more", true, msg, MSG_MAX);
 
 		if (more < 0) {
@@ -1912,6 +1918,7 @@ out:
 
 static void st_free(struct st *s)
 {
+	rt_xp_free(s);
 	free(s->r);
 	free(s->nl);
 	lstore_free(&s->ls);

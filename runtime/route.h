@@ -34,10 +34,11 @@
  *    local parts and addresses compare without case.  Items noq cannot
  *    evaluate (lookups "type;file", "@mx_any", "@[]") defer the address;
  *  - expansion: an option value holding '$' or '\' is expanded with
- *    exp_string() and the variables $local_part, $domain, $home,
- *    $local_part_prefix, $local_part_suffix, $sender_address,
- *    $primary_hostname, $qualify_domain and $qualify_recipient; anything
- *    else (${if..., ${lookup...) defers the address, naming the option.
+ *    lib/xp (runtime/rexp.c) and the variables of a router's place
+ *    ($local_part, $domain, $home, the affixes, $original_*, the
+ *    sender's, $h_ of the message, $message_size, $tod_*, the caller's
+ *    ids); a failure defers the address, naming the option, except for
+ *    condition, where Exim skips the router (and noq warns).
  *    So a '$' anchor in a regular expression of an expanded list needs
  *    Exim's \N...\N, as in Exim.  route_list is not expanded;
  *  - accept: the router takes the address;
@@ -107,11 +108,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 struct passwd;
 
 #include "model.h"
 #include "policy.h"
+
+struct msg;
 
 /** enum route_status - what became of one address. */
 enum route_status {
@@ -168,6 +172,16 @@ struct route_ctx {
 	void *getpw_arg;
 	size_t max_nodes;               /* 0 = ROUTE_MAX_NODES */
 	unsigned max_depth;             /* 0 = ROUTE_MAX_DEPTH */
+	/* for expansions: the message ($h_, none for -bt), $message_size,
+	   the caller's ids, the time ($tod_*, 0 = now) */
+	const struct msg *msg;
+	const char *message_size;
+	const char *caller_uid, *caller_gid;
+	time_t now;
+	/* a problem routing went on after (a condition that failed to
+	   expand skips its router, as in Exim); NULL: not reported */
+	void (*warn)(void *arg, const char *msg);
+	void *warn_arg;
 };
 
 #define ROUTE_MAX_NODES 1000000

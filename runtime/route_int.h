@@ -14,6 +14,7 @@
 
 #include "addr.h"
 #include "route.h"
+#include "xp.h"
 
 #if defined(__GNUC__)
 #define ROUTE_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -77,6 +78,7 @@ struct rtr {
 	const char *prefix, *suffix;
 	struct rlist domains, local_parts, senders;
 	const char *require_files, *condition, *cannot_route_message, *home_dir;
+	const char *address_data;
 	long transport;
 	long redirect_router;
 	const char *errors_to, *headers_add, *headers_remove;
@@ -134,6 +136,8 @@ struct st {
 	char *err;
 	size_t errlen;
 	bool hard;                    /* route_all() fails: err is set */
+	struct xcache *xc;            /* rexp.c: compiled expansions */
+	size_t nxc, capxc;
 };
 
 /**
@@ -156,6 +160,7 @@ struct att {
 	bool have_pw;
 	uid_t uid;
 	gid_t gid;
+	const char *address_data;     /* $address_data, or NULL */
 };
 
 enum rdkind {
@@ -177,10 +182,48 @@ void rt_fmt(char *buf, size_t len, const char *f, ...) ROUTE_PRINTF(3, 4);
 /* route.c: a hard failure (route_all() returns -1), and running out of memory. */
 void rt_hard(struct st *s, const char *f, ...) ROUTE_PRINTF(2, 3);
 void rt_oom(struct st *s);
+/* route.c: a problem routing goes on after, for the caller's warn(). */
+void rt_warn(struct st *s, const char *f, ...) ROUTE_PRINTF(2, 3);
 
-/* route.c: option @what of router @R expanded for @a (see its definition). */
+/* rexp.c: what an expansion gave. */
+enum xres {
+	XR_OK,
+	XR_FORCED,       /* a forced failure ("fail" requested) */
+	XR_ERROR,        /* any other failure */
+};
+
+/* rexp.c: the context of one expansion, for its callbacks. */
+struct xcache;
+struct xenv {
+	struct st *s;
+	const struct att *a;
+	const struct rtr *R;
+};
+
+/*
+ * rexp.c: option @what of router @R, its text @text, expanded for @a: a
+ * malloc'd string in *@out and XR_OK, or XR_FORCED / XR_ERROR with @msg
+ * set to the reason (on running out of memory s->hard is set).  Text
+ * without '$' or '\' is returned as a copy.
+ */
+enum xres rt_expand_x(struct st *s, const struct att *a, const struct rtr *R,
+		      const char *what, const char *text, char **out, char *msg,
+		      size_t msglen);
+/* rexp.c: rt_expand_x() for callers that treat every failure alike: the
+   string, or NULL with @msg as Exim words it ("failed to expand "what" in
+   NAME router: why"). */
 char *rt_expand(struct st *s, const struct att *a, const struct rtr *R, const char *what,
 		const char *text, char *msg, size_t msglen);
+/* rexp.c: whether @text would change when expanded ('$' or '\' in it). */
+bool rt_expands(const char *text);
+/* rexp.c: free the compiled expansions of @s. */
+void rt_xp_free(struct st *s);
+
+/* route.c: the length of the local part of canonical address @a. */
+size_t rt_local_len(const char *a);
+/* route.c: whether @subject is in @list (a match_* condition's list). */
+int rt_match_text(struct st *s, const struct att *a, const struct rtr *R, enum xp_list k,
+		  const char *list, const char *subject, char *msg, size_t msglen);
 
 /* route.c: a user by name (the caller's getpw, or getpwnam()); all digits. */
 const struct passwd *rt_find_user(struct st *s, const char *name);

@@ -8,7 +8,7 @@
  * $domain keep the address's own case; $1.. come from the lower-cased
  * subject, as in Exim.
  *
- * The replacement is expanded with exp_string(); what it yields must parse
+ * The replacement is expanded with xp_eval() (lib/xp); what it yields must parse
  * as one mailbox (addr_parse(), ADDR_SINGLE), whose canonical address is
  * the new address.  When it does not, Exim logs the rule and gives up on
  * the address: the rewriting stops and earlier rules' work stands.
@@ -25,10 +25,10 @@
 
 #include "addr.h"
 #include "err.h"
-#include "exp.h"
 #include "re.h"
 #include "rwrt.h"
 #include "sb.h"
+#include "xp.h"
 
 /* Exim re-applies an 'R' rule at most this many times. */
 #define RW_REPEAT_MAX 10
@@ -346,24 +346,64 @@ nomem:
 	return -1;
 }
 
-/* Names of $0..$RW_MAXN. */
-static const char *const num_names[RW_MAXN + 1] = {
-	"0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10",
-	"11", "12", "13", "14", "15", "16", "17", "18", "19", "20",
-};
+/* The compiled replacements, by text: a process rewrites one message. */
+static struct xp_cache {
+	char *text;
+	struct xp *x;
+} *xp_cache;
+static size_t xp_ncache;
+
+/* The compiled replacement of rule @i of @r; NULL with @r->err set. */
+static struct xp *rule_xp(struct rw_run *r, size_t i)
+{
+	const struct mdl_rewrite *rule = &r->rules[i];
+	struct xp_err e;
+	struct xp *x;
+	size_t pl = strlen(rule->pattern);
+
+	for (size_t k = 0; k < xp_ncache; k++)
+		if (strcmp(xp_cache[k].text, rule->replacement) == 0)
+			return xp_cache[k].x;
+
+	struct xp_cache *v = realloc(xp_cache, (xp_ncache + 1) * sizeof(*v));
+
+	if (v == NULL) {
+		err_set(r->err, r->errlen, "out of memory");
+		return NULL;
+	}
+	xp_cache = v;
+	if (xp_compile(rule->replacement, XP_REWRITE, NULL, &x, &e) != 0) {
+		err_set(r->err, r->errlen, "rewrite rule %zu ('%.*s%s'): %s", i + 1,
+			err_qlen(pl), rule->pattern, err_qdots(pl), e.msg);
+		return NULL;
+	}
+	if ((v[xp_ncache].text = strdup(rule->replacement)) == NULL) {
+		xp_free(x);
+		err_set(r->err, r->errlen, "out of memory");
+		return NULL;
+	}
+	v[xp_ncache++].x = x;
+	return x;
+}
 
 /* Expand @rule's replacement for match @m; NULL with the error set. */
 static char *expand(struct rw_run *r, const struct mdl_rewrite *rule, size_t idx,
 		    const struct rw_match *m, bool smtp)
 {
-	struct exp_var vars[RW_MAXN + 3];
+	struct xp_env env = { 0 };
+	struct xp_err e;
+	struct sb b = SB_INIT;
+	size_t caplen[RW_MAXN + 1];
+	struct xp *x = rule_xp(r, idx);
 	char *lp = NULL;
-	const char *dom = NULL;
-	size_t nv = 0;
-	char msg[200];
 
+	if (x == NULL)
+		return NULL;
 	for (size_t i = 0; i <= RW_MAXN; i++)
-		vars[nv++] = (struct exp_var){ num_names[i], m->num[i] };
+		caplen[i] = m->num[i] ? strlen(m->num[i]) : 0;
+	env.cap = m->num;
+	env.caplen = caplen;
+	env.ncap = RW_MAXN + 1;
 	/* At SMTP time the subject need not be an address: Exim leaves
 	   $local_part and $domain unset. */
 	if (!smtp) {
@@ -374,21 +414,24 @@ static char *expand(struct rw_run *r, const struct mdl_rewrite *rule, size_t idx
 			err_set(r->err, r->errlen, "out of memory");
 			return NULL;
 		}
-		dom = at + 1;
+		env.var[XV_LOCAL_PART] = lp;
+		env.var[XV_DOMAIN] = at + 1;
 	}
-	vars[nv++] = (struct exp_var){ "local_part", lp };
-	vars[nv++] = (struct exp_var){ "domain", dom };
 
-	char *x = exp_string(rule->replacement, vars, nv, msg, sizeof(msg));
+	int rc = xp_eval(x, &env, &b, &e);
+	char *out = rc == 0 ? sb_take(&b) : NULL;
 
 	free(lp);
-	if (x == NULL) {
+	sb_free(&b);
+	if (rc != 0) {
 		size_t pl = strlen(rule->pattern);
 
 		err_set(r->err, r->errlen, "rewrite rule %zu ('%.*s%s'): %s", idx + 1,
-		       err_qlen(pl), rule->pattern, err_qdots(pl), msg);
+		       err_qlen(pl), rule->pattern, err_qdots(pl), e.msg);
+	} else if (out == NULL) {
+		err_set(r->err, r->errlen, "out of memory");
 	}
-	return x;
+	return out;
 }
 
 /*

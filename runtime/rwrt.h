@@ -6,11 +6,12 @@
  * pattern forms are listed in rewrite.h and noq.conf(5)): a pattern is a
  * full address "user@domain", a wildcard form ("*@domain", "user@*",
  * "*@*", a '*' prefix of a part such as "*.example.org"), a domain alone
- * (Exim's "*@domain" that sets no $n for the local part), or a POSIX
- * extended regular expression starting with '^', matched against the whole
- * address.  The replacement is an expansion string (exp_string()) using
- * $0, $1.. ($20 at most, or ${1}..), $local_part and $domain, or is "*"
- * ("do not rewrite").
+ * (Exim's "*@domain" that sets no $n for the local part), or a PCRE2
+ * regular expression starting with '^', matched against the whole
+ * address.  The replacement is an expansion string (lib/xp, place
+ * XP_REWRITE) using $0, $1.. ($20 at most, or ${1}..), $local_part and
+ * $domain and the items and operators xp runs, or is "*" ("do not
+ * rewrite").
  *
  * Exim's rules, which this module follows:
  *  - rules are tried in order; only rules whose flags cover the place the
@@ -54,8 +55,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "exp.h"
-
 #include "model.h"
 
 /* Where an address comes from: one of the model's RW_* flag bits. */
@@ -82,9 +81,9 @@
  *            (malloc'd, decoded as addr_parse() gives it), else NULL.
  * @err:      message buffer of @errlen bytes for failures (may be NULL).
  * Returns 0 (whether or not rewritten), or -1 with @err set, naming the
- * rule ("rewrite rule 2 ('*@x'): cannot expand '${lookup' at send time"),
- * when out of memory or when a rule that matched cannot be evaluated: a bad
- * regular expression, or a replacement with more than exp_string() knows.
+ * rule ("rewrite rule 2 ('*@x'): unknown variable name \"foo\""), when
+ * out of memory or when a rule that matched cannot be evaluated: a bad
+ * regular expression, or a replacement that fails to expand.
  */
 int rw_address(const struct mdl_rewrite *rules, size_t n, uint32_t where,
 	       const char *addr, char **out, char **name_out, char *err,

@@ -113,151 +113,6 @@ static void rw_fails(const struct mdl_rewrite *rules, size_t n, uint32_t where,
 #define RW_FAILS(rules, where, addr, msg) \
 	rw_fails((rules), UNIT_COUNT(rules), (where), (addr), (msg), __LINE__)
 
-/* The variables the expander tests use. */
-static const struct exp_var test_vars[] = {
-	{ "local_part", "joe" },
-	{ "domain", "Example.org" },
-	{ "1", "one" },
-	{ "10", "ten" },
-	{ "unset", NULL },
-};
-
-/* exp_string(@s) with test_vars must give @want. */
-static void exp_ok(const char *s, const char *want, unsigned line)
-{
-	char err[200] = "";
-	char *got = exp_string(s, test_vars, UNIT_COUNT(test_vars), err, sizeof(err));
-
-	CHECK(got != NULL, line);
-	if (got == NULL)
-		fprintf(stderr, "\n    line %u: \"%s\": %s\n", line, s, err);
-	tu_check_str(got, want, __FILE__, line);
-	free(got);
-}
-
-/* exp_string(@s) with test_vars must fail with @msg. */
-static void exp_err(const char *s, const char *msg, unsigned line)
-{
-	char err[200] = "";
-	char *got = exp_string(s, test_vars, UNIT_COUNT(test_vars), err, sizeof(err));
-
-	CHECK(got == NULL, line);
-	tu_check_str(err, msg, __FILE__, line);
-	free(got);
-}
-
-#define EXP_OK(s, want) exp_ok((s), (want), __LINE__)
-#define EXP_ERR(s, msg) exp_err((s), (msg), __LINE__)
-
-/* ------------------------------------------------------------ expander */
-
-static void test_exp_variables(void)
-{
-	EXP_OK("", "");
-	EXP_OK("no variables here", "no variables here");
-	EXP_OK("$local_part@${domain}", "joe@Example.org");
-	EXP_OK("${local_part}_x@$domain.", "joe_x@Example.org.");
-	/* A name runs as far as name characters go... */
-	EXP_OK("$local_part.$domain", "joe.Example.org");
-	/* ...but a number ends at its last digit, as in Exim. */
-	EXP_OK("$1abc", "oneabc");
-	EXP_OK("$1_x", "one_x");
-	EXP_OK("$10", "ten");
-	EXP_OK("${1}0", "one0");
-	/* An unset variable is empty. */
-	EXP_OK("[$unset][${unset}]", "[][]");
-	EXP_OK("$1$1$1", "oneoneone");
-}
-
-static void test_exp_escapes(void)
-{
-	EXP_OK("a\\\\b\\$1c", "a\\b$1c");
-	EXP_OK("\\n\\t\\r\\b\\f\\v", "\n\t\r\b\f\v");
-	EXP_OK("\\101\\x42\\x4a\\q\\\"\\{", "ABJq\"{");
-	/* At most three octal and two hex digits; octal beyond 255 wraps as
-	   Exim's byte does. */
-	EXP_OK("\\1012\\x414\\7", "A2A4\a");
-	EXP_OK("\\777", "\xff");
-	EXP_OK("\\8\\9", "89");
-	/* A '\' at the end stands for itself. */
-	EXP_OK("end\\", "end\\");
-	/* \N...\N is copied as it is; without its end, to the end. */
-	EXP_OK("\\N$1 ${x\\t\\N$1", "$1 ${x\\t" "one");
-	EXP_OK("a\\N$unknown\\", "a$unknown\\");
-	EXP_OK("\\N\\N", "");
-}
-
-static void test_exp_errors(void)
-{
-	EXP_ERR("$foo", "unknown variable $foo");
-	EXP_ERR("x${foo}y", "unknown variable $foo");
-	EXP_ERR("$2", "unknown variable $2");
-	EXP_ERR("x${lookup{$1}lsearch{/etc/names}{$value}fail}",
-		"cannot expand '${lookup' at send time");
-	EXP_ERR("${if eq{$1}{a}{b}{c}}", "cannot expand '${if' at send time");
-	EXP_ERR("${lc:$1}", "cannot expand '${lc' at send time");
-	EXP_ERR("${local_part", "missing '}' after '${local_part'");
-	EXP_ERR("a$", "'$' not followed by a variable name");
-	EXP_ERR("$-x", "'$' not followed by a variable name");
-	EXP_ERR("$$", "'$' not followed by a variable name");
-	EXP_ERR("${", "'${' not followed by a variable name");
-	EXP_ERR("${}", "'${' not followed by a variable name");
-	EXP_ERR("${{x}}", "'${' not followed by a variable name");
-	/* A NUL byte would cut the string short: refused. */
-	EXP_ERR("a\\0b", "'\\0' would put a NUL byte in the expansion");
-	EXP_ERR("\\x00", "'\\x00' would put a NUL byte in the expansion");
-	EXP_ERR("\\xg", "'\\x' would put a NUL byte in the expansion");
-	/* Long names are cut in messages. */
-	EXP_ERR("$" A10 A10 A10 A10 A10 A10 A10,
-		"unknown variable $" A10 A10 A10 A10 A10 A10 "...");
-}
-
-static void test_exp_bound(void)
-{
-	size_t half = 32 * 1024;
-	char *big = malloc(half + 1);
-	char err[100] = "";
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(big);
-	memset(big, 'x', half);
-	big[half] = '\0';
-
-	struct exp_var v[] = { { "big", big } };
-	char *got = exp_string("$big$big", v, 1, err, sizeof(err));
-
-	/* Exactly 64 KiB is allowed, one byte more is not. */
-	CU_ASSERT_PTR_NOT_NULL(got);
-	if (got != NULL)
-		CU_ASSERT_EQUAL(strlen(got), 2 * half);
-	free(got);
-	got = exp_string("$big$big!", v, 1, err, sizeof(err));
-	CU_ASSERT_PTR_NULL(got);
-	TU_STR(err, "the expansion is longer than 65536 bytes");
-	got = exp_string("$big${big}$big", v, 1, err, sizeof(err));
-	CU_ASSERT_PTR_NULL(got);
-	TU_STR(err, "the expansion is longer than 65536 bytes");
-	free(big);
-}
-
-static void test_exp_error_buffer(void)
-{
-	char small[8];
-
-	/* The message is cut to the buffer; no buffer at all is allowed. */
-	CU_ASSERT_PTR_NULL(exp_string("$foo", test_vars, UNIT_COUNT(test_vars),
-				      small, sizeof(small)));
-	TU_STR(small, "unknown");
-	CU_ASSERT_PTR_NULL(exp_string("$foo", test_vars, UNIT_COUNT(test_vars), NULL, 0));
-	/* No variables at all. */
-	char err[100] = "";
-	char *got = exp_string("plain", NULL, 0, err, sizeof(err));
-
-	TU_STR(got, "plain");
-	free(got);
-	CU_ASSERT_PTR_NULL(exp_string("$x", NULL, 0, err, sizeof(err)));
-	TU_STR(err, "unknown variable $x");
-}
-
 /* ------------------------------------------------------------ patterns */
 
 static void test_full_address(void)
@@ -823,14 +678,16 @@ static void test_rule_errors(void)
 	RW(bad_regex_elsewhere, RW_WHERE_ENV_TO, "a@x.example", "a@y.example");
 	RW(lookup, RW_WHERE_ENV_TO, "a@other.example", NULL);
 	RW_FAILS(lookup, RW_WHERE_ENV_TO, "a@x.example",
-		 "rewrite rule 2 ('*@x.example'): cannot expand '${lookup' at send time");
+		 "rewrite rule 2 ('*@x.example'): noq cannot read a ${lookup} file in a "
+		 "rewrite rule's replacement");
 	RW_FAILS(unknown, RW_WHERE_ENV_TO, "a@x.example",
-		 "rewrite rule 1 ('*@*'): unknown variable $primary_hostname");
+		 "rewrite rule 1 ('*@*'): variable $primary_hostname is not available in "
+		 "a rewrite rule's replacement");
 	RW(unknown, RW_WHERE_ENV_FROM, "a@x.example", NULL);
 	RW_FAILS(long_pattern, RW_WHERE_ENV_TO,
 		 "a@" A10 A10 A10 A10 A10 A10 A10 "aa.example",
 		 "rewrite rule 1 ('*@" A10 A10 A10 A10 A10 "aaaaaaaa...'): "
-		 "unknown variable $host");
+		 "variable $host is not supported by noq");
 }
 
 /* ------------------------------------------------- compiled from config */
@@ -929,7 +786,8 @@ static void test_compiled_send_time_refusal(void)
 		NULL, TU_SEMA);
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-	TU_HAS(r, "error: '${lookup' is not supported in a rewrite replacement");
+	TU_HAS(r, "error: rewrite replacement: noq cannot read a ${lookup} file in a "
+	       "rewrite rule's replacement");
 	CU_ASSERT_PTR_NULL(r->model);
 	tu_free(r);
 
@@ -945,8 +803,8 @@ static void test_compiled_send_time_refusal(void)
 	CU_ASSERT_EQUAL(rw_address(&rule, 1, RW_WHERE_ENV_FROM, "ford@hitch.example", &out,
 				   NULL, err, sizeof(err)), -1);
 	CU_ASSERT_PTR_NULL(out);
-	TU_STR(err, "rewrite rule 1 ('*@hitch.example'): cannot expand '${lookup' "
-	       "at send time");
+	TU_STR(err, "rewrite rule 1 ('*@hitch.example'): noq cannot read a ${lookup} "
+	       "file in a rewrite rule's replacement");
 	/* Not an F address: the rule does not apply. */
 	CU_ASSERT_EQUAL(rw_address(&rule, 1, RW_WHERE_ENV_TO, "ford@hitch.example", &out,
 				   NULL, err, sizeof(err)), 0);
@@ -954,47 +812,6 @@ static void test_compiled_send_time_refusal(void)
 }
 
 /* ---------------------------------------------------------------- main */
-
-/* exp_check(): what noqc asks before it accepts a send-time expansion. */
-static void test_exp_check(void)
-{
-	static const char *const names[] = { "local_part", "domain" };
-	char err[200];
-	size_t pos, len;
-
-	CU_ASSERT_EQUAL(exp_check("$local_part@${domain}", names, 2, &pos, &len, err,
-				  sizeof(err)), 0);
-	CU_ASSERT_EQUAL(exp_check("\\N${if}\\N \\$x", names, 2, &pos, &len, err,
-				  sizeof(err)), 0);
-	CU_ASSERT_EQUAL(exp_check("x ${if eq{$local_part}{vip}}", names, 2, &pos, &len,
-				  err, sizeof(err)), -1);
-	CU_ASSERT_STRING_EQUAL(err, "cannot expand '${if' at send time");
-	CU_ASSERT_EQUAL(pos, 2);
-	CU_ASSERT_EQUAL(len, 4);
-	CU_ASSERT_EQUAL(exp_check("a-$home", names, 2, &pos, &len, err, sizeof(err)), -1);
-	CU_ASSERT_STRING_EQUAL(err, "unknown variable $home");
-	CU_ASSERT_EQUAL(pos, 2);
-	CU_ASSERT_EQUAL(len, 5);
-	CU_ASSERT_EQUAL(exp_check("${sender_address}", names, 2, &pos, &len, err,
-				  sizeof(err)), -1);
-	CU_ASSERT_EQUAL(pos, 0);
-	CU_ASSERT_EQUAL(len, 17);
-	CU_ASSERT_EQUAL(exp_check("x$", names, 2, &pos, &len, err, sizeof(err)), -1);
-	CU_ASSERT_EQUAL(pos, 1);
-	CU_ASSERT_EQUAL(len, 1);
-	CU_ASSERT_EQUAL(exp_check("\\x00", names, 2, &pos, &len, err, sizeof(err)), -1);
-	CU_ASSERT_EQUAL(pos, 0);
-	CU_ASSERT_EQUAL(len, 4);
-}
-
-static const struct unit_test exp_tests[] = {
-	{ "check", test_exp_check },
-	{ "variables", test_exp_variables },
-	{ "escapes", test_exp_escapes },
-	{ "errors", test_exp_errors },
-	{ "output bound", test_exp_bound },
-	{ "error buffer", test_exp_error_buffer },
-};
 
 static const struct unit_test pattern_tests[] = {
 	{ "full address", test_full_address },
@@ -1031,7 +848,6 @@ static const struct unit_test compiled_tests[] = {
 };
 
 static const struct unit_suite suites[] = {
-	{ "expander", NULL, NULL, exp_tests, UNIT_COUNT(exp_tests) },
 	{ "rewrite patterns", NULL, NULL, pattern_tests, UNIT_COUNT(pattern_tests) },
 	{ "rewrite flags", NULL, NULL, flag_tests, UNIT_COUNT(flag_tests) },
 	{ "rewrite results", NULL, NULL, result_tests, UNIT_COUNT(result_tests) },

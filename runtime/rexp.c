@@ -1,0 +1,173 @@
+/*
+ * rexp.c -- a router's options expanded for one address (lib/xp): the
+ * variables of the address, the message's headers, and the router's
+ * lists for match_* conditions.  Each expansion string is compiled once
+ * per routing run and kept.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "msg.h"
+#include "route_int.h"
+#include "xp.h"
+
+/** struct xcache - one compiled expansion, by its text. */
+struct xcache {
+	char *text;
+	struct xp *x;
+};
+
+void rt_xp_free(struct st *s)
+{
+	for (size_t i = 0; i < s->nxc; i++) {
+		free(s->xc[i].text);
+		xp_free(s->xc[i].x);
+	}
+	free(s->xc);
+	s->xc = NULL;
+	s->nxc = s->capxc = 0;
+}
+
+/*
+ * The compiled form of @text, compiled for a router's options when first
+ * seen.  NULL with @msg set when it does not compile (noqc refuses such
+ * a configuration, so only a policy written by something else gets here).
+ */
+static struct xp *compiled(struct st *s, const char *text, char *msg, size_t msglen)
+{
+	for (size_t i = 0; i < s->nxc; i++)
+		if (strcmp(s->xc[i].text, text) == 0)
+			return s->xc[i].x;
+	if (s->nxc == s->capxc) {
+		size_t c = s->capxc ? s->capxc * 2 : 16;
+		struct xcache *v = realloc(s->xc, c * sizeof(*v));
+
+		if (v == NULL) {
+			rt_oom(s);
+			return NULL;
+		}
+		s->xc = v;
+		s->capxc = c;
+	}
+
+	struct xp *x;
+	struct xp_err e;
+	char *t = strdup(text);
+
+	if (t == NULL) {
+		rt_oom(s);
+		return NULL;
+	}
+	if (xp_compile(text, XP_ROUTER, NULL, &x, &e) != 0) {
+		rt_fmt(msg, msglen, "%s", e.msg);
+		free(t);
+		return NULL;
+	}
+	s->xc[s->nxc++] = (struct xcache){ t, x };
+	return x;
+}
+
+/* $h_ and friends from the message being routed (none for -bt). */
+static int header(void *arg, const char *name, size_t len, int flavour, struct sb *out)
+{
+	const struct xenv *xe = arg;
+
+	if (xe->s->ctx->msg == NULL)
+		return 0;
+	return msg_header_expand(xe->s->ctx->msg, name, len, flavour, out);
+}
+
+static int match_list(void *arg, enum xp_list k, const char *list, const char *subject,
+		      char *msg, size_t msglen)
+{
+	const struct xenv *xe = arg;
+
+	return rt_match_text(xe->s, xe->a, xe->R, k, list, subject, msg, msglen);
+}
+
+/*
+ * Whether Exim's expansion would change @text: a '$' or a '\' in it.  Text
+ * without either is used as it is, which is also how noqc read it.
+ */
+bool rt_expands(const char *text)
+{
+	return strpbrk(text, "$\\") != NULL;
+}
+
+enum xres rt_expand_x(struct st *s, const struct att *a, const struct rtr *R,
+		      const char *what, const char *text, char **out, char *msg,
+		      size_t msglen)
+{
+	struct xenv xe = { s, a, R };
+	struct xp_env env = { 0 };
+	struct xp_err e;
+	struct sb b = SB_INIT;
+	struct xp *x;
+	char olp[PART_MAX];
+	const char *sender = s->ctx->sender ? s->ctx->sender : "";
+
+	*out = NULL;
+	if (!rt_expands(text)) {
+		if ((*out = strdup(text)) == NULL) {
+			rt_oom(s);
+			return XR_ERROR;
+		}
+		return XR_OK;
+	}
+	(void)what;
+	if ((x = compiled(s, text, msg, msglen)) == NULL)
+		return XR_ERROR;
+
+	/* The top-level address this one descends from. */
+	const char *top = s->res->v[s->res->v[a->node].top].addr;
+	size_t tl = rt_local_len(top);
+
+	snprintf(olp, sizeof(olp), "%.*s", (int)(tl < sizeof(olp) ? tl : sizeof(olp) - 1),
+		 top);
+	env.var[XV_LOCAL_PART] = a->lp;
+	env.var[XV_DOMAIN] = a->domain;
+	env.var[XV_HOME] = a->have_home ? a->home : NULL;
+	env.var[XV_LOCAL_PART_PREFIX] = a->prefix;
+	env.var[XV_LOCAL_PART_SUFFIX] = a->suffix;
+	env.var[XV_ADDRESS_DATA] = a->address_data;
+	env.var[XV_ORIGINAL_LOCAL_PART] = olp;
+	env.var[XV_ORIGINAL_DOMAIN] = top[tl] == '@' ? top + tl + 1 : "";
+	env.var[XV_SENDER_ADDRESS] = sender;
+	env.var[XV_PRIMARY_HOSTNAME] = s->primary_hostname;
+	env.var[XV_QUALIFY_DOMAIN] = s->qualify_domain;
+	env.var[XV_QUALIFY_RECIPIENT] = s->qualify_recipient;
+	env.var[XV_MESSAGE_SIZE] = s->ctx->message_size;
+	env.var[XV_CALLER_UID] = env.var[XV_ORIGINATOR_UID] = s->ctx->caller_uid;
+	env.var[XV_CALLER_GID] = env.var[XV_ORIGINATOR_GID] = s->ctx->caller_gid;
+	env.now = s->ctx->now;
+	env.header = header;
+	env.match_list = match_list;
+	env.arg = &xe;
+	if (xp_eval(x, &env, &b, &e) != 0) {
+		sb_free(&b);
+		if (e.msg[0] == 'o' && strcmp(e.msg, "out of memory") == 0) {
+			rt_oom(s);
+			return XR_ERROR;
+		}
+		rt_fmt(msg, msglen, "%s", e.msg);
+		return e.forced ? XR_FORCED : XR_ERROR;
+	}
+	if ((*out = sb_take(&b)) == NULL) {
+		rt_oom(s);
+		return XR_ERROR;
+	}
+	return XR_OK;
+}
+
+char *rt_expand(struct st *s, const struct att *a, const struct rtr *R, const char *what,
+		const char *text, char *msg, size_t msglen)
+{
+	char *out, m[MSG_MAX];
+
+	if (rt_expand_x(s, a, R, what, text, &out, m, sizeof(m)) != XR_OK && !s->hard)
+		rt_fmt(msg, msglen, "failed to expand \"%s\" in %s router: %s", what,
+		       R->o->name, m);
+	return out;
+}
