@@ -15,8 +15,10 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +60,34 @@ static void usage(FILE *out)
 	      "  -h, --help           print this help\n", out);
 }
 
+/* A lookup's file for noqc --expand, read now as noqc reads it for a policy. */
+static char *read_whole(void *arg, const char *path, size_t *len, char *msg, size_t msglen)
+{
+	FILE *f = fopen(path, "rb");
+	struct sb b = SB_INIT;
+	char buf[65536];
+	size_t n;
+
+	(void)arg;
+	if (f == NULL) {
+		snprintf(msg, msglen, "failed to open %s for linear search: %s", path,
+			 strerror(errno));
+		return NULL;
+	}
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		sb_put(&b, buf, n);
+	if (ferror(f) || b.err != SB_OK) {
+		snprintf(msg, msglen, "cannot read %s: %s", path,
+			 b.err != SB_OK ? "out of memory" : strerror(errno));
+		fclose(f);
+		sb_free(&b);
+		return NULL;
+	}
+	fclose(f);
+	*len = b.len;
+	return sb_take(&b);
+}
+
 /*
  * Expand one string with the variables noq has outside a message: Exim's
  * -be output, "Failed: REASON" when it cannot.  0, or 1 when it failed.
@@ -69,7 +99,10 @@ static int expand_one(const char *s, const struct xp_env *env)
 	struct sb out = SB_INIT;
 	int rc = 1;
 
-	if (xp_compile(s, XP_GLOBAL, NULL, &x, &e) == 0) {
+	/* Any place: like exim -be, every variable exists (most are empty). */
+	struct xp_hooks h = { NULL, read_whole, NULL };
+
+	if (xp_compile(s, 0, &h, &x, &e) == 0) {
 		if (xp_eval(x, env, &out, &e) == 0 && sb_str(&out) != NULL) {
 			printf("%s\n", sb_str(&out));
 			rc = 0;
@@ -85,7 +118,7 @@ static int expand_one(const char *s, const struct xp_env *env)
 /* noqc --expand: each string in @v, or each line of standard input. */
 static int expand_strings(char **v, int n)
 {
-	char host[256] = "localhost", uid[24], gid[24];
+	char host[256] = "localhost", uid[24], gid[24], sender[600];
 	struct xp_env env = { 0 };
 	int status = 0;
 
@@ -99,6 +132,12 @@ static int expand_strings(char **v, int n)
 	env.var[XV_QUALIFY_RECIPIENT] = host;
 	env.var[XV_CALLER_UID] = env.var[XV_ORIGINATOR_UID] = uid;
 	env.var[XV_CALLER_GID] = env.var[XV_ORIGINATOR_GID] = gid;
+	/* exim -be: the caller's address is the sender; no message (size 0). */
+	const struct passwd *pw = getpwuid(getuid());
+
+	snprintf(sender, sizeof(sender), "%s@%s", pw ? pw->pw_name : uid, host);
+	env.var[XV_SENDER_ADDRESS] = sender;
+	env.var[XV_MESSAGE_SIZE] = "0";
 	if (n > 0) {
 		for (int i = 0; i < n; i++)
 			status |= expand_one(v[i], &env);
@@ -107,11 +146,33 @@ static int expand_strings(char **v, int n)
 		size_t cap = 0;
 		ssize_t len;
 
+		struct sb acc = SB_INIT;
+
+		/* exim -be's reader: trailing white space goes, and a line
+		   ending in '\' continues on the next, whose leading white
+		   space goes. */
 		while ((len = getline(&line, &cap, stdin)) >= 0) {
-			if (len > 0 && line[len - 1] == '\n')
-				line[len - 1] = '\0';
-			status |= expand_one(line, &env);
+			size_t k = (size_t)len;
+			const char *t = line;
+
+			while (k > 0 && isspace((unsigned char)line[k - 1]))
+				k--;
+			if (acc.len > 0)
+				while (k > 0 && isspace((unsigned char)*t)) {
+					t++;
+					k--;
+				}
+			if (k > 0 && t[k - 1] == '\\') {
+				sb_put(&acc, t, k - 1);
+				continue;
+			}
+			sb_put(&acc, t, k);
+			status |= expand_one(acc.len ? sb_str(&acc) : "", &env);
+			sb_clear(&acc);
 		}
+		if (acc.len > 0)
+			status |= expand_one(sb_str(&acc), &env);
+		sb_free(&acc);
 		free(line);
 	}
 	if (fflush(stdout) != 0 || ferror(stdout)) {

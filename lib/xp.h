@@ -143,6 +143,22 @@ struct xp;
 int xp_compile(const char *s, unsigned place, const struct xp_hooks *hooks,
 	       struct xp **out, struct xp_err *e);
 
+/**
+ * xp_encode() - append the compiled form of @x to @out, as the policy
+ * stores it.  Returns 0, or -1 when @out refused it.
+ */
+int xp_encode(const struct xp *x, struct sb *out);
+
+/**
+ * xp_decode() - the expansion encoded in the @len octets at @data (by
+ * xp_encode()), with @src as its text for messages; every index, offset
+ * and kind is checked (each node reached once, nesting bounded), so bytes
+ * from a damaged file are refused, never run.  Returns 0 and *@out, or -1
+ * with @err.
+ */
+int xp_decode(const void *data, size_t len, const char *src, struct xp **out, char *err,
+	      size_t errlen);
+
 /** xp_free() - free @x (NULL allowed). */
 void xp_free(struct xp *x);
 

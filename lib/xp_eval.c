@@ -332,81 +332,125 @@ static bool ends_ci(const char *s, const char *suf)
 	return a >= b && strcasecmp(s + a - b, suf) == 0;
 }
 
+/* Caseless regex match of @pat against @s: 1, 0, or -1 with @msg. */
+static int re_ci(const char *pat, const char *s, size_t n, char *msg, size_t msglen)
+{
+	struct re *re;
+	int m;
+
+	if (re_compile(pat, strlen(pat), RE_CASELESS, &re, msg, msglen, NULL) != 0)
+		return -1;
+	m = re_match(re, s, n, NULL, 0, msg, msglen);
+	re_free(re);
+	return m;
+}
+
 /*
- * The plain rules of a domain or local-part list: "*", "*suffix", "@"
- * (the primary host name, domains only), "^regex", "!" before an item,
- * anything else compared caselessly.  1, 0, or -1 with @msg.
+ * Exim's check_string() for one domain or local-part item @t against the
+ * @n octets at @s, caselessly (as match_* conditions ask): "*", "*suffix",
+ * "^regex", "@" (the primary host name, domains only), else the text.
+ */
+static int string_item(struct ev *v, bool domain, const char *t, const char *s, size_t n,
+		       char *msg, size_t msglen)
+{
+	if (strcmp(t, "*") == 0)
+		return 1;
+	if (*t == '^')
+		return re_ci(t, s, n, msg, msglen);
+	if (domain && strcmp(t, "@") == 0) {
+		const char *ph = v->env->var[XV_PRIMARY_HOSTNAME];
+
+		return ph != NULL && strlen(ph) == n && strncasecmp(ph, s, n) == 0;
+	}
+	if (*t == '*') {
+		size_t k = strlen(t + 1);
+
+		return n >= k && strncasecmp(s + n - k, t + 1, k) == 0;
+	}
+	return strlen(t) == n && strncasecmp(t, s, n) == 0;
+}
+
+/* Exim's check_address() for item @t against address @s (caseless). */
+static int address_item(struct ev *v, const char *t, const char *s, char *msg, size_t msglen)
+{
+	const char *at = strrchr(s, '@');
+
+	if (*t == '\0')
+		return *s == '\0';
+	if (at == NULL)
+		return 0;       /* Exim: no @ in the subject of an address list match */
+	if (*t == '^')
+		return re_ci(t, s, strlen(s), msg, msglen);
+
+	const char *pat = strrchr(t, '@');
+
+	/* "joe@@": the domain part is '@', the primary host name. */
+	if (pat != NULL && pat > t && pat[-1] == '@' && pat[1] == '\0')
+		pat--;
+	if (pat == NULL)
+		return string_item(v, true, t, at + 1, strlen(at + 1), msg, msglen);
+
+	/* The local part: "*suffix", "*", or the text. */
+	size_t pl = (size_t)(pat - t), sl = (size_t)(at - s);
+	bool lp;
+
+	if (pl > 0 && t[0] == '*')
+		lp = sl >= pl - 1 && strncasecmp(s + sl - (pl - 1), t + 1, pl - 1) == 0;
+	else
+		lp = pl == sl && strncasecmp(t, s, sl) == 0;
+	if (!lp)
+		return 0;
+	return string_item(v, true, pat + 1, at + 1, strlen(at + 1), msg, msglen);
+}
+
+/*
+ * Exim's match_check_list() for the lists of match_* conditions without a
+ * caller's matcher (noqc --expand): items as above; "!" negates; the
+ * first item that matches decides; at the end, no unless the last item
+ * was negated.  1, 0, or -1 with @msg.
  */
 static int basic_match(struct ev *v, enum xp_list k, const char *list, const char *subj,
 		       char *msg, size_t msglen)
 {
 	struct list_iter it;
 	struct sb item = SB_INIT;
-	int rc = 0, got;
+	bool neg = false;
+	int rc = -2, got;
 
 	list_init(&it, list, 0);
-	while ((got = list_next(&it, &item)) == 1) {
+	while (rc == -2 && (got = list_next(&it, &item)) == 1) {
 		const char *t = sb_str(&item);
-		bool neg = false, hit;
+		int m;
 
+		neg = false;
 		while (*t == '!') {
 			neg = !neg;
 			t++;
 			while (xp_is_space((unsigned char)*t))
 				t++;
 		}
-		if (*t == '+' || strchr(t, ';') != NULL) {
-			snprintf(msg, msglen, "list item \"%s\" needs the policy's lists", t);
+		if (*t == '+' || strchr(t, ';') != NULL ||
+		    (*t == '@' && t[1] != '\0' &&
+		     (k != XL_ADDRESS || t[1] == '[' || strncmp(t, "@mx_", 4) == 0))) {
+			snprintf(msg, msglen, "list item \"%s\" is not supported by noq here", t);
 			rc = -1;
 			break;
 		}
-
-		const char *s = subj;
-
-		if (k == XL_ADDRESS && strchr(t, '@') == NULL && *t != '^' && *t != '*') {
-			/* An item without '@' matches the whole address (Exim). */
-		}
-		if (strcmp(t, "*") == 0) {
-			hit = true;
-		} else if (k == XL_DOMAIN && strcmp(t, "@") == 0) {
-			const char *ph = v->env->var[XV_PRIMARY_HOSTNAME];
-
-			hit = ph != NULL && strcasecmp(ph, s) == 0;
-		} else if (*t == '^') {
-			struct re *re;
-			char e[160];
-			int m;
-
-			if (re_compile(t, strlen(t), k == XL_LOCAL_PART ? 0 : RE_CASELESS, &re, e,
-				       sizeof(e), NULL) != 0) {
-				snprintf(msg, msglen, "%s", e);
-				rc = -1;
-				break;
-			}
-			m = re_match(re, s, strlen(s), NULL, 0, e, sizeof(e));
-			re_free(re);
-			if (m < 0) {
-				snprintf(msg, msglen, "%s", e);
-				rc = -1;
-				break;
-			}
-			hit = m == 1;
-		} else if (*t == '*') {
-			hit = ends_ci(s, t + 1);
-		} else {
-			hit = strcasecmp(s, t) == 0;
-		}
-		if (hit) {
+		if (k == XL_ADDRESS)
+			m = address_item(v, t, subj, msg, msglen);
+		else
+			m = string_item(v, k == XL_DOMAIN, t, subj, strlen(subj), msg, msglen);
+		if (m < 0)
+			rc = -1;
+		else if (m == 1)
 			rc = neg ? 0 : 1;
-			break;
-		}
 	}
-	if (got < 0 && rc == 0) {
+	if (got < 0 && rc == -2) {
 		snprintf(msg, msglen, "out of memory");
 		rc = -1;
 	}
 	sb_free(&item);
-	return rc;
+	return rc == -2 ? (neg ? 1 : 0) : rc;
 }
 
 /* ---- conditions --------------------------------------------------------- */
@@ -450,7 +494,7 @@ static int bool_cond(struct ev *v, uint32_t n, bool lax, const char *s, bool *re
 
 	while (k < dl && isdigit((unsigned char)d[k]))
 		k++;
-	if (k == dl && dl > 0) {
+	if (k == dl) {
 		*res = atoi(s) != 0;
 		if (lax && len > 1)
 			*res = true;
@@ -1316,6 +1360,9 @@ static int eval_op(struct ev *v, uint32_t n, struct sb *o)
 		rc = put(v, o, s + from, len);
 		break;
 	}
+	case XO_QUOTE_NONE:
+		rc = put(v, o, s, a.len);
+		break;
 	case XO_RXQUOTE:
 		for (size_t i = 0; rc == 0 && i < a.len; i++) {
 			if (!isalnum((unsigned char)s[i]))

@@ -50,7 +50,7 @@ enum xp_kind {
 /* Operators. */
 enum xp_opcode {
 	XO_LC = 1, XO_UC, XO_DOMAIN, XO_LOCAL_PART, XO_ADDRESS, XO_QUOTE,
-	XO_QUOTE_LOCAL_PART, XO_STRLEN, XO_LENGTH, XO_SUBSTR, XO_RXQUOTE,
+	XO_QUOTE_LOCAL_PART, XO_STRLEN, XO_LENGTH, XO_SUBSTR, XO_RXQUOTE, XO_QUOTE_NONE,
 };
 
 /* ${extract}: keyed or numbered. */

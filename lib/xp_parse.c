@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "re.h"
 #include "xp_int.h"
@@ -82,7 +83,7 @@ static const char *const exim_only_vars[] = {
 	"spool_directory", "tls_in_cipher", "tls_out_cipher", "transport_name",
 	"value", "version_number", "item", "domain_data", "local_part_data",
 	"parent_domain", "parent_local_part", "runrc", "message_age",
-	"h", "header", "acl_verify_message",
+	"h", "header", "acl_verify_message", "exim_version",
 };
 
 /* Exim's items noq does not run. */
@@ -149,6 +150,13 @@ static const struct {
 	{ "nwildlsearch", XK_NWILDLSEARCH }, { "iplsearch", XK_IPLSEARCH },
 };
 
+/* Exim's other lookup types. */
+static const char *const exim_lookups[] = {
+	"cdb", "dbm", "dbmjz", "dbmnz", "dnsdb", "dsearch", "ibase", "json", "ldap",
+	"ldapdn", "ldapm", "lmdb", "mysql", "nis", "nis0", "nisplus", "oracle", "passwd",
+	"pgsql", "redis", "sqlite", "spf", "testdb", "whoson",
+};
+
 static bool in_list(const char *const *v, size_t n, const char *s)
 {
 	for (size_t i = 0; i < n; i++)
@@ -169,6 +177,7 @@ struct pst {
 	struct xp *x;
 	struct xp_err *e;
 	int depth;
+	bool malformed;         /* a header name took a '}' (Exim's malformed_header) */
 };
 
 bool xp_is_space(int c)
@@ -324,8 +333,36 @@ static size_t name_len(const struct pst *p, const char *extra)
 
 /* ---- variables ---------------------------------------------------------- */
 
+/* Exim's hint after "unknown variable" for a name starting "acl_". */
+static const char *acl_hint(const char *nm)
+{
+	if (strncmp(nm, "acl_", 4) != 0)
+		return "";
+	if (nm[4] == 'c' || nm[4] == 'm')
+		return isalpha((unsigned char)nm[5])
+		       ? " (6th character of a user-defined ACL variable must be a digit or "
+			 "underscore)"
+		       : " (strict_acl_vars is set)";
+	return " (user-defined ACL variables must start acl_c or acl_m)";
+}
+
+/* A variable Exim has and noq does not set. */
+static bool exim_only(const char *nm)
+{
+	if (IN(exim_only_vars, nm))
+		return true;
+	if ((strncmp(nm, "acl_c", 5) == 0 || strncmp(nm, "acl_m", 5) == 0) &&
+	    !isalpha((unsigned char)nm[5]))
+		return true;
+	return strncmp(nm, "r_", 2) == 0 || strncmp(nm, "auth", 4) == 0 ||
+	       strncmp(nm, "tls_", 4) == 0 || strncmp(nm, "dkim_", 5) == 0 ||
+	       strncmp(nm, "regex", 5) == 0;
+}
+
 static const char *place_words(unsigned place)
 {
+	if (place == 0)
+		return "this place";
 	if (place & XP_TRANSPORT)
 		return "a transport's options (one transaction serves every recipient)";
 	if (place & XP_REWRITE)
@@ -374,12 +411,10 @@ static int variable(struct pst *p, struct chain *c, const char *name, size_t len
 		chain_add(p, c, n);
 		return 0;
 	}
-	if (IN(exim_only_vars, nm) || strncmp(nm, "acl_", 4) == 0 ||
-	    strncmp(nm, "r_", 2) == 0 || strncmp(nm, "auth", 4) == 0 ||
-	    strncmp(nm, "tls_", 4) == 0 || strncmp(nm, "dkim_", 5) == 0)
+	if (exim_only(nm))
 		return fail_at(p, pos, clen, "variable $%s is not supported by noq", nm);
-	return fail_at(p, pos, clen, braced ? "unknown variable in \"${%s}\""
-		       : "unknown variable name \"%s\"", nm);
+	return fail_at(p, pos, clen, braced ? "unknown variable in \"${%s}\"%s"
+		       : "unknown variable name \"%s\"%s", nm, acl_hint(nm));
 }
 
 /* Whether @name (@len bytes) starts a header variable; its flavour. */
@@ -420,6 +455,9 @@ static int header_name(struct pst *p, size_t from, uint32_t *off, uint32_t *nlen
 
 	size_t n = k - start;
 	char *buf = malloc(n + 2);
+
+	if (memchr(p->s + start, '}', n) != NULL)
+		p->malformed = true;
 
 	if (buf == NULL)
 		return oom(p);
@@ -505,7 +543,19 @@ static int read_subs(struct pst *p, uint32_t *sub, int n, int m, bool check_end,
  * Exim's process_yesno(): after a condition or lookup, "}" alone, or
  * "{yes}" then "}" or "{no}}" or "fail}".  The XN_YESNO node in *@out.
  */
+static int yesno_(struct pst *p, const char *type, size_t item_pos, uint32_t *out);
+
 static int yesno(struct pst *p, const char *type, size_t item_pos, uint32_t *out)
+{
+	if (yesno_(p, type, item_pos, out) == 0)
+		return 0;
+	if (p->malformed && p->e->pos != (size_t)-1)
+		snprintf(p->e->msg, sizeof(p->e->msg), "missing or misplaced { or } - could be "
+			 "header name not terminated by colon");
+	return -1;
+}
+
+static int yesno_(struct pst *p, const char *type, size_t item_pos, uint32_t *out)
 {
 	uint32_t n = node(p, XN_YESNO, item_pos);
 	uint32_t a = XP_NONE, b = XP_NONE;
@@ -597,6 +647,35 @@ static int check_regex(struct pst *p, uint32_t h, size_t at)
 }
 
 /* ---- conditions --------------------------------------------------------- */
+
+/* @t (@n bytes) without surrounding white space: its new length. */
+static size_t bool_trim(const char **t, size_t n)
+{
+	while (n > 0 && xp_is_space((unsigned char)**t)) {
+		(*t)++;
+		n--;
+	}
+	while (n > 0 && xp_is_space((unsigned char)(*t)[n - 1]))
+		n--;
+	return n;
+}
+
+/* Whether ${if bool{}} takes @t (@n bytes): Exim's bool rule. */
+static bool bool_word(const char *t, size_t n)
+{
+	n = bool_trim(&t, n);
+	if (n == 0)
+		return true;
+
+	size_t k = t[0] == '-' ? 1 : 0;
+
+	while (k < n && isdigit((unsigned char)t[k]))
+		k++;
+	if (k == n)
+		return true;
+	return (n == 4 && strncasecmp(t, "true", 4) == 0) || (n == 3 && strncasecmp(t, "yes", 3) == 0) ||
+	       (n == 5 && strncasecmp(t, "false", 5) == 0) || (n == 2 && strncasecmp(t, "no", 2) == 0);
+}
 
 static int two_args(struct pst *p, const char *opname, uint32_t *a, uint32_t *b,
 		    bool expand_second, size_t *second_pos)
@@ -770,10 +849,11 @@ static int parse_cond(struct pst *p, uint32_t *out)
 			found = true;
 		}
 		if (!found) {
-			if (IN(exim_only_vars, vn))
+			if (exim_only(vn))
 				return fail_at(p, vat, vl, "variable $%s is not supported by noq",
 					       vn);
-			return fail_at(p, vat, vl, "unknown variable \"%s\" after \"def:\"", vn);
+			return fail_at(p, vat, vl, "unknown variable \"%s\" after \"def:\"%s", vn,
+				       acl_hint(vn));
 		}
 		break;
 	}
@@ -795,12 +875,20 @@ static int parse_cond(struct pst *p, uint32_t *out)
 	}
 	case XC_BOOL: case XC_BOOL_LAX: {
 		int got;
+		size_t bp;
+		const char *t;
+		size_t tl;
 
 		skip_ws(p);
 		if (cur(p) != '{')
 			return fail_at(p, p->i, 1, "missing { after \"%s\"", name);
-		if (read_subs(p, &a, 1, 1, false, name, at, &got, NULL) != 0)
+		if (read_subs(p, &a, 1, 1, false, name, at, &got, &bp) != 0)
 			return -1;
+		/* Exim checks the value even where the branch is not taken:
+		   noqc checks a fixed one now. */
+		if (c == XC_BOOL && chain_literal(p, a, &t, &tl) && !bool_word(t, tl))
+			return fail_at(p, bp, p->i - bp, "unrecognised boolean value \"%.*s\"",
+				       (int)bool_trim(&t, tl), t);
 		break;
 	}
 	case XC_AND: case XC_OR: {
@@ -821,8 +909,14 @@ static int parse_cond(struct pst *p, uint32_t *out)
 
 			uint32_t sub;
 
-			if (parse_cond(p, &sub) != 0)
+			if (parse_cond(p, &sub) != 0) {
+				size_t ml = strlen(p->e->msg);
+
+				if (p->e->msg[0] != '\0')
+					snprintf(p->e->msg + ml, sizeof(p->e->msg) - ml,
+						 " inside \"%s{...}\" condition", name);
 				return -1;
+			}
 			chain_add(p, &ch, sub);
 			skip_ws(p);
 			if (cur(p) != '}')
@@ -876,7 +970,29 @@ static int parse_cond(struct pst *p, uint32_t *out)
 
 /* ---- items -------------------------------------------------------------- */
 
-/* A number argument that must be literal for noq to know it. */
+/* Whether the condition tree at @n holds a match_* condition. */
+static bool has_list_match(const struct xp *x, uint32_t n)
+{
+	const struct xp_node *c = &x->n[n];
+
+	if (c->op == XC_MATCH_ADDRESS || c->op == XC_MATCH_DOMAIN || c->op == XC_MATCH_LOCAL_PART)
+		return true;
+	if (c->op == XC_AND || c->op == XC_OR)
+		for (uint32_t s = c->a; s != XP_NONE; s = x->n[s].next)
+			if (has_list_match(x, s))
+				return true;
+	return false;
+}
+
+/* Whether nodes in [@from, nn) read $value or $n. */
+static bool reads_match_vars(const struct xp *x, uint32_t from)
+{
+	for (uint32_t i = from; i < x->nn; i++)
+		if (x->n[i].kind == XN_VALUE || x->n[i].kind == XN_NUM)
+			return true;
+	return false;
+}
+
 static int item_if(struct pst *p, size_t at, uint32_t *out)
 {
 	uint32_t n = node(p, XN_IF, at), cnd, yn;
@@ -886,8 +1002,16 @@ static int item_if(struct pst *p, size_t at, uint32_t *out)
 	skip_ws(p);
 	if (parse_cond(p, &cnd) != 0)
 		return -1;
+
+	uint32_t strings = p->x->nn;
+
 	if (yesno(p, "if", at, &yn) != 0)
 		return -1;
+	/* Exim sets $value and $0.. from the item of a match_* list that
+	   matched; noq does not, so it refuses strings that read them. */
+	if (has_list_match(p->x, cnd) && reads_match_vars(p->x, strings))
+		return fail_at(p, at, p->i - at, "$value and $0.. after match_domain, "
+			       "match_local_part or match_address are not supported by noq");
 	p->x->n[n].a = cnd;
 	p->x->n[n].d = yn;
 	*out = n;
@@ -912,8 +1036,8 @@ static int item_sg(struct pst *p, size_t at, uint32_t *out)
 	size_t len;
 
 	if (!chain_literal(p, sub[2], &t, &len))
-		return fail_at(p, pos[2], p->i - 1 - pos[2], "the replacement of ${sg} must "
-			       "be fixed text in noq (write \\$1 for a group)");
+		return fail_at(p, pos[2], p->i - 1 - pos[2], "a ${sg} replacement that is not "
+			       "fixed text is not supported by noq (write \\$1 for a group)");
 
 	char *copy = strndup(t, len);
 	struct pst q = *p;
@@ -980,6 +1104,10 @@ static int item_extract(struct pst *p, size_t at, uint32_t *out)
 
 			while (k < len && isdigit((unsigned char)t[k]))
 				k++;
+			if (k == len && k - (t[0] == '-') > 9)
+				return fail_at(p, at, p->i - at, "field number \"%.*s\" of ${extract} "
+					       "is too large (noq refuses the numbers Exim would wrap "
+					       "around)", (int)len, t);
 			if (k == len)
 				nargs = 3;
 		}
@@ -1000,6 +1128,21 @@ static int item_extract(struct pst *p, size_t at, uint32_t *out)
 	return 0;
 }
 
+/* Whether strtol() reads all of @t (@n bytes) as a number in int range,
+   not negative when @positive: Exim's check of ${substr} arguments. */
+static bool int_word(const char *t, size_t n, bool positive)
+{
+	char buf[32], *end;
+	long v;
+
+	if (n >= sizeof(buf))
+		return false;
+	memcpy(buf, t, n);
+	buf[n] = '\0';
+	v = strtol(buf, &end, 10);
+	return *end == '\0' && v <= 2147483647L && v >= (positive ? 0 : -2147483647L - 1);
+}
+
 static int item_substr(struct pst *p, size_t at, bool length, uint32_t *out)
 {
 	uint32_t sub[3];
@@ -1008,6 +1151,18 @@ static int item_substr(struct pst *p, size_t at, bool length, uint32_t *out)
 
 	if (read_subs(p, sub, length ? 2 : 3, 2, true, nm, at, &got, NULL) != 0)
 		return -1;
+
+	/* Exim checks the numbers even where the branch is not taken:
+	   noqc checks fixed ones now. */
+	for (int i = 0; i < got - 1; i++) {
+		const char *t;
+		size_t tl;
+		bool second = (length && got == 2) || i == 1;
+
+		if (chain_literal(p, sub[i], &t, &tl) && !int_word(t, tl, second))
+			return fail_at(p, at, p->i - at, "\"%.*s\" is not a%s number (in \"%s\" "
+				       "expansion)", (int)tl, t, second ? " positive" : "", nm);
+	}
 
 	uint32_t n = node(p, XN_SUBSTR, at);
 
@@ -1187,14 +1342,14 @@ static int item_lookup(struct pst *p, size_t at, uint32_t *out)
 	int k = -1;
 
 	skip_ws(p);
-	if (cur(p) != '{')
-		return fail_at(p, at, p->i - at, "noq supports only single-key lookups "
-			       "(lsearch, wildlsearch, nwildlsearch, iplsearch)");
-	if (brace_arg(p, &key, "missing '}' after lookup key") != 0)
+	if (cur(p) == '{' && brace_arg(p, &key, "missing '}' after lookup key") != 0)
 		return -1;
 	skip_ws(p);
 	if (!isalpha(cur(p)))
 		return fail_at(p, p->i, 1, "missing lookup type");
+	if (key == XP_NONE && p->s[p->i - 1] != '}')
+		return fail_at(p, at, p->i - at, "noq supports only single-key lookups "
+			       "(lsearch, wildlsearch, nwildlsearch, iplsearch)");
 	tat = p->i;
 	while (cur(p) != '\0' && cur(p) != '{' && !xp_is_space(cur(p)))
 		p->i++;
@@ -1206,10 +1361,20 @@ static int item_lookup(struct pst *p, size_t at, uint32_t *out)
 			if (strcmp(lookup_tab[i].name, type) == 0)
 				k = lookup_tab[i].k;
 	}
-	if (k < 0)
+	if (k < 0) {
+		char base[32];
+		size_t bl = strcspn(p->s + tat, "*,{ \t");
+
+		if (strncmp(p->s + tat, "partial", 7) == 0)
+			bl = 0;
+		snprintf(base, sizeof(base), "%.*s", (int)(bl < 31 ? bl : 31), p->s + tat);
+		if (bl == tl && !IN(exim_lookups, base))
+			return fail_at(p, tat, tl, "unknown lookup type \"%.*s\"",
+				       (int)(tl > 40 ? 40 : tl), p->s + tat);
 		return fail_at(p, tat, tl, "lookup type \"%.*s\" is not supported by noq "
 			       "(lsearch, wildlsearch, nwildlsearch, iplsearch are)",
 			       (int)(tl > 40 ? 40 : tl), p->s + tat);
+	}
 	skip_ws(p);
 	if (cur(p) != '{')
 		return fail_at(p, p->i, 1, "missing '{' for lookup file-or-query arg");
@@ -1293,7 +1458,24 @@ static int item_op(struct pst *p, size_t at, const char *name, size_t nl, uint32
 	memcpy(base, nm, nl + 1);
 	if (!IN(exim_ops_underscore, nm) && (arg = strchr(base, '_')) != NULL)
 		*arg++ = '\0';
-	for (size_t i = 0; i < sizeof(op_tab) / sizeof(op_tab[0]); i++)
+	if (strcmp(base, "quote") == 0 && arg != NULL) {
+		/* ${quote_TYPE:} quotes for a lookup type; lsearch and its kin
+		   have no quoting, so the text is kept. */
+		char *u = strchr(arg, '_');
+
+		if (u != NULL)
+			*u = '\0';
+		for (size_t i = 0; i < sizeof(lookup_tab) / sizeof(lookup_tab[0]); i++)
+			if (strcmp(lookup_tab[i].name, arg) == 0)
+				goto quoted_ok;
+		if (IN(exim_lookups, arg))
+			return fail_at(p, at, nl + 2, "expansion operator ${%s:} is not supported "
+				       "by noq", nm);
+		return fail_at(p, at, nl + 2, "unknown lookup type \"%s\"", arg);
+quoted_ok:
+		op = XO_QUOTE_NONE;
+	}
+	for (size_t i = 0; op < 0 && i < sizeof(op_tab) / sizeof(op_tab[0]); i++)
 		if (strcmp(op_tab[i].name, base) == 0)
 			op = op_tab[i].op;
 	if (op < 0) {
@@ -1381,6 +1563,10 @@ static int dollar_brace(struct pst *p, struct chain *c, size_t at)
 				v = v * 10 + (unsigned long)(cur(p) - '0');
 			p->i++;
 		}
+		if (v >= 100000)
+			return fail_at(p, at, p->i - at, "$%.*s: no such variable (noq refuses "
+				       "the numbers Exim would wrap around)", (int)(p->i - at - 2),
+				       p->s + at + 2);
 		if (cur(p) != '}')
 			return fail_at(p, at, p->i - at, "} expected after number");
 		p->i++;
@@ -1484,6 +1670,7 @@ static unsigned escape(struct pst *p)
 static int parse_string(struct pst *p, bool ket_ends, uint32_t *head)
 {
 	struct chain c = { XP_NONE, XP_NONE };
+	size_t start = p->i;
 
 	if (++p->depth > XP_DEPTH_MAX)
 		return fail_at(p, p->i, 1, "expansions nested deeper than %d", XP_DEPTH_MAX);
@@ -1562,6 +1749,10 @@ static int parse_string(struct pst *p, bool ket_ends, uint32_t *head)
 					v = v * 10 + (unsigned long)(cur(p) - '0');
 				p->i++;
 			}
+			if (v >= 100000)
+				return fail_at(p, at, p->i - at, "$%.*s: no such variable (noq "
+					       "refuses the numbers Exim would wrap around)",
+					       (int)(p->i - at - 1), p->s + at + 1);
 
 			uint32_t n = node(p, XN_NUM, at);
 
@@ -1578,6 +1769,10 @@ static int parse_string(struct pst *p, bool ket_ends, uint32_t *head)
 		if (dollar_brace(p, &c, at) != 0)
 			return -1;
 	}
+	if (ket_ends && cur(p) == '\0')
+		return fail_at(p, start > 0 ? start - 1 : 0, 1, "missing } at end of string%s",
+			       p->malformed ? " - could be header name not terminated by colon"
+			       : "");
 	*head = c.head;
 	p->depth--;
 	return 0;

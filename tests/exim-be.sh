@@ -19,6 +19,18 @@
 #   !unsupported  noq is expected to refuse the construct: its output must
 #                 start with "Failed: " and contain "not supported by noq"
 #                 (what Exim does is not compared);
+#   !refused      noq refuses the string on purpose where Exim does not
+#                 (a deliberate difference, listed in noq.conf(5) under
+#                 "Expansions"): noq's output must start with "Failed: ";
+#                 what Exim does is not compared;
+#   !wording      both fail, and noq words it its own way on purpose
+#                 (one line naming the construct at its column, where
+#                 Exim's yes/no and curly-bracket messages quote the rest
+#                 of the string): noq's output must start with "Failed: ",
+#                 Exim's too;
+#   !known        a known difference not yet resolved, listed in
+#                 noq.conf(5) under "Expansions": not compared, but shown
+#                 and counted, so that the list stays visible;
 #   !args         the string is given as a command-line argument instead
 #                 (exim -be STRING..., noqc --expand STRING..., again all
 #                 in one run): on standard input Exim strips trailing white
@@ -92,7 +104,8 @@ mkdir -p "$tmp/spool" "$tmp/log"
 } >"$tmp/exim.conf"
 
 # The cases: $tmp/index has "LINE<TAB>FLAGS<TAB>STRING" for each (FLAGS:
-# "-", or the letters u, a, r for !unsupported, !args, !raw), in order;
+# "-", or the letters u, f, w, k, a, r for !unsupported, !refused,
+# !wording, !known, !args, !raw), in order;
 # $tmp/stdin the standard input of both programs; $tmp/args the strings
 # given as arguments, one a line.  Cases neither program can be given as
 # they are go to $tmp/broken.
@@ -119,6 +132,9 @@ function unraw(s,    out, c) {
 	s = $0; flags = ""
 	for (;;) {
 		if (substr(s, 1, 13) == "!unsupported ") { flags = flags "u"; s = substr(s, 14) }
+		else if (substr(s, 1, 9) == "!refused ") { flags = flags "f"; s = substr(s, 10) }
+		else if (substr(s, 1, 9) == "!wording ") { flags = flags "w"; s = substr(s, 10) }
+		else if (substr(s, 1, 7) == "!known ") { flags = flags "k"; s = substr(s, 8) }
 		else if (substr(s, 1, 6) == "!args ") { flags = flags "a"; s = substr(s, 7) }
 		else if (substr(s, 1, 5) == "!raw ") { flags = flags "r"; s = substr(s, 6) }
 		else break
@@ -224,7 +240,15 @@ BEGIN {
 		total++
 		if (flags ~ /u/)
 			ok = substr(n, 1, 8) == "Failed: " && index(n, "not supported by noq") > 0
-		else
+		else if (flags ~ /f/)
+			ok = substr(n, 1, 8) == "Failed: "
+		else if (flags ~ /w/)
+			ok = substr(n, 1, 8) == "Failed: " && substr(e, 1, 8) == "Failed: "
+		else if (flags ~ /k/) {
+			known++
+			printf "KNOWN line %d: %s\n    exim: %s\n    noq:  %s\n", nr, s, show(e), show(n)
+			ok = 1
+		} else
 			ok = e == n && e != "<no output>"
 		if (ok) {
 			passed++
@@ -234,6 +258,8 @@ BEGIN {
 		printf "FAIL line %d: %s\n", nr, s
 		if (flags ~ /u/)
 			printf "    (expected noq to fail: not supported by noq)\n"
+		if (flags ~ /f/)
+			printf "    (expected noq to refuse it)\n"
 		printf "    exim: %s\n", show(e)
 		printf "    noq:  %s\n", show(n)
 	}
@@ -244,7 +270,8 @@ BEGIN {
 			    count["e" m], count["n" m]
 			failed++
 		}
-	printf "exim-be.sh: %d cases, %d passed, %d failed\n", total, passed, total - passed
+	printf "exim-be.sh: %d cases, %d passed (%d of them known differences), %d failed\n", \
+	    total, passed, known, total - passed
 	exit !(failed == 0 && total > 0 && passed == total)
 }' || status=1
 

@@ -1,0 +1,291 @@
+/*
+ * xp_code.c -- a compiled expansion as bytes, for the policy: written by
+ * noqc (xp_encode), read back by noq (xp_decode), which checks every
+ * index and offset so that a damaged policy is refused, never run.
+ *
+ * Layout, little-endian: u32 nodes, u32 pool octets, u32 root, u32 0;
+ * then each node as u8 kind, u8 op, u16 flags, u32 a, b, c, d, next,
+ * pos, len (32 octets); then the pool.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xp_int.h"
+
+#define HDR 16
+#define NODE 32
+
+static void put32(unsigned char *p, uint32_t v)
+{
+	p[0] = (unsigned char)v;
+	p[1] = (unsigned char)(v >> 8);
+	p[2] = (unsigned char)(v >> 16);
+	p[3] = (unsigned char)(v >> 24);
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	       (uint32_t)p[3] << 24;
+}
+
+int xp_encode(const struct xp *x, struct sb *out)
+{
+	unsigned char h[HDR] = { 0 }, n[NODE];
+
+	put32(h, x->nn);
+	put32(h + 4, x->npool);
+	put32(h + 8, x->root);
+	if (sb_put(out, h, sizeof(h)) != 0)
+		return -1;
+	for (uint32_t i = 0; i < x->nn; i++) {
+		const struct xp_node *d = &x->n[i];
+
+		n[0] = d->kind;
+		n[1] = d->op;
+		n[2] = (unsigned char)d->flags;
+		n[3] = (unsigned char)(d->flags >> 8);
+		put32(n + 4, d->a);
+		put32(n + 8, d->b);
+		put32(n + 12, d->c);
+		put32(n + 16, d->d);
+		put32(n + 20, d->next);
+		put32(n + 24, d->pos);
+		put32(n + 28, d->len);
+		if (sb_put(out, n, sizeof(n)) != 0)
+			return -1;
+	}
+	return sb_put(out, x->pool, x->npool);
+}
+
+/* ---- decoding ----------------------------------------------------------- */
+
+struct chk {
+	const struct xp *x;
+	unsigned char *seen;
+	char *err;
+	size_t errlen;
+};
+
+static int bad(struct chk *c, uint32_t i, const char *what)
+{
+	snprintf(c->err, c->errlen, "compiled expansion: node %u: %s", i, what);
+	return -1;
+}
+
+static bool pool_range(const struct xp *x, uint32_t off, uint32_t len)
+{
+	return off <= x->npool && len <= x->npool - off;
+}
+
+/* A pool string at @off of @len octets followed by its NUL. */
+static bool pool_cstr(const struct xp *x, uint32_t off, uint32_t len)
+{
+	return pool_range(x, off, len) && len < x->npool - off && x->pool[off + len] == '\0';
+}
+
+static int walk(struct chk *c, uint32_t h, int depth);
+
+/* Node @i is of kind @k, reached once. */
+static int child(struct chk *c, uint32_t i, enum xp_kind k, int depth)
+{
+	if (i >= c->x->nn || c->x->n[i].kind != k)
+		return bad(c, i, "a child of the wrong kind");
+	if (c->x->n[i].next != XP_NONE)
+		return bad(c, i, "a single node with a successor");
+	return walk(c, i, depth);
+}
+
+static int check_node(struct chk *c, uint32_t i, int depth)
+{
+	const struct xp *x = c->x;
+	const struct xp_node *n = &x->n[i];
+
+	if (n->flags & ~(XF_YES | XF_NO | XF_FAIL | XF_NEG | XF_B | XF_C))
+		return bad(c, i, "unknown flags");
+	switch (n->kind) {
+	case XN_TEXT:
+		return pool_range(x, n->a, n->b) ? 0 : bad(c, i, "text outside the pool");
+	case XN_VAR:
+		return n->a < XV_N ? 0 : bad(c, i, "unknown variable");
+	case XN_HDR:
+		return n->op <= XH_LIST && n->b > 0 && pool_range(x, n->a, n->b) ? 0
+		       : bad(c, i, "bad header name");
+	case XN_NUM:
+	case XN_VALUE:
+		return 0;
+	case XN_IF:
+		if (child(c, n->a, XN_COND, depth) != 0)
+			return -1;
+		return child(c, n->d, XN_YESNO, depth);
+	case XN_YESNO:
+		if (walk(c, n->a, depth) != 0)
+			return -1;
+		return walk(c, n->b, depth);
+	case XN_OP:
+		if (n->op < XO_LC || n->op > XO_QUOTE_NONE)
+			return bad(c, i, "unknown operator");
+		return walk(c, n->a, depth);
+	case XN_SUBSTR:
+		if (n->op != XO_SUBSTR && n->op != XO_LENGTH)
+			return bad(c, i, "unknown substring item");
+		/* fall through */
+	case XN_SG:
+	case XN_READFILE:
+		if (walk(c, n->a, depth) != 0 || walk(c, n->b, depth) != 0)
+			return -1;
+		return n->kind == XN_READFILE ? 0 : walk(c, n->c, depth);
+	case XN_EXTRACT:
+		if (n->op != XE_KEYED && n->op != XE_NUMBERED)
+			return bad(c, i, "unknown extraction");
+		if (walk(c, n->a, depth) != 0 || walk(c, n->b, depth) != 0 ||
+		    walk(c, n->c, depth) != 0)
+			return -1;
+		return child(c, n->d, XN_YESNO, depth);
+	case XN_LOOKUP:
+		if (n->op < XK_LSEARCH || n->op > XK_IPLSEARCH)
+			return bad(c, i, "unknown lookup type");
+		if (!pool_range(x, n->b, n->c) ||
+		    (n->c > 0 && x->pool[n->b + n->c - 1] != '\0'))
+			return bad(c, i, "lookup table outside the pool");
+		{
+			/* Entries are key and data pairs of strings. */
+			uint32_t nul = 0;
+
+			for (uint32_t k = 0; k < n->c; k++)
+				nul += x->pool[n->b + k] == '\0';
+			if (nul % 2 != 0)
+				return bad(c, i, "lookup table with a key and no data");
+		}
+		if (walk(c, n->a, depth) != 0)
+			return -1;
+		return child(c, n->d, XN_YESNO, depth);
+	case XN_COND:
+		switch (n->op) {
+		case XC_DEF:
+			if (n->flags & XF_B)
+				return n->b > 0 && pool_range(x, n->a, n->b) ? 0
+				       : bad(c, i, "bad header name");
+			return n->c < XV_N ? 0 : bad(c, i, "unknown variable");
+		case XC_AND:
+		case XC_OR:
+			for (uint32_t s = n->a; s != XP_NONE; s = x->n[s].next) {
+				if (s >= x->nn || x->n[s].kind != XN_COND)
+					return bad(c, i, "a sub-condition that is not one");
+				if (c->seen[s])
+					return bad(c, s, "a node reached twice");
+				c->seen[s] = 1;
+				if (depth > 2 * XP_DEPTH_MAX)
+					return bad(c, s, "nested too deep");
+				if (check_node(c, s, depth + 1) != 0)
+					return -1;
+			}
+			return 0;
+		case XC_MATCH_ADDRESS:
+		case XC_MATCH_DOMAIN:
+		case XC_MATCH_LOCAL_PART:
+			if (!pool_cstr(x, n->b, n->c))
+				return bad(c, i, "list outside the pool");
+			return walk(c, n->a, depth);
+		default:
+			if (n->op < XC_DEF || n->op > XC_OR)
+				return bad(c, i, "unknown condition");
+			if (walk(c, n->a, depth) != 0)
+				return -1;
+			return walk(c, n->b, depth);
+		}
+	default:
+		return bad(c, i, "unknown kind");
+	}
+}
+
+/* The chain from @h: each node once, nesting bounded. */
+static int walk(struct chk *c, uint32_t h, int depth)
+{
+	if (depth > 2 * XP_DEPTH_MAX)
+		return bad(c, h, "nested too deep");
+	for (uint32_t i = h; i != XP_NONE; i = c->x->n[i].next) {
+		if (i >= c->x->nn)
+			return bad(c, i, "index out of range");
+		if (c->seen[i])
+			return bad(c, i, "a node reached twice");
+		c->seen[i] = 1;
+		if (check_node(c, i, depth + 1) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int xp_decode(const void *data, size_t len, const char *src, struct xp **out, char *err,
+	      size_t errlen)
+{
+	const unsigned char *p = data;
+	struct xp *x;
+	uint32_t nn, np;
+
+	*out = NULL;
+	if (len < HDR) {
+		snprintf(err, errlen, "compiled expansion: %zu octets, too short", len);
+		return -1;
+	}
+	nn = get32(p);
+	np = get32(p + 4);
+	if (nn > (len - HDR) / NODE || (size_t)np != len - HDR - (size_t)nn * NODE ||
+	    get32(p + 12) != 0) {
+		snprintf(err, errlen, "compiled expansion: sizes do not add up");
+		return -1;
+	}
+	if ((x = calloc(1, sizeof(*x))) == NULL)
+		goto oom;
+	x->nn = x->capn = nn;
+	x->npool = x->cappool = np;
+	x->root = get32(p + 8);
+	x->n = calloc(nn ? nn : 1, sizeof(*x->n));
+	x->pool = malloc(np + 1);
+	x->src = strdup(src);
+	if (x->n == NULL || x->pool == NULL || x->src == NULL)
+		goto oom;
+	for (uint32_t i = 0; i < nn; i++) {
+		const unsigned char *q = p + HDR + (size_t)i * NODE;
+		struct xp_node *d = &x->n[i];
+
+		d->kind = q[0];
+		d->op = q[1];
+		d->flags = (uint16_t)(q[2] | q[3] << 8);
+		d->a = get32(q + 4);
+		d->b = get32(q + 8);
+		d->c = get32(q + 12);
+		d->d = get32(q + 16);
+		d->next = get32(q + 20);
+		d->pos = get32(q + 24);
+		d->len = get32(q + 28);
+	}
+	memcpy(x->pool, p + HDR + (size_t)nn * NODE, np);
+	x->pool[np] = '\0';
+
+	struct chk c = { x, calloc(nn ? nn : 1, 1), err, errlen };
+
+	if (c.seen == NULL)
+		goto oom;
+	if (x->root != XP_NONE && x->root >= nn) {
+		snprintf(err, errlen, "compiled expansion: root out of range");
+		free(c.seen);
+		xp_free(x);
+		return -1;
+	}
+	if (walk(&c, x->root, 0) != 0) {
+		free(c.seen);
+		xp_free(x);
+		return -1;
+	}
+	free(c.seen);
+	*out = x;
+	return 0;
+oom:
+	xp_free(x);
+	snprintf(err, errlen, "out of memory");
+	return -1;
+}
