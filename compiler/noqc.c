@@ -63,27 +63,15 @@ static void usage(FILE *out)
 /* A lookup's file for noqc --expand, read now as noqc reads it for a policy. */
 static char *read_whole(void *arg, const char *path, size_t *len, char *msg, size_t msglen)
 {
-	FILE *f = fopen(path, "rb");
 	struct sb b = SB_INIT;
-	char buf[65536];
-	size_t n;
 
 	(void)arg;
-	if (f == NULL) {
+	if (sb_read_file(&b, path) != 0) {
 		snprintf(msg, msglen, "failed to open %s for linear search: %s", path,
 			 strerror(errno));
-		return NULL;
-	}
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		sb_put(&b, buf, n);
-	if (ferror(f) || b.err != SB_OK) {
-		snprintf(msg, msglen, "cannot read %s: %s", path,
-			 b.err != SB_OK ? "out of memory" : strerror(errno));
-		fclose(f);
 		sb_free(&b);
 		return NULL;
 	}
-	fclose(f);
 	*len = b.len;
 	return sb_take(&b);
 }

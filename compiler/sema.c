@@ -57,6 +57,9 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -299,13 +302,119 @@ bool sema_check_rcpt(struct sema *s, const struct ast_option *o, const char *fie
 	return true;
 }
 
-/* What check_list() needs: where the expansion is. */
+/* ---- compiled expansions for the policy --------------------------------- */
+
+/* What the compile hooks need: where the expansion is. */
 struct xp_where {
 	struct sema *s;
 	const struct ast_option *o;
 	size_t base;
 	const char *what;
 };
+
+/*
+ * A ${lookup} file, read at compile time: its text goes into the policy,
+ * and its digest among the sources, so noq warns when it changes.
+ */
+static char *read_lookup(void *arg, const char *path, size_t *len, char *msg, size_t msglen)
+{
+	struct sema *s = ((const struct xp_where *)arg)->s;
+	struct sb b = SB_INIT;
+
+	if (sb_read_file(&b, path) != 0) {
+		snprintf(msg, msglen, "failed to open %s for linear search: %s", path,
+			 strerror(errno));
+		sb_free(&b);
+		return NULL;
+	}
+	if (srcmgr_add(s->sm, path, b.p ? b.p : "", b.len, LOC_NONE_FILE, NULL) ==
+	    LOC_NONE_FILE) {
+		sb_free(&b);
+		snprintf(msg, msglen, "out of memory");
+		return NULL;
+	}
+	*len = b.len;
+	return sb_take(&b);
+}
+
+void sema_add_expr(struct sema *s, unsigned place, const char *text, const struct xp *x)
+{
+	struct sb code = SB_INIT;
+
+	if (strpbrk(text, "$\\") == NULL)
+		return;         /* noq uses such text as it is */
+	if (s->nxv == s->capxv) {
+		size_t c = s->capxv ? s->capxv * 2 : 32;
+		struct mdl_expr *v = realloc(s->xv, c * sizeof(*v));
+
+		if (v == NULL) {
+			sema_oom(s);
+			return;
+		}
+		s->xv = v;
+		s->capxv = c;
+	}
+	if (xp_encode(x, &code) != 0) {
+		sb_free(&code);
+		sema_oom(s);
+		return;
+	}
+
+	struct mdl_expr *e = &s->xv[s->nxv];
+
+	e->place = place;
+	e->text = sema_mstrdup(s, text);
+	e->len = code.len;
+	e->x = NULL;
+	e->code = arena_alloc(&s->m->arena, code.len ? code.len : 1);
+	if (e->text == NULL || e->code == NULL) {
+		sb_free(&code);
+		sema_oom(s);
+		return;
+	}
+	memcpy((unsigned char *)(uintptr_t)e->code, code.p, code.len);
+	sb_free(&code);
+	s->nxv++;
+}
+
+int sema_keep_expr(struct sema *s, unsigned place, const char *text, struct xp_err *e)
+{
+	struct xp_where w = { s, NULL, 0, NULL };
+	struct xp_hooks h = { NULL, read_lookup, &w };
+	struct xp *x;
+
+	if (xp_compile(text, place, &h, &x, e) != 0)
+		return -1;
+	sema_add_expr(s, place, text, x);
+	xp_free(x);
+	return 0;
+}
+
+static int expr_order(const void *a, const void *b)
+{
+	const struct mdl_expr *x = a, *y = b;
+
+	return mdl_expr_cmp(x->place, x->text, y->place, y->text);
+}
+
+void sema_finish_exprs(struct sema *s)
+{
+	size_t n = 0;
+
+	if (s->nxv == 0)
+		return;
+	qsort(s->xv, s->nxv, sizeof(*s->xv), expr_order);
+	s->m->exprs = arena_alloc(&s->m->arena, s->nxv * sizeof(*s->m->exprs));
+	if (s->m->exprs == NULL) {
+		sema_oom(s);
+		return;
+	}
+	for (size_t i = 0; i < s->nxv; i++)
+		if (n == 0 || expr_order(&s->m->exprs[n - 1], &s->xv[i]) != 0)
+			s->m->exprs[n++] = s->xv[i];
+	s->m->nexprs = n;
+}
+
 
 /*
  * A match_* condition's list, checked as a list option is (unknown named
@@ -343,13 +452,15 @@ bool sema_check_send_time(struct sema *s, const struct ast_option *o, const char
 			  const char *text, size_t base, bool transport)
 {
 	struct xp_where w = { s, o, base, what };
-	struct xp_hooks h = { check_list, NULL, &w };
+	struct xp_hooks h = { check_list, read_lookup, &w };
 	struct xp_err e;
 	struct xp *x;
+	unsigned place = transport ? XP_TRANSPORT : XP_ROUTER;
 
 	if (text == NULL)
 		return false;
-	if (xp_compile(text, transport ? XP_TRANSPORT : XP_ROUTER, &h, &x, &e) == 0) {
+	if (xp_compile(text, place, &h, &x, &e) == 0) {
+		sema_add_expr(s, place, text, x);
 		xp_free(x);
 		return false;
 	}
@@ -423,6 +534,7 @@ static size_t lower_section(struct sema *s, enum sec_kind k, enum mdl_kind mk,
 
 static void sema_free(struct sema *s)
 {
+	free(s->xv);
 	free(s->main.v);
 	for (size_t i = 0; i < s->nlists; i++)
 		sema_mlist_free(&s->lists[i].m);
@@ -581,6 +693,15 @@ struct model *sema_build(const struct ast_config *cfg, struct srcmgr *sm,
 	s->m->nauths = lower_section(s, SEC_AUTHENTICATORS, MK_AUTHENTICATOR, &s->m->auths,
 				     &aobs);
 	sema_lower_rewrites(s);
+	for (size_t i = 0; i < s->m->nrewrites; i++) {
+		/* noqc checked each replacement (compiler/rewrite.c); kept here. */
+		struct xp_err e;
+		const char *r = s->m->rewrites[i].replacement;
+
+		if (strcmp(r, "*") != 0 && sema_keep_expr(s, XP_REWRITE, r, &e) != 0)
+			S_ERROR(s, NULL, "rewrite rule %zu: %s", i + 1, e.msg);
+	}
+	sema_finish_exprs(s);
 	if (cfg->rules[SEC_SOURCES].head != NULL)
 		sema_read_sources(s);
 	else

@@ -13,6 +13,7 @@
 
 #include "ast.h"
 #include "diag.h"
+#include "list.h"
 #include "misspell.h"
 #include "model.h"
 #include "sb.h"
@@ -787,13 +788,31 @@ void sema_setup_router(struct sema *s, size_t ri)
 
 	for (size_t i = 0; i < sizeof(xopts) / sizeof(xopts[0]); i++) {
 		l = sema_lfind(ob, xopts[i]);
-		if (l != NULL && l->o.str != NULL) {
-			char what[160];
+		if (l == NULL || l->o.str == NULL)
+			continue;
 
-			snprintf(what, sizeof(what), "option '%s' of router '%s'", xopts[i],
-				 R->name);
+		char what[160];
+
+		snprintf(what, sizeof(what), "option '%s' of router '%s'", xopts[i], R->name);
+		if (strcmp(xopts[i], "require_files") != 0) {
 			sema_check_send_time(s, l->src, what, l->o.str, 0, false);
+			continue;
 		}
+		/* Exim expands each item of require_files on its own. */
+		struct list_iter it;
+		struct sb item = SB_INIT;
+		int got;
+
+		list_init(&it, l->o.str, 0);
+		while ((got = list_next(&it, &item)) != 0) {
+			if (got < 0) {
+				sema_oom(s);
+				break;
+			}
+			if (sema_check_send_time(s, l->src, what, sb_str(&item), it.pos, false))
+				break;
+		}
+		sb_free(&item);
 	}
 
 	R->other_pre = const_condition(sema_lstr(ob, "condition"));

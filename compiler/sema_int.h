@@ -226,7 +226,19 @@ struct sema {
 	size_t nnodes, capnodes;
 	struct edge *edges;
 	size_t nedges, capedges;
+
+	struct mdl_expr *xv;            /* compiled expansions, for the model */
+	size_t nxv, capxv;
 };
+
+/* sema.c: keep @x, compiled from @text for @place, for the policy. */
+struct xp;
+void sema_add_expr(struct sema *s, unsigned place, const char *text, const struct xp *x);
+/* sema.c: compile @text for @place and keep it; 0, or -1 with @e set. */
+struct xp_err;
+int sema_keep_expr(struct sema *s, unsigned place, const char *text, struct xp_err *e);
+/* sema.c: the kept expansions into the model, sorted and unique. */
+void sema_finish_exprs(struct sema *s);
 
 #define S_ERROR(s, loc, ...) \
 	do { diag_error((s)->dg, (loc), __VA_ARGS__); (s)->errors++; } while (0)

@@ -15,6 +15,7 @@
 #include "options.h"
 #include "sb.h"
 #include "sema_int.h"
+#include "xp.h"
 
 /* ======================================================================
  * Phase 6: the single-transaction proof
@@ -362,5 +363,22 @@ void sema_prove(struct sema *s)
 	rt->errors_to = t0.errors_to ? sema_mstrdup(s, t0.errors_to) : NULL;
 	rt->headers_add = t0.headers_add ? sema_mstrdup(s, t0.headers_add) : NULL;
 	rt->headers_remove = t0.headers_remove ? sema_mstrdup(s, t0.headers_remove) : NULL;
+
+	/* noq expands these once per message, with a transport's variables:
+	   their compiled forms go into the policy. */
+	const char *xs[] = { rt->return_path, rt->errors_to, rt->headers_add,
+			     rt->headers_remove };
+
+	for (size_t i = 0; i < 4; i++) {
+		struct xp_err e;
+
+		/* The others were checked at their options, errors_to was not. */
+		if (xs[i] != NULL && sema_keep_expr(s, XP_TRANSPORT, xs[i], &e) != 0 && i == 1) {
+			const struct ast_option *o = s->r[fv->router].errors_to_o;
+
+			S_ERROR(s, o != NULL ? &o->loc : NULL, "option 'errors_to' of router '%s': "
+				"%s", s->r[fv->router].name, e.msg);
+		}
+	}
 	tuple_free(&t0);
 }

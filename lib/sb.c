@@ -3,6 +3,8 @@
  */
 #include "config.h"
 
+#include <errno.h>
+
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -155,4 +157,28 @@ void sb_free(struct sb *b)
 	b->p = NULL;
 	b->len = b->cap = 0;
 	b->err = SB_OK;
+}
+
+int sb_read_file(struct sb *b, const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char buf[65536];
+	size_t n;
+	int err = 0;
+
+	if (f == NULL)
+		return -1;
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+		if (sb_put(b, buf, n) != 0) {
+			err = ENOMEM;
+			break;
+		}
+	if (err == 0 && ferror(f))
+		err = errno ? errno : EIO;
+	fclose(f);
+	if (err != 0) {
+		errno = err;
+		return -1;
+	}
+	return 0;
 }

@@ -91,6 +91,13 @@ void sb_clear(struct sb *b);
 /** sb_free() - free the block (wiped for a secret); @b is empty again. */
 void sb_free(struct sb *b);
 
+/**
+ * sb_read_file() - append the whole of file @path to @b.  Returns 0, or
+ * -1 with errno set (ENOMEM when @b refused the text; @b keeps what it
+ * took).
+ */
+int sb_read_file(struct sb *b, const char *path);
+
 /** sb_wipe() - overwrite @n octets at @p with zeros in a way the compiler keeps. */
 void sb_wipe(void *p, size_t n);
 

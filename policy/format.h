@@ -23,7 +23,7 @@
 #define POL_MAGIC       "\x89NOQ\r\n\x1a\n"
 #define POL_MAGIC_LEN   8
 
-#define POL_MAJOR       1
+#define POL_MAJOR       2
 #define POL_MINOR       0
 
 #define POL_H_MAGIC     0    /* u8[8] */
@@ -62,7 +62,8 @@ enum pol_sect {
 	POL_SEC_REWRITES = 6,
 	POL_SEC_SOURCES = 7,
 	POL_SEC_ATABLES = 8,
-	POL_SEC_ADATA = 9,
+	POL_SEC_EXPRS = 9,
+	POL_SEC_ADATA = 10,
 };
 #define POL_SEC_LAST    POL_SEC_ADATA
 
@@ -120,6 +121,15 @@ enum pol_sect {
 #define POL_T_OFFSET    16   /* u64: from the start of ADATA, 8-aligned */
 #define POL_T_CHECKSUM  24   /* u64: pol_sum64() of the table's bytes */
 #define POL_ATAB_SIZE   32
+
+/* EXPRS: the compiled expansions, sorted by text then place, unique;
+   variable records, each this header, then @len octets of code
+   (xp_encode()), then zeros to the next multiple of 8. */
+#define POL_X_PLACE     0    /* u32: enum xp_place bit */
+#define POL_X_TEXT      4    /* u32: string, the expansion as written */
+#define POL_X_LEN       8    /* u32: octets of code */
+#define POL_X_ZERO      12   /* u32: 0 */
+#define POL_XREC_HDR    16
 
 /* ADATA: each table is nslots slots, then its records.  A slot is a u32
    hash and a u32 record position from the start of the table (0: empty). */

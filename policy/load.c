@@ -23,6 +23,7 @@
 
 #include "format.h"
 #include "policy.h"
+#include "xp.h"
 
 /** struct pol_view - one section of a loaded policy. */
 struct pol_view {
@@ -70,7 +71,7 @@ static const char *const sect_names[] = {
 	[POL_SEC_OPTIONS] = "options", [POL_SEC_ROUTE] = "route",
 	[POL_SEC_HOSTS] = "hosts", [POL_SEC_REWRITES] = "rewrites",
 	[POL_SEC_SOURCES] = "sources", [POL_SEC_ATABLES] = "alias tables",
-	[POL_SEC_ADATA] = "alias data",
+	[POL_SEC_EXPRS] = "expansions", [POL_SEC_ADATA] = "alias data",
 };
 
 static const uint32_t sect_recsize[] = {
@@ -78,7 +79,7 @@ static const uint32_t sect_recsize[] = {
 	[POL_SEC_OPTIONS] = POL_OPT_SIZE, [POL_SEC_ROUTE] = POL_ROUTE_SIZE,
 	[POL_SEC_HOSTS] = POL_HOST_SIZE, [POL_SEC_REWRITES] = POL_RW_SIZE,
 	[POL_SEC_SOURCES] = POL_SRC_SIZE, [POL_SEC_ATABLES] = POL_ATAB_SIZE,
-	[POL_SEC_ADATA] = 0,
+	[POL_SEC_EXPRS] = 0, [POL_SEC_ADATA] = 0,
 };
 
 /* ---- shared helpers (format.h) ------------------------------------------ */
@@ -408,6 +409,61 @@ static int check_route(const struct pol *p, char *err)
 	return 0;
 }
 
+static bool all_zero(const unsigned char *p, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i++)
+		if (p[i] != 0)
+			return false;
+	return true;
+}
+
+/*
+ * EXPRS: each record inside the section, its text a string, places known,
+ * sorted by text then place and unique, zero padding.  The code itself is
+ * checked when it is decoded (xp_decode()).
+ */
+static int check_exprs(struct pol *p, char *err)
+{
+	const struct pol_view *x = &p->s[POL_SEC_EXPRS];
+	uint64_t off = 0;
+	const char *prev = NULL;
+	uint32_t prev_place = 0;
+	int e;
+
+	for (uint32_t i = 0; i < x->count; i++) {
+		if (x->len - off < POL_XREC_HDR)
+			return pol_set_err(err, POL_EFORMAT, "expansion %u: past the section",
+					   (unsigned)i);
+
+		const unsigned char *r = x->p + off;
+		uint32_t place = pol_get32(r + POL_X_PLACE), len = pol_get32(r + POL_X_LEN);
+		uint64_t end = pol_align8(POL_XREC_HDR + (uint64_t)len);
+		const char *text;
+
+		if (end > x->len - off)
+			return pol_set_err(err, POL_EFORMAT, "expansion %u: %u octets of code "
+					   "past the section", (unsigned)i, (unsigned)len);
+		if ((e = get_str(p, pol_get32(r + POL_X_TEXT), false, &text, "expansion", i,
+				 err)))
+			return e;
+		if ((place != XP_ROUTER && place != XP_TRANSPORT && place != XP_REWRITE &&
+		     place != XP_GLOBAL) || pol_get32(r + POL_X_ZERO) != 0 ||
+		    !all_zero(r + POL_XREC_HDR + len, end - POL_XREC_HDR - len))
+			return pol_set_err(err, POL_EFORMAT, "expansion %u: bad place or padding",
+					   (unsigned)i);
+		if (prev != NULL && mdl_expr_cmp(prev_place, prev, place, text) >= 0)
+			return pol_set_err(err, POL_EFORMAT, "expansions not sorted or not "
+					   "unique at %u", (unsigned)i);
+		prev = text;
+		prev_place = place;
+		off += end;
+	}
+	if (off != x->len)
+		return pol_set_err(err, POL_EFORMAT, "expansions: %llu octets left over",
+				   (unsigned long long)(x->len - off));
+	return 0;
+}
+
 static int check_atables(struct pol *p, char *err)
 {
 	const struct pol_view *ts = &p->s[POL_SEC_ATABLES];
@@ -466,13 +522,6 @@ static int check_atables(struct pol *p, char *err)
 	return 0;
 }
 
-static bool all_zero(const unsigned char *p, uint64_t n)
-{
-	for (uint64_t i = 0; i < n; i++)
-		if (p[i] != 0)
-			return false;
-	return true;
-}
 
 /*
  * The fixed part of the header: magic, version, sizes.  @b holds the first
@@ -499,8 +548,11 @@ static int check_header(struct pol *p, const unsigned char *b, char *err)
 	p->minor = pol_get16(b + POL_H_MINOR);
 	if (major != POL_MAJOR)
 		return pol_set_err(err, POL_EVERSION,
-				   "policy format %u.%u, this noq reads %d.x",
-				   (unsigned)major, (unsigned)p->minor, POL_MAJOR);
+				   "policy format %u.%u, this noq reads %d.x: %s",
+				   (unsigned)major, (unsigned)p->minor, POL_MAJOR,
+				   major < POL_MAJOR ? "recompile it with noqc (the aliases "
+				   "policy: newaliases)" : "this noq is older than the noqc "
+				   "that wrote it");
 	if (len < POL_HDR_SIZE)
 		return pol_set_err(err, POL_ETRUNC,
 				   "truncated: %zu bytes, shorter than the header", len);
@@ -658,7 +710,8 @@ static int validate(struct pol *p, char *err)
 	int e;
 
 	if ((e = check_strings(p, err)) || (e = check_objects(p, err)) ||
-	    (e = check_route(p, err)) || (e = check_atables(p, err)))
+	    (e = check_route(p, err)) || (e = check_exprs(p, err)) ||
+	    (e = check_atables(p, err)))
 		return e;
 	return 0;
 }
@@ -1337,6 +1390,41 @@ static int decode_aliases(const struct pol *p, const unsigned char *adata,
 	return 0;
 }
 
+/* The compiled expansions, decoded: -1 out of memory, -2 bad code (@err). */
+static int decode_exprs(const struct pol *p, struct model *m, char *err)
+{
+	const struct pol_view *x = &p->s[POL_SEC_EXPRS];
+	uint64_t off = 0;
+
+	m->nexprs = 0;
+	if (alloc_array(m, (void **)&m->exprs, x->count, sizeof(*m->exprs)))
+		return -1;
+	for (uint32_t i = 0; i < x->count; i++) {
+		const unsigned char *r = x->p + off;
+		struct mdl_expr *e = &m->exprs[i];
+		uint32_t len = pol_get32(r + POL_X_LEN);
+		char msg[200];
+
+		if (dup_str(p, m, pol_get32(r + POL_X_TEXT), &e->text))
+			return -1;
+		e->place = pol_get32(r + POL_X_PLACE);
+		e->code = NULL;
+		e->len = len;
+		if (xp_decode(r + POL_XREC_HDR, len, e->text, &e->x, msg, sizeof(msg)) != 0) {
+			if (strcmp(msg, "out of memory") == 0)
+				return -1;
+			pol_set_err(err, POL_EFORMAT, "expansion %u ('%.60s'): %s", (unsigned)i,
+				    e->text, msg);
+			return -2;
+		}
+		m->nexprs++;
+		off += pol_align8(POL_XREC_HDR + (uint64_t)len);
+	}
+	for (size_t j = 0; j < m->nrewrites; j++)
+		m->rewrites[j].expr = mdl_expr_find(m, XP_REWRITE, m->rewrites[j].replacement);
+	return 0;
+}
+
 static int decode(const struct pol *p, const unsigned char *adata, struct model *m)
 {
 	uint32_t nobj = p->s[POL_SEC_OBJECTS].count;
@@ -1430,6 +1518,10 @@ int pol_to_model(const struct pol *p, struct model **out, char *err)
 		return pol_set_err(err, POL_ENOMEM, "out of memory");
 	}
 	adata_unview(&v);
+	if ((e = decode_exprs(p, m, err)) != 0) {
+		model_free(m);
+		return e == -1 ? pol_set_err(err, POL_ENOMEM, "out of memory") : POL_EFORMAT;
+	}
 	*out = m;
 	return 0;
 }
@@ -1437,12 +1529,17 @@ int pol_to_model(const struct pol *p, struct model **out, char *err)
 int pol_core_model(const struct pol *p, struct model **out, char *err)
 {
 	struct model *m;
+	int e;
 
 	*out = NULL;
 	m = model_new();
 	if (m == NULL || decode(p, NULL, m) != 0) {
 		model_free(m);
 		return pol_set_err(err, POL_ENOMEM, "out of memory");
+	}
+	if ((e = decode_exprs(p, m, err)) != 0) {
+		model_free(m);
+		return e == -1 ? pol_set_err(err, POL_ENOMEM, "out of memory") : POL_EFORMAT;
 	}
 	*out = m;
 	return 0;

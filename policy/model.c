@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "model.h"
+#include "xp.h"
 
 #define ARENA_BLOCK (8u * 1024 * 1024)  /* the largest block: huge pages fit */
 #define ARENA_FIRST (4096u - 64u)  /* the first block, with malloc's header within a page */
@@ -125,6 +126,8 @@ void model_free(struct model *m)
 {
 	if (m == NULL)
 		return;
+	for (size_t i = 0; i < m->nexprs; i++)
+		xp_free(m->exprs[i].x);
 	arena_free(&m->arena);
 	free(m);
 }
@@ -139,4 +142,33 @@ const struct mdl_opt *mdl_opt_find(const struct mdl_obj *o, const char *name)
 	if (o->nopts == 0)
 		return NULL;
 	return bsearch(name, o->opts, o->nopts, sizeof(o->opts[0]), opt_cmp);
+}
+
+/* Order of the expansion table: text, then place. */
+int mdl_expr_cmp(uint32_t pa, const char *ta, uint32_t pb, const char *tb)
+{
+	int c = strcmp(ta, tb);
+
+	if (c != 0)
+		return c;
+	return pa < pb ? -1 : pa > pb;
+}
+
+const struct mdl_expr *mdl_expr_find(const struct model *m, uint32_t place, const char *text)
+{
+	size_t lo = 0, hi = m->nexprs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct mdl_expr *e = &m->exprs[mid];
+		int c = mdl_expr_cmp(place, text, e->place, e->text);
+
+		if (c == 0)
+			return e;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
 }

@@ -174,10 +174,37 @@ struct mdl_aliases {
 #define RW_Q 0x2000
 #define RW_R 0x4000
 
+struct mdl_expr;
+
+/**
+ * struct mdl_rewrite - one rewrite rule.
+ * @expr: the compiled replacement, set when the model was loaded from a
+ *        policy (NULL for "*" and text without '$' or '\', and in the
+ *        compiler); not encoded: the policy's table holds it.
+ */
 struct mdl_rewrite {
 	const char *pattern;
 	const char *replacement;
 	uint32_t flags;
+	const struct mdl_expr *expr;
+};
+
+struct xp;
+
+/**
+ * struct mdl_expr - an expansion noq runs at send time, compiled by noqc.
+ * @place: the xp_place it was compiled for (XP_ROUTER, ...).
+ * @text:  the expansion as written in the configuration (the key).
+ * @code/@len: its compiled form (xp_encode()), as the policy stores it.
+ * @x:     decoded, when the model was loaded from a policy (model_free()
+ *         frees it); NULL in the compiler.
+ */
+struct mdl_expr {
+	uint32_t place;
+	const char *text;
+	const unsigned char *code;
+	size_t len;
+	struct xp *x;
 };
 
 /** struct mdl_source - a file the policy was compiled from. */
@@ -207,6 +234,8 @@ struct model {
 	size_t nrewrites;
 	struct mdl_source *sources;
 	size_t nsources;
+	struct mdl_expr *exprs;         /* sorted by text, then place */
+	size_t nexprs;
 	/* Not encoded: set by noqc when an authenticator's secret is written
 	   in the configuration, so that the policy is written mode 0600. */
 	bool literal_secrets;
@@ -216,6 +245,15 @@ struct model {
 struct model *model_new(void);
 /** model_free() - free @m and everything in its arena. */
 void model_free(struct model *m);
+
+/**
+ * mdl_expr_find() - the compiled form of expansion @text for @place in @m
+ * (bsearch), or NULL.
+ */
+const struct mdl_expr *mdl_expr_find(const struct model *m, uint32_t place, const char *text);
+
+/** mdl_expr_cmp() - the order of the expansion table: text, then place. */
+int mdl_expr_cmp(uint32_t pa, const char *ta, uint32_t pb, const char *tb);
 
 /** mdl_opt_find() - the setting called @name in @o (bsearch), or NULL. */
 const struct mdl_opt *mdl_opt_find(const struct mdl_obj *o, const char *name);

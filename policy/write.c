@@ -225,6 +225,18 @@ static int check_model(const struct model *m, char *err)
 	for (size_t i = 0; i < m->nsources; i++)
 		if (m->sources[i].path == NULL)
 			return pol_set_err(err, POL_EFORMAT, "source %zu has no path", i);
+	if (m->nexprs > UINT32_MAX || (m->nexprs && !m->exprs))
+		return pol_set_err(err, POL_EFORMAT, "expansion table missing or too large");
+	for (size_t i = 0; i < m->nexprs; i++) {
+		const struct mdl_expr *x = &m->exprs[i];
+
+		if (x->text == NULL || (x->len > 0 && x->code == NULL) || x->len > UINT32_MAX / 2)
+			return pol_set_err(err, POL_EFORMAT, "expansion %zu lacks a field", i);
+		if (i > 0 && mdl_expr_cmp(m->exprs[i - 1].place, m->exprs[i - 1].text,
+					  x->place, x->text) >= 0)
+			return pol_set_err(err, POL_EFORMAT,
+					   "expansions not sorted or not unique at '%s'", x->text);
+	}
 	for (size_t t = 0; t < m->naliases; t++) {
 		const struct mdl_aliases *a = &m->aliases[t];
 
@@ -297,6 +309,9 @@ static int pool_fill(struct strpool *sp, const struct model *m)
 			return -1;
 	for (size_t i = 0; i < m->nsources; i++)
 		if (pool_add(sp, m->sources[i].path) < 0)
+			return -1;
+	for (size_t i = 0; i < m->nexprs; i++)
+		if (pool_add(sp, m->exprs[i].text) < 0)
 			return -1;
 	return 0;
 }
@@ -504,14 +519,19 @@ int pol_encode(const struct model *m, const char *compiler_version,
 		[POL_SEC_OPTIONS] = POL_OPT_SIZE, [POL_SEC_ROUTE] = POL_ROUTE_SIZE,
 		[POL_SEC_HOSTS] = POL_HOST_SIZE, [POL_SEC_REWRITES] = POL_RW_SIZE,
 		[POL_SEC_SOURCES] = POL_SRC_SIZE, [POL_SEC_ATABLES] = POL_ATAB_SIZE,
-		[POL_SEC_ADATA] = 0,
+		[POL_SEC_EXPRS] = 0, [POL_SEC_ADATA] = 0,
 	};
+	uint64_t exprs = 0;
+
+	for (size_t i = 0; i < m->nexprs; i++)
+		exprs += pol_align8(POL_XREC_HDR + (uint64_t)m->exprs[i].len);
+
 	size_t count[] = {
 		[POL_SEC_STRINGS] = sp.n, [POL_SEC_OBJECTS] = nobjs,
 		[POL_SEC_OPTIONS] = nopts, [POL_SEC_ROUTE] = 1,
 		[POL_SEC_HOSTS] = m->route.nhosts, [POL_SEC_REWRITES] = m->nrewrites,
 		[POL_SEC_SOURCES] = m->nsources, [POL_SEC_ATABLES] = m->naliases,
-		[POL_SEC_ADATA] = m->naliases,
+		[POL_SEC_EXPRS] = m->nexprs, [POL_SEC_ADATA] = m->naliases,
 	};
 	uint64_t off = pol_align8(POL_HDR_SIZE + (uint64_t)POL_SEC_LAST * POL_SECT_SIZE);
 	uint64_t sum_size = 0;
@@ -524,6 +544,7 @@ int pol_encode(const struct model *m, const char *compiler_version,
 		s[t].offset = off;
 		s[t].length = t == POL_SEC_STRINGS ? sp.len :
 			      t == POL_SEC_ADATA ? adata :
+			      t == POL_SEC_EXPRS ? exprs :
 			      (uint64_t)count[t] * recsize[t];
 		if (t == POL_SEC_ADATA)
 			sum_size = off;
@@ -608,6 +629,19 @@ int pol_encode(const struct model *m, const char *compiler_version,
 	for (size_t i = 0; i < m->nsources; i++, p += POL_SRC_SIZE) {
 		pol_put32(p + POL_SO_PATH, pool_ref(&sp, m->sources[i].path));
 		memcpy(p + POL_SO_SHA256, m->sources[i].sha256, 32);
+	}
+
+	/* EXPRS (calloc() left the padding zero) */
+	p = buf + s[POL_SEC_EXPRS].offset;
+	for (size_t i = 0; i < m->nexprs; i++) {
+		const struct mdl_expr *x = &m->exprs[i];
+
+		pol_put32(p + POL_X_PLACE, x->place);
+		pol_put32(p + POL_X_TEXT, pool_ref(&sp, x->text));
+		pol_put32(p + POL_X_LEN, (uint32_t)x->len);
+		if (x->len > 0)
+			memcpy(p + POL_XREC_HDR, x->code, x->len);
+		p += pol_align8(POL_XREC_HDR + (uint64_t)x->len);
 	}
 	pool_free(&sp);
 

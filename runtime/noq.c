@@ -879,16 +879,29 @@ static char *expand_route_str(const struct env *e, const struct msg *msg, const 
 	struct xp_err xe;
 	struct sb b = SB_INIT;
 	struct hdr_arg ha = { msg };
+	const struct mdl_expr *me;
 	struct xp *x;
 	char *r;
 
 	if (s == NULL)
 		return NULL;
-	if (xp_compile(s, XP_TRANSPORT, NULL, &x, &xe) != 0) {
-		noq_say("cannot expand %s: %s", what, xe.msg);
+	if (strpbrk(s, "$\\") == NULL) {
+		/* Nothing to expand: used as it is. */
+		if ((r = strdup(s)) == NULL) {
+			noq_say("out of memory");
+			*failed = 1;
+		}
+		return r;
+	}
+	/* noqc compiled it into the policy; noq only runs it. */
+	me = mdl_expr_find(e->m, XP_TRANSPORT, s);
+	if (me == NULL || me->x == NULL) {
+		noq_say("cannot expand %s: the policy lacks its compiled form; recompile "
+			"the policy with noqc", what);
 		*failed = 1;
 		return NULL;
 	}
+	x = me->x;
 	xp_facts(e, msg);
 	env.var[XV_SENDER_ADDRESS] = sender;
 	env.var[XV_PRIMARY_HOSTNAME] = e->primary_hostname;
@@ -904,11 +917,9 @@ static char *expand_route_str(const struct env *e, const struct msg *msg, const 
 	if (xp_eval(x, &env, &b, &xe) != 0) {
 		noq_say("cannot expand %s: %s", what, xe.msg);
 		*failed = 1;
-		xp_free(x);
 		sb_free(&b);
 		return NULL;
 	}
-	xp_free(x);
 	if ((r = sb_take(&b)) == NULL) {
 		noq_say("out of memory");
 		*failed = 1;

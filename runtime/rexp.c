@@ -1,44 +1,54 @@
 /*
  * rexp.c -- a router's options expanded for one address (lib/xp): the
  * variables of the address, the message's headers, and the router's
- * lists for match_* conditions.  Each expansion string is compiled once
- * per routing run and kept.
+ * lists for match_* conditions.  Each expansion comes compiled from the
+ * policy (noqc compiled it); noq only runs it.
  */
 #include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "model.h"
 #include "msg.h"
 #include "route_int.h"
 #include "xp.h"
 
-/** struct xcache - one compiled expansion, by its text. */
+/** struct xcache - one expansion decoded here: the model's text, its tree. */
 struct xcache {
-	char *text;
+	const char *text;
 	struct xp *x;
 };
 
 void rt_xp_free(struct st *s)
 {
-	for (size_t i = 0; i < s->nxc; i++) {
-		free(s->xc[i].text);
+	for (size_t i = 0; i < s->nxc; i++)
 		xp_free(s->xc[i].x);
-	}
 	free(s->xc);
 	s->xc = NULL;
 	s->nxc = s->capxc = 0;
 }
 
 /*
- * The compiled form of @text, compiled for a router's options when first
- * seen.  NULL with @msg set when it does not compile (noqc refuses such
- * a configuration, so only a policy written by something else gets here).
+ * The compiled form of @text for a router's options: noqc compiled every
+ * expansion noq runs into the policy (the model's table); noq does not
+ * parse configuration text.  A model built by hand may hold only the
+ * code: it is decoded once and kept.  NULL with @msg set when the policy
+ * lacks it.
  */
 static struct xp *compiled(struct st *s, const char *text, char *msg, size_t msglen)
 {
+	const struct mdl_expr *e = mdl_expr_find(s->m, XP_ROUTER, text);
+
+	if (e == NULL) {
+		rt_fmt(msg, msglen, "the policy lacks the compiled form of this expansion: "
+		       "recompile it with noqc");
+		return NULL;
+	}
+	if (e->x != NULL)
+		return e->x;
 	for (size_t i = 0; i < s->nxc; i++)
-		if (strcmp(s->xc[i].text, text) == 0)
+		if (s->xc[i].text == e->text)
 			return s->xc[i].x;
 	if (s->nxc == s->capxc) {
 		size_t c = s->capxc ? s->capxc * 2 : 16;
@@ -53,19 +63,10 @@ static struct xp *compiled(struct st *s, const char *text, char *msg, size_t msg
 	}
 
 	struct xp *x;
-	struct xp_err e;
-	char *t = strdup(text);
 
-	if (t == NULL) {
-		rt_oom(s);
+	if (xp_decode(e->code, e->len, e->text, &x, msg, msglen) != 0)
 		return NULL;
-	}
-	if (xp_compile(text, XP_ROUTER, NULL, &x, &e) != 0) {
-		rt_fmt(msg, msglen, "%s", e.msg);
-		free(t);
-		return NULL;
-	}
-	s->xc[s->nxc++] = (struct xcache){ t, x };
+	s->xc[s->nxc++] = (struct xcache){ e->text, x };
 	return x;
 }
 

@@ -353,13 +353,20 @@ static struct xp_cache {
 } *xp_cache;
 static size_t xp_ncache;
 
-/* The compiled replacement of rule @i of @r; NULL with @r->err set. */
+/*
+ * The compiled replacement of rule @i of @r: from the policy (noqc
+ * compiled it); rules built by hand (tests) are compiled here once.
+ * NULL with @r->err set.
+ */
 static struct xp *rule_xp(struct rw_run *r, size_t i)
 {
 	const struct mdl_rewrite *rule = &r->rules[i];
 	struct xp_err e;
 	struct xp *x;
 	size_t pl = strlen(rule->pattern);
+
+	if (rule->expr != NULL && rule->expr->x != NULL)
+		return rule->expr->x;
 
 	for (size_t k = 0; k < xp_ncache; k++)
 		if (strcmp(xp_cache[k].text, rule->replacement) == 0)

@@ -961,7 +961,7 @@ static void test_rewrite_error(void)
 	/* noqc checks regular expressions; a policy that slipped one
 	   through fails cleanly. */
 	static const struct mdl_rewrite bad[] = {
-		{ "^(", "x@y", RW_T },
+		{ "^(", "x@y", RW_T, NULL },
 	};
 	struct fixup_opts o = base();
 	struct run r;

@@ -149,9 +149,9 @@ static struct model *hand_model(void)
 	m->route.headers_remove = "X-Secret:X-Other";
 
 	const struct mdl_rewrite rw[] = {
-		{ "*@old.example", "$1@new.example", POL_RW_ALL },
-		{ "^(.*)@x$", "\"q\" r", 0 },
-		{ "a b", "c", RW_h | RW_S },
+		{ "*@old.example", "$1@new.example", POL_RW_ALL, NULL },
+		{ "^(.*)@x$", "\"q\" r", 0, NULL },
+		{ "a b", "c", RW_h | RW_S, NULL },
 	};
 
 	m->rewrites = DUP(m, rw);
@@ -894,12 +894,15 @@ static void test_err_version(void)
 	size_t len;
 	unsigned char *b = encode(m, &len);
 
-	pol_put16(b + POL_H_MAJOR, 2);
-	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 2.0, this noq reads 1.x");
-	pol_put16(b + POL_H_MAJOR, 0);
-	pol_put16(b + POL_H_MINOR, 9);
-	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 0.9, this noq reads 1.x");
+	pol_put16(b + POL_H_MAJOR, 3);
+	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 3.0, this noq reads 2.x: this noq "
+		    "is older than the noqc that wrote it");
 	pol_put16(b + POL_H_MAJOR, 1);
+	pol_put16(b + POL_H_MINOR, 9);
+	/* A policy of the format before compiled expansions: recompile. */
+	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 1.9, this noq reads 2.x: recompile "
+		    "it with noqc (the aliases policy: newaliases)");
+	pol_put16(b + POL_H_MAJOR, 2);
 	EXPECT_LOAD(b, len, POL_ECHECKSUM, "checksum");
 	reseal(b, len);
 	EXPECT_LOAD(b, len, 0, NULL);     /* a newer minor version is read */

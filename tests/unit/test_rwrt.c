@@ -118,7 +118,7 @@ static void rw_fails(const struct mdl_rewrite *rules, size_t n, uint32_t where,
 static void test_full_address(void)
 {
 	static const struct mdl_rewrite r[] = {
-		{ "ford@hitch.example", "prefect@hitch.example", 0 },
+		{ "ford@hitch.example", "prefect@hitch.example", 0, NULL },
 	};
 
 	RW(r, RW_WHERE_ENV_FROM, "ford@hitch.example", "prefect@hitch.example");
@@ -134,19 +134,19 @@ static void test_full_address(void)
 static void test_wildcards(void)
 {
 	static const struct mdl_rewrite any_local[] = {
-		{ "*@hitch.example", "$1@galaxy.example", 0 },
+		{ "*@hitch.example", "$1@galaxy.example", 0, NULL },
 	};
 	static const struct mdl_rewrite any_domain[] = {
-		{ "root@*", "admin+$1@central.example", 0 },
+		{ "root@*", "admin+$1@central.example", 0, NULL },
 	};
 	static const struct mdl_rewrite both[] = {
-		{ "*@*", "$2.$1@x.example", 0 },
+		{ "*@*", "$2.$1@x.example", 0, NULL },
 	};
 	static const struct mdl_rewrite prefixes[] = {
-		{ "*queen@*.fict.example", "$1king@$2.fict.example", 0 },
+		{ "*queen@*.fict.example", "$1king@$2.fict.example", 0, NULL },
 	};
 	static const struct mdl_rewrite literal_star[] = {
-		{ "fo*o@x.example", "foo@x.example", 0 },
+		{ "fo*o@x.example", "foo@x.example", 0, NULL },
 	};
 
 	RW(any_local, RW_WHERE_ENV_TO, "arthur@hitch.example", "arthur@galaxy.example");
@@ -179,13 +179,13 @@ static void test_domain_alone(void)
 {
 	/* A pattern without '@' is a domain: any local part, no $n for it. */
 	static const struct mdl_rewrite plain[] = {
-		{ "hitch.example", "${local_part}@galaxy.example", 0 },
+		{ "hitch.example", "${local_part}@galaxy.example", 0, NULL },
 	};
 	static const struct mdl_rewrite prefix[] = {
-		{ "*.hitch.example", "${local_part}-$1@hitch.example", 0 },
+		{ "*.hitch.example", "${local_part}-$1@hitch.example", 0, NULL },
 	};
 	static const struct mdl_rewrite star[] = {
-		{ "*", "$local_part@$1.example", 0 },
+		{ "*", "$local_part@$1.example", 0, NULL },
 	};
 
 	RW(plain, RW_WHERE_HDR_TO, "arthur@hitch.example", "arthur@galaxy.example");
@@ -203,16 +203,16 @@ static void test_domain_alone(void)
 static void test_case_rules(void)
 {
 	static const struct mdl_rewrite upper_domain[] = {
-		{ "*@Hitch.example", "$1@galaxy.example", 0 },
+		{ "*@Hitch.example", "$1@galaxy.example", 0, NULL },
 	};
 	static const struct mdl_rewrite vars[] = {
-		{ "*@example.org", "${local_part}.x@${domain}", 0 },
+		{ "*@example.org", "${local_part}.x@${domain}", 0, NULL },
 	};
 	static const struct mdl_rewrite regex[] = {
-		{ "^([a-z]+)@example\\.org$", "$1@example.net", 0 },
+		{ "^([a-z]+)@example\\.org$", "$1@example.net", 0, NULL },
 	};
 	static const struct mdl_rewrite whole[] = {
-		{ "^[a-z]+@x\\.example$", "\"$0\"@y.example", 0 },
+		{ "^[a-z]+@x\\.example$", "\"$0\"@y.example", 0, NULL },
 	};
 
 	/* Domains are compared in lower case, so a pattern domain with
@@ -235,16 +235,16 @@ static void test_case_rules(void)
 static void test_regex_patterns(void)
 {
 	static const struct mdl_rewrite prefix_only[] = {
-		{ "^root@", "admin@example.org", 0 },
+		{ "^root@", "admin@example.org", 0, NULL },
 	};
 	static const struct mdl_rewrite ten[] = {
-		{ "^(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)@x\\.example$", "$10$9$1@y.example", 0 },
+		{ "^(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)@x\\.example$", "$10$9$1@y.example", 0, NULL },
 	};
 	static const struct mdl_rewrite optional[] = {
-		{ "^(x)?([a-z]+)@y\\.example$", "$1-$2@z.example", 0 },
+		{ "^(x)?([a-z]+)@y\\.example$", "$1-$2@z.example", 0, NULL },
 	};
 	static const struct mdl_rewrite swap[] = {
-		{ "^(.+)\\.(.+)@example\\.org$", "$2.$1@example.org", 0 },
+		{ "^(.+)\\.(.+)@example\\.org$", "$2.$1@example.org", 0, NULL },
 	};
 
 	/* Only the start is anchored unless the expression says more. */
@@ -259,13 +259,13 @@ static void test_regex_patterns(void)
 	RW(swap, RW_WHERE_ENV_TO, "ford@example.org", NULL);
 	/* PCRE2, as Exim: what Exim 4.96's -brw gives for the same rules. */
 	static const struct mdl_rewrite digits[] = {
-		{ "^(\\d+)@x\\.example$", "u$1@y.example", 0 },
+		{ "^(\\d+)@x\\.example$", "u$1@y.example", 0, NULL },
 	};
 	static const struct mdl_rewrite lazy[] = {
-		{ "^(.+?)\\.(.+)@example\\.org$", "$2.$1@example.org", 0 },
+		{ "^(.+?)\\.(.+)@example\\.org$", "$2.$1@example.org", 0, NULL },
 	};
 	static const struct mdl_rewrite caseless[] = {
-		{ "^(?i)ROOT@", "admin@example.org", 0 },
+		{ "^(?i)ROOT@", "admin@example.org", 0, NULL },
 	};
 
 	RW(digits, RW_WHERE_ENV_TO, "123@x.example", "u123@y.example");
@@ -274,7 +274,7 @@ static void test_regex_patterns(void)
 	RW(caseless, RW_WHERE_ENV_TO, "root@host.example", "admin@example.org");
 	/* $n beyond what the pattern sets is empty (noqc refuses it). */
 	static const struct mdl_rewrite beyond[] = {
-		{ "*@x.example", "$1$2$9@y.example", 0 },
+		{ "*@x.example", "$1$2$9@y.example", 0, NULL },
 	};
 
 	RW(beyond, RW_WHERE_ENV_TO, "a@x.example", "a@y.example");
@@ -283,16 +283,16 @@ static void test_regex_patterns(void)
 static void test_quoted_local_parts(void)
 {
 	static const struct mdl_rewrite exact[] = {
-		{ "\"a b\"@x.example", "ab@x.example", 0 },
+		{ "\"a b\"@x.example", "ab@x.example", 0, NULL },
 	};
 	static const struct mdl_rewrite wild[] = {
-		{ "*@x.example", "$1@y.example", 0 },
+		{ "*@x.example", "$1@y.example", 0, NULL },
 	};
 	static const struct mdl_rewrite lp[] = {
-		{ "*@x.example", "${local_part}@z.example", 0 },
+		{ "*@x.example", "${local_part}@z.example", 0, NULL },
 	};
 	static const struct mdl_rewrite dom[] = {
-		{ "\"a@b\"@*", "c@$1", 0 },
+		{ "\"a@b\"@*", "c@$1", 0, NULL },
 	};
 
 	RW(exact, RW_WHERE_ENV_TO, "\"a b\"@x.example", "ab@x.example");
@@ -335,7 +335,7 @@ static void test_where_flags(void)
 	};
 
 	for (size_t i = 0; i < UNIT_COUNT(t); i++) {
-		struct mdl_rewrite r[] = { { "*@x.example", "$1@y.example", t[i].flags } };
+		struct mdl_rewrite r[] = { { "*@x.example", "$1@y.example", t[i].flags, NULL } };
 
 		for (size_t k = 0; k < UNIT_COUNT(all_places); k++) {
 			uint32_t w = all_places[k];
@@ -359,7 +359,7 @@ static void test_where_flags(void)
 
 static void test_no_place(void)
 {
-	static const struct mdl_rewrite r[] = { { "*@x.example", "$1@y.example", 0 } };
+	static const struct mdl_rewrite r[] = { { "*@x.example", "$1@y.example", 0, NULL } };
 
 	/* A call that names no place matches no rule, not every rule. */
 	RW(r, 0, "a@x.example", NULL);
@@ -371,21 +371,21 @@ static void test_no_place(void)
 static void test_chaining_and_q(void)
 {
 	static const struct mdl_rewrite chain[] = {
-		{ "*@x.example", "$1@y.example", 0 },
-		{ "*@y.example", "$1@z.example", 0 },
-		{ "*@x.example", "$1@never.example", 0 },
+		{ "*@x.example", "$1@y.example", 0, NULL },
+		{ "*@y.example", "$1@z.example", 0, NULL },
+		{ "*@x.example", "$1@never.example", 0, NULL },
 	};
 	static const struct mdl_rewrite quit[] = {
-		{ "*@x.example", "$1@y.example", RW_q },
-		{ "*@y.example", "$1@z.example", 0 },
+		{ "*@x.example", "$1@y.example", RW_q, NULL },
+		{ "*@y.example", "$1@z.example", 0, NULL },
 	};
 	static const struct mdl_rewrite quit_unmatched[] = {
-		{ "b@x.example", "c@x.example", RW_q },
-		{ "*@x.example", "$1@z.example", 0 },
+		{ "b@x.example", "c@x.example", RW_q, NULL },
+		{ "*@x.example", "$1@z.example", 0, NULL },
 	};
 	static const struct mdl_rewrite quit_elsewhere[] = {
-		{ "*@x.example", "$1@y.example", RW_q | RW_F },
-		{ "*@x.example", "$1@z.example", 0 },
+		{ "*@x.example", "$1@y.example", RW_q | RW_F, NULL },
+		{ "*@x.example", "$1@z.example", 0, NULL },
 	};
 
 	/* Later rules see the new address, earlier ones are not tried again. */
@@ -402,18 +402,18 @@ static void test_chaining_and_q(void)
 static void test_repeat(void)
 {
 	static const struct mdl_rewrite once[] = {
-		{ "^(.*)\\.(.*)@x\\.example$", "$1$2@x.example", 0 },
+		{ "^(.*)\\.(.*)@x\\.example$", "$1$2@x.example", 0, NULL },
 	};
 	static const struct mdl_rewrite again[] = {
-		{ "^(.*)\\.(.*)@x\\.example$", "$1$2@x.example", RW_R },
-		{ "*@x.example", "$1@z.example", 0 },
+		{ "^(.*)\\.(.*)@x\\.example$", "$1$2@x.example", RW_R, NULL },
+		{ "*@x.example", "$1@z.example", 0, NULL },
 	};
 	static const struct mdl_rewrite again_quit[] = {
-		{ "^(.*)\\.(.*)@x\\.example$", "$1$2@x.example", RW_R | RW_q },
-		{ "*@x.example", "$1@z.example", 0 },
+		{ "^(.*)\\.(.*)@x\\.example$", "$1$2@x.example", RW_R | RW_q, NULL },
+		{ "*@x.example", "$1@z.example", 0, NULL },
 	};
 	static const struct mdl_rewrite forever[] = {
-		{ "*@x.example", "a$1@x.example", RW_R },
+		{ "*@x.example", "a$1@x.example", RW_R, NULL },
 	};
 
 	RW(once, RW_WHERE_ENV_TO, "a.b.c.d@x.example", "a.b.cd@x.example");
@@ -429,17 +429,17 @@ static void test_repeat(void)
 static void test_star_replacement(void)
 {
 	static const struct mdl_rewrite r[] = {
-		{ "root@*", "*", 0 },
-		{ "*@*", "$1@example.org", 0 },
+		{ "root@*", "*", 0, NULL },
+		{ "*@*", "$1@example.org", 0, NULL },
 	};
 	static const struct mdl_rewrite r_from[] = {
-		{ "root@*", "*", RW_F },
-		{ "*@*", "$1@example.org", 0 },
+		{ "root@*", "*", RW_F, NULL },
+		{ "*@*", "$1@example.org", 0, NULL },
 	};
 	static const struct mdl_rewrite after[] = {
-		{ "*@x.example", "$1@y.example", 0 },
-		{ "root@y.example", "*", 0 },
-		{ "*@y.example", "$1@z.example", 0 },
+		{ "*@x.example", "$1@y.example", 0, NULL },
+		{ "root@y.example", "*", 0, NULL },
+		{ "*@y.example", "$1@z.example", 0, NULL },
 	};
 
 	/* "*": not rewritten, and no later rule is tried. */
@@ -458,21 +458,21 @@ static void test_star_replacement(void)
 static void test_refused_results(void)
 {
 	static const struct mdl_rewrite empty[] = {
-		{ "^(z)?a@x\\.example$", "$1", 0 },
-		{ "*@x.example", "$1@never.example", 0 },
+		{ "^(z)?a@x\\.example$", "$1", 0, NULL },
+		{ "*@x.example", "$1@never.example", 0, NULL },
 	};
 	static const struct mdl_rewrite bad[] = {
-		{ "list@x.example", "a@y.example, b@y.example", 0 },
-		{ "null@x.example", "<>", 0 },
-		{ "blank@x.example", "a b@y.example", 0 },
-		{ "nl@x.example", "a@y.example\\nBcc: c@z.example", 0 },
-		{ "unqual@x.example", "$local_part", 0 },
-		{ "*@x.example", "$1@never.example", 0 },
+		{ "list@x.example", "a@y.example, b@y.example", 0, NULL },
+		{ "null@x.example", "<>", 0, NULL },
+		{ "blank@x.example", "a b@y.example", 0, NULL },
+		{ "nl@x.example", "a@y.example\\nBcc: c@z.example", 0, NULL },
+		{ "unqual@x.example", "$local_part", 0, NULL },
+		{ "*@x.example", "$1@never.example", 0, NULL },
 	};
 	static const struct mdl_rewrite later[] = {
-		{ "*@x.example", "$1@y.example", 0 },
-		{ "*@y.example", "$1@", 0 },
-		{ "*@y.example", "$1@never.example", 0 },
+		{ "*@x.example", "$1@y.example", 0, NULL },
+		{ "*@y.example", "$1@", 0, NULL },
+		{ "*@y.example", "$1@never.example", 0, NULL },
 	};
 
 	/* Not an address: the address stays as it was and the rewriting
@@ -493,13 +493,13 @@ static void test_refused_results(void)
 static void test_qualify_flag(void)
 {
 	static const struct mdl_rewrite r[] = {
-		{ "*@x.example", "$1", RW_Q },
-		{ "*", "never@y.example", 0 },
-		{ "^.*$", "never@y.example", 0 },
+		{ "*@x.example", "$1", RW_Q, NULL },
+		{ "*", "never@y.example", 0, NULL },
+		{ "^.*$", "never@y.example", 0, NULL },
 	};
 	static const struct mdl_rewrite qualified[] = {
-		{ "*@x.example", "$1@y.example", RW_Q },
-		{ "*@y.example", "$1@z.example", 0 },
+		{ "*@x.example", "$1@y.example", RW_Q, NULL },
+		{ "*@y.example", "$1@z.example", 0, NULL },
 	};
 
 	/* 'Q' lets the result be a bare local part, which the caller
@@ -511,9 +511,9 @@ static void test_qualify_flag(void)
 static void test_canonical_results(void)
 {
 	static const struct mdl_rewrite r[] = {
-		{ "*@x.example", "$1 (comment) @ y.example", 0 },
-		{ "*@a.example", "\"$1\"@b.example", 0 },
-		{ "*@c.example", "Someone <$1@d.example>", 0 },
+		{ "*@x.example", "$1 (comment) @ y.example", 0, NULL },
+		{ "*@a.example", "\"$1\"@b.example", 0, NULL },
+		{ "*@c.example", "Someone <$1@d.example>", 0, NULL },
 	};
 
 	/* The result is the canonical form of what the replacement gives. */
@@ -528,12 +528,12 @@ static void test_canonical_results(void)
 static void test_unchanged(void)
 {
 	static const struct mdl_rewrite same[] = {
-		{ "*@x.example", "$1@x.example", 0 },
-		{ "*@*", "${local_part}@$domain", 0 },
+		{ "*@x.example", "$1@x.example", 0, NULL },
+		{ "*@*", "${local_part}@$domain", 0, NULL },
 	};
 	static const struct mdl_rewrite back[] = {
-		{ "*@x.example", "$1@y.example", 0 },
-		{ "*@y.example", "$1@x.example", 0 },
+		{ "*@x.example", "$1@y.example", 0, NULL },
+		{ "*@y.example", "$1@x.example", 0, NULL },
 	};
 
 	/* Rules that give the address back leave it unchanged. */
@@ -550,9 +550,9 @@ static void test_unchanged(void)
 static void test_null_and_unqualified(void)
 {
 	static const struct mdl_rewrite r[] = {
-		{ "^.*$", "someone@example.org", 0 },
-		{ "*", "someone@example.org", 0 },
-		{ "*@*", "someone@example.org", 0 },
+		{ "^.*$", "someone@example.org", 0, NULL },
+		{ "*", "someone@example.org", 0, NULL },
+		{ "*@*", "someone@example.org", 0, NULL },
 	};
 
 	/* The null sender is never rewritten. */
@@ -567,19 +567,19 @@ static void test_null_and_unqualified(void)
 static void test_whole_mailbox(void)
 {
 	static const struct mdl_rewrite w[] = {
-		{ "*@x.example", "\"Ford Prefect\" <ford@hitch.example>", RW_w },
+		{ "*@x.example", "\"Ford Prefect\" <ford@hitch.example>", RW_w, NULL },
 	};
 	static const struct mdl_rewrite w_then_plain[] = {
-		{ "*@x.example", "Ford Prefect <ford@hitch.example>", RW_w },
-		{ "ford@hitch.example", "fp@hitch.example", 0 },
+		{ "*@x.example", "Ford Prefect <ford@hitch.example>", RW_w, NULL },
+		{ "ford@hitch.example", "fp@hitch.example", 0, NULL },
 	};
 	static const struct mdl_rewrite w_then_w[] = {
-		{ "*@x.example", "Ford Prefect <ford@hitch.example>", RW_w },
-		{ "ford@hitch.example", "fp@hitch.example", RW_w },
+		{ "*@x.example", "Ford Prefect <ford@hitch.example>", RW_w, NULL },
+		{ "ford@hitch.example", "fp@hitch.example", RW_w, NULL },
 	};
 	static const struct mdl_rewrite w_named_twice[] = {
-		{ "*@x.example", "Ford Prefect <ford@hitch.example>", RW_w },
-		{ "ford@hitch.example", "\"Prefect, Ford\" <fp@hitch.example>", RW_w },
+		{ "*@x.example", "Ford Prefect <ford@hitch.example>", RW_w, NULL },
+		{ "ford@hitch.example", "\"Prefect, Ford\" <fp@hitch.example>", RW_w, NULL },
 	};
 
 	/* In a header, 'w' gives the display name too... */
@@ -598,7 +598,7 @@ static void test_whole_mailbox(void)
 
 	/* A name that comes with an unchanged address is still reported. */
 	static const struct mdl_rewrite named_same[] = {
-		{ "*@x.example", "Arthur Dent <$0>", RW_w },
+		{ "*@x.example", "Arthur Dent <$0>", RW_w, NULL },
 	};
 
 	RW_NAME(named_same, RW_WHERE_HDR_FROM, "arthur@x.example", "arthur@x.example",
@@ -616,20 +616,20 @@ static void test_whole_mailbox(void)
 static void test_smtp_time(void)
 {
 	static const struct mdl_rewrite bang[] = {
-		{ "^<([^!@]+)!([^@]+)@bang\\.example>$", "$2@$1", RW_S },
+		{ "^<([^!@]+)!([^@]+)@bang\\.example>$", "$2@$1", RW_S, NULL },
 	};
 	static const struct mdl_rewrite unbracketed[] = {
-		{ "^([^!@]+)!([^@]+)@bang\\.example$", "$2@$1", RW_S },
+		{ "^([^!@]+)!([^@]+)@bang\\.example$", "$2@$1", RW_S, NULL },
 	};
 	static const struct mdl_rewrite then_envelope[] = {
-		{ "^<([^!@]+)!([^@]+)@bang\\.example>$", "$2@$1", RW_S },
-		{ "*@host.example", "$1@example.org", RW_F },
+		{ "^<([^!@]+)!([^@]+)@bang\\.example>$", "$2@$1", RW_S, NULL },
+		{ "*@host.example", "$1@example.org", RW_F, NULL },
 	};
 	static const struct mdl_rewrite no_vars[] = {
-		{ "^<(.*)>$", "${local_part}x${domain}@y.example", RW_S },
+		{ "^<(.*)>$", "${local_part}x${domain}@y.example", RW_S, NULL },
 	};
 	static const struct mdl_rewrite case_kept[] = {
-		{ "^<[a-z]+@x\\.example>$", "matched@y.example", RW_S },
+		{ "^<[a-z]+@x\\.example>$", "matched@y.example", RW_S, NULL },
 	};
 
 	/* 'S' rules see the address as a client sends it, in angle brackets,
@@ -655,21 +655,21 @@ static void test_smtp_time(void)
 static void test_rule_errors(void)
 {
 	static const struct mdl_rewrite bad_regex[] = {
-		{ "^(", "x@y.example", 0 },
+		{ "^(", "x@y.example", 0, NULL },
 	};
 	static const struct mdl_rewrite bad_regex_elsewhere[] = {
-		{ "^(", "x@y.example", RW_F },
-		{ "*@x.example", "$1@y.example", 0 },
+		{ "^(", "x@y.example", RW_F, NULL },
+		{ "*@x.example", "$1@y.example", 0, NULL },
 	};
 	static const struct mdl_rewrite lookup[] = {
-		{ "*@a.example", "$1@b.example", 0 },
-		{ "*@x.example", "${lookup{$1}lsearch{/etc/realnames}{$value}fail}@x.example", 0 },
+		{ "*@a.example", "$1@b.example", 0, NULL },
+		{ "*@x.example", "${lookup{$1}lsearch{/etc/realnames}{$value}fail}@x.example", 0, NULL },
 	};
 	static const struct mdl_rewrite unknown[] = {
-		{ "*@*", "$1@$primary_hostname", RW_T },
+		{ "*@*", "$1@$primary_hostname", RW_T, NULL },
 	};
 	static const struct mdl_rewrite long_pattern[] = {
-		{ "*@" A10 A10 A10 A10 A10 A10 A10 "aa.example", "$1@$host", 0 },
+		{ "*@" A10 A10 A10 A10 A10 A10 A10 "aa.example", "$1@$host", 0, NULL },
 	};
 
 	RW_FAILS(bad_regex, RW_WHERE_ENV_TO, "a@x.example",
@@ -795,7 +795,7 @@ static void test_compiled_send_time_refusal(void)
 	   guess: the rule fails, the address is not silently kept. */
 	struct mdl_rewrite rule = {
 		"*@hitch.example", "${lookup{$1}lsearch{/etc/realnames}{$value}fail}@hitch.example",
-		RW_F,
+		RW_F, NULL,
 	};
 	char err[200] = "";
 	char *out = NULL;
