@@ -139,7 +139,7 @@ static int check_node(struct chk *c, uint32_t i, int depth)
 			return -1;
 		return n->kind == XN_READFILE ? 0 : walk(c, n->c, depth);
 	case XN_EXTRACT:
-		if (n->op != XE_KEYED && n->op != XE_NUMBERED)
+		if (n->op < XE_KEYED || n->op > XE_DYNAMIC)
 			return bad(c, i, "unknown extraction");
 		if (walk(c, n->a, depth) != 0 || walk(c, n->b, depth) != 0 ||
 		    walk(c, n->c, depth) != 0)

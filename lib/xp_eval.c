@@ -737,32 +737,46 @@ static int eval_cond(struct ev *v, uint32_t n, bool *res)
 
 /* ---- items -------------------------------------------------------------- */
 
-/* Exim's process_yesno() at run time: @yes chose; @type names the item. */
-static int yesno(struct ev *v, uint32_t yn, bool yes, const char *type,
-		 const char *saved_value, size_t saved_len, struct sb *o)
+/*
+ * Exim's process_yesno() at run time, on its parts: the strings @ys and
+ * @ns when present (@has_y, @has_n), "fail" for the no case (@fail);
+ * @yes chose; @type names the item.
+ */
+static int yesno_parts(struct ev *v, uint32_t at, uint32_t ys, bool has_y, uint32_t ns,
+		       bool has_n, bool fail, bool yes, const char *type,
+		       const char *saved_value, size_t saved_len, struct sb *o)
 {
-	const struct xp_node *y = &v->x->n[yn];
 	int rc = 0;
 
-	if (!(y->flags & XF_YES)) {
+	if (!has_y) {
 		if (yes && type[0] == 'i')
 			rc = puts_(v, o, "true");
 		else if (yes && v->value != NULL)
 			rc = put(v, o, v->value, v->valuelen);
 	} else if (yes) {
-		rc = eval_chain(v, y->a, o);
+		rc = eval_chain(v, ys, o);
 	} else {
 		v->value = saved_value;
 		v->valuelen = saved_len;
-		if (y->flags & XF_NO) {
-			rc = eval_chain(v, y->b, o);
-		} else if (y->flags & XF_FAIL) {
-			ev_fail(v, yn, "\"%s\" failed and \"fail\" requested", type);
+		if (has_n) {
+			rc = eval_chain(v, ns, o);
+		} else if (fail) {
+			ev_fail(v, at, "\"%s\" failed and \"fail\" requested", type);
 			v->e->forced = true;
 			rc = -1;
 		}
 	}
 	return rc;
+}
+
+/* Exim's process_yesno() at run time: @yes chose; @type names the item. */
+static int yesno(struct ev *v, uint32_t yn, bool yes, const char *type,
+		 const char *saved_value, size_t saved_len, struct sb *o)
+{
+	const struct xp_node *y = &v->x->n[yn];
+
+	return yesno_parts(v, yn, y->a, (y->flags & XF_YES) != 0, y->b, (y->flags & XF_NO) != 0,
+			   (y->flags & XF_FAIL) != 0, yes, type, saved_value, saved_len, o);
 }
 
 /* The captures and $value, saved around an item that may set them. */
@@ -989,37 +1003,99 @@ static int gettokened(long field, const char *seps, const char *s, struct sb *ou
 	return 1;
 }
 
-static int eval_extract(struct ev *v, uint32_t n, struct sb *o)
+/* The first argument of ${extract} without its surrounding blanks. */
+static char *extract_key(const struct sb *a)
 {
-	const struct xp_node *nd = &v->x->n[n];
-	struct sb a, b, c = SB_INIT, val = SB_INIT;
-	struct frame f;
-	int found, rc = -1;
-
-	save(v, &f);
-	if (eval_new(v, nd->a, &a) != 0 || eval_new(v, nd->b, &b) != 0)
-		goto out;
-	if (nd->op == XE_NUMBERED && eval_new(v, nd->c, &c) != 0)
-		goto out;
-
-	const char *k = sb_str(&a);
+	const char *k = sb_str(a);
 
 	while (xp_is_space((unsigned char)*k))
 		k++;
 
 	char *key = strdup(k);
 
-	if (key == NULL) {
+	if (key != NULL)
+		for (size_t l = strlen(key); l > 0 && xp_is_space((unsigned char)key[l - 1]); l--)
+			key[l - 1] = '\0';
+	return key;
+}
+
+/* Whether @key is a field number ('-' and digits): a numbered extraction. */
+static bool numbered_key(const char *key)
+{
+	const char *p = *key == '-' ? key + 1 : key;
+
+	while (isdigit((unsigned char)*p))
+		p++;
+	return *p == '\0';
+}
+
+static int eval_extract(struct ev *v, uint32_t n, struct sb *o)
+{
+	const struct xp_node *nd = &v->x->n[n];
+	const struct xp_node *y = &v->x->n[nd->d];
+	struct sb a, b = SB_INIT, c = SB_INIT, val = SB_INIT;
+	struct frame f;
+	int found = 0, rc = -1;
+	char *key = NULL;
+	bool numbered = nd->op == XE_NUMBERED;
+	/* The strings: the yes/no node's, or for XE_DYNAMIC chosen below. */
+	uint32_t ys = y->a, ns = y->b;
+	bool has_y = (y->flags & XF_YES) != 0, has_n = (y->flags & XF_NO) != 0;
+	bool fail = (y->flags & XF_FAIL) != 0;
+
+	save(v, &f);
+	if (eval_new(v, nd->a, &a) != 0)
+		goto out;
+	if ((key = extract_key(&a)) == NULL) {
 		ev_fail(v, XP_NONE, "out of memory");
 		goto out;
 	}
-	for (size_t l = strlen(key); l > 0 && xp_is_space((unsigned char)key[l - 1]); l--)
-		key[l - 1] = '\0';
-	if (nd->op == XE_NUMBERED)
+	if (nd->op == XE_DYNAMIC) {
+		/* Exim decides now: groups g1..g4 are b, c, then the yes/no
+		   node's a and b. */
+		bool g[4] = { (nd->flags & XF_B) != 0, (nd->flags & XF_C) != 0, has_y, has_n };
+		int ng = g[3] ? 4 : g[2] ? 3 : g[1] ? 2 : g[0] ? 1 : 0;
+
+		if (*key == '\0') {
+			ev_fail(v, n, "first argument of \"extract\" must not be empty");
+			goto out;
+		}
+		numbered = numbered_key(key);
+		if (ng < (numbered ? 2 : 1)) {
+			ev_fail(v, n, "missing '{' for arg %d of extract", ng + 2);
+			goto out;
+		}
+		if (numbered) {
+			/* sep, string, yes, no: the node's own layout */
+		} else {
+			/* string, yes, no: a fourth group, or "fail" after a
+			   third, does not close the item. */
+			if (ng == 4 || (fail && ng == 3)) {
+				ev_fail(v, n, "missing } at end of \"extract\" item");
+				goto out;
+			}
+			ys = nd->c;
+			has_y = ng >= 2;
+			ns = y->a;
+			has_n = ng >= 3;
+		}
+		if (fail && numbered && ng != 3) {
+			ev_fail(v, n, "missing } at end of \"extract\" item");
+			goto out;
+		}
+		if (fail && !numbered && ng != 2) {
+			ev_fail(v, n, "missing } at end of \"extract\" item");
+			goto out;
+		}
+	}
+	if (eval_new(v, nd->b, &b) != 0)
+		goto out;
+	if (numbered && eval_new(v, nd->c, &c) != 0)
+		goto out;
+	if (numbered)
 		found = gettokened(strtol(key, NULL, 10), sb_str(&b), sb_str(&c), &val);
 	else
 		found = getkeyed(key, sb_str(&b), &val);
-	free(key);
 	if (val.err != SB_OK) {
 		ev_fail(v, XP_NONE, "out of memory");
 		goto out;
@@ -1035,9 +1111,11 @@ static int eval_extract(struct ev *v, uint32_t n, struct sb *o)
 		v->value = NULL;
 		v->valuelen = 0;
 	}
-	rc = yesno(v, nd->d, found == 1, "extract", f.value, f.valuelen, o);
+	rc = yesno_parts(v, n, ys, has_y, ns, has_n, fail, found == 1, "extract", f.value,
+			 f.valuelen, o);
 out:
 	restore(v, &f);
+	free(key);
 	sb_free(&a);
 	sb_free(&b);
 	sb_free(&c);

@@ -53,8 +53,10 @@ enum xp_opcode {
 	XO_QUOTE_LOCAL_PART, XO_STRLEN, XO_LENGTH, XO_SUBSTR, XO_RXQUOTE, XO_QUOTE_NONE,
 };
 
-/* ${extract}: keyed or numbered. */
-enum { XE_KEYED = 1, XE_NUMBERED };
+/* ${extract}: keyed, numbered, or decided at run time by the first
+   argument's value (XE_DYNAMIC: b, c the next two groups, XF_B/XF_C when
+   present; the yes/no node holds the third and fourth). */
+enum { XE_KEYED = 1, XE_NUMBERED, XE_DYNAMIC };
 
 /* Lookup types. */
 enum { XK_LSEARCH = 1, XK_WILDLSEARCH, XK_NWILDLSEARCH, XK_IPLSEARCH };

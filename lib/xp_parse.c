@@ -1063,6 +1063,56 @@ static int item_sg(struct pst *p, size_t at, uint32_t *out)
 	return 0;
 }
 
+/*
+ * ${extract} whose first argument expands: Exim decides at run time, from
+ * its value, whether the extraction is numbered (two more arguments) or
+ * keyed (one), then reads the yes/no strings.  Up to four groups and
+ * "fail" are read here; the evaluator sorts them out.
+ */
+static int extract_dynamic(struct pst *p, size_t at, uint32_t key, uint32_t *out)
+{
+	uint32_t g[4] = { XP_NONE, XP_NONE, XP_NONE, XP_NONE };
+	int ng = 0;
+	uint16_t flags = 0, yflags = 0;
+
+	skip_ws(p);
+	while (cur(p) == '{' && ng < 4) {
+		if (brace_arg(p, &g[ng], "missing or misplaced { or }") != 0)
+			return -1;
+		ng++;
+		skip_ws(p);
+	}
+	if (strncmp(p->s + p->i, "fail", 4) == 0 && !isalnum((unsigned char)p->s[p->i + 4]) &&
+	    p->s[p->i + 4] != '_') {
+		p->i += 4;
+		yflags |= XF_FAIL;
+		skip_ws(p);
+	}
+	if (cur(p) != '}')
+		return fail_at(p, at, p->i - at, "missing } at end of \"extract\" item");
+	p->i++;
+
+	uint32_t n = node(p, XN_EXTRACT, at), yn = node(p, XN_YESNO, at);
+
+	if (n == XP_NONE || yn == XP_NONE)
+		return oom(p);
+	flags |= ng > 0 ? XF_B : 0;
+	flags |= ng > 1 ? XF_C : 0;
+	yflags |= ng > 2 ? XF_YES : 0;
+	yflags |= ng > 3 ? XF_NO : 0;
+	p->x->n[yn].a = g[2];
+	p->x->n[yn].b = g[3];
+	p->x->n[yn].flags = yflags;
+	p->x->n[n].op = XE_DYNAMIC;
+	p->x->n[n].flags = flags;
+	p->x->n[n].a = key;
+	p->x->n[n].b = g[0];
+	p->x->n[n].c = g[1];
+	p->x->n[n].d = yn;
+	*out = n;
+	return 0;
+}
+
 static int item_extract(struct pst *p, size_t at, uint32_t *out)
 {
 	uint32_t sub[3] = { XP_NONE, XP_NONE, XP_NONE }, yn;
@@ -1088,8 +1138,7 @@ static int item_extract(struct pst *p, size_t at, uint32_t *out)
 			size_t len;
 
 			if (!chain_literal(p, sub[0], &t, &len))
-				return fail_at(p, at, p->i - at, "the first argument of ${extract} "
-					       "must be fixed text in noq");
+				return extract_dynamic(p, at, sub[0], out);
 			while (len > 0 && xp_is_space((unsigned char)*t)) {
 				t++;
 				len--;

@@ -552,10 +552,15 @@ static char *envelope_sender(const struct env *e)
 
 /* Routing's warnings (a condition that failed to expand): on stderr and
    to syslog, where Exim writes its panic log. */
-static void route_warn(void *arg, const char *msg)
+static void route_warn(const void *arg, const char *msg)
 {
-	(void)arg;
-	noq_say("warning: %s", msg);
+	const struct env *e = arg;
+
+	/* -bt and -bv show it as Exim shows a panic log line there. */
+	if (e->cli.mode == CLI_TEST || e->cli.mode == CLI_VERIFY)
+		fprintf(stderr, "LOG: MAIN PANIC\n  %s\n", msg);
+	else
+		noq_say("warning: %s", msg);
 	syslog(LOG_MAIL | LOG_WARNING, "%s", msg);
 }
 
@@ -587,6 +592,7 @@ static void route_ctx_init(const struct env *e, const char *sender, bool verify,
 	rc->msg = msg;
 	rc->message_size = xp_size;
 	rc->warn = route_warn;
+	rc->warn_arg = e;
 	rc->pol = e->pol;
 	rc->m = e->m;
 	rc->sender = sender;
@@ -704,7 +710,7 @@ static int test_addresses(struct env *e, bool verify)
 				printf(verify ? "%s verified\n" : "%s\n", nd->addr);
 				break;
 			case RS_BLACKHOLE:
-				printf("%s is discarded\n", nd->addr);
+				printf("mail to %s is discarded\n", nd->addr);
 				break;
 			case RS_DUPLICATE:
 				printf("%s is a duplicate\n", nd->addr);

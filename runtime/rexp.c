@@ -121,12 +121,27 @@ enum xres rt_expand_x(struct st *s, const struct att *a, const struct rtr *R,
 	if ((x = compiled(s, text, msg, msglen)) == NULL)
 		return XR_ERROR;
 
-	/* The top-level address this one descends from. */
-	const char *top = s->res->v[s->res->v[a->node].top].addr;
-	size_t tl = rt_local_len(top);
+	/* The top-level address this one descends from: its local part
+	   unquoted, in lower case unless caseful (below), and its
+	   domain in lower case (Exim's deliver_set_expansions()). */
+	long ti = s->res->v[a->node].top, tr = s->res->v[ti].router;
+	const char *top = s->res->v[ti].addr;
+	size_t tl = rt_local_len(top), n = 0;
+	char odom[PART_MAX];
 
-	snprintf(olp, sizeof(olp), "%.*s", (int)(tl < sizeof(olp) ? tl : sizeof(olp) - 1),
-		 top);
+	for (size_t k = 0; k < tl && n + 1 < sizeof(olp); k++) {
+		if (top[k] == '"')
+			continue;
+		if (top[k] == '\\' && k + 1 < tl)
+			k++;
+		olp[n++] = top[k];
+	}
+	olp[n] = '\0';
+	/* Cased as the router that handled the top-level address was told. */
+	if (!(tr >= 0 && (size_t)ti != a->node ? s->r[tr].caseful : R->caseful))
+		rt_lower(olp);
+	snprintf(odom, sizeof(odom), "%s", top[tl] == '@' ? top + tl + 1 : "");
+	rt_lower(odom);
 	env.var[XV_LOCAL_PART] = a->lp;
 	env.var[XV_DOMAIN] = a->domain;
 	env.var[XV_HOME] = a->have_home ? a->home : NULL;
@@ -134,7 +149,7 @@ enum xres rt_expand_x(struct st *s, const struct att *a, const struct rtr *R,
 	env.var[XV_LOCAL_PART_SUFFIX] = a->suffix;
 	env.var[XV_ADDRESS_DATA] = a->address_data;
 	env.var[XV_ORIGINAL_LOCAL_PART] = olp;
-	env.var[XV_ORIGINAL_DOMAIN] = top[tl] == '@' ? top + tl + 1 : "";
+	env.var[XV_ORIGINAL_DOMAIN] = odom;
 	env.var[XV_SENDER_ADDRESS] = sender;
 	env.var[XV_PRIMARY_HOSTNAME] = s->primary_hostname;
 	env.var[XV_QUALIFY_DOMAIN] = s->qualify_domain;

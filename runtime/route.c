@@ -680,14 +680,26 @@ static enum mres match_rlist(struct st *s, const struct att *a, const struct rtr
 	if (!rl->dynamic)
 		return match_clist(s, a, R, &rl->l, k, what, x, depth, msg, msglen);
 
-	/* Expanded for this address, compiled, matched, thrown away. */
-	char *t = rt_expand(s, a, R, what, rl->text, msg, msglen);
+	/* Expanded for this address, compiled, matched, thrown away.  Exim's
+	   match_isinlist(): a forced failure means "not in the list", any
+	   other is logged and defers the address. */
+	char *t = NULL, m[MSG_MAX];
+	enum xres xr = rt_expand_x(s, a, R, what, rl->text, &t, m, sizeof(m));
+
+	if (xr == XR_FORCED)
+		return M_NO;
+	if (xr != XR_OK) {
+		if (!s->hard) {
+			rt_warn(s, "failed to expand \"%s\" while checking a list: %s", rl->text,
+				m);
+			rt_fmt(msg, msglen, "%s check lookup or other defer", what);
+		}
+		return M_DEFER;
+	}
 	struct lstore ls = { 0 };
 	struct clist l;
 	enum mres r;
 
-	if (t == NULL)
-		return M_DEFER;
 	if (compile_text(s, &ls, t, k, &l) < 0) {
 		rt_oom(s);
 		r = M_DEFER;
@@ -1455,13 +1467,22 @@ static enum pre preconditions(struct st *s, struct att *a, struct rtr *R,
 			strcpy(a->home, pw->pw_dir);
 	}
 	if (R->home_dir != NULL) {
-		char *h = rt_expand(s, a, R, "router_home_directory", R->home_dir, msg, msglen);
+		/* Exim: a forced failure leaves $home as it was. */
+		char *h = NULL, m[MSG_MAX];
+		enum xres xr = rt_expand_x(s, a, R, "router_home_directory", R->home_dir, &h, m,
+					   sizeof(m));
 
-		if (h == NULL)
+		if (xr == XR_ERROR) {
+			if (!s->hard)
+				rt_fmt(msg, msglen, "failed to expand \"%s\" for "
+				       "router_home_directory: %s", R->home_dir, m);
 			return PRE_DEFER;
-		a->have_home = strlen(h) < sizeof(a->home);
-		if (a->have_home)
-			strcpy(a->home, h);
+		}
+		if (xr == XR_OK) {
+			a->have_home = strlen(h) < sizeof(a->home);
+			if (a->have_home)
+				strcpy(a->home, h);
+		}
 		free(h);
 	}
 	if (R->senders.text != NULL) {
@@ -1494,7 +1515,7 @@ static enum pre preconditions(struct st *s, struct att *a, struct rtr *R,
 		free(c);
 		if (s->hard)
 			return PRE_DEFER;
-		if (xr != XR_OK)
+		if (xr == XR_ERROR)
 			rt_warn(s, "failed to expand condition \"%s\" for %s router: %s",
 				R->condition, R->o->name, msg);
 		msg[0] = '\0';
@@ -1518,11 +1539,19 @@ static int xbool(struct st *s, const struct att *a, const struct rtr *R,
 	if (op->str == NULL)
 		return dflt;
 
-	char *v = rt_expand(s, a, R, name, op->str, msg, msglen);
+	/* Exim's exp_bool(): a forced failure gives the default. */
+	char *v = NULL, m[MSG_MAX];
+	enum xres xr = rt_expand_x(s, a, R, name, op->str, &v, m, sizeof(m));
 	int r = -1;
 
-	if (v == NULL)
+	if (xr == XR_FORCED)
+		return dflt;
+	if (xr != XR_OK) {
+		if (!s->hard)
+			rt_fmt(msg, msglen, "failed to expand \"%s\" in %s router: %s", name,
+			       R->o->name, m);
 		return -1;
+	}
 	if (strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0)
 		r = 1;
 	else if (strcasecmp(v, "false") == 0 || strcasecmp(v, "no") == 0)
@@ -1560,7 +1589,14 @@ static bool att_init(const struct st *s, size_t i, struct att *a)
 	memset(a, 0, sizeof(*a));
 	a->node = i;
 	a->addr = addr;
-	a->domain = addr[ll] == '@' ? addr + ll + 1 : "";
+	/* $domain is in lower case (Exim's deliver_split_address()). */
+	if (addr[ll] == '@') {
+		if (strlen(addr + ll + 1) >= sizeof(a->dom))
+			return false;
+		strcpy(a->dom, addr + ll + 1);
+		rt_lower(a->dom);
+	}
+	a->domain = a->dom;
 	if (ll >= sizeof(a->full))
 		return false;
 	if (addr[0] == '"') {
@@ -1735,11 +1771,14 @@ static void unrouteable(struct st *s, size_t i, long last, struct att *a)
 
 	if (last >= 0 && s->r[last].cannot_route_message != NULL) {
 		char m[MSG_MAX];
+		enum xres xr = rt_expand_x(s, a, &s->r[last], "cannot_route_message",
+					   s->r[last].cannot_route_message, &x, m, sizeof(m));
 
-		x = rt_expand(s, a, &s->r[last], "cannot_route_message",
-			      s->r[last].cannot_route_message, m, sizeof(m));
-		if (x != NULL)
+		if (xr == XR_OK)
 			msg = x;
+		else if (xr == XR_ERROR && !s->hard)
+			rt_warn(s, "failed to expand cannot_route_message in %s router: %s",
+				s->r[last].o->name, m);
 	}
 	finish(s, i, RS_FAIL, -1, msg);
 	free(x);
@@ -1747,11 +1786,12 @@ static void unrouteable(struct st *s, size_t i, long last, struct att *a)
 
 static void route_node(struct st *s, size_t i)
 {
-	struct att *a = malloc(sizeof(*a));
+	struct att *a = malloc(sizeof(*a)), *keep = malloc(sizeof(*keep));
 	char *msg = malloc(MSG_MAX);
 	long last = -1;
+	bool kept = false;
 
-	if (a == NULL || msg == NULL) {
+	if (a == NULL || keep == NULL || msg == NULL) {
 		rt_oom(s);
 		goto out;
 	}
@@ -1794,6 +1834,12 @@ static void route_node(struct st *s, size_t i)
 			continue;
 		if (!affixes(R, a))
 			continue;
+		/* cannot_route_message sees the local part and affixes of the
+		   last router whose affixes matched (Exim). */
+		memcpy(keep->lp, a->lp, sizeof(keep->lp));
+		memcpy(keep->prefix, a->prefix, sizeof(keep->prefix));
+		memcpy(keep->suffix, a->suffix, sizeof(keep->suffix));
+		kept = true;
 		p = preconditions(s, a, R, msg, MSG_MAX);
 		if (p == PRE_SKIP)
 			continue;
@@ -1808,14 +1854,14 @@ static void route_node(struct st *s, size_t i)
 						   m, sizeof(m));
 
 			if (xr == XR_OK) {
-				const char *kept = arena_strdup(&s->res->arena, d);
+				const char *ad = arena_strdup(&s->res->arena, d);
 
 				free(d);
-				if (kept == NULL) {
+				if (ad == NULL) {
 					rt_oom(s);
 					goto out;
 				}
-				a->address_data = s->np[i].address_data = kept;
+				a->address_data = s->np[i].address_data = ad;
 			} else if (s->hard) {
 				goto out;
 			} else if (xr == XR_ERROR) {
@@ -1900,15 +1946,23 @@ declined:;
 			break;
 	}
 	if (!s->hard) {
-		/* Variables for cannot_route_message: the whole local part. */
-		strcpy(a->lp, a->full);
-		if (last >= 0 && !s->r[last].caseful)
-			rt_lower(a->lp);
-		a->prefix[0] = a->suffix[0] = '\0';
+		/* Variables for cannot_route_message: those of the last router
+		   whose affixes matched, else the whole local part. */
+		if (kept) {
+			memcpy(a->lp, keep->lp, sizeof(a->lp));
+			memcpy(a->prefix, keep->prefix, sizeof(a->prefix));
+			memcpy(a->suffix, keep->suffix, sizeof(a->suffix));
+		} else {
+			strcpy(a->lp, a->full);
+			if (last >= 0 && !s->r[last].caseful)
+				rt_lower(a->lp);
+			a->prefix[0] = a->suffix[0] = '\0';
+		}
 		unrouteable(s, i, last, a);
 	}
 out:
 	free(a);
+	free(keep);
 	free(msg);
 }
 

@@ -180,8 +180,8 @@ struct route_ctx {
 	time_t now;
 	/* a problem routing went on after (a condition that failed to
 	   expand skips its router, as in Exim); NULL: not reported */
-	void (*warn)(void *arg, const char *msg);
-	void *warn_arg;
+	void (*warn)(const void *arg, const char *msg);
+	const void *warn_arg;
 };
 
 #define ROUTE_MAX_NODES 1000000

@@ -154,7 +154,8 @@ struct att {
 	char lp[PART_MAX];
 	char prefix[PART_MAX];
 	char suffix[PART_MAX];
-	const char *domain;
+	const char *domain;           /* @dom */
+	char dom[PART_MAX];
 	char home[PATH_MAX];
 	bool have_home;
 	bool have_pw;

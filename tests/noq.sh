@@ -136,7 +136,7 @@ archive@example.net
   router = smarthost, transport = remote_smtp
   host 127.0.0.1 [127.0.0.1] port=2525" ""
 run "$tmp/empty" "$NOQ" -C "$POL" -bt nobody
-expect "-bt :blackhole:" 0 "nobody@example.org is discarded" ""
+expect "-bt :blackhole:" 0 "mail to nobody@example.org is discarded" ""
 run "$tmp/empty" "$NOQ" -C "$POL" -bt root postmaster
 # As in Exim, each address is tested on its own: no duplicates across them.
 expect "-bt: each address on its own" 0 "admin@example.org
