@@ -14,6 +14,8 @@
 #   3. a 100 MiB message: wall time and peak RSS
 #   4. one message to 10,000 recipients
 #   5. noqc compiling 1,000,000 aliases
+#   6. one 1 KiB message through 20 routers with conditions and lookups
+#      (noq only, against noq with one router; and with a regex)
 # and prints a table with the ratios to noq and the targets of issue 7.
 # Every run must exit 0 (the smart host accepted the message), or the
 # benchmark stops with that program's stderr.
@@ -133,6 +135,48 @@ noq_conf noq-plain ""
 noq_conf noq-aliases "$tmp/aliases"
 "$noqc" -o "$tmp/noq-plain.policy" "$tmp/noq-plain.conf"
 
+# noq with 20 routers: 19 that the message's recipient passes through
+# (conditions on two lookups in a 1,000-entry file, string comparisons,
+# lists, operators, header tests), then the smart host; and the same with
+# one condition a regular expression (the first one costs loading PCRE2).
+awk 'BEGIN { for (i = 0; i < 1000; i++) printf "staff%d: team%d\n", i, i % 19 }' >"$tmp/lookup"
+routers20() { # REGEX(yes|no)
+	echo "primary_hostname = bench.example.org"
+	echo "qualify_domain = example.org"
+	echo "begin routers"
+	i=0
+	while [ $i -lt 19 ]; do
+		echo "r$i:"
+		echo "  driver = redirect"
+		case $((i % 4)) in
+		0) if [ $i -lt 8 ]; then
+			echo "  condition = \${if eq{\${lookup{\$local_part}lsearch{$tmp/lookup}}}{team$i}}"
+		   elif [ "$1" = yes ] && [ $i -eq 8 ]; then
+			echo "  condition = \${if match{\$local_part}{\\N^staff$i\\d+\$\\N}}"
+		   else
+			echo "  condition = \${if eq{\$local_part}{staff$i}}"
+		   fi ;;
+		1) echo "  condition = \${if eqi{\${lc:\$local_part}}{staff$i}}" ;;
+		2) echo "  domains = \${lc:team$i.example} : *.team$i.example"
+		   echo "  condition = \${if inlist{\$local_part}{a$i:b$i:c$i}}" ;;
+		3) echo "  condition = \${if and{{eq{\$domain}{team$i.example}}{!def:h_x-team$i:}}}" ;;
+		esac
+		echo "  data = team$i@example.net"
+		i=$((i + 1))
+	done
+	echo "smarthost:"
+	echo "  driver = manualroute"
+	echo "  route_list = * 127.0.0.1::$port"
+	echo "  transport = remote_smtp"
+	echo "begin transports"
+	echo "remote_smtp:"
+	echo "  driver = smtp"
+}
+routers20 no >"$tmp/noq-routers.conf"
+routers20 yes >"$tmp/noq-routers-re.conf"
+"$noqc" -o "$tmp/noq-routers-re.policy" "$tmp/noq-routers-re.conf"
+"$noqc" -o "$tmp/noq-routers.policy" "$tmp/noq-routers.conf"
+
 # msmtp: one account; with aliases, its aliases file (same format).
 printf 'account default\nhost 127.0.0.1\nport %s\nfrom bench@example.org\nauth off\ntls off\n' \
 	"$port" >"$tmp/msmtp-plain.rc"
@@ -206,6 +250,9 @@ one() {
 	rcpts.msmtp) run "$1.$2" "$tmp/small.txt" "$msmtp" -C "$tmp/msmtp-plain.rc" -i -f bench@example.org $(cat "$tmp/rcpts") ;;
 	# shellcheck disable=SC2046
 	rcpts.exim) run "$1.$2" "$tmp/small.txt" "$exim" -C "$tmp/exim-plain.conf" -i -f bench@example.org $(cat "$tmp/rcpts") ;;
+	routers.noq0) run "$1.$2" "$tmp/small.txt" "$noq" -C "$tmp/noq-plain.policy" -i -f bench@example.org user@example.net ;;
+	routers.noq) run "$1.$2" "$tmp/small.txt" "$noq" -C "$tmp/noq-routers.policy" -i -f bench@example.org user@example.net ;;
+	routers.noqre) run "$1.$2" "$tmp/small.txt" "$noq" -C "$tmp/noq-routers-re.policy" -i -f bench@example.org user@example.net ;;
 	*) echo "peers: no case $1.$2" >&2; exit 1 ;;
 	esac
 }
@@ -257,6 +304,7 @@ rounds aliases $(n 15) noq0 noq $peers
 rounds big $(n 5) floor noq $peers
 # shellcheck disable=SC2086
 rounds rcpts $(n 7) noq $peers
+rounds routers "$(n 15)" noq0 noq noqre
 
 # ---- the table ---------------------------------------------------------------
 # median KEY FIELD: the median of column FIELD (1 time, 2 RSS) of KEY.
@@ -278,20 +326,23 @@ echo "machine: $(nproc) cores, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo 
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo
 printf '%-38s %-7s %10s %8s %10s  %s\n' case program "median ms" "÷ noq" "peak MiB" runs
-for c in small aliases big rcpts; do
+for c in small aliases big rcpts routers; do
 	case $c in
 	small) title="1 KiB message" ;;
 	aliases) title="1 KiB to an alias ($naliases aliases)" ;;
 	big) title="$big_mib MiB message" ;;
 	rcpts) title="1 KiB to $nrcpt recipients" ;;
+	routers) title="1 KiB through 20 routers" ;;
 	esac
 	base=$(median "$c.noq" 1)
-	for p in floor noq0 noq msmtp exim; do
+	for p in floor noq0 noq noqre msmtp exim; do
 		[ -s "$tmp/res/$c.$p" ] || continue
 		t=$(median "$c.$p" 1)
 		note=
 		[ $c = aliases ] && [ $p = msmtp ] && note=" ($(wc -l <"$tmp/aliases-10k") aliases: its expansion is quadratic)"
-		[ $p = noq0 ] && note=" (noq0: noq without aliases)"
+		[ $c = aliases ] && [ $p = noq0 ] && note=" (noq0: noq without aliases)"
+		[ $c = routers ] && [ $p = noq0 ] && note=" (noq0: noq with one router)"
+		[ $p = noqre ] && note=" (noqre: one condition a regular expression)"
 		printf '%-38s %-7s %10s %8s %10s  %s%s\n' "$title" "$p" "$(ms "$t")" "$(ratio "$t" "$base")" \
 			"$(mib "$(median "$c.$p" 2)")" "$(wc -l <"$tmp/res/$c.$p")" "$note"
 		title=
@@ -321,6 +372,8 @@ verdict "small message: noq <= 1.3 x floor ($(ratio "$small_noq" "$(median small
 printf '%-62s %s\n' "small message: noq faster than $peers" "$(faster small)"
 verdict "$naliases aliases: noq <= 1.05 x noq without ($(ratio "$(median aliases.noq 1)" "$(median aliases.noq0 1)"))" \
 	"$(median aliases.noq 1)" "$(median aliases.noq0 1)" "a <= 1.05 * b"
+verdict "20 routers: noq <= 1.05 x one router ($(ratio "$(median routers.noq 1)" "$(median routers.noq0 1)"))" \
+	"$(median routers.noq 1)" "$(median routers.noq0 1)" "a <= 1.05 * b"
 printf '%-62s %s\n' "$big_mib MiB: noq faster than $peers" "$(faster big)"
 verdict "$big_mib MiB: noq peak RSS <= 8 MiB ($(mib "$(median big.noq 2)") MiB)" "$(median big.noq 2)" 8192 "a <= b"
 printf '%-62s %s\n' "$nrcpt recipients: noq faster than $peers" "$(faster rcpts)"

@@ -87,6 +87,59 @@ static bool pool_cstr(const struct xp *x, uint32_t off, uint32_t len)
 	return pool_range(x, off, len) && len < x->npool - off && x->pool[off + len] == '\0';
 }
 
+/*
+ * A lookup's table (xp_int.h): pairs of strings; for lsearch the index
+ * after them, one offset per entry, each a key's start.
+ */
+static int check_table(const struct xp *x, const struct xp_node *n)
+{
+	const char *t = x->pool + n->b;
+	uint32_t len = n->c, nent = 0;
+	unsigned char *start = NULL;
+	int rc = -1;
+
+	if (n->op == XK_LSEARCH) {
+		uint32_t ni;
+
+		if (len < 4)
+			return -1;
+		ni = xp_get32(t + len - 4);
+		if (ni > (len - 4) / 4)
+			return -1;
+		len -= 4 + 4 * ni;
+		if ((start = calloc(len ? len : 1, 1)) == NULL)
+			return -1;
+	}
+	if (len > 0 && t[len - 1] != '\0')
+		goto out;
+	for (uint32_t i = 0; i < len; nent++) {
+		if (start != NULL)
+			start[i] = 1;
+		i += (uint32_t)strlen(t + i) + 1;
+		if (i >= len)
+			goto out;       /* a key without data */
+		i += (uint32_t)strlen(t + i) + 1;
+	}
+	if (start != NULL) {
+		const char *ix = t + len;
+
+		if ((n->c - 4 - len) / 4 != nent)
+			goto out;       /* one index entry per entry */
+		/* Each offset a key's start: a search cannot leave the table.
+		   (Their order is under the checksum; it is not checked again.) */
+		for (uint32_t k = 0; k < nent; k++) {
+			uint32_t o = xp_get32(ix + 4 * k);
+
+			if (o >= len || !start[o])
+				goto out;
+		}
+	}
+	rc = 0;
+out:
+	free(start);
+	return rc;
+}
+
 static int walk(struct chk *c, uint32_t h, int depth);
 
 /* Node @i is of kind @k, reached once. */
@@ -148,18 +201,10 @@ static int check_node(struct chk *c, uint32_t i, int depth)
 	case XN_LOOKUP:
 		if (n->op < XK_LSEARCH || n->op > XK_IPLSEARCH)
 			return bad(c, i, "unknown lookup type");
-		if (!pool_range(x, n->b, n->c) ||
-		    (n->c > 0 && x->pool[n->b + n->c - 1] != '\0'))
+		if (!pool_range(x, n->b, n->c))
 			return bad(c, i, "lookup table outside the pool");
-		{
-			/* Entries are key and data pairs of strings. */
-			uint32_t nul = 0;
-
-			for (uint32_t k = 0; k < n->c; k++)
-				nul += x->pool[n->b + k] == '\0';
-			if (nul % 2 != 0)
-				return bad(c, i, "lookup table with a key and no data");
-		}
+		if (check_table(x, n) != 0)
+			return bad(c, i, "bad lookup table");
 		if (walk(c, n->a, depth) != 0)
 			return -1;
 		return child(c, n->d, XN_YESNO, depth);

@@ -1312,6 +1312,27 @@ static int eval_lookup(struct ev *v, uint32_t n, struct sb *o)
 	save(v, &f);
 	if (eval_new(v, nd->a, &key) != 0)
 		goto out;
+	if (nd->op == XK_LSEARCH) {
+		/* The first entry of the key in file order: binary search in
+		   the index (sorted by key without case, then offset). */
+		uint32_t ni = xp_get32(end - 4), lo = 0, hi = ni;
+		const char *ix = end - 4 - 4 * (size_t)ni, *t = v->x->pool + nd->b;
+
+		while (lo < hi) {
+			uint32_t mid = lo + (hi - lo) / 2;
+
+			if (strcasecmp(t + xp_get32(ix + 4 * mid), sb_str(&key)) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (lo < ni && strcasecmp(t + xp_get32(ix + 4 * lo), sb_str(&key)) == 0) {
+			const char *k = t + xp_get32(ix + 4 * lo);
+
+			found = k + strlen(k) + 1;
+		}
+		end = p;        /* no linear scan */
+	}
 	while (p < end) {
 		const char *k = p, *d = p + strlen(p) + 1;
 		bool hit = false;

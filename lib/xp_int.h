@@ -98,6 +98,21 @@ struct xp {
 	struct re **re;         /* per node, compiled when first used */
 };
 
+/*
+ * A lookup's table in the pool: entries "key\0data\0" in file order.  For
+ * XK_LSEARCH they are followed by an index, for a binary search: u32
+ * offsets of the keys (from the table's start), sorted by key without
+ * case then by offset, and their number as the last u32 (all
+ * little-endian); the node's c covers all of it.
+ */
+static inline uint32_t xp_get32(const char *p)
+{
+	const unsigned char *u = (const unsigned char *)p;
+
+	return (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 |
+	       (uint32_t)u[3] << 24;
+}
+
 /* Shared helpers of the two halves. */
 bool xp_is_space(int c);
 int xp_read_int(const char *s, long long *v, char *msg, size_t msglen);

@@ -1383,6 +1383,46 @@ static int lsearch_entries(struct pst *p, const char *data, size_t len, bool exp
 	return 0;
 }
 
+/* The table whose entries qsort() is ordering (qsort has no argument). */
+static const char *index_base;
+
+static int key_order(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	int c = strcasecmp(index_base + x, index_base + y);
+
+	return c != 0 ? c : x < y ? -1 : x > y;
+}
+
+/* Append the binary-search index of an lsearch table (see xp_int.h). */
+static int lsearch_index(struct sb *t)
+{
+	size_t n = 0, len = t->len;
+	uint32_t *v;
+
+	for (size_t i = 0; i < len; i++)
+		n += t->p[i] == '\0';
+	n /= 2;
+	if ((v = calloc(n ? n : 1, sizeof(*v))) == NULL)
+		return -1;
+	for (size_t i = 0, k = 0; i < len && k < n; k++) {
+		v[k] = (uint32_t)i;
+		i += strlen(t->p + i) + 1;
+		i += strlen(t->p + i) + 1;
+	}
+	index_base = t->p;
+	qsort(v, n, sizeof(*v), key_order);
+	for (size_t k = 0; k <= n; k++) {
+		uint32_t x = k < n ? v[k] : (uint32_t)n;
+		unsigned char b[4] = { (unsigned char)x, (unsigned char)(x >> 8),
+				       (unsigned char)(x >> 16), (unsigned char)(x >> 24) };
+
+		sb_put(t, b, 4);
+	}
+	free(v);
+	return t->err == SB_OK ? 0 : -1;
+}
+
 static int item_lookup(struct pst *p, size_t at, uint32_t *out)
 {
 	uint32_t key = XP_NONE, file, yn;
@@ -1472,6 +1512,10 @@ static int item_lookup(struct pst *p, size_t at, uint32_t *out)
 		return fail_at(p, fat, ffin - fat, "%s", msg);
 	}
 	free(data);
+	if (k == XK_LSEARCH && lsearch_index(&ent) != 0) {
+		sb_free(&ent);
+		return oom(p);
+	}
 	if (pool_put(p, ent.p ? ent.p : "", ent.len, &off) != 0) {
 		sb_free(&ent);
 		return -1;
