@@ -15,6 +15,7 @@
 #include "re.h"
 #include "sema_int.h"
 #include "values.h"
+#include "xp.h"
 
 /* ======================================================================
  * Phase 2: named lists and matching lists
@@ -87,10 +88,12 @@ static void check_regex(struct sema *s, const struct ast_option *o, const char *
 }
 
 /*
- * Report item @it (at @pos in @o's value) of a list of kind @k (@what)
- * when noq could not evaluate it at send time: a lookup ("lsearch;FILE"),
- * or an item that needs the local host's addresses or the DNS ("@[]",
- * "@mx_any", "@@..." in an address list).  Returns true when reported.
+ * Items of a list of kind @k (@what) whose match noqc cannot know: a
+ * lookup ("lsearch;FILE"), compiled into the policy for domain and
+ * local-part lists and refused elsewhere, and items that need the local
+ * host's addresses or the DNS ("@[]", "@mx_any", "@@..." in an address
+ * list), refused.  @it is at @pos in @o's value.  Returns true when the
+ * item was one of them (reported if refused): it matches "maybe".
  */
 static bool unsupported_item(struct sema *s, const struct ast_option *o, const char *it,
 			     size_t pos, enum nl_kind k, const char *what)
@@ -98,8 +101,21 @@ static bool unsupported_item(struct sema *s, const struct ast_option *o, const c
 	struct loc l = sema_vloc(s, o, pos, strlen(it));
 
 	if (strchr(it, ';') != NULL) {
-		S_ERROR(s, &l, "%s: '%s' is a lookup, and noq does no lookups at send "
-			"time; list the entries themselves", what, it);
+		/* A lookup: noqc reads the file into the policy (domain and
+		   local-part lists, lsearch and its kin). */
+		struct sb text = SB_INIT;
+		const char *why;
+		struct xp_err e;
+
+		if (k != NL_DOMAIN && k != NL_LOCALPART) {
+			S_ERROR(s, &l, "%s: '%s' is a lookup; noq looks up files only in "
+				"domain and local-part lists", what, it);
+		} else if (xp_list_lookup(it, &text, &why) != 0) {
+			S_ERROR(s, &l, "%s: '%s': %s", what, it, why);
+		} else if (sema_keep_expr(s, XP_ROUTER, sb_str(&text), &e) != 0) {
+			S_ERROR(s, &l, "%s: '%s': %s", what, it, e.msg);
+		}
+		sb_free(&text);
 		return true;
 	}
 	if ((k == NL_DOMAIN && it[0] == '@' && it[1] != '\0') ||

@@ -159,6 +159,17 @@ int xp_encode(const struct xp *x, struct sb *out);
 int xp_decode(const void *data, size_t len, const char *src, struct xp **out, char *err,
 	      size_t errlen);
 
+/**
+ * xp_list_lookup() - for a matching-list item "TYPE;FILE" (TYPE lsearch,
+ * wildlsearch, nwildlsearch or iplsearch, FILE an absolute path), the
+ * expansion that looks the subject ($0) up and gives "1" when found:
+ * noqc compiles it into the policy under that text, noq evaluates it for
+ * the item.  Returns 0 with the text in @out, or -1 when the item is not
+ * such a lookup (*@why says why: "partial" lookups, other types, a
+ * relative file).
+ */
+int xp_list_lookup(const char *item, struct sb *out, const char **why);
+
 /** xp_free() - free @x (NULL allowed). */
 void xp_free(struct xp *x);
 

@@ -9,6 +9,7 @@
  */
 #include "config.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -333,4 +334,44 @@ oom:
 	xp_free(x);
 	snprintf(err, errlen, "out of memory");
 	return -1;
+}
+
+int xp_list_lookup(const char *item, struct sb *out, const char **why)
+{
+	static const char *const types[] = { "lsearch", "wildlsearch", "nwildlsearch",
+					     "iplsearch" };
+	const char *semi = strchr(item, ';'), *f;
+	size_t tl;
+	bool known = false;
+
+	*why = "not a lookup";
+	if (semi == NULL)
+		return -1;
+	tl = (size_t)(semi - item);
+	while (tl > 0 && (item[tl - 1] == ' ' || item[tl - 1] == '\t'))
+		tl--;
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		known = known || (strlen(types[i]) == tl && strncmp(types[i], item, tl) == 0);
+	if (!known) {
+		*why = "noq looks up only lsearch, wildlsearch, nwildlsearch and iplsearch "
+		       "files (no partial or default forms)";
+		return -1;
+	}
+	for (f = semi + 1; *f == ' ' || *f == '\t'; f++)
+		;
+	if (*f != '/' || strstr(f, "\\N") != NULL) {
+		*why = "the file of a lookup must be an absolute path";
+		return -1;
+	}
+	sb_clear(out);
+	sb_puts(out, "${lookup{$0}");
+	sb_put(out, item, tl);
+	sb_puts(out, "{\\N");
+	sb_puts(out, f);
+	sb_puts(out, "\\N}{1}}");
+	if (out->err != SB_OK) {
+		*why = "out of memory";
+		return -1;
+	}
+	return 0;
 }

@@ -187,3 +187,34 @@ char *rt_expand(struct st *s, const struct att *a, const struct rtr *R, const ch
 		       R->o->name, m);
 	return out;
 }
+
+int rt_list_lookup(struct st *s, const char *item, const char *subject, char *msg,
+		   size_t msglen)
+{
+	struct sb text = SB_INIT, out = SB_INIT;
+	struct xp_env env = { 0 };
+	struct xp_err e;
+	const char *why;
+	size_t len = strlen(subject);
+	struct xp *x;
+	int r = -1;
+
+	if (xp_list_lookup(item, &text, &why) != 0) {
+		rt_fmt(msg, msglen, "list item \"%s\": %s", item, why);
+		goto out;
+	}
+	if ((x = compiled(s, sb_str(&text), msg, msglen)) == NULL)
+		goto out;
+	env.cap = &subject;
+	env.caplen = &len;
+	env.ncap = 1;
+	if (xp_eval(x, &env, &out, &e) != 0) {
+		rt_fmt(msg, msglen, "list item \"%s\": %s", item, e.msg);
+		goto out;
+	}
+	r = out.len > 0;
+out:
+	sb_free(&text);
+	sb_free(&out);
+	return r;
+}

@@ -154,6 +154,7 @@ enum ikind {
 	IK_NAMED,     /* "+name" */
 	IK_ADDR,      /* address lists: [local-pattern]@domain-item, or a domain item */
 	IK_CASEFUL,   /* address lists: "+caseful" */
+	IK_LOOKUP,    /* "lsearch;FILE": @text, compiled by noqc (rexp.c) */
 	IK_BAD,       /* cannot be evaluated here: @text is the reason */
 };
 
@@ -336,7 +337,8 @@ static void plain_item(const char *t, bool domain, struct litem *it)
 		it->kind = IK_REGEX;
 		it->text = t;
 	} else if (strchr(t, ';') != NULL) {
-		bad_item(it, "noq does no lookups at send time");
+		it->kind = IK_LOOKUP;
+		it->text = t;
 	} else if (domain && t[0] == '@') {
 		bad_item(it, "noq cannot evaluate this item at send time");
 	} else if (t[0] == '*') {
@@ -537,6 +539,16 @@ static bool ends_with(const char *s, size_t n, const char *tail, bool caseless)
 	return caseless ? eq_ci_n(s + n - tl, tail, tl) : memcmp(s + n - tl, tail, tl) == 0;
 }
 
+/* An "lsearch;FILE" item: whether @subject is a key of the file, which
+   noqc compiled into the policy. */
+static enum mres lookup_match(struct st *s, const struct litem *it, const char *subject,
+			      char *msg, size_t msglen)
+{
+	int r = rt_list_lookup(s, it->text, subject, msg, msglen);
+
+	return r < 0 ? M_DEFER : r ? M_YES : M_NO;
+}
+
 static enum mres match_domain_item(struct st *s, struct litem *it, const char *d,
 				   char *msg, size_t msglen)
 {
@@ -554,6 +566,8 @@ static enum mres match_domain_item(struct st *s, struct litem *it, const char *d
 		       M_YES : M_NO;
 	case IK_REGEX:
 		return regex_match(s, it, d, true, msg, msglen);
+	case IK_LOOKUP:
+		return lookup_match(s, it, d, msg, msglen);
 	default:
 		rt_fmt(msg, msglen, "cannot match a domain against this item");
 		return M_DEFER;
@@ -594,6 +608,8 @@ static enum mres match_item(struct st *s, const struct att *a, const struct rtr 
 			return ends_with(x->s, n, it->text, x->caseless) ? M_YES : M_NO;
 		case IK_REGEX:
 			return regex_match(s, it, x->s, x->caseless, msg, msglen);
+		case IK_LOOKUP:
+			return lookup_match(s, it, x->s, msg, msglen);
 		default:
 			return M_NO;
 		}
