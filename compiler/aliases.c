@@ -23,6 +23,7 @@
 
 #include "aliases.h"
 #include "diag.h"
+#include "eaddr.h"
 #include "model.h"
 #include "source.h"
 
@@ -119,26 +120,6 @@ static inline bool is_space(unsigned char c)
 static inline unsigned char lower(unsigned char c)
 {
 	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
-}
-
-/* RFC 822 specials, blanks and controls: what cannot be in an atom. */
-static inline bool not_atom(unsigned char c)
-{
-	if (c < 0x21 || c == 0x7f)
-		return true;
-	switch (c) {
-	case '(': case ')': case '<': case '>': case '@': case ',': case ';':
-	case ':': case '\\': case '"': case '.': case '[': case ']':
-		return true;
-	default:
-		return false;
-	}
-}
-
-static inline bool is_alnum(unsigned char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-	       (c >= 'A' && c <= 'Z');
 }
 
 static inline bool is_xdigit(unsigned char c)
@@ -378,255 +359,6 @@ static bool table_reserve(struct ctx *c, size_t more)
 	return true;
 }
 
-/* ---- addresses --------------------------------------------------------- */
-
-/*
- * The parts of one address target, after Exim's parse_extract_address():
- * "local@domain", "local", "Name <local@domain>", "<local@domain>", with
- * RFC 822 comments anywhere between words.  The addr-spec is written to @out
- * without comments and blanks.
- */
-enum addr_status {
-	ADDR_OK,
-	ADDR_EMPTY,      /* nothing but blanks and comments */
-	ADDR_EMPTY_ANGLE, /* "<>" */
-	ADDR_BAD,
-};
-
-struct addr {
-	const unsigned char *p;
-	size_t n;
-	char *out;
-	size_t outlen;
-	bool domain;
-	char why[160];
-};
-
-/* Skip blanks and (nested) comments from @i to @end; SIZE_MAX for an
-   unclosed '('. */
-static size_t skip_cfws(const struct addr *a, size_t i, size_t end)
-{
-	while (i < end) {
-		if (is_space(a->p[i])) {
-			i++;
-			continue;
-		}
-		if (a->p[i] != '(')
-			break;
-
-		int level = 1;
-
-		for (i++; i < end && level > 0; i++) {
-			if (a->p[i] == '\\' && i + 1 < end)
-				i++;
-			else if (a->p[i] == '(')
-				level++;
-			else if (a->p[i] == ')')
-				level--;
-		}
-		if (level > 0)
-			return SIZE_MAX;
-	}
-	return i;
-}
-
-static enum addr_status addr_bad(struct addr *a, const char *fmt, ...) DIAG_PRINTF(2, 3);
-static enum addr_status addr_bad(struct addr *a, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(a->why, sizeof(a->why), fmt, ap);
-	va_end(ap);
-	return ADDR_BAD;
-}
-
-#define CFWS(a, i, end) \
-	do { \
-		(i) = skip_cfws((a), (i), (end)); \
-		if ((i) == SIZE_MAX) \
-			return addr_bad((a), "unmatched '(' in a comment"); \
-	} while (0)
-
-/* Read an addr-spec from @i to @end; *@stop is where it stopped. */
-static enum addr_status addr_spec(struct addr *a, size_t i, size_t end, size_t *stop)
-{
-	const unsigned char *p = a->p;
-	char *o = a->out + a->outlen;
-	char *ostart = o;
-
-	for (;;) {
-		char *tok = o;
-
-		CFWS(a, i, end);
-		if (i < end && p[i] == '"') {
-			*o++ = '"';
-			for (i++; i < end && p[i] != '"'; i++) {
-				if (p[i] == '\\' && i + 1 < end)
-					*o++ = (char)p[i++];
-				*o++ = (char)p[i];
-			}
-			if (i >= end)
-				return addr_bad(a, "unmatched '\"' in the local part");
-			*o++ = '"';
-			i++;
-		} else {
-			while (i < end && (!not_atom(p[i]) || p[i] == '\\')) {
-				if (p[i] == '\\' && i + 1 < end)
-					*o++ = (char)p[i++];
-				*o++ = (char)p[i++];
-			}
-		}
-		CFWS(a, i, end);
-		if (o == tok && (i >= end || p[i] != '.')) {
-			if (o == ostart) {
-				if (i >= end)
-					return ADDR_EMPTY;
-				return addr_bad(a, "missing or malformed local part");
-			}
-			break;
-		}
-		if (i >= end || p[i] != '.')
-			break;
-		while (i < end && p[i] == '.')
-			*o++ = (char)p[i++];
-	}
-	if (i < end && p[i] == '@') {
-		*o++ = '@';
-		i++;
-		CFWS(a, i, end);
-		if (i < end && p[i] == '[') {
-			*o++ = '[';
-			i++;
-			if (end - i >= 5 && (p[i] == 'I' || p[i] == 'i') &&
-			    (p[i + 1] == 'P' || p[i + 1] == 'p') &&
-			    (p[i + 2] == 'v' || p[i + 2] == 'V') &&
-			    (p[i + 3] == '4' || p[i + 3] == '6') && p[i + 4] == ':') {
-				memcpy(o, p + i, 5);
-				o += 5;
-				i += 5;
-			}
-			while (i < end && (p[i] == '.' || p[i] == ':' || is_xdigit(p[i])))
-				*o++ = (char)p[i++];
-			if (i >= end || p[i] != ']')
-				return addr_bad(a, "malformed domain literal");
-			*o++ = ']';
-			i++;
-			CFWS(a, i, end);
-		} else {
-			for (;;) {
-				char *sub = o;
-
-				if (i < end && p[i] != '-')
-					while (i < end && (is_alnum(p[i]) || p[i] == '-' ||
-							   p[i] >= 0x80))
-						*o++ = (char)p[i++];
-				CFWS(a, i, end);
-				if (o == sub)
-					return addr_bad(a, "domain missing or malformed");
-				if (i >= end || p[i] != '.')
-					break;
-				*o++ = '.';
-				i++;
-				CFWS(a, i, end);
-			}
-		}
-		a->domain = true;
-	}
-	a->outlen = (size_t)(o - a->out);
-	*stop = i;
-	return ADDR_OK;
-}
-
-/* The text a->p[from..to) in a message, shortened. */
-#define SHOWN(a, from, to) qlen((to) - (from)), (const char *)(a)->p + (from), qdots((to) - (from))
-
-/*
- * Parse the whole target a->p[0..n) (blanks trimmed).  @lt is the first
- * '<' outside quotes and comments, or SIZE_MAX.
- */
-static enum addr_status addr_parse(struct addr *a, size_t lt)
-{
-	size_t stop;
-	enum addr_status st;
-
-	a->outlen = 0;
-	a->domain = false;
-	if (lt == SIZE_MAX) {
-		st = addr_spec(a, 0, a->n, &stop);
-		if (st != ADDR_OK)
-			return st;
-		if (stop < a->n) {
-			size_t k = stop;
-
-			while (k > 0 && is_space(a->p[k - 1]))
-				k--;
-
-			const char *hint = a->p[stop] == '#' ?
-				" (a '#' comment must start a line or follow a ',')" :
-				a->p[stop] == '<' ? "" : " (is a ',' missing?)";
-
-			return addr_bad(a, "'%.*s%s' may not follow '%.*s%s'%s",
-					SHOWN(a, stop, a->n), SHOWN(a, 0, k), hint);
-		}
-		return ADDR_OK;
-	}
-
-	/* A phrase (display name) is taken as written. */
-	size_t gt = SIZE_MAX;
-
-	for (size_t i = lt + 1; i < a->n; i++) {
-		if (a->p[i] == '\\' && i + 1 < a->n) {
-			i++;
-		} else if (a->p[i] == '"') {
-			for (i++; i < a->n && a->p[i] != '"'; i++)
-				if (a->p[i] == '\\' && i + 1 < a->n)
-					i++;
-		} else if (a->p[i] == '>') {
-			gt = i;
-			break;
-		}
-	}
-	if (gt == SIZE_MAX)
-		return addr_bad(a, "missing '>' after '<'");
-
-	size_t after = skip_cfws(a, gt + 1, a->n);
-
-	if (after == SIZE_MAX)
-		return addr_bad(a, "unmatched '(' in a comment");
-	if (after < a->n)
-		return addr_bad(a, "'%.*s%s' may not follow '>'", SHOWN(a, after, a->n));
-
-	size_t i = skip_cfws(a, lt + 1, gt);
-
-	if (i == SIZE_MAX)
-		return addr_bad(a, "unmatched '(' in a comment");
-	if (i >= gt)
-		return ADDR_EMPTY_ANGLE;
-	if (a->p[i] == '@') {
-		/* A source route "<@a,@b:user@c>": Exim accepts and ignores it. */
-		while (i < gt && a->p[i] != ':')
-			i++;
-		if (i >= gt)
-			return addr_bad(a, "':' expected after the source route");
-		i++;
-	}
-	st = addr_spec(a, i, gt, &stop);
-	if (st == ADDR_EMPTY)
-		return addr_bad(a, "missing or malformed local part");
-	if (st != ADDR_OK)
-		return st;
-	if (stop < gt) {
-		size_t k = stop;
-
-		while (k > i && is_space(a->p[k - 1]))
-			k--;
-		return addr_bad(a, "'%.*s%s' may not follow '%.*s%s'", SHOWN(a, stop, gt),
-				SHOWN(a, i, k));
-	}
-	return ADDR_OK;
-}
-
 /* ---- targets ----------------------------------------------------------- */
 
 static struct alias_item *push_item(struct ctx *c, enum mdl_target_kind kind,
@@ -663,61 +395,6 @@ static struct alias_item *push_item(struct ctx *c, enum mdl_target_kind kind,
 	return it;
 }
 
-/*
- * The end of the target starting at @i (Exim's parse_find_address_end):
- * the next ',' outside quotes, comments and angle brackets.  *@angle is set
- * to the first '<' outside quotes and comments, relative to @i.
- */
-static size_t item_end(const char *d, size_t i, size_t n, size_t *angle)
-{
-	size_t start = i;
-	bool route = d[i] == '@';
-	int noterm = route ? 1 : 0;
-
-	*angle = SIZE_MAX;
-	while (i < n && (d[i] != ',' || noterm > 0)) {
-		char ch = d[i];
-
-		if (ch == '\\' && i + 1 < n) {
-			i += 2;
-		} else if (ch == '"') {
-			for (i++; i < n; i++) {
-				if (d[i] == '\\' && i + 1 < n)
-					i++;
-				else if (d[i] == '"') {
-					i++;
-					break;
-				}
-			}
-		} else if (ch == '(') {
-			int level = 1;
-
-			for (i++; i < n; i++) {
-				if (d[i] == '\\' && i + 1 < n)
-					i++;
-				else if (d[i] == '(')
-					level++;
-				else if (d[i] == ')' && --level <= 0) {
-					i++;
-					break;
-				}
-			}
-		} else {
-			if (ch == '<') {
-				if (*angle == SIZE_MAX)
-					*angle = i - start;
-				route = i + 1 < n && d[i + 1] == '@';
-				noterm = route ? 2 : 1;
-			} else if (ch == '>') {
-				noterm--;
-			} else if (route && ch == ':') {
-				noterm--;
-			}
-			i++;
-		}
-	}
-	return i;
-}
 
 static void parse_include(struct ctx *c, const struct view *v, size_t s, size_t e,
 			  size_t ps, size_t pe);
@@ -825,20 +502,21 @@ static bool parse_item(struct ctx *c, const struct view *v, size_t s0, size_t e0
 	}
 
 	struct loc loc = vloc(v, s0, e0 - s0);
-	struct addr a;
+	struct eaddr a;
 
 	a.p = (const unsigned char *)d + s;
 	a.n = len;
+	a.utf8_domains = true;      /* as noq always accepted them */
 	a.out = mem(c, len + 1, 1);
 	if (a.out == NULL)
 		return true;
 	/* A quoted target lost its quotes: look for '<' again. */
 	if (inquote && len > 0)
-		item_end(d, s, e, &angle);
+		eaddr_end(d, s, e, &angle);
 
-	enum addr_status st = addr_parse(&a, angle);
+	enum eaddr_status st = eaddr_parse(&a, angle);
 
-	if (len > 0 && (d[s] == '|' || d[s] == '/') && (st != ADDR_OK || !a.domain)) {
+	if (len > 0 && (d[s] == '|' || d[s] == '/') && (st != EADDR_OK || !a.domain)) {
 		if (d[s] == '|')
 			report(c, DIAG_ERROR, &loc, "alias '%.*s' delivers to a pipe "
 			       "('%.*s%s'); noq only relays to a smart host and cannot run "
@@ -850,18 +528,18 @@ static bool parse_item(struct ctx *c, const struct view *v, size_t s0, size_t e0
 		return false;
 	}
 	switch (st) {
-	case ADDR_OK:
+	case EADDR_OK:
 		a.out[a.outlen] = '\0';
 		push_item(c, AT_ADDRESS, a.out, loc);
 		break;
-	case ADDR_EMPTY:
+	case EADDR_EMPTY:
 		/* A target that is only a comment: Exim ignores it. */
 		break;
-	case ADDR_EMPTY_ANGLE:
+	case EADDR_EMPTY_ANGLE:
 		report(c, DIAG_WARNING, &loc, "alias '%.*s' has an empty address '<>', "
 		       "which is ignored", c->keylen, c->key);
 		break;
-	case ADDR_BAD:
+	case EADDR_BAD:
 		report(c, DIAG_ERROR, &loc, "alias '%.*s' has a malformed address "
 		       "'%.*s%s': %s", c->keylen, c->key, qlen(len), d + s, qdots(len),
 		       a.why);
@@ -896,7 +574,7 @@ static void parse_list(struct ctx *c, const struct view *v, bool entry)
 			break;
 		}
 
-		size_t angle, s = i, e = item_end(d, i, n, &angle), next = e;
+		size_t angle, s = i, e = eaddr_end(d, i, n, &angle), next = e;
 
 		while (e > s && is_space((unsigned char)d[e - 1]))
 			e--;

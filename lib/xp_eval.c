@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 
-#include "addr.h"
+#include "eaddr.h"
 #include "list.h"
 #include "re.h"
 #include "xp_int.h"
@@ -1358,27 +1358,42 @@ out:
 
 /* ---- operators ---------------------------------------------------------- */
 
+/* ${address:}, ${local_part:}, ${domain:}: Exim's parse_extract_address(),
+   the local part kept as written; nothing for a malformed address. */
 static int op_address(struct ev *v, int op, const char *s, struct sb *o)
 {
-	struct addr_list l;
+	size_t n = strlen(s), lt;
+	struct eaddr a;
 	int rc = 0;
 
-	addr_list_init(&l);
-	if (addr_parse(&l, s, strlen(s), 0) == ADDR_NOMEM) {
-		addr_list_free(&l);
+	while (n > 0 && xp_is_space((unsigned char)*s)) {
+		s++;
+		n--;
+	}
+	while (n > 0 && xp_is_space((unsigned char)s[n - 1]))
+		n--;
+	a.p = (const unsigned char *)s;
+	a.n = n;
+	a.utf8_domains = false;
+	if ((a.out = malloc(n + 1)) == NULL)
 		return ev_fail(v, XP_NONE, "out of memory");
-	}
-	if (l.nerr == 0 && l.n == 1) {
-		const struct addr *a = &l.v[0];
+	eaddr_end(s, 0, n, &lt);
+	if (eaddr_parse(&a, lt) == EADDR_OK) {
+		const char *at = a.domain ? memchr(a.out, '@', a.outlen) : NULL;
 
+		/* The domain starts after the last '@' (a quoted local part may
+		   hold one). */
+		for (const char *q = at; q != NULL && q < a.out + a.outlen;
+		     q = memchr(q + 1, '@', (size_t)(a.out + a.outlen - q - 1)))
+			at = q;
 		if (op == XO_ADDRESS)
-			rc = puts_(v, o, a->addr);
+			rc = put(v, o, a.out, a.outlen);
 		else if (op == XO_LOCAL_PART)
-			rc = put(v, o, a->addr, a->local_len);
-		else if (a->domain != NULL)
-			rc = puts_(v, o, a->domain);
+			rc = put(v, o, a.out, at ? (size_t)(at - a.out) : a.outlen);
+		else if (at != NULL)
+			rc = put(v, o, at + 1, (size_t)(a.out + a.outlen - at - 1));
 	}
-	addr_list_free(&l);
+	free(a.out);
 	return rc;
 }
 

@@ -28,7 +28,7 @@
 #                 Exim's yes/no and curly-bracket messages quote the rest
 #                 of the string): noq's output must start with "Failed: ",
 #                 Exim's too;
-#   !known        a known difference not yet resolved, listed in
+#   !known        a known difference not yet resolved (none today), listed in
 #                 noq.conf(5) under "Expansions": not compared, but shown
 #                 and counted, so that the list stays visible;
 #   !args         the string is given as a command-line argument instead
