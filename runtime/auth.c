@@ -1,5 +1,6 @@
 /*
- * auth.c -- SMTP AUTH client mechanisms and send-time secrets (see auth.h).
+ * auth.c -- SMTP AUTH client mechanisms (see auth.h); the send-time secrets
+ * they use are read by secret.c, token commands run by token.c.
  *
  * Every buffer that may hold a secret is a struct sb (sb.h) marked
  * @secret: it grows by allocating anew, copying and wiping the old block
@@ -17,24 +18,15 @@
 #endif
 
 #include <ctype.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "auth.h"
+#include "auth_int.h"
 #include "err.h"
 #include "codec.h"
 #include "list.h"
@@ -47,16 +39,10 @@
 #define SCRAM_FIELD_MAX 1024
 /* Server text kept from an OAuth error. */
 #define SERVER_TEXT_MAX 300
-/* A token command: words and length. */
-#define CMD_WORDS_MAX 64
-#define CMD_LEN_MAX 4096
-/* The first line of a token command's standard error kept for messages. */
-#define STDERR_KEEP 200
 /* A mechanism name (RFC 4422 section 3.1: at most 20 characters). */
 #define MECH_NAME_MAX 20
 
-/* Put @prefix in front of the message already in @err. */
-static void preferr(char *err, size_t errlen, const char *prefix)
+void auth_preferr(char *err, size_t errlen, const char *prefix)
 {
 	size_t pl = strlen(prefix), el;
 
@@ -72,8 +58,7 @@ static void preferr(char *err, size_t errlen, const char *prefix)
 
 /* ------------------------------------------------------------ buffers */
 
-/* Say in @err why @b stopped taking text; returns -1. */
-static int seterr_sb(const struct sb *b, char *err, size_t errlen)
+int auth_seterr_sb(const struct sb *b, char *err, size_t errlen)
 {
 	if (b->err == SB_TOOLONG)
 		err_set(err, errlen, "the result would be longer than %zu octets", b->max);
@@ -82,8 +67,7 @@ static int seterr_sb(const struct sb *b, char *err, size_t errlen)
 	return -1;
 }
 
-/* A wiped-on-free copy of @n octets at @s, NUL-terminated. */
-static unsigned char *secret_dup(const void *s, size_t n)
+unsigned char *auth_secret_dup(const void *s, size_t n)
 {
 	unsigned char *p;
 
@@ -116,8 +100,7 @@ static bool same_octets(const unsigned char *a, const unsigned char *b, size_t n
 	return d == 0;
 }
 
-/* Copy @n octets of server text into @out (@outsize), sanitised. */
-static void sanitise(const unsigned char *s, size_t n, char *out, size_t outsize)
+void auth_sanitise(const unsigned char *s, size_t n, char *out, size_t outsize)
 {
 	size_t k = 0;
 
@@ -168,328 +151,6 @@ const char *auth_state_name(enum auth_state s)
 {
 	return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s]
 									  : "?";
-}
-
-/* ------------------------------------------------------------ secrets */
-
-/*
- * Read the secret file @path into @out (appending), as ${readfile} does:
- * one trailing LF or CR LF removed, then, with @eol_given, every other LF
- * replaced by the @eollen octets at @eol (none: removed).
- */
-static int read_secret_file(const char *path, bool eol_given, const unsigned char *eol,
-			    size_t eollen, struct sb *out, char *err, size_t errlen)
-{
-	struct sb b = { .secret = true };
-	struct stat st;
-	int fd, rc = -1;
-
-	if (path[0] != '/') {
-		err_set(err, errlen, "secret file path '%s' is not absolute", path);
-		return -1;
-	}
-	fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		err_set(err, errlen, "cannot open secret file %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (fstat(fd, &st) != 0) {
-		err_set(err, errlen, "cannot stat secret file %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		err_set(err, errlen, "secret file %s is not a regular file", path);
-		goto out;
-	}
-	if (st.st_mode & S_IROTH) {
-		err_set(err, errlen, "secret file %s is readable by others (mode %04o); "
-		       "run chmod o-r %s", path, (unsigned)(st.st_mode & 07777), path);
-		goto out;
-	}
-	if (st.st_size > AUTH_SECRET_MAX) {
-		err_set(err, errlen, "secret file %s is larger than %d octets", path,
-		       AUTH_SECRET_MAX);
-		goto out;
-	}
-	for (;;) {
-		unsigned char chunk[4096];
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err_set(err, errlen, "cannot read secret file %s: %s", path,
-			       strerror(errno));
-			ossl_cleanse(chunk, sizeof(chunk));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		/* The file may have grown since fstat(). */
-		if ((size_t)n > AUTH_SECRET_MAX - b.len) {
-			err_set(err, errlen, "secret file %s is larger than %d octets", path,
-			       AUTH_SECRET_MAX);
-			ossl_cleanse(chunk, sizeof(chunk));
-			goto out;
-		}
-		if (sb_put(&b, chunk, (size_t)n) != 0) {
-			seterr_sb(&b, err, errlen);
-			ossl_cleanse(chunk, sizeof(chunk));
-			goto out;
-		}
-		ossl_cleanse(chunk, sizeof(chunk));
-	}
-	if (b.len > 0 && memchr(b.p, '\0', b.len) != NULL) {
-		err_set(err, errlen, "secret file %s contains a NUL byte", path);
-		goto out;
-	}
-	if (b.len > 0 && b.p[b.len - 1] == '\n') {
-		b.len--;
-		if (b.len > 0 && b.p[b.len - 1] == '\r')
-			b.len--;
-	}
-	if (b.len == 0) {
-		err_set(err, errlen, "secret file %s is empty", path);
-		goto out;
-	}
-	for (size_t i = 0; i < b.len; i++) {
-		int r;
-
-		if (b.p[i] == '\n' && eol_given)
-			r = sb_put(out, eol, eollen);
-		else
-			r = sb_putc(out, b.p[i]);
-		if (r != 0) {
-			err_set(err, errlen, "the secret would be longer than %d octets",
-			       AUTH_SECRET_MAX);
-			goto out;
-		}
-	}
-	rc = 0;
-out:
-	sb_free(&b);
-	close(fd);
-	return rc;
-}
-
-/*
- * Exim's backslash escapes in expansion strings, at @s (a '\' followed by
- * at least one character): \b \f \n \r \t \v, \ooo (1-3 octal digits),
- * \xhh (1-2 hex digits), any other \c gives c.  Sets *@c; returns the
- * number of characters used.
- */
-static size_t escape(const char *s, size_t n, unsigned *c)
-{
-	static const char from[] = "bfnrtv", to[] = "\b\f\n\r\t\v";
-	const char *p;
-	size_t k = 1;
-	unsigned v = 0;
-
-	if (s[k] >= '0' && s[k] <= '7') {
-		while (k < 4 && k < n && s[k] >= '0' && s[k] <= '7')
-			v = v * 8 + (unsigned)(s[k++] - '0');
-		*c = v & 0xff;
-		return k;
-	}
-	if (s[k] == 'x' && k + 1 < n && isxdigit((unsigned char)s[k + 1])) {
-		k++;
-		while (k < 4 && k < n && isxdigit((unsigned char)s[k])) {
-			int d = s[k] <= '9' ? s[k] - '0' : (tolower((unsigned char)s[k]) - 'a' + 10);
-
-			v = v * 16 + (unsigned)d;
-			k++;
-		}
-		*c = v;
-		return k;
-	}
-	p = s[k] != '\0' ? strchr(from, s[k]) : NULL;
-	*c = p != NULL ? (unsigned char)to[p - from] : (unsigned char)s[k];
-	return 2;
-}
-
-/*
- * One argument of ${readfile: the text from @s[*@i] (just after '{') to
- * the matching '}', with backslash escapes; '{' and '$' are refused (noq
- * evaluates nothing inside).  Leaves *@i after the '}'.
- */
-static int expand_arg(const char *s, size_t n, size_t *i, size_t start, struct sb *arg,
-		      char *err, size_t errlen)
-{
-	size_t k = *i;
-
-	while (k < n && s[k] != '}') {
-		unsigned c = (unsigned char)s[k];
-		size_t used = 1;
-
-		if (c == '\\' && k + 1 < n)
-			used = escape(s + k, n - k, &c);
-		else if (c == '{' || c == '$') {
-			err_set(err, errlen, "'%c' at offset %zu: the arguments of "
-			       "${readfile are not expanded", (int)c, k);
-			return -1;
-		}
-		if (c == 0) {
-			err_set(err, errlen, "the escape at offset %zu would put a NUL byte "
-			       "in the secret", k);
-			return -1;
-		}
-		if (sb_putc(arg, (unsigned char)c) != 0)
-			return seterr_sb(arg, err, errlen);
-		k += used;
-	}
-	if (k >= n) {
-		err_set(err, errlen, "missing '}' in the ${readfile at offset %zu", start);
-		return -1;
-	}
-	*i = k + 1;
-	return 0;
-}
-
-/* Append the literal run @lit to @out, with "^" = NUL and "^^" = '^' when
-   @carets. */
-static int flush_literal(struct sb *lit, bool carets, struct sb *out, char *err,
-			 size_t errlen)
-{
-	for (size_t i = 0; i < lit->len; i++) {
-		unsigned char c = (unsigned char)lit->p[i];
-
-		if (carets && c == '^') {
-			if (i + 1 < lit->len && lit->p[i + 1] == '^')
-				i++;
-			else
-				c = '\0';
-		}
-		if (sb_putc(out, c) != 0) {
-			err_set(err, errlen, "the secret would be longer than %d octets",
-			       AUTH_SECRET_MAX);
-			return -1;
-		}
-	}
-	sb_clear(lit);
-	return 0;
-}
-
-/*
- * Evaluate @n characters of @s into @out (see auth.h): literal text with
- * escapes, ${readfile{PATH}} and ${readfile{PATH}{EOL}}.  With @carets,
- * literal text (not what a file gives) gets client_send's '^' rule.
- * Sets @out's @max to AUTH_SECRET_MAX, the longest a secret may be.
- */
-static int expand(const char *s, size_t n, bool carets, struct sb *out, char *err,
-		  size_t errlen)
-{
-	static const char rf[] = "${readfile{";
-	struct sb lit = { .max = AUTH_SECRET_MAX, .secret = true };
-	struct sb path = { .max = PATH_MAX, .secret = true };
-	struct sb eol = { .max = 256, .secret = true };
-	size_t i = 0;
-	int rc = -1;
-
-	out->max = AUTH_SECRET_MAX;
-	if (sb_put(out, "", 0) != 0)
-		return seterr_sb(out, err, errlen);
-	while (i < n) {
-		unsigned c = (unsigned char)s[i];
-
-		if (c == '\\' && i + 1 < n && s[i + 1] == 'N') {
-			/* \N...\N: copied as it is, up to the next \N or the end. */
-			size_t j = i + 2;
-
-			while (j < n && !(s[j] == '\\' && j + 1 < n && s[j + 1] == 'N'))
-				j++;
-			if (sb_put(&lit, s + i + 2, j - i - 2) != 0) {
-				seterr_sb(&lit, err, errlen);
-				goto out;
-			}
-			i = j < n ? j + 2 : n;
-			continue;
-		}
-		if (c == '\\' && i + 1 < n) {
-			size_t used = escape(s + i, n - i, &c);
-
-			if (c == 0) {
-				err_set(err, errlen, "the escape at offset %zu would put a NUL "
-				       "byte in the secret", i);
-				goto out;
-			}
-			if (sb_putc(&lit, (unsigned char)c) != 0) {
-				seterr_sb(&lit, err, errlen);
-				goto out;
-			}
-			i += used;
-			continue;
-		}
-		if (c != '$') {
-			if (sb_putc(&lit, (unsigned char)c) != 0) {
-				seterr_sb(&lit, err, errlen);
-				goto out;
-			}
-			i++;
-			continue;
-		}
-		/* Nothing of the text around a '$' is quoted: it may be a
-		   literal password. */
-		if (n - i < sizeof(rf) - 1 || memcmp(s + i, rf, sizeof(rf) - 1) != 0) {
-			err_set(err, errlen, "'$' at offset %zu: noq evaluates only "
-			       "${readfile{PATH}} and ${readfile{PATH}{EOL}} at send time", i);
-			goto out;
-		}
-		size_t start = i;
-		bool have_eol = false;
-
-		i += sizeof(rf) - 1;
-		if (expand_arg(s, n, &i, start, &path, err, errlen) != 0)
-			goto out;
-		if (i < n && s[i] == '{') {
-			i++;
-			have_eol = true;
-			if (expand_arg(s, n, &i, start, &eol, err, errlen) != 0)
-				goto out;
-		}
-		if (i >= n || s[i] != '}') {
-			err_set(err, errlen, "missing '}' in the ${readfile at offset %zu", start);
-			goto out;
-		}
-		i++;
-		if (flush_literal(&lit, carets, out, err, errlen) != 0)
-			goto out;
-		if (path.len == 0 || memchr(path.p, '\0', path.len) != NULL) {
-			err_set(err, errlen, "the ${readfile at offset %zu has no path", start);
-			goto out;
-		}
-		if (read_secret_file(path.p, have_eol, (const unsigned char *)eol.p, eol.len, out,
-				     err, errlen) != 0)
-			goto out;
-		sb_clear(&path);
-		sb_clear(&eol);
-	}
-	if (flush_literal(&lit, carets, out, err, errlen) != 0)
-		goto out;
-	rc = 0;
-out:
-	sb_free(&lit);
-	sb_free(&path);
-	sb_free(&eol);
-	return rc;
-}
-
-int auth_secret_expand(const char *spec, char **out, size_t *outlen, char *err,
-		       size_t errlen)
-{
-	struct sb b = { .secret = true };
-
-	*out = NULL;
-	*outlen = 0;
-	if (expand(spec, strlen(spec), false, &b, err, errlen) != 0) {
-		sb_free(&b);
-		return -1;
-	}
-	*out = b.p;
-	*outlen = b.len;
-	/* auth_secret_free() wipes len + 1 octets: clear the slack now. */
-	if (b.cap > b.len + 1)
-		sb_wipe(b.p + b.len + 1, b.cap - b.len - 1);
-	return 0;
 }
 
 /* ------------------------------------------------------------ the exchange */
@@ -632,7 +293,7 @@ static int add_item(struct auth *a, const void *p, size_t len, char *err, size_t
 		return -1;
 	}
 	a->items = v;
-	v[a->nitems].p = secret_dup(p, len);
+	v[a->nitems].p = auth_secret_dup(p, len);
 	if (v[a->nitems].p == NULL) {
 		err_set(err, errlen, "out of memory");
 		return -1;
@@ -687,16 +348,16 @@ int auth_new_plaintext(const char *public_name, const char *client_send, unsigne
 			goto fail;
 		}
 		sb_clear(&val);
-		if (expand(raw.p, raw.len, true, &val, err, errlen) != 0) {
+		if (auth_expand_secret(raw.p, raw.len, true, &val, err, errlen) != 0) {
 			snprintf(pre, sizeof(pre), "client_send item %d: ", n);
-			preferr(err, errlen, pre);
+			auth_preferr(err, errlen, pre);
 			goto fail;
 		}
 		if (add_item(a, val.p, val.len, err, errlen) != 0)
 			goto fail;
 	}
 	if (r < 0) {
-		seterr_sb(&raw, err, errlen);
+		auth_seterr_sb(&raw, err, errlen);
 		goto fail;
 	}
 	if (a->nitems == 0) {
@@ -730,7 +391,7 @@ static unsigned char *dup_opt(const char *s, bool *oom)
 
 	if (s == NULL)
 		return NULL;
-	p = secret_dup(s, strlen(s));
+	p = auth_secret_dup(s, strlen(s));
 	if (p == NULL)
 		*oom = true;
 	return p;
@@ -836,7 +497,7 @@ int auth_new(const struct auth_conf *c, struct auth **out, char *err, size_t err
 			r = r ? r : sb_puts(&b, c->user);
 			r = r ? r : sb_putc(&b, 0);
 			r = r ? r : sb_put(&b, c->secret, c->secretlen);
-			r = r ? seterr_sb(&b, err, errlen) : add_item(a, b.p, b.len, err, errlen);
+			r = r ? auth_seterr_sb(&b, err, errlen) : add_item(a, b.p, b.len, err, errlen);
 		} else {
 			r = add_item(a, "", 0, err, errlen);
 			r = r ? r : add_item(a, c->user, strlen(c->user), err, errlen);
@@ -851,7 +512,7 @@ int auth_new(const struct auth_conf *c, struct auth **out, char *err, size_t err
 		*out = a;
 		return 0;
 	}
-	a->secret = secret_dup(c->secret, c->secretlen);
+	a->secret = auth_secret_dup(c->secret, c->secretlen);
 	a->secretlen = c->secretlen;
 	oom = a->secret == NULL;
 	a->user = dup_opt(c->user, &oom);
@@ -919,7 +580,7 @@ static int initial_response(struct auth *a, bool *none, char *err, size_t errlen
 	if (a->items_mode) {
 		*none = a->items[0].len == 0;
 		return sb_put(b, a->items[0].p, a->items[0].len) == 0 ? 0
-								   : seterr_sb(b, err, errlen);
+								   : auth_seterr_sb(b, err, errlen);
 	}
 	switch (a->mech) {
 	case AUTH_CRAM_MD5:
@@ -945,10 +606,10 @@ static int initial_response(struct auth *a, bool *none, char *err, size_t errlen
 		r = r ? r : sb_puts(&a->cfb, ",r=");
 		r = r ? r : sb_puts(&a->cfb, nv);
 		if (r != 0)
-			return seterr_sb(&a->cfb, err, errlen);
+			return auth_seterr_sb(&a->cfb, err, errlen);
 		r = put_gs2(a, b);
 		r = r ? r : sb_put(b, a->cfb.p, a->cfb.len);
-		return r ? seterr_sb(b, err, errlen) : 0;
+		return r ? auth_seterr_sb(b, err, errlen) : 0;
 	}
 	case AUTH_XOAUTH2:
 		/* user=U ^A auth=Bearer T ^A ^A */
@@ -957,7 +618,7 @@ static int initial_response(struct auth *a, bool *none, char *err, size_t errlen
 		r = r ? r : sb_puts(b, "\001auth=Bearer ");
 		r = r ? r : sb_put(b, a->secret, a->secretlen);
 		r = r ? r : sb_puts(b, "\001\001");
-		return r ? seterr_sb(b, err, errlen) : 0;
+		return r ? auth_seterr_sb(b, err, errlen) : 0;
 	case AUTH_OAUTHBEARER:
 		/* gs2-header ^A host=H ^A port=P ^A auth=Bearer T ^A ^A (RFC 7628) */
 		r = sb_puts(b, "n,");
@@ -977,7 +638,7 @@ static int initial_response(struct auth *a, bool *none, char *err, size_t errlen
 		r = r ? r : sb_puts(b, "\001auth=Bearer ");
 		r = r ? r : sb_put(b, a->secret, a->secretlen);
 		r = r ? r : sb_puts(b, "\001\001");
-		return r ? seterr_sb(b, err, errlen) : 0;
+		return r ? auth_seterr_sb(b, err, errlen) : 0;
 	case AUTH_PLAIN:
 	case AUTH_LOGIN:
 		break;
@@ -1010,7 +671,7 @@ static int put_line(struct auth *a, const char *prefix, const void *p, size_t n,
 		r = sb_put(&a->line, chunk, b64_encode(s + i, k, chunk, sizeof(chunk)));
 	}
 	ossl_cleanse(chunk, sizeof(chunk));
-	return r == 0 ? 0 : seterr_sb(&a->line, err, errlen);
+	return r == 0 ? 0 : auth_seterr_sb(&a->line, err, errlen);
 }
 
 int auth_command(struct auth *a, const char **line, size_t *len, char *err,
@@ -1034,7 +695,7 @@ int auth_command(struct auth *a, const char **line, size_t *len, char *err,
 	if (none) {
 		sb_clear(&a->line);
 		if (sb_puts(&a->line, prefix) != 0)
-			return seterr_sb(&a->line, err, errlen);
+			return auth_seterr_sb(&a->line, err, errlen);
 		a->st = AUTH_ST_EXCHANGE;
 	} else if (strlen(prefix) + 1 + b64_len(a->ir.len) + 2 <= AUTH_LINE_MAX) {
 		strcat(prefix, " ");
@@ -1054,7 +715,7 @@ int auth_command(struct auth *a, const char **line, size_t *len, char *err,
 		}
 		sb_clear(&a->line);
 		if (sb_puts(&a->line, prefix) != 0)
-			return seterr_sb(&a->line, err, errlen);
+			return auth_seterr_sb(&a->line, err, errlen);
 		a->st = AUTH_ST_HELD;
 	}
 	*line = a->line.p;
@@ -1101,7 +762,7 @@ static int cram_md5(struct auth *a, const unsigned char *ch, size_t chlen,
 			rc = respond(a, b.p, b.len, line, linelen, err, errlen);
 	}
 	if (b.err != SB_OK)
-		seterr_sb(&b, err, errlen);
+		auth_seterr_sb(&b, err, errlen);
 	ossl_cleanse(mac, sizeof(mac));
 	sb_free(&b);
 	return rc;
@@ -1231,7 +892,7 @@ static int scram_client_final(struct auth *a, const unsigned char *sf, size_t sf
 	/* client-final-message-without-proof = "c=" b64(gs2-header) ",r=" nonce;
 	   AuthMessage = client-first-message-bare "," server-first "," that. */
 	if (put_gs2(a, &gs2) != 0) {
-		seterr_sb(&gs2, err, errlen);
+		auth_seterr_sb(&gs2, err, errlen);
 		goto out;
 	}
 	if (b64_encode(gs2.p, gs2.len, gs2b64, sizeof(gs2b64)) == (size_t)-1) {
@@ -1240,20 +901,20 @@ static int scram_client_final(struct auth *a, const unsigned char *sf, size_t sf
 	}
 	if (sb_puts(&cfwp, "c=") != 0 || sb_puts(&cfwp, gs2b64) != 0 ||
 	    sb_puts(&cfwp, ",r=") != 0 || sb_put(&cfwp, r, rlen) != 0) {
-		seterr_sb(&cfwp, err, errlen);
+		auth_seterr_sb(&cfwp, err, errlen);
 		goto out;
 	}
 	if (sb_put(&msg, a->cfb.p, a->cfb.len) != 0 || sb_putc(&msg, ',') != 0 ||
 	    sb_put(&msg, sf, sflen) != 0 || sb_putc(&msg, ',') != 0 ||
 	    sb_put(&msg, cfwp.p, cfwp.len) != 0) {
-		seterr_sb(&msg, err, errlen);
+		auth_seterr_sb(&msg, err, errlen);
 		goto out;
 	}
 	if (scram_keys(a, salt, saltlen, (unsigned)iter, &msg, proof, err, errlen) != 0)
 		goto out;
 	b64_encode(proof, sizeof(proof), pb, sizeof(pb));
 	if (sb_puts(&cfwp, ",p=") != 0 || sb_puts(&cfwp, pb) != 0) {
-		seterr_sb(&cfwp, err, errlen);
+		auth_seterr_sb(&cfwp, err, errlen);
 		goto out;
 	}
 	rc = respond(a, cfwp.p, cfwp.len, line, linelen, err, errlen);
@@ -1277,7 +938,7 @@ static int scram_server_final(struct auth *a, const unsigned char *m, size_t mle
 	if ((v = scram_attr(m, mlen, &off, 'e', &vlen)) != NULL) {
 		char why[80];
 
-		sanitise(v, vlen, why, sizeof(why));
+		auth_sanitise(v, vlen, why, sizeof(why));
 		err_set(err, errlen, "SCRAM-SHA-256: the server refused: %s", why);
 		return -1;
 	}
@@ -1320,7 +981,7 @@ int auth_step(struct auth *a, const char *text, size_t len, const char **line,
 	}
 	if (b64_decode(text, len, ch, cap, &chlen, err, errlen) != 0) {
 		if (!(a->items_mode && (a->flags & AUTH_IGNORE_INVALID_BASE64))) {
-			preferr(err, errlen, "the server's 334: ");
+			auth_preferr(err, errlen, "the server's 334: ");
 			goto out;
 		}
 		bad64 = true;
@@ -1382,7 +1043,7 @@ int auth_step(struct auth *a, const char *text, size_t len, const char **line,
 			       a->name);
 			break;
 		}
-		sanitise(ch, chlen, a->server_text, sizeof(a->server_text));
+		auth_sanitise(ch, chlen, a->server_text, sizeof(a->server_text));
 		a->have_server_text = true;
 		rc = a->mech == AUTH_XOAUTH2 ? respond(a, "", 0, line, linelen, err, errlen)
 					     : respond(a, "\001", 1, line, linelen, err, errlen);
@@ -1474,387 +1135,3 @@ char *auth_redact(const char *line, size_t len, bool response, char *out, size_t
 	return out;
 }
 
-/* ------------------------------------------------------------ token command */
-
-/*
- * Split @cmd into words (see auth_token_run()) in @store (strlen(cmd) + 1
- * octets), pointers in @argv (CMD_WORDS_MAX + 1, NULL-terminated).
- */
-static int split_words(const char *cmd, char *store, char **argv, char *err, size_t errlen)
-{
-	size_t nw = 0, k = 0;
-	const char *s = cmd;
-
-	for (;;) {
-		while (*s == ' ' || *s == '\t')
-			s++;
-		if (*s == '\0')
-			break;
-		if (nw == CMD_WORDS_MAX) {
-			err_set(err, errlen, "token command: more than %d words", CMD_WORDS_MAX);
-			return -1;
-		}
-		argv[nw++] = store + k;
-		while (*s != '\0' && *s != ' ' && *s != '\t') {
-			if (*s == '\'') {
-				const char *e = strchr(s + 1, '\'');
-
-				if (e == NULL)
-					goto unbalanced;
-				memcpy(store + k, s + 1, (size_t)(e - s - 1));
-				k += (size_t)(e - s - 1);
-				s = e + 1;
-			} else if (*s == '"') {
-				for (s++; *s != '"'; s++) {
-					if (*s == '\0')
-						goto unbalanced;
-					if (*s == '\\' && (s[1] == '"' || s[1] == '\\'))
-						s++;
-					store[k++] = *s;
-				}
-				s++;
-			} else if (*s == '\\' && s[1] != '\0') {
-				store[k++] = s[1];
-				s += 2;
-			} else {
-				store[k++] = *s++;
-			}
-		}
-		store[k++] = '\0';
-	}
-	argv[nw] = NULL;
-	if (nw == 0) {
-		err_set(err, errlen, "token command: empty");
-		return -1;
-	}
-	if (argv[0][0] != '/') {
-		err_set(err, errlen, "token command: '%.100s' is not an absolute path", argv[0]);
-		return -1;
-	}
-	return 0;
-unbalanced:
-	err_set(err, errlen, "token command: unbalanced quote");
-	return -1;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Runs in the child between fork() and execve(): async-signal-safe calls
-   only.  Never returns. */
-static void child_exec(char **argv, char *const *envp, int devnull, int outw, int errw,
-		       int execw, int maxfd)
-{
-	static const int sigs[] = { SIGPIPE, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGALRM,
-				    SIGCHLD, SIGUSR1, SIGUSR2, SIGXFSZ, SIGTSTP, SIGTTIN,
-				    SIGTTOU };
-	struct sigaction sa;
-	sigset_t none;
-	int e, fds[3] = { devnull, outw, errw };
-
-	setpgid(0, 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_DFL;
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		sigaction(sigs[i], &sa, NULL);
-	/* And every other signal the caller may have ignored (real-time ones
-	   included): the program starts as from a clean shell. */
-	for (int sig = 1; sig < NSIG; sig++)
-		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &sa, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* Move the three out of 0..2 first, in case one of them is there. */
-	for (int i = 0; i < 3; i++) {
-		fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
-		if (fds[i] < 0)
-			goto fail;
-	}
-	for (int i = 0; i < 3; i++)
-		if (dup2(fds[i], i) < 0)
-			goto fail;
-#ifdef CLOSE_RANGE_CLOEXEC
-	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) != 0)
-#endif
-		for (int fd = 3; fd < maxfd; fd++)
-			if (fd != execw)
-				close(fd);
-	execve(argv[0], argv, envp);
-fail:
-	e = errno;
-	if (write(execw, &e, sizeof(e)) < 0)
-		_exit(127);
-	_exit(127);
-}
-
-/**
- * struct run - the state of one token command run.
- * @out:  its standard output (a secret).
- * @errl: the start of its standard error.
- */
-struct run {
-	struct sb out;
-	char errl[STDERR_KEEP + 1];
-	size_t errn;
-	bool errline_done;
-};
-
-static void keep_stderr(struct run *r, const char *p, size_t n)
-{
-	for (size_t i = 0; i < n && !r->errline_done; i++) {
-		if (p[i] == '\n' || p[i] == '\r') {
-			if (r->errn > 0)
-				r->errline_done = true;
-			continue;
-		}
-		if (r->errn < STDERR_KEEP)
-			r->errl[r->errn++] = p[i] >= 0x20 && p[i] <= 0x7e ? p[i] : '?';
-	}
-	r->errl[r->errn] = '\0';
-}
-
-static void fmt_timeout(char *buf, size_t n, unsigned ms)
-{
-	if (ms % 1000 == 0)
-		snprintf(buf, n, "%u s", ms / 1000);
-	else
-		snprintf(buf, n, "%u ms", ms);
-}
-
-/* Read the command's output until both pipes end, the deadline passes or
-   the output is too long.  Returns 0, or -1 with @err. */
-static int collect(struct run *r, int outfd, int errfd, const char *prog, long long deadline,
-		   unsigned timeout_ms, size_t max, char *err, size_t errlen)
-{
-	struct pollfd p[2] = { { outfd, POLLIN, 0 }, { errfd, POLLIN, 0 } };
-	char tb[32];
-
-	while (p[0].fd >= 0 || p[1].fd >= 0) {
-		long long left = deadline - now_ms();
-		int n;
-
-		if (left <= 0) {
-			fmt_timeout(tb, sizeof(tb), timeout_ms);
-			err_set(err, errlen, "token command %s timed out after %s", prog, tb);
-			return -1;
-		}
-		n = poll(p, 2, left > INT_MAX ? INT_MAX : (int)left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err_set(err, errlen, "token command %s: poll: %s", prog, strerror(errno));
-			return -1;
-		}
-		for (int i = 0; i < 2; i++) {
-			char buf[4096];
-			ssize_t got;
-
-			if (p[i].fd < 0 || p[i].revents == 0)
-				continue;
-			got = read(p[i].fd, buf, sizeof(buf));
-			if (got < 0 && (errno == EINTR || errno == EAGAIN))
-				continue;
-			if (got <= 0) {
-				p[i].fd = -1;
-				continue;
-			}
-			if (i == 1) {
-				keep_stderr(r, buf, (size_t)got);
-				continue;
-			}
-			if ((size_t)got > max - r->out.len) {
-				ossl_cleanse(buf, sizeof(buf));
-				err_set(err, errlen, "token command %s printed more than %zu octets",
-				       prog, max);
-				return -1;
-			}
-			n = sb_put(&r->out, buf, (size_t)got);
-			ossl_cleanse(buf, sizeof(buf));
-			if (n != 0)
-				return seterr_sb(&r->out, err, errlen);
-		}
-	}
-	return 0;
-}
-
-/* Wait for @pid until @deadline; kill its group when it passes.  Returns
-   0 with *@status, or -1 (timed out or lost) with @err. */
-static int reap(pid_t pid, long long deadline, const char *prog, unsigned timeout_ms,
-		int *status, char *err, size_t errlen)
-{
-	char tb[32];
-
-	for (;;) {
-		pid_t w = waitpid(pid, status, WNOHANG);
-
-		if (w == pid)
-			return 0;
-		if (w < 0 && errno != EINTR) {
-			err_set(err, errlen, "token command %s: waitpid: %s", prog,
-			       strerror(errno));
-			return -1;
-		}
-		if (now_ms() >= deadline) {
-			kill(-pid, SIGKILL);
-			kill(pid, SIGKILL);
-			while (waitpid(pid, status, 0) < 0 && errno == EINTR)
-				;
-			fmt_timeout(tb, sizeof(tb), timeout_ms);
-			err_set(err, errlen, "token command %s timed out after %s", prog, tb);
-			return -1;
-		}
-		poll(NULL, 0, 10);
-	}
-}
-
-int auth_token_run(const char *command, const struct auth_cmd_opts *opts, char **out,
-		   size_t *outlen, char *err, size_t errlen)
-{
-	unsigned timeout_ms = opts && opts->timeout_ms ? opts->timeout_ms
-						       : AUTH_TOKEN_TIMEOUT_MS;
-	size_t max = opts && opts->max_output ? opts->max_output : AUTH_SECRET_MAX;
-	char *const *envp = opts && opts->envp ? opts->envp : environ;
-	char *argv[CMD_WORDS_MAX + 1], *store = NULL;
-	int outp[2] = { -1, -1 }, errp[2] = { -1, -1 }, execp[2] = { -1, -1 };
-	int devnull = -1, rc = -1, status = 0, maxfd, e = 0;
-	struct sigaction dfl, old;
-	struct run r;
-	long long deadline;
-	bool reaped = false;
-	pid_t pid = -1;
-	ssize_t got;
-	long om;
-
-	*out = NULL;
-	*outlen = 0;
-	memset(&r, 0, sizeof(r));
-	r.out.secret = true;
-	if (strlen(command) > CMD_LEN_MAX) {
-		err_set(err, errlen, "token command: longer than %d octets", CMD_LEN_MAX);
-		return -1;
-	}
-	store = malloc(strlen(command) + 1);
-	if (store == NULL) {
-		err_set(err, errlen, "out of memory");
-		return -1;
-	}
-	if (split_words(command, store, argv, err, errlen) != 0) {
-		free(store);
-		return -1;
-	}
-	om = sysconf(_SC_OPEN_MAX);
-	maxfd = om < 0 || om > 65536 ? 65536 : (int)om;
-
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	sigemptyset(&dfl.sa_mask);
-	sigaction(SIGCHLD, &dfl, &old);
-
-	if (pipe2(outp, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0 ||
-	    pipe2(execp, O_CLOEXEC) != 0) {
-		err_set(err, errlen, "token command %s: pipe: %s", argv[0], strerror(errno));
-		goto out;
-	}
-	devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (devnull < 0) {
-		err_set(err, errlen, "token command %s: /dev/null: %s", argv[0],
-		       strerror(errno));
-		goto out;
-	}
-	deadline = now_ms() + timeout_ms;
-	pid = fork();
-	if (pid < 0) {
-		err_set(err, errlen, "token command %s: fork: %s", argv[0], strerror(errno));
-		goto out;
-	}
-	if (pid == 0)
-		child_exec(argv, envp, devnull, outp[1], errp[1], execp[1], maxfd);
-	/* Also here, so that kill(-pid) works whichever runs first. */
-	setpgid(pid, pid);
-	close(outp[1]);
-	close(errp[1]);
-	close(execp[1]);
-	close(devnull);
-	outp[1] = errp[1] = execp[1] = devnull = -1;
-
-	/* execve() closes the pipe's write end: EOF; a failure sends errno. */
-	while ((got = read(execp[0], &e, sizeof(e))) < 0 && errno == EINTR)
-		;
-	if (got == (ssize_t)sizeof(e)) {
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-		reaped = true;
-		err_set(err, errlen, "cannot run token command %s: %s", argv[0], strerror(e));
-		goto out;
-	}
-	if (collect(&r, outp[0], errp[0], argv[0], deadline, timeout_ms, max, err,
-		    errlen) != 0) {
-		kill(-pid, SIGKILL);
-		kill(pid, SIGKILL);
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-		reaped = true;
-		goto out;
-	}
-	reaped = true;
-	if (reap(pid, deadline, argv[0], timeout_ms, &status, err, errlen) != 0)
-		goto out;
-	if (WIFSIGNALED(status)) {
-		err_set(err, errlen, "token command %s was killed by signal %d%s%s", argv[0],
-		       WTERMSIG(status), r.errn ? ": " : "", r.errl);
-		goto out;
-	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		err_set(err, errlen, "token command %s exited with status %d%s%s", argv[0],
-		       WIFEXITED(status) ? WEXITSTATUS(status) : -1, r.errn ? ": " : "",
-		       r.errl);
-		goto out;
-	}
-	if (r.out.len > 0 && memchr(r.out.p, '\0', r.out.len) != NULL) {
-		err_set(err, errlen, "token command %s printed a NUL byte", argv[0]);
-		goto out;
-	}
-	if (r.out.len > 0 && r.out.p[r.out.len - 1] == '\n') {
-		r.out.len--;
-		if (r.out.len > 0 && r.out.p[r.out.len - 1] == '\r')
-			r.out.len--;
-		r.out.p[r.out.len] = '\0';
-	}
-	if (r.out.len == 0) {
-		err_set(err, errlen, "token command %s printed nothing on its standard output",
-		       argv[0]);
-		goto out;
-	}
-	*out = (char *)secret_dup(r.out.p, r.out.len);
-	if (*out == NULL) {
-		err_set(err, errlen, "out of memory");
-		goto out;
-	}
-	*outlen = r.out.len;
-	rc = 0;
-out:
-	if (pid > 0 && !reaped) {
-		kill(-pid, SIGKILL);
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-			;
-	}
-	for (int i = 0; i < 2; i++) {
-		if (outp[i] >= 0)
-			close(outp[i]);
-		if (errp[i] >= 0)
-			close(errp[i]);
-		if (execp[i] >= 0)
-			close(execp[i]);
-	}
-	if (devnull >= 0)
-		close(devnull);
-	sigaction(SIGCHLD, &old, NULL);
-	sb_free(&r.out);
-	free(store);
-	return rc;
-}
