@@ -15,6 +15,7 @@
 #include "misspell.h"
 #include "model.h"
 #include "options.h"
+#include "sb.h"
 #include "source.h"
 
 /* A logical line longer than this after macro expansion is refused. */
@@ -595,46 +596,21 @@ static void trim_trailing(struct linebuf *lb)
 
 int src_read_all(int fd, size_t hint, size_t max, char **out, size_t *len)
 {
-	size_t cap = hint + 1 > 4096 ? hint + 1 : 4096, n = 0;
-	char *buf = malloc(cap);
+	struct sb b = SB_INIT;
 
-	if (buf == NULL)
-		return -1;
-	for (;;) {
-		if (n == cap) {
-			if (cap >= max) {
-				free(buf);
-				errno = EFBIG;
-				return -1;
-			}
-			char *nb = realloc(buf, cap * 2);
-			if (nb == NULL) {
-				free(buf);
-				return -1;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		ssize_t r = read(fd, buf + n, cap - n);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			int e = errno;
-			free(buf);
-			errno = e;
-			return -1;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
-	if (n > max) {
-		free(buf);
-		errno = EFBIG;
+	b.max = max;
+	if (sb_read_fd(&b, fd, hint) != 0) {
+		int e = errno;
+
+		sb_free(&b);
+		errno = e;
 		return -1;
 	}
-	*out = buf;
-	*len = n;
+	*len = b.len;
+	if ((*out = sb_take(&b)) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
 	return 0;
 }
 

@@ -7,9 +7,11 @@
 
 #include <stdarg.h>
 #include <stdint.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "sb.h"
 
@@ -159,26 +161,60 @@ void sb_free(struct sb *b)
 	b->err = SB_OK;
 }
 
-int sb_read_file(struct sb *b, const char *path)
+int sb_read_fd(struct sb *b, int fd, size_t hint)
 {
-	FILE *f = fopen(path, "rb");
-	char buf[65536];
-	size_t n;
-	int err = 0;
-
-	if (f == NULL)
-		return -1;
-	while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
-		if (sb_put(b, buf, n) != 0) {
-			err = ENOMEM;
-			break;
-		}
-	if (err == 0 && ferror(f))
-		err = errno ? errno : EIO;
-	fclose(f);
-	if (err != 0) {
-		errno = err;
+	if (b->err != SB_OK) {
+		errno = ENOMEM;
 		return -1;
 	}
-	return 0;
+	for (;;) {
+		size_t room = b->len == 0 && hint > 0 && hint < SIZE_MAX / 4 ? hint + 1 : 65536;
+		ssize_t r;
+
+		if (b->max != 0) {
+			size_t left = b->max - b->len;
+
+			if (left == 0) {
+				/* Full: one more octet says whether the file is longer. */
+				char c;
+
+				while ((r = read(fd, &c, 1)) < 0 && errno == EINTR)
+					;
+				if (r <= 0)
+					return (int)r;
+				b->err = SB_TOOLONG;
+				errno = EFBIG;
+				return -1;
+			}
+			if (room > left)
+				room = left;
+		}
+		if (reserve(b, room) != 0) {
+			errno = ENOMEM;
+			return -1;
+		}
+		r = read(fd, b->p + b->len, room);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0)
+			return 0;
+		b->len += (size_t)r;
+		b->p[b->len] = '\0';
+	}
+}
+
+int sb_read_file(struct sb *b, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc, e;
+
+	if (fd < 0)
+		return -1;
+	rc = sb_read_fd(b, fd, 0);
+	e = errno;
+	close(fd);
+	errno = e;
+	return rc;
 }

@@ -92,9 +92,16 @@ void sb_clear(struct sb *b);
 void sb_free(struct sb *b);
 
 /**
- * sb_read_file() - append the whole of file @path to @b.  Returns 0, or
- * -1 with errno set (ENOMEM when @b refused the text; @b keeps what it
- * took).
+ * sb_read_fd() - append what @fd gives up to its end to @b, read straight
+ * into the buffer (@hint: the expected size, or 0).  Returns 0, or -1 with
+ * errno set: EFBIG when the text would pass @b's @max, ENOMEM when memory
+ * ran out, else read()'s; @b keeps what it took.
+ */
+int sb_read_fd(struct sb *b, int fd, size_t hint);
+
+/**
+ * sb_read_file() - sb_read_fd() of file @path.  Returns 0, or -1 with
+ * errno set.
  */
 int sb_read_file(struct sb *b, const char *path);
 

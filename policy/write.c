@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "format.h"
 #include "model.h"
 #include "policy.h"
@@ -675,22 +676,6 @@ int pol_encode(const struct model *m, const char *compiler_version,
 
 /* ---- atomic write -------------------------------------------------------- */
 
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Build DIR/.BASE.XXXXXX for @path, and DIR itself; NULL when out of memory. */
 static char *temp_name(const char *path, char **dir)
 {
@@ -742,7 +727,7 @@ int pol_write(const struct model *m, const char *compiler_version,
 		goto fail;
 	created = true;
 	step = "write";
-	if (write_all(fd, buf, len) != 0)
+	if (fd_write_all(fd, buf, len) != 0)
 		goto fail;
 	step = "fchmod";
 	if (fchmod(fd, (mode_t)(mode & 07777)) != 0)

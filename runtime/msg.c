@@ -34,6 +34,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "fdio.h"
 #include "msg.h"
 #include "rfc2047.h"
 #include "xp.h"
@@ -227,39 +228,6 @@ static int mem_reserve(struct msg *m, size_t need)
 	return 0;
 }
 
-/* Wait until @fd is ready for @events (a non-blocking descriptor). */
-static int wait_fd(int fd, short events)
-{
-	struct pollfd pfd = { .fd = fd, .events = events };
-
-	while (poll(&pfd, 1, -1) < 0)
-		if (errno != EINTR)
-			return -1;
-	return 0;
-}
-
-/* Write all @n octets of @p to @fd.  Returns 0, or -1 with errno set. */
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *s = p;
-
-	while (n > 0) {
-		ssize_t w = write(fd, s, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
-			    wait_fd(fd, POLLOUT) == 0)
-				continue;
-			return -1;
-		}
-		s += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* One octet more for the UTF-8 check. */
 static void u8_byte(struct u8 *u, unsigned char c)
 {
@@ -407,7 +375,7 @@ static int file_write(struct msg *m, const void *p, size_t n,
 	if ((uint64_t)n > MSG_OFF_MAX - m->flen)
 		return fail(m, err, m->line,
 			    "the message is too large for a temporary file");
-	if (write_all(m->fd, p, n) != 0)
+	if (fd_write_all(m->fd, p, n) != 0)
 		return fail(m, err, 0, "cannot write the temporary file in %s: %s",
 			    m->tmpdir, strerror(errno));
 	m->flen += n;
@@ -812,7 +780,7 @@ int msg_read(int fd, const struct msg_opts *opts, struct msg **out,
 			if (errno == EINTR)
 				continue;
 			if ((errno == EAGAIN || errno == EWOULDBLOCK) &&
-			    wait_fd(fd, POLLIN) == 0)
+			    fd_wait(fd, POLLIN) == 0)
 				continue;
 			r = fail(m, err, m->line, "cannot read the message: %s",
 				 strerror(errno));
@@ -1179,7 +1147,7 @@ int msg_emit(const struct msg *m, msg_writer w, void *ctx,
 
 static int fd_writer(void *ctx, const void *buf, size_t len)
 {
-	return write_all(*(const int *)ctx, buf, len);
+	return fd_write_all(*(const int *)ctx, buf, len);
 }
 
 int msg_write_fd(const struct msg *m, int fd, struct msg_err *err)

@@ -241,44 +241,21 @@ static enum rdkind parse_list(struct rd *d, const char *t, size_t len, unsigned 
    malloc'd buffer; -1 with errno, or -2 when it is too big. */
 static int read_fd(int fd, const struct stat *st, char **out, size_t *outlen)
 {
-	size_t cap = (size_t)st->st_size + 1, n = 0;
-	char *b;
+	struct sb b = SB_INIT;
 
 	if (st->st_size > FILE_MAX)
 		return -2;
-	b = malloc(cap + 1);
-	if (b == NULL)
-		return -1;
-	for (;;) {
-		ssize_t r = read(fd, b + n, cap - n);
+	b.max = FILE_MAX;
+	if (sb_read_fd(&b, fd, (size_t)st->st_size) != 0) {
+		int e = errno;
 
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			free(b);
-			return -1;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-		if (n == cap) {
-			if (n > FILE_MAX) {
-				free(b);
-				return -2;
-			}
-			char *nb = realloc(b, cap * 2 + 1);
-
-			if (nb == NULL) {
-				free(b);
-				return -1;
-			}
-			b = nb;
-			cap *= 2;
-		}
+		sb_free(&b);
+		errno = e;
+		return e == EFBIG ? -2 : -1;
 	}
-	b[n] = '\0';
-	*out = b;
-	*outlen = n;
+	*outlen = b.len;
+	if ((*out = sb_take(&b)) == NULL)
+		return -1;
 	return 0;
 }
 
