@@ -169,6 +169,7 @@ static int check_node(struct chk *c, uint32_t i, int depth)
 		return n->op <= XH_LIST && n->b > 0 && pool_range(x, n->a, n->b) ? 0
 		       : bad(c, i, "bad header name");
 	case XN_NUM:
+		return n->a < 100000 ? 0 : bad(c, i, "no such $n");
 	case XN_VALUE:
 		return 0;
 	case XN_IF:

@@ -1293,8 +1293,10 @@ static int key_match(struct ev *v, int type, const char *k, const char *key, boo
 		} else {
 			*hit = strcasecmp(t, key) == 0;
 		}
-		if (neg && *hit)
-			*hit = false;
+		/* A one-item list: a negated item that matches says no, one
+		   that does not says yes (Exim's end-of-list rule). */
+		if (neg)
+			*hit = !*hit;
 		return 0;
 	}
 	}
@@ -1312,7 +1314,16 @@ static int eval_lookup(struct ev *v, uint32_t n, struct sb *o)
 	save(v, &f);
 	if (eval_new(v, nd->a, &key) != 0)
 		goto out;
-	if (nd->op == XK_LSEARCH) {
+	if (nd->op == XK_IPLSEARCH && key.len > 0 && strcmp(sb_str(&key), "*") != 0 &&
+	    ip_family(sb_str(&key)) == 0) {
+		ev_fail(v, n, "lookup of \"%s\" gave DEFER: \"%s\" is not a valid iplsearch "
+			"key (an IP address, with optional CIDR mask, is wanted): in a host "
+			"list, use net-iplsearch as the search type", sb_str(&key), sb_str(&key));
+		goto out;
+	}
+	if (key.len == 0) {
+		end = p;        /* Exim: an empty key is never found */
+	} else if (nd->op == XK_LSEARCH) {
 		/* The first entry of the key in file order: binary search in
 		   the index (sorted by key without case, then offset). */
 		uint32_t ni = xp_get32(end - 4), lo = 0, hi = ni;
@@ -1512,7 +1523,7 @@ static int eval_node(struct ev *v, uint32_t n, struct sb *o)
 				       ? "the expansion is longer than 1 MiB" : "out of memory");
 		return 0;
 	case XN_NUM:
-		if ((int)nd->a <= v->ncap)
+		if (nd->a <= XP_MAXN && (int)nd->a <= v->ncap)
 			return put(v, o, v->cap[nd->a], v->caplen[nd->a]);
 		return 0;
 	case XN_VALUE:

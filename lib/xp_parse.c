@@ -820,6 +820,9 @@ static int parse_cond(struct pst *p, uint32_t *out)
 		if (fl >= 0) {
 			uint32_t off, hl;
 
+			if (p->place & XP_REWRITE)
+				return fail_at(p, vat, vl, "headers are not available in %s",
+					       place_words(p->place));
 			p->i += vl;
 			if (header_name(p, vat + plen, &off, &hl) != 0)
 				return -1;
@@ -1272,6 +1275,13 @@ static int lsearch_entries(struct pst *p, const char *data, size_t len, bool exp
 {
 	size_t i = 0;
 	bool open = false;      /* an entry's data is being collected */
+	bool shut = false;      /* ... but takes no more continuation lines */
+
+	if (memchr(data, '\0', len) != NULL) {
+		snprintf(msg, msglen, "the file holds a NUL byte, which noq refuses in a "
+			 "lookup file");
+		return -1;
+	}
 
 	while (i < len) {
 		size_t e = i;
@@ -1289,10 +1299,13 @@ static int lsearch_entries(struct pst *p, const char *data, size_t len, bool exp
 
 		i = e + 1;
 		if (n == 0 || ln[0] == '#') {
+			/* Exim: after a blank or comment line, an entry takes no
+			   more continuation lines. */
+			shut = open;
 			continue;
 		}
 		if (xp_is_space((unsigned char)ln[0])) {
-			if (open) {
+			if (open && !shut) {
 				size_t k = 0;
 
 				while (k < n && xp_is_space((unsigned char)ln[k]))
@@ -1305,6 +1318,7 @@ static int lsearch_entries(struct pst *p, const char *data, size_t len, bool exp
 		if (open)
 			sb_putc(out, '\0');
 		open = false;
+		shut = false;
 
 		struct sb key = SB_INIT;
 		size_t k = 0;
@@ -1481,21 +1495,26 @@ static int item_lookup(struct pst *p, size_t at, uint32_t *out)
 	if (!chain_literal(p, file, &path, &plen) || plen == 0 || path[0] != '/')
 		return fail_at(p, fat, p->i - fat, "the file of a lookup must be a fixed "
 			       "absolute path in noq: noqc reads it into the policy");
-	uint32_t n = node(p, XN_LOOKUP, at);
-
-	if (n == XP_NONE)
-		return oom(p);
-	if (yesno(p, "lookup", at, &yn) != 0)
-		return -1;
-	if (p->h == NULL || p->h->read_file == NULL)
-		return fail_at(p, at, p->i - at, "noq cannot read a ${lookup} file in %s",
-			       place_words(p->place));
-
+	/* @path is in the pool, which the strings below may move. */
 	char msg[200], *pathz = strndup(path, plen);
 	size_t dlen = 0;
+	uint32_t n;
 
 	if (pathz == NULL)
 		return oom(p);
+	if ((n = node(p, XN_LOOKUP, at)) == XP_NONE) {
+		free(pathz);
+		return oom(p);
+	}
+	if (yesno(p, "lookup", at, &yn) != 0) {
+		free(pathz);
+		return -1;
+	}
+	if (p->h == NULL || p->h->read_file == NULL) {
+		free(pathz);
+		return fail_at(p, at, p->i - at, "noq cannot read a ${lookup} file in %s",
+			       place_words(p->place));
+	}
 
 	char *data = p->h->read_file(p->h->arg, pathz, &dlen, msg, sizeof(msg));
 
@@ -1927,9 +1946,15 @@ bool xp_is_literal(const struct xp *x, const char **text, size_t *len)
 
 bool xp_uses_var(const struct xp *x, enum xp_var v)
 {
-	for (uint32_t i = 0; i < x->nn; i++)
-		if (x->n[i].kind == XN_VAR && x->n[i].a == (uint32_t)v)
+	for (uint32_t i = 0; i < x->nn; i++) {
+		const struct xp_node *n = &x->n[i];
+
+		if (n->kind == XN_VAR && n->a == (uint32_t)v)
 			return true;
+		if (n->kind == XN_COND && n->op == XC_DEF && !(n->flags & XF_B) &&
+		    n->c == (uint32_t)v)
+			return true;
+	}
 	return false;
 }
 
@@ -1938,7 +1963,8 @@ static long capture_ref(const struct xp *x, uint32_t h, unsigned above, size_t *
 {
 	for (uint32_t i = h; i != XP_NONE && depth < 2 * XP_DEPTH_MAX; i = x->n[i].next) {
 		const struct xp_node *n = &x->n[i];
-		uint32_t kids[4] = { XP_NONE, XP_NONE, XP_NONE, XP_NONE };
+		/* The strings to search, in order (the yes/no node's last). */
+		uint32_t kids[5] = { XP_NONE, XP_NONE, XP_NONE, XP_NONE, XP_NONE };
 		long r;
 
 		switch (n->kind) {
@@ -1949,31 +1975,49 @@ static long capture_ref(const struct xp *x, uint32_t h, unsigned above, size_t *
 				return (long)n->a;
 			}
 			continue;
-		case XN_OP: kids[0] = n->a; break;
-		case XN_SUBSTR: case XN_EXTRACT: case XN_READFILE:
-			kids[0] = n->a; kids[1] = n->b; kids[2] = n->c;
+		case XN_OP:
+			kids[0] = n->a;
 			break;
-		case XN_SG: case XN_LOOKUP: kids[0] = n->a; kids[1] = n->b; break;
+		case XN_SUBSTR:
+			kids[0] = n->a;
+			kids[1] = n->b;
+			kids[2] = n->c;
+			break;
+		case XN_READFILE:
+		case XN_SG:             /* its replacement sets its own $n */
+			kids[0] = n->a;
+			kids[1] = n->b;
+			break;
+		case XN_EXTRACT:
+			kids[0] = n->a;
+			kids[1] = n->b;
+			kids[2] = n->c;
+			kids[3] = x->n[n->d].a;
+			kids[4] = x->n[n->d].b;
+			break;
+		case XN_LOOKUP:
+			kids[0] = n->a;
+			kids[3] = x->n[n->d].a;
+			kids[4] = x->n[n->d].b;
+			break;
+		case XN_IF:             /* its strings may see a match's $n */
+			kids[0] = n->a;
+			break;
 		case XN_COND:
-			if (n->op != XC_DEF && n->op != XC_MATCH_ADDRESS &&
-			    n->op != XC_MATCH_DOMAIN && n->op != XC_MATCH_LOCAL_PART) {
+			if (n->op == XC_AND || n->op == XC_OR) {
+				kids[0] = n->a;
+			} else if (n->op == XC_MATCH_ADDRESS || n->op == XC_MATCH_DOMAIN ||
+				   n->op == XC_MATCH_LOCAL_PART) {
+				kids[0] = n->a;
+			} else if (n->op != XC_DEF) {
 				kids[0] = n->a;
 				kids[1] = n->b;
 			}
 			break;
-		case XN_IF: kids[0] = n->a; break;
 		default:
 			continue;
 		}
-		if (n->kind == XN_EXTRACT || n->kind == XN_LOOKUP) {
-			/* Their strings see the same $n. */
-			const struct xp_node *y = &x->n[n->d];
-
-			kids[3] = y->a;
-			if ((r = capture_ref(x, y->b, above, pos, len, depth + 1)) >= 0)
-				return r;
-		}
-		for (int k = 0; k < 4; k++)
+		for (int k = 0; k < 5; k++)
 			if (kids[k] != XP_NONE &&
 			    (r = capture_ref(x, kids[k], above, pos, len, depth + 1)) >= 0)
 				return r;

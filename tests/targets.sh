@@ -127,7 +127,7 @@ else
 	for t in $tool_files tests/unit/test_addr tests/unit/test_sema bench/pol_lookup; do
 		build out-of-tree 1 "$t"
 	done
-	for t in tests/fuzz/fuzz_frontend tests/fuzz/fuzz_policy; do
+	for t in tests/fuzz/fuzz_frontend tests/fuzz/fuzz_policy tests/fuzz/fuzz_xp; do
 		build out-of-tree 1 "$t" CC=clang --enable-fuzzing
 	done
 	for t in $tool_files; do build in-tree "$jobs" "$t"; done

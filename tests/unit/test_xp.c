@@ -1489,8 +1489,10 @@ static void test_extract(void)
 	FORCED("${extract{4}{:}{a:b:c}{y}fail}", "\"extract\" failed and \"fail\" requested");
 
 	CERR("${extract{}{a=1}}", 0, 11, "first argument of \"extract\" must not be empty");
-	CERR("${extract{$local_part}{a=1}}", 0, 22,
-	     "the first argument of ${extract} must be fixed text in noq");
+	/* A key that expands: keyed or numbered, Exim decides when it runs. */
+	EX("${extract{$local_part}{a=1 joe=2}}", "2");
+	EX("${extract{${strlen:$local_part}}{:}{a:b:c}{<$value>}}", "<c>");
+	FAIL("${extract{${strlen:$local_part}}{a=1}}", "missing '{' for arg 3 of extract");
 	CERR("${extract{1234567890}{:}{a}}", 0, 21, "field number \"1234567890\" of ${extract} is "
 	     "too large (noq refuses the numbers Exim would wrap around)");
 	CERR("${extract{1}{:}}", 15, 1, "missing '{' for arg 3 of extract");
@@ -1773,23 +1775,9 @@ static void test_lookup_errors(void)
 /* A NUL octet in a key: what noqc compiles, noq must load. */
 static void test_lookup_nul(void)
 {
-	struct xp *x, *y = NULL;
-	struct xp_err e;
-	struct sb b = SB_INIT, o = SB_INIT;
-	char err[256] = "";
-	const char *s = LK("lsearch", "nul", "x");
-
-	CHECK(xp_compile(s, XP_ROUTER, &hooks, &x, &e) == 0, __LINE__);
-	CHECK(xp_eval(x, envp(), &o, &e) == 0, __LINE__);
-	CHECK(strcmp(sb_str(&o), "[c]") != 0, __LINE__);  /* "x" is data, not a key */
-	CHECK(xp_encode(x, &b) == 0, __LINE__);
-	CHECK(xp_decode(b.p, b.len, s, &y, err, sizeof(err)) == 0, __LINE__);
-	if (y == NULL)
-		fprintf(stderr, "line %d: %s\n", __LINE__, err);
-	xp_free(y);
-	xp_free(x);
-	sb_free(&b);
-	sb_free(&o);
+	/* Exim's reader stops a line at a NUL; noq refuses such a file. */
+	CERR(LK("lsearch", "nul", "x"), 18, 9, "the file holds a NUL byte, which noq "
+	     "refuses in a lookup file");
 }
 
 /* ======================================================================
