@@ -727,7 +727,9 @@ static int auth_exchange(struct conn *c, struct auth *a, char *why, size_t whyle
 			return 1;
 		}
 		if (r.code != 334 || steps >= 16) {
-			snprintf(why, whylen, "%s", r.text);
+			/* The reply, cut to @whylen if need be. */
+			if (snprintf(why, whylen, "%s", r.text) < 0 && whylen > 0)
+				why[0] = '\0';
 			return 0;
 		}
 		/* The challenge: what follows "334 " (the reply text keeps it). */
