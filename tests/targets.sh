@@ -12,7 +12,7 @@
 #   default  each target that a "make" command line in tools/* names, and
 #            one program of each other kind (a unit test that links only
 #            the shared library lib/, one that links the front end, a
-#            benchmark helper, both fuzz targets); out of tree with -j1
+#            benchmark helper, the fuzz targets); out of tree with -j1
 #            (make then takes prerequisites in order, so a missing
 #            ordering fails every time rather than by chance) and the
 #            tools' targets in tree with -j$(nproc);
@@ -127,7 +127,8 @@ else
 	for t in $tool_files tests/unit/test_addr tests/unit/test_sema bench/pol_lookup; do
 		build out-of-tree 1 "$t"
 	done
-	for t in tests/fuzz/fuzz_frontend tests/fuzz/fuzz_policy tests/fuzz/fuzz_xp; do
+	for t in tests/fuzz/fuzz_frontend tests/fuzz/fuzz_policy tests/fuzz/fuzz_xp \
+	    tests/fuzz/fuzz_route; do
 		build out-of-tree 1 "$t" CC=clang --enable-fuzzing
 	done
 	for t in $tool_files; do build in-tree "$jobs" "$t"; done
