@@ -32,6 +32,22 @@
  * FUZZ_ROUTE_VERBOSE=1 prints every configuration and its routing;
  * FUZZ_ROUTE_STATS=1 prints how many compiled at exit (always in
  * standalone mode), with the most frequent reasons for refusals.
+ *
+ * FUZZ_ROUTE_AVOID=TAG,... leaves out what reproduces an open finding, so
+ * that a campaign goes on past it (tools/test lists them all):
+ *   unseen-redirect  unseen on a redirect router with errors_to or header
+ *                    changes whose data only blackholes: noqc accepts it,
+ *                    the unseen copy inherits them and trips the runtime
+ *                    tuple check;
+ *   ndeliver         an unseen option that does not expand to a boolean
+ *                    defers an address already counted in ndeliver;
+ *   escapes          a backslash in a constant condition ("n\o", "\x30",
+ *                    "\N0\N") or list item ("\N!\Nx"): noqc reads it as
+ *                    text, noq expands it, so a router noqc takes for a
+ *                    catch-all is not one;
+ *   list-fail        a list expanded at send time whose forced failure
+ *                    means "not in the list", after a "*" item that noqc
+ *                    takes as matching everything.
  */
 #include "config.h"
 
