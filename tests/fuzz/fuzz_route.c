@@ -88,12 +88,16 @@ static unsigned pick(struct in *in, unsigned n)
 	return in->d[in->i++] % n;
 }
 
-/* True @pct times in a hundred; false once the input is used up. */
+/*
+ * True @pct times in a hundred; false once the input is used up, and for
+ * a zero byte (libFuzzer's mutations make many), so that an option is
+ * left out rather than put in.
+ */
 static bool chance(struct in *in, unsigned pct)
 {
 	if (in->i >= in->n)
 		return false;
-	return in->d[in->i++] % 100 < pct;
+	return in->d[in->i++] % 100 >= 100 - pct;
 }
 
 #define NEL(a) (sizeof(a) / sizeof((a)[0]))
