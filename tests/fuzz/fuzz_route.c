@@ -219,7 +219,7 @@ struct grule {
 };
 
 struct grouter {
-	char name[8];
+	char name[16];
 	int kind;
 	int transport;          /* -1: none */
 	struct grule rules[3];
@@ -228,7 +228,7 @@ struct grouter {
 };
 
 struct gtrans {
-	char name[8];
+	char name[16];
 	const char *hosts;
 	bool override;
 	const char *hadd, *hrem, *return_path;
