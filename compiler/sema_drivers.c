@@ -19,6 +19,7 @@
 #include "sb.h"
 #include "sema_int.h"
 #include "values.h"
+#include "xp.h"
 
 /* ======================================================================
  * Phase 3: host lists, transports, routers
@@ -744,16 +745,34 @@ static void setup_manualroute(struct sema *s, size_t ri)
  * Routers
  * ====================================================================== */
 
+/*
+ * What a router's condition gives for every address: noq expands any
+ * text with '$' or '\\' (n\\o is "no"), so such text is decided by its
+ * expansion when that is fixed, and is "maybe" when it is not.
+ */
 static enum tri const_condition(const char *c)
 {
+	struct xp *x;
+	struct xp_err e;
+	const char *t;
+	size_t tl;
+	enum tri r = T_MAYBE;
+
 	if (c == NULL)
 		return T_YES;
-	if (sema_has_expansion(c))
-		return T_MAYBE;
-	if (c[0] == '\0' || strcmp(c, "0") == 0 || strcasecmp(c, "no") == 0 ||
-	    strcasecmp(c, "false") == 0)
-		return T_NO;
-	return T_YES;
+	if (strpbrk(c, "$\\") == NULL)
+		return xp_truth(c) ? T_YES : T_NO;
+	if (xp_compile(c, XP_ROUTER, NULL, &x, &e) != 0)
+		return T_MAYBE;         /* reported where the option is checked */
+	if (xp_is_literal(x, &t, &tl) && memchr(t, '\0', tl) == NULL) {
+		char *v = strndup(t, tl);
+
+		if (v != NULL)
+			r = xp_truth(v) ? T_YES : T_NO;
+		free(v);
+	}
+	xp_free(x);
+	return r;
 }
 
 void sema_setup_router(struct sema *s, size_t ri)
@@ -1003,6 +1022,12 @@ void sema_find_reachable(struct sema *s)
 				     "before it accepts every address", R->name, s->r[by].name);
 			diag_note(s->dg, &s->r[by].d->loc, "router '%s' accepts every address",
 				  s->r[by].name);
+		} else if (R->reachable && R->other_pre == T_NO) {
+			/* Its condition is false for every address. */
+			R->reachable = false;
+			if (!R->verify_only)
+				diag_warning(s->dg, &R->d->loc, "router '%s' is never used: its "
+					     "condition is false for every address", R->name);
 		}
 		long rule_by = -1;
 

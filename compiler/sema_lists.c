@@ -133,9 +133,41 @@ static bool unsupported_item(struct sema *s, const struct ast_option *o, const c
  * route_list pattern at @base when @single) into @m, reporting unknown
  * "+name" references.  @what names the option in messages.
  */
+static void compile_list(struct sema *s, const struct ast_option *o, const char *text,
+			 size_t base, bool single, enum nl_kind k, const char *what,
+			 struct mlist *m, bool expanded_once);
+
 void sema_compile_list(struct sema *s, const struct ast_option *o, const char *text,
 		       size_t base, bool single, enum nl_kind k, const char *what,
 		       struct mlist *m)
+{
+	compile_list(s, o, text, base, single, k, what, m, false);
+}
+
+/*
+ * The fixed text a list with '$' or '\' expands to (noq expands it before
+ * it splits it), or NULL when that depends on the message.
+ */
+static char *fixed_expansion(const char *text)
+{
+	struct xp *x;
+	struct xp_err e;
+	const char *t;
+	size_t tl;
+	char *r = NULL;
+
+	if (xp_compile(text, XP_ROUTER, NULL, &x, &e) != 0)
+		return NULL;
+	if (xp_is_literal(x, &t, &tl) && memchr(t, '\0', tl) == NULL)
+		r = strndup(t, tl);
+	xp_free(x);
+	return r;
+}
+
+/* @expanded_once: @text is what a list expanded to (not expanded again). */
+static void compile_list(struct sema *s, const struct ast_option *o, const char *text,
+			 size_t base, bool single, enum nl_kind k, const char *what,
+			 struct mlist *m, bool expanded_once)
 {
 	struct val_list l = { 0 };
 	struct val_err e;
@@ -154,11 +186,26 @@ void sema_compile_list(struct sema *s, const struct ast_option *o, const char *t
 		return;
 	}
 	/* noq expands a list with '$' or '\' before it splits it (not a
-	   route_list pattern), as Exim does; the rest it uses as written. */
-	bool expanded = !single && strpbrk(text, "$\\") != NULL;
+	   route_list pattern), as Exim does; the rest it uses as written.
+	   What it expands to is known when fixed; otherwise no item of it
+	   is known to match or not (a forced failure, for one, means "not
+	   in the list"). */
+	bool expanded = !single && !expanded_once && strpbrk(text, "$\\") != NULL;
+	bool unknown = false;
 
-	if (expanded && k != NL_HOST)
-		sema_check_send_time(s, o, what, text, base, false);
+	if (expanded && k != NL_HOST) {
+		if (!sema_check_send_time(s, o, what, text, base, false)) {
+			char *fixed = fixed_expansion(text);
+
+			if (fixed != NULL) {
+				val_list_free(&l);
+				compile_list(s, o, fixed, base, single, k, what, m, true);
+				free(fixed);
+				return;
+			}
+		}
+		unknown = true;
+	}
 	m->v = calloc(l.n ? l.n : 1, sizeof(*m->v));
 	if (m->v == NULL) {
 		sema_oom(s);
@@ -226,6 +273,8 @@ void sema_compile_list(struct sema *s, const struct ast_option *o, const char *t
 					compile_named(s, (size_t)li);
 				}
 			}
+			if (unknown)
+				mi->kind = MI_MAYBE;
 			m->n++;
 			continue;
 		}
@@ -257,6 +306,11 @@ void sema_compile_list(struct sema *s, const struct ast_option *o, const char *t
 		}
 		if (mi->text != NULL)
 			sema_lower_ascii(mi->text);
+		if (unknown) {
+			free(mi->text);
+			mi->text = NULL;
+			mi->kind = MI_MAYBE;
+		}
 		m->n++;
 	}
 out:

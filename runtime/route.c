@@ -1212,7 +1212,7 @@ static long add_node(struct st *s, const char *addr, long parent, long top, unsi
 	size_t i = res->n++;
 
 	res->v[i] = (struct route_node){ a, parent, top < 0 ? (long)i : top, -1, RS_DELIVER,
-					  false, "" };
+					  false, false, "" };
 	s->np[i] = (struct npriv){ parent >= 0 ? s->np[parent].address_data : NULL, depth, 0,
 				   -1, false };
 	return (long)i;
@@ -1676,10 +1676,12 @@ static void tuple_check(struct st *s, size_t i, long r, const struct rule *ru)
 		s->res->config_problem = true;
 		return;
 	}
-	for (long p = v[i].parent; p >= 0; p = v[p].parent) {
+	for (long q = (long)i, p = v[i].parent; p >= 0; q = p, p = v[p].parent) {
 		const struct rtr *P = v[p].router >= 0 ? &s->r[v[p].router] : NULL;
 
-		if (P == NULL || P->kind != RK_REDIRECT)
+		/* Only the redirections that made the address count: an
+		   unseen copy gets nothing from the router it was copied at. */
+		if (P == NULL || P->kind != RK_REDIRECT || v[q].copy)
 			continue;
 		if (P->headers_add != NULL || P->headers_remove != NULL)
 			s->res->config_problem = true;
@@ -1745,6 +1747,9 @@ static int unseen_copy(struct st *s, size_t i, long r, const struct att *a)
 	msg[0] = '\0';
 	u = xbool(s, a, &s->r[r], s->r[r].unseen, "unseen", false, msg, sizeof(msg));
 	if (u < 0) {
+		/* A delivery this router made no longer counts. */
+		if (s->res->v[i].status == RS_DELIVER && s->res->ndeliver > 0)
+			s->res->ndeliver--;
 		finish(s, i, RS_DEFER, r, msg);
 		return 0;
 	}
@@ -1760,6 +1765,7 @@ static int unseen_copy(struct st *s, size_t i, long r, const struct att *a)
 	if (c < 0)
 		return -1;
 	s->np[c].start = r + 1;
+	s->res->v[c].copy = true;
 	return 0;
 }
 

@@ -153,6 +153,7 @@ struct route_node {
 	long router;
 	enum route_status status;
 	bool local;
+	bool copy;          /* an unseen router's copy of @parent, not generated */
 	const char *msg;
 };
 
