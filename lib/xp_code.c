@@ -95,11 +95,12 @@ static bool pool_cstr(const struct xp *x, uint32_t off, uint32_t len)
 static int check_table(const struct xp *x, const struct xp_node *n)
 {
 	const char *t = x->pool + n->b;
-	uint32_t len = n->c, nent = 0;
-	unsigned char *start = NULL;
-	int rc = -1;
+	uint32_t len = n->c, nul = 0;
 
 	if (n->op == XK_LSEARCH) {
+		/* Searched through the index only: each offset must start a
+		   string of the entries, which end in a NUL.  (Which strings
+		   are keys, and their order, are under the checksum.) */
 		uint32_t ni;
 
 		if (len < 4)
@@ -108,37 +109,24 @@ static int check_table(const struct xp *x, const struct xp_node *n)
 		if (ni > (len - 4) / 4)
 			return -1;
 		len -= 4 + 4 * ni;
-		if ((start = calloc(len ? len : 1, 1)) == NULL)
+		if (len > 0 && t[len - 1] != '\0')
 			return -1;
-	}
-	if (len > 0 && t[len - 1] != '\0')
-		goto out;
-	for (uint32_t i = 0; i < len; nent++) {
-		if (start != NULL)
-			start[i] = 1;
-		i += (uint32_t)strlen(t + i) + 1;
-		if (i >= len)
-			goto out;       /* a key without data */
-		i += (uint32_t)strlen(t + i) + 1;
-	}
-	if (start != NULL) {
-		const char *ix = t + len;
+		for (uint32_t k = 0; k < ni; k++) {
+			uint32_t o = xp_get32(t + len + 4 * k);
 
-		if ((n->c - 4 - len) / 4 != nent)
-			goto out;       /* one index entry per entry */
-		/* Each offset a key's start: a search cannot leave the table.
-		   (Their order is under the checksum; it is not checked again.) */
-		for (uint32_t k = 0; k < nent; k++) {
-			uint32_t o = xp_get32(ix + 4 * k);
-
-			if (o >= len || !start[o])
-				goto out;
+			/* A key and its data: two strings from @o. */
+			if (o >= len || (o > 0 && t[o - 1] != '\0') ||
+			    memchr(t + o, '\0', len - o) == t + len - 1)
+				return -1;
 		}
+		return 0;
 	}
-	rc = 0;
-out:
-	free(start);
-	return rc;
+	/* Scanned in order: pairs of strings. */
+	if (len > 0 && t[len - 1] != '\0')
+		return -1;
+	for (uint32_t i = 0; i < len; i++)
+		nul += t[i] == '\0';
+	return nul % 2 == 0 ? 0 : -1;
 }
 
 static int walk(struct chk *c, uint32_t h, int depth);
