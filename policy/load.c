@@ -1269,6 +1269,29 @@ static int verify_table(const struct pol_atab *t, const unsigned char *area, cha
 	return 0;
 }
 
+/* Every compiled expansion decodes (what pol_core_model() would find). */
+static int verify_exprs(const struct pol *p, char *err)
+{
+	const struct pol_view *x = &p->s[POL_SEC_EXPRS];
+	uint64_t off = 0;
+
+	for (uint32_t i = 0; i < x->count; i++) {
+		const unsigned char *r = x->p + off;
+		uint32_t len = pol_get32(r + POL_X_LEN);
+		const char *text = (const char *)p->s[POL_SEC_STRINGS].p + pol_get32(r + POL_X_TEXT);
+		struct xp *xp;
+		char msg[200];
+
+		if (xp_decode(r + POL_XREC_HDR, len, text, &xp, msg, sizeof(msg)) != 0)
+			return pol_set_err(err, strcmp(msg, "out of memory") == 0 ? POL_ENOMEM
+					   : POL_EFORMAT, "expansion %u ('%.60s'): %s", (unsigned)i,
+					   text, msg);
+		xp_free(xp);
+		off += pol_align8(POL_XREC_HDR + (uint64_t)len);
+	}
+	return 0;
+}
+
 int pol_verify(const struct pol *p, char *err)
 {
 	uint64_t want = pol_get64(p->buf + POL_H_CHECKSUM);
@@ -1279,6 +1302,8 @@ int pol_verify(const struct pol *p, char *err)
 		err[0] = '\0';
 	if (pol_checksum(p->buf, (size_t)p->sum_size) != want)
 		return pol_set_err(err, POL_ECHECKSUM, "checksum mismatch");
+	if ((e = verify_exprs(p, err)) != 0)
+		return e;
 	if ((e = adata_view(p, &v, err)) != 0)
 		return e;
 	for (uint32_t i = 0; i < p->ntabs && e == 0; i++) {
@@ -1390,8 +1415,12 @@ static int decode_aliases(const struct pol *p, const unsigned char *adata,
 	return 0;
 }
 
-/* The compiled expansions, decoded: -1 out of memory, -2 bad code (@err). */
-static int decode_exprs(const struct pol *p, struct model *m, char *err)
+/*
+ * The compiled expansions, decoded: -1 out of memory, -2 bad code (@err).
+ * With @keep_code, their bytes are copied too, so that the model encodes
+ * again (pol_to_model(); noq's pol_core_model() only runs them).
+ */
+static int decode_exprs(const struct pol *p, struct model *m, bool keep_code, char *err)
 {
 	const struct pol_view *x = &p->s[POL_SEC_EXPRS];
 	uint64_t off = 0;
@@ -1410,6 +1439,14 @@ static int decode_exprs(const struct pol *p, struct model *m, char *err)
 		e->place = pol_get32(r + POL_X_PLACE);
 		e->code = NULL;
 		e->len = len;
+		if (keep_code) {
+			unsigned char *c = arena_alloc(&m->arena, len ? len : 1);
+
+			if (c == NULL)
+				return -1;
+			memcpy(c, r + POL_XREC_HDR, len);
+			e->code = c;
+		}
 		if (xp_decode(r + POL_XREC_HDR, len, e->text, &e->x, msg, sizeof(msg)) != 0) {
 			if (strcmp(msg, "out of memory") == 0)
 				return -1;
@@ -1518,7 +1555,7 @@ int pol_to_model(const struct pol *p, struct model **out, char *err)
 		return pol_set_err(err, POL_ENOMEM, "out of memory");
 	}
 	adata_unview(&v);
-	if ((e = decode_exprs(p, m, err)) != 0) {
+	if ((e = decode_exprs(p, m, true, err)) != 0) {
 		model_free(m);
 		return e == -1 ? pol_set_err(err, POL_ENOMEM, "out of memory") : POL_EFORMAT;
 	}
@@ -1537,7 +1574,7 @@ int pol_core_model(const struct pol *p, struct model **out, char *err)
 		model_free(m);
 		return pol_set_err(err, POL_ENOMEM, "out of memory");
 	}
-	if ((e = decode_exprs(p, m, err)) != 0) {
+	if ((e = decode_exprs(p, m, false, err)) != 0) {
 		model_free(m);
 		return e == -1 ? pol_set_err(err, POL_ENOMEM, "out of memory") : POL_EFORMAT;
 	}

@@ -195,7 +195,8 @@ struct xp;
  * struct mdl_expr - an expansion noq runs at send time, compiled by noqc.
  * @place: the xp_place it was compiled for (XP_ROUTER, ...).
  * @text:  the expansion as written in the configuration (the key).
- * @code/@len: its compiled form (xp_encode()), as the policy stores it.
+ * @code/@len: its compiled form (xp_encode()), as the policy stores it;
+ *         NULL (with @len) in a model from pol_core_model(), which only runs it.
  * @x:     decoded, when the model was loaded from a policy (model_free()
  *         frees it); NULL in the compiler.
  */
