@@ -364,3 +364,41 @@ int xp_list_lookup(const char *item, struct sb *out, const char **why)
 	}
 	return 0;
 }
+
+static int hexval(char ch)
+{
+	return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+	       : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10 : -1;
+}
+
+size_t xp_escape(const char *s, size_t n, unsigned *c)
+{
+	size_t k = 1;
+	unsigned v;
+
+	if (s[1] >= '0' && s[1] <= '7') {
+		v = 0;
+		while (k < 4 && k < n && s[k] >= '0' && s[k] <= '7')
+			v = v * 8 + (unsigned)(s[k++] - '0');
+		*c = v & 0xff;
+		return k;
+	}
+	switch (s[1]) {
+	case 'b': v = '\b'; break;
+	case 'f': v = '\f'; break;
+	case 'n': v = '\n'; break;
+	case 'r': v = '\r'; break;
+	case 't': v = '\t'; break;
+	case 'v': v = '\v'; break;
+	case 'x':
+		v = 0;
+		for (int d = 0; d < 2 && k + 1 < n && hexval(s[k + 1]) >= 0; d++)
+			v = v * 16 + (unsigned)hexval(s[++k]);
+		break;
+	default:
+		v = (unsigned char)s[1];
+		break;
+	}
+	*c = v;
+	return k + 1;
+}

@@ -909,30 +909,10 @@ static void dequote(const char **s, struct sb *o)
 		p++;
 		while (*p != '\0' && *p != '"') {
 			if (*p == '\\' && p[1] != '\0') {
-				/* string_interpret_escape() */
-				const char *q = p;
 				unsigned c;
 
-				if (q[1] >= '0' && q[1] <= '7') {
-					size_t k = 1;
-
-					c = 0;
-					while (k < 4 && q[k] >= '0' && q[k] <= '7')
-						c = c * 8 + (unsigned)(q[k++] - '0');
-					p = q + k;
-				} else {
-					switch (q[1]) {
-					case 'b': c = '\b'; break;
-					case 'f': c = '\f'; break;
-					case 'n': c = '\n'; break;
-					case 'r': c = '\r'; break;
-					case 't': c = '\t'; break;
-					case 'v': c = '\v'; break;
-					default: c = (unsigned char)q[1]; break;
-					}
-					p = q + 2;
-				}
-				sb_putc(o, (int)(c & 0xff));
+				p += xp_escape(p, SIZE_MAX, &c);        /* stops at the NUL */
+				sb_putc(o, (int)c);
 				continue;
 			}
 			sb_putc(o, *p++);

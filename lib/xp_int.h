@@ -9,6 +9,7 @@
 #ifndef NOQ_XP_INT_H
 #define NOQ_XP_INT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "xp.h"
@@ -114,6 +115,14 @@ static inline uint32_t xp_get32(const char *p)
 }
 
 /* Shared helpers of the two halves. */
+/*
+ * Exim's string_interpret_escape() for the '\' at @s (@n >= 2 octets
+ * there; SIZE_MAX for a NUL-terminated string, where it stops): \b \f
+ * \n \r \t \v, up to three octal digits, \x with up to two hex digits
+ * (none gives 0), any other octet itself.  The value in *@c; returns the
+ * octets taken.
+ */
+size_t xp_escape(const char *s, size_t n, unsigned *c);
 bool xp_is_space(int c);
 int xp_read_int(const char *s, long long *v, char *msg, size_t msglen);
 

@@ -1270,7 +1270,7 @@ static int item_readfile(struct pst *p, size_t at, uint32_t *out)
  * each line dropped.  For wildlsearch (@expand) a key is an expansion
  * string, which noq needs fixed.  0, or -1 with @msg.
  */
-static int lsearch_entries(struct pst *p, const char *data, size_t len, bool expand,
+static int lsearch_entries(const char *data, size_t len, bool expand,
 			   struct sb *out, char *msg, size_t msglen)
 {
 	size_t i = 0;
@@ -1327,16 +1327,10 @@ static int lsearch_entries(struct pst *p, const char *data, size_t len, bool exp
 			k = 1;
 			while (k < n && ln[k] != '"') {
 				if (ln[k] == '\\' && k + 1 < n) {
-					struct pst q = *p;
-					char tmp[8];
-					size_t m = n - k < 5 ? n - k : 5;
+					unsigned v;
 
-					memcpy(tmp, ln + k, m);
-					tmp[m] = '\0';
-					q.s = tmp;
-					q.i = 0;
-					sb_putc(&key, (int)escape(&q));
-					k += q.i;
+					k += xp_escape(ln + k, n - k, &v);
+					sb_putc(&key, (int)v);
 				} else {
 					sb_putc(&key, ln[k++]);
 				}
@@ -1525,7 +1519,7 @@ static int item_lookup(struct pst *p, size_t at, uint32_t *out)
 	struct sb ent = SB_INIT;
 	uint32_t off;
 
-	if (lsearch_entries(p, data, dlen, k == XK_WILDLSEARCH, &ent, msg, sizeof(msg)) != 0) {
+	if (lsearch_entries(data, dlen, k == XK_WILDLSEARCH, &ent, msg, sizeof(msg)) != 0) {
 		free(data);
 		sb_free(&ent);
 		return fail_at(p, fat, ffin - fat, "%s", msg);
@@ -1664,34 +1658,43 @@ quoted_ok:
 	return 0;
 }
 
-/* "${" at @at, the cursor after it. */
-static int dollar_brace(struct pst *p, struct chain *c, size_t at)
+/*
+ * $N, or with @braced ${N}: the digits at the cursor, as an XP_NUM node in
+ * @c (the construct starts at @at).  Exim wraps big numbers around; noq
+ * refuses them.
+ */
+static int num_var(struct pst *p, struct chain *c, size_t at, bool braced)
 {
-	if (isdigit(cur(p))) {
-		unsigned long v = 0;
+	size_t from = p->i;
+	unsigned long v = 0;
+	uint32_t n;
 
-		while (isdigit(cur(p))) {
-			if (v < 100000)
-				v = v * 10 + (unsigned long)(cur(p) - '0');
-			p->i++;
-		}
-		if (v >= 100000)
-			return fail_at(p, at, p->i - at, "$%.*s: no such variable (noq refuses "
-				       "the numbers Exim would wrap around)", (int)(p->i - at - 2),
-				       p->s + at + 2);
+	while (isdigit(cur(p))) {
+		if (v < 100000)
+			v = v * 10 + (unsigned long)(cur(p) - '0');
+		p->i++;
+	}
+	if (v >= 100000)
+		return fail_at(p, at, p->i - at, "$%.*s: no such variable (noq refuses the "
+			       "numbers Exim would wrap around)", (int)(p->i - from), p->s + from);
+	if (braced) {
 		if (cur(p) != '}')
 			return fail_at(p, at, p->i - at, "} expected after number");
 		p->i++;
-
-		uint32_t n = node(p, XN_NUM, at);
-
-		if (n == XP_NONE)
-			return oom(p);
-		p->x->n[n].a = (uint32_t)v;
-		p->x->n[n].len = (uint32_t)(p->i - at);
-		chain_add(p, c, n);
-		return 0;
 	}
+	if ((n = node(p, XN_NUM, at)) == XP_NONE)
+		return oom(p);
+	p->x->n[n].a = (uint32_t)v;
+	p->x->n[n].len = (uint32_t)(p->i - at);
+	chain_add(p, c, n);
+	return 0;
+}
+
+/* "${" at @at, the cursor after it. */
+static int dollar_brace(struct pst *p, struct chain *c, size_t at)
+{
+	if (isdigit(cur(p)))
+		return num_var(p, c, at, true);
 	if (!isalpha(cur(p)))
 		return fail_at(p, at, p->i - at + 1, "letter or digit expected after ${");
 
@@ -1739,41 +1742,12 @@ static int dollar_brace(struct pst *p, struct chain *c, size_t at)
 	return 0;
 }
 
-/* An escape at the cursor ('\', not last, not \N): its byte. */
+/* An escape at the cursor ('\\', not last, not \\N): its byte. */
 static unsigned escape(struct pst *p)
 {
-	const char *s = p->s + p->i;
-	size_t k = 1;
 	unsigned v;
 
-	if (s[1] >= '0' && s[1] <= '7') {
-		v = (unsigned)(s[k++] - '0');
-		while (k < 4 && s[k] >= '0' && s[k] <= '7')
-			v = v * 8 + (unsigned)(s[k++] - '0');
-		p->i += k;
-		return v & 0xff;
-	}
-	switch (s[1]) {
-	case 'b': v = '\b'; break;
-	case 'f': v = '\f'; break;
-	case 'n': v = '\n'; break;
-	case 'r': v = '\r'; break;
-	case 't': v = '\t'; break;
-	case 'v': v = '\v'; break;
-	case 'x':
-		v = 0;
-		for (int d = 0; d < 2 && isxdigit((unsigned char)s[k + 1]); d++) {
-			char ch = s[++k];
-
-			v = v * 16 + (unsigned)(isdigit((unsigned char)ch) ? ch - '0'
-						 : (tolower((unsigned char)ch) - 'a' + 10));
-		}
-		break;
-	default:
-		v = (unsigned char)s[1];
-		break;
-	}
-	p->i += k + 1;
+	p->i += xp_escape(p->s + p->i, SIZE_MAX, &v);   /* stops at the NUL */
 	return v;
 }
 
@@ -1854,25 +1828,8 @@ static int parse_string(struct pst *p, bool ket_ends, uint32_t *head)
 			continue;
 		}
 		if (isdigit(cur(p))) {
-			unsigned long v = 0;
-
-			while (isdigit(cur(p))) {
-				if (v < 100000)
-					v = v * 10 + (unsigned long)(cur(p) - '0');
-				p->i++;
-			}
-			if (v >= 100000)
-				return fail_at(p, at, p->i - at, "$%.*s: no such variable (noq "
-					       "refuses the numbers Exim would wrap around)",
-					       (int)(p->i - at - 1), p->s + at + 1);
-
-			uint32_t n = node(p, XN_NUM, at);
-
-			if (n == XP_NONE)
-				return oom(p);
-			p->x->n[n].a = (uint32_t)v;
-			p->x->n[n].len = (uint32_t)(p->i - at);
-			chain_add(p, &c, n);
+			if (num_var(p, &c, at, false) != 0)
+				return -1;
 			continue;
 		}
 		if (cur(p) != '{')
