@@ -341,7 +341,7 @@ void sema_add_expr(struct sema *s, unsigned place, const char *text, const struc
 {
 	struct sb code = SB_INIT;
 
-	if (strpbrk(text, "$\\") == NULL)
+	if (!xp_expands(text))
 		return;         /* noq uses such text as it is */
 	if (s->nxv == s->capxv) {
 		size_t c = s->capxv ? s->capxv * 2 : 32;
@@ -430,7 +430,7 @@ static int check_list(void *arg, enum xp_list k, const char *list, size_t pos, c
 	enum nl_kind nk = k == XL_DOMAIN ? NL_DOMAIN : k == XL_LOCAL_PART ? NL_LOCALPART
 			  : NL_ADDRESS;
 
-	if (strpbrk(list, "$\\") != NULL)
+	if (xp_expands(list))
 		return 0;       /* items taken as written; nothing to compile */
 	sema_compile_list(w->s, w->o, list, w->base + pos, false, nk, w->what, &m);
 	sema_mlist_free(&m);

@@ -760,7 +760,7 @@ static enum tri const_condition(const char *c)
 
 	if (c == NULL)
 		return T_YES;
-	if (strpbrk(c, "$\\") == NULL)
+	if (!xp_expands(c))
 		return xp_truth(c) ? T_YES : T_NO;
 	if (xp_compile(c, XP_ROUTER, NULL, &x, &e) != 0)
 		return T_MAYBE;         /* reported where the option is checked */

@@ -190,7 +190,7 @@ static void compile_list(struct sema *s, const struct ast_option *o, const char 
 	   What it expands to is known when fixed; otherwise no item of it
 	   is known to match or not (a forced failure, for one, means "not
 	   in the list"). */
-	bool expanded = !single && !expanded_once && strpbrk(text, "$\\") != NULL;
+	bool expanded = !single && !expanded_once && xp_expands(text);
 	bool unknown = false;
 
 	if (expanded && k != NL_HOST) {

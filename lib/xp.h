@@ -170,6 +170,13 @@ int xp_decode(const void *data, size_t len, const char *src, struct xp **out, ch
  */
 int xp_list_lookup(const char *item, struct sb *out, const char **why);
 
+/**
+ * xp_expands() - whether Exim's expansion could change @s: a '$' or a '\'
+ * in it.  Text without either is used as it is, by noqc and noq alike;
+ * noq runs only expansions of text with one (compiled by noqc).
+ */
+bool xp_expands(const char *s);
+
 /** xp_free() - free @x (NULL allowed). */
 void xp_free(struct xp *x);
 

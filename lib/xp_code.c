@@ -402,3 +402,8 @@ size_t xp_escape(const char *s, size_t n, unsigned *c)
 	*c = v;
 	return k + 1;
 }
+
+bool xp_expands(const char *s)
+{
+	return strpbrk(s, "$\\") != NULL;
+}

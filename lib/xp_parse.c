@@ -1347,7 +1347,7 @@ static int lsearch_entries(const char *data, size_t len, bool expand,
 			snprintf(msg, msglen, "out of memory");
 			return -1;
 		}
-		if (expand && strpbrk(sb_str(&key), "$\\") != NULL) {
+		if (expand && xp_expands(sb_str(&key))) {
 			struct xp *kx;
 			struct xp_err ke;
 			const char *t;

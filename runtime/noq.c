@@ -891,7 +891,7 @@ static char *expand_route_str(const struct env *e, const struct msg *msg, const 
 
 	if (s == NULL)
 		return NULL;
-	if (strpbrk(s, "$\\") == NULL) {
+	if (!xp_expands(s)) {
 		/* Nothing to expand: used as it is. */
 		if ((r = strdup(s)) == NULL) {
 			noq_say("out of memory");

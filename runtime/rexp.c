@@ -88,15 +88,6 @@ static int match_list(void *arg, enum xp_list k, const char *list, const char *s
 	return rt_match_text(xe->s, xe->a, xe->R, k, list, subject, msg, msglen);
 }
 
-/*
- * Whether Exim's expansion would change @text: a '$' or a '\' in it.  Text
- * without either is used as it is, which is also how noqc read it.
- */
-bool rt_expands(const char *text)
-{
-	return strpbrk(text, "$\\") != NULL;
-}
-
 enum xres rt_expand_x(struct st *s, const struct att *a, const struct rtr *R,
 		      const char *what, const char *text, char **out, char *msg,
 		      size_t msglen)
@@ -110,7 +101,7 @@ enum xres rt_expand_x(struct st *s, const struct att *a, const struct rtr *R,
 	const char *sender = s->ctx->sender ? s->ctx->sender : "";
 
 	*out = NULL;
-	if (!rt_expands(text)) {
+	if (!xp_expands(text)) {
 		if ((*out = strdup(text)) == NULL) {
 			rt_oom(s);
 			return XR_ERROR;

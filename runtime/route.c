@@ -475,7 +475,7 @@ static int compile_rlist(struct st *s, struct rlist *rl, enum lkind k)
 {
 	if (rl->text == NULL)
 		return 0;
-	rl->dynamic = rt_expands(rl->text);
+	rl->dynamic = xp_expands(rl->text);
 	if (rl->dynamic)
 		return 0;
 	return compile_text(s, &s->ls, rl->text, k, &rl->l);

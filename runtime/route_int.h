@@ -215,8 +215,6 @@ enum xres rt_expand_x(struct st *s, const struct att *a, const struct rtr *R,
    NAME router: why"). */
 char *rt_expand(struct st *s, const struct att *a, const struct rtr *R, const char *what,
 		const char *text, char *msg, size_t msglen);
-/* rexp.c: whether @text would change when expanded ('$' or '\' in it). */
-bool rt_expands(const char *text);
 /* rexp.c: whether @subject is a key of list item @item ("lsearch;FILE",
    compiled by noqc): 1, 0, or -1 with @msg. */
 int rt_list_lookup(struct st *s, const char *item, const char *subject, char *msg,
