@@ -9,11 +9,13 @@
  * and the offsets reported for diagnostics.
  */
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "harness.h"
 #include "list.h"
+#include "ml.h"
 
 #define CHECK(cond, line) \
 	CU_assertImplementation((cond) ? CU_TRUE : CU_FALSE, (line), #cond, \
@@ -131,7 +133,70 @@ static void test_bounded(void)
 	sb_free(&b);
 }
 
+/* Item @t of a list of kind @k: kind, flags, text, aux, num as "k f text|aux|num". */
+static void classify(enum ml_kind k, const char *t, unsigned kind, unsigned flags,
+		     const char *text, const char *aux, unsigned num)
+{
+	char *c = strdup(t);
+	struct ml_item it;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	ml_classify(k, c, &it);
+	if (it.kind != kind || it.flags != flags || it.num != num ||
+	    (text == NULL) != (it.text == NULL) || (text && strcmp(text, it.text) != 0) ||
+	    (aux == NULL) != (it.aux == NULL) || (aux && strcmp(aux, it.aux) != 0)) {
+		fprintf(stderr, "'%s' (%s): got %u %u '%s' '%s' %u\n", t, ml_kind_name(k),
+			it.kind, it.flags, it.text ? it.text : "(null)",
+			it.aux ? it.aux : "(null)", it.num);
+		CU_FAIL("classification");
+	}
+	free(c);
+}
+
+static void test_classify(void)
+{
+	/* Domain lists. */
+	classify(ML_DOMAIN, "*", MLI_ANY, 0, NULL, NULL, 0);
+	classify(ML_DOMAIN, "example.org", MLI_EXACT, 0, "example.org", NULL, 0);
+	classify(ML_DOMAIN, "*.example.org", MLI_SUFFIX, 0, ".example.org", NULL, 0);
+	classify(ML_DOMAIN, "@", MLI_HOSTNAME, 0, NULL, NULL, 0);
+	classify(ML_DOMAIN, "! \t!@", MLI_HOSTNAME, 0, NULL, NULL, 0);
+	classify(ML_DOMAIN, "! ^a\\d", MLI_REGEX, MLF_NEG, "^a\\d", NULL, 0);
+	classify(ML_DOMAIN, "lsearch;/etc/d", MLI_LOOKUP, 0, "lsearch;/etc/d", NULL, 0);
+	classify(ML_DOMAIN, "+local", MLI_NAMED, 0, "local", NULL, 0);
+	classify(ML_DOMAIN, "+", MLI_EXACT, 0, "+", NULL, 0);
+	classify(ML_DOMAIN, "@[]", MLI_BAD, 0,
+		 "it needs the local host's addresses or the DNS, which noq does not consult",
+		 NULL, 0);
+	/* Local parts: "@" is a name. */
+	classify(ML_LOCAL_PART, "@", MLI_EXACT, 0, "@", NULL, 0);
+	classify(ML_LOCAL_PART, "*-request", MLI_SUFFIX, 0, "-request", NULL, 0);
+	/* Addresses: Exim's check_address() order. */
+	classify(ML_ADDRESS, "", MLI_EXACT, 0, "", NULL, 0);
+	classify(ML_ADDRESS, "+caseful", MLI_CASEFUL, 0, NULL, NULL, 0);
+	classify(ML_ADDRESS, "^root@", MLI_REGEX, 0, "^root@", NULL, 0);
+	classify(ML_ADDRESS, "*@example.org", MLI_ADDR, MLF_WILD, "", "example.org", 0);
+	classify(ML_ADDRESS, "!*-bounce@*.example", MLI_ADDR, MLF_NEG | MLF_WILD, "-bounce",
+		 ".example", 0);
+	classify(ML_ADDRESS, "root@@", MLI_ADDR, 0, "root@", "an address pattern without a domain", 0);
+	classify(ML_ADDRESS, "example.org", MLI_ADDR, 0, "", "example.org", 0);
+	classify(ML_ADDRESS, "a@b@c.example", MLI_ADDR, 0, "a@b", "c.example", 0);
+	classify(ML_ADDRESS, "@@lsearch;/x", MLI_BAD, 0,
+		 "a lookup; noq looks up files only in domain and local-part lists", NULL, 0);
+	/* Hosts. */
+	classify(ML_HOST, "192.0.2.1", MLI_IP, 0, "192.0.2.1", NULL, 0);
+	classify(ML_HOST, "2001:db8::1", MLI_IP, 0, "2001:db8::1", NULL, 0);
+	classify(ML_HOST, "!10.0.0.0/8", MLI_NET, MLF_NEG, "10.0.0.0", NULL, 8);
+	classify(ML_HOST, "2001:db8::/32", MLI_NET, 0, "2001:db8::", NULL, 32);
+	classify(ML_HOST, "10.0.0.0/33", MLI_BAD, 0,
+		 "not an IP address and prefix length", NULL, 0);
+	classify(ML_HOST, "*.example.net", MLI_SUFFIX, 0, ".example.net", NULL, 0);
+	classify(ML_HOST, "+ignore_unknown", MLI_NOP, 0, NULL, NULL, 0);
+	classify(ML_HOST, "mx.example", MLI_EXACT, 0, "mx.example", NULL, 0);
+}
+
 static const struct unit_test tests[] = {
+	{ "items classified", test_classify },
 	{ "colon lists", test_colon },
 	{ "separator changed with <c", test_changed },
 	{ "other default and fixed separators", test_defaults },
