@@ -430,10 +430,14 @@ static int check_list(void *arg, enum xp_list k, const char *list, size_t pos, c
 	enum nl_kind nk = k == XL_DOMAIN ? NL_DOMAIN : k == XL_LOCAL_PART ? NL_LOCALPART
 			  : NL_ADDRESS;
 
-	if (xp_expands(list))
-		return 0;       /* items taken as written; nothing to compile */
-	sema_compile_list(w->s, w->o, list, w->base + pos, false, nk, w->what, &m);
-	sema_mlist_free(&m);
+	/* The list is not expanded: "$" in it is text (a "$" makes the
+	   semantic pass skip it; noq's typed copy takes it as written). */
+	if (!xp_expands(list)) {
+		sema_compile_list(w->s, w->o, list, w->base + pos, false, nk, w->what, &m);
+		sema_mlist_free(&m);
+	}
+	sema_want_list(w->s, k == XL_DOMAIN ? ML_DOMAIN : k == XL_LOCAL_PART ? ML_LOCAL_PART
+			 : ML_ADDRESS, list);
 	if (diag_errors(w->s->dg) == before)
 		return 0;
 	if (msglen > 0)
@@ -535,6 +539,7 @@ static size_t lower_section(struct sema *s, enum sec_kind k, enum mdl_kind mk,
 static void sema_free(struct sema *s)
 {
 	free(s->xv);
+	free(s->lreq);
 	free(s->main.v);
 	for (size_t i = 0; i < s->nlists; i++)
 		sema_mlist_free(&s->lists[i].m);
@@ -701,6 +706,7 @@ struct model *sema_build(const struct ast_config *cfg, struct srcmgr *sm,
 		if (strcmp(r, "*") != 0 && sema_keep_expr(s, XP_REWRITE, r, &e) != 0)
 			S_ERROR(s, NULL, "rewrite rule %zu: %s", i + 1, e.msg);
 	}
+	sema_finish_lists(s);
 	sema_finish_exprs(s);
 	if (cfg->rules[SEC_SOURCES].head != NULL)
 		sema_read_sources(s);

@@ -384,10 +384,11 @@ static const char *const smtp_timeouts[] = {
 };
 
 /* Host-matching lists of the smtp transport ("+name" is a hostlist). */
-static const char *const smtp_hostlists[] = {
+const char *const sema_smtp_hostlists[] = {
 	"hosts_avoid_esmtp", "hosts_avoid_pipelining", "hosts_avoid_tls",
 	"hosts_require_auth", "hosts_require_tls", "hosts_try_auth",
 	"tls_try_verify_hosts", "tls_verify_cert_hostnames", "tls_verify_hosts",
+	NULL,
 };
 
 void sema_setup_transport(struct sema *s, struct tport *t)
@@ -434,8 +435,8 @@ void sema_setup_transport(struct sema *s, struct tport *t)
 				"submission that may wait forever never tells the caller "
 				"anything", smtp_timeouts[i]);
 	}
-	for (size_t i = 0; i < sizeof(smtp_hostlists) / sizeof(smtp_hostlists[0]); i++)
-		sema_check_refs(s, ob, smtp_hostlists[i], NL_HOST);
+	for (size_t i = 0; sema_smtp_hostlists[i] != NULL; i++)
+		sema_check_refs(s, ob, sema_smtp_hostlists[i], NL_HOST);
 
 	const struct lopt *h = sema_lfind(ob, "hosts");
 
@@ -643,6 +644,7 @@ static void parse_rule(struct sema *s, size_t ri, const struct ast_option *o,
 				vr->ok = false;
 			} else {
 				vr->transport = ti;
+				vr->own_transport = true;
 				s->t[ti].used = true;
 			}
 		}

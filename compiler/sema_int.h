@@ -130,6 +130,7 @@ struct variant {
 	struct mlist pat;          /* the pattern as a one-item list */
 	bool has_pattern;
 	long transport;            /* -1: none */
+	bool own_transport;        /* the rule names its transport */
 	struct mdl_host *hosts;    /* malloc'd; names in the model arena */
 	size_t nhosts;
 	bool ok;                   /* usable in the proof */
@@ -229,6 +230,16 @@ struct sema {
 
 	struct mdl_expr *xv;            /* compiled expansions, for the model */
 	size_t nxv, capxv;
+
+	struct lreq *lreq;              /* match_* lists to type, for the model */
+	size_t nlreq, caplreq;
+};
+
+/** struct lreq - a list the policy must hold typed (sema_want_list()). */
+struct lreq {
+	uint32_t kind;                  /* enum ml_kind */
+	const char *text;               /* in the model's arena */
+	const char *fixed;              /* a host list: what @text expands to, or NULL */
 };
 
 /* sema.c: keep @x, compiled from @text for @place, for the policy. */
@@ -308,6 +319,14 @@ void sema_compile_list(struct sema *s, const struct ast_option *o, const char *t
 		       size_t base, bool single, enum nl_kind k, const char *what,
 		       struct mlist *m);
 void sema_collect_lists(struct sema *s);
+/* sema_lists.c: list @text of kind @k (enum ml_kind) goes into the policy typed. */
+void sema_want_list(struct sema *s, uint32_t k, const char *text);
+/* sema_lists.c: the model's typed lists: the named lists, the routers'
+   and the smtp transports' lists that do not expand, route lists, and
+   those asked for with sema_want_list(). */
+void sema_finish_lists(struct sema *s);
+/* sema_drivers.c: the smtp transport's host-list options, NULL-terminated. */
+extern const char *const sema_smtp_hostlists[];
 enum tri sema_match_list(const struct sema *s, const struct mlist *m,
 			 const struct subj *x, unsigned depth);
 enum tri sema_tri_and(enum tri a, enum tri b);

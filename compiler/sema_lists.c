@@ -11,6 +11,8 @@
 
 #include "ast.h"
 #include "diag.h"
+#include "list.h"
+#include "ml.h"
 #include "misspell.h"
 #include "re.h"
 #include "sema_int.h"
@@ -128,6 +130,46 @@ static bool unsupported_item(struct sema *s, const struct ast_option *o, const c
 	return false;
 }
 
+static enum ml_kind ml_of(enum nl_kind k)
+{
+	return k == NL_DOMAIN ? ML_DOMAIN : k == NL_HOST ? ML_HOST :
+	       k == NL_ADDRESS ? ML_ADDRESS : ML_LOCAL_PART;
+}
+
+/* Why noq cannot evaluate item @t of a list of kind @k (ml_classify()), or NULL. */
+static const char *item_problem(enum ml_kind k, const char *t)
+{
+	char *c = strdup(t);
+	struct ml_item it;
+	const char *why = NULL;
+
+	if (c == NULL)
+		return "out of memory";
+	ml_classify(k, c, &it);
+	if (it.kind == MLI_BAD)
+		why = it.text;
+	else if (it.kind == MLI_ADDR && it.dkind == MLI_BAD)
+		why = it.aux;
+	else if (it.kind == MLI_LOOKUP && k != ML_DOMAIN && k != ML_LOCAL_PART)
+		why = "a lookup; noq looks up files only in domain and local-part lists";
+	free(c);
+	return why;
+}
+
+/* An item of the list that noq cannot evaluate, reported at its column. */
+static bool bad_item(struct sema *s, const struct ast_option *o, const char *it,
+		     size_t pos, enum nl_kind k, const char *what)
+{
+	const char *why = item_problem(ml_of(k), it);
+
+	if (why == NULL)
+		return false;
+	struct loc l = sema_vloc(s, o, pos, strlen(it));
+
+	S_ERROR(s, &l, "%s: noq cannot evaluate '%s': %s", what, it, why);
+	return true;
+}
+
 /*
  * Compile the matching list @text of kind @k (the value of @o, or of the
  * route_list pattern at @base when @single) into @m, reporting unknown
@@ -193,16 +235,25 @@ static void compile_list(struct sema *s, const struct ast_option *o, const char 
 	bool expanded = !single && !expanded_once && xp_expands(text);
 	bool unknown = false;
 
-	if (expanded && k != NL_HOST) {
-		if (!sema_check_send_time(s, o, what, text, base, false)) {
-			char *fixed = fixed_expansion(text);
+	if (expanded) {
+		/* A host list noq never expands at send time: only one that
+		   expands to fixed text ("\N^mx\d+\N") is accepted.  Other
+		   lists noq expands, so an expansion it can run is enough. */
+		bool runs = k != NL_HOST && !sema_check_send_time(s, o, what, text, base, false);
+		char *fixed = k == NL_HOST || runs ? fixed_expansion(text) : NULL;
 
-			if (fixed != NULL) {
-				val_list_free(&l);
-				compile_list(s, o, fixed, base, single, k, what, m, true);
-				free(fixed);
-				return;
-			}
+		if (fixed != NULL) {
+			val_list_free(&l);
+			compile_list(s, o, fixed, base, single, k, what, m, true);
+			free(fixed);
+			return;
+		}
+		if (k == NL_HOST) {
+			struct loc lc = sema_vloc(s, o, base, strlen(text));
+
+			S_ERROR(s, &lc, "%s: noq does not expand host lists at send time; only "
+				"text that expands to the same list for every message", what);
+			goto out;
 		}
 		unknown = true;
 	}
@@ -278,9 +329,10 @@ static void compile_list(struct sema *s, const struct ast_option *o, const char 
 			m->n++;
 			continue;
 		}
-		if (!expanded && k != NL_HOST && it[0] == '^')
+		if (!expanded && it[0] == '^')
 			check_regex(s, o, it, ipos);
-		if (!expanded && k != NL_HOST && unsupported_item(s, o, it, ipos, k, what)) {
+		if (!expanded && (unsupported_item(s, o, it, ipos, k, what) ||
+				  bad_item(s, o, it, ipos, k, what))) {
 			mi->kind = MI_MAYBE;
 			m->n++;
 			continue;
@@ -470,4 +522,213 @@ void sema_check_refs(struct sema *s, const struct lobj *ob, const char *name,
 	snprintf(what, sizeof(what), "option '%s'", name);
 	sema_compile_list(s, l->src, l->o.str, 0, false, k, what, &m);
 	sema_mlist_free(&m);
+}
+
+/* ======================================================================
+ * The typed lists of the model (noq-policy(5), LISTS)
+ * ====================================================================== */
+
+static void want(struct sema *s, uint32_t k, const char *text, const char *fixed)
+{
+	const char *t = sema_mstrdup(s, text);
+	const char *f = fixed != NULL ? sema_mstrdup(s, fixed) : NULL;
+
+	if (t == NULL || (fixed != NULL && f == NULL) ||
+	    sema_grow(s, &s->lreq, &s->caplreq, s->nlreq + 1, sizeof(*s->lreq)) < 0)
+		return;
+	s->lreq[s->nlreq++] = (struct lreq){ k, t, f };
+}
+
+void sema_want_list(struct sema *s, uint32_t k, const char *text)
+{
+	want(s, k, text, NULL);
+}
+
+/*
+ * A list option of @o that the policy must hold typed, unless noq expands
+ * it at send time; host lists noq never expands: one that expands to
+ * fixed text is typed as that text.
+ */
+static void want_opt(struct sema *s, const struct mdl_obj *o, const char *name, uint32_t k)
+{
+	const struct mdl_opt *op = mdl_opt_find(o, name);
+
+	if (op == NULL || op->str == NULL)
+		return;
+	if (!xp_expands(op->str)) {
+		want(s, k, op->str, NULL);
+	} else if (k == ML_HOST) {
+		char *fixed = fixed_expansion(op->str);
+
+		if (fixed != NULL)
+			want(s, k, op->str, fixed);
+		free(fixed);
+	}
+}
+
+static int lreq_cmp(const void *a, const void *b)
+{
+	const struct lreq *x = a, *y = b;
+
+	return mdl_list_cmp(x->kind, x->text, y->kind, y->text);
+}
+
+/* For a lookup item: the expansion noq runs for it (kept by unsupported_item()). */
+static const char *lookup_text(struct sema *s, const char *item)
+{
+	struct sb text = SB_INIT;
+	const char *why, *r = NULL;
+
+	if (xp_list_lookup(item, &text, &why) == 0)
+		r = sema_mstrdup(s, sb_str(&text));
+	sb_free(&text);
+	return r;
+}
+
+/*
+ * Type list @text of kind @k into @l, under @key (the option's value;
+ * @text is what it expands to when that differs): its items, classified
+ * (lib/ml.c).
+ */
+static void type_list(struct sema *s, uint32_t k, const char *key, const char *text,
+		      struct mdl_list *l)
+{
+	struct list_iter li;
+	struct sb buf = SB_INIT;
+	struct ml_item *v = NULL;
+	size_t n = 0, cap = 0;
+
+	l->kind = k;
+	l->text = key;
+	list_init(&li, text, 0);
+	while (list_next(&li, &buf) > 0) {
+		char *t = sema_mstrdup(s, buf.p);
+
+		if (t == NULL || sema_grow(s, &v, &cap, n + 1, sizeof(*v)) < 0)
+			break;
+		ml_classify((enum ml_kind)k, t, &v[n]);
+		if (v[n].kind == MLI_LOOKUP)
+			v[n].aux = lookup_text(s, v[n].text);
+		/* Reported at their columns already, unless in a match_*
+		   list with a '$' (taken as written; not checked there). */
+		if (s->errors == 0 && (v[n].kind == MLI_BAD ||
+				       (v[n].kind == MLI_ADDR && v[n].dkind == MLI_BAD)))
+			S_ERROR(s, NULL, "the %s list '%s': noq cannot evaluate '%s'",
+				ml_kind_name((enum ml_kind)k), text, buf.p);
+		n++;
+	}
+	sb_free(&buf);
+	l->v = arena_alloc(&s->m->arena, (n ? n : 1) * sizeof(*l->v));
+	if (l->v == NULL) {
+		sema_oom(s);
+		n = 0;
+	} else if (n > 0) {
+		memcpy(l->v, v, n * sizeof(*v));
+	}
+	l->n = n;
+	free(v);
+}
+
+/*
+ * The route list of manualroute router @ri: one item per rule, from the
+ * rules the semantic pass read (struct variant): the pattern classified
+ * as a domain-list item, and the rule's own transport.  The host lists
+ * are not here: the proof made them all the policy's route.
+ */
+static void type_route(struct sema *s, size_t ri, const char *text, struct mdl_list *l)
+{
+	const struct router *R = &s->r[ri];
+
+	l->kind = ML_ROUTE;
+	l->text = text;
+	l->n = 0;
+	l->v = arena_alloc(&s->m->arena, (R->nvar ? R->nvar : 1) * sizeof(*l->v));
+	if (l->v == NULL) {
+		sema_oom(s);
+		return;
+	}
+	for (size_t i = 0; i < R->nvar; i++) {
+		const struct variant *vr = &s->vars[R->var0 + i];
+		struct ml_item *it = &l->v[l->n++];
+
+		memset(it, 0, sizeof(*it));
+		if (vr->has_pattern && vr->pattern != NULL) {
+			char *t = sema_mstrdup(s, vr->pattern);
+
+			if (t == NULL)
+				return;
+			ml_classify(ML_DOMAIN, t, it);
+			if (it->kind == MLI_LOOKUP)
+				it->aux = lookup_text(s, it->text);
+		}
+		if (vr->own_transport)
+			it->num = (uint32_t)vr->transport + 1;
+	}
+}
+
+static int list_order(const void *a, const void *b)
+{
+	const struct mdl_list *x = a, *y = b;
+
+	return mdl_list_cmp(x->kind, x->text, y->kind, y->text);
+}
+
+void sema_finish_lists(struct sema *s)
+{
+	static const char *const named[] = { NULL, "domainlist ", "localpartlist ",
+					     "addresslist ", "hostlist " };
+	const struct model *m = s->m;
+	size_t nroute = 0, n = 0;
+
+	for (size_t i = 0; i < m->main.nopts; i++) {
+		const struct mdl_opt *o = &m->main.opts[i];
+
+		for (uint32_t k = ML_DOMAIN; k <= ML_HOST; k++)
+			if (o->type == MT_LIST && strncmp(o->name, named[k], strlen(named[k])) == 0)
+				want_opt(s, &m->main, o->name, k);
+	}
+	for (size_t i = 0; i < m->nrouters; i++) {
+		want_opt(s, &m->routers[i], "domains", ML_DOMAIN);
+		want_opt(s, &m->routers[i], "local_parts", ML_LOCAL_PART);
+		want_opt(s, &m->routers[i], "senders", ML_ADDRESS);
+		if (i < s->nr && s->r[i].kind == RK_MANUAL)
+			nroute++;
+	}
+	for (size_t i = 0; i < m->ntransports; i++)
+		if (strcmp(m->transports[i].driver, "smtp") == 0)
+			for (size_t j = 0; sema_smtp_hostlists[j] != NULL; j++)
+				want_opt(s, &m->transports[i], sema_smtp_hostlists[j], ML_HOST);
+	if (s->oom)
+		return;
+	qsort(s->lreq, s->nlreq, sizeof(*s->lreq), lreq_cmp);
+
+	struct mdl_list *v = arena_alloc(&s->m->arena,
+					 (s->nlreq + nroute + 1) * sizeof(*v));
+
+	if (v == NULL) {
+		sema_oom(s);
+		return;
+	}
+	for (size_t i = 0; i < s->nlreq; i++)
+		if (i == 0 || lreq_cmp(&s->lreq[i - 1], &s->lreq[i]) != 0)
+			type_list(s, s->lreq[i].kind, s->lreq[i].text,
+				  s->lreq[i].fixed ? s->lreq[i].fixed : s->lreq[i].text, &v[n++]);
+	for (size_t i = 0; i < m->nrouters && i < s->nr; i++) {
+		const struct mdl_opt *rl = mdl_opt_find(&m->routers[i], "route_list");
+		const struct mdl_opt *rd = mdl_opt_find(&m->routers[i], "route_data");
+		const struct mdl_opt *o = rl != NULL ? rl : rd;
+
+		if (s->r[i].kind != RK_MANUAL || o == NULL || o->str == NULL)
+			continue;
+		/* Two routers with the same route list text: one record. */
+		bool dup = false;
+
+		for (size_t j = 0; j < n && !dup; j++)
+			dup = v[j].kind == ML_ROUTE && strcmp(v[j].text, o->str) == 0;
+		if (!dup)
+			type_route(s, i, o->str, &v[n++]);
+	}
+	qsort(v, n, sizeof(*v), list_order);
+	s->m->lists = v;
+	s->m->nlists = n;
 }

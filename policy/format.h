@@ -23,7 +23,7 @@
 #define POL_MAGIC       "\x89NOQ\r\n\x1a\n"
 #define POL_MAGIC_LEN   8
 
-#define POL_MAJOR       2
+#define POL_MAJOR       3
 #define POL_MINOR       0
 
 #define POL_H_MAGIC     0    /* u8[8] */
@@ -63,7 +63,8 @@ enum pol_sect {
 	POL_SEC_SOURCES = 7,
 	POL_SEC_ATABLES = 8,
 	POL_SEC_EXPRS = 9,
-	POL_SEC_ADATA = 10,
+	POL_SEC_LISTS = 10,
+	POL_SEC_ADATA = 11,
 };
 #define POL_SEC_LAST    POL_SEC_ADATA
 
@@ -130,6 +131,23 @@ enum pol_sect {
 #define POL_X_LEN       8    /* u32: octets of code */
 #define POL_X_ZERO      12   /* u32: 0 */
 #define POL_XREC_HDR    16
+
+/* LISTS: the typed matching and route lists (lib/ml.h), sorted by text
+   then kind, unique; variable records, each this header, then @count
+   items. */
+#define POL_L_KIND      0    /* u32: enum ml_kind */
+#define POL_L_TEXT      4    /* u32: string, the list as written */
+#define POL_L_COUNT     8    /* u32: items */
+#define POL_L_ZERO      12   /* u32: 0 */
+#define POL_LREC_HDR    16
+#define POL_I_KIND      0    /* u8: enum ml_ikind (ML_ROUTE: the pattern's, or 0) */
+#define POL_I_FLAGS     1    /* u8: MLF_* */
+#define POL_I_DKIND     2    /* u8: MLI_ADDR: the domain item's kind */
+#define POL_I_ZERO      3    /* u8: 0 */
+#define POL_I_TEXT      4    /* u32: string or POL_NOSTR */
+#define POL_I_AUX       8    /* u32: string or POL_NOSTR */
+#define POL_I_NUM       12   /* u32 */
+#define POL_ITEM_SIZE   16
 
 /* ADATA: each table is nslots slots, then its records.  A slot is a u32
    hash and a u32 record position from the start of the table (0: empty). */
@@ -254,6 +272,14 @@ const char *pol_check_opt(const struct mdl_opt *o);
  * alone.  Returns NULL or what is wrong.
  */
 const char *pol_check_targets(const struct mdl_target *t, size_t n);
+
+/**
+ * pol_check_list() - whether typed list @l is one noqc could have written
+ * for a model with @ntransports transports: a known kind, items of kinds
+ * that kind of list holds, the strings each kind needs, known flags.
+ * NULL when it is, or why not.
+ */
+const char *pol_check_list(const struct mdl_list *l, size_t ntransports);
 
 /** pol_set_err() - printf into @err (POL_ERRLEN bytes) when not NULL; returns @code. */
 int pol_set_err(char *err, int code, const char *fmt, ...)

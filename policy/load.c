@@ -71,7 +71,8 @@ static const char *const sect_names[] = {
 	[POL_SEC_OPTIONS] = "options", [POL_SEC_ROUTE] = "route",
 	[POL_SEC_HOSTS] = "hosts", [POL_SEC_REWRITES] = "rewrites",
 	[POL_SEC_SOURCES] = "sources", [POL_SEC_ATABLES] = "alias tables",
-	[POL_SEC_EXPRS] = "expansions", [POL_SEC_ADATA] = "alias data",
+	[POL_SEC_EXPRS] = "expansions", [POL_SEC_LISTS] = "lists",
+	[POL_SEC_ADATA] = "alias data",
 };
 
 static const uint32_t sect_recsize[] = {
@@ -79,7 +80,7 @@ static const uint32_t sect_recsize[] = {
 	[POL_SEC_OPTIONS] = POL_OPT_SIZE, [POL_SEC_ROUTE] = POL_ROUTE_SIZE,
 	[POL_SEC_HOSTS] = POL_HOST_SIZE, [POL_SEC_REWRITES] = POL_RW_SIZE,
 	[POL_SEC_SOURCES] = POL_SRC_SIZE, [POL_SEC_ATABLES] = POL_ATAB_SIZE,
-	[POL_SEC_EXPRS] = 0, [POL_SEC_ADATA] = 0,
+	[POL_SEC_EXPRS] = 0, [POL_SEC_LISTS] = 0, [POL_SEC_ADATA] = 0,
 };
 
 /* ---- shared helpers (format.h) ------------------------------------------ */
@@ -207,6 +208,63 @@ const char *pol_check_opt(const struct mdl_opt *o)
 	}
 	return o->str != NULL ? "numeric value with a string" : NULL;
 }
+
+/* Which item kinds each kind of list holds (bit per enum ml_ikind). */
+#define B(k) (1u << (k))
+static const uint32_t list_items[] = {
+	[ML_DOMAIN] = B(MLI_ANY) | B(MLI_EXACT) | B(MLI_SUFFIX) | B(MLI_HOSTNAME) |
+		      B(MLI_REGEX) | B(MLI_LOOKUP) | B(MLI_NAMED),
+	[ML_LOCAL_PART] = B(MLI_ANY) | B(MLI_EXACT) | B(MLI_SUFFIX) | B(MLI_REGEX) |
+			  B(MLI_LOOKUP) | B(MLI_NAMED),
+	[ML_ADDRESS] = B(MLI_ANY) | B(MLI_EXACT) | B(MLI_HOSTNAME) | B(MLI_REGEX) |
+		       B(MLI_NAMED) | B(MLI_CASEFUL) | B(MLI_ADDR),
+	[ML_HOST] = B(MLI_ANY) | B(MLI_EXACT) | B(MLI_SUFFIX) | B(MLI_REGEX) |
+		    B(MLI_NAMED) | B(MLI_IP) | B(MLI_NET) | B(MLI_NOP),
+	/* A route_list pattern: one domain-list item, or none (route_data). */
+	[ML_ROUTE] = B(0) | B(MLI_ANY) | B(MLI_EXACT) | B(MLI_SUFFIX) | B(MLI_HOSTNAME) |
+		     B(MLI_REGEX) | B(MLI_LOOKUP) | B(MLI_NAMED),
+};
+/* Items with a text; of those, lookups have an expansion in aux. */
+static const uint32_t with_text = B(MLI_EXACT) | B(MLI_SUFFIX) | B(MLI_REGEX) |
+				  B(MLI_LOOKUP) | B(MLI_NAMED) | B(MLI_ADDR) | B(MLI_IP) |
+				  B(MLI_NET);
+/* The domain half of an address item. */
+static const uint32_t addr_domain = B(MLI_ANY) | B(MLI_EXACT) | B(MLI_SUFFIX) |
+				    B(MLI_HOSTNAME) | B(MLI_REGEX);
+
+const char *pol_check_list(const struct mdl_list *l, size_t ntransports)
+{
+	if (l->kind < ML_DOMAIN || l->kind > ML_KIND_LAST)
+		return "unknown list kind";
+	if (l->text == NULL || (l->n > 0 && l->v == NULL))
+		return "list without its text or items";
+	if (l->n > UINT32_MAX / POL_ITEM_SIZE)
+		return "too many items";
+	for (size_t i = 0; i < l->n; i++) {
+		const struct ml_item *it = &l->v[i];
+		uint32_t k = it->kind;
+
+		if (k > MLI_LAST || !(list_items[l->kind] & B(k)))
+			return "an item of a kind this list cannot hold";
+		if ((it->flags & ~MLF_ALL) || ((it->flags & MLF_WILD) && k != MLI_ADDR))
+			return "an item with unknown flags";
+		if ((it->text != NULL) != ((with_text & B(k)) != 0))
+			return "an item with a text it cannot have, or without one";
+		if (k == MLI_ADDR) {
+			if (!(addr_domain & B(it->dkind)))
+				return "an address item with an unknown domain kind";
+			if ((it->aux != NULL) != ((with_text & B(it->dkind)) != 0))
+				return "an address item's domain without its text";
+		} else if (it->dkind != 0 || ((it->aux != NULL) != (k == MLI_LOOKUP))) {
+			return "an item with a domain part it cannot have";
+		}
+		if (l->kind == ML_ROUTE ? it->num > ntransports :
+		    k == MLI_NET ? it->num > 128 : it->num != 0)
+			return "an item with a number out of range";
+	}
+	return NULL;
+}
+#undef B
 
 const char *pol_check_targets(const struct mdl_target *t, size_t n)
 {
@@ -464,6 +522,50 @@ static int check_exprs(struct pol *p, char *err)
 	return 0;
 }
 
+/*
+ * LISTS: each record inside the section, its text a string, sorted by text
+ * then kind and unique.  The items are checked when they are decoded
+ * (decode_lists(), pol_check_list()).
+ */
+static int check_lists(struct pol *p, char *err)
+{
+	const struct pol_view *x = &p->s[POL_SEC_LISTS];
+	uint64_t off = 0;
+	const char *prev = NULL;
+	uint32_t prev_kind = 0;
+	int e;
+
+	for (uint32_t i = 0; i < x->count; i++) {
+		if (x->len - off < POL_LREC_HDR)
+			return pol_set_err(err, POL_EFORMAT, "list %u: past the section",
+					   (unsigned)i);
+
+		const unsigned char *r = x->p + off;
+		uint32_t kind = pol_get32(r + POL_L_KIND), n = pol_get32(r + POL_L_COUNT);
+		uint64_t len = POL_LREC_HDR + (uint64_t)n * POL_ITEM_SIZE;
+		const char *text;
+
+		if (len > x->len - off)
+			return pol_set_err(err, POL_EFORMAT, "list %u: %u items past the section",
+					   (unsigned)i, (unsigned)n);
+		if ((e = get_str(p, pol_get32(r + POL_L_TEXT), false, &text, "list", i, err)))
+			return e;
+		if (kind < ML_DOMAIN || kind > ML_KIND_LAST || pol_get32(r + POL_L_ZERO) != 0)
+			return pol_set_err(err, POL_EFORMAT, "list %u: unknown kind %u",
+					   (unsigned)i, (unsigned)kind);
+		if (prev != NULL && mdl_list_cmp(prev_kind, prev, kind, text) >= 0)
+			return pol_set_err(err, POL_EFORMAT, "lists not sorted or not unique "
+					   "at %u", (unsigned)i);
+		prev = text;
+		prev_kind = kind;
+		off += len;
+	}
+	if (off != x->len)
+		return pol_set_err(err, POL_EFORMAT, "lists: %llu octets left over",
+				   (unsigned long long)(x->len - off));
+	return 0;
+}
+
 static int check_atables(struct pol *p, char *err)
 {
 	const struct pol_view *ts = &p->s[POL_SEC_ATABLES];
@@ -711,7 +813,7 @@ static int validate(struct pol *p, char *err)
 
 	if ((e = check_strings(p, err)) || (e = check_objects(p, err)) ||
 	    (e = check_route(p, err)) || (e = check_exprs(p, err)) ||
-	    (e = check_atables(p, err)))
+	    (e = check_lists(p, err)) || (e = check_atables(p, err)))
 		return e;
 	return 0;
 }
@@ -1292,6 +1394,22 @@ static int verify_exprs(const struct pol *p, char *err)
 	return 0;
 }
 
+static int decode_lists(const struct pol *p, struct model *m, char *err);
+
+/* Every typed list decodes and passes pol_check_list(). */
+static int verify_lists(const struct pol *p, char *err)
+{
+	struct model *m = model_new();
+	int e;
+
+	if (m == NULL)
+		return pol_set_err(err, POL_ENOMEM, "out of memory");
+	m->ntransports = p->ntransports;
+	e = decode_lists(p, m, err);
+	model_free(m);
+	return e == 0 ? 0 : e == -1 ? pol_set_err(err, POL_ENOMEM, "out of memory") : POL_EFORMAT;
+}
+
 int pol_verify(const struct pol *p, char *err)
 {
 	uint64_t want = pol_get64(p->buf + POL_H_CHECKSUM);
@@ -1302,7 +1420,7 @@ int pol_verify(const struct pol *p, char *err)
 		err[0] = '\0';
 	if (pol_checksum(p->buf, (size_t)p->sum_size) != want)
 		return pol_set_err(err, POL_ECHECKSUM, "checksum mismatch");
-	if ((e = verify_exprs(p, err)) != 0)
+	if ((e = verify_exprs(p, err)) != 0 || (e = verify_lists(p, err)) != 0)
 		return e;
 	if ((e = adata_view(p, &v, err)) != 0)
 		return e;
@@ -1462,6 +1580,59 @@ static int decode_exprs(const struct pol *p, struct model *m, bool keep_code, ch
 	return 0;
 }
 
+/*
+ * The typed lists into @m, each checked (pol_check_list()).  Returns 0,
+ * -1 when out of memory, or -2 with @err set.
+ */
+static int decode_lists(const struct pol *p, struct model *m, char *err)
+{
+	const struct pol_view *x = &p->s[POL_SEC_LISTS];
+	uint64_t off = 0;
+
+	m->nlists = 0;
+	if (alloc_array(m, (void **)&m->lists, x->count, sizeof(*m->lists)))
+		return -1;
+	for (uint32_t i = 0; i < x->count; i++) {
+		const unsigned char *r = x->p + off;
+		struct mdl_list *l = &m->lists[i];
+		const char *bad;
+
+		l->kind = pol_get32(r + POL_L_KIND);
+		l->n = pol_get32(r + POL_L_COUNT);
+		if (dup_str(p, m, pol_get32(r + POL_L_TEXT), &l->text) ||
+		    alloc_array(m, (void **)&l->v, l->n, sizeof(*l->v)))
+			return -1;
+		r += POL_LREC_HDR;
+		for (size_t j = 0; j < l->n; j++, r += POL_ITEM_SIZE) {
+			struct ml_item *it = &l->v[j];
+			uint32_t t = pol_get32(r + POL_I_TEXT), a = pol_get32(r + POL_I_AUX);
+			const char *dummy;
+
+			it->kind = r[POL_I_KIND];
+			it->flags = r[POL_I_FLAGS];
+			it->dkind = r[POL_I_DKIND];
+			it->num = pol_get32(r + POL_I_NUM);
+			if (r[POL_I_ZERO] != 0 ||
+			    get_str(p, t, true, &dummy, "list item", (uint32_t)j, err) ||
+			    get_str(p, a, true, &dummy, "list item", (uint32_t)j, err)) {
+				pol_set_err(err, POL_EFORMAT, "list %u ('%.60s'): item %zu: bad "
+					    "field", (unsigned)i, l->text, j);
+				return -2;
+			}
+			if (dup_str(p, m, t, &it->text) || dup_str(p, m, a, &it->aux))
+				return -1;
+		}
+		if ((bad = pol_check_list(l, m->ntransports)) != NULL) {
+			pol_set_err(err, POL_EFORMAT, "list %u ('%.60s'): %s", (unsigned)i,
+				    l->text, bad);
+			return -2;
+		}
+		m->nlists++;
+		off += POL_LREC_HDR + (uint64_t)l->n * POL_ITEM_SIZE;
+	}
+	return 0;
+}
+
 static int decode(const struct pol *p, const unsigned char *adata, struct model *m)
 {
 	uint32_t nobj = p->s[POL_SEC_OBJECTS].count;
@@ -1555,7 +1726,7 @@ int pol_to_model(const struct pol *p, struct model **out, char *err)
 		return pol_set_err(err, POL_ENOMEM, "out of memory");
 	}
 	adata_unview(&v);
-	if ((e = decode_exprs(p, m, true, err)) != 0) {
+	if ((e = decode_lists(p, m, err)) != 0 || (e = decode_exprs(p, m, true, err)) != 0) {
 		model_free(m);
 		return e == -1 ? pol_set_err(err, POL_ENOMEM, "out of memory") : POL_EFORMAT;
 	}
@@ -1574,7 +1745,7 @@ int pol_core_model(const struct pol *p, struct model **out, char *err)
 		model_free(m);
 		return pol_set_err(err, POL_ENOMEM, "out of memory");
 	}
-	if ((e = decode_exprs(p, m, false, err)) != 0) {
+	if ((e = decode_lists(p, m, err)) != 0 || (e = decode_exprs(p, m, false, err)) != 0) {
 		model_free(m);
 		return e == -1 ? pol_set_err(err, POL_ENOMEM, "out of memory") : POL_EFORMAT;
 	}

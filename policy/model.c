@@ -172,3 +172,27 @@ const struct mdl_expr *mdl_expr_find(const struct model *m, uint32_t place, cons
 	}
 	return NULL;
 }
+
+int mdl_list_cmp(uint32_t ka, const char *ta, uint32_t kb, const char *tb)
+{
+	return mdl_expr_cmp(ka, ta, kb, tb);
+}
+
+const struct mdl_list *mdl_list_find(const struct model *m, uint32_t kind, const char *text)
+{
+	size_t lo = 0, hi = m->nlists;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct mdl_list *l = &m->lists[mid];
+		int c = mdl_list_cmp(kind, text, l->kind, l->text);
+
+		if (c == 0)
+			return l;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ml.h"
+
 /* ---- arena: many small strings, freed at once -------------------------- */
 
 struct arena_block;
@@ -208,6 +210,23 @@ struct mdl_expr {
 	struct xp *x;
 };
 
+/**
+ * struct mdl_list - a matching list, or a route list, as noqc typed it
+ * (lib/ml.h): noq matches these records and never reads the list's text.
+ * @kind:  enum ml_kind.
+ * @text:  the list as written: the value of the option that holds it (or
+ *         the list of a match_* condition), by which noq finds it.
+ * @v/@n:  its items in order (ML_ROUTE: its rules).
+ * Lists whose text expands are not here: noq expands them for each
+ * address and classifies what they gave, as Exim does.
+ */
+struct mdl_list {
+	uint32_t kind;
+	const char *text;
+	struct ml_item *v;
+	size_t n;
+};
+
 /** struct mdl_source - a file the policy was compiled from. */
 struct mdl_source {
 	const char *path;
@@ -237,6 +256,8 @@ struct model {
 	size_t nsources;
 	struct mdl_expr *exprs;         /* sorted by text, then place */
 	size_t nexprs;
+	struct mdl_list *lists;         /* sorted by text, then kind */
+	size_t nlists;
 	/* Not encoded: set by noqc when an authenticator's secret is written
 	   in the configuration, so that the policy is written mode 0600. */
 	bool literal_secrets;
@@ -255,6 +276,12 @@ const struct mdl_expr *mdl_expr_find(const struct model *m, uint32_t place, cons
 
 /** mdl_expr_cmp() - the order of the expansion table: text, then place. */
 int mdl_expr_cmp(uint32_t pa, const char *ta, uint32_t pb, const char *tb);
+
+/** mdl_list_find() - the typed list of kind @kind written @text (bsearch), or NULL. */
+const struct mdl_list *mdl_list_find(const struct model *m, uint32_t kind, const char *text);
+
+/** mdl_list_cmp() - the order of the list table: text, then kind. */
+int mdl_list_cmp(uint32_t ka, const char *ta, uint32_t kb, const char *tb);
 
 /** mdl_opt_find() - the setting called @name in @o (bsearch), or NULL. */
 const struct mdl_opt *mdl_opt_find(const struct mdl_obj *o, const char *name);

@@ -238,6 +238,19 @@ static int check_model(const struct model *m, char *err)
 			return pol_set_err(err, POL_EFORMAT,
 					   "expansions not sorted or not unique at '%s'", x->text);
 	}
+	if (m->nlists > UINT32_MAX || (m->nlists && !m->lists))
+		return pol_set_err(err, POL_EFORMAT, "list table missing or too large");
+	for (size_t i = 0; i < m->nlists; i++) {
+		const struct mdl_list *l = &m->lists[i];
+		const char *bad = pol_check_list(l, m->ntransports);
+
+		if (bad != NULL)
+			return pol_set_err(err, POL_EFORMAT, "list %zu: %s", i, bad);
+		if (i > 0 && mdl_list_cmp(m->lists[i - 1].kind, m->lists[i - 1].text,
+					  l->kind, l->text) >= 0)
+			return pol_set_err(err, POL_EFORMAT,
+					   "lists not sorted or not unique at '%s'", l->text);
+	}
 	for (size_t t = 0; t < m->naliases; t++) {
 		const struct mdl_aliases *a = &m->aliases[t];
 
@@ -314,6 +327,16 @@ static int pool_fill(struct strpool *sp, const struct model *m)
 	for (size_t i = 0; i < m->nexprs; i++)
 		if (pool_add(sp, m->exprs[i].text) < 0)
 			return -1;
+	for (size_t i = 0; i < m->nlists; i++) {
+		const struct mdl_list *l = &m->lists[i];
+
+		if (pool_add(sp, l->text) < 0)
+			return -1;
+		for (size_t j = 0; j < l->n; j++)
+			if ((l->v[j].text != NULL && pool_add(sp, l->v[j].text) < 0) ||
+			    (l->v[j].aux != NULL && pool_add(sp, l->v[j].aux) < 0))
+				return -1;
+	}
 	return 0;
 }
 
@@ -520,19 +543,22 @@ int pol_encode(const struct model *m, const char *compiler_version,
 		[POL_SEC_OPTIONS] = POL_OPT_SIZE, [POL_SEC_ROUTE] = POL_ROUTE_SIZE,
 		[POL_SEC_HOSTS] = POL_HOST_SIZE, [POL_SEC_REWRITES] = POL_RW_SIZE,
 		[POL_SEC_SOURCES] = POL_SRC_SIZE, [POL_SEC_ATABLES] = POL_ATAB_SIZE,
-		[POL_SEC_EXPRS] = 0, [POL_SEC_ADATA] = 0,
+		[POL_SEC_EXPRS] = 0, [POL_SEC_LISTS] = 0, [POL_SEC_ADATA] = 0,
 	};
-	uint64_t exprs = 0;
+	uint64_t exprs = 0, lists = 0;
 
 	for (size_t i = 0; i < m->nexprs; i++)
 		exprs += pol_align8(POL_XREC_HDR + (uint64_t)m->exprs[i].len);
+	for (size_t i = 0; i < m->nlists; i++)
+		lists += POL_LREC_HDR + (uint64_t)m->lists[i].n * POL_ITEM_SIZE;
 
 	size_t count[] = {
 		[POL_SEC_STRINGS] = sp.n, [POL_SEC_OBJECTS] = nobjs,
 		[POL_SEC_OPTIONS] = nopts, [POL_SEC_ROUTE] = 1,
 		[POL_SEC_HOSTS] = m->route.nhosts, [POL_SEC_REWRITES] = m->nrewrites,
 		[POL_SEC_SOURCES] = m->nsources, [POL_SEC_ATABLES] = m->naliases,
-		[POL_SEC_EXPRS] = m->nexprs, [POL_SEC_ADATA] = m->naliases,
+		[POL_SEC_EXPRS] = m->nexprs, [POL_SEC_LISTS] = m->nlists,
+		[POL_SEC_ADATA] = m->naliases,
 	};
 	uint64_t off = pol_align8(POL_HDR_SIZE + (uint64_t)POL_SEC_LAST * POL_SECT_SIZE);
 	uint64_t sum_size = 0;
@@ -546,6 +572,7 @@ int pol_encode(const struct model *m, const char *compiler_version,
 		s[t].length = t == POL_SEC_STRINGS ? sp.len :
 			      t == POL_SEC_ADATA ? adata :
 			      t == POL_SEC_EXPRS ? exprs :
+			      t == POL_SEC_LISTS ? lists :
 			      (uint64_t)count[t] * recsize[t];
 		if (t == POL_SEC_ADATA)
 			sum_size = off;
@@ -643,6 +670,27 @@ int pol_encode(const struct model *m, const char *compiler_version,
 		if (x->len > 0)
 			memcpy(p + POL_XREC_HDR, x->code, x->len);
 		p += pol_align8(POL_XREC_HDR + (uint64_t)x->len);
+	}
+
+	/* LISTS */
+	p = buf + s[POL_SEC_LISTS].offset;
+	for (size_t i = 0; i < m->nlists; i++) {
+		const struct mdl_list *l = &m->lists[i];
+
+		pol_put32(p + POL_L_KIND, l->kind);
+		pol_put32(p + POL_L_TEXT, pool_ref(&sp, l->text));
+		pol_put32(p + POL_L_COUNT, (uint32_t)l->n);
+		p += POL_LREC_HDR;
+		for (size_t j = 0; j < l->n; j++, p += POL_ITEM_SIZE) {
+			const struct ml_item *it = &l->v[j];
+
+			p[POL_I_KIND] = it->kind;
+			p[POL_I_FLAGS] = it->flags;
+			p[POL_I_DKIND] = it->dkind;
+			pol_put32(p + POL_I_TEXT, pool_ref(&sp, it->text));
+			pol_put32(p + POL_I_AUX, pool_ref(&sp, it->aux));
+			pol_put32(p + POL_I_NUM, it->num);
+		}
 	}
 	pool_free(&sp);
 

@@ -1079,6 +1079,29 @@ static int make_auth(void *arg, size_t i, const char *host, unsigned port,
 }
 
 /*
+ * Host-list option @name of transport @t into @h: the policy's typed list
+ * (noqc typed every host list it accepted).  Returns -1 when the policy
+ * lacks it.
+ */
+static int host_list(struct env *e, const struct mdl_obj *t, const char *name,
+		     struct smtp_hostlist *h)
+{
+	const char *text = opt_str(t, name);
+
+	h->m = e->m;
+	h->l = NULL;
+	if (text == NULL)
+		return 0;
+	h->l = mdl_list_find(e->m, ML_HOST, text);
+	if (h->l == NULL) {
+		noq_say("the policy lacks the typed host list of %s; recompile it with noqc",
+			name);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * The transport's TLS options and the authenticators, into @so.  Paths
  * and secrets are only named here: files are read when they are needed.
  */
@@ -1091,11 +1114,14 @@ static int tls_and_auth(struct env *e, const struct mdl_obj *t, struct smtp_opts
 
 	ta->e = e;
 	so->tls_implicit = proto != NULL && strcmp(proto, "smtps") == 0;
-	so->tls_require = opt_str(t, "hosts_require_tls");
-	so->tls_avoid = opt_str(t, "hosts_avoid_tls");
-	so->tls_relax = opt_str(t, "tls_try_verify_hosts");
-	so->tls_enforce = opt_str(t, "tls_verify_hosts");
-	so->tls_names = opt_str(t, "tls_verify_cert_hostnames");
+	if (host_list(e, t, "hosts_require_tls", &so->tls_require) < 0 ||
+	    host_list(e, t, "hosts_avoid_tls", &so->tls_avoid) < 0 ||
+	    host_list(e, t, "tls_try_verify_hosts", &so->tls_relax) < 0 ||
+	    host_list(e, t, "tls_verify_hosts", &so->tls_enforce) < 0 ||
+	    host_list(e, t, "tls_verify_cert_hostnames", &so->tls_names) < 0 ||
+	    host_list(e, t, "hosts_require_auth", &so->auth_require) < 0 ||
+	    host_list(e, t, "hosts_try_auth", &so->auth_try) < 0)
+		return -1;
 	if (ca != NULL && strcmp(ca, "system") != 0) {
 		struct stat st;
 
@@ -1118,8 +1144,6 @@ static int tls_and_auth(struct env *e, const struct mdl_obj *t, struct smtp_opts
 		so->tls.pins = (const char *const *)ta->pins;
 	}
 
-	so->auth_require = opt_str(t, "hosts_require_auth");
-	so->auth_try = opt_str(t, "hosts_try_auth");
 	ta->auths = calloc(e->m->nauths ? e->m->nauths : 1, sizeof(*ta->auths));
 	if (ta->auths == NULL) {
 		noq_say("out of memory");

@@ -179,8 +179,8 @@ char *rt_expand(struct st *s, const struct att *a, const struct rtr *R, const ch
 	return out;
 }
 
-int rt_list_lookup(struct st *s, const char *item, const char *subject, char *msg,
-		   size_t msglen)
+int rt_list_lookup(struct st *s, const char *item, const char *xtext, const char *subject,
+		   char *msg, size_t msglen)
 {
 	struct sb text = SB_INIT, out = SB_INIT;
 	struct xp_env env = { 0 };
@@ -190,11 +190,11 @@ int rt_list_lookup(struct st *s, const char *item, const char *subject, char *ms
 	struct xp *x;
 	int r = -1;
 
-	if (xp_list_lookup(item, &text, &why) != 0) {
+	if (xtext == NULL && xp_list_lookup(item, &text, &why) != 0) {
 		rt_fmt(msg, msglen, "list item \"%s\": %s", item, why);
 		goto out;
 	}
-	if ((x = compiled(s, sb_str(&text), msg, msglen)) == NULL)
+	if ((x = compiled(s, xtext != NULL ? xtext : sb_str(&text), msg, msglen)) == NULL)
 		goto out;
 	env.cap = &subject;
 	env.caplen = &len;

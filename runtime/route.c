@@ -8,9 +8,10 @@
  * routed twice, so diamonds in alias tables cost nothing), one of the
  * addresses already delivered.
  *
- * Matching lists are compiled once per router from the model's option text
- * (those that expand, holding '$' or '\', at each use), regular
- * expressions lazily.  What a redirect router yields (its data, .forward
+ * Matching lists and route lists come typed from the policy (noqc
+ * classified every item, lib/ml.h); a list that expands, holding '$' or
+ * '\', is expanded at each use and what it gave is classified the same
+ * way, as Exim does.  Regular expressions are compiled on first use.  What a redirect router yields (its data, .forward
  * and :include: files) is read by redir.c; route_int.h holds what the two
  * files share.
  */
@@ -31,6 +32,7 @@
 
 #include "addr.h"
 #include "list.h"
+#include "ml.h"
 #include "re.h"
 #include "route.h"
 #include "route_int.h"
@@ -145,32 +147,25 @@ enum lkind {
 
 static const char *const lk_names[] = { "domainlist", "localpartlist", "addresslist" };
 
-enum ikind {
-	IK_ANY,       /* "*" */
-	IK_EXACT,     /* a name (address lists: "" matches only <>) */
-	IK_SUFFIX,    /* "*tail" */
-	IK_HOST,      /* "@": primary_hostname */
-	IK_REGEX,     /* "^...", POSIX extended */
-	IK_NAMED,     /* "+name" */
-	IK_ADDR,      /* address lists: [local-pattern]@domain-item, or a domain item */
-	IK_CASEFUL,   /* address lists: "+caseful" */
-	IK_LOOKUP,    /* "lsearch;FILE": @text, compiled by noqc (rexp.c) */
-	IK_BAD,       /* cannot be evaluated here: @text is the reason */
-};
-
 /**
- * struct litem - one compiled item of a matching list.
- * @text:  IK_EXACT, IK_SUFFIX (without the '*'), IK_REGEX (the pattern),
- *         IK_ADDR (the local-part pattern, NULL for none), IK_BAD (why).
- * @wild:  IK_ADDR: the local-part pattern started with '*'.
- * @re:    IK_REGEX: compiled with and without case, on first use.
- * @dom:   IK_ADDR: the domain item.
+ * struct litem - one item of a matching list, as routing matches it: a
+ * typed item (struct ml_item) with what matching adds.
+ * @kind:  enum ml_ikind.
+ * @text:  MLI_EXACT, MLI_SUFFIX (without the '*'), MLI_REGEX (the pattern),
+ *         MLI_LOOKUP (the item), MLI_ADDR (the local-part pattern, "" for
+ *         none), MLI_BAD (why).
+ * @xtext: MLI_LOOKUP: the compiled expansion that looks the subject up,
+ *         or NULL (an item of an expanded list: made from @text).
+ * @wild:  MLI_ADDR: the local-part pattern started with '*'.
+ * @re:    MLI_REGEX: compiled with and without case, on first use.
+ * @dom:   MLI_ADDR: the domain item.
  */
 struct litem {
-	enum ikind kind;
+	int kind;
 	bool neg;
 	bool wild;
 	const char *text;
+	const char *xtext;
 	struct re *re[2];       /* compiled when first used: caseful, caseless */
 	struct nlist *named;
 	struct litem *dom;
@@ -181,7 +176,6 @@ struct nlist {
 	enum lkind kind;
 	const char *name;
 	struct rlist rl;
-	int state;            /* 0 new, 1 compiling, 2 done */
 };
 
 /** struct rule - one route_list rule, or route_data. */
@@ -189,7 +183,6 @@ struct rule {
 	bool has_pattern;
 	struct litem pat;
 	long transport;       /* -1: the router's */
-	bool bad_transport;   /* names a transport the policy lacks */
 	bool tuple_ok;        /* transport and header fields match the route */
 };
 
@@ -315,129 +308,65 @@ static struct nlist *nl_find(struct st *s, enum lkind k, const char *name)
 	return NULL;
 }
 
-static int compile_rlist(struct st *s, struct rlist *rl, enum lkind k);
-
-static void bad_item(struct litem *it, const char *why)
+static uint32_t ml_of(enum lkind k)
 {
-	it->kind = IK_BAD;
-	it->text = why;
+	return k == LK_DOMAIN ? ML_DOMAIN : k == LK_LOCAL ? ML_LOCAL_PART : ML_ADDRESS;
 }
 
 /*
- * Compile a domain-list item (@domain) or local-part-list item @t (no '!'
- * or '+') into @it; '@' is the primary host name only in domain lists.
- */
-static void plain_item(const char *t, bool domain, struct litem *it)
-{
-	if (strcmp(t, "*") == 0) {
-		it->kind = IK_ANY;
-	} else if (domain && strcmp(t, "@") == 0) {
-		it->kind = IK_HOST;
-	} else if (t[0] == '^') {
-		it->kind = IK_REGEX;
-		it->text = t;
-	} else if (strchr(t, ';') != NULL) {
-		it->kind = IK_LOOKUP;
-		it->text = t;
-	} else if (domain && t[0] == '@') {
-		bad_item(it, "noq cannot evaluate this item at send time");
-	} else if (t[0] == '*') {
-		it->kind = IK_SUFFIX;
-		it->text = t + 1;
-	} else {
-		it->kind = IK_EXACT;
-		it->text = t;
-	}
-}
-
-/*
- * Compile one item @t (in @ls's arena) of a list of kind @k into @it.
+ * Typed item @mi of a list of kind @k as routing matches it, in @it; an
+ * address item's domain part is allocated in @a.  A "+name" is linked to
+ * the named list, whose items are made when the router is set up.
  * Returns -1 when out of memory.
  */
-static int compile_item(struct st *s, struct lstore *ls, char *t, enum lkind k,
-			struct litem *it)
+static int litem_from(struct st *s, struct arena *a, const struct ml_item *mi, enum lkind k,
+		      struct litem *it)
 {
 	memset(it, 0, sizeof(*it));
-	while (*t == '!') {
-		it->neg = !it->neg;
-		t++;
-		while (rt_is_blank(*t))
-			t++;
-	}
-	if (t[0] == '+' && t[1] != '\0') {
-		if (k == LK_ADDRESS && strcmp(t + 1, "caseful") == 0) {
-			it->kind = IK_CASEFUL;
-			return 0;
+	it->kind = mi->kind;
+	it->neg = (mi->flags & MLF_NEG) != 0;
+	it->wild = (mi->flags & MLF_WILD) != 0;
+	it->text = mi->text;
+	if (mi->kind == MLI_LOOKUP) {
+		it->xtext = mi->aux;
+	} else if (mi->kind == MLI_NAMED) {
+		it->named = nl_find(s, k, mi->text);
+		if (it->named == NULL) {
+			it->kind = MLI_BAD;
+			it->text = "a named list the policy lacks";
 		}
-		struct nlist *nl = nl_find(s, k, t + 1);
+	} else if (mi->kind == MLI_ADDR) {
+		struct litem *d = arena_alloc(a, sizeof(*d));
 
-		if (nl == NULL) {
-			bad_item(it, "a named list the policy lacks");
-		} else if (nl->state == 1) {
-			bad_item(it, "a named list that refers to itself");
-		} else {
-			it->kind = IK_NAMED;
-			it->named = nl;
-			if (nl->state == 0) {
-				nl->state = 1;
-				if (compile_rlist(s, &nl->rl, k) < 0)
-					return -1;
-				nl->state = 2;
-			}
-		}
-		return 0;
-	}
-	switch (k) {
-	case LK_DOMAIN:
-	case LK_LOCAL:
-		plain_item(t, k == LK_DOMAIN, it);
-		break;
-	case LK_ADDRESS: {
-		char *at;
-
-		if (t[0] == '^') {
-			it->kind = IK_REGEX;
-			it->text = t;
-		} else if (strchr(t, ';') != NULL) {
-			bad_item(it, "noq does no lookups at send time");
-		} else if (t[0] == '\0') {
-			it->kind = IK_EXACT;
-			it->text = t;
-		} else if (strcmp(t, "*") == 0) {
-			it->kind = IK_ANY;
-		} else if (strcmp(t, "@") == 0) {
-			it->kind = IK_HOST;
-		} else if (t[0] == '@' && (t[1] == '@' || t[1] == '[' ||
-					   strncmp(t, "@mx_", 4) == 0)) {
-			bad_item(it, "noq cannot evaluate this item at send time");
-		} else {
-			struct litem *d = arena_alloc(&ls->a, sizeof(*d));
-
-			if (d == NULL)
-				return -1;
-			memset(d, 0, sizeof(*d));
-			at = strrchr(t, '@');
-			it->kind = IK_ADDR;
-			it->dom = d;
-			if (at == NULL) {
-				plain_item(t, true, d);
-			} else {
-				*at = '\0';
-				it->wild = t[0] == '*';
-				it->text = it->wild ? t + 1 : t;
-				if (at[1] == '\0')
-					bad_item(d, "an address pattern without a domain");
-				else
-					plain_item(at + 1, true, d);
-			}
-		}
-		break;
-	}
+		if (d == NULL)
+			return -1;
+		memset(d, 0, sizeof(*d));
+		d->kind = mi->dkind;
+		d->text = mi->aux;
+		it->dom = d;
 	}
 	return 0;
 }
 
-/* Compile the text @text of a list of kind @k into @out (in @ls). */
+/* The typed list @l (kind @k) in @out, its items in @a. */
+static int clist_from(struct st *s, struct arena *a, const struct mdl_list *l, enum lkind k,
+		      struct clist *out)
+{
+	out->n = 0;
+	out->v = arena_alloc(a, (l->n ? l->n : 1) * sizeof(*out->v));
+	if (out->v == NULL)
+		return -1;
+	for (size_t i = 0; i < l->n; i++)
+		if (litem_from(s, a, &l->v[i], k, &out->v[out->n++]) < 0)
+			return -1;
+	return 0;
+}
+
+/*
+ * The text @text of a list of kind @k that an expansion gave at send time:
+ * its items classified as noqc classifies a list it types (ml_classify()),
+ * in @ls.
+ */
 static int compile_text(struct st *s, struct lstore *ls, const char *text, enum lkind k,
 			struct clist *out)
 {
@@ -461,8 +390,16 @@ static int compile_text(struct st *s, struct lstore *ls, const char *text, enum 
 			cap = c;
 		}
 		char *t = arena_strdup(&ls->a, buf.p);
+		struct ml_item mi;
 
-		if (t == NULL || compile_item(s, ls, t, k, &out->v[n]) < 0)
+		if (t == NULL)
+			break;
+		ml_classify((enum ml_kind)ml_of(k), t, &mi);
+		if (mi.kind == MLI_LOOKUP && k == LK_ADDRESS) {
+			mi.kind = MLI_BAD;
+			mi.text = "noq does no lookups in address lists";
+		}
+		if (litem_from(s, &ls->a, &mi, k, &out->v[n]) < 0)
 			break;
 		n++;
 		out->n = n;
@@ -471,14 +408,30 @@ static int compile_text(struct st *s, struct lstore *ls, const char *text, enum 
 	return rc == 0 ? 0 : -1;
 }
 
-static int compile_rlist(struct st *s, struct rlist *rl, enum lkind k)
+/*
+ * Set up list option @rl of kind @k (@what in messages): a list that
+ * expands is left for each use; any other is the policy's typed list.
+ */
+static int compile_rlist(struct st *s, struct rlist *rl, enum lkind k, const char *what)
 {
 	if (rl->text == NULL)
 		return 0;
 	rl->dynamic = xp_expands(rl->text);
 	if (rl->dynamic)
 		return 0;
-	return compile_text(s, &s->ls, rl->text, k, &rl->l);
+
+	const struct mdl_list *l = mdl_list_find(s->m, ml_of(k), rl->text);
+
+	if (l == NULL) {
+		rt_hard(s, "the policy lacks the typed list of %s (\"%s\"); recompile it "
+			"with noqc", what, rl->text);
+		return -1;
+	}
+	if (clist_from(s, &s->ls.a, l, k, &rl->l) < 0) {
+		rt_oom(s);
+		return -1;
+	}
+	return 0;
 }
 
 enum mres {
@@ -544,7 +497,7 @@ static bool ends_with(const char *s, size_t n, const char *tail, bool caseless)
 static enum mres lookup_match(struct st *s, const struct litem *it, const char *subject,
 			      char *msg, size_t msglen)
 {
-	int r = rt_list_lookup(s, it->text, subject, msg, msglen);
+	int r = rt_list_lookup(s, it->text, it->xtext, subject, msg, msglen);
 
 	return r < 0 ? M_DEFER : r ? M_YES : M_NO;
 }
@@ -555,18 +508,18 @@ static enum mres match_domain_item(struct st *s, struct litem *it, const char *d
 	size_t n = strlen(d);
 
 	switch (it->kind) {
-	case IK_ANY:
+	case MLI_ANY:
 		return M_YES;
-	case IK_EXACT:
+	case MLI_EXACT:
 		return strcasecmp(it->text, d) == 0 ? M_YES : M_NO;
-	case IK_SUFFIX:
+	case MLI_SUFFIX:
 		return ends_with(d, n, it->text, true) ? M_YES : M_NO;
-	case IK_HOST:
+	case MLI_HOSTNAME:
 		return s->primary_hostname != NULL && strcasecmp(s->primary_hostname, d) == 0 ?
 		       M_YES : M_NO;
-	case IK_REGEX:
+	case MLI_REGEX:
 		return regex_match(s, it, d, true, msg, msglen);
-	case IK_LOOKUP:
+	case MLI_LOOKUP:
 		return lookup_match(s, it, d, msg, msglen);
 	default:
 		rt_fmt(msg, msglen, "cannot match a domain against this item");
@@ -579,11 +532,11 @@ static enum mres match_item(struct st *s, const struct att *a, const struct rtr 
 			    unsigned depth, char *msg, size_t msglen)
 {
 	switch (it->kind) {
-	case IK_CASEFUL:
+	case MLI_CASEFUL:
 		return M_NO;
-	case IK_BAD:
+	case MLI_BAD:
 		return M_DEFER;
-	case IK_NAMED:
+	case MLI_NAMED:
 		if (depth >= LIST_DEPTH_MAX) {
 			rt_fmt(msg, msglen, "named lists nested too deeply");
 			return M_DEFER;
@@ -599,16 +552,16 @@ static enum mres match_item(struct st *s, const struct att *a, const struct rtr 
 		size_t n = strlen(x->s);
 
 		switch (it->kind) {
-		case IK_ANY:
+		case MLI_ANY:
 			return M_YES;
-		case IK_EXACT:
+		case MLI_EXACT:
 			return (x->caseless ? strcasecmp(it->text, x->s) : strcmp(it->text, x->s))
 			       == 0 ? M_YES : M_NO;
-		case IK_SUFFIX:
+		case MLI_SUFFIX:
 			return ends_with(x->s, n, it->text, x->caseless) ? M_YES : M_NO;
-		case IK_REGEX:
+		case MLI_REGEX:
 			return regex_match(s, it, x->s, x->caseless, msg, msglen);
-		case IK_LOOKUP:
+		case MLI_LOOKUP:
 			return lookup_match(s, it, x->s, msg, msglen);
 		default:
 			return M_NO;
@@ -618,21 +571,21 @@ static enum mres match_item(struct st *s, const struct att *a, const struct rtr 
 	size_t n = strlen(x->s);
 
 	switch (it->kind) {
-	case IK_REGEX:
+	case MLI_REGEX:
 		return regex_match(s, it, x->s, !caseful, msg, msglen);
-	case IK_ANY:
+	case MLI_ANY:
 		return M_YES;
-	case IK_EXACT:
+	case MLI_EXACT:
 		return it->text[0] == '\0' && n == 0 ? M_YES : M_NO;
 	default:
 		break;
 	}
 	if (n == 0)
 		return M_NO;     /* <> matches only an empty item */
-	if (it->kind == IK_HOST)
+	if (it->kind == MLI_HOSTNAME)
 		return s->primary_hostname != NULL && x->dom != NULL &&
 		       strcasecmp(s->primary_hostname, x->dom) == 0 ? M_YES : M_NO;
-	if (it->kind != IK_ADDR)
+	if (it->kind != MLI_ADDR)
 		return M_NO;
 	if (it->text != NULL && it->text[0] != '\0') {
 		size_t tl = strlen(it->text);
@@ -647,7 +600,7 @@ static enum mres match_item(struct st *s, const struct att *a, const struct rtr 
 	}
 	if (x->dom == NULL)
 		return M_NO;
-	if (it->dom->kind == IK_BAD) {
+	if (it->dom->kind == MLI_BAD) {
 		rt_fmt(msg, msglen, "%s", it->dom->text);
 		return M_DEFER;
 	}
@@ -668,14 +621,14 @@ static enum mres match_clist(struct st *s, const struct att *a, const struct rtr
 	for (size_t i = 0; i < l->n; i++) {
 		struct litem *it = &l->v[i];
 
-		if (it->kind == IK_CASEFUL) {
+		if (it->kind == MLI_CASEFUL) {
 			caseful = true;
 			continue;
 		}
 		enum mres r = match_item(s, a, R, it, k, x, caseful, depth, msg, msglen);
 
 		if (r == M_DEFER) {
-			if (it->kind == IK_BAD)
+			if (it->kind == MLI_BAD)
 				rt_fmt(msg, msglen, "cannot check %s for %s: %s", what,
 				       x->s[0] ? x->s : "<>", it->text);
 			return M_DEFER;
@@ -730,17 +683,22 @@ static enum mres match_rlist(struct st *s, const struct att *a, const struct rtr
 
 /*
  * Whether @subject is in @list, a list of kind @k written in a match_*
- * condition (Exim does not expand it; matching is caseless there).
+ * condition (Exim does not expand it; matching is caseless there): the
+ * policy holds it typed.
  */
 int rt_match_text(struct st *s, const struct att *a, const struct rtr *R, enum xp_list k,
 		  const char *list, const char *subject, char *msg, size_t msglen)
 {
 	enum lkind lk = k == XL_DOMAIN ? LK_DOMAIN : k == XL_LOCAL_PART ? LK_LOCAL : LK_ADDRESS;
-	struct lstore ls = { 0 };
+	const struct mdl_list *l = mdl_list_find(s->m, ml_of(lk), list);
 	struct subj x = { subject, NULL, 0, NULL, true };
-	struct clist l;
 	enum mres r;
 
+	if (l == NULL) {
+		rt_fmt(msg, msglen, "the policy lacks the typed list \"%s\"; recompile it "
+		       "with noqc", list);
+		return -1;
+	}
 	if (lk == LK_ADDRESS) {
 		size_t ll = rt_local_len(subject);
 
@@ -748,13 +706,15 @@ int rt_match_text(struct st *s, const struct att *a, const struct rtr *R, enum x
 		x.lplen = ll;
 		x.dom = subject[ll] == '@' ? subject + ll + 1 : NULL;
 	}
-	if (compile_text(s, &ls, list, lk, &l) < 0) {
-		lstore_free(&ls);
+	/* Made once per routing run: their regexes are compiled once. */
+	struct clist *c = &s->tl[l - s->m->lists];
+
+	if (c->v == NULL && clist_from(s, &s->ls.a, l, lk, c) < 0) {
+		rt_oom(s);
 		rt_fmt(msg, msglen, "out of memory");
 		return -1;
 	}
-	r = match_clist(s, a, R, &l, lk, "condition", &x, 0, msg, msglen);
-	lstore_free(&ls);
+	r = match_clist(s, a, R, c, lk, "condition", &x, 0, msg, msglen);
 	return r == M_YES ? 1 : r == M_NO ? 0 : -1;
 }
 
@@ -762,138 +722,54 @@ int rt_match_text(struct st *s, const struct att *a, const struct rtr *R, enum x
  * Setup: the routers and named lists
  * ====================================================================== */
 
-/** struct tok - a blank-separated field of a routing rule, dequoted. */
-struct tok {
-	char *text;
-};
-
-/* Split @v[@b, @e) into fields (a field in double quotes may hold blanks). */
-static size_t split_fields(struct st *s, const char *v, size_t b, size_t e, struct tok *t,
-			   size_t max)
-{
-	size_t n = 0, i = b;
-
-	while (i < e && n < max) {
-		while (i < e && rt_is_blank(v[i]))
-			i++;
-		if (i >= e)
-			break;
-		char *out = arena_alloc(&s->ls.a, e - i + 1);
-		size_t k = 0;
-
-		if (out == NULL) {
-			rt_oom(s);
-			return n;
-		}
-		if (v[i] == '"') {
-			i++;
-			while (i < e && v[i] != '"') {
-				if (v[i] == '\\' && i + 1 < e)
-					i++;
-				out[k++] = v[i++];
-			}
-			if (i < e)
-				i++;
-		} else {
-			while (i < e && !rt_is_blank(v[i]))
-				out[k++] = v[i++];
-		}
-		out[k] = '\0';
-		t[n++].text = out;
-	}
-	return n;
-}
-
-#define MAX_FIELDS 16
-
-static bool rule_option(const char *w)
-{
-	static const char *const words[] = {
-		"randomize", "no_randomize", "byname", "bydns", "ipv4_only", "ipv4_prefer",
-	};
-
-	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-		if (strcmp(w, words[i]) == 0)
-			return true;
-	return false;
-}
-
-static int add_rule(struct st *s, struct rtr *R, const char *v, size_t b, size_t e,
-		    bool has_pattern, size_t *cap)
-{
-	struct tok t[MAX_FIELDS];
-	size_t n = split_fields(s, v, b, e, t, MAX_FIELDS), k = 0;
-
-	if (s->hard)
-		return -1;
-	if (has_pattern && n == 0)
-		return 0;
-	if (R->nrules == *cap) {
-		size_t c = *cap ? *cap * 2 : 4;
-		struct rule *nv = arena_alloc(&s->ls.a, c * sizeof(*nv));
-
-		if (nv == NULL) {
-			rt_oom(s);
-			return -1;
-		}
-		if (R->nrules > 0)
-			memcpy(nv, R->rules, R->nrules * sizeof(*nv));
-		R->rules = nv;
-		*cap = c;
-	}
-	struct rule *ru = &R->rules[R->nrules++];
-
-	memset(ru, 0, sizeof(*ru));
-	ru->transport = -1;
-	if (has_pattern) {
-		ru->has_pattern = true;
-		if (compile_item(s, &s->ls, t[0].text, LK_DOMAIN, &ru->pat) < 0) {
-			rt_oom(s);
-			return -1;
-		}
-		k = 1;
-	}
-	if (k < n)
-		k++;    /* the host list: the proof compared it already */
-	for (; k < n; k++) {
-		if (rule_option(t[k].text) || strchr(t[k].text, '$') != NULL)
-			continue;
-		ru->transport = find_transport(s->m, t[k].text);
-		ru->bad_transport = ru->transport < 0;
-	}
-	return 0;
-}
-
-static int setup_rules(struct st *s, struct rtr *R)
+/*
+ * The rules of accept or manualroute router @R: for manualroute, the
+ * policy's typed route list (route_list or route_data); otherwise one
+ * rule without a pattern.
+ */
+static int setup_rules(struct st *s, struct rtr *R, const char *name)
 {
 	const char *rl = ostr(R->o, "route_list");
-	const char *rd = ostr(R->o, "route_data");
-	size_t cap = 0;
+	const char *text = rl != NULL ? rl : ostr(R->o, "route_data");
+	const struct mdl_list *l = NULL;
+	size_t n = 1;
 
-	if (R->kind == RK_ACCEPT || (rl == NULL && rd == NULL))
-		return add_rule(s, R, "", 0, 0, false, &cap);
-	if (rl == NULL)
-		return add_rule(s, R, rd, 0, strlen(rd), false, &cap);
-	for (size_t i = 0; rl[i] != '\0';) {
-		size_t b = i;
-
-		while (rl[i] != '\0' && rl[i] != ';') {
-			if (rl[i] == '"') {
-				i++;
-				while (rl[i] != '\0' && rl[i] != '"') {
-					if (rl[i] == '\\' && rl[i + 1] != '\0')
-						i++;
-					i++;
-				}
-				if (rl[i] == '\0')
-					break;
-			}
-			i++;
-		}
-		if (add_rule(s, R, rl, b, i, true, &cap) < 0)
+	if (R->kind == RK_MANUAL && text != NULL) {
+		l = mdl_list_find(s->m, ML_ROUTE, text);
+		if (l == NULL) {
+			rt_hard(s, "the policy lacks the typed %s of router %s; recompile it "
+				"with noqc", rl != NULL ? "route_list" : "route_data", name);
 			return -1;
-		if (rl[i] == ';')
-			i++;
+		}
+		n = l->n;
+	}
+	R->rules = arena_alloc(&s->ls.a, (n ? n : 1) * sizeof(*R->rules));
+	if (R->rules == NULL) {
+		rt_oom(s);
+		return -1;
+	}
+	R->nrules = n;
+	for (size_t i = 0; i < n; i++) {
+		struct rule *ru = &R->rules[i];
+
+		memset(ru, 0, sizeof(*ru));
+		ru->transport = -1;
+		if (l == NULL)
+			continue;
+
+		const struct ml_item *it = &l->v[i];
+
+		/* A route list's items are rules: the pattern's kind (0 for
+		   none), and the rule's own transport + 1 in num. */
+		if (it->kind != 0) {
+			ru->has_pattern = true;
+			if (litem_from(s, &s->ls.a, it, LK_DOMAIN, &ru->pat) < 0) {
+				rt_oom(s);
+				return -1;
+			}
+		}
+		if (it->num > 0)
+			ru->transport = (long)it->num - 1;
 	}
 	return 0;
 }
@@ -988,22 +864,19 @@ static int setup_router(struct st *s, size_t i)
 		R->transport = find_transport(s->m, ostr(o, "transport"));
 	if (nz(ostr(o, "redirect_router")) != NULL)
 		R->redirect_router = find_router(s->m, ostr(o, "redirect_router"));
-	if (compile_rlist(s, &R->domains, LK_DOMAIN) < 0 ||
-	    compile_rlist(s, &R->local_parts, LK_LOCAL) < 0 ||
-	    compile_rlist(s, &R->senders, LK_ADDRESS) < 0) {
-		rt_oom(s);
+	if (compile_rlist(s, &R->domains, LK_DOMAIN, "domains") < 0 ||
+	    compile_rlist(s, &R->local_parts, LK_LOCAL, "local_parts") < 0 ||
+	    compile_rlist(s, &R->senders, LK_ADDRESS, "senders") < 0)
 		return -1;
-	}
 	if (R->kind == RK_ACCEPT || R->kind == RK_MANUAL) {
 		bool fail = false;
 
-		if (setup_rules(s, R) < 0)
+		if (setup_rules(s, R, o->name) < 0)
 			return -1;
 		for (size_t k = 0; k < R->nrules; k++) {
 			struct rule *ru = &R->rules[k];
 
-			ru->tuple_ok = !ru->bad_transport &&
-				       router_tuple_ok(s, R, ru->transport >= 0 ? ru->transport
+			ru->tuple_ok = router_tuple_ok(s, R, ru->transport >= 0 ? ru->transport
 							     : R->transport, &fail);
 		}
 		if (fail) {
@@ -1066,7 +939,8 @@ static int setup(struct st *s)
 			n++;
 	s->nl = calloc(n ? n : 1, sizeof(*s->nl));
 	s->r = calloc(m->nrouters ? m->nrouters : 1, sizeof(*s->r));
-	if (s->nl == NULL || s->r == NULL) {
+	s->tl = calloc(m->nlists ? m->nlists : 1, sizeof(*s->tl));
+	if (s->nl == NULL || s->r == NULL || s->tl == NULL) {
 		rt_oom(s);
 		return -1;
 	}
@@ -1090,6 +964,10 @@ static int setup(struct st *s)
 			break;
 		}
 	}
+	/* Linked by "+name" items: all set up before any router. */
+	for (size_t i = 0; i < s->nnl; i++)
+		if (compile_rlist(s, &s->nl[i].rl, s->nl[i].kind, s->nl[i].name) < 0)
+			return -1;
 	s->nr = m->nrouters;
 	for (size_t i = 0; i < s->nr; i++)
 		if (setup_router(s, i) < 0)
@@ -1997,6 +1875,7 @@ static void st_free(struct st *s)
 	rt_xp_free(s);
 	free(s->r);
 	free(s->nl);
+	free(s->tl);
 	lstore_free(&s->ls);
 	free(s->np);
 	free(s->seen.v);

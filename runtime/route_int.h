@@ -123,6 +123,7 @@ struct st {
 	size_t nr;
 	struct nlist *nl;
 	size_t nnl;
+	struct clist *tl;             /* the model's typed lists, made on first use */
 	struct lstore ls;
 	struct npriv *np;
 	struct hset seen, delivered;
@@ -215,10 +216,11 @@ enum xres rt_expand_x(struct st *s, const struct att *a, const struct rtr *R,
    NAME router: why"). */
 char *rt_expand(struct st *s, const struct att *a, const struct rtr *R, const char *what,
 		const char *text, char *msg, size_t msglen);
-/* rexp.c: whether @subject is a key of list item @item ("lsearch;FILE",
-   compiled by noqc): 1, 0, or -1 with @msg. */
-int rt_list_lookup(struct st *s, const char *item, const char *subject, char *msg,
-		   size_t msglen);
+/* rexp.c: whether @subject is a key of list item @item ("lsearch;FILE"):
+   1, 0, or -1 with @msg.  @xtext is the expansion noqc compiled for it
+   (the typed item's), or NULL to make it from @item. */
+int rt_list_lookup(struct st *s, const char *item, const char *xtext, const char *subject,
+		   char *msg, size_t msglen);
 /* rexp.c: free the compiled expansions of @s. */
 void rt_xp_free(struct st *s);
 

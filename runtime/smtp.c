@@ -26,7 +26,9 @@
 
 #include "auth.h"
 #include "list.h"
+#include "ml.h"
 #include "ossl.h"
+#include "re.h"
 #include "sb.h"
 #include "smtp.h"
 #include "tls.h"
@@ -590,11 +592,11 @@ static enum outcome tls_begin(struct conn *c)
 	struct tls_conf tc = o->tls;
 	char err[512];
 
-	tc.verify = !smtp_host_match(o->tls_relax, c->host, c->ip) ||
-		    smtp_host_match(o->tls_enforce, c->host, c->ip);
+	tc.verify = !smtp_host_match(&o->tls_relax, c->host, c->ip) ||
+		    smtp_host_match(&o->tls_enforce, c->host, c->ip);
 	/* The name checked (and sent as SNI) is the one in the policy; an
 	   IP literal is checked as an address by tls.c. */
-	tc.host = o->tls_names == NULL || smtp_host_match(o->tls_names, c->host, c->ip)
+	tc.host = o->tls_names.l == NULL || smtp_host_match(&o->tls_names, c->host, c->ip)
 		  ? c->host : NULL;
 	c->tls = tls_start(c->fd, &tc, now_ms() + o->command_timeout, err, sizeof(err));
 	if (c->tls == NULL) {
@@ -615,8 +617,8 @@ static enum outcome tls_begin(struct conn *c)
 static enum outcome secure(struct conn *c)
 {
 	const struct smtp_opts *o = c->o;
-	bool require = o->tls_implicit || smtp_host_match(o->tls_require, c->host, c->ip);
-	bool avoid = !require && smtp_host_match(o->tls_avoid, c->host, c->ip);
+	bool require = o->tls_implicit || smtp_host_match(&o->tls_require, c->host, c->ip);
+	bool avoid = !require && smtp_host_match(&o->tls_avoid, c->host, c->ip);
 	struct reply r;
 	enum io e;
 
@@ -757,8 +759,8 @@ static int auth_exchange(struct conn *c, struct auth *a, char *why, size_t whyle
 static enum outcome authenticate(struct conn *c)
 {
 	const struct smtp_opts *o = c->o;
-	bool require = smtp_host_match(o->auth_require, c->host, c->ip);
-	bool try = require || smtp_host_match(o->auth_try, c->host, c->ip);
+	bool require = smtp_host_match(&o->auth_require, c->host, c->ip);
+	bool try = require || smtp_host_match(&o->auth_try, c->host, c->ip);
 	char why[600] = "";
 
 	if (!try || o->nauths == 0)
@@ -1284,26 +1286,16 @@ void smtp_order_hosts(struct smtp_host *hosts, const uint16_t *groups, size_t n)
 	}
 }
 
-/* Does @item ("192.0.2.0/24", "2001:db8::/32") hold the address @ip? */
-static bool cidr_match(const char *item, const char *ip)
+/* Whether network @net/@bits holds the address @ip. */
+static bool net_match(const char *net, unsigned bits, const char *ip)
 {
-	char net[64];
-	const char *slash = strchr(item, '/');
 	unsigned char a[16], b[16];
-	int fam, bits;
-	size_t alen;
+	int fam = strchr(net, ':') != NULL ? AF_INET6 : AF_INET;
 
-	if (slash == NULL || (size_t)(slash - item) >= sizeof(net))
-		return false;
-	memcpy(net, item, (size_t)(slash - item));
-	net[slash - item] = '\0';
-	fam = strchr(net, ':') ? AF_INET6 : AF_INET;
-	alen = fam == AF_INET6 ? 16 : 4;
-	bits = atoi(slash + 1);
-	if (bits < 0 || (size_t)bits > alen * 8 || inet_pton(fam, net, a) != 1 ||
+	if (bits > (fam == AF_INET6 ? 128u : 32u) || inet_pton(fam, net, a) != 1 ||
 	    inet_pton(fam, ip, b) != 1)
 		return false;
-	for (int i = 0; i < bits; i++) {
+	for (unsigned i = 0; i < bits; i++) {
 		unsigned char m = (unsigned char)(0x80 >> (i % 8));
 
 		if ((a[i / 8] & m) != (b[i / 8] & m))
@@ -1312,44 +1304,100 @@ static bool cidr_match(const char *item, const char *ip)
 	return true;
 }
 
-bool smtp_host_match(const char *list, const char *name, const char *ip)
+/* Whether two IP addresses are the same address, however written. */
+static bool ip_same(const char *x, const char *y)
 {
-	struct list_iter li;
-	struct sb item = SB_INIT;
-	bool last_neg = false, result = false, done = false;
+	int fam = strchr(x, ':') != NULL ? AF_INET6 : AF_INET;
+	unsigned char a[16], b[16];
 
-	if (list == NULL)
+	return inet_pton(fam, x, a) == 1 && inet_pton(fam, y, b) == 1 &&
+	       memcmp(a, b, fam == AF_INET6 ? 16 : 4) == 0;
+}
+
+static bool suffix_ci(const char *s, const char *tail)
+{
+	size_t n = strlen(s), t = strlen(tail);
+
+	return n >= t && strcasecmp(s + n - t, tail) == 0;
+}
+
+/* Exim matches host names in lower case. */
+static bool regex_host(const char *pattern, const char *name)
+{
+	char lc[256], eb[160];
+	struct re *re;
+	size_t n = strlen(name);
+	int r;
+
+	if (n >= sizeof(lc))
 		return false;
-	list_init(&li, list, 0);
-	while (!done && list_next(&li, &item) > 0) {
-		const char *it = item.p;
-		bool neg = false;
+	for (size_t i = 0; i <= n; i++)
+		lc[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] + 32 : name[i]);
+	if (re_compile(pattern, strlen(pattern), 0, &re, eb, sizeof(eb), NULL) != 0)
+		return false;   /* noqc compiled it: not reached */
+	r = re_match(re, lc, n, NULL, 0, eb, sizeof(eb));
+	re_free(re);
+	return r > 0;
+}
 
-		while (*it == ' ' || *it == '\t' || *it == '!') {
-			if (*it == '!')
-				neg = !neg;
-			it++;
-		}
-		if (*it == '\0')
+static int host_match(const struct smtp_hostlist *h, const struct mdl_list *l, const char *name,
+		      const char *ip, unsigned depth)
+{
+	bool last_neg = false;
+
+	for (size_t i = 0; i < l->n; i++) {
+		const struct ml_item *it = &l->v[i];
+		bool neg = (it->flags & MLF_NEG) != 0;
+		int hit = 0;
+
+		switch (it->kind) {
+		case MLI_NOP:
 			continue;
+		case MLI_ANY:
+			hit = 1;
+			break;
+		case MLI_EXACT:
+			hit = strcasecmp(it->text, name) == 0 || (ip != NULL && ip_same(it->text, ip));
+			break;
+		case MLI_SUFFIX:
+			hit = suffix_ci(name, it->text);
+			break;
+		case MLI_REGEX:
+			hit = regex_host(it->text, name);
+			break;
+		case MLI_IP:
+			hit = ip != NULL ? ip_same(it->text, ip) : strcasecmp(it->text, name) == 0;
+			break;
+		case MLI_NET:
+			hit = ip != NULL && net_match(it->text, it->num, ip);
+			break;
+		case MLI_NAMED: {
+			char key[300];
+			const struct mdl_opt *o;
+			const struct mdl_list *nl = NULL;
+
+			snprintf(key, sizeof(key), "hostlist %s", it->text);
+			o = mdl_opt_find(&h->m->main, key);
+			if (o != NULL && o->str != NULL)
+				nl = mdl_list_find(h->m, ML_HOST, o->str);
+			/* noqc checked the name and that no list holds itself. */
+			hit = nl != NULL && depth < 32 && host_match(h, nl, name, ip, depth + 1) > 0;
+			break;
+		}
+		default:
+			break;
+		}
+		if (hit)
+			return neg ? 0 : 1;
 		last_neg = neg;
-
-		bool hit = strcmp(it, "*") == 0 || strcasecmp(it, name) == 0 ||
-			   (ip != NULL && strcmp(it, ip) == 0) ||
-			   (ip != NULL && cidr_match(it, ip));
-
-		/* "*.example.org" and "*suffix" match host names. */
-		if (!hit && it[0] == '*') {
-			size_t sl = strlen(it + 1), nl = strlen(name);
-
-			hit = nl >= sl && strcasecmp(name + nl - sl, it + 1) == 0;
-		}
-		if (hit) {
-			result = !neg;
-			done = true;
-		}
 	}
-	sb_free(&item);
 	/* Exim: no match is "no", unless the last item was negative. */
-	return done ? result : last_neg;
+	return last_neg;
+}
+
+bool smtp_host_match(const struct smtp_hostlist *h, const char *name, const char *ip)
+{
+	if (h == NULL || h->l == NULL)
+		return false;
+	return host_match(h, h->l, name, ip, 0) > 0;
 }

@@ -40,8 +40,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model.h"
 #include "msg.h"
 #include "tls.h"
+
+/**
+ * struct smtp_hostlist - a host-list option: the policy's typed list
+ * (NULL when the option is unset), and the model, for "+name" items.
+ */
+struct smtp_hostlist {
+	const struct mdl_list *l;
+	const struct model *m;
+};
 
 struct auth;
 
@@ -103,17 +113,17 @@ struct smtp_opts {
 	bool need_utf8;                 /* an address or header is not ASCII */
 	smtp_trace_fn trace;            /* NULL: no trace */
 	void *trace_arg;
-	/* TLS: host lists (Exim syntax, see smtp_host_match()) */
+	/* TLS: host lists (see smtp_host_match()) */
 	bool tls_implicit;              /* protocol = smtps: TLS from the start */
-	const char *tls_require;        /* hosts_require_tls */
-	const char *tls_avoid;          /* hosts_avoid_tls */
-	const char *tls_relax;          /* tls_try_verify_hosts: not enforced ... */
-	const char *tls_enforce;        /* ... unless also in tls_verify_hosts */
-	const char *tls_names;          /* tls_verify_cert_hostnames (NULL: all) */
+	struct smtp_hostlist tls_require;  /* hosts_require_tls */
+	struct smtp_hostlist tls_avoid;    /* hosts_avoid_tls */
+	struct smtp_hostlist tls_relax;    /* tls_try_verify_hosts: not enforced ... */
+	struct smtp_hostlist tls_enforce;  /* ... unless also in tls_verify_hosts */
+	struct smtp_hostlist tls_names;    /* tls_verify_cert_hostnames (unset: all) */
 	struct tls_conf tls;            /* trust, client cert, ciphers, pins */
 	/* AUTH */
-	const char *auth_require;       /* hosts_require_auth */
-	const char *auth_try;           /* hosts_try_auth */
+	struct smtp_hostlist auth_require; /* hosts_require_auth */
+	struct smtp_hostlist auth_try;     /* hosts_try_auth */
 	const struct smtp_authenticator *auths;
 	size_t nauths;
 	smtp_auth_fn auth_make;
@@ -169,14 +179,14 @@ int smtp_deliver(const struct smtp_opts *o, const struct smtp_envelope *env,
 
 /**
  * smtp_host_match() - whether the host @name with address @ip (may be
- * NULL) is in the Exim host list @list (hosts_require_tls and the like):
- * items "*", a name (without case), "*suffix", an IP address, a CIDR
- * network ("192.0.2.0/24", "2001:db8::/32" written with "::" doubled or
- * in a "<;" list), each possibly negated with "!"; the first item that
- * matches decides; no match is "no" unless the last item was negated.
- * NULL is the empty list.
+ * NULL) is in host list @h (hosts_require_tls and the like), typed by
+ * noqc (lib/ml.h): "*", a name (without case), "*suffix", a regular
+ * expression on the name in lower case, an IP address, a network
+ * ("192.0.2.0/24"), "+name" of a hostlist, each possibly negated with
+ * "!"; the first item that matches decides; no match is "no" unless the
+ * last item was negated.  An unset list (@h->l NULL) holds nothing.
  */
-bool smtp_host_match(const char *list, const char *name, const char *ip);
+bool smtp_host_match(const struct smtp_hostlist *h, const char *name, const char *ip);
 
 /**
  * smtp_xtext() - @s as RFC 3461 xtext ('+', '=' and octets outside '!'..'~'

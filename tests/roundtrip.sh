@@ -86,7 +86,7 @@ printf 'primary_hostname = x\n' >"$tmp/bad"
 damage "a configuration given as policy" 'not a noq policy'
 { head -c 100 "$pol"; printf '\377'; tail -c +102 "$pol"; } >"$tmp/bad"
 damage "one byte changed" 'checksum|format'
-{ head -c 8 "$pol"; printf '\003\000'; tail -c +11 "$pol"; } >"$tmp/bad"
+{ head -c 8 "$pol"; printf '\004\000'; tail -c +11 "$pol"; } >"$tmp/bad"
 damage "future format version" 'version'
 { head -c 8 "$pol"; printf '\001\000'; tail -c +11 "$pol"; } >"$tmp/bad"
 damage "format 1 (before compiled expansions)" 'recompile it with noqc'

@@ -157,6 +157,35 @@ static struct model *hand_model(void)
 	m->rewrites = DUP(m, rw);
 	m->nrewrites = UNIT_COUNT(rw);
 
+	/* Typed lists, sorted by text then kind. */
+	const struct ml_item l_any[] = { { MLI_ANY, 0, 0, NULL, NULL, 0 } };
+	const struct ml_item l_route[] = {
+		{ MLI_ANY, 0, 0, NULL, NULL, 1 },
+	};
+	const struct ml_item l_dom[] = {
+		{ MLI_EXACT, 0, 0, "a.example", NULL, 0 },
+		{ MLI_SUFFIX, MLF_NEG, 0, ".b.example", NULL, 0 },
+		{ MLI_LOOKUP, 0, 0, "lsearch;/etc/d", "${lookup{$0}lsearch{/etc/d}{1}}", 0 },
+		{ MLI_NAMED, 0, 0, "other", NULL, 0 },
+	};
+	const struct ml_item l_addr[] = {
+		{ MLI_CASEFUL, 0, 0, NULL, NULL, 0 },
+		{ MLI_ADDR, MLF_WILD, MLI_SUFFIX, "-request", ".example.org", 0 },
+		{ MLI_ADDR, 0, MLI_HOSTNAME, "root", NULL, 0 },
+		{ MLI_NET, MLF_NEG, 0, "10.0.0.0", NULL, 8 },
+	};
+	struct ml_item *addr = DUP(m, l_addr);
+	const struct mdl_list lists[] = {
+		{ ML_HOST, "*", DUP(m, l_any), 1 },
+		{ ML_ROUTE, "* smtp.example.net::587 byname", DUP(m, l_route), 1 },
+		{ ML_DOMAIN, "<; a.example ; b.example", DUP(m, l_dom), 4 },
+		{ ML_ADDRESS, "x", addr, 3 },
+		{ ML_HOST, "x", addr + 3, 1 },
+	};
+
+	m->lists = DUP(m, lists);
+	m->nlists = UNIT_COUNT(lists);
+
 	const struct mdl_target t_alice[] = { { AT_ADDRESS, "alice@example.org" } };
 	const struct mdl_target t_devnull[] = { { AT_BLACKHOLE, "" } };
 	const struct mdl_target t_gone[] = { { AT_FAIL, "no such user here" } };
@@ -355,8 +384,20 @@ static bool model_eq(const struct model *a, const struct model *b)
 		    x->hosts[i].flags != y->hosts[i].flags)
 			return false;
 	if (a->nrewrites != b->nrewrites || a->nsources != b->nsources ||
-	    a->naliases != b->naliases)
+	    a->naliases != b->naliases || a->nlists != b->nlists)
 		return false;
+	for (size_t i = 0; i < a->nlists; i++) {
+		const struct mdl_list *p = &a->lists[i], *q = &b->lists[i];
+
+		if (p->kind != q->kind || !str_eq(p->text, q->text) || p->n != q->n)
+			return false;
+		for (size_t j = 0; j < p->n; j++)
+			if (p->v[j].kind != q->v[j].kind || p->v[j].flags != q->v[j].flags ||
+			    p->v[j].dkind != q->v[j].dkind || p->v[j].num != q->v[j].num ||
+			    !str_eq(p->v[j].text, q->v[j].text) ||
+			    !str_eq(p->v[j].aux, q->v[j].aux))
+				return false;
+	}
 	for (size_t i = 0; i < a->nrewrites; i++)
 		if (!str_eq(a->rewrites[i].pattern, b->rewrites[i].pattern) ||
 		    !str_eq(a->rewrites[i].replacement, b->rewrites[i].replacement) ||
@@ -894,15 +935,19 @@ static void test_err_version(void)
 	size_t len;
 	unsigned char *b = encode(m, &len);
 
-	pol_put16(b + POL_H_MAJOR, 3);
-	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 3.0, this noq reads 2.x: this noq "
+	pol_put16(b + POL_H_MAJOR, 4);
+	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 4.0, this noq reads 3.x: this noq "
 		    "is older than the noqc that wrote it");
 	pol_put16(b + POL_H_MAJOR, 1);
 	pol_put16(b + POL_H_MINOR, 9);
 	/* A policy of the format before compiled expansions: recompile. */
-	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 1.9, this noq reads 2.x: recompile "
+	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 1.9, this noq reads 3.x: recompile "
 		    "it with noqc (the aliases policy: newaliases)");
 	pol_put16(b + POL_H_MAJOR, 2);
+	/* Before typed lists: recompile. */
+	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 2.9, this noq reads 3.x: recompile "
+		    "it with noqc (the aliases policy: newaliases)");
+	pol_put16(b + POL_H_MAJOR, 3);
 	EXPECT_LOAD(b, len, POL_ECHECKSUM, "checksum");
 	reseal(b, len);
 	EXPECT_LOAD(b, len, 0, NULL);     /* a newer minor version is read */
@@ -1114,6 +1159,86 @@ static void test_err_format(void)
 	CU_ASSERT(strstr(err, "padding") != NULL);
 	pol_close(p);
 	free(b);
+	model_free(m);
+}
+
+/*
+ * Patch u32 (@bytes 4) or u8 (@bytes 1) at @at of policy @orig: it loads
+ * (the record layout holds), but decoding its lists refuses it with @msg,
+ * in noq (pol_core_model()) and in pol_verify().
+ */
+static void expect_list_err(const unsigned char *orig, size_t len, uint64_t at, int bytes,
+			    uint32_t v, const char *msg, unsigned line)
+{
+	unsigned char *b = copy(orig, len);
+	struct pol *p = NULL;
+	struct model *m = NULL;
+	char err[POL_ERRLEN] = "";
+
+	if (bytes == 1)
+		b[at] = (unsigned char)v;
+	else
+		pol_put32(b + at, v);
+	reseal_as(b, len, orig);
+	CHECK(pol_load(b, len, &p, err) == 0, line);
+	if (p != NULL) {
+		int r = pol_core_model(p, &m, err);
+
+		if (r != POL_EFORMAT || strstr(err, msg) == NULL)
+			fprintf(stderr, "\nline %u: pol_core_model gave %d '%s', want '%s'\n",
+				line, r, err, msg);
+		CHECK(r == POL_EFORMAT && strstr(err, msg) != NULL, line);
+		CHECK(pol_verify(p, err) == POL_EFORMAT, line);
+		model_free(m);
+	}
+	pol_close(p);
+	free(b);
+}
+
+#define EXPECT_LIST(b, len, at, n, v, msg) \
+	expect_list_err((b), (len), (at), (n), (v), (msg), __LINE__)
+
+static void test_err_lists(void)
+{
+	struct model *m = hand_model();
+	size_t len;
+	unsigned char *b = encode(m, &len);
+	uint64_t l = sect_off(b, POL_SEC_LISTS);
+	/* The first record: the host list "*" with one item; the second the
+	   route list, whose rule names transport 0 (num 1). */
+	uint64_t it = l + POL_LREC_HDR, rit = it + POL_ITEM_SIZE + POL_LREC_HDR;
+
+	EXPECT_LOAD(b, len, 0, NULL);
+	EXPECT_LIST(b, len, it + POL_I_KIND, 1, MLI_LAST + 1, "cannot hold");
+	EXPECT_LIST(b, len, it + POL_I_KIND, 1, MLI_HOSTNAME, "cannot hold");
+	EXPECT_LIST(b, len, it + POL_I_KIND, 1, MLI_BAD, "cannot hold");
+	EXPECT_LIST(b, len, it + POL_I_KIND, 1, MLI_EXACT, "without one");
+	EXPECT_LIST(b, len, it + POL_I_FLAGS, 1, MLF_WILD, "unknown flags");
+	EXPECT_LIST(b, len, it + POL_I_FLAGS, 1, 0x80, "unknown flags");
+	EXPECT_LIST(b, len, it + POL_I_DKIND, 1, MLI_EXACT, "domain part");
+	EXPECT_LIST(b, len, it + POL_I_ZERO, 1, 1, "bad field");
+	EXPECT_LIST(b, len, it + POL_I_NUM, 4, 1, "number out of range");
+	EXPECT_LIST(b, len, it + POL_I_TEXT, 4, 3, "bad field");
+	EXPECT_LIST(b, len, rit + POL_I_NUM, 4, 2, "number out of range");
+	/* Record layout, checked by pol_load(). */
+	EXPECT_PATCH(b, len, l + POL_L_KIND, ML_KIND_LAST + 1, "unknown kind");
+	EXPECT_PATCH(b, len, l + POL_L_ZERO, 1, "unknown kind");
+	EXPECT_PATCH(b, len, l + POL_L_COUNT, 100, "past the section");
+	EXPECT_PATCH(b, len, l + POL_L_COUNT, 0, "list 1:");
+	/* The fourth record, the address list "x", made a host list like the
+	   fifth. */
+	EXPECT_PATCH(b, len, l + 3 * POL_LREC_HDR + 6 * POL_ITEM_SIZE + POL_L_KIND, ML_HOST,
+		     "not sorted or not unique");
+	free(b);
+
+	/* The writer refuses what the loader would. */
+	unsigned char *out = NULL;
+	char err[POL_ERRLEN] = "";
+
+	m->lists[0].v[0].kind = MLI_EXACT;
+	CU_ASSERT_EQUAL(pol_encode(m, TEST_VERSION, &out, &len, err), POL_EFORMAT);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "list 0"));
+	free(out);
 	model_free(m);
 }
 
@@ -1691,6 +1816,7 @@ static const struct unit_test error_tests[] = {
 	T(test_err_truncated),
 	T(test_err_checksum),
 	T(test_err_format),
+	T(test_err_lists),
 	T(test_strerror),
 };
 

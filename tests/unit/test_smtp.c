@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "harness.h"
+#include "model.h"
 #include "smtp.h"
+#include "testutil.h"
 
 static void test_xtext(void)
 {
@@ -62,28 +64,113 @@ static void test_order_hosts(void)
 		CU_ASSERT_TRUE(seen[i] > 0);
 }
 
+/*
+ * Whether host @name [@ip] is in hosts_require_tls = @list, typed by the
+ * compiler as noqc types it (with @extra main-section lines before).
+ */
+static int in_list(const char *extra, const char *list, const char *name, const char *ip)
+{
+	char conf[1024];
+	struct tu_run *r;
+	int res = -1;
+
+	snprintf(conf, sizeof(conf), "primary_hostname = h.example\n%s\nbegin routers\n"
+		 "r:\n  driver = manualroute\n  route_list = * smart.example\n"
+		 "  transport = t\nbegin transports\nt:\n  driver = smtp\n"
+		 "  hosts_require_tls = %s\n", extra, list);
+	r = tu_run_text(conf, NULL, TU_SEMA);
+	if (r->model != NULL) {
+		const struct mdl_opt *o = mdl_opt_find(&r->model->transports[0],
+						       "hosts_require_tls");
+		struct smtp_hostlist h = { NULL, r->model };
+
+		if (o != NULL)
+			h.l = mdl_list_find(r->model, ML_HOST, o->str);
+		if (h.l != NULL)
+			res = smtp_host_match(&h, name, ip);
+	}
+	if (res < 0)
+		fprintf(stderr, "list '%s' did not compile:\n%s\n", list, r->diags);
+	tu_free(r);
+	return res;
+}
+
+#define IN(list, name, ip) CU_ASSERT_EQUAL(in_list("", (list), (name), (ip)), 1)
+#define OUT(list, name, ip) CU_ASSERT_EQUAL(in_list("", (list), (name), (ip)), 0)
+
 static void test_host_match(void)
 {
-	CU_ASSERT_TRUE(smtp_host_match("*", "mx.example.org", "192.0.2.1"));
-	CU_ASSERT_FALSE(smtp_host_match(NULL, "mx.example.org", "192.0.2.1"));
-	CU_ASSERT_FALSE(smtp_host_match("", "mx.example.org", "192.0.2.1"));
-	CU_ASSERT_TRUE(smtp_host_match("a.example : MX.Example.org", "mx.example.org", NULL));
-	CU_ASSERT_FALSE(smtp_host_match("a.example", "mx.example.org", "192.0.2.1"));
-	CU_ASSERT_TRUE(smtp_host_match("*.example.org", "mx.example.org", NULL));
-	CU_ASSERT_TRUE(smtp_host_match("192.0.2.1", "mx.example.org", "192.0.2.1"));
-	CU_ASSERT_TRUE(smtp_host_match("192.0.2.0/24", "mx", "192.0.2.77"));
-	CU_ASSERT_FALSE(smtp_host_match("192.0.2.0/24", "mx", "192.0.3.77"));
-	CU_ASSERT_TRUE(smtp_host_match("<; 2001:db8::/32 ; 10.0.0.1", "mx", "2001:db8::5"));
-	CU_ASSERT_TRUE(smtp_host_match("2001::db8::::/32", "mx", "2001:db8::5"));
-	CU_ASSERT_FALSE(smtp_host_match("!127.0.0.1 : *", "localhost", "127.0.0.1"));
-	CU_ASSERT_TRUE(smtp_host_match("!127.0.0.1 : *", "mx", "192.0.2.1"));
+	struct smtp_hostlist none = { NULL, NULL };
+
+	CU_ASSERT_FALSE(smtp_host_match(&none, "mx.example.org", "192.0.2.1"));
+	IN("*", "mx.example.org", "192.0.2.1");
+	OUT("<", "mx.example.org", "192.0.2.1");
+	IN("a.example : MX.Example.org", "mx.example.org", NULL);
+	OUT("a.example", "mx.example.org", "192.0.2.1");
+	IN("*.example.org", "mx.example.org", NULL);
+	IN("192.0.2.1", "mx.example.org", "192.0.2.1");
+	IN("192.0.2.0/24", "mx", "192.0.2.77");
+	OUT("192.0.2.0/24", "mx", "192.0.3.77");
+	IN("<; 2001:db8::/32 ; 10.0.0.1", "mx", "2001:db8::5");
+	IN("2001::db8::::/32", "mx", "2001:db8::5");
+	/* One address, written two ways. */
+	IN("<; 2001:db8:0:0::1", "mx", "2001:db8::1");
+	OUT("!127.0.0.1 : *", "localhost", "127.0.0.1");
+	IN("!127.0.0.1 : *", "mx", "192.0.2.1");
 	/* No match after a negative last item: yes. */
-	CU_ASSERT_TRUE(smtp_host_match("!127.0.0.1", "mx", "192.0.2.1"));
-	CU_ASSERT_FALSE(smtp_host_match("!127.0.0.1", "mx", "127.0.0.1"));
+	IN("!127.0.0.1", "mx", "192.0.2.1");
+	OUT("!127.0.0.1", "mx", "127.0.0.1");
+	/* Regular expressions see the name in lower case, as in Exim; a host
+	   list is expanded, so they are written in \N...\N. */
+	IN("\\N^mx\\d+\\.example$\\N", "MX12.Example", NULL);
+	OUT("\\N^mx\\d+\\.example$\\N", "MX1.Example.org", NULL);
+	OUT("^MX", "MX12.Example", NULL);
+	/* Named lists, and the flags about DNS failures (no effect). */
+	CU_ASSERT_EQUAL(in_list("hostlist smart = *.example.net : 10.0.0.0/8",
+				"+include_unknown : +smart", "a.example.net", "192.0.2.1"), 1);
+	CU_ASSERT_EQUAL(in_list("hostlist smart = *.example.net : 10.0.0.0/8",
+				"!+smart : *", "b.example.org", "10.1.2.3"), 0);
+	CU_ASSERT_EQUAL(in_list("hostlist smart = *.example.net : 10.0.0.0/8",
+				"!+smart : *", "b.example.org", "192.0.2.1"), 1);
+}
+
+/* What noq could not match is refused by the compiler, at its column. */
+static void test_host_refused(void)
+{
+	static const struct {
+		const char *list, *want;
+	} cases[] = {
+		{ "@", "test.conf:11:23: error: option 'hosts_require_tls': noq cannot "
+		  "evaluate '@': it names the local host" },
+		{ "a : @[]", "test.conf:11:27: error: option 'hosts_require_tls': noq cannot "
+		  "evaluate '@[]'" },
+		{ "lsearch;/etc/hosts", "test.conf:11:23: error: option 'hosts_require_tls': "
+		  "'lsearch;/etc/hosts' is a lookup" },
+		{ "10.0.0.0/33", "noq cannot evaluate '10.0.0.0/33': not an IP address and "
+		  "prefix length" },
+		{ "${if eq{1}{1}{*}}", "test.conf:11:23: error: option 'hosts_require_tls': "
+		  "noq does not expand host lists" },
+		{ "^a(", "test.conf:11:25: error: invalid regular expression '^a('" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char conf[512];
+		struct tu_run *r;
+
+		snprintf(conf, sizeof(conf), "primary_hostname = h.example\n\nbegin routers\n"
+			 "r:\n  driver = manualroute\n  route_list = * smart.example\n"
+			 "  transport = t\nbegin transports\nt:\n  driver = smtp\n"
+			 "  hosts_require_tls = %s\n", cases[i].list);
+		r = tu_run_text(conf, NULL, TU_SEMA);
+		CU_ASSERT_PTR_NULL(r->model);
+		TU_HAS(r, cases[i].want);
+		tu_free(r);
+	}
 }
 
 static const struct unit_test smtp_tests[] = {
 	{ "host lists", test_host_match },
+	{ "host lists noq cannot match", test_host_refused },
 	{ "xtext", test_xtext },
 	{ "randomized host groups", test_order_hosts },
 };
