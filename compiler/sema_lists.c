@@ -606,7 +606,13 @@ static void type_list(struct sema *s, uint32_t k, const char *key, const char *t
 
 		if (t == NULL || sema_grow(s, &v, &cap, n + 1, sizeof(*v)) < 0)
 			break;
-		ml_classify((enum ml_kind)k, t, &v[n]);
+		if (k == ML_STRINGS) {
+			memset(&v[n], 0, sizeof(v[n]));
+			v[n].kind = MLI_EXACT;
+			v[n].text = t;
+		} else {
+			ml_classify((enum ml_kind)k, t, &v[n]);
+		}
 		if (v[n].kind == MLI_LOOKUP)
 			v[n].aux = lookup_text(s, v[n].text);
 		/* Reported at their columns already, unless in a match_*
@@ -687,7 +693,18 @@ void sema_finish_lists(struct sema *s)
 			if (o->type == MT_LIST && strncmp(o->name, named[k], strlen(named[k])) == 0)
 				want_opt(s, &m->main, o->name, k);
 	}
+	/* Lists of strings, taken as written (Exim does not expand them). */
+	static const char *const rstrings[] = {
+		"local_part_prefix", "local_part_suffix", "owners", "owngroups",
+	};
+
 	for (size_t i = 0; i < m->nrouters; i++) {
+		for (size_t j = 0; j < sizeof(rstrings) / sizeof(rstrings[0]); j++) {
+			const struct mdl_opt *op = mdl_opt_find(&m->routers[i], rstrings[j]);
+
+			if (op != NULL && op->str != NULL)
+				want(s, ML_STRINGS, op->str, NULL);
+		}
 		want_opt(s, &m->routers[i], "domains", ML_DOMAIN);
 		want_opt(s, &m->routers[i], "local_parts", ML_LOCAL_PART);
 		want_opt(s, &m->routers[i], "senders", ML_ADDRESS);
@@ -695,9 +712,15 @@ void sema_finish_lists(struct sema *s)
 			nroute++;
 	}
 	for (size_t i = 0; i < m->ntransports; i++)
-		if (strcmp(m->transports[i].driver, "smtp") == 0)
+		if (strcmp(m->transports[i].driver, "smtp") == 0) {
+			const struct mdl_opt *op = mdl_opt_find(&m->transports[i],
+								"tls_pin_sha256");
+
 			for (size_t j = 0; sema_smtp_hostlists[j] != NULL; j++)
 				want_opt(s, &m->transports[i], sema_smtp_hostlists[j], ML_HOST);
+			if (op != NULL && op->str != NULL)
+				want(s, ML_STRINGS, op->str, NULL);
+		}
 	if (s->oom)
 		return;
 	qsort(s->lreq, s->nlreq, sizeof(*s->lreq), lreq_cmp);

@@ -185,7 +185,8 @@ void ml_classify(enum ml_kind k, char *t, struct ml_item *it)
 		host(t, it);
 		break;
 	case ML_ROUTE:
-		bad(it, "a route list is not a matching list");
+	case ML_STRINGS:
+		bad(it, "not a matching list");
 		break;
 	}
 }
@@ -203,6 +204,8 @@ const char *ml_kind_name(enum ml_kind k)
 		return "host";
 	case ML_ROUTE:
 		return "route";
+	case ML_STRINGS:
+		return "string";
 	}
 	return "?";
 }

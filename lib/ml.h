@@ -23,8 +23,10 @@ enum ml_kind {
 	ML_ADDRESS = 3,
 	ML_HOST = 4,
 	ML_ROUTE = 5,         /* route_list or route_data: one item per rule */
+	ML_STRINGS = 6,       /* a list of strings, each MLI_EXACT (local_part_prefix,
+				 owners, ...): split by noqc, nothing classified */
 };
-#define ML_KIND_LAST ML_ROUTE
+#define ML_KIND_LAST ML_STRINGS
 
 /* Item kinds; the numbering is part of the policy format. */
 enum ml_ikind {

@@ -223,6 +223,7 @@ static const uint32_t list_items[] = {
 	/* A route_list pattern: one domain-list item, or none (route_data). */
 	[ML_ROUTE] = B(0) | B(MLI_ANY) | B(MLI_EXACT) | B(MLI_SUFFIX) | B(MLI_HOSTNAME) |
 		     B(MLI_REGEX) | B(MLI_LOOKUP) | B(MLI_NAMED),
+	[ML_STRINGS] = B(MLI_EXACT),
 };
 /* Items with a text; of those, lookups have an expansion in aux. */
 static const uint32_t with_text = B(MLI_EXACT) | B(MLI_SUFFIX) | B(MLI_REGEX) |

@@ -966,48 +966,15 @@ static bool opt_bool(const struct mdl_obj *o, const char *name)
 
 /** struct tls_auth - what tls_and_auth() allocates for one delivery. */
 struct tls_auth {
-	char **pins;
+	const char **pins;
 	struct smtp_authenticator *auths;
 	struct env *e;
 };
 
 static void tls_auth_free(struct tls_auth *ta)
 {
-	if (ta->pins != NULL)
-		for (char **p = ta->pins; *p; p++)
-			free(*p);
 	free(ta->pins);
 	free(ta->auths);
-}
-
-/* Split a colon list (tls_pin_sha256) into a NULL-terminated array. */
-static char **split_list(const char *s)
-{
-	size_t n = 1;
-
-	for (const char *p = s; *p; p++)
-		n += *p == ':';
-
-	char **v = calloc(n + 1, sizeof(*v));
-	size_t k = 0;
-
-	if (v == NULL)
-		return NULL;
-	while (*s) {
-		size_t len = strcspn(s, ":");
-		const char *b = s, *end = s + len;
-
-		while (b < end && (*b == ' ' || *b == '\t'))
-			b++;
-		while (end > b && (end[-1] == ' ' || end[-1] == '\t'))
-			end--;
-		if (end > b && (v[k++] = strndup(b, (size_t)(end - b))) == NULL)
-			break;
-		s += len;
-		if (*s == ':')
-			s++;
-	}
-	return v;
 }
 
 /* Make authenticator @i's exchange: its secrets are read now. */
@@ -1136,12 +1103,24 @@ static int tls_and_auth(struct env *e, const struct mdl_obj *t, struct smtp_opts
 	so->tls.key = opt_str(t, "tls_privatekey");
 	so->tls.ciphers = opt_str(t, "tls_require_ciphers");
 	if (pins != NULL) {
-		ta->pins = split_list(pins);
+		/* noqc split the list (a list of strings in the policy). */
+		const struct mdl_list *l = mdl_list_find(e->m, ML_STRINGS, pins);
+		size_t k = 0;
+
+		if (l == NULL) {
+			noq_say("the policy lacks the typed list of tls_pin_sha256; recompile it "
+				"with noqc");
+			return -1;
+		}
+		ta->pins = calloc(l->n + 1, sizeof(*ta->pins));
 		if (ta->pins == NULL) {
 			noq_say("out of memory");
 			return -1;
 		}
-		so->tls.pins = (const char *const *)ta->pins;
+		for (size_t i = 0; i < l->n; i++)
+			if (l->v[i].text[0] != '\0')
+				ta->pins[k++] = l->v[i].text;
+		so->tls.pins = ta->pins;
 	}
 
 	ta->auths = calloc(e->m->nauths ? e->m->nauths : 1, sizeof(*ta->auths));

@@ -526,15 +526,12 @@ static enum rdkind text_list(struct rd *d, const char *t, size_t n)
 	return parse_list(d, t, n, 0);
 }
 
-static bool in_id_list(struct st *s, const char *list, unsigned long id, bool users)
+static bool in_id_list(struct st *s, const struct mdl_list *l, unsigned long id, bool users)
 {
-	struct list_iter li;
-	struct sb item = SB_INIT;
 	bool in = false;
 
-	list_init(&li, list, 0);
-	while (!in && list_next(&li, &item) > 0) {
-		const char *it = item.p;
+	for (size_t i = 0; !in && i < l->n; i++) {
+		const char *it = l->v[i].text;
 
 		if (rt_all_digits(it)) {
 			in = strtoul(it, NULL, 10) == id;
@@ -548,7 +545,6 @@ static bool in_id_list(struct st *s, const char *list, unsigned long id, bool us
 			in = gr != NULL && (unsigned long)gr->gr_gid == id;
 		}
 	}
-	sb_free(&item);
 	return in;
 }
 
@@ -611,10 +607,10 @@ static enum rdkind read_forward(struct rd *d, const char *path, char **out, size
 
 	if (!uid_ok)
 		uid_ok = (a->have_pw && st.st_uid == a->uid) ||
-			 (R->owners != NULL && in_id_list(d->s, R->owners, st.st_uid, true));
+			 (R->owners != NULL && in_id_list(d->s, R->owners_l, st.st_uid, true));
 	if (!gid_ok)
 		gid_ok = (a->have_pw && st.st_gid == a->gid) ||
-			 (R->owngroups != NULL && in_id_list(d->s, R->owngroups, st.st_gid, false));
+			 (R->owngroups != NULL && in_id_list(d->s, R->owngroups_l, st.st_gid, false));
 	if (!uid_ok || !gid_ok) {
 		rt_fmt(d->msg, MSG_MAX, "bad %s for %s", uid_ok ? "group" : "owner", path);
 		close(fd);

@@ -826,6 +826,27 @@ static bool looks_up(const char *data)
 	return strncmp(data, "${lookup", 8) == 0;
 }
 
+/*
+ * The policy's list of strings for option @name of @o (set in *@out; NULL
+ * when the option is unset).  Returns -1 when the policy lacks it.
+ */
+static int strings(struct st *s, const struct mdl_obj *o, const char *name,
+		   const struct mdl_list **out)
+{
+	const char *text = ostr(o, name);
+
+	*out = NULL;
+	if (text == NULL)
+		return 0;
+	*out = mdl_list_find(s->m, ML_STRINGS, text);
+	if (*out == NULL) {
+		rt_hard(s, "the policy lacks the typed %s of router %s; recompile it with "
+			"noqc", name, o->name);
+		return -1;
+	}
+	return 0;
+}
+
 static int setup_router(struct st *s, size_t i)
 {
 	struct rtr *R = &s->r[i];
@@ -864,7 +885,11 @@ static int setup_router(struct st *s, size_t i)
 		R->transport = find_transport(s->m, ostr(o, "transport"));
 	if (nz(ostr(o, "redirect_router")) != NULL)
 		R->redirect_router = find_router(s->m, ostr(o, "redirect_router"));
-	if (compile_rlist(s, &R->domains, LK_DOMAIN, "domains") < 0 ||
+	if (strings(s, o, "local_part_prefix", &R->prefix_l) < 0 ||
+	    strings(s, o, "local_part_suffix", &R->suffix_l) < 0 ||
+	    strings(s, o, "owners", &R->owners_l) < 0 ||
+	    strings(s, o, "owngroups", &R->owngroups_l) < 0 ||
+	    compile_rlist(s, &R->domains, LK_DOMAIN, "domains") < 0 ||
 	    compile_rlist(s, &R->local_parts, LK_LOCAL, "local_parts") < 0 ||
 	    compile_rlist(s, &R->senders, LK_ADDRESS, "senders") < 0)
 		return -1;
@@ -1163,18 +1188,17 @@ static size_t suffix_len(const char *lp, size_t len, const char *it, size_t sl)
  * the length of the affix of @lp that the first matching item of @list
  * gives, or 0.
  */
-static size_t check_affix(const char *lp, const char *list, bool suffix)
+static size_t check_affix(const char *lp, const struct mdl_list *l, bool suffix)
 {
-	struct list_iter li;
-	struct sb item = SB_INIT;
 	size_t len = strlen(lp), found = 0;
 
-	list_init(&li, list, 0);
-	while (found == 0 && list_next(&li, &item) > 0)
-		if (item.len > 0)
-			found = suffix ? suffix_len(lp, len, item.p, item.len)
-				       : prefix_len(lp, len, item.p, item.len);
-	sb_free(&item);
+	for (size_t i = 0; found == 0 && i < l->n; i++) {
+		size_t il = strlen(l->v[i].text);
+
+		if (il > 0)
+			found = suffix ? suffix_len(lp, len, l->v[i].text, il)
+				       : prefix_len(lp, len, l->v[i].text, il);
+	}
 	return found;
 }
 
@@ -1519,7 +1543,7 @@ static bool affixes(const struct rtr *R, struct att *a)
 	a->prefix[0] = a->suffix[0] = '\0';
 	a->have_home = a->have_pw = false;
 	if (R->prefix != NULL) {
-		size_t pl = check_affix(a->lp, R->prefix, false);
+		size_t pl = check_affix(a->lp, R->prefix_l, false);
 
 		if (pl > 0) {
 			memcpy(a->prefix, a->lp, pl);
@@ -1530,7 +1554,7 @@ static bool affixes(const struct rtr *R, struct att *a)
 		}
 	}
 	if (R->suffix != NULL) {
-		size_t sl = check_affix(a->lp, R->suffix, true), len = strlen(a->lp);
+		size_t sl = check_affix(a->lp, R->suffix_l, true), len = strlen(a->lp);
 
 		if (sl > 0) {
 			memcpy(a->suffix, a->lp + len - sl, sl + 1);

@@ -75,7 +75,8 @@ struct rtr {
 	bool verify_only, caseful, check_local_user, repeat_use;
 	bool prefix_optional, suffix_optional;
 	const struct mdl_opt *more, *unseen;
-	const char *prefix, *suffix;
+	const char *prefix, *suffix;  /* the options' text, or NULL */
+	const struct mdl_list *prefix_l, *suffix_l, *owners_l, *owngroups_l;
 	struct rlist domains, local_parts, senders;
 	const char *require_files, *condition, *cannot_route_message, *home_dir;
 	const char *address_data;
