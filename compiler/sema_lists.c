@@ -693,9 +693,11 @@ void sema_finish_lists(struct sema *s)
 			if (o->type == MT_LIST && strncmp(o->name, named[k], strlen(named[k])) == 0)
 				want_opt(s, &m->main, o->name, k);
 	}
-	/* Lists of strings, taken as written (Exim does not expand them). */
+	/* Lists of strings, split as written: Exim expands none of them
+	   before it splits (require_files: each item after). */
 	static const char *const rstrings[] = {
 		"local_part_prefix", "local_part_suffix", "owners", "owngroups",
+		"require_files",
 	};
 
 	for (size_t i = 0; i < m->nrouters; i++) {
@@ -710,6 +712,12 @@ void sema_finish_lists(struct sema *s)
 		want_opt(s, &m->routers[i], "senders", ML_ADDRESS);
 		if (i < s->nr && s->r[i].kind == RK_MANUAL)
 			nroute++;
+	}
+	for (size_t i = 0; i < m->nauths; i++) {
+		const struct mdl_opt *op = mdl_opt_find(&m->auths[i], "client_send");
+
+		if (strcmp(m->auths[i].driver, "plaintext") == 0 && op != NULL && op->str != NULL)
+			want(s, ML_STRINGS, op->str, NULL);
 	}
 	for (size_t i = 0; i < m->ntransports; i++)
 		if (strcmp(m->transports[i].driver, "smtp") == 0) {

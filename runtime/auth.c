@@ -29,7 +29,6 @@
 #include "auth_int.h"
 #include "err.h"
 #include "codec.h"
-#include "list.h"
 #include "ossl.h"
 #include "sb.h"
 
@@ -316,13 +315,11 @@ static bool mech_name_ok(const char *s)
 	return true;
 }
 
-int auth_new_plaintext(const char *public_name, const char *client_send, unsigned flags,
-		       struct auth **out, char *err, size_t errlen)
+int auth_new_plaintext(const char *public_name, const char *const *items, size_t n,
+		       unsigned flags, struct auth **out, char *err, size_t errlen)
 {
-	struct sb raw = { .secret = true }, val = { .secret = true };
-	struct list_iter li;
+	struct sb val = { .secret = true };
 	struct auth *a;
-	int r, n = 0;
 
 	*out = NULL;
 	if (!mech_name_ok(public_name)) {
@@ -337,40 +334,31 @@ int auth_new_plaintext(const char *public_name, const char *client_send, unsigne
 	if (auth_mech_parse(public_name, &a->mech) != 0)
 		a->mech = AUTH_PLAIN;
 	snprintf(a->name, sizeof(a->name), "%s", public_name);
-	list_init(&li, client_send, 0);
-	while ((r = list_next(&li, &raw)) == 1) {
+	if (n > AUTH_ITEMS_MAX) {
+		err_set(err, errlen, "client_send has more than %d items", AUTH_ITEMS_MAX);
+		goto fail;
+	}
+	for (size_t i = 0; i < n; i++) {
 		char pre[40];
 
-		n++;
-		if (n > AUTH_ITEMS_MAX) {
-			err_set(err, errlen, "client_send has more than %d items",
-			       AUTH_ITEMS_MAX);
-			goto fail;
-		}
 		sb_clear(&val);
-		if (auth_expand_secret(raw.p, raw.len, true, &val, err, errlen) != 0) {
-			snprintf(pre, sizeof(pre), "client_send item %d: ", n);
+		if (auth_expand_secret(items[i], strlen(items[i]), true, &val, err, errlen) != 0) {
+			snprintf(pre, sizeof(pre), "client_send item %zu: ", i + 1);
 			auth_preferr(err, errlen, pre);
 			goto fail;
 		}
 		if (add_item(a, val.p, val.len, err, errlen) != 0)
 			goto fail;
 	}
-	if (r < 0) {
-		auth_seterr_sb(&raw, err, errlen);
-		goto fail;
-	}
 	if (a->nitems == 0) {
 		err_set(err, errlen, "client_send is empty");
 		goto fail;
 	}
 	a->next = 1;
-	sb_free(&raw);
 	sb_free(&val);
 	*out = a;
 	return 0;
 fail:
-	sb_free(&raw);
 	sb_free(&val);
 	auth_free(a);
 	return -1;

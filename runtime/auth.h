@@ -254,16 +254,16 @@ int auth_new(const struct auth_conf *c, struct auth **out, char *err, size_t err
 /**
  * auth_new_plaintext() - prepare Exim's plaintext driver: @public_name is
  * the mechanism name sent (letters, digits, '-', '_', at most 20), and
- * @client_send the list as written in the policy (see the top of this
- * file), whose items are evaluated here with auth_secret_expand()'s
+ * @items/@n the items of client_send as noqc split them (a list of
+ * strings in the policy), each evaluated here with auth_secret_expand()'s
  * rules.  @flags: AUTH_IGNORE_INVALID_BASE64 (a 334 whose text is not
  * base64 is answered anyway; otherwise the exchange fails, as in Exim).
  * Errors: those of auth_secret_expand() prefixed with "client_send item
  * 2: ", "client_send is empty", "client_send has more than 16 items",
  * "invalid mechanism name 'x y'".
  */
-int auth_new_plaintext(const char *public_name, const char *client_send, unsigned flags,
-		       struct auth **out, char *err, size_t errlen);
+int auth_new_plaintext(const char *public_name, const char *const *items, size_t n,
+		       unsigned flags, struct auth **out, char *err, size_t errlen);
 
 /**
  * auth_command() - the AUTH command, without CR LF: "AUTH NAME" or

@@ -989,10 +989,30 @@ static int make_auth(void *arg, size_t i, const char *host, unsigned port,
 	size_t slen = 0;
 	int r = -1;
 
-	if (strcmp(a->driver, "plaintext") == 0)
-		return auth_new_plaintext(ta->auths[i].mech, opt_str(a, "client_send"),
-					  opt_bool(a, "client_ignore_invalid_base64")
-					  ? AUTH_IGNORE_INVALID_BASE64 : 0, out, err, errlen);
+	if (strcmp(a->driver, "plaintext") == 0) {
+		/* noqc split client_send (a list of strings in the policy). */
+		const char *cs = opt_str(a, "client_send");
+		const struct mdl_list *l = cs != NULL ? mdl_list_find(e->m, ML_STRINGS, cs) : NULL;
+		const char **v;
+
+		if (cs != NULL && l == NULL) {
+			snprintf(err, errlen, "the policy lacks the typed client_send; recompile "
+				 "it with noqc");
+			return -1;
+		}
+		v = calloc(l != NULL && l->n ? l->n : 1, sizeof(*v));
+		if (v == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+		for (size_t k = 0; l != NULL && k < l->n; k++)
+			v[k] = l->v[k].text;
+		r = auth_new_plaintext(ta->auths[i].mech, v, l != NULL ? l->n : 0,
+				       opt_bool(a, "client_ignore_invalid_base64")
+				       ? AUTH_IGNORE_INVALID_BASE64 : 0, out, err, errlen);
+		free(v);
+		return r;
+	}
 	ac.host = host;
 	ac.port = port;
 	if (strcmp(a->driver, "cram_md5") == 0) {

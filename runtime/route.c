@@ -889,6 +889,7 @@ static int setup_router(struct st *s, size_t i)
 	    strings(s, o, "local_part_suffix", &R->suffix_l) < 0 ||
 	    strings(s, o, "owners", &R->owners_l) < 0 ||
 	    strings(s, o, "owngroups", &R->owngroups_l) < 0 ||
+	    strings(s, o, "require_files", &R->require_files_l) < 0 ||
 	    compile_rlist(s, &R->domains, LK_DOMAIN, "domains") < 0 ||
 	    compile_rlist(s, &R->local_parts, LK_LOCAL, "local_parts") < 0 ||
 	    compile_rlist(s, &R->senders, LK_ADDRESS, "senders") < 0)
@@ -1256,21 +1257,16 @@ static bool check_access(const char *path, uid_t uid, gid_t gid, unsigned bits)
 static enum pre require_files(struct st *s, const struct att *a, const struct rtr *R,
 			      char *msg, size_t msglen)
 {
-	struct list_iter li;
-	struct sb item = SB_INIT;
 	bool ugid_set = false;
 	uid_t uid = 0;
 	gid_t gid = 0;
 	enum pre r = PRE_OK;
-	int more;
 
-	list_init(&li, R->require_files, 0);
-	while (r == PRE_OK && (more = list_next(&li, &item)) != 0) {
-		char *x = more > 0 ? rt_expand(s, a, R, "require_files", item.p, msg, msglen)
-				   : NULL;
+	/* Exim splits the list first, then expands each item. */
+	for (size_t i = 0; r == PRE_OK && i < R->require_files_l->n; i++) {
+		char *x = rt_expand(s, a, R, "require_files", R->require_files_l->v[i].text, msg,
+				    msglen);
 
-		if (more < 0)
-			rt_fmt(msg, msglen, "require_files: out of memory");
 		if (x == NULL) {
 			r = PRE_DEFER;
 			break;
@@ -1346,7 +1342,6 @@ static enum pre require_files(struct st *s, const struct att *a, const struct rt
 		}
 		free(x);
 	}
-	sb_free(&item);
 	return r;
 }
 

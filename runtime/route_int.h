@@ -77,6 +77,7 @@ struct rtr {
 	const struct mdl_opt *more, *unseen;
 	const char *prefix, *suffix;  /* the options' text, or NULL */
 	const struct mdl_list *prefix_l, *suffix_l, *owners_l, *owngroups_l;
+	const struct mdl_list *require_files_l;
 	struct rlist domains, local_parts, senders;
 	const char *require_files, *condition, *cannot_route_message, *home_dir;
 	const char *address_data;

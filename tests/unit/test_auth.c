@@ -29,6 +29,8 @@
 #include "auth.h"
 #include "codec.h"
 #include "harness.h"
+#include "list.h"
+#include "sb.h"
 
 /* Assertions made in helpers report the caller's line: CHECK(cond, line). */
 #define CHECK(cond, line) \
@@ -197,11 +199,37 @@ static void command_ir(struct auth *a, const char *name, const void *ir, size_t 
 	command_is(a, want, line);
 }
 
+/* client_send @cs split as noqc splits it (Exim's list rule), into @v. */
+static size_t split(const char *cs, char **v, size_t max)
+{
+	struct list_iter li;
+	struct sb item = SB_INIT;
+	size_t n = 0;
+
+	list_init(&li, cs, 0);
+	while (n < max && list_next(&li, &item) > 0)
+		v[n++] = strdup(item.p);
+	sb_free(&item);
+	return n;
+}
+
+static int new_plaintext(const char *name, const char *cs, unsigned flags, struct auth **a,
+			 char *err, size_t errlen)
+{
+	char *v[40];
+	size_t n = split(cs, v, 40);
+	int rc = auth_new_plaintext(name, (const char *const *)v, n, flags, a, err, errlen);
+
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	return rc;
+}
+
 static struct auth *plaintext(const char *name, const char *cs, unsigned flags, int line)
 {
 	char err[ERRLEN] = "";
 	struct auth *a = NULL;
-	int rc = auth_new_plaintext(name, cs, flags, &a, err, sizeof(err));
+	int rc = new_plaintext(name, cs, flags, &a, err, sizeof(err));
 
 	if (rc != 0)
 		fprintf(stderr, "\n    auth_new_plaintext: %s\n", err);
@@ -214,7 +242,7 @@ static void plaintext_fails(const char *name, const char *cs, const char *want, 
 	char err[ERRLEN] = "";
 	struct auth *a = (struct auth *)1;
 
-	CHECK(auth_new_plaintext(name, cs, 0, &a, err, sizeof(err)) == -1, line);
+	CHECK(new_plaintext(name, cs, 0, &a, err, sizeof(err)) == -1, line);
 	CHECK(a == NULL, line);
 	check_err(err, want, line);
 }
