@@ -699,6 +699,33 @@ want_x srv 1.verbs "EHLO QUIT"
 want_x srv 1.data_sent false
 end
 
+begin "hosts_require_tls = +loopback (a named host list): nothing sent"
+tfault srv server starttls "ehlo-extensions: PIPELINING 8BITMIME AUTH=PLAIN"
+conf reqnamed "127.0.0.1:$port" <<EOF
+  tls_verify_certificates = $ca
+  hosts_require_tls = +loopback
+EOF
+send reqnamed "$tmp/msg" bob@example.net
+stop srv
+want_rc 1
+want_err "$H: the policy requires TLS (hosts_require_tls) and the server does not offer STARTTLS; nothing was sent"
+want_x srv 1.verbs "EHLO QUIT"
+end
+
+begin "hosts_require_tls = ! +loopback : *: not required here, delivered"
+tfault srv server starttls "ehlo-extensions: PIPELINING 8BITMIME AUTH=PLAIN"
+conf reqnot "127.0.0.1:$port" <<EOF
+  tls_verify_certificates = $ca
+  hosts_require_tls = ! +loopback : *
+EOF
+send reqnot "$tmp/msg" bob@example.net
+stop srv
+want_rc 0
+want_err ""
+want_x srv 1.verbs "EHLO MAIL RCPT DATA QUIT"
+want_x srv 1.tls none
+end
+
 begin "hosts_require_tls, STARTTLS refused (454): nothing sent"
 tfault srv server starttls "starttls: 454 4.7.0 TLS not available due to local problem"
 conf reqtls2 "127.0.0.1:$port" <<EOF
