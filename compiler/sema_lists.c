@@ -731,7 +731,8 @@ void sema_finish_lists(struct sema *s)
 		}
 	if (s->oom)
 		return;
-	qsort(s->lreq, s->nlreq, sizeof(*s->lreq), lreq_cmp);
+	if (s->nlreq > 0)
+		qsort(s->lreq, s->nlreq, sizeof(*s->lreq), lreq_cmp);
 
 	struct mdl_list *v = arena_alloc(&s->m->arena,
 					 (s->nlreq + nroute + 1) * sizeof(*v));

@@ -252,7 +252,7 @@ const char *pol_check_list(const struct mdl_list *l, size_t ntransports)
 		if ((it->text != NULL) != ((with_text & B(k)) != 0))
 			return "an item with a text it cannot have, or without one";
 		if (k == MLI_ADDR) {
-			if (!(addr_domain & B(it->dkind)))
+			if (it->dkind > MLI_LAST || !(addr_domain & B(it->dkind)))
 				return "an address item with an unknown domain kind";
 			if ((it->aux != NULL) != ((with_text & B(it->dkind)) != 0))
 				return "an address item's domain without its text";
