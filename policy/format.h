@@ -135,11 +135,11 @@ enum pol_sect {
 /* LISTS: the typed matching and route lists (lib/ml.h), sorted by text
    then kind, unique; variable records, each this header, then @count
    items. */
-#define POL_L_KIND      0    /* u32: enum ml_kind */
-#define POL_L_TEXT      4    /* u32: string, the list as written */
-#define POL_L_COUNT     8    /* u32: items */
-#define POL_L_ZERO      12   /* u32: 0 */
-#define POL_LREC_HDR    16
+#define POL_M_KIND      0    /* u32: enum ml_kind */
+#define POL_M_TEXT      4    /* u32: string, the list as written */
+#define POL_M_COUNT     8    /* u32: items */
+#define POL_M_ZERO      12   /* u32: 0 */
+#define POL_MREC_HDR    16
 #define POL_I_KIND      0    /* u8: enum ml_ikind (ML_ROUTE: the pattern's, or 0) */
 #define POL_I_FLAGS     1    /* u8: MLF_* */
 #define POL_I_DKIND     2    /* u8: MLI_ADDR: the domain item's kind */

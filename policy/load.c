@@ -537,21 +537,21 @@ static int check_lists(struct pol *p, char *err)
 	int e;
 
 	for (uint32_t i = 0; i < x->count; i++) {
-		if (x->len - off < POL_LREC_HDR)
+		if (x->len - off < POL_MREC_HDR)
 			return pol_set_err(err, POL_EFORMAT, "list %u: past the section",
 					   (unsigned)i);
 
 		const unsigned char *r = x->p + off;
-		uint32_t kind = pol_get32(r + POL_L_KIND), n = pol_get32(r + POL_L_COUNT);
-		uint64_t len = POL_LREC_HDR + (uint64_t)n * POL_ITEM_SIZE;
+		uint32_t kind = pol_get32(r + POL_M_KIND), n = pol_get32(r + POL_M_COUNT);
+		uint64_t len = POL_MREC_HDR + (uint64_t)n * POL_ITEM_SIZE;
 		const char *text;
 
 		if (len > x->len - off)
 			return pol_set_err(err, POL_EFORMAT, "list %u: %u items past the section",
 					   (unsigned)i, (unsigned)n);
-		if ((e = get_str(p, pol_get32(r + POL_L_TEXT), false, &text, "list", i, err)))
+		if ((e = get_str(p, pol_get32(r + POL_M_TEXT), false, &text, "list", i, err)))
 			return e;
-		if (kind < ML_DOMAIN || kind > ML_KIND_LAST || pol_get32(r + POL_L_ZERO) != 0)
+		if (kind < ML_DOMAIN || kind > ML_KIND_LAST || pol_get32(r + POL_M_ZERO) != 0)
 			return pol_set_err(err, POL_EFORMAT, "list %u: unknown kind %u",
 					   (unsigned)i, (unsigned)kind);
 		if (prev != NULL && mdl_list_cmp(prev_kind, prev, kind, text) >= 0)
@@ -1598,12 +1598,12 @@ static int decode_lists(const struct pol *p, struct model *m, char *err)
 		struct mdl_list *l = &m->lists[i];
 		const char *bad;
 
-		l->kind = pol_get32(r + POL_L_KIND);
-		l->n = pol_get32(r + POL_L_COUNT);
-		if (dup_str(p, m, pol_get32(r + POL_L_TEXT), &l->text) ||
+		l->kind = pol_get32(r + POL_M_KIND);
+		l->n = pol_get32(r + POL_M_COUNT);
+		if (dup_str(p, m, pol_get32(r + POL_M_TEXT), &l->text) ||
 		    alloc_array(m, (void **)&l->v, l->n, sizeof(*l->v)))
 			return -1;
-		r += POL_LREC_HDR;
+		r += POL_MREC_HDR;
 		for (size_t j = 0; j < l->n; j++, r += POL_ITEM_SIZE) {
 			struct ml_item *it = &l->v[j];
 			uint32_t t = pol_get32(r + POL_I_TEXT), a = pol_get32(r + POL_I_AUX);
@@ -1629,7 +1629,7 @@ static int decode_lists(const struct pol *p, struct model *m, char *err)
 			return -2;
 		}
 		m->nlists++;
-		off += POL_LREC_HDR + (uint64_t)l->n * POL_ITEM_SIZE;
+		off += POL_MREC_HDR + (uint64_t)l->n * POL_ITEM_SIZE;
 	}
 	return 0;
 }

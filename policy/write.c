@@ -550,7 +550,7 @@ int pol_encode(const struct model *m, const char *compiler_version,
 	for (size_t i = 0; i < m->nexprs; i++)
 		exprs += pol_align8(POL_XREC_HDR + (uint64_t)m->exprs[i].len);
 	for (size_t i = 0; i < m->nlists; i++)
-		lists += POL_LREC_HDR + (uint64_t)m->lists[i].n * POL_ITEM_SIZE;
+		lists += POL_MREC_HDR + (uint64_t)m->lists[i].n * POL_ITEM_SIZE;
 
 	size_t count[] = {
 		[POL_SEC_STRINGS] = sp.n, [POL_SEC_OBJECTS] = nobjs,
@@ -677,10 +677,10 @@ int pol_encode(const struct model *m, const char *compiler_version,
 	for (size_t i = 0; i < m->nlists; i++) {
 		const struct mdl_list *l = &m->lists[i];
 
-		pol_put32(p + POL_L_KIND, l->kind);
-		pol_put32(p + POL_L_TEXT, pool_ref(&sp, l->text));
-		pol_put32(p + POL_L_COUNT, (uint32_t)l->n);
-		p += POL_LREC_HDR;
+		pol_put32(p + POL_M_KIND, l->kind);
+		pol_put32(p + POL_M_TEXT, pool_ref(&sp, l->text));
+		pol_put32(p + POL_M_COUNT, (uint32_t)l->n);
+		p += POL_MREC_HDR;
 		for (size_t j = 0; j < l->n; j++, p += POL_ITEM_SIZE) {
 			const struct ml_item *it = &l->v[j];
 

@@ -1206,7 +1206,7 @@ static void test_err_lists(void)
 	uint64_t l = sect_off(b, POL_SEC_LISTS);
 	/* The first record: the host list "*" with one item; the second the
 	   route list, whose rule names transport 0 (num 1). */
-	uint64_t it = l + POL_LREC_HDR, rit = it + POL_ITEM_SIZE + POL_LREC_HDR;
+	uint64_t it = l + POL_MREC_HDR, rit = it + POL_ITEM_SIZE + POL_MREC_HDR;
 
 	EXPECT_LOAD(b, len, 0, NULL);
 	EXPECT_LIST(b, len, it + POL_I_KIND, 1, MLI_LAST + 1, "cannot hold");
@@ -1221,13 +1221,13 @@ static void test_err_lists(void)
 	EXPECT_LIST(b, len, it + POL_I_TEXT, 4, 3, "bad field");
 	EXPECT_LIST(b, len, rit + POL_I_NUM, 4, 2, "number out of range");
 	/* Record layout, checked by pol_load(). */
-	EXPECT_PATCH(b, len, l + POL_L_KIND, ML_KIND_LAST + 1, "unknown kind");
-	EXPECT_PATCH(b, len, l + POL_L_ZERO, 1, "unknown kind");
-	EXPECT_PATCH(b, len, l + POL_L_COUNT, 100, "past the section");
-	EXPECT_PATCH(b, len, l + POL_L_COUNT, 0, "list 1:");
+	EXPECT_PATCH(b, len, l + POL_M_KIND, ML_KIND_LAST + 1, "unknown kind");
+	EXPECT_PATCH(b, len, l + POL_M_ZERO, 1, "unknown kind");
+	EXPECT_PATCH(b, len, l + POL_M_COUNT, 100, "past the section");
+	EXPECT_PATCH(b, len, l + POL_M_COUNT, 0, "list 1:");
 	/* The fourth record, the address list "x", made a host list like the
 	   fifth. */
-	EXPECT_PATCH(b, len, l + 3 * POL_LREC_HDR + 6 * POL_ITEM_SIZE + POL_L_KIND, ML_HOST,
+	EXPECT_PATCH(b, len, l + 3 * POL_MREC_HDR + 6 * POL_ITEM_SIZE + POL_M_KIND, ML_HOST,
 		     "not sorted or not unique");
 	free(b);
 
