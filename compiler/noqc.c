@@ -88,7 +88,7 @@ static int expand_one(const char *s, const struct xp_env *env)
 	int rc = 1;
 
 	/* Any place: like exim -be, every variable exists (most are empty). */
-	struct xp_hooks h = { NULL, read_whole, NULL };
+	struct xp_hooks h = { NULL, read_whole, NULL, NULL };
 
 	if (xp_compile(s, 0, &h, &x, &e) == 0) {
 		if (xp_eval(x, env, &out, &e) == 0 && sb_str(&out) != NULL) {

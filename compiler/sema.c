@@ -313,80 +313,96 @@ struct xp_where {
 };
 
 /*
- * A ${lookup} file, read at compile time: its text goes into the policy,
- * and its digest among the sources, so noq warns when it changes.
+ * A ${lookup} file, read at compile time: its table goes into the policy
+ * (the model's, which every expansion looking the file up as the same
+ * type shares), and its digest among the sources, so noq warns when it
+ * changes.  A file looked up as two types is read once: the second table
+ * is made from the text kept among the sources.
  */
 static char *read_lookup(void *arg, const char *path, size_t *len, char *msg, size_t msglen)
 {
 	struct sema *s = ((const struct xp_where *)arg)->s;
 	struct sb b = SB_INIT;
+	uint32_t f, *v;
 
+	for (size_t i = 0; i < s->nlkfiles; i++) {
+		const struct src_file *sf = &s->sm->files[s->lkfiles[i]];
+		char *text;
+
+		if (strcmp(sf->path, path) != 0)
+			continue;
+		if ((text = malloc(sf->len + 1)) == NULL) {
+			snprintf(msg, msglen, "out of memory");
+			return NULL;
+		}
+		memcpy(text, sf->text, sf->len + 1);
+		*len = sf->len;
+		return text;
+	}
 	if (sb_read_file(&b, path) != 0) {
 		snprintf(msg, msglen, "failed to open %s for linear search: %s", path,
 			 strerror(errno));
 		sb_free(&b);
 		return NULL;
 	}
-	if (srcmgr_add(s->sm, path, b.p ? b.p : "", b.len, LOC_NONE_FILE, NULL) ==
-	    LOC_NONE_FILE) {
+	f = srcmgr_add(s->sm, path, b.p ? b.p : "", b.len, LOC_NONE_FILE, NULL);
+	v = f == LOC_NONE_FILE ? NULL : realloc(s->lkfiles, (s->nlkfiles + 1) * sizeof(*v));
+	if (v == NULL) {
 		sb_free(&b);
 		snprintf(msg, msglen, "out of memory");
 		return NULL;
 	}
+	s->lkfiles = v;
+	s->lkfiles[s->nlkfiles++] = f;
 	*len = b.len;
 	return sb_take(&b);
 }
 
-void sema_add_expr(struct sema *s, unsigned place, const char *text, const struct xp *x)
+void sema_add_expr(struct sema *s, unsigned place, const char *text, struct xp *x)
 {
-	struct sb code = SB_INIT;
-
-	if (!xp_expands(text))
+	if (!xp_expands(text)) {
+		xp_free(x);
 		return;         /* noq uses such text as it is */
+	}
 	if (s->nxv == s->capxv) {
 		size_t c = s->capxv ? s->capxv * 2 : 32;
 		struct mdl_expr *v = realloc(s->xv, c * sizeof(*v));
 
 		if (v == NULL) {
+			xp_free(x);
 			sema_oom(s);
 			return;
 		}
 		s->xv = v;
 		s->capxv = c;
 	}
-	if (xp_encode(x, &code) != 0) {
-		sb_free(&code);
-		sema_oom(s);
-		return;
-	}
 
 	struct mdl_expr *e = &s->xv[s->nxv];
 
+	/* Encoded by sema_finish_exprs(), once the tables are settled. */
 	e->place = place;
 	e->text = sema_mstrdup(s, text);
-	e->len = code.len;
-	e->x = NULL;
-	e->code = arena_alloc(&s->m->arena, code.len ? code.len : 1);
-	if (e->text == NULL || e->code == NULL) {
-		sb_free(&code);
+	e->code = NULL;
+	e->len = 0;
+	e->tables = &s->m->lookups;
+	e->x = x;
+	if (e->text == NULL) {
+		xp_free(x);
 		sema_oom(s);
 		return;
 	}
-	memcpy((unsigned char *)(uintptr_t)e->code, code.p, code.len);
-	sb_free(&code);
 	s->nxv++;
 }
 
 int sema_keep_expr(struct sema *s, unsigned place, const char *text, struct xp_err *e)
 {
 	struct xp_where w = { s, NULL, 0, NULL };
-	struct xp_hooks h = { NULL, read_lookup, &w };
+	struct xp_hooks h = { NULL, read_lookup, &w, &s->m->lookups };
 	struct xp *x;
 
 	if (xp_compile(text, place, &h, &x, e) != 0)
 		return -1;
 	sema_add_expr(s, place, text, x);
-	xp_free(x);
 	return 0;
 }
 
@@ -397,11 +413,49 @@ static int expr_order(const void *a, const void *b)
 	return mdl_expr_cmp(x->place, x->text, y->place, y->text);
 }
 
+/*
+ * The kept expansions into the model: the lookup tables settled (those in
+ * use, ordered by file, so that the bytes do not depend on the order
+ * expansions were compiled in), each expansion encoded, then sorted and
+ * unique.
+ */
 void sema_finish_exprs(struct sema *s)
 {
+	struct xp **xs = malloc((s->nxv ? s->nxv : 1) * sizeof(*xs));
 	size_t n = 0;
 
-	if (s->nxv == 0)
+	if (xs == NULL) {
+		sema_oom(s);
+		return;
+	}
+	for (size_t i = 0; i < s->nxv; i++)
+		xs[i] = s->xv[i].x;
+	if (xp_tables_order(&s->m->lookups, xs, s->nxv) != 0) {
+		free(xs);
+		sema_oom(s);
+		return;
+	}
+	free(xs);
+	for (size_t i = 0; i < s->nxv; i++) {
+		struct mdl_expr *e = &s->xv[i];
+		struct sb code = SB_INIT;
+		unsigned char *c = NULL;
+
+		if (xp_encode(e->x, &code) == 0)
+			c = arena_alloc(&s->m->arena, code.len ? code.len : 1);
+		xp_free(e->x);
+		e->x = NULL;
+		if (c == NULL) {
+			sb_free(&code);
+			sema_oom(s);
+			continue;
+		}
+		memcpy(c, code.p, code.len);
+		e->code = c;
+		e->len = code.len;
+		sb_free(&code);
+	}
+	if (s->nxv == 0 || s->oom)
 		return;
 	qsort(s->xv, s->nxv, sizeof(*s->xv), expr_order);
 	s->m->exprs = arena_alloc(&s->m->arena, s->nxv * sizeof(*s->m->exprs));
@@ -414,7 +468,6 @@ void sema_finish_exprs(struct sema *s)
 			s->m->exprs[n++] = s->xv[i];
 	s->m->nexprs = n;
 }
-
 
 /*
  * A match_* condition's list, checked as a list option is (unknown named
@@ -456,7 +509,7 @@ bool sema_check_send_time(struct sema *s, const struct ast_option *o, const char
 			  const char *text, size_t base, bool transport)
 {
 	struct xp_where w = { s, o, base, what };
-	struct xp_hooks h = { check_list, read_lookup, &w };
+	struct xp_hooks h = { check_list, read_lookup, &w, &s->m->lookups };
 	struct xp_err e;
 	struct xp *x;
 	unsigned place = transport ? XP_TRANSPORT : XP_ROUTER;
@@ -465,7 +518,6 @@ bool sema_check_send_time(struct sema *s, const struct ast_option *o, const char
 		return false;
 	if (xp_compile(text, place, &h, &x, &e) == 0) {
 		sema_add_expr(s, place, text, x);
-		xp_free(x);
 		return false;
 	}
 	if (e.msg[0] == '\0')
@@ -538,8 +590,11 @@ static size_t lower_section(struct sema *s, enum sec_kind k, enum mdl_kind mk,
 
 static void sema_free(struct sema *s)
 {
+	for (size_t i = 0; i < s->nxv; i++)
+		xp_free(s->xv[i].x);
 	free(s->xv);
 	free(s->lreq);
+	free(s->lkfiles);
 	free(s->main.v);
 	for (size_t i = 0; i < s->nlists; i++)
 		sema_mlist_free(&s->lists[i].m);

@@ -231,7 +231,10 @@ struct sema {
 	struct mdl_expr *xv;            /* compiled expansions, for the model */
 	size_t nxv, capxv;
 
-	struct lreq *lreq;              /* match_* lists to type, for the model */
+	uint32_t *lkfiles;              /* the sources read as lookup files */
+	size_t nlkfiles;
+
+	struct lreq *lreq;              /* lists to type, for the model */
 	size_t nlreq, caplreq;
 };
 
@@ -242,9 +245,10 @@ struct lreq {
 	const char *fixed;              /* a host list: what @text expands to, or NULL */
 };
 
-/* sema.c: keep @x, compiled from @text for @place, for the policy. */
+/* sema.c: keep @x, compiled from @text for @place with the model's lookup
+   tables, for the policy; @x is taken (freed now when it is not kept). */
 struct xp;
-void sema_add_expr(struct sema *s, unsigned place, const char *text, const struct xp *x);
+void sema_add_expr(struct sema *s, unsigned place, const char *text, struct xp *x);
 /* sema.c: compile @text for @place and keep it; 0, or -1 with @e set. */
 struct xp_err;
 int sema_keep_expr(struct sema *s, unsigned place, const char *text, struct xp_err *e);

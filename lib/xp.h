@@ -21,7 +21,8 @@
  *     match match_address match_domain match_local_part inlist inlisti
  *     and or;
  *   ${lookup{K}lsearch|wildlsearch|nwildlsearch|iplsearch{FILE}{yes}{no}}
- *     with the file read at compile time;
+ *     with the file read at compile time into a table that every
+ *     expansion looking it up shares (struct xp_tables);
  *   ${sg{}{}{}} ${extract{}{}...} ${substr{}{}{}} ${length{}{}}
  *   ${readfile{}{}};
  *   ${lc: uc: domain: local_part: address: quote: quote_local_part:
@@ -113,6 +114,68 @@ struct xp_err {
 	char msg[256];
 };
 
+/** struct xp - a compiled expansion string (opaque). */
+struct xp;
+
+/* The lookup types noq runs: single-key searches of a file. */
+enum xp_lookup {
+	XK_LSEARCH = 1,
+	XK_WILDLSEARCH,
+	XK_NWILDLSEARCH,
+	XK_IPLSEARCH,
+};
+
+/** xp_lookup_name() - Exim's name of lookup type @k ("lsearch"); NULL if none. */
+const char *xp_lookup_name(unsigned k);
+
+/**
+ * struct xp_table - one lookup file as noq searches it: the file @path
+ * read as lookup type @type (enum xp_lookup), its entries in the @len
+ * octets at @data (never NULL), laid out as lib/ lays them out
+ * (xp_table_check() says whether they are).
+ * @own: @path and @data are malloc'd, and freed by xp_tables_free().
+ */
+struct xp_table {
+	unsigned type;
+	bool own;
+	const char *path;
+	const char *data;
+	size_t len;
+};
+
+/**
+ * struct xp_tables - the lookup tables of a set of expansions.  A compiled
+ * ${lookup} refers to its table by index, so that a file which many
+ * expansions look up is read, stored and checked once.  The caller owns
+ * it: zeroed to start, freed with xp_tables_free(); it must outlive every
+ * expansion compiled or decoded with it.  xp_compile() appends to it;
+ * indexes change only through xp_tables_order().
+ */
+struct xp_tables {
+	struct xp_table *v;
+	size_t n, cap;
+};
+
+/** xp_tables_free() - free @t's array and the tables it owns; @t is zeroed. */
+void xp_tables_free(struct xp_tables *t);
+
+/**
+ * xp_table_check() - whether the @len octets at @data are a table of
+ * lookup type @type that the evaluator can search without reading past
+ * them.  NULL, or what is wrong with it.
+ */
+const char *xp_table_check(unsigned type, const void *data, size_t len);
+
+/**
+ * xp_tables_order() - settle @t once the @nx expansions at @xs, all
+ * compiled with it, are the ones kept: drop the tables none of them looks
+ * up, order the others by path (bytes, as strcmp()) then type, and
+ * renumber the expansions' lookups to match, so that neither depends on
+ * the order the expansions were compiled in.  Returns 0, or -1 when out
+ * of memory (nothing changed).
+ */
+int xp_tables_order(struct xp_tables *t, struct xp *const *xs, size_t nx);
+
 /**
  * struct xp_hooks - what the compiler asks of its caller.
  * @check_list: validate the list @list (kind @k, not expanded, as Exim
@@ -122,7 +185,12 @@ struct xp_err {
  *              every list is accepted.
  * @read_file:  read a lookup's file; return its malloc'd contents and
  *              length, or NULL with @msg.  NULL: lookups are refused.
+ *              Not called for a file that @tables holds already as a
+ *              table of the same type.
  * @arg:        passed to both.
+ * @tables:     where lookups' tables are found and added (the caller
+ *              keeps it while it keeps the expansion).  NULL: the
+ *              expansion keeps its own.
  */
 struct xp_hooks {
 	int (*check_list)(void *arg, enum xp_list k, const char *list, size_t pos,
@@ -130,10 +198,8 @@ struct xp_hooks {
 	char *(*read_file)(void *arg, const char *path, size_t *len, char *msg,
 			   size_t msglen);
 	void *arg;
+	struct xp_tables *tables;
 };
-
-/** struct xp - a compiled expansion string (opaque). */
-struct xp;
 
 /**
  * xp_compile() - compile @s for @place (enum xp_place bits: the variables
@@ -145,19 +211,26 @@ int xp_compile(const char *s, unsigned place, const struct xp_hooks *hooks,
 
 /**
  * xp_encode() - append the compiled form of @x to @out, as the policy
- * stores it.  Returns 0, or -1 when @out refused it.
+ * stores it: its lookups as indexes into its tables (xp_lookup_tables()),
+ * which are stored apart.  Returns 0, or -1 when @out refused it.
  */
 int xp_encode(const struct xp *x, struct sb *out);
 
 /**
  * xp_decode() - the expansion encoded in the @len octets at @data (by
- * xp_encode()), with @src as its text for messages; every index, offset
- * and kind is checked (each node reached once, nesting bounded), so bytes
- * from a damaged file are refused, never run.  Returns 0 and *@out, or -1
- * with @err.
+ * xp_encode()), with @src as its text for messages and @tables as the
+ * tables its lookups index (NULL: none), each of which the caller has
+ * checked with xp_table_check(); @tables must outlive the expansion.
+ * Every index, offset and kind is checked (each node reached once,
+ * nesting bounded, each lookup's table in @tables and of its type), so
+ * bytes from a damaged file are refused, never run.  Returns 0 and *@out,
+ * or -1 with @err.
  */
-int xp_decode(const void *data, size_t len, const char *src, struct xp **out, char *err,
-	      size_t errlen);
+int xp_decode(const void *data, size_t len, const char *src, const struct xp_tables *tables,
+	      struct xp **out, char *err, size_t errlen);
+
+/** xp_lookup_tables() - the tables @x's lookups index (never NULL). */
+const struct xp_tables *xp_lookup_tables(const struct xp *x);
 
 /**
  * xp_list_lookup() - for a matching-list item "TYPE;FILE" (TYPE lsearch,

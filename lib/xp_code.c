@@ -5,7 +5,9 @@
  *
  * Layout, little-endian: u32 nodes, u32 pool octets, u32 root, u32 0;
  * then each node as u8 kind, u8 op, u16 flags, u32 a, b, c, d, next,
- * pos, len (32 octets); then the pool.
+ * pos, len (32 octets); then the pool.  A lookup's table is not in it:
+ * the node holds the table's index among the caller's (struct
+ * xp_tables), which the caller checks once each (xp_table_check()).
  */
 #include "config.h"
 
@@ -88,47 +90,6 @@ static bool pool_cstr(const struct xp *x, uint32_t off, uint32_t len)
 	return pool_range(x, off, len) && len < x->npool - off && x->pool[off + len] == '\0';
 }
 
-/*
- * A lookup's table (xp_int.h): pairs of strings; for lsearch the index
- * after them, one offset per entry, each a key's start.
- */
-static int check_table(const struct xp *x, const struct xp_node *n)
-{
-	const char *t = x->pool + n->b;
-	uint32_t len = n->c, nul = 0;
-
-	if (n->op == XK_LSEARCH) {
-		/* Searched through the index only: each offset must start a
-		   string of the entries, which end in a NUL.  (Which strings
-		   are keys, and their order, are under the checksum.) */
-		uint32_t ni;
-
-		if (len < 4)
-			return -1;
-		ni = xp_get32(t + len - 4);
-		if (ni > (len - 4) / 4)
-			return -1;
-		len -= 4 + 4 * ni;
-		if (len > 0 && t[len - 1] != '\0')
-			return -1;
-		for (uint32_t k = 0; k < ni; k++) {
-			uint32_t o = xp_get32(t + len + 4 * k);
-
-			/* A key and its data: two strings from @o. */
-			if (o >= len || (o > 0 && t[o - 1] != '\0') ||
-			    memchr(t + o, '\0', len - o) == t + len - 1)
-				return -1;
-		}
-		return 0;
-	}
-	/* Scanned in order: pairs of strings. */
-	if (len > 0 && t[len - 1] != '\0')
-		return -1;
-	for (uint32_t i = 0; i < len; i++)
-		nul += t[i] == '\0';
-	return nul % 2 == 0 ? 0 : -1;
-}
-
 static int walk(struct chk *c, uint32_t h, int depth);
 
 /* Node @i is of kind @k, reached once. */
@@ -189,12 +150,12 @@ static int check_node(struct chk *c, uint32_t i, int depth)
 			return -1;
 		return child(c, n->d, XN_YESNO, depth);
 	case XN_LOOKUP:
-		if (n->op < XK_LSEARCH || n->op > XK_IPLSEARCH)
+		if (xp_lookup_name(n->op) == NULL)
 			return bad(c, i, "unknown lookup type");
-		if (!pool_range(x, n->b, n->c))
-			return bad(c, i, "lookup table outside the pool");
-		if (check_table(x, n) != 0)
-			return bad(c, i, "bad lookup table");
+		if (n->b >= x->tab->n)
+			return bad(c, i, "lookup table index out of range");
+		if (x->tab->v[n->b].type != n->op)
+			return bad(c, i, "lookup table of another type");
 		if (walk(c, n->a, depth) != 0)
 			return -1;
 		return child(c, n->d, XN_YESNO, depth);
@@ -254,8 +215,8 @@ static int walk(struct chk *c, uint32_t h, int depth)
 	return 0;
 }
 
-int xp_decode(const void *data, size_t len, const char *src, struct xp **out, char *err,
-	      size_t errlen)
+int xp_decode(const void *data, size_t len, const char *src, const struct xp_tables *tables,
+	      struct xp **out, char *err, size_t errlen)
 {
 	const unsigned char *p = data;
 	struct xp *x;
@@ -278,6 +239,7 @@ int xp_decode(const void *data, size_t len, const char *src, struct xp **out, ch
 	x->nn = x->capn = nn;
 	x->npool = x->cappool = np;
 	x->root = get32(p + 8);
+	x->tab = tables != NULL ? tables : &x->own;
 	x->n = calloc(nn ? nn : 1, sizeof(*x->n));
 	x->pool = malloc(np + 1);
 	x->src = strdup(src);

@@ -1285,9 +1285,10 @@ static int key_match(struct ev *v, int type, const char *k, const char *key, boo
 static int eval_lookup(struct ev *v, uint32_t n, struct sb *o)
 {
 	const struct xp_node *nd = &v->x->n[n];
+	const struct xp_table *tb = &v->x->tab->v[nd->b];
 	struct sb key;
 	struct frame f;
-	const char *p = v->x->pool + nd->b, *end = p + nd->c;
+	const char *p = tb->data, *end = p + tb->len;
 	const char *found = NULL;
 	int rc = -1;
 
@@ -1307,7 +1308,7 @@ static int eval_lookup(struct ev *v, uint32_t n, struct sb *o)
 		/* The first entry of the key in file order: binary search in
 		   the index (sorted by key without case, then offset). */
 		uint32_t ni = xp_get32(end - 4), lo = 0, hi = ni;
-		const char *ix = end - 4 - 4 * (size_t)ni, *t = v->x->pool + nd->b;
+		const char *ix = end - 4 - 4 * (size_t)ni, *t = tb->data;
 
 		while (lo < hi) {
 			uint32_t mid = lo + (hi - lo) / 2;

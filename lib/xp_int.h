@@ -36,7 +36,7 @@ enum xp_kind {
 	XN_SG,          /* a: subject, b: regex, c: replacement (compiled again) */
 	XN_EXTRACT,     /* op: XE_*; a, b, c: arguments; d: XN_YESNO */
 	XN_READFILE,    /* a: file name; b: eol (XF_B when given) */
-	XN_LOOKUP,      /* op: XL_*; a: key; b, c: the table in the pool; d: XN_YESNO */
+	XN_LOOKUP,      /* op: XK_*; a: key; b: the table's index in the tables; d: XN_YESNO */
 	XN_COND,        /* op: XC_*; flags XF_NEG; a, b: arguments; c, d: see below */
 };
 
@@ -58,9 +58,6 @@ enum xp_opcode {
    argument's value (XE_DYNAMIC: b, c the next two groups, XF_B/XF_C when
    present; the yes/no node holds the third and fourth). */
 enum { XE_KEYED = 1, XE_NUMBERED, XE_DYNAMIC };
-
-/* Lookup types. */
-enum { XK_LSEARCH = 1, XK_WILDLSEARCH, XK_NWILDLSEARCH, XK_IPLSEARCH };
 
 /*
  * Conditions.  Two-argument ones have them in a and b.
@@ -97,14 +94,16 @@ struct xp {
 	uint32_t root;
 	char *src;
 	struct re **re;         /* per node, compiled when first used */
+	const struct xp_tables *tab;    /* what XN_LOOKUP's b indexes */
+	struct xp_tables own;   /* @tab when the compiler's caller gave none */
 };
 
 /*
- * A lookup's table in the pool: entries "key\0data\0" in file order.  For
- * XK_LSEARCH they are followed by an index, for a binary search: u32
- * offsets of the keys (from the table's start), sorted by key without
- * case then by offset, and their number as the last u32 (all
- * little-endian); the node's c covers all of it.
+ * A lookup's table (struct xp_table): entries "key\0data\0" in file
+ * order.  For XK_LSEARCH they are followed by an index, for a binary
+ * search: u32 offsets of the keys (from the table's start), sorted by key
+ * without case then by offset, and their number as the last u32 (all
+ * little-endian); the table's length covers all of it.
  */
 static inline uint32_t xp_get32(const char *p)
 {
@@ -113,6 +112,14 @@ static inline uint32_t xp_get32(const char *p)
 	return (uint32_t)u[0] | (uint32_t)u[1] << 8 | (uint32_t)u[2] << 16 |
 	       (uint32_t)u[3] << 24;
 }
+
+/*
+ * xp_tables_find() - the index in @t of file @path as lookup @type, or -1.
+ * xp_tables_add() - append that table, taking @path and @data (malloc'd);
+ * its index, or -1 when out of memory (nothing taken).
+ */
+long xp_tables_find(const struct xp_tables *t, unsigned type, const char *path);
+long xp_tables_add(struct xp_tables *t, unsigned type, char *path, char *data, size_t len);
 
 /* Shared helpers of the two halves. */
 /*

@@ -1510,38 +1510,49 @@ static int item_lookup(struct pst *p, size_t at, uint32_t *out)
 			       place_words(p->place));
 	}
 
-	char *data = p->h->read_file(p->h->arg, pathz, &dlen, msg, sizeof(msg));
+	/* The file's table: one the tables hold already, or read now and
+	   added to them. */
+	struct xp_tables *tabs = p->h->tables != NULL ? p->h->tables : &p->x->own;
+	long ti = xp_tables_find(tabs, (unsigned)k, pathz);
 
-	free(pathz);
-	if (data == NULL)
-		return fail_at(p, fat, ffin - fat, "%s", msg);
+	if (ti < 0) {
+		char *data = p->h->read_file(p->h->arg, pathz, &dlen, msg, sizeof(msg));
+		struct sb ent = SB_INIT;
 
-	struct sb ent = SB_INIT;
-	uint32_t off;
-
-	if (lsearch_entries(data, dlen, k == XK_WILDLSEARCH, &ent, msg, sizeof(msg)) != 0) {
+		if (data == NULL) {
+			free(pathz);
+			return fail_at(p, fat, ffin - fat, "%s", msg);
+		}
+		if (lsearch_entries(data, dlen, k == XK_WILDLSEARCH, &ent, msg,
+				    sizeof(msg)) != 0) {
+			free(data);
+			free(pathz);
+			sb_free(&ent);
+			return fail_at(p, fat, ffin - fat, "%s", msg);
+		}
 		free(data);
-		sb_free(&ent);
-		return fail_at(p, fat, ffin - fat, "%s", msg);
+		if (k == XK_LSEARCH && lsearch_index(&ent) != 0) {
+			free(pathz);
+			sb_free(&ent);
+			return oom(p);
+		}
+		dlen = ent.len;
+		data = sb_take(&ent);
+		if (data == NULL ||
+		    (ti = xp_tables_add(tabs, (unsigned)k, pathz, data, dlen)) < 0) {
+			free(data);
+			free(pathz);
+			return oom(p);
+		}
+	} else {
+		free(pathz);
 	}
-	free(data);
-	if (k == XK_LSEARCH && lsearch_index(&ent) != 0) {
-		sb_free(&ent);
-		return oom(p);
-	}
-	if (pool_put(p, ent.p ? ent.p : "", ent.len, &off) != 0) {
-		sb_free(&ent);
-		return -1;
-	}
-	dlen = ent.len;
-	sb_free(&ent);
 
 	struct xp_node *nd = &p->x->n[n];
 
 	nd->op = (uint8_t)k;
 	nd->a = key;
-	nd->b = off;
-	nd->c = (uint32_t)dlen;
+	nd->b = (uint32_t)ti;
 	nd->d = yn;
 	*out = n;
 	return 0;
@@ -1858,6 +1869,7 @@ void xp_free(struct xp *x)
 			re_free(x->re[i]);
 		free(x->re);
 	}
+	xp_tables_free(&x->own);
 	free(x->n);
 	free(x->pool);
 	free(x->src);
@@ -1876,6 +1888,7 @@ int xp_compile(const char *s, unsigned place, const struct xp_hooks *hooks,
 		xp_free(x);
 		return oom(&p);
 	}
+	x->tab = hooks != NULL && hooks->tables != NULL ? hooks->tables : &x->own;
 	if (parse_string(&p, false, &x->root) != 0) {
 		xp_free(x);
 		return -1;

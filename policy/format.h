@@ -63,8 +63,9 @@ enum pol_sect {
 	POL_SEC_SOURCES = 7,
 	POL_SEC_ATABLES = 8,
 	POL_SEC_EXPRS = 9,
-	POL_SEC_LISTS = 10,
-	POL_SEC_ADATA = 11,
+	POL_SEC_LOOKUPS = 10,
+	POL_SEC_LISTS = 11,
+	POL_SEC_ADATA = 12,
 };
 #define POL_SEC_LAST    POL_SEC_ADATA
 
@@ -148,6 +149,16 @@ enum pol_sect {
 #define POL_I_AUX       8    /* u32: string or POL_NOSTR */
 #define POL_I_NUM       12   /* u32 */
 #define POL_ITEM_SIZE   16
+/* LOOKUPS: the tables of the files the expansions look up, one per file
+   and lookup type, which the code of every expansion that looks the file
+   up indexes; sorted by path then type, unique.  Variable records, each
+   this header, then @len octets of table (lib/xp_int.h, checked by
+   xp_table_check()), then zeros to the next multiple of 8. */
+#define POL_L_TYPE      0    /* u32: enum xp_lookup */
+#define POL_L_PATH      4    /* u32: string, the file's absolute path */
+#define POL_L_LEN       8    /* u32: octets of table */
+#define POL_L_ZERO      12   /* u32: 0 */
+#define POL_LREC_HDR    16
 
 /* ADATA: each table is nslots slots, then its records.  A slot is a u32
    hash and a u32 record position from the start of the table (0: empty). */
@@ -280,6 +291,12 @@ const char *pol_check_targets(const struct mdl_target *t, size_t n);
  * NULL when it is, or why not.
  */
 const char *pol_check_list(const struct mdl_list *l, size_t ntransports);
+
+/**
+ * pol_lookup_cmp() - the order of LOOKUPS: path (bytes, as strcmp()), then
+ * type.
+ */
+int pol_lookup_cmp(uint32_t ta, const char *pa, uint32_t tb, const char *pb);
 
 /** pol_set_err() - printf into @err (POL_ERRLEN bytes) when not NULL; returns @code. */
 int pol_set_err(char *err, int code, const char *fmt, ...)

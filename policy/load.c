@@ -50,6 +50,7 @@ struct pol_atab {
  *             alias data is not in memory.
  * @adata_off: file offset of ADATA.
  * @end:       where the last section ends.
+ * @lookups:   the tables of LOOKUPS, checked, pointing into @buf.
  */
 struct pol {
 	const unsigned char *buf;
@@ -64,6 +65,7 @@ struct pol {
 	uint32_t nrouters, ntransports, nauths;
 	struct pol_atab *tabs;
 	uint32_t ntabs;
+	struct xp_tables lookups;
 };
 
 static const char *const sect_names[] = {
@@ -71,8 +73,8 @@ static const char *const sect_names[] = {
 	[POL_SEC_OPTIONS] = "options", [POL_SEC_ROUTE] = "route",
 	[POL_SEC_HOSTS] = "hosts", [POL_SEC_REWRITES] = "rewrites",
 	[POL_SEC_SOURCES] = "sources", [POL_SEC_ATABLES] = "alias tables",
-	[POL_SEC_EXPRS] = "expansions", [POL_SEC_LISTS] = "lists",
-	[POL_SEC_ADATA] = "alias data",
+	[POL_SEC_EXPRS] = "expansions", [POL_SEC_LOOKUPS] = "lookup tables",
+	[POL_SEC_LISTS] = "lists", [POL_SEC_ADATA] = "alias data",
 };
 
 static const uint32_t sect_recsize[] = {
@@ -80,7 +82,8 @@ static const uint32_t sect_recsize[] = {
 	[POL_SEC_OPTIONS] = POL_OPT_SIZE, [POL_SEC_ROUTE] = POL_ROUTE_SIZE,
 	[POL_SEC_HOSTS] = POL_HOST_SIZE, [POL_SEC_REWRITES] = POL_RW_SIZE,
 	[POL_SEC_SOURCES] = POL_SRC_SIZE, [POL_SEC_ATABLES] = POL_ATAB_SIZE,
-	[POL_SEC_EXPRS] = 0, [POL_SEC_LISTS] = 0, [POL_SEC_ADATA] = 0,
+	[POL_SEC_EXPRS] = 0, [POL_SEC_LOOKUPS] = 0, [POL_SEC_LISTS] = 0,
+	[POL_SEC_ADATA] = 0,
 };
 
 /* ---- shared helpers (format.h) ------------------------------------------ */
@@ -282,6 +285,15 @@ const char *pol_check_targets(const struct mdl_target *t, size_t n)
 			return ":fail: or :defer: is not the only target";
 	}
 	return NULL;
+}
+
+int pol_lookup_cmp(uint32_t ta, const char *pa, uint32_t tb, const char *pb)
+{
+	int c = strcmp(pa, pb);
+
+	if (c != 0)
+		return c;
+	return ta < tb ? -1 : ta > tb;
 }
 
 /* ---- validation of the small sections ----------------------------------- */
@@ -567,6 +579,64 @@ static int check_lists(struct pol *p, char *err)
 	return 0;
 }
 
+/*
+ * LOOKUPS: each record inside the section, its path an absolute path in
+ * STRINGS, its type known, sorted by path then type and unique, zero
+ * padding; and each table one the evaluator can search (xp_table_check()),
+ * checked here once for all the expansions that look it up.  Kept in
+ * p->lookups, for decoding the expansions.
+ */
+static int check_lookups(struct pol *p, char *err)
+{
+	const struct pol_view *x = &p->s[POL_SEC_LOOKUPS];
+	struct xp_tables *lk = &p->lookups;
+	uint64_t off = 0;
+	int e;
+
+	if (x->count > x->len / POL_LREC_HDR)
+		return pol_set_err(err, POL_EFORMAT, "lookup tables: %u records in %llu octets",
+				   (unsigned)x->count, (unsigned long long)x->len);
+	if (x->count > 0 && (lk->v = calloc(x->count, sizeof(*lk->v))) == NULL)
+		return pol_set_err(err, POL_ENOMEM, "out of memory");
+	lk->cap = x->count;
+	for (uint32_t i = 0; i < x->count; i++) {
+		if (x->len - off < POL_LREC_HDR)
+			return pol_set_err(err, POL_EFORMAT, "lookup table %u: past the section",
+					   (unsigned)i);
+
+		const unsigned char *r = x->p + off;
+		uint32_t type = pol_get32(r + POL_L_TYPE), len = pol_get32(r + POL_L_LEN);
+		uint64_t end = pol_align8(POL_LREC_HDR + (uint64_t)len);
+		const char *path, *bad;
+
+		if (end > x->len - off)
+			return pol_set_err(err, POL_EFORMAT, "lookup table %u: %u octets past "
+					   "the section", (unsigned)i, (unsigned)len);
+		if ((e = get_str(p, pol_get32(r + POL_L_PATH), false, &path, "lookup table",
+				 i, err)))
+			return e;
+		if (xp_lookup_name(type) == NULL || path[0] != '/' ||
+		    pol_get32(r + POL_L_ZERO) != 0 ||
+		    !all_zero(r + POL_LREC_HDR + len, end - POL_LREC_HDR - len))
+			return pol_set_err(err, POL_EFORMAT, "lookup table %u: bad type, path "
+					   "or padding", (unsigned)i);
+		if (i > 0 && pol_lookup_cmp(lk->v[i - 1].type, lk->v[i - 1].path, type,
+					    path) >= 0)
+			return pol_set_err(err, POL_EFORMAT, "lookup tables not sorted or not "
+					   "unique at %u", (unsigned)i);
+		if ((bad = xp_table_check(type, r + POL_LREC_HDR, len)) != NULL)
+			return pol_set_err(err, POL_EFORMAT, "lookup table %u ('%.60s', %s): %s",
+					   (unsigned)i, path, xp_lookup_name(type), bad);
+		lk->v[lk->n++] = (struct xp_table){ type, false, path,
+						    (const char *)r + POL_LREC_HDR, len };
+		off += end;
+	}
+	if (off != x->len)
+		return pol_set_err(err, POL_EFORMAT, "lookup tables: %llu octets left over",
+				   (unsigned long long)(x->len - off));
+	return 0;
+}
+
 static int check_atables(struct pol *p, char *err)
 {
 	const struct pol_view *ts = &p->s[POL_SEC_ATABLES];
@@ -814,7 +884,8 @@ static int validate(struct pol *p, char *err)
 
 	if ((e = check_strings(p, err)) || (e = check_objects(p, err)) ||
 	    (e = check_route(p, err)) || (e = check_exprs(p, err)) ||
-	    (e = check_lists(p, err)) || (e = check_atables(p, err)))
+	    (e = check_lookups(p, err)) || (e = check_lists(p, err)) ||
+	    (e = check_atables(p, err)))
 		return e;
 	return 0;
 }
@@ -962,6 +1033,7 @@ void pol_close(struct pol *p)
 	if (p->fd >= 0)
 		close(p->fd);
 	free(p->tabs);
+	xp_tables_free(&p->lookups);
 	free(p);
 }
 
@@ -1385,7 +1457,8 @@ static int verify_exprs(const struct pol *p, char *err)
 		struct xp *xp;
 		char msg[200];
 
-		if (xp_decode(r + POL_XREC_HDR, len, text, &xp, msg, sizeof(msg)) != 0)
+		if (xp_decode(r + POL_XREC_HDR, len, text, &p->lookups, &xp, msg,
+			      sizeof(msg)) != 0)
 			return pol_set_err(err, strcmp(msg, "out of memory") == 0 ? POL_ENOMEM
 					   : POL_EFORMAT, "expansion %u ('%.60s'): %s", (unsigned)i,
 					   text, msg);
@@ -1535,9 +1608,43 @@ static int decode_aliases(const struct pol *p, const unsigned char *adata,
 }
 
 /*
+ * The lookup tables into @m: with @copy (pol_to_model()) copies that the
+ * model owns; otherwise the policy's bytes (pol_core_model()).
+ */
+static int decode_lookups(const struct pol *p, struct model *m, bool copy)
+{
+	const struct xp_tables *lk = &p->lookups;
+	struct xp_tables *to = &m->lookups;
+
+	if (lk->n == 0)
+		return 0;
+	if ((to->v = calloc(lk->n, sizeof(*to->v))) == NULL)
+		return -1;
+	to->cap = lk->n;
+	for (size_t i = 0; i < lk->n; i++) {
+		struct xp_table t = lk->v[i];
+
+		if (copy) {
+			char *path = strdup(t.path), *data = malloc(t.len ? t.len : 1);
+
+			if (path == NULL || data == NULL) {
+				free(path);
+				free(data);
+				return -1;
+			}
+			memcpy(data, t.data, t.len);
+			t = (struct xp_table){ t.type, true, path, data, t.len };
+		}
+		to->v[to->n++] = t;
+	}
+	return 0;
+}
+
+/*
  * The compiled expansions, decoded: -1 out of memory, -2 bad code (@err).
- * With @keep_code, their bytes are copied too, so that the model encodes
- * again (pol_to_model(); noq's pol_core_model() only runs them).
+ * With @keep_code, their bytes and the lookup tables are copied too, so
+ * that the model encodes again (pol_to_model(); noq's pol_core_model()
+ * only runs them, with the tables in the policy's bytes).
  */
 static int decode_exprs(const struct pol *p, struct model *m, bool keep_code, char *err)
 {
@@ -1545,7 +1652,8 @@ static int decode_exprs(const struct pol *p, struct model *m, bool keep_code, ch
 	uint64_t off = 0;
 
 	m->nexprs = 0;
-	if (alloc_array(m, (void **)&m->exprs, x->count, sizeof(*m->exprs)))
+	if (decode_lookups(p, m, keep_code) != 0 ||
+	    alloc_array(m, (void **)&m->exprs, x->count, sizeof(*m->exprs)))
 		return -1;
 	for (uint32_t i = 0; i < x->count; i++) {
 		const unsigned char *r = x->p + off;
@@ -1558,6 +1666,7 @@ static int decode_exprs(const struct pol *p, struct model *m, bool keep_code, ch
 		e->place = pol_get32(r + POL_X_PLACE);
 		e->code = NULL;
 		e->len = len;
+		e->tables = &m->lookups;
 		if (keep_code) {
 			unsigned char *c = arena_alloc(&m->arena, len ? len : 1);
 
@@ -1566,7 +1675,8 @@ static int decode_exprs(const struct pol *p, struct model *m, bool keep_code, ch
 			memcpy(c, r + POL_XREC_HDR, len);
 			e->code = c;
 		}
-		if (xp_decode(r + POL_XREC_HDR, len, e->text, &e->x, msg, sizeof(msg)) != 0) {
+		if (xp_decode(r + POL_XREC_HDR, len, e->text, e->tables, &e->x, msg,
+			      sizeof(msg)) != 0) {
 			if (strcmp(msg, "out of memory") == 0)
 				return -1;
 			pol_set_err(err, POL_EFORMAT, "expansion %u ('%.60s'): %s", (unsigned)i,

@@ -128,6 +128,7 @@ void model_free(struct model *m)
 		return;
 	for (size_t i = 0; i < m->nexprs; i++)
 		xp_free(m->exprs[i].x);
+	xp_tables_free(&m->lookups);
 	arena_free(&m->arena);
 	free(m);
 }

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "ml.h"
+#include "xp.h"
 
 /* ---- arena: many small strings, freed at once -------------------------- */
 
@@ -191,22 +192,23 @@ struct mdl_rewrite {
 	const struct mdl_expr *expr;
 };
 
-struct xp;
-
 /**
  * struct mdl_expr - an expansion noq runs at send time, compiled by noqc.
- * @place: the xp_place it was compiled for (XP_ROUTER, ...).
- * @text:  the expansion as written in the configuration (the key).
+ * @place:  the xp_place it was compiled for (XP_ROUTER, ...).
+ * @text:   the expansion as written in the configuration (the key).
  * @code/@len: its compiled form (xp_encode()), as the policy stores it;
- *         NULL (with @len) in a model from pol_core_model(), which only runs it.
- * @x:     decoded, when the model was loaded from a policy (model_free()
- *         frees it); NULL in the compiler.
+ *          NULL (with @len) in a model from pol_core_model(), which only
+ *          runs it.
+ * @tables: the lookup tables the code indexes: its model's @lookups.
+ * @x:      decoded, when the model was loaded from a policy (model_free()
+ *          frees it); NULL in the compiler.
  */
 struct mdl_expr {
 	uint32_t place;
 	const char *text;
 	const unsigned char *code;
 	size_t len;
+	const struct xp_tables *tables;
 	struct xp *x;
 };
 
@@ -258,6 +260,10 @@ struct model {
 	size_t nexprs;
 	struct mdl_list *lists;         /* sorted by text, then kind */
 	size_t nlists;
+	/* The files the expansions look up, each once per type: sorted by
+	   path then type, indexed by the expansions' code; model_free()
+	   frees it (and the tables it owns). */
+	struct xp_tables lookups;
 	/* Not encoded: set by noqc when an authenticator's secret is written
 	   in the configuration, so that the policy is written mode 0600. */
 	bool literal_secrets;

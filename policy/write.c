@@ -251,6 +251,26 @@ static int check_model(const struct model *m, char *err)
 			return pol_set_err(err, POL_EFORMAT,
 					   "lists not sorted or not unique at '%s'", l->text);
 	}
+
+	const struct xp_tables *lk = &m->lookups;
+
+	if (lk->n > UINT32_MAX / 2 || (lk->n && !lk->v))
+		return pol_set_err(err, POL_EFORMAT, "lookup tables missing or too many");
+	for (size_t i = 0; i < lk->n; i++) {
+		const struct xp_table *t = &lk->v[i];
+		const char *bad;
+
+		if (t->path == NULL || t->path[0] != '/' || t->data == NULL ||
+		    t->len > UINT32_MAX / 2)
+			return pol_set_err(err, POL_EFORMAT, "lookup table %zu lacks a field", i);
+		if ((bad = xp_table_check(t->type, t->data, t->len)) != NULL)
+			return pol_set_err(err, POL_EFORMAT, "lookup table %zu ('%s'): %s", i,
+					   t->path, bad);
+		if (i > 0 && pol_lookup_cmp(lk->v[i - 1].type, lk->v[i - 1].path, t->type,
+					    t->path) >= 0)
+			return pol_set_err(err, POL_EFORMAT, "lookup tables not sorted or not "
+					   "unique at '%s'", t->path);
+	}
 	for (size_t t = 0; t < m->naliases; t++) {
 		const struct mdl_aliases *a = &m->aliases[t];
 
@@ -337,6 +357,9 @@ static int pool_fill(struct strpool *sp, const struct model *m)
 			    (l->v[j].aux != NULL && pool_add(sp, l->v[j].aux) < 0))
 				return -1;
 	}
+	for (size_t i = 0; i < m->lookups.n; i++)
+		if (pool_add(sp, m->lookups.v[i].path) < 0)
+			return -1;
 	return 0;
 }
 
@@ -543,22 +566,25 @@ int pol_encode(const struct model *m, const char *compiler_version,
 		[POL_SEC_OPTIONS] = POL_OPT_SIZE, [POL_SEC_ROUTE] = POL_ROUTE_SIZE,
 		[POL_SEC_HOSTS] = POL_HOST_SIZE, [POL_SEC_REWRITES] = POL_RW_SIZE,
 		[POL_SEC_SOURCES] = POL_SRC_SIZE, [POL_SEC_ATABLES] = POL_ATAB_SIZE,
-		[POL_SEC_EXPRS] = 0, [POL_SEC_LISTS] = 0, [POL_SEC_ADATA] = 0,
+		[POL_SEC_EXPRS] = 0, [POL_SEC_LOOKUPS] = 0, [POL_SEC_LISTS] = 0,
+		[POL_SEC_ADATA] = 0,
 	};
-	uint64_t exprs = 0, lists = 0;
+	uint64_t exprs = 0, lookups = 0, lists = 0;
 
 	for (size_t i = 0; i < m->nexprs; i++)
 		exprs += pol_align8(POL_XREC_HDR + (uint64_t)m->exprs[i].len);
 	for (size_t i = 0; i < m->nlists; i++)
 		lists += POL_MREC_HDR + (uint64_t)m->lists[i].n * POL_ITEM_SIZE;
+	for (size_t i = 0; i < m->lookups.n; i++)
+		lookups += pol_align8(POL_LREC_HDR + (uint64_t)m->lookups.v[i].len);
 
 	size_t count[] = {
 		[POL_SEC_STRINGS] = sp.n, [POL_SEC_OBJECTS] = nobjs,
 		[POL_SEC_OPTIONS] = nopts, [POL_SEC_ROUTE] = 1,
 		[POL_SEC_HOSTS] = m->route.nhosts, [POL_SEC_REWRITES] = m->nrewrites,
 		[POL_SEC_SOURCES] = m->nsources, [POL_SEC_ATABLES] = m->naliases,
-		[POL_SEC_EXPRS] = m->nexprs, [POL_SEC_LISTS] = m->nlists,
-		[POL_SEC_ADATA] = m->naliases,
+		[POL_SEC_EXPRS] = m->nexprs, [POL_SEC_LOOKUPS] = m->lookups.n,
+		[POL_SEC_LISTS] = m->nlists, [POL_SEC_ADATA] = m->naliases,
 	};
 	uint64_t off = pol_align8(POL_HDR_SIZE + (uint64_t)POL_SEC_LAST * POL_SECT_SIZE);
 	uint64_t sum_size = 0;
@@ -573,6 +599,7 @@ int pol_encode(const struct model *m, const char *compiler_version,
 			      t == POL_SEC_ADATA ? adata :
 			      t == POL_SEC_EXPRS ? exprs :
 			      t == POL_SEC_LISTS ? lists :
+			      t == POL_SEC_LOOKUPS ? lookups :
 			      (uint64_t)count[t] * recsize[t];
 		if (t == POL_SEC_ADATA)
 			sum_size = off;
@@ -691,6 +718,18 @@ int pol_encode(const struct model *m, const char *compiler_version,
 			pol_put32(p + POL_I_AUX, pool_ref(&sp, it->aux));
 			pol_put32(p + POL_I_NUM, it->num);
 		}
+	}
+
+	/* LOOKUPS (the same) */
+	p = buf + s[POL_SEC_LOOKUPS].offset;
+	for (size_t i = 0; i < m->lookups.n; i++) {
+		const struct xp_table *t = &m->lookups.v[i];
+
+		pol_put32(p + POL_L_TYPE, t->type);
+		pol_put32(p + POL_L_PATH, pool_ref(&sp, t->path));
+		pol_put32(p + POL_L_LEN, (uint32_t)t->len);
+		memcpy(p + POL_LREC_HDR, t->data, t->len);
+		p += pol_align8(POL_LREC_HDR + (uint64_t)t->len);
 	}
 	pool_free(&sp);
 

@@ -64,7 +64,7 @@ static struct xp *compiled(struct st *s, const char *text, char *msg, size_t msg
 
 	struct xp *x;
 
-	if (xp_decode(e->code, e->len, e->text, &x, msg, msglen) != 0)
+	if (xp_decode(e->code, e->len, e->text, e->tables, &x, msg, msglen) != 0)
 		return NULL;
 	s->xc[s->nxc++] = (struct xcache){ e->text, x };
 	return x;

@@ -90,6 +90,8 @@ damage "one byte changed" 'checksum|format'
 damage "future format version" 'version'
 { head -c 8 "$pol"; printf '\001\000'; tail -c +11 "$pol"; } >"$tmp/bad"
 damage "format 1 (before compiled expansions)" 'recompile it with noqc'
+{ head -c 8 "$pol"; printf '\002\000'; tail -c +11 "$pol"; } >"$tmp/bad"
+damage "format 2 (before shared lookup tables)" 'recompile it with noqc'
 : >"$tmp/bad"
 damage "empty file" 'truncated|not a noq policy'
 

@@ -12,11 +12,15 @@
  *     must not crash.  Strings that name "readfile" are not run (the
  *     fuzzer must not read the machine's files); the lookup hook never
  *     reads one either;
- *   - as the bytes of an encoded expansion for xp_decode(), which must
- *     refuse them or give an expansion that runs;
+ *   - as the bytes of an encoded expansion for xp_decode() (with a table
+ *     of each lookup type, made from the default lookup file, for its
+ *     lookups to index), which must refuse them or give an expansion
+ *     that runs;
  *   - as those bytes with the header's sizes made to add up (random
  *     bytes rarely do), so that the decoder's structural checks are
- *     reached.
+ *     reached;
+ *   - as a lookup table of each type: what xp_table_check() accepts is
+ *     searched for a few keys, which must not read outside it.
  *
  * Any disagreement aborts; out-of-bounds reads are left to ASan.
  */
@@ -158,7 +162,7 @@ static void as_string(const char *s, const struct table *t)
 	static const unsigned places[] = {
 		0, XP_ROUTER, XP_TRANSPORT, XP_REWRITE, XP_GLOBAL, XP_ROUTER | XP_TRANSPORT,
 	};
-	struct xp_hooks h = { NULL, read_table, (void *)t };
+	struct xp_hooks h = { NULL, read_table, (void *)t, NULL };
 	struct xp_env env = fixed_env();
 	bool may_run = strstr(s, "readfile") == NULL;
 
@@ -178,7 +182,7 @@ static void as_string(const char *s, const struct table *t)
 		inspect(x);
 		if (xp_encode(x, &b1) != 0)
 			abort();
-		if (xp_decode(b1.p, b1.len, s, &y, err, sizeof(err)) != 0) {
+		if (xp_decode(b1.p, b1.len, s, xp_lookup_tables(x), &y, err, sizeof(err)) != 0) {
 			fprintf(stderr, "the decoder refused the encoder's bytes: %s\n", err);
 			abort();
 		}
@@ -209,6 +213,69 @@ static void as_string(const char *s, const struct table *t)
 	}
 }
 
+/* The tables encoded expansions index: 0 lsearch, 1 wildlsearch, 2
+   nwildlsearch, 3 iplsearch, all of the default file. */
+static const struct xp_tables *fixed_tables(void)
+{
+	static struct xp_tables tabs;
+	static const char four[] = "${lookup{a}lsearch{/t}}${lookup{a}wildlsearch{/t}}"
+				   "${lookup{a}nwildlsearch{/t}}${lookup{a}iplsearch{/t}}";
+	struct table t = { default_table, sizeof(default_table) - 1 };
+	struct xp_hooks h = { NULL, read_table, &t, &tabs };
+	struct xp *x;
+	struct xp_err e;
+
+	if (tabs.n == 0) {
+		if (xp_compile(four, 0, &h, &x, &e) != 0 || tabs.n != 4)
+			abort();
+		xp_free(x);
+	}
+	return &tabs;
+}
+
+/* The read hook of a table the caller holds already: never called. */
+static char *no_read(void *arg, const char *path, size_t *len, char *msg, size_t msglen)
+{
+	(void)arg, (void)path, (void)len, (void)msg, (void)msglen;
+	abort();
+}
+
+/* @data as a table of each type: searched when it passes the check. */
+static void as_table(const uint8_t *data, size_t size)
+{
+	static const char *const keys[] = { "alpha", "ALPHA", "beta", "x.example",
+					    "192.168.1.5", "::1", "*", "zzz" };
+	struct xp_env env = fixed_env();
+	char *copy = malloc(size ? size : 1);
+
+	if (copy == NULL)
+		abort();
+	memcpy(copy, data, size);
+	for (unsigned k = XK_LSEARCH; k <= XK_IPLSEARCH; k++) {
+		struct xp_table one = { k, false, "/fuzz", copy, size };
+		struct xp_tables tabs = { &one, 1, 1 };
+		struct xp_hooks h = { NULL, no_read, NULL, &tabs };
+
+		if (xp_table_check(k, copy, size) != NULL)
+			continue;
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			char s[80];
+			struct xp *x;
+			struct xp_err e;
+			struct sb out = SB_INIT;
+
+			snprintf(s, sizeof(s), "${lookup{%s}%s{/fuzz}{<$value>}{no}}", keys[i],
+				 xp_lookup_name(k));
+			if (xp_compile(s, 0, &h, &x, &e) != 0 || tabs.n != 1)
+				abort();
+			(void)xp_eval(x, &env, &out, &e);
+			sb_free(&out);
+			xp_free(x);
+		}
+	}
+	free(copy);
+}
+
 static void as_bytes(const uint8_t *data, size_t size, bool fix)
 {
 	struct xp_env env = fixed_env();
@@ -236,7 +303,7 @@ static void as_bytes(const uint8_t *data, size_t size, bool fix)
 			copy[12 + k] = 0;
 		}
 	}
-	if (xp_decode(copy, size, "fuzz", &y, err, sizeof(err)) == 0) {
+	if (xp_decode(copy, size, "fuzz", fixed_tables(), &y, err, sizeof(err)) == 0) {
 		struct sb out = SB_INIT;
 		struct xp_err e;
 
@@ -267,5 +334,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	free(s);
 	as_bytes(data, size, false);
 	as_bytes(data, size, true);
+	as_table(data, size);
 	return 0;
 }

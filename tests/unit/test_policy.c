@@ -23,6 +23,7 @@
 #include "format.h"
 #include "harness.h"
 #include "policy.h"
+#include "sb.h"
 #include "testutil.h"
 
 #define TEST_VERSION "noqc test"
@@ -943,8 +944,9 @@ static void test_err_version(void)
 	/* A policy of the format before compiled expansions: recompile. */
 	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 1.9, this noq reads 3.x: recompile "
 		    "it with noqc (the aliases policy: newaliases)");
+	/* One whose every ${lookup} held its own copy of the file, and
+	   whose lists were text. */
 	pol_put16(b + POL_H_MAJOR, 2);
-	/* Before typed lists: recompile. */
 	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 2.9, this noq reads 3.x: recompile "
 		    "it with noqc (the aliases policy: newaliases)");
 	pol_put16(b + POL_H_MAJOR, 3);
@@ -1788,6 +1790,292 @@ static void test_write_fails_cleanly(void)
 	tu_rmdir(dir);
 }
 
+/* -------------------------------------------------------- lookup tables */
+
+static uint32_t sect_count(const unsigned char *b, int type)
+{
+	return pol_get32(b + POL_HDR_SIZE + (size_t)(type - 1) * POL_SECT_SIZE + POL_S_COUNT);
+}
+
+/*
+ * A configuration of two redirect routers whose conditions look up @f1
+ * and @f2 (lsearch), the second also listing domains from @f3 (@type3;
+ * skipped when NULL), then a smart host.
+ */
+static char *lookup_conf(const char *f1, const char *f2, const char *type3, const char *f3)
+{
+	char *c = NULL, *domains = NULL;
+
+	if ((type3 == NULL ? (domains = strdup("")) == NULL
+	     : asprintf(&domains, "  domains = %s;%s\n", type3, f3) < 0) ||
+	    asprintf(&c, "primary_hostname = test.example\n"
+		     "qualify_domain = example.org\n"
+		     "begin routers\n"
+		     "r0:\n"
+		     "  driver = redirect\n"
+		     "  condition = ${if eq{${lookup{$local_part}lsearch{%s}}}{team0}}\n"
+		     "  data = team0@example.net\n"
+		     "r1:\n"
+		     "  driver = redirect\n"
+		     "%s"
+		     "  condition = ${if eq{${lookup{$local_part}lsearch{%s}}}{team1}}\n"
+		     "  data = team1@example.net\n"
+		     "smarthost:\n"
+		     "  driver = manualroute\n"
+		     "  route_list = * 192.0.2.1\n"
+		     "  transport = remote_smtp\n"
+		     "begin transports\n"
+		     "remote_smtp:\n"
+		     "  driver = smtp\n", f1, domains, f2) < 0)
+		abort();
+	free(domains);
+	return c;
+}
+
+/* noqc's model of @conf; NULL (reported) when it does not compile. */
+static struct tu_run *compile_text(const char *conf, unsigned line)
+{
+	struct tu_run *r = tu_run_text(conf, NULL, TU_SEMA);
+
+	if (r->model == NULL)
+		fprintf(stderr, "\nline %u: does not compile:\n%s%s", line, conf,
+			r->diags ? r->diags : "");
+	CHECK(r->model != NULL, line);
+	return r;
+}
+
+/* How many of @m's sources are @path. */
+static size_t sources_named(const struct model *m, const char *path)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < m->nsources; i++)
+		n += strcmp(m->sources[i].path, path) == 0;
+	return n;
+}
+
+/* A lookup file: @n lines "staffI: teamJ". */
+static char *lookup_file(const char *dir, const char *name, int n)
+{
+	struct sb b = SB_INIT;
+	char *path;
+
+	for (int i = 0; i < n; i++) {
+		char line[48];
+
+		snprintf(line, sizeof(line), "staff%d: team%d\n", i, i % 19);
+		sb_puts(&b, line);
+	}
+	path = tu_write(dir, name, sb_str(&b) ? sb_str(&b) : "");
+	sb_free(&b);
+	return path;
+}
+
+/*
+ * Every expansion that looks a file up shares one table: a policy whose
+ * three lookups name one file holds one table and is smaller than one
+ * whose lookups name two files of the same text; the file is among the
+ * sources once.
+ */
+static void test_lookups_shared(void)
+{
+	char *dir = tu_tmpdir();
+	char *f1 = lookup_file(dir, "staff", 1000), *f2 = lookup_file(dir, "staff2", 1000);
+	char *one = lookup_conf(f1, f1, "lsearch", f1), *two = lookup_conf(f1, f2, NULL, NULL);
+	char *three = lookup_conf(f1, f1, NULL, NULL);
+	struct tu_run *r1 = compile_text(one, __LINE__), *r2 = compile_text(two, __LINE__);
+	struct tu_run *r3 = compile_text(three, __LINE__);
+	size_t l1 = 0, l2 = 0, l3 = 0;
+	unsigned char *b1 = NULL, *b2 = NULL, *b3 = NULL;
+
+	if (r1->model == NULL || r2->model == NULL || r3->model == NULL)
+		goto out;
+	b1 = encode(r1->model, &l1);
+	b2 = encode(r2->model, &l2);
+	b3 = encode(r3->model, &l3);
+	CU_ASSERT_EQUAL(r1->model->nexprs, 3);
+	CU_ASSERT_EQUAL(sect_count(b1, POL_SEC_EXPRS), 3);
+	CU_ASSERT_EQUAL(sect_count(b1, POL_SEC_LOOKUPS), 1);
+	CU_ASSERT_EQUAL(sect_count(b2, POL_SEC_LOOKUPS), 2);
+	CU_ASSERT_EQUAL(sect_count(b3, POL_SEC_LOOKUPS), 1);
+	CU_ASSERT_EQUAL(sources_named(r1->model, f1), 1);
+	CU_ASSERT_EQUAL(sources_named(r2->model, f1), 1);
+	CU_ASSERT_EQUAL(sources_named(r2->model, f2), 1);
+	/* The table is some 25 KB: the second copy is most of the difference,
+	   a third lookup of the file adds only its expansion. */
+	CU_ASSERT(l1 < l2);
+	CU_ASSERT(l2 - l3 > sect_len(b3, POL_SEC_LOOKUPS) - 64);
+	CU_ASSERT(l1 - l3 < 1024);
+	if (!(l1 < l2) || l1 - l3 >= 1024)
+		fprintf(stderr, "\npolicy sizes: one file %zu (3 lookups), two files %zu, "
+			"one file %zu (2 lookups)\n", l1, l2, l3);
+
+	/* The tables are ordered by path, and the policy loads and runs. */
+	struct pol *p = NULL;
+	struct model *m = NULL;
+	char err[POL_ERRLEN] = "";
+
+	CU_ASSERT_EQUAL_FATAL(pol_load(b2, l2, &p, err), 0);
+	CU_ASSERT_EQUAL(pol_verify(p, err), 0);
+	CU_ASSERT_EQUAL_FATAL(pol_to_model(p, &m, err), 0);
+	CU_ASSERT_EQUAL(m->lookups.n, 2);
+	CU_ASSERT(m->lookups.n == 2 && strcmp(m->lookups.v[0].path, f1) == 0 &&
+		  strcmp(m->lookups.v[1].path, f2) == 0);
+	CU_ASSERT(reencodes(b2, l2));
+	model_free(m);
+	pol_close(p);
+out:
+	free(b1);
+	free(b2);
+	free(b3);
+	tu_free(r1);
+	tu_free(r2);
+	tu_free(r3);
+	free(one);
+	free(two);
+	free(three);
+	free(f1);
+	free(f2);
+	tu_rmdir(dir);
+}
+
+/* One file looked up as two types: two tables, one read, one source. */
+static void test_lookups_two_types(void)
+{
+	char *dir = tu_tmpdir();
+	char *f = lookup_file(dir, "staff", 20);
+	char *conf = lookup_conf(f, f, "wildlsearch", f);
+	struct tu_run *r = compile_text(conf, __LINE__);
+
+	if (r->model != NULL) {
+		size_t len;
+		unsigned char *b = encode(r->model, &len);
+
+		CU_ASSERT_EQUAL(sect_count(b, POL_SEC_LOOKUPS), 2);
+		CU_ASSERT_EQUAL(r->model->lookups.n, 2);
+		CU_ASSERT(r->model->lookups.n == 2 &&
+			  r->model->lookups.v[0].type == XK_LSEARCH &&
+			  r->model->lookups.v[1].type == XK_WILDLSEARCH);
+		CU_ASSERT_EQUAL(sources_named(r->model, f), 1);
+		free(b);
+	}
+	tu_free(r);
+	free(conf);
+	free(f);
+	tu_rmdir(dir);
+}
+
+/* The small policy of a configuration with lookups, for damage. */
+static unsigned char *lookup_policy(size_t *len)
+{
+	char *dir = tu_tmpdir();
+	char *f1 = lookup_file(dir, "a", 4), *f2 = lookup_file(dir, "b", 3);
+	char *conf = lookup_conf(f1, f1, "wildlsearch", f2);
+	struct tu_run *r = compile_text(conf, __LINE__);
+	unsigned char *b;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r->model);
+	b = encode(r->model, len);
+	tu_free(r);
+	free(conf);
+	free(f1);
+	free(f2);
+	tu_rmdir(dir);
+	return b;
+}
+
+/* A damaged table is refused by the loader, which checks each table once. */
+static void test_lookups_corrupt(void)
+{
+	size_t len;
+	unsigned char *b = lookup_policy(&len);
+	uint64_t at = sect_off(b, POL_SEC_LOOKUPS);     /* the first: a's lsearch */
+	uint32_t tl = pol_get32(b + at + POL_L_LEN);
+	unsigned char *t = b + at + POL_LREC_HDR, *c;
+
+	CU_ASSERT_EQUAL_FATAL(sect_count(b, POL_SEC_LOOKUPS), 2);
+	CU_ASSERT_EQUAL_FATAL(pol_get32(b + at + POL_L_TYPE), XK_LSEARCH);
+	EXPECT_LOAD(b, len, 0, NULL);
+
+	c = copy(b, len);                               /* an index past the table */
+	pol_put32(c + (t - b) + tl - 4, 0x10000);
+	reseal(c, len);
+	EXPECT_LOAD(c, len, POL_EFORMAT, "lookup table 0 (");
+	EXPECT_LOAD(c, len, POL_EFORMAT, "an index longer than the table");
+	free(c);
+
+	c = copy(b, len);                               /* an index entry mid-key */
+	pol_put32(c + (t - b) + tl - 8, pol_get32(t + tl - 8) + 1);
+	reseal(c, len);
+	EXPECT_LOAD(c, len, POL_EFORMAT, "an index entry that is not the start of a key");
+	free(c);
+
+	c = copy(b, len);                               /* an unknown type */
+	pol_put32(c + at + POL_L_TYPE, 9);
+	reseal(c, len);
+	EXPECT_LOAD(c, len, POL_EFORMAT, "lookup table 0: bad type, path or padding");
+	free(c);
+
+	c = copy(b, len);                               /* two tables out of order */
+	uint64_t at1 = at + pol_align8(POL_LREC_HDR + (uint64_t)tl);
+
+	pol_put32(c + at + POL_L_PATH, pol_get32(b + at1 + POL_L_PATH));
+	pol_put32(c + at1 + POL_L_PATH, pol_get32(b + at + POL_L_PATH));
+	reseal(c, len);
+	EXPECT_LOAD(c, len, POL_EFORMAT, "lookup tables not sorted or not unique at 1");
+	free(c);
+
+	c = copy(b, len);                               /* a relative path */
+	pol_put32(c + at + POL_L_PATH, 0);
+	reseal(c, len);
+	EXPECT_LOAD(c, len, POL_EFORMAT, "lookup table 0: bad type, path or padding");
+	free(c);
+
+	c = copy(b, len);                               /* more records than fit */
+	pol_put32(c + POL_HDR_SIZE + (POL_SEC_LOOKUPS - 1) * POL_SECT_SIZE + POL_S_COUNT,
+		  0xfffffff0u);
+	reseal(c, len);
+	EXPECT_LOAD(c, len, POL_EFORMAT, "lookup tables: 4294967280 records in ");
+	free(c);
+
+	c = copy(b, len);                               /* a record past the section */
+	pol_put32(c + at + POL_L_LEN, tl + 4096);
+	reseal(c, len);
+	EXPECT_LOAD(c, len, POL_EFORMAT, "octets past the section");
+	free(c);
+	free(b);
+}
+
+/* Every byte of LOOKUPS and EXPRS changed, checksums resealed: refused or
+   run safely. */
+static void test_lookups_flip(void)
+{
+	size_t len;
+	unsigned char *b = lookup_policy(&len);
+	uint64_t from = sect_off(b, POL_SEC_EXPRS);
+	uint64_t to = sect_off(b, POL_SEC_LOOKUPS) + sect_len(b, POL_SEC_LOOKUPS);
+	FILE *devnull = fopen("/dev/null", "w");
+	static const unsigned char patterns[] = { 0x01, 0x80, 0xff };
+	struct tally t = { 0 };
+
+	CU_ASSERT_FATAL(devnull != NULL);
+	for (uint64_t i = from; i < to; i++)
+		for (size_t k = 0; k < sizeof(patterns); k++) {
+			unsigned char *c = copy(b, len);
+
+			c[i] ^= patterns[k];
+			reseal_as(c, len, b);
+			(void)exercise(c, len, &t, devnull);
+			free(c);
+		}
+	CU_ASSERT(t.refused + t.refused_verify > 0);
+	printf("\n    %llu bytes x %zu patterns, resealed: %u refused at load, %u by verify, "
+	       "%u accepted\n   ", (unsigned long long)(to - from), sizeof(patterns), t.refused,
+	       t.refused_verify, t.accepted);
+	fclose(devnull);
+	free(b);
+}
+
 /* ---------------------------------------------------------------- suites */
 
 #define T(fn) { #fn, fn }
@@ -1839,6 +2127,13 @@ static const struct unit_test file_tests[] = {
 	T(test_write_fails_cleanly),
 };
 
+static const struct unit_test lookups_tests[] = {
+	T(test_lookups_shared),
+	T(test_lookups_two_types),
+	T(test_lookups_corrupt),
+	T(test_lookups_flip),
+};
+
 static const struct unit_suite suites[] = {
 	{ "pol_encode", NULL, NULL, encode_tests, UNIT_COUNT(encode_tests) },
 	{ "pol_alias_lookup", NULL, NULL, lookup_tests, UNIT_COUNT(lookup_tests) },
@@ -1846,6 +2141,7 @@ static const struct unit_suite suites[] = {
 	{ "corruption", NULL, NULL, corrupt_tests, UNIT_COUNT(corrupt_tests) },
 	{ "pol_dump", NULL, NULL, dump_tests, UNIT_COUNT(dump_tests) },
 	{ "files", NULL, NULL, file_tests, UNIT_COUNT(file_tests) },
+	{ "lookup tables", NULL, NULL, lookups_tests, UNIT_COUNT(lookups_tests) },
 };
 
 int main(void)

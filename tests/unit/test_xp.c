@@ -344,7 +344,7 @@ static int fake_check(void *arg, enum xp_list k, const char *list, size_t pos, c
 	return 0;
 }
 
-static const struct xp_hooks hooks = { fake_check, fake_read, NULL };
+static const struct xp_hooks hooks = { fake_check, fake_read, NULL, NULL };
 
 /* ---- files for ${readfile} and exists --------------------------------- */
 
@@ -459,7 +459,7 @@ static void roundtrip(unsigned line, struct xp *x, const char *src, const struct
 	int rc;
 
 	CHECK(xp_encode(x, &b1) == 0, line);
-	rc = xp_decode(b1.p, b1.len, src, &y, err, sizeof(err));
+	rc = xp_decode(b1.p, b1.len, src, xp_lookup_tables(x), &y, err, sizeof(err));
 	CHECK(rc == 0, line);
 	if (rc != 0) {
 		fprintf(stderr, "line %u: \"%s\": the decoder refused the encoder's bytes: %s\n",
@@ -1780,6 +1780,242 @@ static void test_lookup_nul(void)
 	     "refuses in a lookup file");
 }
 
+/* Run @x, compiled or decoded, with the standard env: its output. */
+static char *output(struct xp *x)
+{
+	struct sb b = SB_INIT;
+	struct xp_err e;
+
+	if (xp_eval(x, envp(), &b, &e) != 0) {
+		sb_free(&b);
+		return strdup(e.msg);
+	}
+	return sb_take(&b);
+}
+
+static bool gives(struct xp *x, const char *want)
+{
+	char *got = output(x);
+	bool ok = got != NULL && strcmp(got, want) == 0;
+
+	if (!ok)
+		fprintf(stderr, "\"%s\" gave \"%s\", want \"%s\"\n", xp_source(x),
+			got ? got : "(null)", want);
+	free(got);
+	return ok;
+}
+
+/* Expansions compiled with the caller's tables share them. */
+static void test_lookup_tables(void)
+{
+	struct xp_tables t = { 0 };
+	struct xp_hooks h = hooks;
+	struct xp *x1, *x2, *x3, *x4, *y;
+	struct xp_err e;
+	struct sb b = SB_INIT;
+	char err[256];
+
+	h.tables = &t;
+	/* Two expansions that look up one file: it is read once, into one
+	   table, which both index. */
+	read_seen.calls = 0;
+	CHECK(xp_compile("${lookup{alpha}lsearch{/lk/ls}}", XP_ROUTER, &h, &x1, &e) == 0,
+	      __LINE__);
+	CHECK(xp_compile("<${lookup{beta}lsearch{/lk/ls}{$value}}>", XP_ROUTER, &h, &x2, &e) == 0,
+	      __LINE__);
+	CHECK(read_seen.calls == 1 && t.n == 1, __LINE__);
+	CHECK(t.v[0].type == XK_LSEARCH && strcmp(t.v[0].path, "/lk/ls") == 0 && t.v[0].own,
+	      __LINE__);
+	CHECK(xp_lookup_tables(x1) == &t && xp_lookup_tables(x2) == &t, __LINE__);
+	CHECK(gives(x1, "one") && gives(x2, "<two>"), __LINE__);
+
+	/* The same file as another type is another table; one expansion
+	   looking a file up twice has it once. */
+	CHECK(xp_compile("${lookup{a.suffix.example}wildlsearch{/lk/wild}}/"
+			 "${lookup{alpha}nwildlsearch{/lk/ls}}/"
+			 "${lookup{x.suffix.example}wildlsearch{/lk/wild}}", XP_ROUTER, &h, &x3,
+			 &e) == 0, __LINE__);
+	CHECK(read_seen.calls == 3 && t.n == 3, __LINE__);
+	CHECK(gives(x3, "suffix/one/suffix"), __LINE__);
+	CHECK(xp_compile("${lookup{10.1.1.1}iplsearch{/lk/ip}}", XP_ROUTER, &h, &x4, &e) == 0,
+	      __LINE__);
+	CHECK(t.n == 4 && gives(x4, "ten"), __LINE__);
+
+	/* Settled for x2 and x3 only: the iplsearch table goes, the others
+	   are ordered by path then type, and the two are renumbered. */
+	xp_free(x1);
+	xp_free(x4);
+
+	struct xp *kept[] = { x2, x3 };
+
+	CHECK(xp_tables_order(&t, kept, 2) == 0 && t.n == 3, __LINE__);
+	CHECK(strcmp(t.v[0].path, "/lk/ls") == 0 && t.v[0].type == XK_LSEARCH, __LINE__);
+	CHECK(strcmp(t.v[1].path, "/lk/ls") == 0 && t.v[1].type == XK_NWILDLSEARCH, __LINE__);
+	CHECK(strcmp(t.v[2].path, "/lk/wild") == 0 && t.v[2].type == XK_WILDLSEARCH, __LINE__);
+	CHECK(gives(x2, "<two>") && gives(x3, "suffix/one/suffix"), __LINE__);
+
+	/* Decoded with the same tables, x3 runs the same. */
+	CHECK(xp_encode(x3, &b) == 0, __LINE__);
+	CHECK(xp_decode(b.p, b.len, xp_source(x3), &t, &y, err, sizeof(err)) == 0, __LINE__);
+	CHECK(y != NULL && gives(y, "suffix/one/suffix"), __LINE__);
+	xp_free(y);
+
+	/* An index past the tables, or to a table of another type, is
+	   refused by the decoder. */
+	struct xp_table two[2] = { t.v[0], t.v[1] };
+	struct xp_tables short_tabs = { two, 2, 2 };
+
+	CHECK(xp_decode(b.p, b.len, "", NULL, &y, err, sizeof(err)) == -1 && y == NULL,
+	      __LINE__);
+	CHECK(strstr(err, ": lookup table index out of range") != NULL, __LINE__);
+	CHECK(xp_decode(b.p, b.len, "", &short_tabs, &y, err, sizeof(err)) == -1, __LINE__);
+	CHECK(strstr(err, ": lookup table index out of range") != NULL, __LINE__);
+
+	struct xp_table swapped[3] = { t.v[0], t.v[2], t.v[1] };
+	struct xp_tables swapped_tabs = { swapped, 3, 3 };
+
+	CHECK(xp_decode(b.p, b.len, "", &swapped_tabs, &y, err, sizeof(err)) == -1, __LINE__);
+	CHECK(strstr(err, ": lookup table of another type") != NULL, __LINE__);
+	sb_free(&b);
+
+	/* Nothing kept: every table goes. */
+	xp_free(x2);
+	xp_free(x3);
+	CHECK(xp_tables_order(&t, NULL, 0) == 0 && t.n == 0, __LINE__);
+	xp_tables_free(&t);
+	CHECK(t.v == NULL && t.n == 0 && t.cap == 0, __LINE__);
+}
+
+/* A table of @len octets at @t, little-endian u32 @v written at @at. */
+static void put_u32(char *t, size_t at, uint32_t v)
+{
+	for (int k = 0; k < 4; k++)
+		t[at + (size_t)k] = (char)(v >> (8 * k));
+}
+
+static void test_table_check(void)
+{
+	struct xp_tables t = { 0 };
+	struct xp_hooks h = hooks;
+	struct xp *x;
+	struct xp_err e;
+
+	CHECK(xp_lookup_name(XK_LSEARCH) != NULL && strcmp(xp_lookup_name(XK_IPLSEARCH),
+							      "iplsearch") == 0, __LINE__);
+	CHECK(xp_lookup_name(0) == NULL && xp_lookup_name(XK_IPLSEARCH + 1) == NULL, __LINE__);
+
+	/* What the compiler makes passes. */
+	h.tables = &t;
+	CHECK(xp_compile("${lookup{a}lsearch{/lk/ls}}${lookup{a}wildlsearch{/lk/wild}}"
+			 "${lookup{a}nwildlsearch{/lk/nwild}}${lookup{a}iplsearch{/lk/ip}}"
+			 "${lookup{a}lsearch{/lk/emptykey}}", 0, &h, &x, &e) == 0, __LINE__);
+	CHECK(t.n == 5, __LINE__);
+	for (size_t i = 0; i < t.n; i++)
+		CHECK(xp_table_check(t.v[i].type, t.v[i].data, t.v[i].len) == NULL, __LINE__);
+	CHECK(xp_table_check(0, "", 0) != NULL, __LINE__);
+	CHECK(xp_table_check(9, "", 0) != NULL, __LINE__);
+
+	/* Scanned types: pairs of strings, each ending in a NUL. */
+	CHECK(xp_table_check(XK_WILDLSEARCH, "", 0) == NULL, __LINE__);
+	CHECK(xp_table_check(XK_WILDLSEARCH, "k\0d", 4) == NULL, __LINE__);
+	CHECK(xp_table_check(XK_NWILDLSEARCH, "k\0d", 3) != NULL, __LINE__);
+	CHECK(xp_table_check(XK_IPLSEARCH, "k\0d\0e", 6) != NULL, __LINE__);
+
+	/* lsearch: entries, then an index of key offsets and its length. */
+	char ls[16] = "k\0d\0";        /* entries: 4 octets */
+
+	put_u32(ls, 4, 0);
+	put_u32(ls, 8, 1);
+	CHECK(xp_table_check(XK_LSEARCH, ls, 12) == NULL, __LINE__);
+	CHECK(xp_table_check(XK_LSEARCH, ls, 3) != NULL, __LINE__);          /* no index */
+	put_u32(ls, 8, 3);                                                    /* too long */
+	CHECK(xp_table_check(XK_LSEARCH, ls, 12) != NULL, __LINE__);
+	put_u32(ls, 8, 1);
+	put_u32(ls, 4, 1);                                                    /* mid-key */
+	CHECK(xp_table_check(XK_LSEARCH, ls, 12) != NULL, __LINE__);
+	put_u32(ls, 4, 2);                                    /* the data: no data after it */
+	CHECK(xp_table_check(XK_LSEARCH, ls, 12) != NULL, __LINE__);
+	put_u32(ls, 4, 4);                                                    /* past them */
+	CHECK(xp_table_check(XK_LSEARCH, ls, 12) != NULL, __LINE__);
+	put_u32(ls, 4, 0);
+	ls[3] = 'x';                                              /* no final NUL */
+	CHECK(xp_table_check(XK_LSEARCH, ls, 12) != NULL, __LINE__);
+	put_u32(ls, 0, 0);                                        /* no entries, no index */
+	CHECK(xp_table_check(XK_LSEARCH, ls, 4) == NULL, __LINE__);
+	xp_free(x);
+	xp_tables_free(&t);
+}
+
+/* Damaged tables: what the check accepts is searched without reading
+   outside it (ASan watches: each is an exact-size copy). */
+static int search_damaged(const void *arg)
+{
+	static const char *const keys[] = { "alpha", "Gamma", "quoted key", "zzz", "*",
+					    "x.suffix.example", "192.168.1.5", "::1" };
+	const struct xp_tables *src = arg;
+	unsigned checked = 0;
+
+	for (size_t i = 0; i < src->n; i++) {
+		const struct xp_table *o = &src->v[i];
+		size_t trials = o->len * 3 + o->len;
+
+		for (size_t k = 0; k < trials; k++) {
+			static const unsigned char values[] = { 0x00, 0x01, 0xff };
+			size_t len = k < o->len * 3 ? o->len : k - o->len * 3;
+			char *c = malloc(len ? len : 1);
+
+			if (c == NULL)
+				return 3;
+			memcpy(c, o->data, len);
+			if (k < o->len * 3)
+				c[k / 3] = (char)values[k % 3];
+			if (xp_table_check(o->type, c, len) == NULL) {
+				struct xp_table one = { o->type, false, "/d", c, len };
+				struct xp_tables tabs = { &one, 1, 1 };
+				struct xp_hooks h = { NULL, fake_read, NULL, &tabs };
+
+				checked++;
+				for (size_t j = 0; j < UNIT_COUNT(keys); j++) {
+					char s[96];
+					struct xp *x;
+					struct xp_err e;
+					struct sb b = SB_INIT;
+
+					snprintf(s, sizeof(s), "${lookup{%s}%s{/d}{<$value>}{no}}",
+						 keys[j], xp_lookup_name(o->type));
+					if (xp_compile(s, 0, &h, &x, &e) != 0 || tabs.n != 1)
+						return 4;
+					(void)xp_eval(x, envp(), &b, &e);
+					sb_free(&b);
+					xp_free(x);
+				}
+			}
+			free(c);
+		}
+	}
+	return checked > 0 ? 0 : 5;
+}
+
+static void test_table_damage(void)
+{
+	struct xp_tables t = { 0 };
+	struct xp_hooks h = hooks;
+	struct xp *x;
+	struct xp_err e;
+	int st;
+
+	h.tables = &t;
+	CHECK(xp_compile("${lookup{a}lsearch{/lk/ls}}${lookup{a}wildlsearch{/lk/wild}}"
+			 "${lookup{a}iplsearch{/lk/ip}}", 0, &h, &x, &e) == 0, __LINE__);
+	st = in_child(search_damaged, &t);
+	CHECK(st == 0, __LINE__);
+	if (st != 0)
+		fprintf(stderr, "line %d: searching damaged tables: child status %d\n", __LINE__,
+			st);
+	xp_free(x);
+	xp_tables_free(&t);
+}
+
 /* ======================================================================
  * Syntax errors and places
  * ====================================================================== */
@@ -2063,15 +2299,15 @@ static void test_decode_refusals(void)
 	char err[256];
 	unsigned char *p;
 
-	CHECK(xp_decode("", 0, "", &y, err, sizeof(err)) == -1 && y == NULL, __LINE__);
+	CHECK(xp_decode("", 0, "", NULL, &y, err, sizeof(err)) == -1 && y == NULL, __LINE__);
 	CHECK(strcmp(err, "compiled expansion: 0 octets, too short") == 0, __LINE__);
-	CHECK(xp_decode("abc", 3, "", &y, err, sizeof(err)) == -1, __LINE__);
+	CHECK(xp_decode("abc", 3, "", NULL, &y, err, sizeof(err)) == -1, __LINE__);
 	CHECK(strcmp(err, "compiled expansion: 3 octets, too short") == 0, __LINE__);
 
 	/* The empty expansion: no nodes, no pool. */
 	CHECK(xp_compile("", 0, NULL, &x, &e) == 0, __LINE__);
 	CHECK(xp_encode(x, &b) == 0 && b.len == 16, __LINE__);
-	CHECK(xp_decode(b.p, b.len, "", &y, err, sizeof(err)) == 0, __LINE__);
+	CHECK(xp_decode(b.p, b.len, "", NULL, &y, err, sizeof(err)) == 0, __LINE__);
 	xp_free(y);
 	xp_free(x);
 	sb_clear(&b);
@@ -2079,14 +2315,14 @@ static void test_decode_refusals(void)
 	CHECK(xp_compile("a${lc:$local_part}", 0, NULL, &x, &e) == 0, __LINE__);
 	CHECK(xp_encode(x, &b) == 0, __LINE__);
 	p = (unsigned char *)b.p;
-	CHECK(xp_decode(p, b.len - 1, "", &y, err, sizeof(err)) == -1, __LINE__);
+	CHECK(xp_decode(p, b.len - 1, "", NULL, &y, err, sizeof(err)) == -1, __LINE__);
 	CHECK(strcmp(err, "compiled expansion: sizes do not add up") == 0, __LINE__);
 	p[12] = 1;                                  /* the reserved word */
-	CHECK(xp_decode(p, b.len, "", &y, err, sizeof(err)) == -1, __LINE__);
+	CHECK(xp_decode(p, b.len, "", NULL, &y, err, sizeof(err)) == -1, __LINE__);
 	CHECK(strcmp(err, "compiled expansion: sizes do not add up") == 0, __LINE__);
 	p[12] = 0;
 	p[8] = 0x7f;                                /* the root */
-	CHECK(xp_decode(p, b.len, "", &y, err, sizeof(err)) == -1, __LINE__);
+	CHECK(xp_decode(p, b.len, "", NULL, &y, err, sizeof(err)) == -1, __LINE__);
 	CHECK(strcmp(err, "compiled expansion: root out of range") == 0, __LINE__);
 	xp_free(x);
 	sb_free(&b);
@@ -2119,6 +2355,7 @@ struct damage_job {
 	const unsigned char *enc;
 	size_t n;
 	const char *src;
+	const struct xp_tables *tables;
 	size_t from;
 	struct damage_progress *prog;
 };
@@ -2172,7 +2409,7 @@ static int damage_child(const void *arg)
 		memcpy(c, j->enc, len);
 		if (k < j->n * 256)
 			c[k / 256] = (unsigned char)(k % 256);
-		if (xp_decode(c, len, j->src, &y, err, sizeof(err)) == 0) {
+		if (xp_decode(c, len, j->src, j->tables, &y, err, sizeof(err)) == 0) {
 			j->prog->accepted++;
 			use_decoded(y, j->prog);
 			xp_free(y);
@@ -2202,7 +2439,8 @@ static void test_damage(void)
 			continue;
 		CHECK(xp_encode(x, &b) == 0, __LINE__);
 
-		struct damage_job j = { (const unsigned char *)b.p, b.len, damaged_src[i], 0, prog };
+		struct damage_job j = { (const unsigned char *)b.p, b.len, damaged_src[i],
+					xp_lookup_tables(x), 0, prog };
 		size_t total = b.len * 256 + b.len;
 
 		memset(prog, 0, sizeof(*prog));
@@ -2267,6 +2505,9 @@ static const struct unit_test tests[] = {
 	{ "lookups: iplsearch", test_lookup_ip },
 	{ "lookups: errors, nested lookups", test_lookup_errors },
 	{ "lookups: a NUL octet in a key", test_lookup_nul },
+	{ "lookups: tables shared, settled, checked by the decoder", test_lookup_tables },
+	{ "lookups: xp_table_check()", test_table_check },
+	{ "lookups: damaged tables are refused or searched safely", test_table_damage },
 	{ "syntax errors at their offsets", test_errors },
 	{ "variables and headers by place", test_places },
 	{ "xp_capture_ref", test_capture_ref },
