@@ -5,10 +5,12 @@
  * the alias data once, in the order of noq-policy(5) "VALIDATION", so that
  * what the rest of noq reads from a loaded policy is in bounds.  The alias
  * data is left alone at load -- a million aliases must not slow startup --
- * and each lookup bounds-checks the slots and the record it touches.
+ * and each lookup bounds-checks the slots and the record it touches.  So is
+ * the code of the compiled expansions, which is decoded, and checked, when
+ * it is first run (each lookup table it uses was checked at load).
  * pol_open() maps only the checksummed part and reads alias data with
- * pread() as lookups need it.  pol_verify() checks the alias data
- * completely (noqc --dump).
+ * pread() as lookups need it.  pol_verify() checks the alias data and
+ * every expansion completely (noqc --dump).
  */
 #include "config.h"
 
@@ -236,6 +238,32 @@ static const uint32_t with_text = B(MLI_EXACT) | B(MLI_SUFFIX) | B(MLI_REGEX) |
 static const uint32_t addr_domain = B(MLI_ANY) | B(MLI_EXACT) | B(MLI_SUFFIX) |
 				    B(MLI_HOSTNAME) | B(MLI_REGEX);
 
+/* Item @it of a list of kind @lk (known): NULL when it is one noqc writes. */
+static const char *check_item(uint32_t lk, const struct ml_item *it, size_t ntransports)
+{
+	uint32_t k = it->kind;
+
+	if (k > MLI_LAST || !(list_items[lk] & B(k)))
+		return "an item of a kind this list cannot hold";
+	if ((it->flags & ~MLF_ALL) || ((it->flags & MLF_WILD) && k != MLI_ADDR))
+		return "an item with unknown flags";
+	if ((it->text != NULL) != ((with_text & B(k)) != 0))
+		return "an item with a text it cannot have, or without one";
+	if (k == MLI_ADDR) {
+		if (it->dkind > MLI_LAST || !(addr_domain & B(it->dkind)))
+			return "an address item with an unknown domain kind";
+		if ((it->aux != NULL) != ((with_text & B(it->dkind)) != 0))
+			return "an address item's domain without its text";
+	} else if (it->dkind != 0 || ((it->aux != NULL) != (k == MLI_LOOKUP))) {
+		return "an item with a domain part it cannot have";
+	}
+	if (lk == ML_ROUTE ? it->num > ntransports :
+	    k == MLI_NET ? it->num > 128 : it->num != 0)
+		return "an item with a number out of range";
+	return NULL;
+}
+#undef B
+
 const char *pol_check_list(const struct mdl_list *l, size_t ntransports)
 {
 	if (l->kind < ML_DOMAIN || l->kind > ML_KIND_LAST)
@@ -245,30 +273,13 @@ const char *pol_check_list(const struct mdl_list *l, size_t ntransports)
 	if (l->n > UINT32_MAX / POL_ITEM_SIZE)
 		return "too many items";
 	for (size_t i = 0; i < l->n; i++) {
-		const struct ml_item *it = &l->v[i];
-		uint32_t k = it->kind;
+		const char *bad = check_item(l->kind, &l->v[i], ntransports);
 
-		if (k > MLI_LAST || !(list_items[l->kind] & B(k)))
-			return "an item of a kind this list cannot hold";
-		if ((it->flags & ~MLF_ALL) || ((it->flags & MLF_WILD) && k != MLI_ADDR))
-			return "an item with unknown flags";
-		if ((it->text != NULL) != ((with_text & B(k)) != 0))
-			return "an item with a text it cannot have, or without one";
-		if (k == MLI_ADDR) {
-			if (it->dkind > MLI_LAST || !(addr_domain & B(it->dkind)))
-				return "an address item with an unknown domain kind";
-			if ((it->aux != NULL) != ((with_text & B(it->dkind)) != 0))
-				return "an address item's domain without its text";
-		} else if (it->dkind != 0 || ((it->aux != NULL) != (k == MLI_LOOKUP))) {
-			return "an item with a domain part it cannot have";
-		}
-		if (l->kind == ML_ROUTE ? it->num > ntransports :
-		    k == MLI_NET ? it->num > 128 : it->num != 0)
-			return "an item with a number out of range";
+		if (bad != NULL)
+			return bad;
 	}
 	return NULL;
 }
-#undef B
 
 const char *pol_check_targets(const struct mdl_target *t, size_t n)
 {
@@ -537,8 +548,9 @@ static int check_exprs(struct pol *p, char *err)
 
 /*
  * LISTS: each record inside the section, its text a string, sorted by text
- * then kind and unique.  The items are checked when they are decoded
- * (decode_lists(), pol_check_list()).
+ * then kind and unique, and each item one noqc writes (check_item(), as
+ * pol_check_list() for the writer): after pol_load(), decoding a list
+ * cannot fail but for memory.
  */
 static int check_lists(struct pol *p, char *err)
 {
@@ -569,6 +581,23 @@ static int check_lists(struct pol *p, char *err)
 		if (prev != NULL && mdl_list_cmp(prev_kind, prev, kind, text) >= 0)
 			return pol_set_err(err, POL_EFORMAT, "lists not sorted or not unique "
 					   "at %u", (unsigned)i);
+		for (uint32_t j = 0; j < n; j++) {
+			const unsigned char *q = r + POL_MREC_HDR + (size_t)j * POL_ITEM_SIZE;
+			struct ml_item it = { q[POL_I_KIND], q[POL_I_FLAGS], q[POL_I_DKIND], NULL,
+					      NULL, pol_get32(q + POL_I_NUM) };
+			const char *bad;
+
+			if (q[POL_I_ZERO] != 0 ||
+			    get_str(p, pol_get32(q + POL_I_TEXT), true, &it.text, "list item", j,
+				    err) ||
+			    get_str(p, pol_get32(q + POL_I_AUX), true, &it.aux, "list item", j,
+				    err))
+				return pol_set_err(err, POL_EFORMAT, "list %u ('%.60s'): item %u: bad "
+						   "field", (unsigned)i, text, (unsigned)j);
+			if ((bad = check_item(kind, &it, p->ntransports)) != NULL)
+				return pol_set_err(err, POL_EFORMAT, "list %u ('%.60s'): item %u: %s",
+						   (unsigned)i, text, (unsigned)j, bad);
+		}
 		prev = text;
 		prev_kind = kind;
 		off += len;
@@ -1468,22 +1497,6 @@ static int verify_exprs(const struct pol *p, char *err)
 	return 0;
 }
 
-static int decode_lists(const struct pol *p, struct model *m, char *err);
-
-/* Every typed list decodes and passes pol_check_list(). */
-static int verify_lists(const struct pol *p, char *err)
-{
-	struct model *m = model_new();
-	int e;
-
-	if (m == NULL)
-		return pol_set_err(err, POL_ENOMEM, "out of memory");
-	m->ntransports = p->ntransports;
-	e = decode_lists(p, m, err);
-	model_free(m);
-	return e == 0 ? 0 : e == -1 ? pol_set_err(err, POL_ENOMEM, "out of memory") : POL_EFORMAT;
-}
-
 int pol_verify(const struct pol *p, char *err)
 {
 	uint64_t want = pol_get64(p->buf + POL_H_CHECKSUM);
@@ -1494,7 +1507,7 @@ int pol_verify(const struct pol *p, char *err)
 		err[0] = '\0';
 	if (pol_checksum(p->buf, (size_t)p->sum_size) != want)
 		return pol_set_err(err, POL_ECHECKSUM, "checksum mismatch");
-	if ((e = verify_exprs(p, err)) != 0 || (e = verify_lists(p, err)) != 0)
+	if ((e = verify_exprs(p, err)) != 0)
 		return e;
 	if ((e = adata_view(p, &v, err)) != 0)
 		return e;
@@ -1641,18 +1654,21 @@ static int decode_lookups(const struct pol *p, struct model *m, bool copy)
 }
 
 /*
- * The compiled expansions, decoded: -1 out of memory, -2 bad code (@err).
- * With @keep_code, their bytes and the lookup tables are copied too, so
- * that the model encodes again (pol_to_model(); noq's pol_core_model()
- * only runs them, with the tables in the policy's bytes).
+ * The compiled expansions: -1 out of memory, -2 bad code (@err).  With
+ * @decode (pol_to_model()), their bytes and the lookup tables are copied,
+ * so that the model encodes again, and each expansion is decoded.
+ * Otherwise (noq's pol_core_model()) the model refers to the policy's
+ * bytes, and an expansion is decoded when it first runs (mdl_expr_xp()):
+ * a message needs a few of a configuration's expansions, and the header
+ * checksum has covered the bytes of all of them.
  */
-static int decode_exprs(const struct pol *p, struct model *m, bool keep_code, char *err)
+static int decode_exprs(const struct pol *p, struct model *m, bool decode, char *err)
 {
 	const struct pol_view *x = &p->s[POL_SEC_EXPRS];
 	uint64_t off = 0;
 
 	m->nexprs = 0;
-	if (decode_lookups(p, m, keep_code) != 0 ||
+	if (decode_lookups(p, m, decode) != 0 ||
 	    alloc_array(m, (void **)&m->exprs, x->count, sizeof(*m->exprs)))
 		return -1;
 	for (uint32_t i = 0; i < x->count; i++) {
@@ -1664,38 +1680,36 @@ static int decode_exprs(const struct pol *p, struct model *m, bool keep_code, ch
 		if (dup_str(p, m, pol_get32(r + POL_X_TEXT), &e->text))
 			return -1;
 		e->place = pol_get32(r + POL_X_PLACE);
-		e->code = NULL;
+		e->code = r + POL_XREC_HDR;
 		e->len = len;
 		e->tables = &m->lookups;
-		if (keep_code) {
-			unsigned char *c = arena_alloc(&m->arena, len ? len : 1);
+		e->x = NULL;
+		m->nexprs++;
+		off += pol_align8(POL_XREC_HDR + (uint64_t)len);
+		if (!decode)
+			continue;
 
-			if (c == NULL)
-				return -1;
-			memcpy(c, r + POL_XREC_HDR, len);
-			e->code = c;
-		}
-		if (xp_decode(r + POL_XREC_HDR, len, e->text, e->tables, &e->x, msg,
-			      sizeof(msg)) != 0) {
+		unsigned char *c = arena_alloc(&m->arena, len ? len : 1);
+
+		if (c == NULL)
+			return -1;
+		memcpy(c, r + POL_XREC_HDR, len);
+		e->code = c;
+		if (xp_decode(c, len, e->text, e->tables, &e->x, msg, sizeof(msg)) != 0) {
 			if (strcmp(msg, "out of memory") == 0)
 				return -1;
 			pol_set_err(err, POL_EFORMAT, "expansion %u ('%.60s'): %s", (unsigned)i,
 				    e->text, msg);
 			return -2;
 		}
-		m->nexprs++;
-		off += pol_align8(POL_XREC_HDR + (uint64_t)len);
 	}
 	for (size_t j = 0; j < m->nrewrites; j++)
 		m->rewrites[j].expr = mdl_expr_find(m, XP_REWRITE, m->rewrites[j].replacement);
 	return 0;
 }
 
-/*
- * The typed lists into @m, each checked (pol_check_list()).  Returns 0,
- * -1 when out of memory, or -2 with @err set.
- */
-static int decode_lists(const struct pol *p, struct model *m, char *err)
+/* The typed lists into @m (checked by pol_load()); -1 when out of memory. */
+static int decode_lists(const struct pol *p, struct model *m)
 {
 	const struct pol_view *x = &p->s[POL_SEC_LISTS];
 	uint64_t off = 0;
@@ -1706,7 +1720,6 @@ static int decode_lists(const struct pol *p, struct model *m, char *err)
 	for (uint32_t i = 0; i < x->count; i++) {
 		const unsigned char *r = x->p + off;
 		struct mdl_list *l = &m->lists[i];
-		const char *bad;
 
 		l->kind = pol_get32(r + POL_M_KIND);
 		l->n = pol_get32(r + POL_M_COUNT);
@@ -1716,27 +1729,14 @@ static int decode_lists(const struct pol *p, struct model *m, char *err)
 		r += POL_MREC_HDR;
 		for (size_t j = 0; j < l->n; j++, r += POL_ITEM_SIZE) {
 			struct ml_item *it = &l->v[j];
-			uint32_t t = pol_get32(r + POL_I_TEXT), a = pol_get32(r + POL_I_AUX);
-			const char *dummy;
 
 			it->kind = r[POL_I_KIND];
 			it->flags = r[POL_I_FLAGS];
 			it->dkind = r[POL_I_DKIND];
 			it->num = pol_get32(r + POL_I_NUM);
-			if (r[POL_I_ZERO] != 0 ||
-			    get_str(p, t, true, &dummy, "list item", (uint32_t)j, err) ||
-			    get_str(p, a, true, &dummy, "list item", (uint32_t)j, err)) {
-				pol_set_err(err, POL_EFORMAT, "list %u ('%.60s'): item %zu: bad "
-					    "field", (unsigned)i, l->text, j);
-				return -2;
-			}
-			if (dup_str(p, m, t, &it->text) || dup_str(p, m, a, &it->aux))
+			if (dup_str(p, m, pol_get32(r + POL_I_TEXT), &it->text) ||
+			    dup_str(p, m, pol_get32(r + POL_I_AUX), &it->aux))
 				return -1;
-		}
-		if ((bad = pol_check_list(l, m->ntransports)) != NULL) {
-			pol_set_err(err, POL_EFORMAT, "list %u ('%.60s'): %s", (unsigned)i,
-				    l->text, bad);
-			return -2;
 		}
 		m->nlists++;
 		off += POL_MREC_HDR + (uint64_t)l->n * POL_ITEM_SIZE;
@@ -1837,7 +1837,7 @@ int pol_to_model(const struct pol *p, struct model **out, char *err)
 		return pol_set_err(err, POL_ENOMEM, "out of memory");
 	}
 	adata_unview(&v);
-	if ((e = decode_lists(p, m, err)) != 0 || (e = decode_exprs(p, m, true, err)) != 0) {
+	if ((e = decode_lists(p, m)) != 0 || (e = decode_exprs(p, m, true, err)) != 0) {
 		model_free(m);
 		return e == -1 ? pol_set_err(err, POL_ENOMEM, "out of memory") : POL_EFORMAT;
 	}
@@ -1848,17 +1848,14 @@ int pol_to_model(const struct pol *p, struct model **out, char *err)
 int pol_core_model(const struct pol *p, struct model **out, char *err)
 {
 	struct model *m;
-	int e;
 
 	*out = NULL;
 	m = model_new();
-	if (m == NULL || decode(p, NULL, m) != 0) {
+	/* The expansions are not decoded here: only out of memory fails. */
+	if (m == NULL || decode(p, NULL, m) != 0 || decode_exprs(p, m, false, err) != 0 ||
+	    decode_lists(p, m) != 0) {
 		model_free(m);
 		return pol_set_err(err, POL_ENOMEM, "out of memory");
-	}
-	if ((e = decode_lists(p, m, err)) != 0 || (e = decode_exprs(p, m, false, err)) != 0) {
-		model_free(m);
-		return e == -1 ? pol_set_err(err, POL_ENOMEM, "out of memory") : POL_EFORMAT;
 	}
 	*out = m;
 	return 0;

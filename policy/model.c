@@ -3,6 +3,8 @@
  */
 #include "config.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -196,4 +198,24 @@ const struct mdl_list *mdl_list_find(const struct model *m, uint32_t kind, const
 			lo = mid + 1;
 	}
 	return NULL;
+}
+
+struct xp *mdl_expr_xp(const struct mdl_expr *e, char *err, size_t errlen)
+{
+	/* The model's arrays are not const objects: @e may keep its tree. */
+	struct mdl_expr *w = (struct mdl_expr *)(uintptr_t)e;
+	char msg[200];
+
+	if (e->x != NULL)
+		return e->x;
+	if (xp_decode(e->code != NULL ? e->code : (const unsigned char *)"", e->len, e->text,
+		      e->tables, &w->x, msg, sizeof(msg)) != 0) {
+		if (strcmp(msg, "out of memory") == 0)
+			snprintf(err, errlen, "out of memory");
+		else
+			snprintf(err, errlen, "malformed policy: expansion '%.60s': %s", e->text,
+				 msg);
+		return NULL;
+	}
+	return w->x;
 }

@@ -196,12 +196,13 @@ struct mdl_rewrite {
  * struct mdl_expr - an expansion noq runs at send time, compiled by noqc.
  * @place:  the xp_place it was compiled for (XP_ROUTER, ...).
  * @text:   the expansion as written in the configuration (the key).
- * @code/@len: its compiled form (xp_encode()), as the policy stores it;
- *          NULL (with @len) in a model from pol_core_model(), which only
- *          runs it.
+ * @code/@len: its compiled form (xp_encode()), as the policy stores it:
+ *          the model's copy, except in a model from pol_core_model(),
+ *          where it is the policy's own bytes.
  * @tables: the lookup tables the code indexes: its model's @lookups.
- * @x:      decoded, when the model was loaded from a policy (model_free()
- *          frees it); NULL in the compiler.
+ * @x:      decoded: by pol_to_model() for every expansion, by
+ *          mdl_expr_xp() for the ones noq runs, when first run; NULL
+ *          until then (and in the compiler).  model_free() frees it.
  */
 struct mdl_expr {
 	uint32_t place;
@@ -238,7 +239,8 @@ struct mdl_source {
 /**
  * struct model - a whole compiled configuration.
  * Arrays are allocated in @arena (or by whoever built the model, who frees
- * them); a model is read-only once built.
+ * them); a model is read-only once built, but for the decoded trees its
+ * expansions keep (mdl_expr_xp()).
  */
 struct model {
 	struct arena arena;
@@ -279,6 +281,14 @@ void model_free(struct model *m);
  * (bsearch), or NULL.
  */
 const struct mdl_expr *mdl_expr_find(const struct model *m, uint32_t place, const char *text);
+
+/**
+ * mdl_expr_xp() - @e ready to run: decoded from its code when first asked
+ * for, and kept in @e (the only part of a built model that changes).
+ * NULL with @err when the code is malformed, which refuses the policy at
+ * this use, or when out of memory.
+ */
+struct xp *mdl_expr_xp(const struct mdl_expr *e, char *err, size_t errlen);
 
 /** mdl_expr_cmp() - the order of the expansion table: text, then place. */
 int mdl_expr_cmp(uint32_t pa, const char *ta, uint32_t pb, const char *tb);

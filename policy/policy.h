@@ -84,7 +84,9 @@ int pol_to_model(const struct pol *p, struct model **out, char *err);
  * pol_core_model() - decode everything but the alias tables (validated by
  * pol_open()/pol_load() already) into a new model whose naliases is 0: what
  * noq needs at startup, in time independent of the number of aliases.  Look
- * aliases up with pol_alias_lookup().  Fails only when out of memory.
+ * aliases up with pol_alias_lookup().  The expansions are decoded when first
+ * run (mdl_expr_xp()), from @p's bytes, as are its lookup tables: free the
+ * model before closing @p.  Fails only when out of memory.
  */
 int pol_core_model(const struct pol *p, struct model **out, char *err);
 

@@ -901,13 +901,17 @@ static char *expand_route_str(const struct env *e, const struct msg *msg, const 
 	}
 	/* noqc compiled it into the policy; noq only runs it. */
 	me = mdl_expr_find(e->m, XP_TRANSPORT, s);
-	if (me == NULL || me->x == NULL) {
+	if (me == NULL) {
 		noq_say("cannot expand %s: the policy lacks its compiled form; recompile "
 			"the policy with noqc", what);
 		*failed = 1;
 		return NULL;
 	}
-	x = me->x;
+	if ((x = mdl_expr_xp(me, xe.msg, sizeof(xe.msg))) == NULL) {
+		noq_say("cannot expand %s: %s", what, xe.msg);
+		*failed = 1;
+		return NULL;
+	}
 	xp_facts(e, msg);
 	env.var[XV_SENDER_ADDRESS] = sender;
 	env.var[XV_PRIMARY_HOSTNAME] = e->primary_hostname;

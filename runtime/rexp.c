@@ -14,60 +14,34 @@
 #include "route_int.h"
 #include "xp.h"
 
-/** struct xcache - one expansion decoded here: the model's text, its tree. */
-struct xcache {
-	const char *text;
-	struct xp *x;
-};
-
-void rt_xp_free(struct st *s)
-{
-	for (size_t i = 0; i < s->nxc; i++)
-		xp_free(s->xc[i].x);
-	free(s->xc);
-	s->xc = NULL;
-	s->nxc = s->capxc = 0;
-}
-
 /*
  * The compiled form of @text for a router's options: noqc compiled every
  * expansion noq runs into the policy (the model's table); noq does not
- * parse configuration text.  A model built by hand may hold only the
- * code: it is decoded once and kept.  NULL with @msg set when the policy
- * lacks it.
+ * parse configuration text.  Decoded when first run (mdl_expr_xp()).  NULL
+ * with @msg set when the policy lacks it; NULL with the routing stopped
+ * (rt_hard()) when its code is malformed: the policy is refused at this
+ * use, as the loader refuses damage it sees, rather than the router
+ * skipped.
  */
 static struct xp *compiled(struct st *s, const char *text, char *msg, size_t msglen)
 {
 	const struct mdl_expr *e = mdl_expr_find(s->m, XP_ROUTER, text);
+	struct xp *x;
+	char why[MSG_MAX];
 
 	if (e == NULL) {
 		rt_fmt(msg, msglen, "the policy lacks the compiled form of this expansion: "
 		       "recompile it with noqc");
 		return NULL;
 	}
-	if (e->x != NULL)
-		return e->x;
-	for (size_t i = 0; i < s->nxc; i++)
-		if (s->xc[i].text == e->text)
-			return s->xc[i].x;
-	if (s->nxc == s->capxc) {
-		size_t c = s->capxc ? s->capxc * 2 : 16;
-		struct xcache *v = realloc(s->xc, c * sizeof(*v));
-
-		if (v == NULL) {
-			rt_oom(s);
-			return NULL;
-		}
-		s->xc = v;
-		s->capxc = c;
-	}
-
-	struct xp *x;
-
-	if (xp_decode(e->code, e->len, e->text, e->tables, &x, msg, msglen) != 0)
-		return NULL;
-	s->xc[s->nxc++] = (struct xcache){ e->text, x };
-	return x;
+	if ((x = mdl_expr_xp(e, why, sizeof(why))) != NULL)
+		return x;
+	if (strcmp(why, "out of memory") == 0)
+		rt_oom(s);
+	else
+		rt_hard(s, "%s", why);
+	rt_fmt(msg, msglen, "%s", why);
+	return NULL;
 }
 
 /* $h_ and friends from the message being routed (none for -bt). */

@@ -1891,7 +1891,6 @@ out:
 
 static void st_free(struct st *s)
 {
-	rt_xp_free(s);
 	free(s->r);
 	free(s->nl);
 	free(s->tl);

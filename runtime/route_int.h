@@ -139,8 +139,6 @@ struct st {
 	char *err;
 	size_t errlen;
 	bool hard;                    /* route_all() fails: err is set */
-	struct xcache *xc;            /* rexp.c: compiled expansions */
-	size_t nxc, capxc;
 };
 
 /**
@@ -197,7 +195,6 @@ enum xres {
 };
 
 /* rexp.c: the context of one expansion, for its callbacks. */
-struct xcache;
 struct xenv {
 	struct st *s;
 	const struct att *a;
@@ -207,8 +204,8 @@ struct xenv {
 /*
  * rexp.c: option @what of router @R, its text @text, expanded for @a: a
  * malloc'd string in *@out and XR_OK, or XR_FORCED / XR_ERROR with @msg
- * set to the reason (on running out of memory s->hard is set).  Text
- * without '$' or '\' is returned as a copy.
+ * set to the reason (on running out of memory, or on malformed code in the
+ * policy, s->hard is set).  Text without '$' or '\' is returned as a copy.
  */
 enum xres rt_expand_x(struct st *s, const struct att *a, const struct rtr *R,
 		      const char *what, const char *text, char **out, char *msg,
@@ -223,8 +220,6 @@ char *rt_expand(struct st *s, const struct att *a, const struct rtr *R, const ch
    (the typed item's), or NULL to make it from @item. */
 int rt_list_lookup(struct st *s, const char *item, const char *xtext, const char *subject,
 		   char *msg, size_t msglen);
-/* rexp.c: free the compiled expansions of @s. */
-void rt_xp_free(struct st *s);
 
 /* route.c: the length of the local part of canonical address @a. */
 size_t rt_local_len(const char *a);

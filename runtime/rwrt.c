@@ -355,8 +355,8 @@ static size_t xp_ncache;
 
 /*
  * The compiled replacement of rule @i of @r: from the policy (noqc
- * compiled it); rules built by hand (tests) are compiled here once.
- * NULL with @r->err set.
+ * compiled it; decoded when first run); rules built by hand (tests) are
+ * compiled here once.  NULL with @r->err set.
  */
 static struct xp *rule_xp(struct rw_run *r, size_t i)
 {
@@ -365,8 +365,14 @@ static struct xp *rule_xp(struct rw_run *r, size_t i)
 	struct xp *x;
 	size_t pl = strlen(rule->pattern);
 
-	if (rule->expr != NULL && rule->expr->x != NULL)
-		return rule->expr->x;
+	if (rule->expr != NULL) {
+		char msg[256];
+
+		if ((x = mdl_expr_xp(rule->expr, msg, sizeof(msg))) == NULL)
+			err_set(r->err, r->errlen, "rewrite rule %zu ('%.*s%s'): %s", i + 1,
+				err_qlen(pl), rule->pattern, err_qdots(pl), msg);
+		return x;
+	}
 
 	for (size_t k = 0; k < xp_ncache; k++)
 		if (strcmp(xp_cache[k].text, rule->replacement) == 0)

@@ -1,8 +1,10 @@
 /*
  * fuzz_policy.c -- libFuzzer target for the policy loader (noq-policy(5)).
  *
- * Whatever pol_load() accepts must survive alias lookups, pol_verify(),
- * pol_to_model() and pol_dump(), and a model decoded from it must encode to
+ * Whatever pol_load() accepts must survive alias lookups, pol_core_model()
+ * with each expansion decoded as noq decodes it when first run (and run),
+ * pol_verify(), pol_to_model() and pol_dump(); every expansion of a policy
+ * that pol_verify() passes must decode; and a model decoded from it must encode to
  * a policy that loads again and encodes to the very same bytes (SELinux's
  * binpolicy-fuzzer: what the loader accepts must be writable).  Any
  * violation aborts; out-of-bounds reads are left to ASan.
@@ -22,6 +24,8 @@
 
 #include "format.h"
 #include "policy.h"
+#include "sb.h"
+#include "xp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -107,6 +111,40 @@ static void reseal(unsigned char *b, size_t n)
 		pol_put64(b + POL_H_CHECKSUM, pol_checksum(b, (size_t)sum));
 }
 
+/*
+ * noq's model of @p, each expansion decoded (and what decodes, run) as noq
+ * does when it first needs one; false when one was refused as malformed.
+ */
+static bool run_core(const struct pol *p)
+{
+	char err[POL_ERRLEN] = "";
+	struct model *m = NULL;
+	bool all = true;
+
+	if (pol_core_model(p, &m, err) != 0) {
+		if (strcmp(err, "out of memory") != 0)
+			abort();        /* only memory fails it */
+		return true;
+	}
+	for (size_t i = 0; i < m->nexprs; i++) {
+		struct xp_env env = { .now = 1700000000 };
+		struct xp *x = mdl_expr_xp(&m->exprs[i], err, sizeof(err));
+		struct xp_err e;
+		struct sb out = SB_INIT;
+
+		if (x == NULL) {
+			all = all && strcmp(err, "out of memory") == 0;
+			continue;
+		}
+		(void)xp_eval(x, &env, &out, &e);
+		sb_free(&out);
+		if (mdl_expr_xp(&m->exprs[i], err, sizeof(err)) != x)
+			abort();        /* decoded once, kept */
+	}
+	model_free(m);
+	return all;
+}
+
 static void one(const uint8_t *data, size_t size, bool seal)
 {
 	char err[POL_ERRLEN] = "";
@@ -127,11 +165,16 @@ static void one(const uint8_t *data, size_t size, bool seal)
 		return;
 	}
 	lookups(p, 4);
+
+	bool all = run_core(p);
+
 	if (pol_verify(p, err) != 0) {
 		pol_close(p);
 		free(copy);
 		return;
 	}
+	if (!all)
+		abort();    /* verify decodes every expansion */
 	if (pol_to_model(p, &m, err) != 0)
 		abort();    /* verified policies decode */
 

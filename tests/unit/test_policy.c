@@ -1164,36 +1164,19 @@ static void test_err_format(void)
 	model_free(m);
 }
 
-/*
- * Patch u32 (@bytes 4) or u8 (@bytes 1) at @at of policy @orig: it loads
- * (the record layout holds), but decoding its lists refuses it with @msg,
- * in noq (pol_core_model()) and in pol_verify().
- */
+/* Patch u32 (@bytes 4) or u8 (@bytes 1) at @at of policy @orig: pol_load()
+   refuses it with @msg. */
 static void expect_list_err(const unsigned char *orig, size_t len, uint64_t at, int bytes,
 			    uint32_t v, const char *msg, unsigned line)
 {
 	unsigned char *b = copy(orig, len);
-	struct pol *p = NULL;
-	struct model *m = NULL;
-	char err[POL_ERRLEN] = "";
 
 	if (bytes == 1)
 		b[at] = (unsigned char)v;
 	else
 		pol_put32(b + at, v);
 	reseal_as(b, len, orig);
-	CHECK(pol_load(b, len, &p, err) == 0, line);
-	if (p != NULL) {
-		int r = pol_core_model(p, &m, err);
-
-		if (r != POL_EFORMAT || strstr(err, msg) == NULL)
-			fprintf(stderr, "\nline %u: pol_core_model gave %d '%s', want '%s'\n",
-				line, r, err, msg);
-		CHECK(r == POL_EFORMAT && strstr(err, msg) != NULL, line);
-		CHECK(pol_verify(p, err) == POL_EFORMAT, line);
-		model_free(m);
-	}
-	pol_close(p);
+	expect_load(b, len, POL_EFORMAT, msg, line);
 	free(b);
 }
 
@@ -1228,8 +1211,12 @@ static void test_err_lists(void)
 	EXPECT_PATCH(b, len, l + POL_M_COUNT, 100, "past the section");
 	EXPECT_PATCH(b, len, l + POL_M_COUNT, 0, "list 1:");
 	/* The fourth record, the address list "x", made a host list like the
-	   fifth. */
+	   fifth: its items are no host list's (checked before the order). */
 	EXPECT_PATCH(b, len, l + 3 * POL_MREC_HDR + 6 * POL_ITEM_SIZE + POL_M_KIND, ML_HOST,
+		     "list 3 ('x'): item 0: an item of a kind this list cannot hold");
+	/* The fifth, the host list "x", made an address list like the fourth:
+	   its network is no address list's, but the order is checked first. */
+	EXPECT_PATCH(b, len, l + 4 * POL_MREC_HDR + 9 * POL_ITEM_SIZE + POL_M_KIND, ML_ADDRESS,
 		     "not sorted or not unique");
 	free(b);
 
@@ -1282,6 +1269,36 @@ static bool reencodes(const unsigned char *b, size_t n)
 	return ok;
 }
 
+/*
+ * noq's model of @p, each expansion decoded when asked for and run, as noq
+ * does; whether every expansion decoded.
+ */
+static bool run_core(const struct pol *p)
+{
+	char err[POL_ERRLEN] = "";
+	struct model *m = NULL;
+	bool all = true;
+
+	CU_ASSERT_EQUAL_FATAL(pol_core_model(p, &m, err), 0);
+	for (size_t i = 0; i < m->nexprs; i++) {
+		struct xp_env env = { .now = 1700000000 };
+		struct xp *x = mdl_expr_xp(&m->exprs[i], err, sizeof(err));
+		struct xp_err e;
+		struct sb out = SB_INIT;
+
+		if (x == NULL) {
+			CU_ASSERT(strncmp(err, "malformed policy: expansion '", 29) == 0);
+			all = false;
+			continue;
+		}
+		(void)xp_eval(x, &env, &out, &e);
+		sb_free(&out);
+		CU_ASSERT(mdl_expr_xp(&m->exprs[i], err, sizeof(err)) == x);
+	}
+	model_free(m);
+	return all;
+}
+
 /* Everything that reads a policy, on @n bytes at @b; returns whether it
    was accepted by pol_load() and pol_verify(). */
 static bool exercise(const unsigned char *b, size_t n, struct tally *t, FILE *devnull)
@@ -1310,11 +1327,15 @@ static bool exercise(const unsigned char *b, size_t n, struct tally *t, FILE *de
 			CU_ASSERT(r == 0 || r == 1 || r == POL_EFORMAT);
 		}
 	(void)pol_compiler_version(p);
+
+	bool all = run_core(p);
+
 	r = pol_verify(p, err);
 	if (r != 0) {
 		CU_ASSERT(r == POL_ECHECKSUM || r == POL_EFORMAT);
 		t->refused_verify++;
 	} else {
+		CU_ASSERT(all);         /* what verify passes, noq decodes */
 		r = pol_to_model(p, &m, err);
 		CU_ASSERT_EQUAL(r, 0);
 		if (r == 0) {
@@ -2046,6 +2067,53 @@ static void test_lookups_corrupt(void)
 	free(b);
 }
 
+/*
+ * Malformed code in an expansion's record: the loader, which no longer
+ * decodes expansions, accepts the policy; noq's model refuses the
+ * expansion when it is first asked for, and only that one; pol_verify()
+ * and pol_to_model(), which decode every one, refuse the policy.
+ */
+static void test_exprs_decoded_when_used(void)
+{
+	size_t len;
+	unsigned char *b = lookup_policy(&len);
+	uint64_t at = sect_off(b, POL_SEC_EXPRS);       /* the first expansion */
+	uint32_t cl = pol_get32(b + at + POL_X_LEN), nn, i;
+	unsigned char *code = b + at + POL_XREC_HDR;
+	struct pol *p = NULL;
+	struct model *m = NULL;
+	char err[POL_ERRLEN] = "";
+
+	/* Its lookup, made to index a table that is not there. */
+	nn = pol_get32(code);
+	for (i = 0; i < nn && code[16 + 32 * i] != 13; i++)
+		;
+	CU_ASSERT_FATAL(i < nn && 16 + 32 * (size_t)nn <= cl);
+	pol_put32(code + 16 + 32 * i + 8, 7);
+	reseal(b, len);
+
+	CU_ASSERT_EQUAL_FATAL(pol_load(b, len, &p, err), 0);
+	CU_ASSERT_EQUAL_FATAL(pol_core_model(p, &m, err), 0);
+	CU_ASSERT_FATAL(m->nexprs == 3);
+	CU_ASSERT_PTR_NULL(mdl_expr_xp(&m->exprs[0], err, sizeof(err)));
+	CU_ASSERT(strstr(err, "malformed policy: expansion '") == err &&
+		  strstr(err, "': compiled expansion: node ") != NULL &&
+		  strstr(err, ": lookup table index out of range") != NULL);
+	/* Asked again, refused again; the others decode. */
+	CU_ASSERT_PTR_NULL(mdl_expr_xp(&m->exprs[0], err, sizeof(err)));
+	CU_ASSERT_PTR_NOT_NULL(mdl_expr_xp(&m->exprs[1], err, sizeof(err)));
+	CU_ASSERT_PTR_NOT_NULL(mdl_expr_xp(&m->exprs[2], err, sizeof(err)));
+	model_free(m);
+	m = NULL;
+	CU_ASSERT_EQUAL(pol_verify(p, err), POL_EFORMAT);
+	CU_ASSERT(strstr(err, "expansion 0 (") == err);
+	CU_ASSERT(strstr(err, ": lookup table index out of range") != NULL);
+	CU_ASSERT_EQUAL(pol_to_model(p, &m, err), POL_EFORMAT);
+	CU_ASSERT_PTR_NULL(m);
+	pol_close(p);
+	free(b);
+}
+
 /* Every byte of LOOKUPS and EXPRS changed, checksums resealed: refused or
    run safely. */
 static void test_lookups_flip(void)
@@ -2131,6 +2199,7 @@ static const struct unit_test lookups_tests[] = {
 	T(test_lookups_shared),
 	T(test_lookups_two_types),
 	T(test_lookups_corrupt),
+	T(test_exprs_decoded_when_used),
 	T(test_lookups_flip),
 };
 

@@ -582,6 +582,52 @@ out:
 	pf_close(&p);
 }
 
+/*
+ * noq decodes an expansion when it first runs it: code that went bad in
+ * the policy (here after its checksum was checked) stops the routing with
+ * a message naming it, rather than skipping the router; an expansion that
+ * is not run is not decoded.
+ */
+static void test_condition_malformed(void)
+{
+	struct pf p;
+	struct route_ctx c;
+	struct users u = { .n = 0 };
+	struct route_result res = { 0 };
+	const char *rc[] = { "alice@x.example" };
+	char err[512] = "";
+
+	if (!pf_open(&p, MAIN "begin routers\n"
+		     "bylp:\n"
+		     "  driver = accept\n"
+		     "  condition = ${if eq{$local_part}{alice}}\n"
+		     "  transport = remote_smtp\n"
+		     "other:\n"
+		     "  driver = accept\n"
+		     "  condition = ${if eq{$domain}{y.example}}\n"
+		     "  transport = remote_smtp\n" TRANSPORT, __LINE__))
+		goto out;
+
+	const struct mdl_expr *e = mdl_expr_find(p.m, XP_ROUTER, "${if eq{$local_part}{alice}}");
+	const struct mdl_expr *o = mdl_expr_find(p.m, XP_ROUTER, "${if eq{$domain}{y.example}}");
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(o);
+	CU_ASSERT(e->x == NULL && o->x == NULL);        /* not decoded at load */
+	/* The code is the policy's own bytes: the first node's kind made
+	   unknown. */
+	CU_ASSERT_FATAL(e->code >= p.img && e->code + e->len <= p.img + p.len);
+	p.img[e->code - p.img + 16] = 0xee;
+	ctx_init(&c, &p, &u);
+	CU_ASSERT_EQUAL(route_all(&c, rc, 1, &res, err, sizeof(err)), -1);
+	TU_STR(err, "malformed policy: expansion '${if eq{$local_part}{alice}}': compiled "
+	       "expansion: node 0: unknown kind");
+	route_result_free(&res);
+	CU_ASSERT(o->x == NULL);                        /* never run */
+out:
+	pf_close(&p);
+}
+
 static void test_no_more(void)
 {
 	struct pf p;
@@ -1654,6 +1700,7 @@ static const struct unit_test basic_tests[] = {
 	T(test_verify_only),
 	T(test_senders),
 	T(test_condition),
+	T(test_condition_malformed),
 	T(test_no_more),
 };
 
