@@ -763,6 +763,10 @@ struct model *sema_build(const struct ast_config *cfg, struct srcmgr *sm,
 	}
 	sema_finish_lists(s);
 	sema_finish_exprs(s);
+	/* The rewrite rules run their compiled replacements, as noq's do. */
+	for (size_t i = 0; i < s->m->nrewrites; i++)
+		s->m->rewrites[i].expr = mdl_expr_find(s->m, XP_REWRITE,
+						       s->m->rewrites[i].replacement);
 	if (cfg->rules[SEC_SOURCES].head != NULL)
 		sema_read_sources(s);
 	else

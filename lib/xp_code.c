@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "re.h"
 #include "xp_int.h"
 
 #define HDR 16
@@ -368,4 +369,28 @@ size_t xp_escape(const char *s, size_t n, unsigned *c)
 bool xp_expands(const char *s)
 {
 	return strpbrk(s, "$\\") != NULL;
+}
+
+/* ---- shared by the compiler and the evaluator -------------------------- */
+/* (here, not in xp_parse.c, so that noq links no expansion parser) */
+
+bool xp_is_space(int c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+void xp_free(struct xp *x)
+{
+	if (x == NULL)
+		return;
+	if (x->re != NULL) {
+		for (uint32_t i = 0; i < x->nn; i++)
+			re_free(x->re[i]);
+		free(x->re);
+	}
+	xp_tables_free(&x->own);
+	free(x->n);
+	free(x->pool);
+	free(x->src);
+	free(x);
 }

@@ -180,11 +180,6 @@ struct pst {
 	bool malformed;         /* a header name took a '}' (Exim's malformed_header) */
 };
 
-bool xp_is_space(int c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
-}
-
 static int cur(const struct pst *p)
 {
 	return (unsigned char)p->s[p->i];
@@ -1859,22 +1854,6 @@ static int parse_string(struct pst *p, bool ket_ends, uint32_t *head)
 }
 
 /* ---- entry points ------------------------------------------------------- */
-
-void xp_free(struct xp *x)
-{
-	if (x == NULL)
-		return;
-	if (x->re != NULL) {
-		for (uint32_t i = 0; i < x->nn; i++)
-			re_free(x->re[i]);
-		free(x->re);
-	}
-	xp_tables_free(&x->own);
-	free(x->n);
-	free(x->pool);
-	free(x->src);
-	free(x);
-}
 
 int xp_compile(const char *s, unsigned place, const struct xp_hooks *hooks,
 	       struct xp **out, struct xp_err *e)

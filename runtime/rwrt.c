@@ -346,56 +346,26 @@ nomem:
 	return -1;
 }
 
-/* The compiled replacements, by text: a process rewrites one message. */
-static struct xp_cache {
-	char *text;
-	struct xp *x;
-} *xp_cache;
-static size_t xp_ncache;
-
 /*
  * The compiled replacement of rule @i of @r: from the policy (noqc
- * compiled it; decoded when first run); rules built by hand (tests) are
- * compiled here once.  NULL with @r->err set.
+ * compiled it; decoded when first run).  noq compiles no expansion text.
+ * NULL with @r->err set.
  */
 static struct xp *rule_xp(struct rw_run *r, size_t i)
 {
 	const struct mdl_rewrite *rule = &r->rules[i];
-	struct xp_err e;
-	struct xp *x;
 	size_t pl = strlen(rule->pattern);
+	char msg[256];
+	struct xp *x = NULL;
 
-	if (rule->expr != NULL) {
-		char msg[256];
-
-		if ((x = mdl_expr_xp(rule->expr, msg, sizeof(msg))) == NULL)
-			err_set(r->err, r->errlen, "rewrite rule %zu ('%.*s%s'): %s", i + 1,
-				err_qlen(pl), rule->pattern, err_qdots(pl), msg);
-		return x;
-	}
-
-	for (size_t k = 0; k < xp_ncache; k++)
-		if (strcmp(xp_cache[k].text, rule->replacement) == 0)
-			return xp_cache[k].x;
-
-	struct xp_cache *v = realloc(xp_cache, (xp_ncache + 1) * sizeof(*v));
-
-	if (v == NULL) {
-		err_set(r->err, r->errlen, "out of memory");
-		return NULL;
-	}
-	xp_cache = v;
-	if (xp_compile(rule->replacement, XP_REWRITE, NULL, &x, &e) != 0) {
+	if (rule->expr == NULL)
+		snprintf(msg, sizeof(msg), "the policy lacks its compiled replacement; "
+			 "recompile it with noqc");
+	else
+		x = mdl_expr_xp(rule->expr, msg, sizeof(msg));
+	if (x == NULL)
 		err_set(r->err, r->errlen, "rewrite rule %zu ('%.*s%s'): %s", i + 1,
-			err_qlen(pl), rule->pattern, err_qdots(pl), e.msg);
-		return NULL;
-	}
-	if ((v[xp_ncache].text = strdup(rule->replacement)) == NULL) {
-		xp_free(x);
-		err_set(r->err, r->errlen, "out of memory");
-		return NULL;
-	}
-	v[xp_ncache++].x = x;
+			err_qlen(pl), rule->pattern, err_qdots(pl), msg);
 	return x;
 }
 
@@ -407,10 +377,19 @@ static char *expand(struct rw_run *r, const struct mdl_rewrite *rule, size_t idx
 	struct xp_err e;
 	struct sb b = SB_INIT;
 	size_t caplen[RW_MAXN + 1];
-	struct xp *x = rule_xp(r, idx);
+	struct xp *x;
 	char *lp = NULL;
 
-	if (x == NULL)
+	/* Text without '$' or '\' is its own expansion (noqc keeps no code
+	   for it). */
+	if (!xp_expands(rule->replacement)) {
+		char *out = strdup(rule->replacement);
+
+		if (out == NULL)
+			err_set(r->err, r->errlen, "out of memory");
+		return out;
+	}
+	if ((x = rule_xp(r, idx)) == NULL)
 		return NULL;
 	for (size_t i = 0; i <= RW_MAXN; i++)
 		caplen[i] = m->num[i] ? strlen(m->num[i]) : 0;
