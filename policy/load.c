@@ -118,39 +118,58 @@ void pol_sum_init(struct pol_sum *s)
 	for (size_t k = 0; k < 4; k++)
 		s->h[k] = POL_FNV_INIT;
 	s->n = 0;
+	s->pend = 0;
+}
+
+/* Word @w (the @j-th of the input) into its lane. */
+static inline void sum_word(struct pol_sum *s, uint64_t j, uint64_t w)
+{
+	s->h[j % 4] = (s->h[j % 4] ^ w) * POL_FNV_PRIME;
 }
 
 void pol_sum_add(struct pol_sum *s, const void *p, size_t n)
 {
 	const unsigned char *b = p;
-	uint64_t h0, h1, h2, h3;
 	size_t i = 0;
 
-	/* Line up with lane 0, then four bytes at a time. */
-	for (; i < n && (s->n + i) % 4 != 0; i++) {
-		size_t k = (size_t)((s->n + i) % 4);
-
-		s->h[k] = (s->h[k] ^ b[i]) * POL_FNV_PRIME;
+	/* Complete a word begun by an earlier call, then up to lane 0. */
+	for (; i < n && s->n % 8 != 0; i++, s->n++) {
+		s->pend |= (uint64_t)b[i] << (8 * (s->n % 8));
+		if (s->n % 8 == 7) {
+			sum_word(s, s->n / 8, s->pend);
+			s->pend = 0;
+		}
 	}
-	h0 = s->h[0], h1 = s->h[1], h2 = s->h[2], h3 = s->h[3];
-	for (; n - i >= 4; i += 4) {
-		h0 = (h0 ^ b[i]) * POL_FNV_PRIME;
-		h1 = (h1 ^ b[i + 1]) * POL_FNV_PRIME;
-		h2 = (h2 ^ b[i + 2]) * POL_FNV_PRIME;
-		h3 = (h3 ^ b[i + 3]) * POL_FNV_PRIME;
+	for (; n - i >= 8 && (s->n / 8) % 4 != 0; i += 8, s->n += 8)
+		sum_word(s, s->n / 8, pol_get64(b + i));
+
+	/* Four words at a time, one per lane. */
+	uint64_t h0 = s->h[0], h1 = s->h[1], h2 = s->h[2], h3 = s->h[3];
+
+	for (; n - i >= 32; i += 32, s->n += 32) {
+		h0 = (h0 ^ pol_get64(b + i)) * POL_FNV_PRIME;
+		h1 = (h1 ^ pol_get64(b + i + 8)) * POL_FNV_PRIME;
+		h2 = (h2 ^ pol_get64(b + i + 16)) * POL_FNV_PRIME;
+		h3 = (h3 ^ pol_get64(b + i + 24)) * POL_FNV_PRIME;
 	}
 	s->h[0] = h0, s->h[1] = h1, s->h[2] = h2, s->h[3] = h3;
-	for (size_t k = 0; i < n; i++, k++)
-		s->h[k] = (s->h[k] ^ b[i]) * POL_FNV_PRIME;
-	s->n += n;
+	for (; n - i >= 8; i += 8, s->n += 8)
+		sum_word(s, s->n / 8, pol_get64(b + i));
+	for (; i < n; i++, s->n++)
+		s->pend |= (uint64_t)b[i] << (8 * (s->n % 8));
 }
 
 uint64_t pol_sum_end(const struct pol_sum *s)
 {
-	unsigned char le[32];
+	struct pol_sum t = *s;
+	unsigned char le[40];
 
+	/* The last word, zero-padded; the length tells it from zeros. */
+	if (t.n % 8 != 0)
+		sum_word(&t, t.n / 8, t.pend);
 	for (size_t k = 0; k < 4; k++)
-		pol_put64(le + 8 * k, s->h[k]);
+		pol_put64(le + 8 * k, t.h[k]);
+	pol_put64(le + 32, t.n);
 	return pol_fnv1a64(POL_FNV_INIT, le, sizeof(le));
 }
 

@@ -142,8 +142,26 @@ static int opt_cmp(const void *key, const void *elem)
 
 const struct mdl_opt *mdl_opt_find(const struct mdl_obj *o, const char *name)
 {
-	if (o->nopts == 0)
+	/* Routing asks a router for some 45 options it mostly lacks, at
+	   every message: a short table is scanned, comparing first bytes
+	   before strings (sorted, so the scan stops past the name). */
+	if (o->nopts <= 12) {
+		for (size_t i = 0; i < o->nopts; i++) {
+			const char *n = o->opts[i].name;
+
+			if ((unsigned char)n[0] > (unsigned char)name[0])
+				return NULL;
+			if (n[0] == name[0]) {
+				int c = strcmp(n, name);
+
+				if (c == 0)
+					return &o->opts[i];
+				if (c > 0)
+					return NULL;
+			}
+		}
 		return NULL;
+	}
 	return bsearch(name, o->opts, o->nopts, sizeof(o->opts[0]), opt_cmp);
 }
 

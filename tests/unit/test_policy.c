@@ -1081,6 +1081,36 @@ static void expect_patch(const unsigned char *orig, size_t len, uint64_t at,
 
 #define EXPECT_PATCH(b, len, at, v, msg) expect_patch((b), (len), (at), (v), (msg), __LINE__)
 
+/*
+ * The checksum of noq-policy(5), against values from an independent
+ * implementation of its definition, and the same whatever the chunks it
+ * is given in.
+ */
+static void test_checksum_values(void)
+{
+	unsigned char b[771];
+	static const unsigned char nul[1] = { 0 };
+
+	for (size_t i = 0; i < 768; i++)
+		b[i] = (unsigned char)i;
+	memcpy(b + 768, "xyz", 3);
+	CU_ASSERT_EQUAL(pol_sum64("", 0), UINT64_C(0x9f455a3c21ea74c5));
+	CU_ASSERT_EQUAL(pol_sum64("a", 1), UINT64_C(0x12b3068dd5dad290));
+	/* Zero padding is told from a zero byte by the length. */
+	CU_ASSERT_EQUAL(pol_sum64(nul, 1), UINT64_C(0x45ca9216a725fdd5));
+	CU_ASSERT_EQUAL(pol_sum64(b, sizeof(b)), UINT64_C(0x321386a3ebbc15aa));
+	for (size_t cut = 0; cut <= 80; cut++)
+		for (size_t cut2 = cut; cut2 <= cut + 41; cut2 += 7) {
+			struct pol_sum s;
+
+			pol_sum_init(&s);
+			pol_sum_add(&s, b, cut);
+			pol_sum_add(&s, b + cut, cut2 - cut);
+			pol_sum_add(&s, b + cut2, sizeof(b) - cut2);
+			CU_ASSERT_EQUAL(pol_sum_end(&s), UINT64_C(0x321386a3ebbc15aa));
+		}
+}
+
 static void test_err_format(void)
 {
 	struct model *m = hand_model();
@@ -2171,6 +2201,7 @@ static const struct unit_test error_tests[] = {
 	T(test_err_minor_addition),
 	T(test_err_truncated),
 	T(test_err_checksum),
+	T(test_checksum_values),
 	T(test_err_format),
 	T(test_err_lists),
 	T(test_strerror),
