@@ -161,10 +161,21 @@ void xp_tables_free(struct xp_tables *t);
 
 /**
  * xp_table_check() - whether the @len octets at @data are a table of
- * lookup type @type that the evaluator can search without reading past
- * them.  NULL, or what is wrong with it.
+ * lookup type @type exactly as noqc writes one: every lsearch index entry
+ * the start of a key with its data, an even number of strings.  NULL, or
+ * what is wrong with it.  For the writer and a full verification.
  */
 const char *xp_table_check(unsigned type, const void *data, size_t len);
+
+/**
+ * xp_table_usable() - whether the evaluator may search the @len octets at
+ * @data as a table of lookup type @type: a known type, the entries ending
+ * in a NUL, an lsearch index that fits.  O(1), for noq's start: the
+ * evaluator checks each index entry and record it reads, and fails the
+ * lookup ("damaged lookup table") on one that xp_table_check() would
+ * have refused.  NULL, or what is wrong with it.
+ */
+const char *xp_table_usable(unsigned type, const void *data, size_t len);
 
 /**
  * xp_tables_order() - settle @t once the @nx expansions at @xs, all

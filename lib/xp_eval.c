@@ -1306,22 +1306,36 @@ static int eval_lookup(struct ev *v, uint32_t n, struct sb *o)
 		end = p;        /* Exim: an empty key is never found */
 	} else if (nd->op == XK_LSEARCH) {
 		/* The first entry of the key in file order: binary search in
-		   the index (sorted by key without case, then offset). */
+		   the index (sorted by key without case, then offset).  The
+		   loader checked only that the index fits and the entries end
+		   in a NUL (xp_table_usable()): each entry read is checked. */
 		uint32_t ni = xp_get32(end - 4), lo = 0, hi = ni;
 		const char *ix = end - 4 - 4 * (size_t)ni, *t = tb->data;
+		size_t elen = (size_t)(ix - t);
 
 		while (lo < hi) {
-			uint32_t mid = lo + (hi - lo) / 2;
+			uint32_t mid = lo + (hi - lo) / 2, at = xp_get32(ix + 4 * mid);
 
-			if (strcasecmp(t + xp_get32(ix + 4 * mid), sb_str(&key)) < 0)
+			if (at >= elen || (at > 0 && t[at - 1] != '\0'))
+				goto damaged;
+			if (strcasecmp(t + at, sb_str(&key)) < 0)
 				lo = mid + 1;
 			else
 				hi = mid;
 		}
-		if (lo < ni && strcasecmp(t + xp_get32(ix + 4 * lo), sb_str(&key)) == 0) {
-			const char *k = t + xp_get32(ix + 4 * lo);
+		if (lo < ni) {
+			uint32_t at = xp_get32(ix + 4 * lo);
+			const char *k = t + at;
+			size_t kl;
 
-			found = k + strlen(k) + 1;
+			if (at >= elen || (at > 0 && t[at - 1] != '\0'))
+				goto damaged;
+			kl = strlen(k);
+			if (strcasecmp(k, sb_str(&key)) == 0) {
+				if (at + kl + 1 >= elen)
+					goto damaged;     /* a key without its data */
+				found = k + kl + 1;
+			}
 		}
 		end = p;        /* no linear scan */
 	}
@@ -1329,6 +1343,8 @@ static int eval_lookup(struct ev *v, uint32_t n, struct sb *o)
 		const char *k = p, *d = p + strlen(p) + 1;
 		bool hit = false;
 
+		if (d >= end)
+			goto damaged;     /* a key without its data */
 		p = d + strlen(d) + 1;
 		if (key_match(v, nd->op, k, sb_str(&key), &hit) != 0)
 			goto out;
@@ -1342,6 +1358,9 @@ static int eval_lookup(struct ev *v, uint32_t n, struct sb *o)
 	if (nd->op != XK_LSEARCH && nd->op != XK_IPLSEARCH)
 		v->ncap = -1;   /* Exim drops $1.. after a wildcard lookup */
 	rc = yesno(v, nd->d, found != NULL, "lookup", f.value, f.valuelen, o);
+	goto out;
+damaged:
+	ev_fail(v, n, "damaged lookup table of %s", tb->path != NULL ? tb->path : "a file");
 out:
 	restore(v, &f);
 	sb_free(&key);

@@ -69,6 +69,29 @@ long xp_tables_add(struct xp_tables *t, unsigned type, char *path, char *data, s
  * by the policy's checksum, not checked here: a wrong one finds the
  * wrong entry, it never reads outside the table.
  */
+const char *xp_table_usable(unsigned type, const void *data, size_t len)
+{
+	const char *t = data;
+	uint32_t count;
+	size_t elen = len;
+
+	if (xp_lookup_name(type) == NULL)
+		return "unknown lookup type";
+	if (len > UINT32_MAX)
+		return "larger than 4 GiB";
+	if (type == XK_LSEARCH) {
+		if (len < 4)
+			return "too short for its index";
+		count = xp_get32(t + len - 4);
+		if (count > (len - 4) / 4)
+			return "an index longer than the table";
+		elen = len - 4 - 4 * (size_t)count;
+	}
+	if (elen > 0 && t[elen - 1] != '\0')
+		return "the entries do not end in a NUL";
+	return NULL;
+}
+
 const char *xp_table_check(unsigned type, const void *data, size_t len)
 {
 	const char *t = data;

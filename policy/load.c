@@ -630,9 +630,10 @@ static int check_lists(struct pol *p, char *err)
 /*
  * LOOKUPS: each record inside the section, its path an absolute path in
  * STRINGS, its type known, sorted by path then type and unique, zero
- * padding; and each table one the evaluator can search (xp_table_check()),
- * checked here once for all the expansions that look it up.  Kept in
- * p->lookups, for decoding the expansions.
+ * padding; and each table one the evaluator can search (xp_table_usable(),
+ * which takes constant time: the evaluator checks each entry it reads;
+ * pol_verify() checks the tables whole).  Kept in p->lookups, for
+ * decoding the expansions.
  */
 static int check_lookups(struct pol *p, char *err)
 {
@@ -672,7 +673,7 @@ static int check_lookups(struct pol *p, char *err)
 					    path) >= 0)
 			return pol_set_err(err, POL_EFORMAT, "lookup tables not sorted or not "
 					   "unique at %u", (unsigned)i);
-		if ((bad = xp_table_check(type, r + POL_LREC_HDR, len)) != NULL)
+		if ((bad = xp_table_usable(type, r + POL_LREC_HDR, len)) != NULL)
 			return pol_set_err(err, POL_EFORMAT, "lookup table %u ('%.60s', %s): %s",
 					   (unsigned)i, path, xp_lookup_name(type), bad);
 		lk->v[lk->n++] = (struct xp_table){ type, false, path,
@@ -1528,6 +1529,14 @@ int pol_verify(const struct pol *p, char *err)
 		return pol_set_err(err, POL_ECHECKSUM, "checksum mismatch");
 	if ((e = verify_exprs(p, err)) != 0)
 		return e;
+	for (size_t i = 0; i < p->lookups.n; i++) {
+		const struct xp_table *t = &p->lookups.v[i];
+		const char *bad = xp_table_check(t->type, t->data, t->len);
+
+		if (bad != NULL)
+			return pol_set_err(err, POL_EFORMAT, "lookup table %zu ('%.60s'): %s", i,
+					   t->path, bad);
+	}
 	if ((e = adata_view(p, &v, err)) != 0)
 		return e;
 	for (uint32_t i = 0; i < p->ntabs && e == 0; i++) {
@@ -1581,6 +1590,7 @@ static int decode_obj(const struct pol *p, struct model *m, uint32_t i,
 		return -1;
 	o->nopts = pol_get32(r + POL_O_OPTCOUNT);
 	o->opts = NULL;
+	o->first = 0;
 	if (o->nopts == 0)
 		return 0;
 	o->opts = arena_alloc(&m->arena, o->nopts * sizeof(*o->opts));
@@ -1596,6 +1606,7 @@ static int decode_obj(const struct pol *p, struct model *m, uint32_t i,
 		op->type = (enum mdl_type)pol_get32(q + POL_P_TYPE);
 		op->num = (int64_t)pol_get64(q + POL_P_NUM);
 		op->hide = pol_get32(q + POL_P_FLAGS) & POL_PF_HIDE;
+		o->first |= mdl_first_bit(op->name);
 	}
 	return 0;
 }

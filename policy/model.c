@@ -143,8 +143,11 @@ static int opt_cmp(const void *key, const void *elem)
 const struct mdl_opt *mdl_opt_find(const struct mdl_obj *o, const char *name)
 {
 	/* Routing asks a router for some 45 options it mostly lacks, at
-	   every message: a short table is scanned, comparing first bytes
-	   before strings (sorted, so the scan stops past the name). */
+	   every message: the first bytes rule most out at once; a short
+	   table is scanned, comparing first bytes before strings (sorted,
+	   so the scan stops past the name). */
+	if (o->first != 0 && !(o->first & mdl_first_bit(name)))
+		return NULL;
 	if (o->nopts <= 12) {
 		for (size_t i = 0; i < o->nopts; i++) {
 			const char *n = o->opts[i].name;

@@ -83,6 +83,8 @@ enum mdl_kind {
  * @name:   instance name ("" for main).
  * @driver: driver name ("" for main).
  * @opts:   settings sorted by name (strcmp), 'driver' not among them.
+ * @first:  not encoded: mdl_first_bit() of each setting's name ORed, or 0
+ *          when not computed (mdl_opt_find() then looks at @opts).
  */
 struct mdl_obj {
 	enum mdl_kind kind;
@@ -90,7 +92,20 @@ struct mdl_obj {
 	const char *driver;
 	struct mdl_opt *opts;
 	size_t nopts;
+	uint32_t first;
 };
+
+/**
+ * mdl_first_bit() - a bit for the first byte of option name @name: 'a'..'z'
+ * bits 0..25, anything else bit 31.  An object whose @first lacks the
+ * bit of a name has no option of that name.
+ */
+static inline uint32_t mdl_first_bit(const char *name)
+{
+	unsigned c = (unsigned char)name[0];
+
+	return c >= 'a' && c <= 'z' ? UINT32_C(1) << (c - 'a') : UINT32_C(1) << 31;
+}
 
 /* Host flags, from Exim's per-rule route_list options. */
 #define MH_BYNAME       0x01

@@ -19,7 +19,7 @@
  *   - as those bytes with the header's sizes made to add up (random
  *     bytes rarely do), so that the decoder's structural checks are
  *     reached;
- *   - as a lookup table of each type: what xp_table_check() accepts is
+ *   - as a lookup table of each type: what xp_table_usable() accepts is
  *     searched for a few keys, which must not read outside it.
  *
  * Any disagreement aborts; out-of-bounds reads are left to ASan.
@@ -256,7 +256,7 @@ static void as_table(const uint8_t *data, size_t size)
 		struct xp_tables tabs = { &one, 1, 1 };
 		struct xp_hooks h = { NULL, no_read, NULL, &tabs };
 
-		if (xp_table_check(k, copy, size) != NULL)
+		if (xp_table_usable(k, copy, size) != NULL)
 			continue;
 		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 			char s[80];

@@ -1942,6 +1942,54 @@ static void test_table_check(void)
 	CHECK(xp_table_check(XK_LSEARCH, ls, 12) != NULL, __LINE__);
 	put_u32(ls, 0, 0);                                        /* no entries, no index */
 	CHECK(xp_table_check(XK_LSEARCH, ls, 4) == NULL, __LINE__);
+
+	/* What noq checks at start, in constant time: the type, the index's
+	   size, the final NUL; the evaluator checks each entry it reads. */
+	memcpy(ls, "k\0d\0", 4);
+	put_u32(ls, 4, 1);                                                    /* mid-key */
+	put_u32(ls, 8, 1);
+	CHECK(xp_table_usable(XK_LSEARCH, ls, 12) == NULL, __LINE__);
+	CHECK(xp_table_usable(XK_LSEARCH, ls, 3) != NULL, __LINE__);
+	CHECK(xp_table_usable(9, ls, 12) != NULL, __LINE__);
+	CHECK(xp_table_usable(XK_WILDLSEARCH, "k\0d", 3) != NULL, __LINE__);
+	CHECK(xp_table_usable(XK_WILDLSEARCH, "k\0d", 4) == NULL, __LINE__);
+	{
+		struct xp_table one = { XK_LSEARCH, false, "/d", ls, 12 };
+		struct xp_tables tabs = { &one, 1, 1 };
+		struct xp_hooks h2 = { NULL, fake_read, NULL, &tabs };
+		struct xp *y;
+		struct xp_err e2;
+		struct sb b = SB_INIT;
+
+		CHECK(xp_compile("${lookup{k}lsearch{/d}}", 0, &h2, &y, &e2) == 0, __LINE__);
+		CHECK(xp_eval(y, envp(), &b, &e2) != 0, __LINE__);
+		CHECK(strstr(e2.msg, "damaged lookup table of /d") != NULL, __LINE__);
+		sb_free(&b);
+		xp_free(y);
+		/* A key whose NUL is the entries' last: no data. */
+		put_u32(ls, 4, 2);
+		CHECK(xp_compile("${lookup{d}lsearch{/d}}", 0, &h2, &y, &e2) == 0, __LINE__);
+		CHECK(xp_eval(y, envp(), &b, &e2) != 0, __LINE__);
+		CHECK(strstr(e2.msg, "damaged lookup table") != NULL, __LINE__);
+		sb_free(&b);
+		xp_free(y);
+	}
+	/* A scanned table ending in a key without its data. */
+	{
+		struct xp_table one = { XK_WILDLSEARCH, false, "/w", "k\0d\0z", 6 };
+		struct xp_tables tabs = { &one, 1, 1 };
+		struct xp_hooks h2 = { NULL, fake_read, NULL, &tabs };
+		struct xp *y;
+		struct xp_err e2;
+		struct sb b = SB_INIT;
+
+		CHECK(xp_table_usable(XK_WILDLSEARCH, one.data, one.len) == NULL, __LINE__);
+		CHECK(xp_compile("${lookup{q}wildlsearch{/w}}", 0, &h2, &y, &e2) == 0, __LINE__);
+		CHECK(xp_eval(y, envp(), &b, &e2) != 0, __LINE__);
+		CHECK(strstr(e2.msg, "damaged lookup table of /w") != NULL, __LINE__);
+		sb_free(&b);
+		xp_free(y);
+	}
 	xp_free(x);
 	xp_tables_free(&t);
 }
@@ -1969,7 +2017,7 @@ static int search_damaged(const void *arg)
 			memcpy(c, o->data, len);
 			if (k < o->len * 3)
 				c[k / 3] = (char)values[k % 3];
-			if (xp_table_check(o->type, c, len) == NULL) {
+			if (xp_table_usable(o->type, c, len) == NULL) {
 				struct xp_table one = { o->type, false, "/d", c, len };
 				struct xp_tables tabs = { &one, 1, 1 };
 				struct xp_hooks h = { NULL, fake_read, NULL, &tabs };
