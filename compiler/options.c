@@ -890,3 +890,95 @@ const struct driver_def *driver_find(enum sec_kind k, const char *name)
 		return NULL;
 	return bsearch(name, d, n, sizeof(d[0]), driver_cmp);
 }
+
+/* ---- built-in macros ----------------------------------------------------- */
+
+/*
+ * The features of noq that Exim's builds announce with _HAVE_ macros:
+ * TLS through OpenSSL 3 (so TLS 1.3), IPv6, and the lsearch family of
+ * lookups.  The others (_HAVE_PRDR, _HAVE_DKIM, _HAVE_TLS_RESUME, ...)
+ * name what noq does not do.
+ */
+static const char *const have_macros[] = {
+	"_HAVE_IPV6", "_HAVE_LOOKUP_LSEARCH", "_HAVE_OPENSSL", "_HAVE_TLS", "_HAVE_TLS1_3",
+};
+
+/* Append @s to @buf (at *@n of @size) in upper case; false if it did not fit. */
+static bool put_upper(char *buf, size_t size, size_t *n, const char *s)
+{
+	for (; *s; s++) {
+		if (*n + 1 >= size)
+			return false;
+		buf[(*n)++] = *s >= 'a' && *s <= 'z' ? (char)(*s - 'a' + 'A') : *s;
+	}
+	buf[*n] = '\0';
+	return true;
+}
+
+/* _OPT_<SECTION>[_<DRIVER>]_<NAME> for each option of @t that noq acts on. */
+static int opt_macros(const struct opt_table *t, const char *section, const char *driver,
+		      int (*fn)(void *arg, const char *name), void *arg)
+{
+	char buf[128];
+
+	for (size_t i = 0; i < t->n; i++) {
+		size_t n = 0;
+		int rc;
+
+		if (t->defs[i].status != OPT_SUPPORTED)
+			continue;
+		if (!put_upper(buf, sizeof(buf), &n, "_OPT_") ||
+		    !put_upper(buf, sizeof(buf), &n, section) ||
+		    !put_upper(buf, sizeof(buf), &n, "_") ||
+		    (driver != NULL && (!put_upper(buf, sizeof(buf), &n, driver) ||
+					!put_upper(buf, sizeof(buf), &n, "_"))) ||
+		    !put_upper(buf, sizeof(buf), &n, t->defs[i].name))
+			continue;       /* no name of ours is that long */
+		if ((rc = fn(arg, buf)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+int opt_builtin_macros(int (*fn)(void *arg, const char *name), void *arg)
+{
+	static const struct {
+		enum sec_kind k;
+		const char *generic;    /* Exim's name for the generic options */
+		const char *kind;       /* and for a driver's own */
+	} secs[] = {
+		{ SEC_ROUTERS, "routers", "router" },
+		{ SEC_TRANSPORTS, "transports", "transport" },
+		{ SEC_AUTHENTICATORS, "authenticators", "authenticator" },
+	};
+	int rc;
+
+	for (size_t i = 0; i < sizeof(have_macros) / sizeof(have_macros[0]); i++)
+		if ((rc = fn(arg, have_macros[i])) != 0)
+			return rc;
+	if ((rc = opt_macros(&main_table, "main", NULL, fn, arg)) != 0)
+		return rc;
+	for (size_t s = 0; s < sizeof(secs) / sizeof(secs[0]); s++) {
+		size_t nd;
+		const struct driver_def *d = driver_table(secs[s].k, &nd);
+		char buf[128];
+
+		if ((rc = opt_macros(opt_generic(secs[s].k), secs[s].generic, NULL, fn, arg)) != 0)
+			return rc;
+		for (size_t i = 0; i < nd; i++) {
+			size_t n = 0;
+
+			if (d[i].refused != NULL)
+				continue;
+			if (put_upper(buf, sizeof(buf), &n, "_DRIVER_") &&
+			    put_upper(buf, sizeof(buf), &n, secs[s].kind) &&
+			    put_upper(buf, sizeof(buf), &n, "_") &&
+			    put_upper(buf, sizeof(buf), &n, d[i].name) &&
+			    (rc = fn(arg, buf)) != 0)
+				return rc;
+			if ((rc = opt_macros(&d[i].options, secs[s].kind, d[i].name, fn, arg)) != 0)
+				return rc;
+		}
+	}
+	return 0;
+}

@@ -122,4 +122,18 @@ const struct driver_def *driver_find(enum sec_kind k, const char *name);
  */
 const struct driver_def *driver_table(enum sec_kind k, size_t *n);
 
+/**
+ * opt_builtin_macros() - the built-in macros, whose names start with '_'
+ * and whose value is "y".  Exim defines one for each feature, driver and
+ * option of its build (_HAVE_TLS, _DRIVER_ROUTER_ACCEPT,
+ * _OPT_MAIN_QUALIFY_DOMAIN...) so that a configuration can test them with
+ * .ifdef; noqc defines those for what noq does: the features in
+ * options.c, every driver noq takes, and every option noq acts on
+ * (OPT_SUPPORTED), spelt as Exim spells them.  What noq lacks is left
+ * undefined, so that .ifdef takes the branch that works without it.
+ * @fn is called with each name in turn; a nonzero return from it stops
+ * the walk and is returned, else 0.
+ */
+int opt_builtin_macros(int (*fn)(void *arg, const char *name), void *arg);
+
 #endif

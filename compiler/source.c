@@ -300,13 +300,23 @@ struct filekey {
 	ino_t ino;
 };
 
-enum pp_section { PPS_MAIN, PPS_DRIVERS, PPS_RAW };
+/* Where macro definitions are read: main, driver and acl sections. */
+enum pp_section { PPS_MAIN, PPS_DEFS, PPS_RAW };
 
+/*
+ * The conditional stack is the whole run's, not a file's: as in Exim, a
+ * conditional may begin in one file and end in another.  @ncond may pass
+ * PP_MAX_COND_DEPTH; deeper levels have no entry.  @active says whether
+ * lines are currently kept.
+ */
 struct pp {
 	struct srcmgr *sm;
 	struct diag *dg;
 	struct macro *macros;
 	size_t nmacros, capmacros;
+	char **builtins;      /* built-in macro names, value "y" */
+	size_t *blens;
+	size_t nbuiltins;
 	char *out;
 	size_t outlen, outcap;
 	struct seg *segs;
@@ -317,7 +327,30 @@ struct pp {
 	int depth;
 	bool oom;
 	struct linebuf scratch;
+	struct cond conds[PP_MAX_COND_DEPTH];
+	int ncond;
+	bool active;
 };
+
+static int add_builtin(void *arg, const char *name)
+{
+	struct pp *pp = arg;
+	size_t n = pp->nbuiltins;
+	char **nb = realloc(pp->builtins, (n + 1) * sizeof(*nb));
+	size_t *nl;
+
+	if (nb == NULL)
+		return -1;
+	pp->builtins = nb;
+	if ((nl = realloc(pp->blens, (n + 1) * sizeof(*nl))) == NULL)
+		return -1;
+	pp->blens = nl;
+	if ((nb[n] = strdup(name)) == NULL)
+		return -1;
+	nl[n] = strlen(name);
+	pp->nbuiltins++;
+	return 0;
+}
 
 struct pp *pp_new(struct srcmgr *sm, struct diag *dg)
 {
@@ -328,6 +361,11 @@ struct pp *pp_new(struct srcmgr *sm, struct diag *dg)
 	pp->sm = sm;
 	pp->dg = dg;
 	pp->allow_includes = true;
+	pp->active = true;
+	if (opt_builtin_macros(add_builtin, pp) != 0) {
+		pp_free(pp);
+		return NULL;
+	}
 	return pp;
 }
 
@@ -339,6 +377,10 @@ void pp_free(struct pp *pp)
 		free(pp->macros[i].name);
 		free(pp->macros[i].value);
 	}
+	for (size_t i = 0; i < pp->nbuiltins; i++)
+		free(pp->builtins[i]);
+	free(pp->builtins);
+	free(pp->blens);
 	free(pp->macros);
 	free(pp->out);
 	free(pp->segs);
@@ -366,6 +408,19 @@ static bool valid_macro_name(const char *s, size_t n)
 	return true;
 }
 
+/* Whether byte @i of @s (@n bytes) is an upper-case letter or '_' + one. */
+static bool name_char0(const char *s, size_t n, size_t i)
+{
+	return isupper((unsigned char)s[i]) ||
+	       (s[i] == '_' && i + 1 < n && isupper((unsigned char)s[i + 1]));
+}
+
+/* Whether a macro name may begin at byte @i: name_char0() at a word start. */
+static bool name_start(const char *s, size_t n, size_t i)
+{
+	return name_char0(s, n, i) && (i == 0 || !is_name_char((unsigned char)s[i - 1]));
+}
+
 static struct macro *macro_find(const struct pp *pp, const char *name, size_t n)
 {
 	for (size_t i = 0; i < pp->nmacros; i++)
@@ -376,7 +431,12 @@ static struct macro *macro_find(const struct pp *pp, const char *name, size_t n)
 
 bool pp_macro_defined(const struct pp *pp, const char *name)
 {
-	return macro_find(pp, name, strlen(name)) != NULL;
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < pp->nbuiltins; i++)
+		if (pp->blens[i] == n && memcmp(pp->builtins[i], name, n) == 0)
+			return true;
+	return macro_find(pp, name, n) != NULL;
 }
 
 static int macro_set(struct pp *pp, const char *name, size_t nlen,
@@ -431,63 +491,92 @@ int pp_define(struct pp *pp, const char *name, const char *value)
 	return macro_set(pp, name, n, value, strlen(value), true, NULL);
 }
 
-/*
- * Substitute macros in @in, writing to @out.  A macro is recognised where an
- * upper-case letter starts a word (the byte before is not a letter, digit or
- * underscore); the longest defined name that the text there begins with wins,
- * as in Exim, where a name is matched as a prefix.  Values were expanded when
- * they were defined, so the result is not scanned again.
- */
-static void expand_macros(const struct pp *pp, const struct linebuf *in,
-			  size_t from, struct linebuf *out)
+/* Copy bytes [@from, @to) of @in to @out, keeping their origins. */
+static void lb_copy(const struct linebuf *in, size_t from, size_t to, struct linebuf *out)
 {
 	size_t i = from;
 
-	while (i < in->len && !out->oom) {
-		unsigned char c = (unsigned char)in->s[i];
-		const struct macro *best = NULL;
+	while (i < to && !out->oom) {
+		struct origin o = lb_origin(in, i);
+		size_t end = to;
 
-		if (pp->nmacros && isupper(c) &&
-		    (i == 0 || !is_name_char((unsigned char)in->s[i - 1]))) {
+		for (size_t s = 0; s < in->nseg; s++)
+			if (in->seg[s].at > i && in->seg[s].at < end) {
+				end = in->seg[s].at;
+				break;
+			}
+		if (o.span)
+			lb_append_macro(out, in->s + i, end - i, &o);
+		else
+			lb_append_src(out, in->s + i, end - i, &o);
+		i = end;
+	}
+}
+
+/*
+ * Substitute macros in @in from byte @from, writing to @out; returns
+ * whether any was substituted.  A name is recognised where an upper-case
+ * letter, or '_' and one, starts a word (the byte before is not a letter,
+ * digit or underscore); the longest defined name that the text there
+ * begins with wins, as in Exim, where a name is matched as a prefix.
+ * Names with '_' are the built-in ones, which Exim looks for only in a
+ * line whose first upper-case letter follows an underscore.  Values were
+ * expanded when they were defined, so the result is not scanned again.
+ */
+static bool expand_macros(const struct pp *pp, const struct linebuf *in,
+			  size_t from, struct linebuf *out)
+{
+	size_t i = from;
+	bool builtins = false, found = false;
+
+	for (size_t j = from; j < in->len; j++)
+		if (name_char0(in->s, in->len, j)) {
+			builtins = in->s[j] == '_';
+			break;
+		}
+	while (i < in->len && !out->oom) {
+		const char *best = NULL, *value = NULL;
+		size_t blen = 0, vlen = 0;
+
+		if (name_start(in->s, in->len, i) && in->s[i] == '_') {
+			for (size_t k = 0; builtins && k < pp->nbuiltins; k++)
+				if (pp->blens[k] <= in->len - i && pp->blens[k] > blen &&
+				    memcmp(in->s + i, pp->builtins[k], pp->blens[k]) == 0) {
+					best = pp->builtins[k];
+					blen = pp->blens[k];
+					value = "y";
+					vlen = 1;
+				}
+		} else if (name_start(in->s, in->len, i)) {
 			for (size_t k = 0; k < pp->nmacros; k++) {
 				const struct macro *m = &pp->macros[k];
 
-				if (m->nlen <= in->len - i &&
-				    memcmp(in->s + i, m->name, m->nlen) == 0 &&
-				    (best == NULL || m->nlen > best->nlen))
-					best = m;
+				if (m->nlen <= in->len - i && m->nlen > blen &&
+				    memcmp(in->s + i, m->name, m->nlen) == 0) {
+					best = m->name;
+					blen = m->nlen;
+					value = m->value;
+					vlen = m->vlen;
+				}
 			}
 		}
 		if (best != NULL) {
 			struct origin o = lb_origin(in, i);
 
-			o.span = (uint32_t)best->nlen;
-			lb_append_macro(out, best->value, best->vlen, &o);
-			i += best->nlen;
+			o.span = (uint32_t)blen;
+			lb_append_macro(out, value, vlen, &o);
+			i += blen;
+			found = true;
 			continue;
 		}
 		/* Copy the run of bytes up to the next possible macro start. */
 		size_t j = i + 1;
-		while (j < in->len && !(isupper((unsigned char)in->s[j]) &&
-					!is_name_char((unsigned char)in->s[j - 1])))
+		while (j < in->len && !name_start(in->s, in->len, j))
 			j++;
-		/* Copy segment by segment so that origins stay exact. */
-		while (i < j && !out->oom) {
-			struct origin o = lb_origin(in, i);
-			size_t end = j;
-
-			for (size_t s = 0; s < in->nseg; s++)
-				if (in->seg[s].at > i && in->seg[s].at < end) {
-					end = in->seg[s].at;
-					break;
-				}
-			if (o.span)
-				lb_append_macro(out, in->s + i, end - i, &o);
-			else
-				lb_append_src(out, in->s + i, end - i, &o);
-			i = end;
-		}
+		lb_copy(in, i, j, out);
+		i = j;
 	}
+	return found;
 }
 
 /* Append a finished logical line to the output. */
@@ -757,32 +846,55 @@ static void do_include(struct pp *pp, uint32_t fidx, const struct linebuf *lb,
 	pp->depth--;
 }
 
-/* Parse a directive argument that must be a macro name. */
-static bool cond_arg(struct pp *pp, const struct linebuf *lb, size_t dstart,
-		     size_t dlen, size_t astart, bool *defined)
+/*
+ * The test of a conditional, as Exim makes it: it holds when a macro was
+ * substituted anywhere in the line (@found), so ".ifdef A B" holds when A
+ * or B is defined.  A test whose text can name no macro is always false:
+ * warn about it.  @dstart/@dlen is the directive, @astart its argument.
+ */
+static void cond_warn(struct pp *pp, const struct linebuf *lb, size_t dstart,
+		      size_t dlen, size_t astart, bool found, bool negated)
 {
+	const char *always = negated ? "true" : "false";
+
+	if (found)
+		return;
 	if (astart >= lb->len) {
 		struct loc l = lb_loc(lb, dstart, dlen);
-		diag_error(pp->dg, &l, "%.*s needs a macro name", (int)dlen, lb->s + dstart);
-		return false;
+
+		diag_warning(pp->dg, &l, "%.*s names no macro, so it is always %s",
+			     (int)dlen, lb->s + dstart, always);
+		return;
 	}
-	size_t e = astart;
-	while (e < lb->len && !isspace((unsigned char)lb->s[e]))
-		e++;
-	if (!valid_macro_name(lb->s + astart, e - astart)) {
-		struct loc l = lb_loc(lb, astart, e - astart);
-		diag_error(pp->dg, &l, "'%.*s' is not a macro name (macro names start "
-			   "with an upper-case letter)", (int)(e - astart), lb->s + astart);
-		return false;
-	}
-	size_t t = skip_blanks(lb->s, e, lb->len);
-	if (t < lb->len) {
-		struct loc l = lb_loc(lb, t, lb->len - t);
-		diag_error(pp->dg, &l, "unexpected text after the macro name");
-	}
-	*defined = macro_find(pp, lb->s + astart, e - astart) != NULL;
-	return true;
+	for (size_t i = astart; i < lb->len; i++)
+		if (name_start(lb->s, lb->len, i))
+			return;
+
+	struct loc l = lb_loc(lb, astart, lb->len - astart);
+
+	diag_warning(pp->dg, &l, "'%.*s' is not a macro name (macro names start with an "
+		     "upper-case letter), so %.*s is always %s", (int)(lb->len - astart),
+		     lb->s + astart, (int)dlen, lb->s + dstart, always);
 }
+
+/*
+ * Text after .else or .endif: Exim ignores it.  A comment there is
+ * usual; other text may be a mistake.
+ */
+static void trailing_text(struct pp *pp, const struct linebuf *lb, size_t a,
+			  const char *what)
+{
+	if (a < lb->len && lb->s[a] != '#') {
+		struct loc l = lb_loc(lb, a, lb->len - a);
+
+		diag_warning(pp->dg, &l, "text after %s is ignored", what);
+	}
+}
+
+/* Exim's conditionals, in the order it tries them on a line. */
+static const char *const cond_names[] = {
+	"ifdef", "ifndef", "elifdef", "elifndef", "else", "endif",
+};
 
 static const char *const directives[] = {
 	".include", ".include_if_exists", ".ifdef", ".ifndef", ".elifdef",
@@ -790,26 +902,148 @@ static const char *const directives[] = {
 };
 
 /*
- * Handle a directive line.  @conds/@ncond is this file's conditional stack
- * (@ncond may pass PP_MAX_COND_DEPTH; deeper levels have no entry);
- * *active says whether lines are currently kept.
+ * A conditional directive: @lb holds it from byte @p, @dlen bytes, its
+ * argument from @a; @found says whether a macro was substituted in the line.
+ */
+static void do_cond(struct pp *pp, const struct linebuf *lb, size_t p, size_t dlen,
+		    size_t a, bool found)
+{
+	const char *d = lb->s + p;
+	struct loc dloc = lb_loc(lb, p, dlen);
+
+#define IS(name) (dlen == sizeof(name) - 1 && memcmp(d, name, dlen) == 0)
+	if (IS(".ifdef") || IS(".ifndef")) {
+		bool neg = IS(".ifndef");
+
+		if (pp->active)
+			cond_warn(pp, lb, p, dlen, a, found, neg);
+		if (pp->ncond >= PP_MAX_COND_DEPTH) {
+			/* Count the level, without an entry, so that its .endif
+			   still matches and does not raise a second error. */
+			if (pp->ncond++ == PP_MAX_COND_DEPTH)
+				diag_error(pp->dg, &dloc, "conditionals nested too "
+					   "deeply (limit %d)", PP_MAX_COND_DEPTH);
+			return;
+		}
+		struct cond *c = &pp->conds[pp->ncond++];
+		bool val = neg ? !found : found;
+
+		c->loc = dloc;
+		c->kind = neg ? ".ifndef" : ".ifdef";
+		c->parent_active = pp->active;
+		c->taken = val;
+		c->seen_else = false;
+		pp->active = c->parent_active && val;
+		return;
+	}
+	if (pp->ncond == 0) {
+		/* Exim refuses this too. */
+		diag_error(pp->dg, &dloc, "%.*s without .ifdef or .ifndef", (int)dlen, d);
+		return;
+	}
+	if (pp->ncond > PP_MAX_COND_DEPTH) {
+		/* A level past the limit, already reported. */
+		if (IS(".endif"))
+			pp->ncond--;
+		return;
+	}
+	struct cond *c = &pp->conds[pp->ncond - 1];
+
+	if (IS(".endif")) {
+		if (c->parent_active)
+			trailing_text(pp, lb, a, ".endif");
+		pp->active = c->parent_active;
+		pp->ncond--;
+		return;
+	}
+	if (c->seen_else) {
+		/* Exim skips from here to .endif, whatever the test says. */
+		if (c->parent_active)
+			diag_warning(pp->dg, &dloc, "%.*s after .else: the lines from here "
+				     "to .endif are skipped", (int)dlen, d);
+		pp->active = false;
+		return;
+	}
+	if (IS(".else")) {
+		if (c->parent_active)
+			trailing_text(pp, lb, a, ".else");
+		c->seen_else = true;
+		pp->active = c->parent_active && !c->taken;
+		c->taken = true;
+		return;
+	}
+	/* .elifdef / .elifndef */
+	bool neg = IS(".elifndef");
+	bool val = neg ? !found : found;
+
+	if (c->parent_active && !c->taken)
+		cond_warn(pp, lb, p, dlen, a, found, neg);
+	pp->active = c->parent_active && !c->taken && val;
+	c->taken = c->taken || val;
+#undef IS
+}
+
+/*
+ * Handle a directive line: @lb holds it, macros already substituted
+ * (@found says whether any was), the directive's '.' at byte @p.
  */
 static void do_directive(struct pp *pp, uint32_t fidx, const struct linebuf *lb,
-			 size_t p, struct cond *conds, int *ncond, bool *active)
+			 size_t p, bool found)
 {
 	size_t e = p + 1;
 
-	while (e < lb->len && (isalnum((unsigned char)lb->s[e]) || lb->s[e] == '_'))
+	while (e < lb->len && is_name_char((unsigned char)lb->s[e]))
 		e++;
+
+	/*
+	 * Exim takes a line as a conditional when it starts with one's name
+	 * and a space, 't' (sic) or the end of the line follows; it ignores
+	 * a line that starts with the name and goes on otherwise
+	 * (".endiff", ".ifdef(X)", a tab after the name).
+	 */
+	for (size_t i = 0; i < sizeof(cond_names) / sizeof(cond_names[0]); i++) {
+		size_t n = strlen(cond_names[i]), after = p + 1 + n;
+
+		if (lb->len - p - 1 < n || memcmp(lb->s + p + 1, cond_names[i], n) != 0)
+			continue;
+
+		char c = after < lb->len ? lb->s[after] : '\0';
+		size_t wl = 0;
+
+		while (p + wl < lb->len && !isspace((unsigned char)lb->s[p + wl]))
+			wl++;
+
+		struct loc wloc = lb_loc(lb, p, wl);
+
+		if (c != ' ' && c != 't' && c != '\0') {
+			if (!pp->active)
+				return;
+			if (c == '\t')
+				diag_warning(pp->dg, &wloc, "a tab after .%s: Exim ignores "
+					     "this line, and so does noq (use a space)",
+					     cond_names[i]);
+			else
+				diag_warning(pp->dg, &wloc, "'%.*s' is not .%s: Exim ignores "
+					     "this line, and so does noq", (int)wl, lb->s + p,
+					     cond_names[i]);
+			return;
+		}
+		if (c == 't' && pp->active)
+			diag_warning(pp->dg, &wloc, "'%.*s' is read as .%s, as Exim reads it",
+				     (int)wl, lb->s + p, cond_names[i]);
+		do_cond(pp, lb, p, n + 1, skip_blanks(lb->s, p + wl, lb->len), found);
+		return;
+	}
+	if (!pp->active)
+		return;
 
 	const char *d = lb->s + p;
 	size_t dlen = e - p;
 	size_t a = skip_blanks(lb->s, e, lb->len);
 	struct loc dloc = lb_loc(lb, p, dlen);
 
-#define IS(name) (dlen == sizeof(name) - 1 && memcmp(d, name, dlen) == 0)
 	if (e < lb->len && a == e) {
-		/* Something glued to the directive name, like ".ifdef(X)". */
+		/* Something glued to the directive name, like ".include(x)". */
 		dlen = lb->len - p;
 		for (size_t k = p; k < lb->len; k++)
 			if (isspace((unsigned char)lb->s[k])) {
@@ -817,91 +1051,14 @@ static void do_directive(struct pp *pp, uint32_t fidx, const struct linebuf *lb,
 				break;
 			}
 		dloc = lb_loc(lb, p, dlen);
-		if (*active)
-			diag_error(pp->dg, &dloc, "unknown directive '%.*s'", (int)dlen, d);
+		diag_error(pp->dg, &dloc, "unknown directive '%.*s'", (int)dlen, d);
 		return;
 	}
-	if (IS(".ifdef") || IS(".ifndef")) {
-		bool defined = false, ok = true;
-
-		if (*active)
-			ok = cond_arg(pp, lb, p, dlen, a, &defined);
-		if (*ncond >= PP_MAX_COND_DEPTH) {
-			/* Count the level, without an entry, so that its .endif
-			   still matches and does not raise a second error. */
-			if ((*ncond)++ == PP_MAX_COND_DEPTH)
-				diag_error(pp->dg, &dloc, "conditionals nested too "
-					   "deeply (limit %d)", PP_MAX_COND_DEPTH);
-			return;
-		}
-		struct cond *c = &conds[(*ncond)++];
-		bool val = ok && (IS(".ifdef") ? defined : !defined);
-
-		c->loc = dloc;
-		c->kind = IS(".ifdef") ? ".ifdef" : ".ifndef";
-		c->parent_active = *active;
-		c->taken = val;
-		c->seen_else = false;
-		*active = c->parent_active && val;
-		return;
-	}
-	if (IS(".elifdef") || IS(".elifndef") || IS(".else") || IS(".endif")) {
-		if (*ncond == 0) {
-			diag_error(pp->dg, &dloc, "%.*s without .ifdef or .ifndef",
-				   (int)dlen, d);
-			return;
-		}
-		if (*ncond > PP_MAX_COND_DEPTH) {
-			/* A level past the limit, already reported. */
-			if (IS(".endif"))
-				(*ncond)--;
-			return;
-		}
-		struct cond *c = &conds[*ncond - 1];
-
-		if (IS(".endif")) {
-			if (a < lb->len) {
-				struct loc l = lb_loc(lb, a, lb->len - a);
-				diag_error(pp->dg, &l, "unexpected text after .endif");
-			}
-			*active = c->parent_active;
-			(*ncond)--;
-			return;
-		}
-		if (c->seen_else) {
-			diag_error(pp->dg, &dloc, "%.*s after .else", (int)dlen, d);
-			/* The .else branch ends here whatever was meant: skip to
-			   .endif, as cpp does, rather than read the lines as part of
-			   .else and report them again. */
-			*active = false;
-			return;
-		}
-		if (IS(".else")) {
-			if (a < lb->len) {
-				struct loc l = lb_loc(lb, a, lb->len - a);
-				diag_error(pp->dg, &l, "unexpected text after .else");
-			}
-			c->seen_else = true;
-			*active = c->parent_active && !c->taken;
-			c->taken = true;
-			return;
-		}
-		/* .elifdef / .elifndef */
-		bool defined = false, ok = true;
-
-		if (c->parent_active && !c->taken)
-			ok = cond_arg(pp, lb, p, dlen, a, &defined);
-		bool val = ok && (IS(".elifdef") ? defined : !defined);
-		*active = c->parent_active && !c->taken && val;
-		c->taken = c->taken || val;
-		return;
-	}
-	if (!*active)
-		return;
+#define IS(name) (dlen == sizeof(name) - 1 && memcmp(d, name, dlen) == 0)
 	if (IS(".include") || IS(".include_if_exists")) {
 		struct linebuf arg = { 0 };
 
-		expand_macros(pp, lb, a, &arg);
+		lb_copy(lb, a, lb->len, &arg);
 		trim_trailing(&arg);
 		if (arg.oom)
 			diag_error(pp->dg, &dloc, "include path too long");
@@ -1004,10 +1161,11 @@ static void note_section(struct pp *pp, const struct linebuf *lb, size_t p)
 		e++;
 	snprintf(name, sizeof(name), "%.*s", (int)(e - a < 31 ? e - a : 31), lb->s + a);
 	switch (sec_lookup(name)) {
+	case SEC_ACL:           /* Exim reads definitions between ACLs */
 	case SEC_ROUTERS:
 	case SEC_TRANSPORTS:
 	case SEC_AUTHENTICATORS:
-		pp->section = PPS_DRIVERS;
+		pp->section = PPS_DEFS;
 		break;
 	default:
 		pp->section = PPS_RAW;
@@ -1015,34 +1173,42 @@ static void note_section(struct pp *pp, const struct linebuf *lb, size_t p)
 	}
 }
 
-static void do_logical_line(struct pp *pp, uint32_t fidx, struct linebuf *lb,
-			    struct cond *conds, int *ncond, bool *active)
+/*
+ * One logical line, read as Exim reads a line: macros substituted first,
+ * then a comment (a macro may make one: "C = #") or a directive is
+ * recognised in the result.  A macro definition is not substituted in.
+ */
+static void do_logical_line(struct pp *pp, uint32_t fidx, struct linebuf *lb)
 {
 	size_t p = skip_blanks(lb->s, 0, lb->len);
 
 	if (p == lb->len || lb->s[p] == '#')
 		return;
-	if (lb->s[p] == '.' && p + 1 < lb->len && isalpha((unsigned char)lb->s[p + 1])) {
-		do_directive(pp, fidx, lb, p, conds, ncond, active);
-		return;
-	}
-	if (!*active)
-		return;
-	if (pp->section != PPS_RAW && do_macro_def(pp, lb, p))
+	if (pp->active && pp->section != PPS_RAW && do_macro_def(pp, lb, p))
 		return;
 
 	struct linebuf *x = &pp->scratch;
 	lb_reset(x);
-	expand_macros(pp, lb, 0, x);
+
+	bool found = expand_macros(pp, lb, 0, x);
+
 	if (x->oom) {
 		struct loc l = lb_loc(lb, p, 1);
-		diag_error(pp->dg, &l, "line too long after macro expansion (limit %u bytes)",
-			   PP_MAX_LINE);
+
+		if (pp->active)
+			diag_error(pp->dg, &l, "line too long after macro expansion (limit %u "
+				   "bytes)", PP_MAX_LINE);
 		return;
 	}
 	trim_trailing(x);
 	size_t q = skip_blanks(x->s, 0, x->len);
-	if (q == x->len)
+	if (q == x->len || x->s[q] == '#')
+		return;
+	if (x->s[q] == '.' && q + 1 < x->len && isalpha((unsigned char)x->s[q + 1])) {
+		do_directive(pp, fidx, x, q, found);
+		return;
+	}
+	if (!pp->active)
 		return;
 	note_section(pp, x, q);
 	emit_line(pp, x);
@@ -1052,9 +1218,6 @@ static void do_logical_line(struct pp *pp, uint32_t fidx, struct linebuf *lb,
 
 static void pp_file(struct pp *pp, uint32_t fidx)
 {
-	struct cond conds[PP_MAX_COND_DEPTH];
-	int ncond = 0;
-	bool active = true;
 	struct linebuf lb = { 0 };
 	size_t pos = 0;
 	uint32_t lineno = 0;
@@ -1126,13 +1289,19 @@ static void pp_file(struct pp *pp, uint32_t fidx)
 			continue;
 		}
 		if (lb.len)
-			do_logical_line(pp, fidx, &lb, conds, &ncond, &active);
+			do_logical_line(pp, fidx, &lb);
 	}
-	if (ncond > PP_MAX_COND_DEPTH)
-		ncond = PP_MAX_COND_DEPTH;
-	for (int i = ncond - 1; i >= 0; i--)
-		diag_error(pp->dg, &conds[i].loc, "unterminated %s (missing .endif)",
-			   conds[i].kind);
+	/* A conditional may end in a file other than its own, but not after
+	   the end of the configuration. */
+	if (pp->depth == 0) {
+		if (pp->ncond > PP_MAX_COND_DEPTH)
+			pp->ncond = PP_MAX_COND_DEPTH;
+		for (int i = pp->ncond - 1; i >= 0; i--)
+			diag_error(pp->dg, &pp->conds[i].loc, "unterminated %s (missing "
+				   ".endif)", pp->conds[i].kind);
+		pp->ncond = 0;
+		pp->active = true;
+	}
 	lb_free(&lb);
 }
 
@@ -1145,6 +1314,8 @@ static int pp_run_top(struct pp *pp, uint32_t fidx, const struct filekey *key)
 	pp->depth = 0;
 	pp->stack[0] = *key;
 	pp->section = PPS_MAIN;
+	pp->ncond = 0;
+	pp->active = true;
 	pp_file(pp, fidx);
 	return pp->oom ? -1 : 0;
 }

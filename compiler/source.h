@@ -8,11 +8,13 @@
  * The preprocessor turns files into a buffer of logical lines, one per '\n':
  * comment and blank lines dropped, '\' continuations joined (leading blanks of
  * a continuation line stripped, comment lines inside a continuation skipped),
- * trailing blanks removed, directives (.include, .include_if_exists, .ifdef,
- * .ifndef, .elifdef, .elifndef, .else, .endif) obeyed, macro definitions
- * recorded and macro names substituted.  A segment table maps every byte of the
- * output back to the file, line and column it came from; bytes produced by a
- * macro map to the macro's name at the place of use.
+ * trailing blanks removed, macro definitions recorded and macro names
+ * substituted (Exim's built-in ones too, opt_builtin_macros()), and then, as
+ * Exim does, comments and directives (.include, .include_if_exists, .ifdef,
+ * .ifndef, .elifdef, .elifndef, .else, .endif) recognised in the result and
+ * obeyed.  A segment table maps every byte of the output back to the file,
+ * line and column it came from; bytes produced by a macro map to the macro's
+ * name at the place of use.
  */
 #ifndef NOQ_SOURCE_H
 #define NOQ_SOURCE_H
@@ -122,7 +124,8 @@ const char *pp_output(const struct pp *pp, size_t *len);
  */
 struct loc pp_loc(const struct pp *pp, size_t off, size_t len);
 
-/** pp_macro_defined() - whether macro @name is defined (after a run). */
+/** pp_macro_defined() - whether macro @name is defined (after a run); a
+ * built-in one always is. */
 bool pp_macro_defined(const struct pp *pp, const char *name);
 
 #endif

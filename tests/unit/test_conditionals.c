@@ -1,7 +1,8 @@
 /*
  * test_conditionals.c -- .ifdef, .ifndef, .elifdef, .elifndef, .else and
  * .endif in the preprocessor (compiler/source.c): which branch is kept,
- * nesting, what a skipped region does not do, and every misuse.
+ * nesting, what a skipped region does not do, and every misuse, each taken
+ * as Exim takes it.
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -148,7 +149,8 @@ static void test_directive_forms(void)
 	/* Directives may be indented, and joined by continuation. */
 	EXPECT("  .ifdef X\na\n\t.else\nb\n   .endif\n", x, "a\n");
 	EXPECT(".ifdef \\\n   X\na\n.endif\n", x, "a\n");
-	/* The argument is a name, not expanded: A's value does not matter. */
+	/* The argument is substituted like any text; what counts is that a
+	   macro was: A's value does not matter. */
 	EXPECT("A = B\n.ifdef A\nyes\n.endif\n.ifdef B\nno\n.endif\n", NULL, "yes\n");
 	/* A macro defined in a kept branch stays defined after .endif. */
 	EXPECT(".ifndef M\nM = m\n.endif\n.ifdef M\nx = M\n.endif\n", NULL, "x = m\n");
@@ -204,12 +206,13 @@ static void test_else_twice(void)
 {
 	struct tu_run *r = pp_only(".ifdef X\na\n.else\nb\n.else\nc\n.endif\nd\n", NULL);
 
-	CU_ASSERT_EQUAL(r->errors, 1);
+	/* Exim takes it and skips from the second .else to .endif. */
+	CU_ASSERT_EQUAL(r->errors, 0);
 	TU_DIAGS(r,
-		 "test.conf:5:1: error: .else after .else\n"
+		 "test.conf:5:1: warning: .else after .else: the lines from here to "
+		 ".endif are skipped\n"
 		 "     5 | .else\n"
 		 "       | ^~~~~\n");
-	/* The lines after the bad .else are skipped up to .endif. */
 	TU_STR(r->pptext, "b\nd\n");
 	tu_free(r);
 }
@@ -219,12 +222,14 @@ static void test_elif_after_else(void)
 	struct tu_run *r = pp_only(".ifdef X\na\n.else\nb\n.elifdef X\nc\n"
 				   ".elifndef X\nd\n.endif\n", NULL);
 
-	CU_ASSERT_EQUAL(r->errors, 2);
+	CU_ASSERT_EQUAL(r->errors, 0);
 	TU_DIAGS(r,
-		 "test.conf:5:1: error: .elifdef after .else\n"
+		 "test.conf:5:1: warning: .elifdef after .else: the lines from here to "
+		 ".endif are skipped\n"
 		 "     5 | .elifdef X\n"
 		 "       | ^~~~~~~~\n"
-		 "test.conf:7:1: error: .elifndef after .else\n"
+		 "test.conf:7:1: warning: .elifndef after .else: the lines from here to "
+		 ".endif are skipped\n"
 		 "     7 | .elifndef X\n"
 		 "       | ^~~~~~~~~\n");
 	TU_STR(r->pptext, "b\n");
@@ -271,49 +276,66 @@ static void test_unterminated(void)
 	tu_free(r);
 }
 
-static void test_bad_macro_name(void)
+/*
+ * Exim's test is whether any macro was substituted in the line: a text
+ * that names none is always false, and said to be.
+ */
+static void test_no_macro_name(void)
 {
 	struct tu_run *r = pp_only(".ifdef lower\na\n.endif\n"
 				   ".ifndef 9x\nb\n.else\nc\n.endif\n"
 				   ".ifdef\n.endif\n"
 				   ".elifdef\n"
-				   ".ifdef A B\nd\n.endif\n", NULL);
+				   ".ifdef xA B\nd\n.endif\n", NULL);
 
-	CU_ASSERT_EQUAL(r->errors, 5);
+	CU_ASSERT_EQUAL(r->errors, 1);
 	TU_DIAGS(r,
-		 "test.conf:1:8: error: 'lower' is not a macro name (macro names "
-		 "start with an upper-case letter)\n"
+		 "test.conf:1:8: warning: 'lower' is not a macro name (macro names "
+		 "start with an upper-case letter), so .ifdef is always false\n"
 		 "     1 | .ifdef lower\n"
 		 "       |        ^~~~~\n"
-		 "test.conf:4:9: error: '9x' is not a macro name (macro names start "
-		 "with an upper-case letter)\n"
+		 "test.conf:4:9: warning: '9x' is not a macro name (macro names start "
+		 "with an upper-case letter), so .ifndef is always true\n"
 		 "     4 | .ifndef 9x\n"
 		 "       |         ^~\n"
-		 "test.conf:9:1: error: .ifdef needs a macro name\n"
+		 "test.conf:9:1: warning: .ifdef names no macro, so it is always false\n"
 		 "     9 | .ifdef\n"
 		 "       | ^~~~~~\n"
 		 "test.conf:11:1: error: .elifdef without .ifdef or .ifndef\n"
 		 "    11 | .elifdef\n"
-		 "       | ^~~~~~~~\n"
-		 "test.conf:12:10: error: unexpected text after the macro name\n"
-		 "    12 | .ifdef A B\n"
-		 "       |          ^\n");
-	/* A bad name makes the branch false either way, and its .endif still
-	   matches.  The name after the bad one is ignored: A is undefined. */
-	TU_STR(r->pptext, "c\n");
+		 "       | ^~~~~~~~\n");
+	/* B could be a name, so line 12 draws no warning; it is undefined. */
+	TU_STR(r->pptext, "b\n");
 	tu_free(r);
+}
+
+/* ".ifdef A B" holds when A or B is defined, as Debian's templates expect. */
+static void test_several_names(void)
+{
+	static const char *const a[] = { "DCconfig_smarthost=", NULL };
+	static const char *const b[] = { "DCconfig_satellite=", NULL };
+	static const char text[] = ".ifdef DCconfig_smarthost DCconfig_satellite\n"
+				   "smart\n.else\nlocal\n.endif\n"
+				   ".ifndef DCconfig_smarthost DCconfig_satellite\n"
+				   "neither\n.endif\n";
+
+	EXPECT(text, NULL, "local\nneither\n");
+	EXPECT(text, a, "smart\n");
+	EXPECT(text, b, "smart\n");
+	/* A macro that names itself a prefix of the word counts: FOO in FOOD. */
+	EXPECT("FOO = 1\n.ifdef FOOD\nyes\n.endif\n", NULL, "yes\n");
+	/* Any macro in the line counts, an empty one too. */
+	EXPECT("E =\n.ifdef (E)\nyes\n.endif\n", NULL, "yes\n");
 }
 
 static void test_text_after_endif_else(void)
 {
 	struct tu_run *r = pp_only(".ifdef X\na\n.else   # comment\nb\n.endif X\nc\n", NULL);
 
-	CU_ASSERT_EQUAL(r->errors, 2);
+	/* Exim ignores it; a comment draws nothing, other text a warning. */
+	CU_ASSERT_EQUAL(r->errors, 0);
 	TU_DIAGS(r,
-		 "test.conf:3:9: error: unexpected text after .else\n"
-		 "     3 | .else   # comment\n"
-		 "       |         ^~~~~~~~~\n"
-		 "test.conf:5:8: error: unexpected text after .endif\n"
+		 "test.conf:5:8: warning: text after .endif is ignored\n"
 		 "     5 | .endif X\n"
 		 "       |        ^\n");
 	/* Both directives still act. */
@@ -323,24 +345,65 @@ static void test_text_after_endif_else(void)
 
 static void test_unknown_directives(void)
 {
-	struct tu_run *r = pp_only(".IFDEF X\n.endiff\n.ifdef(X)\n.frobnicate\n.\n", NULL);
+	struct tu_run *r = pp_only(".IFDEF X\n.frobnicate\n.include(x)\n.\n", NULL);
 
-	CU_ASSERT_EQUAL(r->errors, 4);
+	CU_ASSERT_EQUAL(r->errors, 3);
 	TU_DIAGS(r,
 		 "test.conf:1:1: error: unknown directive '.IFDEF'; did you mean '.ifdef'?\n"
 		 "     1 | .IFDEF X\n"
 		 "       | ^~~~~~\n"
-		 "test.conf:2:1: error: unknown directive '.endiff'; did you mean '.endif'?\n"
-		 "     2 | .endiff\n"
-		 "       | ^~~~~~~\n"
-		 "test.conf:3:1: error: unknown directive '.ifdef(X)'\n"
-		 "     3 | .ifdef(X)\n"
-		 "       | ^~~~~~~~~\n"
-		 "test.conf:4:1: error: unknown directive '.frobnicate'\n"
-		 "     4 | .frobnicate\n"
+		 "test.conf:2:1: error: unknown directive '.frobnicate'\n"
+		 "     2 | .frobnicate\n"
+		 "       | ^~~~~~~~~~~\n"
+		 "test.conf:3:1: error: unknown directive '.include(x)'\n"
+		 "     3 | .include(x)\n"
 		 "       | ^~~~~~~~~~~\n");
 	/* A lone '.' is not a directive: it is passed on as a line. */
 	TU_STR(r->pptext, ".\n");
+	tu_free(r);
+}
+
+/*
+ * Exim takes a line as a conditional when a space, the end of the line or
+ * (sic) a 't' follows the name, and ignores a line where anything else
+ * does: a tab, "(X)", more letters.
+ */
+static void test_exim_prefix_rule(void)
+{
+	struct tu_run *r = pp_only(".ifndef X\na\n.endiff\n.elsewhere\nb\n.endif\n"
+				   ".ifdef(X)\n.ifdef\tX\n.else\tc\nc\n"
+				   ".ifdeft\nd\n.endift\ne\n", NULL);
+
+	CU_ASSERT_EQUAL(r->errors, 0);
+	TU_DIAGS(r,
+		 "test.conf:3:1: warning: '.endiff' is not .endif: Exim ignores this "
+		 "line, and so does noq\n"
+		 "     3 | .endiff\n"
+		 "       | ^~~~~~~\n"
+		 "test.conf:4:1: warning: '.elsewhere' is not .else: Exim ignores this "
+		 "line, and so does noq\n"
+		 "     4 | .elsewhere\n"
+		 "       | ^~~~~~~~~~\n"
+		 "test.conf:7:1: warning: '.ifdef(X)' is not .ifdef: Exim ignores this "
+		 "line, and so does noq\n"
+		 "     7 | .ifdef(X)\n"
+		 "       | ^~~~~~~~~\n"
+		 "test.conf:8:1: warning: a tab after .ifdef: Exim ignores this line, "
+		 "and so does noq (use a space)\n"
+		 "     8 | .ifdef\tX\n"
+		 "       | ^~~~~~\n"
+		 "test.conf:9:1: warning: a tab after .else: Exim ignores this line, "
+		 "and so does noq (use a space)\n"
+		 "     9 | .else\tc\n"
+		 "       | ^~~~~\n"
+		 "test.conf:11:1: warning: '.ifdeft' is read as .ifdef, as Exim reads it\n"
+		 "    11 | .ifdeft\n"
+		 "       | ^~~~~~~\n"
+		 "test.conf:11:1: warning: .ifdef names no macro, so it is always false\n"
+		 "    11 | .ifdeft\n"
+		 "       | ^~~~~~\n");
+	/* Lines 3, 4 and 7 to 9 were ignored, .endift ended .ifdeft. */
+	TU_STR(r->pptext, "a\nb\nc\ne\n");
 	tu_free(r);
 }
 
@@ -405,6 +468,7 @@ static const struct unit_test branch_tests[] = {
 	{ "nesting", test_nesting },
 	{ "nesting up to the limit", test_deep_nesting_at_limit },
 	{ "directive forms", test_directive_forms },
+	{ "several names", test_several_names },
 };
 
 static const struct unit_test skip_tests[] = {
@@ -418,7 +482,8 @@ static const struct unit_test error_tests[] = {
 	{ ".elifdef after .else", test_elif_after_else },
 	{ "without .ifdef", test_without_ifdef },
 	{ "unterminated", test_unterminated },
-	{ "bad macro names", test_bad_macro_name },
+	{ "no macro name", test_no_macro_name },
+	{ "Exim's prefix rule", test_exim_prefix_rule },
 	{ "text after .else and .endif", test_text_after_endif_else },
 	{ "unknown directives", test_unknown_directives },
 	{ "depth limit", test_depth_limit },

@@ -471,16 +471,31 @@ static void test_chain_again_after_other_file(void)
 	free(want);
 }
 
-static void test_conditionals_stay_in_file(void)
+/*
+ * As in Exim, the conditionals are the run's, not a file's: an .endif in
+ * an included file ends the includer's .ifndef, and an .ifdef left open
+ * there goes on in the includer, up to its .endif.
+ */
+static void test_conditionals_span_files(void)
 {
 	char *dir = tu_tmpdir();
 
-	put(dir, "main.conf", ".ifndef X\n.include inc.conf\nstill = on\n.endif\nend = 1\n");
-	put(dir, "inc.conf", "i = 1\n.ifdef X\nhidden = 1\n.else\n"
+	put(dir, "main.conf", ".ifndef X\n.include inc.conf\nhidden = 1\n.endif\nend = 1\n");
+	put(dir, "inc.conf", "i = 1\n.ifdef X\nhidden = 2\n.else\n"
 	    "shown = 1\n.endif\n.endif\n.ifdef X\n");
 
 	struct tu_run *r = run(dir, "main.conf", 0);
-	char *want = fmt("In file included from %s/main.conf:2:\n"
+
+	CU_ASSERT_EQUAL(r->errors, 0);
+	TU_DIAGS(r, "");
+	TU_STR(r->pptext, "i = 1\nshown = 1\nend = 1\n");
+	tu_free(r);
+
+	/* Left open at the end of the configuration, wherever it began. */
+	put(dir, "main.conf", ".include inc.conf\nafter = 1\n");
+	r = run(dir, "main.conf", 0);
+
+	char *want = fmt("In file included from %s/main.conf:1:\n"
 			 "%s/inc.conf:7:1: error: .endif without .ifdef or .ifndef\n"
 			 "     7 | .endif\n"
 			 "       | ^~~~~~\n"
@@ -489,11 +504,9 @@ static void test_conditionals_stay_in_file(void)
 			 "       | ^~~~~~\n",
 			 dir, dir, dir);
 
-	/* The stray .endif in inc.conf does not close main.conf's .ifndef,
-	   and its open .ifdef X does not hide the rest of main.conf. */
 	CU_ASSERT_EQUAL(r->errors, 2);
 	TU_DIAGS(r, want);
-	TU_STR(r->pptext, "i = 1\nshown = 1\nstill = on\nend = 1\n");
+	TU_STR(r->pptext, "i = 1\nshown = 1\n");
 	tu_free(r);
 	free(want);
 	tu_rmdir(dir);
@@ -544,7 +557,7 @@ static const struct unit_test loop_tests[] = {
 static const struct unit_test chain_tests[] = {
 	{ "chain two levels deep", test_chain_two_levels },
 	{ "chain again after another file", test_chain_again_after_other_file },
-	{ "conditionals stay in their file", test_conditionals_stay_in_file },
+	{ "conditionals span files", test_conditionals_span_files },
 	{ "include in a skipped branch", test_include_in_skipped_branch },
 };
 

@@ -1,7 +1,8 @@
 /*
  * test_macros.c -- macro definition and substitution in the preprocessor
  * (compiler/source.c): where definitions are recognised, redefinition,
- * -D, word starts and longest names, and where substituted text is located.
+ * -D, word starts and longest names, where substituted text is located,
+ * what substituted text can make, and the built-in macros.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "harness.h"
 #include "ast.h"
 #include "diag.h"
+#include "options.h"
 #include "source.h"
 #include "testutil.h"
 
@@ -383,15 +385,17 @@ static void test_no_definitions_in_rule_sections(void)
 				 "begin retry\n"
 				 "T = x\n"
 				 "begin acl\n"
-				 "A = y\n", NULL);
+				 "A = y\n"
+				 "a:\n  accept\n", NULL);
 	const struct ast_rule *x = r->cfg->rules[SEC_REWRITE].head;
 
 	CU_ASSERT_EQUAL(r->errors, 0);
 	CU_ASSERT_FALSE(pp_macro_defined(r->pp, "R"));
 	CU_ASSERT_FALSE(pp_macro_defined(r->pp, "T"));
-	CU_ASSERT_FALSE(pp_macro_defined(r->pp, "A"));
+	/* Exim reads definitions between ACLs. */
+	CU_ASSERT_TRUE(pp_macro_defined(r->pp, "A"));
 	TU_STR(r->pptext, "begin rewrite\nR = not-a-macro\nmain R\nbegin retry\n"
-	       "T = x\nbegin acl\nA = y\n");
+	       "T = x\nbegin acl\na:\n  accept\n");
 	/* Macros defined earlier are still substituted there. */
 	CU_ASSERT_PTR_NOT_NULL_FATAL(x);
 	CU_ASSERT_EQUAL(x->nwords, 3);
@@ -401,6 +405,137 @@ static void test_no_definitions_in_rule_sections(void)
 	TU_LOC(x->next->words[0].loc, 0, 4, 1, 1);
 	CU_ASSERT_PTR_NOT_NULL(r->cfg->rules[SEC_RETRY].head);
 	tu_free(r);
+}
+
+/* ------------------------------------------------------------ built-in */
+
+/*
+ * Exim's built-in macros for what noq does are defined, those for what
+ * it does not are not; names are matched as prefixes, as Exim matches
+ * them (_HAVE_TLS_RESUME holds because _HAVE_TLS does).
+ */
+static void test_builtin_defined(void)
+{
+	struct tu_run *r = pp_only(
+		".ifdef _HAVE_TLS\n1\n.endif\n"
+		".ifdef _HAVE_OPENSSL\n2\n.endif\n"
+		".ifdef _HAVE_GNUTLS\nno\n.endif\n"
+		".ifdef _HAVE_PRDR\nno\n.endif\n"
+		".ifdef _HAVE_TLS_RESUME\n3\n.endif\n"
+		".ifdef _DRIVER_ROUTER_MANUALROUTE\n4\n.endif\n"
+		".ifdef _DRIVER_ROUTER_DNSLOOKUP\nno\n.endif\n"
+		".ifdef _DRIVER_TRANSPORT_PIPE\nno\n.endif\n"
+		".ifdef _DRIVER_AUTHENTICATOR_CRAM_MD5\n5\n.endif\n"
+		".ifdef _OPT_MAIN_QUALIFY_DOMAIN\n6\n.endif\n"
+		".ifdef _OPT_MAIN_ACL_SMTP_RCPT\nno\n.endif\n"
+		".ifdef _OPT_ROUTERS_CONDITION\n7\n.endif\n"
+		".ifdef _OPT_ROUTER_REDIRECT_ALLOW_FAIL\n8\n.endif\n"
+		".ifdef _OPT_TRANSPORTS_HEADERS_ADD\n9\n.endif\n"
+		".ifdef _OPT_TRANSPORT_SMTP_HOSTS_REQUIRE_TLS\n10\n.endif\n"
+		".ifdef _OPT_TRANSPORT_SMTP_DKIM_DOMAIN\nno\n.endif\n"
+		".ifdef _OPT_AUTHENTICATOR_PLAINTEXT_CLIENT_SEND\n11\n.endif\n"
+		".ifndef _OPT_MAIN_SMTPUTF8_ADVERTISE_HOSTS\n12\n.endif\n", NULL);
+
+	CU_ASSERT_EQUAL(r->errors, 0);
+	TU_DIAGS(r, "");
+	TU_STR(r->pptext, "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n");
+	CU_ASSERT_TRUE(pp_macro_defined(r->pp, "_HAVE_TLS"));
+	CU_ASSERT_FALSE(pp_macro_defined(r->pp, "_HAVE_TLS_RESUME"));
+	tu_free(r);
+}
+
+/*
+ * A built-in macro's value is "y".  As in Exim they are looked for only
+ * in a line whose first upper-case letter follows an underscore, and
+ * neither -D nor the file can define a name that starts with one.
+ */
+static void test_builtin_use(void)
+{
+	static const char *const d[] = { "FOO=f", NULL };
+	struct tu_run *r = pp_only("x = _HAVE_TLS _HAVE_NOTHING\n"
+				   "y = FOO _HAVE_TLS\n"
+				   "Z = _HAVE_IPV6\n"
+				   "z = Z\n"
+				   "_HAVE_X = 1\n", d);
+
+	CU_ASSERT_EQUAL(r->errors, 0);
+	TU_STR(r->pptext, "x = y _HAVE_NOTHING\ny = f _HAVE_TLS\nz = y\n_HAVE_X = 1\n");
+	CU_ASSERT_FALSE(pp_macro_defined(r->pp, "_HAVE_X"));
+	CU_ASSERT_EQUAL(pp_define(r->pp, "_HAVE_TLS", "n"), -1);
+	tu_free(r);
+}
+
+/* Every built-in name is unique and starts with '_' and an upper-case letter. */
+static int collect(void *arg, const char *name)
+{
+	size_t *n = arg;
+
+	CU_ASSERT(name[0] == '_' && name[1] >= 'A' && name[1] <= 'Z');
+	for (const char *c = name; *c; c++)
+		CU_ASSERT((*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_');
+	(*n)++;
+	return 0;
+}
+
+static int stop_at_two(void *arg, const char *name)
+{
+	int *n = arg;
+
+	(void)name;
+	return ++*n == 2 ? 7 : 0;
+}
+
+static void test_builtin_list(void)
+{
+	size_t n = 0;
+	int calls = 0;
+
+	CU_ASSERT_EQUAL(opt_builtin_macros(collect, &n), 0);
+	CU_ASSERT(n > 100);
+	CU_ASSERT_EQUAL(opt_builtin_macros(stop_at_two, &calls), 7);
+	CU_ASSERT_EQUAL(calls, 2);
+}
+
+/* ------------------------------------------------- what macros can make */
+
+/* After substitution a line may be a comment: Exim's "C1=#" idiom. */
+static void test_macro_makes_comment(void)
+{
+	struct tu_run *r = parse("C1=#\nC2=#\nC1C2 this should be a comment\n"
+				 "REQUIRE=#\nx = 1\n  REQUIRE\n", NULL);
+
+	CU_ASSERT_EQUAL(r->errors, 0);
+	TU_DIAGS(r, "");
+	TU_STR(r->pptext, "x = 1\n");
+	tu_free(r);
+}
+
+/*
+ * Or a directive.  As in Exim a conditional made so holds when it is an
+ * .ifdef, whatever follows: a macro was substituted in its line.
+ */
+static void test_macro_makes_directive(void)
+{
+	char *dir = tu_tmpdir();
+	char *inc = tu_write(dir, "inc1", "from_include = yes\n");
+	char *top, *text;
+
+	if (asprintf(&text, "FOOBAR=\nFOO=inc1\nIF = .ifdef\n"
+		     "FOOBAR  .include %s/FOO\n"
+		     "IF NOTHING\nkept = 1\n.endif\n", dir) < 0)
+		abort();
+	top = tu_write(dir, "top.conf", text);
+
+	struct tu_run *r = tu_run_file(top, NULL, 0);
+
+	CU_ASSERT_EQUAL(r->errors, 0);
+	TU_DIAGS(r, "");
+	TU_STR(r->pptext, "from_include = yes\nkept = 1\n");
+	tu_free(r);
+	free(text);
+	free(top);
+	free(inc);
+	tu_rmdir(dir);
 }
 
 static const struct unit_test define_tests[] = {
@@ -429,11 +564,20 @@ static const struct unit_test use_tests[] = {
 	{ "macro in a missing .include path", test_macro_in_missing_include },
 	{ "definitions between drivers", test_definitions_between_drivers },
 	{ "no definitions in rule sections", test_no_definitions_in_rule_sections },
+	{ "a macro makes a comment", test_macro_makes_comment },
+	{ "a macro makes a directive", test_macro_makes_directive },
+};
+
+static const struct unit_test builtin_tests[] = {
+	{ "which are defined", test_builtin_defined },
+	{ "how they are used", test_builtin_use },
+	{ "the list", test_builtin_list },
 };
 
 static const struct unit_suite suites[] = {
 	{ "macro definitions", NULL, NULL, define_tests, UNIT_COUNT(define_tests) },
 	{ "macro substitution", NULL, NULL, use_tests, UNIT_COUNT(use_tests) },
+	{ "built-in macros", NULL, NULL, builtin_tests, UNIT_COUNT(builtin_tests) },
 };
 
 int main(void)
