@@ -205,8 +205,7 @@ static void check_option(struct scope *sc, const struct ast_option *o)
 	const char *name = o->name;
 
 	if (o->list_kind != NULL) {
-		if (o->value == NULL || o->value[0] == '\0')
-			SC_ERROR(sc, &o->loc, "%s '%s' needs a value", o->list_kind, name);
+		/* An empty list is a list, as in Exim: it matches nothing. */
 		scope_seen(sc, NULL, name, o, name);
 		return;
 	}

@@ -118,6 +118,16 @@ struct ast_option *fe_setting(struct fe_ctx *ctx, bool hide, char *list_kind,
 	o->name = name;
 	o->value = value;
 	o->hide = hide;
+	/* "domainlist_cache" makes Exim cache the result of matching the
+	   list even when it has expansions; noq keeps no cache, and matches
+	   the list each time, which comes to the same when caching is right
+	   (Exim's manual asks to be sure of that).  It is a domainlist. */
+	if (list_kind != NULL) {
+		char *u = strstr(list_kind, "_cache");
+
+		if (u != NULL)
+			*u = '\0';
+	}
 	o->list_kind = list_kind;
 	if (vl != NULL) {
 		struct fe_loc at = *vl;
