@@ -245,7 +245,10 @@ static void check_option(struct scope *sc, const struct ast_option *o)
 		return;
 	}
 
-	scope_seen(sc, def, NULL, o, def->name);
+	/* Exim lets some be set again (condition, headers_add...): the
+	   semantic pass joins the settings as Exim does. */
+	if (def->rep == '\0')
+		scope_seen(sc, def, NULL, o, def->name);
 
 	if (def->type == OPT_BOOL) {
 		if (negated && o->value != NULL)

@@ -24,13 +24,15 @@
 
 #include "options.h"
 
-#define SUP(name, type)		{ name, type, OPT_SUPPORTED, NULL, false }
-#define IGN(name, type, why)	{ name, type, OPT_IGNORED, why, false }
-#define FRC(name, type, why)	{ name, type, OPT_FORCED, why, false }
+#define SUP(name, type)		{ name, type, OPT_SUPPORTED, NULL, false, 0 }
+#define IGN(name, type, why)	{ name, type, OPT_IGNORED, why, false, 0 }
+#define FRC(name, type, why)	{ name, type, OPT_FORCED, why, false, 0 }
 /* Options Exim expands although they hold a number, time or boolean. */
-#define SUPX(name, type)	{ name, type, OPT_SUPPORTED, NULL, true }
-#define IGNX(name, type, why)	{ name, type, OPT_IGNORED, why, true }
-#define FRCX(name, type, why)	{ name, type, OPT_FORCED, why, true }
+#define SUPX(name, type)	{ name, type, OPT_SUPPORTED, NULL, true, 0 }
+#define IGNX(name, type, why)	{ name, type, OPT_IGNORED, why, true, 0 }
+#define FRCX(name, type, why)	{ name, type, OPT_FORCED, why, true, 0 }
+/* Options Exim lets a driver set more than once (opt_def.rep). */
+#define SUPR(name, type, rep)	{ name, type, OPT_SUPPORTED, NULL, false, rep }
 
 #define TABLE(a)	{ a, sizeof(a) / sizeof((a)[0]) }
 #define NO_OPTIONS	{ NULL, 0 }
@@ -380,7 +382,9 @@ static const struct opt_def main_opts[] = {
 /*
  * Generic router options.  "set" is a semicolon-separated list and
  * "headers_add" a newline-separated one, so both are strings here: the colon
- * list reader would cut them at the wrong places.
+ * list reader would cut them at the wrong places.  As in Exim, "condition",
+ * "headers_add", "headers_remove" and "set" may be given more than once:
+ * the conditions must all hold, the lists are joined.
  */
 static const struct opt_def router_opts[] = {
 	SUP("address_data", OPT_STRING),
@@ -388,7 +392,7 @@ static const struct opt_def router_opts[] = {
 	SUP("cannot_route_message", OPT_STRING),
 	SUP("caseful_local_part", OPT_BOOL),
 	SUP("check_local_user", OPT_BOOL),
-	SUP("condition", OPT_STRING),
+	SUPR("condition", OPT_STRING, OPT_REP_AND),
 	IGN("debug_print", OPT_STRING, R_DEBUG),
 	IGN("disable_logging", OPT_BOOL, R_LOGLINE),
 	IGN("dnssec_request_domains", OPT_LIST, R_RESOLVER),
@@ -403,8 +407,8 @@ static const struct opt_def router_opts[] = {
 	IGN("fail_verify_sender", OPT_BOOL, R_VRFY_ADDR),
 	FRC("fallback_hosts", OPT_LIST, S_FALLBACK),
 	IGN("group", OPT_GID, R_PRIV_ID),
-	SUP("headers_add", OPT_STRING),
-	SUP("headers_remove", OPT_LIST),
+	SUPR("headers_add", OPT_STRING, '\n'),
+	SUPR("headers_remove", OPT_LIST, ':'),
 	SUP("ignore_target_hosts", OPT_LIST),
 	IGN("initgroups", OPT_BOOL, R_PRIV_ID),
 	SUP("local_part_prefix", OPT_LIST),
@@ -422,7 +426,7 @@ static const struct opt_def router_opts[] = {
 	SUP("router_home_directory", OPT_STRING),
 	SUP("self", OPT_STRING),
 	SUP("senders", OPT_LIST),
-	SUP("set", OPT_STRING),
+	SUPR("set", OPT_STRING, ';'),
 	IGN("translate_ip_address", OPT_STRING,
 	    "noq does not translate host addresses"),
 	SUP("transport", OPT_STRING),
@@ -436,7 +440,7 @@ static const struct opt_def router_opts[] = {
 	IGN("verify_sender", OPT_BOOL, R_VRFY_ADDR),
 };
 
-/* Generic transport options. */
+/* Generic transport options; headers_add and headers_remove may repeat. */
 static const struct opt_def transport_opts[] = {
 	SUP("body_only", OPT_BOOL),
 	IGN("current_directory", OPT_STRING, R_LOCAL),
@@ -447,9 +451,9 @@ static const struct opt_def transport_opts[] = {
 	IGN("envelope_to_add", OPT_BOOL, R_FINAL),
 	IGN("event_action", OPT_STRING, R_EVENT),
 	IGN("group", OPT_GID, R_PRIV_ID),
-	SUP("headers_add", OPT_STRING),
+	SUPR("headers_add", OPT_STRING, '\n'),
 	SUP("headers_only", OPT_BOOL),
-	SUP("headers_remove", OPT_LIST),
+	SUPR("headers_remove", OPT_LIST, ':'),
 	SUP("headers_rewrite", OPT_STRING),
 	IGN("home_directory", OPT_STRING, R_LOCAL),
 	IGN("initgroups", OPT_BOOL, R_PRIV_ID),

@@ -74,6 +74,11 @@ enum opt_status {
  * @expand: Exim expands this option although its type is a number, time or
  *          boolean; a value that starts with '$' is an expansion and is not
  *          parsed as @type.
+ * @rep:    '\0' if the option may be set once in a scope; else Exim lets
+ *          it be set again, and this says how the settings combine:
+ *          OPT_REP_AND for conditions that must all hold, or the separator
+ *          of the list that the settings' items are joined into
+ *          (val_rep_list() in values.h).
  */
 struct opt_def {
 	const char *name;
@@ -81,7 +86,11 @@ struct opt_def {
 	enum opt_status status;
 	const char *why;
 	bool expand;
+	char rep;
 };
+
+/* opt_def.rep of a condition that may be repeated (val_rep_and()). */
+#define OPT_REP_AND '&'
 
 struct opt_table {
 	const struct opt_def *defs;

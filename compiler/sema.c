@@ -505,8 +505,8 @@ static int check_list(void *arg, enum xp_list k, const char *list, size_t pos, c
  * never fails at send time for want of an evaluator (lib/xp).
  * Returns true when it was reported.
  */
-bool sema_check_send_time(struct sema *s, const struct ast_option *o, const char *what,
-			  const char *text, size_t base, bool transport)
+static bool check_send_time(struct sema *s, const struct ast_option *o, const char *what,
+			    const char *text, size_t base, bool transport, bool keep)
 {
 	struct xp_where w = { s, o, base, what };
 	struct xp_hooks h = { check_list, read_lookup, &w, &s->m->lookups };
@@ -517,7 +517,11 @@ bool sema_check_send_time(struct sema *s, const struct ast_option *o, const char
 	if (text == NULL)
 		return false;
 	if (xp_compile(text, place, &h, &x, &e) == 0) {
-		sema_add_expr(s, place, text, x);
+		/* sema_add_expr() takes @x. */
+		if (keep)
+			sema_add_expr(s, place, text, x);
+		else
+			xp_free(x);
 		return false;
 	}
 	if (e.msg[0] == '\0')
@@ -528,6 +532,53 @@ bool sema_check_send_time(struct sema *s, const struct ast_option *o, const char
 
 	S_ERROR(s, &l, "%s: %s", what, e.msg);
 	return true;
+}
+
+bool sema_check_send_time(struct sema *s, const struct ast_option *o, const char *what,
+			  const char *text, size_t base, bool transport)
+{
+	return check_send_time(s, o, what, text, base, transport, true);
+}
+
+bool sema_check_setting(struct sema *s, const struct lopt *l, const char *field,
+			const char *what, bool transport)
+{
+	char *raw = l->nsrc == 1 ? sema_dequote(l->src) : NULL;
+	bool bad = false;
+
+	if (l->o.str == NULL) {
+		free(raw);
+		return false;
+	}
+	if (raw != NULL && strcmp(raw, l->o.str) == 0) {
+		/* As written: positions in the value are positions in the source. */
+		free(raw);
+		if (field != NULL && sema_check_rcpt(s, l->src, field, l->o.str, 0))
+			return true;
+		return check_send_time(s, l->src, what, l->o.str, 0, transport, true);
+	}
+	free(raw);
+	for (const struct ast_option *p = l->src; p != NULL; p = sema_lnext(l, p)) {
+		char *t = sema_dequote(p);
+
+		if (t == NULL)
+			continue;
+		if (field != NULL && sema_check_rcpt(s, p, field, t, 0))
+			bad = true;
+		else if (check_send_time(s, p, what, t, 0, transport, false))
+			bad = true;
+		free(t);
+	}
+	if (bad)
+		return true;
+
+	/* Each setting expands: the joined value, which noq runs, should too. */
+	struct sb w = SB_INIT;
+
+	sb_printf(&w, "%s (its settings joined as Exim joins them)", what);
+	bad = check_send_time(s, l->src, sema_sb_text(&w), l->o.str, 0, transport, true);
+	sb_free(&w);
+	return bad;
 }
 
 /* ======================================================================

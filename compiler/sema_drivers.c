@@ -454,16 +454,13 @@ void sema_setup_transport(struct sema *s, struct tport *t)
 
 	for (size_t i = 0; i < 3; i++) {
 		const struct lopt *l = sema_lfind(ob, fields[i]);
+		char what[160];
 
 		if (l == NULL || l->o.str == NULL)
 			continue;
-		if (!sema_check_rcpt(s, l->src, fields[i], l->o.str, 0)) {
-			char what[160];
-
-			snprintf(what, sizeof(what), "option '%s' of transport '%s'",
-				 fields[i], t->d->name);
-			sema_check_send_time(s, l->src, what, l->o.str, 0, true);
-		}
+		snprintf(what, sizeof(what), "option '%s' of transport '%s'", fields[i],
+			 t->d->name);
+		sema_check_setting(s, l, fields[i], what, true);
 		*dst[i] = l->o.str[0] ? l->o.str : NULL;
 	}
 	const struct lopt *hd = sema_lfind(ob, "helo_data");
@@ -777,6 +774,77 @@ static enum tri const_condition(const char *c)
 	return r;
 }
 
+/*
+ * A value's truth as Exim's bool_lax{} reads it: blanks around it do not
+ * count, and a number is false only when it is a single 0 (or "-").
+ */
+static bool lax_truth(const char *v)
+{
+	size_t n = strlen(v);
+
+	while (n > 0 && isspace((unsigned char)v[n - 1]))
+		n--;
+	while (n > 0 && isspace((unsigned char)*v)) {
+		v++;
+		n--;
+	}
+	if (n == 0)
+		return false;
+
+	size_t d = *v == '-';
+
+	while (d < n && isdigit((unsigned char)v[d]))
+		d++;
+	if (d == n)     /* a number: "0" and "-" are false, longer ones true */
+		return n > 1 || (*v != '0' && *v != '-');
+	return !((n == 5 && strncasecmp(v, "false", 5) == 0) ||
+		 (n == 2 && strncasecmp(v, "no", 2) == 0));
+}
+
+/* As const_condition(), for one setting of a condition given several times. */
+static enum tri const_lax(const char *c)
+{
+	struct xp *x;
+	struct xp_err e;
+	const char *t;
+	size_t tl;
+	enum tri r = T_MAYBE;
+
+	if (!xp_expands(c))
+		return lax_truth(c) ? T_YES : T_NO;
+	if (xp_compile(c, XP_ROUTER, NULL, &x, &e) != 0)
+		return T_MAYBE;
+	if (xp_is_literal(x, &t, &tl) && memchr(t, '\0', tl) == NULL) {
+		char *v = strndup(t, tl);
+
+		if (v != NULL)
+			r = lax_truth(v) ? T_YES : T_NO;
+		free(v);
+	}
+	xp_free(x);
+	return r;
+}
+
+/*
+ * What a router's condition gives for every address.  Set more than once,
+ * it holds when every setting does, each read as bool_lax{} reads it
+ * (Exim joins them so).
+ */
+static enum tri router_condition(const struct lopt *l)
+{
+	enum tri r = T_YES;
+
+	if (l == NULL || l->nsrc < 2)
+		return const_condition(l != NULL ? l->o.str : NULL);
+	for (const struct ast_option *p = l->src; p != NULL; p = sema_lnext(l, p)) {
+		char *c = sema_dequote(p);
+
+		r = sema_tri_and(r, c != NULL ? const_lax(c) : T_MAYBE);
+		free(c);
+	}
+	return r;
+}
+
 void sema_setup_router(struct sema *s, size_t ri)
 {
 	struct router *R = &s->r[ri];
@@ -816,7 +884,9 @@ void sema_setup_router(struct sema *s, size_t ri)
 
 		snprintf(what, sizeof(what), "option '%s' of router '%s'", xopts[i], R->name);
 		if (strcmp(xopts[i], "require_files") != 0) {
-			sema_check_send_time(s, l->src, what, l->o.str, 0, false);
+			/* A condition given more than once is checked setting by
+			   setting; noq runs them joined, as Exim does. */
+			sema_check_setting(s, l, NULL, what, false);
 			continue;
 		}
 		/* Exim expands each item of require_files on its own. */
@@ -836,7 +906,7 @@ void sema_setup_router(struct sema *s, size_t ri)
 		sb_free(&item);
 	}
 
-	R->other_pre = const_condition(sema_lstr(ob, "condition"));
+	R->other_pre = router_condition(sema_lfind(ob, "condition"));
 	if (sema_lfind(ob, "senders") != NULL || sema_lbool(ob, "check_local_user", false) ||
 	    sema_lfind(ob, "require_files") != NULL ||
 	    sema_lfind(ob, "local_part_prefix") != NULL ||
@@ -886,17 +956,17 @@ void sema_setup_router(struct sema *s, size_t ri)
 					     &R->headers_remove_o };
 
 	for (size_t i = 0; i < 3; i++) {
+		char what[160];
+
 		l = sema_lfind(ob, fields[i]);
 		if (l == NULL || l->o.str == NULL)
 			continue;
-		if (!sema_check_rcpt(s, l->src, fields[i], l->o.str, 0) && i > 0) {
-			/* The header changes are expanded with the message. */
-			char what[160];
-
-			snprintf(what, sizeof(what), "option '%s' of router '%s'", fields[i],
-				 R->name);
-			sema_check_send_time(s, l->src, what, l->o.str, 0, true);
-		}
+		snprintf(what, sizeof(what), "option '%s' of router '%s'", fields[i], R->name);
+		/* The header changes are expanded with the message. */
+		if (i > 0)
+			sema_check_setting(s, l, fields[i], what, true);
+		else
+			sema_check_rcpt(s, l->src, fields[i], l->o.str, 0);
 		*dst[i] = l->o.str[0] ? l->o.str : NULL;
 		*dsto[i] = l->src;
 	}

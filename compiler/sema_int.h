@@ -27,10 +27,19 @@ struct srcmgr;
  * The pass's state
  * ====================================================================== */
 
-/** struct lopt - a lowered option and the setting it came from. */
+/**
+ * struct lopt - a lowered option and the setting it came from.
+ * @src:  the (first) setting.
+ * @rep:  the option's opt_def.rep: whether it may be set again.
+ * @nsrc: how many settings made it: more than one only for an option
+ *        that may be set again, whose settings @o joins as Exim does
+ *        (sema_lnext() walks them).
+ */
 struct lopt {
 	struct mdl_opt o;
 	const struct ast_option *src;
+	char rep;
+	unsigned nsrc;
 };
 
 /** struct lobj - lowered options of one object, sorted by name. */
@@ -305,6 +314,15 @@ bool sema_check_rcpt(struct sema *s, const struct ast_option *o, const char *fie
 		     const char *val, size_t base);
 bool sema_check_send_time(struct sema *s, const struct ast_option *o, const char *what,
 			  const char *text, size_t base, bool transport);
+/*
+ * sema.c: @l's value checked as sema_check_rcpt() (unless @field is NULL)
+ * and sema_check_send_time() check one, and kept.  A value that is not the
+ * text of its setting (an option set more than once, or a list Exim
+ * rewrites) is checked setting by setting, each at its place, and then
+ * joined.  Returns true when something was reported.
+ */
+bool sema_check_setting(struct sema *s, const struct lopt *l, const char *field,
+			const char *what, bool transport);
 
 /* ---- sema_lower.c: phase 1 -------------------------------------------- */
 
@@ -312,6 +330,7 @@ const struct lopt *sema_lfind(const struct lobj *ob, const char *name);
 bool sema_lbool(const struct lobj *ob, const char *name, bool dflt);
 const char *sema_lstr(const struct lobj *ob, const char *name);
 const struct ast_option *sema_lsrc(const struct lobj *ob, const char *name);
+const struct ast_option *sema_lnext(const struct lopt *l, const struct ast_option *p);
 void sema_lower_obj(struct sema *s, const struct ast_option *opts,
 		    const struct opt_table *priv, const struct opt_table *gen,
 		    struct lobj *ob, struct mdl_obj *mo, const char **driver);

@@ -59,6 +59,21 @@ const struct ast_option *sema_lsrc(const struct lobj *ob, const char *name)
 	return l != NULL ? l->src : NULL;
 }
 
+/*
+ * The setting of @l's option that comes after @p, @l->src being the
+ * first; NULL after the last.  Only an option that may be set again
+ * has more than one.
+ */
+const struct ast_option *sema_lnext(const struct lopt *l, const struct ast_option *p)
+{
+	if (l->nsrc < 2)
+		return NULL;
+	for (p = p->next; p != NULL; p = p->next)
+		if (p->list_kind == NULL && strcmp(p->name, l->o.name) == 0)
+			return p;
+	return NULL;
+}
+
 /* Parse an octal option: Exim reads it in base 8 with or without a 0. */
 static int parse_octal(const char *raw, long long *out)
 {
@@ -128,6 +143,8 @@ static int lower_one(struct sema *s, const struct ast_option *o,
 	if (def == NULL || def->status != OPT_SUPPORTED)
 		return 0;
 	lo->o.name = def->name;   /* static table text outlives the model */
+	lo->rep = def->rep;
+	lo->nsrc = 1;
 	if (negated) {
 		lo->o.type = MT_BOOL;
 		lo->o.num = 0;
@@ -179,11 +196,56 @@ static int lower_one(struct sema *s, const struct ast_option *o,
 		if (str == NULL)
 			return 0;
 		lo->o.type = def->type == OPT_LIST ? MT_LIST : MT_STRING;
+		if (def->rep != '\0' && def->rep != OPT_REP_AND) {
+			/* Exim rewrites every setting of such a list. */
+			struct sb acc = SB_INIT;
+			bool set = false;
+
+			if (val_rep_list(&acc, &set, str, def->rep) != 0) {
+				sema_oom(s);
+				set = false;
+			}
+			free(str);
+			lo->o.str = set ? sema_mstrdup(s, sema_sb_text(&acc)) : NULL;
+			sb_free(&acc);
+			return lo->o.str != NULL;
+		}
 		lo->o.str = sema_mstrdup(s, str);
 		free(str);
 		return lo->o.str != NULL;
 	}
 	return 0;
+}
+
+/*
+ * Another setting @o of the option @l, which may be set again: join it
+ * to what @l holds as Exim does (readconf.c, opt_rep_con and opt_rep_str).
+ */
+static void lower_again(struct sema *s, struct lopt *l, const struct ast_option *o)
+{
+	char *str = sema_dequote(o), *j = NULL;
+	struct sb b = SB_INIT;
+	bool set = true;
+
+	l->nsrc++;
+	l->o.hide = l->o.hide || o->hide;
+	if (str == NULL)
+		return;         /* reported by check_config() */
+	if (l->rep == OPT_REP_AND) {
+		j = val_rep_and(l->o.str, str);
+	} else {
+		sb_puts(&b, l->o.str);
+		if (val_rep_list(&b, &set, str, l->rep) == 0)
+			j = sb_take(&b);
+		sb_free(&b);
+	}
+	free(str);
+	if (j == NULL) {
+		sema_oom(s);
+		return;
+	}
+	l->o.str = sema_mstrdup(s, j);
+	free(j);
 }
 
 /*
@@ -214,7 +276,17 @@ void sema_lower_obj(struct sema *s, const struct ast_option *opts,
 			free(v);
 			continue;
 		}
-		if (lower_one(s, o, priv, gen, &ob->v[ob->n]) == 1)
+		if (lower_one(s, o, priv, gen, &ob->v[ob->n]) != 1)
+			continue;
+
+		struct lopt *prev = NULL;
+
+		for (size_t i = 0; ob->v[ob->n].rep != '\0' && i < ob->n; i++)
+			if (ob->v[i].o.name == ob->v[ob->n].o.name)
+				prev = &ob->v[i];
+		if (prev != NULL)
+			lower_again(s, prev, o);
+		else
 			ob->n++;
 	}
 	qsort(ob->v, ob->n, sizeof(ob->v[0]), lopt_cmp);

@@ -451,3 +451,39 @@ void val_list_free(struct val_list *l)
 	l->pos = NULL;
 	l->n = 0;
 }
+
+/* ------------------------------------------------------ repeated options */
+
+int val_rep_list(struct sb *acc, bool *set, const char *value, char sep)
+{
+	struct list_iter it;
+	struct sb item = SB_INIT;
+	int got;
+
+	list_init(&it, value, -(int)(unsigned char)sep);
+	while ((got = list_next(&it, &item)) > 0) {
+		/* Exim's string_append_listele(): a separator only after text. */
+		if (*set && acc->len > 0)
+			sb_put(acc, &sep, 1);
+		for (size_t i = 0; i < item.len; i++) {
+			sb_put(acc, item.p + i, 1);
+			if (item.p[i] == sep)
+				sb_put(acc, &sep, 1);
+		}
+		if (item.len > 0)
+			*set = true;
+	}
+	sb_free(&item);
+	return got < 0 || acc->err != SB_OK ? -1 : 0;
+}
+
+char *val_rep_and(const char *prev, const char *cond)
+{
+	struct sb b = SB_INIT;
+
+	if (prev == NULL)
+		sb_puts(&b, cond);
+	else
+		sb_printf(&b, "${if and{{bool_lax{%s}}{bool_lax{%s}}}}", prev, cond);
+	return sb_take(&b);
+}

@@ -100,4 +100,29 @@ int val_list(const char *s, struct val_list *out, struct val_err *err);
 /** val_list_free() - free what val_list() allocated; safe on a zeroed list. */
 void val_list_free(struct val_list *l);
 
+struct sb;
+
+/**
+ * val_rep_list() - add one setting of a list option that Exim lets a
+ * driver set more than once (headers_add, headers_remove, set) to the
+ * value so far, as Exim's readconf.c does with every setting, the first
+ * too: the items of @value, read as a list with separator @sep unless it
+ * begins with "<c", are appended to @acc, @sep between two when @acc is
+ * not empty, each @sep inside an item doubled.
+ * @set says whether the option has a value: it is false before the first
+ * setting, and stays false while only empty settings came ("headers_add
+ * =" leaves the option unset).  *@set true with @acc empty is a value "".
+ * Returns 0, or -1 when out of memory.
+ */
+int val_rep_list(struct sb *acc, bool *set, const char *value, char sep);
+
+/**
+ * val_rep_and() - the condition that Exim makes of a router's condition
+ * @prev (NULL for none) and another setting @cond:
+ * "${if and{{bool_lax{PREV}}{bool_lax{COND}}}}", which holds when both
+ * do, each read as a condition is.  Returns a malloc'd string, or NULL
+ * when out of memory.
+ */
+char *val_rep_and(const char *prev, const char *cond);
+
 #endif

@@ -75,6 +75,12 @@ POL_ADD=$(compile add -D ADD_ARGS=1) || exit 99
 run "$msg/fixups.msg" "$NOQ" -C "$POL_ADD" --dry-run -t bob@example.net frank@example.net
 check_dry t-add
 
+# headers_add and headers_remove given twice in a router and a transport:
+# every header added (the router's first), every one named removed.
+POL_HDR=$(compile headers -D MORE_HEADERS=1) || exit 99
+run "$msg/drop.msg" "$NOQ" -C "$POL_HDR" --dry-run -i bob@example.net
+check_dry headers-twice
+
 # The Sender rule and the gecos name, for a caller other than root.
 if can_be_nobody; then
 	run "$msg/nofrom.msg" "$as_nobody" "$NOQ" -C "$POL" --dry-run bob@example.net

@@ -12,6 +12,7 @@
 #include "harness.h"
 #include "model.h"
 #include "testutil.h"
+#include "xp.h"
 
 /* A catch-all router and its transport, appended to configurations. */
 #define SMARTHOST \
@@ -228,6 +229,82 @@ static void test_route_transport_hosts(void)
 	CU_ASSERT_EQUAL_FATAL(r->model->route.nhosts, 1);
 	TU_STR(r->model->route.hosts[0].name, "mine.example");
 	tu_free(r);
+}
+
+/*
+ * condition, headers_add, headers_remove and set may be given more than
+ * once, as in Exim: the model holds them joined as Exim joins them, and
+ * a problem in one setting is reported at that setting.
+ */
+static void test_repeated_options(void)
+{
+	struct tu_run *r = sema_ok(
+		"begin routers\n"
+		"a:\n"
+		"  driver = accept\n"
+		"  condition = ${if eq{$domain}{example.org}}\n"
+		"  condition = ${if !eq{$local_part}{root}}\n"
+		"  headers_add = X-A: 1\n"
+		"  headers_add = <; X-B: 2 ; X-C: 3\n"
+		"  headers_remove = X-Old\n"
+		"  headers_remove = X-Older : X-Oldest\n"
+		"  set = r_a = 1\n"
+		"  set = r_b = 2\n"
+		"  transport = t\n"
+		"b:\n"
+		"  driver = accept\n"
+		"  headers_add = X-A: 1\n"
+		"  headers_add = X-B: 2\n"
+		"  headers_add = X-C: 3\n"
+		"  headers_remove = X-Old:X-Older\n"
+		"  headers_remove = X-Oldest\n"
+		"  transport = t\n"
+		"begin transports\n"
+		"t:\n"
+		"  driver = smtp\n"
+		"  hosts = h\n"
+		"  headers_add = X-T: 1\n"
+		"  headers_add =\n"
+		"  headers_add = X-U: 2\n");
+	const struct mdl_obj *a = &r->model->routers[0];
+
+	TU_STR(opt(a, "condition")->str,
+	       "${if and{{bool_lax{${if eq{$domain}{example.org}}}}"
+	       "{bool_lax{${if !eq{$local_part}{root}}}}}}");
+	TU_STR(opt(a, "headers_add")->str, "X-A: 1\nX-B: 2\nX-C: 3");
+	TU_STR(opt(a, "headers_remove")->str, "X-Old:X-Older:X-Oldest");
+	TU_STR(opt(a, "set")->str, "r_a = 1;r_b = 2");
+	/* Router b says the same in other settings: one transaction. */
+	TU_STR(r->model->route.headers_add, "X-A: 1\nX-B: 2\nX-C: 3\nX-T: 1\nX-U: 2");
+	TU_STR(r->model->route.headers_remove, "X-Old:X-Older:X-Oldest");
+	/* noq runs the joined condition: its compiled form is in the policy. */
+	CU_ASSERT_PTR_NOT_NULL(mdl_expr_find(r->model, XP_ROUTER, opt(a, "condition")->str));
+	tu_free(r);
+
+	/* A condition false in one setting makes the router never run. */
+	r = sema("begin routers\n"
+		 "a:\n  driver = accept\n  condition = yes\n  condition = \" no \"\n"
+		 "  transport = t\n"
+		 MORE);
+	TU_HAS(r, "test.conf:2:1: warning: router 'a' is never used: its condition is "
+	       "false for every address");
+	tu_free(r);
+
+	/* A setting's problem is shown at that setting. */
+	sema_err("begin routers\n"
+		 "a:\n  driver = accept\n  headers_add = X-A: 1\n"
+		 "  headers_add = X-For: $local_part\n  transport = t\n"
+		 "begin transports\nt:\n  driver = smtp\n  hosts = h\n",
+		 "test.conf:5:24: error: 'headers_add' depends on the recipient ($local_part)");
+	sema_err("begin routers\n"
+		 "a:\n  driver = accept\n  condition = yes\n"
+		 "  condition = ${if eq{$r_x}{1}}\n  transport = t\n"
+		 MORE,
+		 "test.conf:5:23: error: option 'condition' of router 'a': ");
+	/* Other options may still be set once only. */
+	sema_err("begin routers\n"
+		 "a:\n  driver = accept\n  transport = t\n  transport = t\n" MORE,
+		 "option 'transport' is set more than once in accept router 'a'");
 }
 
 static void test_proof_conflicts(void)
@@ -679,6 +756,7 @@ static const struct unit_test route_tests[] = {
 	{ "transport hosts, joins, override", test_route_transport_hosts },
 	{ "conflicting routes", test_proof_conflicts },
 	{ "recipient-dependent values", test_recipient_dependence },
+	{ "options given more than once", test_repeated_options },
 	{ "driver rules", test_driver_rules },
 	{ "ports", test_ports },
 	{ "named lists", test_named_lists },

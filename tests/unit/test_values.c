@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "sb.h"
 #include "values.h"
 
 /*
@@ -628,6 +629,73 @@ static void test_list_large(void)
 
 #define T(fn) { #fn, fn }
 
+/* --------------------------------------------------- repeated options */
+
+/*
+ * Settings of a repeatable list option, one after the other, joined as
+ * Exim's readconf.c joins them; "(unset)" when no setting gave a value.
+ * The expected values are what exim -bP prints for them.
+ */
+static void check_rep(const char *const *settings, char sep, const char *want)
+{
+	struct sb acc = SB_INIT;
+	bool set = false;
+
+	for (size_t i = 0; settings[i] != NULL; i++)
+		CU_ASSERT_EQUAL(val_rep_list(&acc, &set, settings[i], sep), 0);
+	if (!set) {
+		CU_ASSERT_STRING_EQUAL("(unset)", want);
+	} else {
+		CU_ASSERT_PTR_NOT_NULL_FATAL(sb_str(&acc));
+		CU_ASSERT_STRING_EQUAL(sb_str(&acc), want);
+	}
+	sb_free(&acc);
+}
+
+#define REP(sep, want, ...) \
+	do { \
+		const char *const v_[] = { __VA_ARGS__, NULL }; \
+		check_rep(v_, (sep), (want)); \
+	} while (0)
+
+static void test_rep_list(void)
+{
+	/* Joined with the option's separator, blanks around items gone. */
+	REP('\n', "X-A: 1\nX-B: 2", "X-A: 1", "X-B: 2");
+	REP(':', "a:b", "a", "b");
+	REP(';', "r_a = 1;r_b = 2", "r_a = 1", "r_b = 2");
+	REP(':', "a:b:c", " a : b ", "c");
+	/* Each setting is a list, its separator its own. */
+	REP('\n', "X-A: 1\nX-B: 2", "<; X-A: 1 ;  X-B: 2");
+	REP(':', "a:b::c", "<; a ; b:c");
+	/* Every setting is rewritten, a lone one too. */
+	REP('\n', "X-Q: 1\nX-R: 2", "X-Q: 1\n   X-R: 2");
+	/* A doubled colon is one, and is doubled again. */
+	REP(':', "a::b", "a::b");
+	/* An empty item after text leaves its separator: Exim's "a : : b". */
+	REP(':', "a::b", "a : : b");
+	/* An empty setting gives no value, and adds none to one. */
+	REP('\n', "(unset)", "");
+	REP('\n', "X-A: 1", "", "X-A: 1", "");
+	REP(':', "(unset)", "<;");
+}
+
+static void test_rep_and(void)
+{
+	char *c = val_rep_and(NULL, "yes");
+
+	CU_ASSERT_STRING_EQUAL(c, "yes");
+	char *d = val_rep_and(c, "${if eq{$domain}{a}}");
+
+	CU_ASSERT_STRING_EQUAL(d, "${if and{{bool_lax{yes}}{bool_lax{${if eq{$domain}{a}}}}}}");
+	free(c);
+	c = val_rep_and(d, "no");
+	CU_ASSERT_STRING_EQUAL(c, "${if and{{bool_lax{${if and{{bool_lax{yes}}"
+			       "{bool_lax{${if eq{$domain}{a}}}}}}}}{bool_lax{no}}}}");
+	free(c);
+	free(d);
+}
+
 static const struct unit_test bool_tests[] = {
 	T(test_bool_words),
 	T(test_bool_case),
@@ -673,12 +741,18 @@ static const struct unit_test list_tests[] = {
 	T(test_list_large),
 };
 
+static const struct unit_test rep_tests[] = {
+	T(test_rep_list),
+	T(test_rep_and),
+};
+
 static const struct unit_suite suites[] = {
 	{ "val_bool", NULL, NULL, bool_tests, UNIT_COUNT(bool_tests) },
 	{ "val_int", NULL, NULL, int_tests, UNIT_COUNT(int_tests) },
 	{ "val_time", NULL, NULL, time_tests, UNIT_COUNT(time_tests) },
 	{ "val_string", NULL, NULL, string_tests, UNIT_COUNT(string_tests) },
 	{ "val_list", NULL, NULL, list_tests, UNIT_COUNT(list_tests) },
+	{ "repeated options", NULL, NULL, rep_tests, UNIT_COUNT(rep_tests) },
 };
 
 int main(void)
