@@ -75,6 +75,8 @@ static void check_table(const struct opt_table *t, const char *label)
 			fail_on("bad or missing reason", d->name);
 		if ((unsigned)d->type > OPT_GID)
 			fail_on("bad type", d->name);
+		if (d->rep != '\0' && d->status != OPT_SUPPORTED)
+			fail_on("repeatable option noq does not act on", d->name);
 		if (opt_find(t, d->name) != d)
 			fail_on("opt_find misses", d->name);
 	}
@@ -255,6 +257,15 @@ static void test_generic_spot(void)
 	       "server_condition");
 	CU_ASSERT_STRING_EQUAL(opt_find(a, "server_set_id")->why,
 			       "noq does not accept incoming SMTP");
+	/* What Exim lets a driver set again (readconf.c), and how. */
+	CU_ASSERT_EQUAL(opt_find(r, "condition")->rep, OPT_REP_AND);
+	CU_ASSERT_EQUAL(opt_find(r, "headers_add")->rep, '\n');
+	CU_ASSERT_EQUAL(opt_find(r, "headers_remove")->rep, ':');
+	CU_ASSERT_EQUAL(opt_find(r, "set")->rep, ';');
+	CU_ASSERT_EQUAL(opt_find(t, "headers_add")->rep, '\n');
+	CU_ASSERT_EQUAL(opt_find(t, "headers_remove")->rep, ':');
+	CU_ASSERT_EQUAL(opt_find(r, "domains")->rep, '\0');
+	CU_ASSERT_EQUAL(opt_find(t, "return_path")->rep, '\0');
 	/* Generic options belong to their own section only. */
 	CU_ASSERT_PTR_NULL(opt_find(r, "hosts"));
 	CU_ASSERT_PTR_NULL(opt_find(t, "domains"));
