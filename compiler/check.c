@@ -13,6 +13,7 @@
 #include "model.h"
 #include "options.h"
 #include "values.h"
+#include "xp.h"
 
 /**
  * struct scope - where options are being checked.
@@ -160,6 +161,24 @@ static void check_value(struct scope *sc, const struct ast_option *o,
 		    val_int(o->value, &n, &e) < 0)
 			value_error(sc, o, shown, t, &e);
 		return;
+	case OPT_KINT:
+		if (val_kint(o->value, &n, &e) < 0)
+			value_error(sc, o, shown, t, &e);
+		return;
+	case OPT_XINT: {
+		/* Exim takes any string here, and reads it as an integer only
+		   where it uses it: what it would fail on is a warning. */
+		char msg[200];
+
+		if (val_string(o->value, &s, &e) < 0)
+			value_error(sc, o, shown, t, &e);
+		else if (!xp_expands(s) && xp_integer(s, true, &n, msg, sizeof(msg)) != 0)
+			diag_warning(sc->dg, &o->value_loc, "invalid value for option '%s': "
+				     "%s; Exim takes the setting, and fails where it uses "
+				     "the value", shown, msg);
+		free(s);
+		return;
+	}
 	case OPT_TIME:
 		if (val_time(o->value, &n, &e) < 0)
 			value_error(sc, o, shown, t, &e);

@@ -132,10 +132,10 @@ static const struct opt_def main_opts[] = {
 	IGN("callout_positive_expire", OPT_TIME, R_CALLOUT),
 	IGN("callout_random_local_part", OPT_STRING, R_CALLOUT),
 	IGN("check_log_inodes", OPT_INT, R_LOGFILE),
-	IGN("check_log_space", OPT_INT, R_LOGFILE),
+	IGN("check_log_space", OPT_KINT, R_LOGFILE),
 	SUP("check_rfc2047_length", OPT_BOOL),
 	IGN("check_spool_inodes", OPT_INT, R_SPOOL),
-	IGN("check_spool_space", OPT_INT, R_SPOOL),
+	IGN("check_spool_space", OPT_KINT, R_SPOOL),
 	IGN("chunking_advertise_hosts", OPT_LIST, R_SERVER),
 	IGN("commandline_checks_require_admin", OPT_BOOL, R_PRIV),
 	IGN("daemon_smtp_port", OPT_LIST, R_DAEMON),
@@ -242,7 +242,7 @@ static const struct opt_def main_opts[] = {
 	SUP("message_id_header_domain", OPT_STRING),
 	SUP("message_id_header_text", OPT_STRING),
 	IGN("message_logs", OPT_BOOL, R_SPOOL),
-	SUPX("message_size_limit", OPT_INT),
+	SUP("message_size_limit", OPT_XINT),
 	IGN("move_frozen_messages", OPT_BOOL, R_FREEZE),
 	SUP("mua_wrapper", OPT_BOOL),
 	IGN("mysql_servers", OPT_LIST, R_DB),
@@ -277,7 +277,7 @@ static const struct opt_def main_opts[] = {
 	FRC("queue_only_load_latch", OPT_BOOL, S_QUEUEING),
 	FRC("queue_only_override", OPT_BOOL, S_QUEUEING),
 	IGN("queue_run_in_order", OPT_BOOL, R_RUNNER),
-	IGNX("queue_run_max", OPT_INT, R_RUNNER),
+	IGN("queue_run_max", OPT_XINT, R_RUNNER),
 	FRC("queue_smtp_domains", OPT_LIST, S_QUEUEING),
 	SUP("receive_timeout", OPT_TIME),
 	SUP("received_header_text", OPT_STRING),
@@ -301,7 +301,7 @@ static const struct opt_def main_opts[] = {
 	IGN("smtp_accept_max", OPT_INT, R_SERVER),
 	IGN("smtp_accept_max_nonmail", OPT_INT, R_SERVER),
 	IGN("smtp_accept_max_nonmail_hosts", OPT_LIST, R_SERVER),
-	IGNX("smtp_accept_max_per_connection", OPT_INT, R_SERVER),
+	IGN("smtp_accept_max_per_connection", OPT_XINT, R_SERVER),
 	IGN("smtp_accept_max_per_host", OPT_STRING, R_SERVER),
 	IGN("smtp_accept_queue", OPT_INT, R_SERVER),
 	IGN("smtp_accept_queue_per_connection", OPT_INT, R_SERVER),
@@ -457,8 +457,8 @@ static const struct opt_def transport_opts[] = {
 	SUP("headers_rewrite", OPT_STRING),
 	IGN("home_directory", OPT_STRING, R_LOCAL),
 	IGN("initgroups", OPT_BOOL, R_PRIV_ID),
-	IGNX("max_parallel", OPT_INT, "noq makes one delivery at a time"),
-	SUPX("message_size_limit", OPT_INT),
+	IGN("max_parallel", OPT_XINT, "noq makes one delivery at a time"),
+	SUP("message_size_limit", OPT_XINT),
 	SUP("rcpt_include_affixes", OPT_BOOL),
 	FRC("retry_use_local_part", OPT_BOOL, S_RETRY),
 	SUP("return_path", OPT_STRING),
@@ -572,7 +572,7 @@ static const struct opt_def smtp_opts[] = {
 	IGN("dkim_selector", OPT_LIST, R_SIGN),
 	IGN("dkim_sign_headers", OPT_STRING, R_SIGN),
 	IGN("dkim_strict", OPT_STRING, R_SIGN),
-	IGNX("dkim_timestamps", OPT_INT, R_SIGN),
+	IGN("dkim_timestamps", OPT_XINT, R_SIGN),
 	IGN("dns_qualify_single", OPT_BOOL, R_RESOLVER),
 	IGN("dns_search_parents", OPT_BOOL, R_RESOLVER),
 	IGN("dnssec_request_domains", OPT_LIST, R_RESOLVER),
@@ -796,6 +796,8 @@ const char *opt_type_name(enum opt_type t)
 	case OPT_BOOL:
 		return "boolean";
 	case OPT_INT:
+	case OPT_KINT:
+	case OPT_XINT:
 		return "integer";
 	case OPT_OCTAL:
 		return "octal integer";

@@ -43,7 +43,10 @@ enum sec_kind sec_lookup(const char *name);
 /* Value types; the checker parses values with values.h accordingly. */
 enum opt_type {
 	OPT_BOOL,      /* bare name, no_/not_ prefix, or = true|false|yes|no */
-	OPT_INT,       /* integer, K/M/G suffix, hex, octal */
+	OPT_INT,       /* integer, K/M/G/T suffix, hex, octal */
+	OPT_KINT,      /* integer Exim holds in K (check_spool_space) */
+	OPT_XINT,      /* string Exim expands and reads as an integer where it
+			  uses it (message_size_limit): xp_integer() */
 	OPT_OCTAL,     /* integer written in octal (file modes) */
 	OPT_TIME,      /* 1h30m, 30s, plain seconds */
 	OPT_STRING,    /* any string, possibly quoted, possibly an expansion */

@@ -7,6 +7,7 @@
 #include "config.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,23 @@ static long port_number(const char *p, size_t n)
 		v = v * 10 + (p[i] - '0');
 	}
 	return v >= 1 && v <= 65535 ? v : -1;
+}
+
+/*
+ * The smtp transport's port as Exim reads it (smtp_get_port()): a value
+ * that starts with a digit is a number in C's notation, hex (0x24b) and
+ * octal (01113) too; 1..65535, or -1.
+ */
+static long transport_port(const char *p)
+{
+	char *end;
+	long v;
+
+	if (!isdigit((unsigned char)*p))
+		return -1;
+	errno = 0;
+	v = strtol(p, &end, 0);
+	return *end == '\0' && errno == 0 && v >= 1 && v <= 65535 ? v : -1;
 }
 
 static int host_cmp(const void *a, const void *b)
@@ -405,7 +423,7 @@ void sema_setup_transport(struct sema *s, struct tport *t)
 
 	if (port != NULL) {
 		const struct ast_option *o = sema_lsrc(ob, "port");
-		long pn = port_number(port, strlen(port));
+		long pn = transport_port(port);
 
 		if (pn < 0 && !sema_has_expansion(port))
 			pn = port_by_name(port);

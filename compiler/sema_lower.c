@@ -14,6 +14,7 @@
 #include "sb.h"
 #include "sema_int.h"
 #include "values.h"
+#include "xp.h"
 
 /* ======================================================================
  * Phase 1: lowering options
@@ -170,7 +171,8 @@ static int lower_one(struct sema *s, const struct ast_option *o,
 		lo->o.num = b;
 		return 1;
 	case OPT_INT:
-		if (val_int(o->value, &n, &e) < 0)
+	case OPT_KINT:
+		if ((def->type == OPT_KINT ? val_kint : val_int)(o->value, &n, &e) < 0)
 			return 0;
 		lo->o.type = MT_INT;
 		lo->o.num = n;
@@ -187,6 +189,23 @@ static int lower_one(struct sema *s, const struct ast_option *o,
 		lo->o.type = MT_TIME;
 		lo->o.num = n;
 		return 1;
+	case OPT_XINT: {
+		/* A number when it is one; else the text, which noq then
+		   reads as Exim does when it uses it. */
+		char msg[200];
+
+		if ((str = sema_dequote(o)) == NULL)
+			return 0;
+		if (!xp_expands(str) && xp_integer(str, true, &n, msg, sizeof(msg)) == 0) {
+			lo->o.type = MT_INT;
+			lo->o.num = n;
+		} else {
+			lo->o.type = MT_STRING;
+			lo->o.str = sema_mstrdup(s, str);
+		}
+		free(str);
+		return lo->o.type == MT_INT || lo->o.str != NULL;
+	}
 	case OPT_STRING:
 	case OPT_RULES:
 	case OPT_UID:

@@ -104,7 +104,31 @@ int val_bool(const char *raw, bool *out, struct val_err *err)
 
 /* ------------------------------------------------------------------- int */
 
-int val_int(const char *raw, long long *out, struct val_err *err)
+/*
+ * The shift of an integer suffix (lower case): Exim takes K, M, G and T,
+ * and for a value held in K (@kint) also P, E and Z, each relative to K.
+ * -1 when @c is none.
+ */
+static int int_shift(int c, bool kint)
+{
+	static const char suf[] = "kmgtpez";
+	const char *p = c != '\0' ? strchr(suf, c) : NULL;
+	int k;
+
+	if (p == NULL)
+		return -1;
+	k = (int)(p - suf);
+	if (kint)
+		return 10 * k;
+	return k < 4 ? 10 * (k + 1) : -1;
+}
+
+/*
+ * An integer as Exim's readconf.c reads one (strtol with base 0, then a
+ * suffix); @kint: Exim holds it in K (check_spool_space): no suffix
+ * divides by 1024, rounding, and the suffixes go up to Z.
+ */
+static int read_int(const char *raw, long long *out, struct val_err *err, bool kint)
 {
 	const unsigned char *s = (const unsigned char *)raw;
 	size_t n = strlen(raw);
@@ -165,18 +189,20 @@ int val_int(const char *raw, long long *out, struct val_err *err)
 
 		if (is_blank(s[j]))
 			return fail(err, j, 1, "unexpected blank in integer");
-		if (c == 'k' || c == 'm' || c == 'g')
+		if (int_shift(c, kint) >= 0)
 			return fail(err, j, 1, "missing digits before suffix '%c'",
 				    s[j]);
 		return fail(err, j, 1, "invalid digit %s in integer",
 			    show_char(s[j], cb, sizeof(cb)));
 	}
 
+	int shift = -1;
+
 	if (s[j] != '\0') {
 		int c = lower(s[j]);
-		unsigned shift = c == 'k' ? 10 : c == 'm' ? 20 : c == 'g' ? 30 : 0;
 
-		if (shift == 0) {
+		shift = int_shift(c, kint);
+		if (shift < 0) {
 			if (is_blank(s[j]))
 				return fail(err, j, 1, "unexpected blank in integer");
 			return fail(err, j, 1, "invalid %sdigit %s in integer",
@@ -199,8 +225,21 @@ int val_int(const char *raw, long long *out, struct val_err *err)
 							     : -(long long)mag;
 	else
 		*out = (long long)mag;
+	if (kint && shift < 0)          /* bytes, held in K: round */
+		*out = *out > LLONG_MAX - 512 ? *out / 1024 + 1 : (*out + 512) / 1024;
 	return 0;
 }
+
+int val_int(const char *raw, long long *out, struct val_err *err)
+{
+	return read_int(raw, out, err, false);
+}
+
+int val_kint(const char *raw, long long *out, struct val_err *err)
+{
+	return read_int(raw, out, err, true);
+}
+
 
 /* ------------------------------------------------------------------ time */
 

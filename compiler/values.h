@@ -36,10 +36,18 @@ int val_bool(const char *raw, bool *out, struct val_err *err);
 
 /**
  * val_int() - parse an integer: optional sign, decimal, 0x hex or leading-0
- * octal, with an optional K, M or G suffix (x1024, x1024^2, x1024^3, either
- * case).  Overflow of a long long is an error, never wraps.
+ * octal, with an optional K, M, G or T suffix (x1024, x1024^2, x1024^3,
+ * x1024^4, either case).  Overflow of a long long is an error, never wraps.
  */
 int val_int(const char *raw, long long *out, struct val_err *err);
+
+/**
+ * val_kint() - an integer Exim holds in K (check_spool_space): as
+ * val_int(), but a number without a suffix is bytes, divided by 1024 and
+ * rounded, K means the number as it is, and the suffixes go on to M, G,
+ * T, P, E and Z (x1024 each).
+ */
+int val_kint(const char *raw, long long *out, struct val_err *err);
 
 /**
  * val_time() - parse a time: a sequence of <digits><unit> with units

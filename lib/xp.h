@@ -318,4 +318,13 @@ int xp_eval(struct xp *x, const struct xp_env *env, struct sb *out, struct xp_er
  */
 bool xp_truth(const char *v);
 
+/**
+ * xp_integer() - Exim's reading of an option's expanded value as an
+ * integer (expand_string_integer(), as for message_size_limit): blanks
+ * around it, a decimal number, an optional K, M or G suffix; only blanks
+ * is 0.  @isplus: a negative number is refused.  Returns 0 with *@v set,
+ * or -1 with Exim's message in @msg.
+ */
+int xp_integer(const char *s, bool isplus, long long *v, char *msg, size_t msglen);
+
 #endif

@@ -263,6 +263,21 @@ int xp_read_int(const char *s, long long *val, char *msg, size_t msglen)
 	return 0;
 }
 
+int xp_integer(const char *s, bool isplus, long long *v, char *msg, size_t msglen)
+{
+	const char *p = s;
+	char *end;
+
+	/* Exim looks at the sign before the suffix. */
+	while (xp_is_space((unsigned char)*p))
+		p++;
+	if (isplus && strtoll(p, &end, 10) < 0 && end != p) {
+		snprintf(msg, msglen, "non-negative integer expected but \"%s\" found", s);
+		return -1;
+	}
+	return xp_read_int(s, v, msg, msglen);
+}
+
 /* ---- regular expressions ------------------------------------------------ */
 
 /*

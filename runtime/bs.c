@@ -210,6 +210,18 @@ int bs_session(struct env *e)
 		return EX_FAIL;
 	}
 	addr_list_init(&rcpts);
+
+	char badlim[256];
+	uint64_t limit;
+
+	/* As Exim does, with a message_size_limit it cannot read. */
+	if (noq_size_limit(e, &limit, badlim, sizeof(badlim)) != 0) {
+		noq_say("%s", badlim);
+		printf("421 Temporary local problem - please try later\r\n");
+		fflush(stdout);
+		free(in);
+		return EX_FAIL;
+	}
 	printf("220 %s noq %s ESMTP: each message goes to the smart host before its "
 	       "reply\r\n", e->primary_hostname, PACKAGE_VERSION);
 	while (bs_getline(in, line, sizeof(line), &len, &toolong) == 0) {

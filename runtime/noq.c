@@ -483,16 +483,20 @@ static unsigned host_port(const struct model *m, const struct mdl_host *h)
 		if (o->type == MT_INT && o->num > 0 && o->num < 65536)
 			return (unsigned)o->num;
 		if (o->str != NULL) {
-			char *end;
-			long v = strtol(o->str, &end, 10);
+			/* As Exim reads it: C's notation, 0x24b as 587. */
+			if (o->str[0] >= '0' && o->str[0] <= '9') {
+				char *end;
+				long v = strtol(o->str, &end, 0);
 
-			if (*end == '\0' && v > 0 && v < 65536)
-				return (unsigned)v;
+				if (*end == '\0' && v > 0 && v < 65536)
+					return (unsigned)v;
+			}
 			if (strcmp(o->str, "smtp") == 0)
 				return 25;
 			if (strcmp(o->str, "submission") == 0)
 				return 587;
-			if (strcmp(o->str, "submissions") == 0 || strcmp(o->str, "smtps") == 0)
+			if (strcmp(o->str, "submissions") == 0 || strcmp(o->str, "smtps") == 0 ||
+			    strcmp(o->str, "ssmtp") == 0)
 				return 465;
 		}
 	}
@@ -1482,17 +1486,39 @@ out:
 	return status;
 }
 
+int noq_size_limit(const struct env *e, uint64_t *limit, char *msg, size_t msglen)
+{
+	const struct mdl_opt *lim = mdl_opt_find(&e->m->main, "message_size_limit");
+	long long v = 0;
+	char m[200];
+
+	*limit = 0;
+	if (lim == NULL)
+		return 0;
+	if (lim->type == MT_INT) {
+		v = lim->num;
+	} else if (lim->str != NULL && !xp_expands(lim->str)) {
+		/* What noqc warned about: Exim fails on it for every message. */
+		if (xp_integer(lim->str, true, &v, m, sizeof(m)) != 0) {
+			snprintf(msg, msglen, "invalid value for message_size_limit: %s", m);
+			return -1;
+		}
+	}
+	*limit = v > 0 ? (uint64_t)v : 0;
+	return 0;
+}
+
 const struct msg_opts *noq_intake_opts(const struct env *e, struct msg_opts *mo,
 				       bool ignore_dots)
 {
-	const struct mdl_opt *lim = mdl_opt_find(&e->m->main, "message_size_limit");
+	char msg[256];
 
 	memset(mo, 0, sizeof(*mo));
 	mo->flags = ignore_dots ? MSG_IGNORE_DOTS : 0;
 	if (privileged)
 		mo->tmpdir = "/tmp";    /* not the caller's $TMPDIR */
-	if (lim != NULL && lim->type == MT_INT && lim->num > 0)
-		mo->size_max = (uint64_t)lim->num;
+	if (noq_size_limit(e, &mo->size_max, msg, sizeof(msg)) != 0)
+		mo->size_max = 0;       /* the callers refuse first */
 	return mo;
 }
 
@@ -1516,6 +1542,14 @@ static int deliver(struct env *e)
 	}
 	if ((sender = envelope_sender(e)) == NULL)
 		goto out;
+
+	char why[256];
+	uint64_t limit;
+
+	if (noq_size_limit(e, &limit, why, sizeof(why)) != 0) {
+		noq_say("%s", why);
+		goto out;
+	}
 	if (msg_read(STDIN_FILENO, noq_intake_opts(e, &mo, e->cli.ignore_dots), &msg, &me) != 0) {
 		noq_say("message refused: %s", me.text);
 		goto out;

@@ -80,6 +80,14 @@ void noq_capture_begin(void);
 const char *noq_capture_end(bool *permanent);
 
 /**
+ * noq_size_limit() - the policy's message_size_limit, as Exim reads it
+ * before it takes a message: 0 when there is none.  Returns 0, or -1 with
+ * Exim's message in @msg when the value is not a number Exim reads (then
+ * Exim, and noq, take no message).
+ */
+int noq_size_limit(const struct env *e, uint64_t *limit, char *msg, size_t msglen);
+
+/**
  * noq_intake_opts() - fill @mo with how a message is read for @e: the
  * policy's message_size_limit, the temporary directory (/tmp when noq runs
  * setgid, never the caller's $TMPDIR), and MSG_IGNORE_DOTS when

@@ -81,6 +81,17 @@ POL_HDR=$(compile headers -D MORE_HEADERS=1) || exit 99
 run "$msg/drop.msg" "$NOQ" -C "$POL_HDR" --dry-run -i bob@example.net
 check_dry headers-twice
 
+# The port in hex, as Exim reads it: the same host and port.
+POL_HEX=$(compile hex -D HEX_PORT=1) || exit 99
+run "$msg/simple.msg" "$NOQ" -C "$POL_HEX" --dry-run -i bob@example.net
+first=$(sed -n 1p "$tmp/out" | tr -d '\r')
+if [ "$rc" -eq 0 ] && [ "$first" = "# host 127.0.0.1 port 2525" ]; then
+	pass "port = 0x9dd"
+else
+	fail "port = 0x9dd" "exit $rc, first line '$first'"
+	show "$tmp/err"
+fi
+
 # The Sender rule and the gecos name, for a caller other than root.
 if can_be_nobody; then
 	run "$msg/nofrom.msg" "$as_nobody" "$NOQ" -C "$POL" --dry-run bob@example.net
@@ -114,6 +125,21 @@ expect "message_size_limit" 1 "" "noq: message refused: the message is larger th
 run "$msg/simple.msg" "$NOQ" -C "$POL_SMALL" --dry-run -i bob@example.net
 if [ "$rc" -eq 0 ]; then pass "message_size_limit, smaller message"; else
 	fail "message_size_limit, smaller message" "exit $rc"; show "$tmp/err"; fi
+# A value Exim cannot read (its test 0439): noqc warns, and noq, as Exim,
+# takes no message, on the command line or in -bs.
+POL_HUGE=$(compile huge -D SIZE_LIMIT=8796093022208M) || exit 99
+run "$msg/simple.msg" "$NOQ" -C "$POL_HUGE" --dry-run -i bob@example.net
+expect "message_size_limit Exim cannot read" 1 "" \
+"noq: invalid value for message_size_limit: absolute value of integer \"8796093022208M\" is too large (overflow)"
+printf 'QUIT\r\n' >"$tmp/quit"
+run "$tmp/quit" "$NOQ" -C "$POL_HUGE" -bs
+tr -d '\r' <"$tmp/out" >"$tmp/out.lf"
+if [ "$rc" -eq 1 ] && text_is "$tmp/out.lf" "421 Temporary local problem - please try later"; then
+	pass "message_size_limit Exim cannot read, -bs"
+else
+	fail "message_size_limit Exim cannot read, -bs" "exit $rc"
+	show "$tmp/out"
+fi
 
 # ---- address testing --------------------------------------------------------------
 

@@ -194,8 +194,10 @@ static void test_main_spot(void)
 	expect(main_opt("mua_wrapper"), OPT_SUPPORTED, OPT_BOOL, "mua_wrapper");
 	expect(main_opt("primary_hostname"), OPT_SUPPORTED, OPT_STRING,
 	       "primary_hostname");
-	expect(main_opt("message_size_limit"), OPT_SUPPORTED, OPT_INT,
+	expect(main_opt("message_size_limit"), OPT_SUPPORTED, OPT_XINT,
 	       "message_size_limit");
+	expect(main_opt("check_spool_space"), OPT_IGNORED, OPT_KINT,
+	       "check_spool_space");
 	expect(main_opt("receive_timeout"), OPT_SUPPORTED, OPT_TIME,
 	       "receive_timeout");
 	expect(main_opt("trusted_users"), OPT_IGNORED, OPT_LIST,
@@ -386,6 +388,8 @@ static void test_type_names(void)
 	} want[] = {
 		{ OPT_BOOL, "boolean" },
 		{ OPT_INT, "integer" },
+		{ OPT_KINT, "integer" },
+		{ OPT_XINT, "integer" },
 		{ OPT_OCTAL, "octal integer" },
 		{ OPT_TIME, "time interval" },
 		{ OPT_STRING, "string" },

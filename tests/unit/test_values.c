@@ -146,6 +146,43 @@ static void test_int_suffix(void)
 	INT_OK("010k", 8192);
 	/* In hex, G is not a digit, so it is the suffix. */
 	INT_OK("0x1g", 1073741824LL);
+	/* T, as in Exim. */
+	INT_OK("1T", 1LL << 40);
+	INT_OK("0t", 0);
+	INT_OK("8388607T", LLONG_MAX - (1LL << 40) + 1);
+	INT_BAD("8388608T", 0, 8, "integer out of range");
+	/* P, E and Z only where Exim holds the value in K (val_kint). */
+	INT_BAD("1P", 1, 1, "invalid digit 'P' in integer");
+}
+
+/* check_spool_space and check_log_space: Exim holds them in K. */
+static void test_kint(void)
+{
+	static const struct {
+		const char *raw;
+		long long want;
+	} ok[] = {
+		{ "1024", 1 }, { "1536", 2 }, { "1000", 1 }, { "500", 0 }, { "0", 0 },
+		{ "1K", 1 }, { "1M", 1024 }, { "1G", 1LL << 20 }, { "1024T", 1LL << 40 },
+		{ "1p", 1LL << 40 }, { "1E", 1LL << 50 }, { "7Z", 7LL << 60 },
+		{ "0x800", 2 }, { "9223372036854775807", 1LL << 53 },
+	};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct val_err e = POISONED_ERR;
+		long long v = -1;
+
+		CU_ASSERT_EQUAL(val_kint(ok[i].raw, &v, &e), 0);
+		CU_ASSERT_EQUAL(v, ok[i].want);
+	}
+
+	struct val_err e = POISONED_ERR;
+	long long v = 0;
+
+	CU_ASSERT_EQUAL(val_kint("8Z", &v, &e), -1);
+	CU_ASSERT_STRING_EQUAL(e.msg, "integer out of range");
+	CU_ASSERT_EQUAL(val_kint("1Y", &v, &e), -1);
+	CU_ASSERT_STRING_EQUAL(e.msg, "invalid digit 'Y' in integer");
 }
 
 static void test_int_limits(void)
@@ -706,6 +743,7 @@ static const struct unit_test int_tests[] = {
 	T(test_int_decimal),
 	T(test_int_bases),
 	T(test_int_suffix),
+	T(test_kint),
 	T(test_int_limits),
 	T(test_int_overflow),
 	T(test_int_syntax),
