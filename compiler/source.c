@@ -1250,15 +1250,19 @@ static void pp_file(struct pp *pp, uint32_t fidx)
 			   start of the file: it is not part of the first line. */
 			if (pos == 0 && le >= 3 && memcmp(t, "\xef\xbb\xbf", 3) == 0)
 				s = 3;
-			if (!first) {
-				size_t nb = skip_blanks(t, pos, le);
-				/* Comment lines may sit inside a continuation. */
-				if (nb < le && t[nb] == '#') {
-					pos = next;
-					continue;
-				}
-				s = nb;
+			/* A comment is a physical line, as in Exim: one that
+			   ends in a backslash continues nothing, and comment
+			   lines may sit inside a continuation. */
+			size_t nb = skip_blanks(t, s, le);
+
+			if (nb < le && t[nb] == '#') {
+				pos = next;
+				if (first)
+					break;
+				continue;
 			}
+			if (!first)
+				s = nb;
 			const char *z = memchr(t + s, '\0', le - s);
 			if (z != NULL) {
 				struct loc l = { fidx, lineno, (uint32_t)(z - (t + pos)) + 1,

@@ -602,6 +602,28 @@ static void test_continuation(void)
 	tu_free(r);
 }
 
+/*
+ * A comment is a physical line, as in Exim: a backslash at its end
+ * continues nothing (Debian's template has such comments just before
+ * an .ifdef), and inside a continuation it is skipped, backslash or not.
+ */
+static void test_comment_continues_nothing(void)
+{
+	struct tu_run *r = parse("# X = a \\\n"
+				 "#     : b\n"
+				 "x = 1\n"
+				 "y = one \\\n"
+				 "  # skipped \\\n"
+				 "  two\n");
+	const struct ast_option *o = r->cfg->main;
+
+	CU_ASSERT_EQUAL(r->errors, 0);
+	CU_ASSERT_EQUAL_FATAL(count_opts(o), 2);
+	TU_STR(o->name, "x");
+	TU_STR(nth(o, 1)->value, "one two");
+	tu_free(r);
+}
+
 static void test_continuation_error_location(void)
 {
 	struct tu_run *r = parse("a = 1 \\\n  2\nb \\\n   c d\n");
@@ -814,6 +836,7 @@ static const struct unit_test location_tests[] = {
 	{ "ast_value_loc inside a value", test_value_loc_inside },
 	{ "locations after blank lines", test_locations_later_lines },
 	{ "continuation lines", test_continuation },
+	{ "a comment continues nothing", test_comment_continues_nothing },
 	{ "error on a continued line", test_continuation_error_location },
 	{ "continuation at end of file", test_continuation_at_eof },
 	{ "CRLF line ends", test_crlf },
