@@ -197,6 +197,18 @@ started() {
 # forget it (its id may be another process's later).
 stop_pid() {
 	kill -TERM "$1" 2>/dev/null
+	# A server that has not exited 10 s after SIGTERM is killed, so that
+	# a stuck test server cannot hang the suite (faultsrv once went on
+	# accepting after writing its summary; the case's checks still run).
+	_n=0
+	while kill -0 "$1" 2>/dev/null && [ $_n -lt 100 ]; do
+		sleep 0.1
+		_n=$((_n + 1))
+	done
+	if kill -0 "$1" 2>/dev/null; then
+		echo "note: test server $1 did not exit on SIGTERM; killed" >&2
+		kill -KILL "$1" 2>/dev/null
+	fi
 	wait "$1" 2>/dev/null
 	grep -vx "$1" "$tmp/pids" >"$tmp/pids.new"
 	mv "$tmp/pids.new" "$tmp/pids"
