@@ -720,6 +720,16 @@ struct model *sema_build(const struct ast_config *cfg, struct srcmgr *sm,
 			    s->primary_hostname;
 	sema_collect_lists(s);
 	sema_check_refs(s, &s->main, "percent_hack_domains", NL_DOMAIN);
+	/* Expanded by noq for each message, with what a transport sees. */
+	static const char *const msgid_opts[] = {
+		"message_id_header_domain", "message_id_header_text",
+	};
+	for (size_t i = 0; i < sizeof(msgid_opts) / sizeof(msgid_opts[0]); i++) {
+		const struct lopt *l = sema_lfind(&s->main, msgid_opts[i]);
+
+		if (l != NULL && l->o.str != NULL)
+			sema_check_send_time(s, l->src, msgid_opts[i], l->o.str, 0, true);
+	}
 	sema_check_refs(s, &s->main, "untrusted_set_sender", NL_ADDRESS);
 
 	/* 2. transports */

@@ -1225,7 +1225,9 @@ static int add_date(struct fx *x)
 static int add_received(struct fx *x)
 {
 	const struct fixup_opts *o = x->o;
-	const char *id = o->message_id, *at = strchr(id, '@');
+	/* The id alone: Message-Id may add message_id_header_text after a
+	   '.' (ids have none) and the domain after the '@'. */
+	const char *id = o->message_id, *at = id + strcspn(id, ".@");
 	char date[64];
 	struct sb f = SB_INIT;
 	int rc;
@@ -1258,7 +1260,7 @@ static int add_received(struct fx *x)
 		sb_puts(&f, ">)");
 	}
 	sb_puts(&f, "\r\n\tid ");
-	sb_put(&f, id, at != NULL ? (size_t)(at - id) : strlen(id));
+	sb_put(&f, id, (size_t)(at - id));
 	if (x->out->nrcpts == 1) {
 		sb_puts(&f, "\r\n\tfor ");
 		sb_puts(&f, x->out->rcpts[0]);

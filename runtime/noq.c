@@ -11,6 +11,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -882,8 +883,19 @@ static int route_header(void *arg, const char *name, size_t len, int flavour,
  * changes): evaluated once, for every recipient, with the variables of a
  * transport (lib/xp).  @msg gives $h_ (NULL: none).
  */
+static char *expand_str(const struct env *e, const struct msg *msg, const char *s,
+		       const char *sender, const char *what, int *failed, bool quiet);
+
 static char *expand_route_str(const struct env *e, const struct msg *msg, const char *s,
 			      const char *sender, const char *what, int *failed)
+{
+	return expand_str(e, msg, s, sender, what, failed, false);
+}
+
+/* expand_route_str(); with @quiet, a failure is not reported (the caller
+   falls back, as Exim does for message_id_header_*). */
+static char *expand_str(const struct env *e, const struct msg *msg, const char *s,
+		       const char *sender, const char *what, int *failed, bool quiet)
 {
 	struct xp_env env = { 0 };
 	struct xp_err xe;
@@ -906,13 +918,15 @@ static char *expand_route_str(const struct env *e, const struct msg *msg, const 
 	/* noqc compiled it into the policy; noq only runs it. */
 	me = mdl_expr_find(e->m, XP_TRANSPORT, s);
 	if (me == NULL) {
-		noq_say("cannot expand %s: the policy lacks its compiled form; recompile "
-			"the policy with noqc", what);
+		if (!quiet)
+			noq_say("cannot expand %s: the policy lacks its compiled form; "
+				"recompile the policy with noqc", what);
 		*failed = 1;
 		return NULL;
 	}
 	if ((x = mdl_expr_xp(me, xe.msg, sizeof(xe.msg))) == NULL) {
-		noq_say("cannot expand %s: %s", what, xe.msg);
+		if (!quiet)
+			noq_say("cannot expand %s: %s", what, xe.msg);
 		*failed = 1;
 		return NULL;
 	}
@@ -929,7 +943,8 @@ static char *expand_route_str(const struct env *e, const struct msg *msg, const 
 		env.arg = &ha;
 	}
 	if (xp_eval(x, &env, &b, &xe) != 0) {
-		noq_say("cannot expand %s: %s", what, xe.msg);
+		if (!quiet)
+			noq_say("cannot expand %s: %s", what, xe.msg);
 		*failed = 1;
 		sb_free(&b);
 		return NULL;
@@ -939,6 +954,36 @@ static char *expand_route_str(const struct env *e, const struct msg *msg, const 
 		*failed = 1;
 	}
 	return r;
+}
+
+/*
+ * The Message-Id noq adds, without angle brackets: "ID[.TEXT]@DOMAIN",
+ * with Exim's message_id_header_text and message_id_header_domain,
+ * expanded for this message; characters Exim does not allow there become
+ * '-'; an expansion that fails or gives nothing leaves the default (Exim
+ * logs it; noq has no log to write to).
+ */
+static void make_msgid(const struct env *e, const struct msg *msg, const char *sender,
+		      const char *id, char *out, size_t outlen)
+{
+	const char *tv = main_str(e->m, "message_id_header_text");
+	const char *dv = main_str(e->m, "message_id_header_domain");
+	int fail = 0;
+	char *text = tv != NULL ? expand_str(e, msg, tv, sender, "message_id_header_text",
+					     &fail, true) : NULL;
+	char *dom = dv != NULL ? expand_str(e, msg, dv, sender, "message_id_header_domain",
+					    &fail, true) : NULL;
+
+	for (char *p = text; p != NULL && *p; p++)
+		if ((unsigned char)*p < 32 || strchr(" ()<>@,;:\\\".[]\177", *p) != NULL)
+			*p = '-';
+	for (char *p = dom; p != NULL && *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.')
+			*p = '-';
+	snprintf(out, outlen, "%s%s%s@%s", id, text != NULL && *text ? "." : "",
+		 text != NULL ? text : "", dom != NULL && *dom ? dom : e->primary_hostname);
+	free(text);
+	free(dom);
 }
 
 static void smtp_trace(void *arg, const char *line)
@@ -1315,7 +1360,7 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 	time_t now = time(NULL);
 
 	make_id(id, sizeof(id), now);
-	snprintf(msgid, sizeof(msgid), "%s@%s", id, e->primary_hostname);
+	make_msgid(e, msg, sender, id, msgid, sizeof(msgid));
 	if (id_out != NULL)
 		snprintf(id_out, id_len, "%s", id);
 	hdr_add = expand_route_str(e, msg, e->m->route.headers_add, sender, "headers_add",

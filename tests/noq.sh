@@ -92,6 +92,23 @@ else
 	show "$tmp/err"
 fi
 
+# message_id_header_text and message_id_header_domain, expanded for the
+# message; what Exim does not allow there becomes '-' (the text's blank and
+# dot, the domain's '_'); the Received id is the id alone.
+POL_MSGID=$(compile msgid -D MSGID=A.B) || exit 99
+run "$msg/nofrom.msg" "$NOQ" -C "$POL_MSGID" --dry-run -f carol@example.org bob@example.net
+tr -d '\r' <"$tmp/out" >"$tmp/out.lf"
+if [ "$rc" -eq 0 ] &&
+	grep -Eq '^Message-Id: <[0-9A-Za-z]{6}-[0-9A-Za-z]{6}-[0-9A-Za-z]{6}\.CAROL-x-y@ids-a\.b\.example>$' \
+		"$tmp/out.lf" &&
+	grep -Eq '^	id [0-9A-Za-z]{6}-[0-9A-Za-z]{6}-[0-9A-Za-z]{6}$' "$tmp/out.lf"; then
+	pass "message_id_header_text and message_id_header_domain"
+else
+	fail "message_id_header_text and message_id_header_domain" "exit $rc"
+	grep -E '^Message-Id|id ' "$tmp/out.lf"
+	show "$tmp/err"
+fi
+
 # The Sender rule and the gecos name, for a caller other than root.
 if can_be_nobody; then
 	run "$msg/nofrom.msg" "$as_nobody" "$NOQ" -C "$POL" --dry-run bob@example.net
