@@ -1344,6 +1344,23 @@ out:
 }
 
 /* Everything after intake (the contract is in noq.h). */
+/*
+ * Exim's mail-loop rule: a message that came with received_headers_max
+ * (default 30) Received fields has, with the one added, one too many.
+ * Called before the fixups add noq's own.
+ */
+static bool too_many_received(const struct env *e, const struct msg *msg)
+{
+	const struct mdl_opt *o = mdl_opt_find(&e->m->main, "received_headers_max");
+	long long max = o != NULL && o->type == MT_INT ? (long long)o->num : 30;
+	long long n = 1;
+
+	for (size_t h = msg_header_find(msg, "Received", 0); h != MSG_NONE && n <= max;
+	     h = msg_header_find(msg, "Received", h + 1))
+		n++;
+	return n > max;
+}
+
 int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcpts,
 		const char *sender, bool extract, char *id_out, size_t id_len)
 {
@@ -1358,6 +1375,8 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 	size_t *order = NULL;
 	int status = EX_FAIL, bad = 0;
 	time_t now = time(NULL);
+
+	bool loop = too_many_received(e, msg);
 
 	make_id(id, sizeof(id), now);
 	make_msgid(e, msg, sender, id, msgid, sizeof(msgid));
@@ -1420,6 +1439,13 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 	}
 	for (size_t i = 0; i < fx.nrcpts; i++)
 		rv[i] = fx.rcpts[i];
+	if (loop) {
+		/* Exim fails every recipient before routing; in mua_wrapper
+		   mode it reports the first as a failed routing. */
+		report("routing %s yielded a failed delivery: Too many \"Received\" headers - "
+		       "suspected mail loop", rv[0]);
+		goto out;
+	}
 	route_ctx_init(e, fx.sender, false, msg, &rc);
 	if (route_all(&rc, rv, fx.nrcpts, &res, err, sizeof(err)) != 0) {
 		noq_say("%s", err);

@@ -131,6 +131,29 @@ else
 	show "$tmp/err"
 fi
 
+# ---- mail loops: received_headers_max (Exim's default 30) ---------------------
+
+# 30 Received fields and the one noq adds are one too many: every
+# recipient fails, in Exim's words (checked against Exim 4.96 in
+# mua_wrapper mode); 29 go through.
+i=0
+while [ $i -lt 30 ]; do
+	printf 'Received: from h%d by relay.example; Mon, 7 Dec 2026 10:00:00 +0000\n' $i
+	i=$((i + 1))
+done >"$tmp/loop"
+printf 'Subject: loop\n\nbody\n' >>"$tmp/loop"
+run "$tmp/loop" "$NOQ" -C "$POL" --dry-run bob@example.net carol@example.net
+expect "30 Received fields: a suspected mail loop" 1 "" \
+"routing bob@example.net yielded a failed delivery: Too many \"Received\" headers - suspected mail loop"
+tail -n +2 "$tmp/loop" >"$tmp/loop29"
+run "$tmp/loop29" "$NOQ" -C "$POL" --dry-run bob@example.net
+if [ "$rc" -eq 0 ] && [ ! -s "$tmp/err" ]; then
+	pass "29 Received fields: delivered"
+else
+	fail "29 Received fields: delivered" "exit $rc"
+	show "$tmp/err"
+fi
+
 # ---- message_size_limit --------------------------------------------------------
 
 POL_SMALL=$(compile small -D SIZE_LIMIT=1K) || exit 99
