@@ -1160,7 +1160,9 @@ static int tls_and_auth(struct env *e, const struct mdl_obj *t, struct smtp_opts
 	    host_list(e, t, "tls_verify_hosts", &so->tls_enforce) < 0 ||
 	    host_list(e, t, "tls_verify_cert_hostnames", &so->tls_names) < 0 ||
 	    host_list(e, t, "hosts_require_auth", &so->auth_require) < 0 ||
-	    host_list(e, t, "hosts_try_auth", &so->auth_try) < 0)
+	    host_list(e, t, "hosts_try_auth", &so->auth_try) < 0 ||
+	    host_list(e, t, "hosts_avoid_esmtp", &so->avoid_esmtp) < 0 ||
+	    host_list(e, t, "hosts_avoid_pipelining", &so->avoid_pipelining) < 0)
 		return -1;
 	if (ca != NULL && strcmp(ca, "system") != 0) {
 		struct stat st;

@@ -551,15 +551,25 @@ static enum outcome hello(struct conn *c)
 	c->size_max = 0;
 	c->mechs[0] = '\0';
 	c->st = ST_EHLO;
+	/* hosts_avoid_esmtp: HELO only, as Exim; nothing EHLO would offer. */
+	bool helo_only = smtp_host_match(&o->avoid_esmtp, c->host, c->ip);
+
 	snprintf(cmd, sizeof(cmd), "EHLO %s", o->helo);
-	if ((e = send_cmd(c, cmd)) == IO_OK)
-		e = read_reply(c, now_ms() + o->command_timeout, &r);
-	if (e != IO_OK) {
-		io_text(c, e, cmd);
-		return e == IO_PROTO ? OC_FAIL : OC_NEXT;
+	if (helo_only) {
+		r.code = 500;
+	} else {
+		if ((e = send_cmd(c, cmd)) == IO_OK)
+			e = read_reply(c, now_ms() + o->command_timeout, &r);
+		if (e != IO_OK) {
+			io_text(c, e, cmd);
+			return e == IO_PROTO ? OC_FAIL : OC_NEXT;
+		}
 	}
 	if (r.code / 100 == 2) {
 		c->esmtp = true;
+		/* hosts_avoid_pipelining: one command at a time, as Exim. */
+		if (c->pipelining && smtp_host_match(&o->avoid_pipelining, c->host, c->ip))
+			c->pipelining = false;
 	} else {
 		c->st = ST_HELO;
 		c->pipelining = c->size = c->eightbit = c->smtputf8 = c->dsn = false;

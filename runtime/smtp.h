@@ -124,6 +124,9 @@ struct smtp_opts {
 	/* AUTH */
 	struct smtp_hostlist auth_require; /* hosts_require_auth */
 	struct smtp_hostlist auth_try;     /* hosts_try_auth */
+	/* ESMTP */
+	struct smtp_hostlist avoid_esmtp;  /* hosts_avoid_esmtp: HELO, not EHLO */
+	struct smtp_hostlist avoid_pipelining; /* hosts_avoid_pipelining */
 	const struct smtp_authenticator *auths;
 	size_t nauths;
 	smtp_auth_fn auth_make;

@@ -238,6 +238,29 @@ want_err "Delivery failed: H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail 
 want_no_data srv "EHLO MAIL RCPT RCPT RCPT"
 end
 
+# hosts_avoid_pipelining: PIPELINING offered, not used for this host.
+begin "RCPT 2 of 3 refused (hosts_avoid_pipelining): no DATA, no third RCPT"
+fault srv 127.0.0.1 "rcpt 2: 550 5.1.1 <b@example.net>: Recipient address rejected"
+policy p "127.0.0.1:$port" -D AVOID_PIPELINING=127.0.0.0/8
+send p "$tmp/simple" a@example.net b@example.net c@example.net
+stop srv
+want_rc 1
+want_err "Delivery failed: H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail server after RCPT TO:<b@example.net>: 550 5.1.1 <b@example.net>: Recipient address rejected"
+want_no_data srv "EHLO MAIL RCPT RCPT"
+end
+
+# hosts_avoid_esmtp: HELO, not EHLO, for this host (no SIZE, then).
+begin "hosts_avoid_esmtp: HELO, delivered"
+fault srv 127.0.0.1
+policy p "127.0.0.1:$port" -D AVOID_ESMTP=!127.0.0.2:127.0.0.1
+send p "$tmp/simple" bob@example.net
+stop srv
+want_rc 0
+want_err ""
+want_x srv 1.verbs "HELO MAIL RCPT DATA QUIT"
+want_x srv 1.messages.1.mail "FROM:<$caller>"
+end
+
 begin "RCPT 2 of 3 refused (no PIPELINING): no DATA, no third RCPT"
 fault srv 127.0.0.1 "ehlo-extensions: SIZE=10240000 8BITMIME" \
 	"rcpt 2: 550 5.1.1 <b@example.net>: Recipient address rejected"
