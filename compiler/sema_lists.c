@@ -150,8 +150,6 @@ static const char *item_problem(enum ml_kind k, const char *t)
 		why = it.text;
 	else if (it.kind == MLI_ADDR && it.dkind == MLI_BAD)
 		why = it.aux;
-	else if (it.kind == MLI_LOOKUP && k != ML_DOMAIN && k != ML_LOCAL_PART)
-		why = "a lookup; noq looks up files only in domain and local-part lists";
 	free(c);
 	return why;
 }

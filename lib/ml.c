@@ -22,6 +22,8 @@ static void bad(struct ml_item *it, const char *why)
 }
 
 #define WHY_LOCAL "it needs the local host's addresses or the DNS, which noq does not consult"
+/* Lookups are compiled into the policy for domain and local-part lists only. */
+#define WHY_LOOKUP "a lookup; noq looks up files only in domain and local-part lists"
 
 /* A domain item (@domain) or a local-part item @t: no '!' or '+'. */
 static void plain(char *t, bool domain, struct ml_item *it)
@@ -54,7 +56,7 @@ static void address(char *t, struct ml_item *it)
 		it->kind = MLI_REGEX;
 		it->text = t;
 	} else if (strchr(t, ';') != NULL) {
-		bad(it, "a lookup; noq looks up files only in domain and local-part lists");
+		bad(it, WHY_LOOKUP);
 	} else if (t[0] == '\0') {
 		it->kind = MLI_EXACT;
 		it->text = t;
@@ -128,7 +130,7 @@ static void host(char *t, struct ml_item *it)
 		it->kind = MLI_REGEX;
 		it->text = t;
 	} else if (strchr(t, ';') != NULL) {
-		bad(it, "a lookup; noq looks up files only in domain and local-part lists");
+		bad(it, WHY_LOOKUP);
 	} else if (t[0] == '@') {
 		bad(it, "it names the local host, whose names and addresses noq does not "
 		    "consult");

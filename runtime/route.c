@@ -395,10 +395,6 @@ static int compile_text(struct st *s, struct lstore *ls, const char *text, enum 
 		if (t == NULL)
 			break;
 		ml_classify((enum ml_kind)ml_of(k), t, &mi);
-		if (mi.kind == MLI_LOOKUP && k == LK_ADDRESS) {
-			mi.kind = MLI_BAD;
-			mi.text = "noq does no lookups in address lists";
-		}
 		if (litem_from(s, &ls->a, &mi, k, &out->v[n]) < 0)
 			break;
 		n++;
@@ -412,6 +408,21 @@ static int compile_text(struct st *s, struct lstore *ls, const char *text, enum 
  * Set up list option @rl of kind @k (@what in messages): a list that
  * expands is left for each use; any other is the policy's typed list.
  */
+/*
+ * The routing form of typed list @l (kind @k): made once per route_all()
+ * and shared by every option and condition that names the same list, so
+ * that each of its regular expressions is compiled once.  NULL when out
+ * of memory.
+ */
+static struct clist *typed(struct st *s, const struct mdl_list *l, enum lkind k)
+{
+	struct clist *c = &s->tl[l - s->m->lists];
+
+	if (c->v == NULL && clist_from(s, &s->ls.a, l, k, c) < 0)
+		return NULL;
+	return c;
+}
+
 static int compile_rlist(struct st *s, struct rlist *rl, enum lkind k, const char *what)
 {
 	if (rl->text == NULL)
@@ -427,10 +438,13 @@ static int compile_rlist(struct st *s, struct rlist *rl, enum lkind k, const cha
 			"with noqc", what, rl->text);
 		return -1;
 	}
-	if (clist_from(s, &s->ls.a, l, k, &rl->l) < 0) {
+	const struct clist *c = typed(s, l, k);
+
+	if (c == NULL) {
 		rt_oom(s);
 		return -1;
 	}
+	rl->l = *c;
 	return 0;
 }
 
@@ -706,10 +720,9 @@ int rt_match_text(struct st *s, const struct att *a, const struct rtr *R, enum x
 		x.lplen = ll;
 		x.dom = subject[ll] == '@' ? subject + ll + 1 : NULL;
 	}
-	/* Made once per routing run: their regexes are compiled once. */
-	struct clist *c = &s->tl[l - s->m->lists];
+	struct clist *c = typed(s, l, lk);
 
-	if (c->v == NULL && clist_from(s, &s->ls.a, l, lk, c) < 0) {
+	if (c == NULL) {
 		rt_oom(s);
 		rt_fmt(msg, msglen, "out of memory");
 		return -1;
