@@ -763,11 +763,12 @@ static void setup_manualroute(struct sema *s, size_t ri)
  * ====================================================================== */
 
 /*
- * What a router's condition gives for every address: noq expands any
- * text with '$' or '\\' (n\\o is "no"), so such text is decided by its
- * expansion when that is fixed, and is "maybe" when it is not.
+ * What one setting @c of a router's condition gives for every address,
+ * read with @truth: noq expands any text with '$' or '\\' (n\\o is
+ * "no"), so such text is decided by its expansion when that is fixed, and
+ * is "maybe" when it is not.
  */
-static enum tri const_condition(const char *c)
+static enum tri const_truth(const char *c, bool (*truth)(const char *))
 {
 	struct xp *x;
 	struct xp_err e;
@@ -775,68 +776,15 @@ static enum tri const_condition(const char *c)
 	size_t tl;
 	enum tri r = T_MAYBE;
 
-	if (c == NULL)
-		return T_YES;
 	if (!xp_expands(c))
-		return xp_truth(c) ? T_YES : T_NO;
+		return truth(c) ? T_YES : T_NO;
 	if (xp_compile(c, XP_ROUTER, NULL, &x, &e) != 0)
 		return T_MAYBE;         /* reported where the option is checked */
 	if (xp_is_literal(x, &t, &tl) && memchr(t, '\0', tl) == NULL) {
 		char *v = strndup(t, tl);
 
 		if (v != NULL)
-			r = xp_truth(v) ? T_YES : T_NO;
-		free(v);
-	}
-	xp_free(x);
-	return r;
-}
-
-/*
- * A value's truth as Exim's bool_lax{} reads it: blanks around it do not
- * count, and a number is false only when it is a single 0 (or "-").
- */
-static bool lax_truth(const char *v)
-{
-	size_t n = strlen(v);
-
-	while (n > 0 && isspace((unsigned char)v[n - 1]))
-		n--;
-	while (n > 0 && isspace((unsigned char)*v)) {
-		v++;
-		n--;
-	}
-	if (n == 0)
-		return false;
-
-	size_t d = *v == '-';
-
-	while (d < n && isdigit((unsigned char)v[d]))
-		d++;
-	if (d == n)     /* a number: "0" and "-" are false, longer ones true */
-		return n > 1 || (*v != '0' && *v != '-');
-	return !((n == 5 && strncasecmp(v, "false", 5) == 0) ||
-		 (n == 2 && strncasecmp(v, "no", 2) == 0));
-}
-
-/* As const_condition(), for one setting of a condition given several times. */
-static enum tri const_lax(const char *c)
-{
-	struct xp *x;
-	struct xp_err e;
-	const char *t;
-	size_t tl;
-	enum tri r = T_MAYBE;
-
-	if (!xp_expands(c))
-		return lax_truth(c) ? T_YES : T_NO;
-	if (xp_compile(c, XP_ROUTER, NULL, &x, &e) != 0)
-		return T_MAYBE;
-	if (xp_is_literal(x, &t, &tl) && memchr(t, '\0', tl) == NULL) {
-		char *v = strndup(t, tl);
-
-		if (v != NULL)
-			r = lax_truth(v) ? T_YES : T_NO;
+			r = truth(v) ? T_YES : T_NO;
 		free(v);
 	}
 	xp_free(x);
@@ -853,11 +801,11 @@ static enum tri router_condition(const struct lopt *l)
 	enum tri r = T_YES;
 
 	if (l == NULL || l->nsrc < 2)
-		return const_condition(l != NULL ? l->o.str : NULL);
+		return l == NULL || l->o.str == NULL ? T_YES : const_truth(l->o.str, xp_truth);
 	for (const struct ast_option *p = l->src; p != NULL; p = sema_lnext(l, p)) {
 		char *c = sema_dequote(p);
 
-		r = sema_tri_and(r, c != NULL ? const_lax(c) : T_MAYBE);
+		r = sema_tri_and(r, c != NULL ? const_truth(c, xp_truth_lax) : T_MAYBE);
 		free(c);
 	}
 	return r;

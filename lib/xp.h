@@ -319,6 +319,13 @@ int xp_eval(struct xp *x, const struct xp_env *env, struct sb *out, struct xp_er
 bool xp_truth(const char *v);
 
 /**
+ * xp_truth_lax() - the truth of @v as Exim's bool_lax{} reads it: blanks
+ * around it do not count; empty, "false", "no" (either case), a single
+ * "0" or "-" are false; everything else, other numbers included, true.
+ */
+bool xp_truth_lax(const char *v);
+
+/**
  * xp_integer() - Exim's reading of an option's expanded value as an
  * integer (expand_string_integer(), as for message_size_limit): blanks
  * around it, a decimal number, an optional K, M or G suffix; only blanks

@@ -1592,6 +1592,14 @@ int xp_eval(struct xp *x, const struct xp_env *env, struct sb *out, struct xp_er
 	return rc;
 }
 
+bool xp_truth_lax(const char *s)
+{
+	bool r = false;
+
+	(void)bool_cond(NULL, XP_NONE, true, s, &r);  /* lax: never fails */
+	return r;
+}
+
 bool xp_truth(const char *s)
 {
 	return *s != '\0' && strcmp(s, "0") != 0 && strcasecmp(s, "no") != 0 &&

@@ -1229,7 +1229,12 @@ static void test_cond_unary(void)
 		expect(__LINE__, XP_ROUTER, envp(), s, 0, bt[i].b, false);
 		snprintf(s, sizeof(s), "${if bool_lax{%s}{y}{n}}", bt[i].a);
 		expect(__LINE__, XP_ROUTER, envp(), s, 0, bt[i].lax, false);
+		/* xp_truth_lax(), for the compiler: the same reading. */
+		CU_ASSERT_EQUAL(xp_truth_lax(bt[i].a), bt[i].lax[0] == 'y');
 	}
+	CU_ASSERT_TRUE(xp_truth_lax("maybe"));
+	CU_ASSERT_FALSE(xp_truth_lax("-"));
+	CU_ASSERT_FALSE(xp_truth_lax(" No\t"));
 	EX("${if bool_lax{maybe}{y}{n}}", "y");
 	CERR("${if bool{maybe}}", 9, 7, "unrecognised boolean value \"maybe\"");
 	FAIL("${if bool{${lc:X}}}", "unrecognised boolean value \"x\"");
