@@ -287,6 +287,9 @@ static void check_option(struct scope *sc, const struct ast_option *o)
 	else if (def->status == OPT_FORCED)
 		diag_warning(sc->dg, &o->name_loc, "option '%s' is overridden in noq: %s",
 			     def->name, def->why);
+	else if (def->status == OPT_REFUSED)
+		SC_ERROR(sc, &o->name_loc, "option '%s' cannot be used with noq: %s",
+			 def->name, def->why);
 }
 
 static void scope_init(struct scope *sc, const struct ast_config *cfg,

@@ -29,6 +29,7 @@
 #include "check.h"
 #include "diag.h"
 #include "frontend.h"
+#include "options.h"
 #include "policy.h"
 #include "sb.h"
 #include "sema.h"
@@ -44,6 +45,7 @@ static void usage(FILE *out)
 	      "       noqc --check [-D NAME=VALUE]... [options] CONFIG...\n"
 	      "       noqc --dump POLICY\n"
 	      "       noqc --expand [STRING]...\n"
+	      "       noqc --list-options\n"
 	      "       noqc --version | --help\n"
 	      "\n"
 	      "  -o, --output=POLICY  write the policy here (default: CONFIG with\n"
@@ -52,12 +54,31 @@ static void usage(FILE *out)
 	      "  -d, --dump           print POLICY as canonical configuration text\n"
 	      "      --expand         expand each STRING (or each line of standard\n"
 	      "                       input) as noq would, like exim -be\n"
+	      "      --list-options   print every option noqc knows and what noq\n"
+	      "                       makes of it\n"
 	      "  -D NAME=VALUE        define macro NAME (wins over the file)\n"
 	      "      --format=FMT     diagnostics as text (default), json or sarif\n"
 	      "      --max-errors=N   show at most N errors (0: all; default 50)\n"
 	      "  -W error, -Werror    treat warnings as errors\n"
 	      "  -V, --version        print the version\n"
 	      "  -h, --help           print this help\n", out);
+}
+
+/*
+ * One line of noqc --list-options: scope, option, type, state, reason,
+ * separated by tabs, the scope being "main", "router", "transport" or
+ * "authenticator", followed by a driver's name for its own options.
+ */
+static int list_one(void *arg, enum sec_kind k, const char *driver, const struct opt_def *def)
+{
+	static const char *const kinds[] = {
+		[SEC_MAIN] = "main", [SEC_ROUTERS] = "router",
+		[SEC_TRANSPORTS] = "transport", [SEC_AUTHENTICATORS] = "authenticator",
+	};
+
+	return fprintf(arg, "%s%s%s\t%s\t%s\t%s\t%s\n", kinds[k], driver ? " " : "",
+		       driver ? driver : "", def->name, opt_type_name(def->type),
+		       opt_status_name(def->status), def->why ? def->why : "") < 0;
 }
 
 /* A lookup's file for noqc --expand, read now as noqc reads it for a policy. */
@@ -311,9 +332,10 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "werror", no_argument, NULL, 'E' },
 		{ "expand", no_argument, NULL, 'x' },
+		{ "list-options", no_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
-	bool check = false, dump = false, werror = false, expand = false;
+	bool check = false, dump = false, werror = false, expand = false, list = false;
 	const char *output = NULL;
 	enum diag_format format = DIAG_TEXT;
 	unsigned max_errors = DIAG_DEFAULT_MAX_ERRORS;
@@ -388,6 +410,9 @@ int main(int argc, char **argv)
 		case 'x':
 			expand = true;
 			break;
+		case 'L':
+			list = true;
+			break;
 		case 'V':
 			printf("noqc (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
 			status = 0;
@@ -400,6 +425,14 @@ int main(int argc, char **argv)
 			usage(stderr);
 			goto out;
 		}
+	}
+	if (list) {
+		if (check || dump || expand || output != NULL || ndefs != 0 || optind != argc) {
+			fputs("noqc: --list-options takes no other argument\n", stderr);
+			goto out;
+		}
+		status = opt_walk(list_one, stdout) != 0 || fflush(stdout) != 0 ? 1 : 0;
+		goto out;
 	}
 	if (expand) {
 		if (check || dump || output != NULL || ndefs != 0) {

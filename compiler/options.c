@@ -27,6 +27,7 @@
 #define SUP(name, type)		{ name, type, OPT_SUPPORTED, NULL, false, 0 }
 #define IGN(name, type, why)	{ name, type, OPT_IGNORED, why, false, 0 }
 #define FRC(name, type, why)	{ name, type, OPT_FORCED, why, false, 0 }
+#define REF(name, type, why)	{ name, type, OPT_REFUSED, why, false, 0 }
 /* Options Exim expands although they hold a number, time or boolean. */
 #define SUPX(name, type)	{ name, type, OPT_SUPPORTED, NULL, true, 0 }
 #define IGNX(name, type, why)	{ name, type, OPT_IGNORED, why, true, 0 }
@@ -895,6 +896,45 @@ const struct driver_def *driver_find(enum sec_kind k, const char *name)
 	if (d == NULL || n == 0 || name == NULL)
 		return NULL;
 	return bsearch(name, d, n, sizeof(d[0]), driver_cmp);
+}
+
+int opt_walk(int (*fn)(void *arg, enum sec_kind k, const char *driver,
+		       const struct opt_def *def), void *arg)
+{
+	static const enum sec_kind secs[] = {
+		SEC_MAIN, SEC_ROUTERS, SEC_TRANSPORTS, SEC_AUTHENTICATORS,
+	};
+	int rc;
+
+	for (size_t s = 0; s < sizeof(secs) / sizeof(secs[0]); s++) {
+		const struct opt_table *t = opt_generic(secs[s]);
+		size_t nd;
+		const struct driver_def *d = driver_table(secs[s], &nd);
+
+		for (size_t i = 0; i < t->n; i++)
+			if ((rc = fn(arg, secs[s], NULL, &t->defs[i])) != 0)
+				return rc;
+		for (size_t j = 0; j < nd; j++)
+			for (size_t i = 0; i < d[j].options.n; i++)
+				if ((rc = fn(arg, secs[s], d[j].name, &d[j].options.defs[i])) != 0)
+					return rc;
+	}
+	return 0;
+}
+
+const char *opt_status_name(enum opt_status st)
+{
+	switch (st) {
+	case OPT_SUPPORTED:
+		return "implemented";
+	case OPT_IGNORED:
+		return "no effect";
+	case OPT_FORCED:
+		return "overridden";
+	case OPT_REFUSED:
+		return "refused";
+	}
+	return "?";
 }
 
 /* ---- built-in macros ----------------------------------------------------- */

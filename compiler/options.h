@@ -7,8 +7,10 @@
  * cannot mean anything to a spool-less, queue-less submitter is present with
  * status OPT_IGNORED and a reason; one that the seed (Exim's mua_wrapper
  * chapter) says is ignored or forced has status OPT_FORCED and the seed's rule
- * as reason.  Both produce warnings, never errors: a linter that fails on
- * valid Exim configuration is useless.
+ * as reason.  Both produce warnings: a linter that fails on valid Exim
+ * configuration is useless.  The few whose effect noq cannot reproduce, and
+ * whose absence would change what is delivered, are OPT_REFUSED: an error
+ * with the reason, since an option accepted and then ignored is worse.
  */
 #ifndef NOQ_OPTIONS_H
 #define NOQ_OPTIONS_H
@@ -63,6 +65,7 @@ enum opt_status {
 	OPT_SUPPORTED, /* noq acts on it */
 	OPT_IGNORED,   /* Exim option that means nothing here: warning + why */
 	OPT_FORCED,    /* the seed ignores or forces it: warning + the rule */
+	OPT_REFUSED,   /* noq cannot do what it asks: error + why */
 };
 
 /**
@@ -73,7 +76,8 @@ enum opt_status {
  * @why:    for OPT_IGNORED/OPT_FORCED, the reason, a lowercase clause that
  *          completes "option 'x' has no effect in noq: <why>" -- e.g.
  *          "noq keeps no spool" or "the seed forces remote_max_parallel to 1";
- *          NULL for OPT_SUPPORTED.
+ *          for OPT_REFUSED one that completes "option 'x' cannot be used
+ *          with noq: <why>"; NULL for OPT_SUPPORTED.
  * @expand: Exim expands this option although its type is a number, time or
  *          boolean; a value that starts with '$' is an expansion and is not
  *          parsed as @type.
@@ -133,6 +137,19 @@ const struct driver_def *driver_find(enum sec_kind k, const char *name);
  * in table order, for "did you mean"; sets *n.
  */
 const struct driver_def *driver_table(enum sec_kind k, size_t *n);
+
+/**
+ * opt_walk() - call @fn for every option of every table: the main
+ * section, then for routers, transports and authenticators the generic
+ * options (@driver NULL) and each known driver's own (@driver its name),
+ * in table order.  @k is the section.  A nonzero return from @fn stops
+ * the walk and is returned, else 0.
+ */
+int opt_walk(int (*fn)(void *arg, enum sec_kind k, const char *driver,
+		       const struct opt_def *def), void *arg);
+
+/** opt_status_name() - "implemented", "no effect", "overridden", "refused". */
+const char *opt_status_name(enum opt_status st);
 
 /**
  * opt_builtin_macros() - the built-in macros, whose names start with '_'
