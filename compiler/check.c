@@ -219,6 +219,22 @@ static void check_value(struct scope *sc, const struct ast_option *o,
 }
 
 /* Check one option setting in scope @sc. */
+/*
+ * Whether @o sets the boolean option @def to false: a refused boolean is
+ * only refused when it is turned on (off is what noq does anyway).
+ */
+static bool bool_off(const struct opt_def *def, const struct ast_option *o, bool negated)
+{
+	struct val_err e;
+	bool b;
+
+	if (def->type != OPT_BOOL)
+		return false;
+	if (negated)
+		return true;
+	return o->value != NULL && val_bool(o->value, &b, &e) == 0 && !b;
+}
+
 static void check_option(struct scope *sc, const struct ast_option *o)
 {
 	const char *name = o->name;
@@ -287,7 +303,7 @@ static void check_option(struct scope *sc, const struct ast_option *o)
 	else if (def->status == OPT_FORCED)
 		diag_warning(sc->dg, &o->name_loc, "option '%s' is overridden in noq: %s",
 			     def->name, def->why);
-	else if (def->status == OPT_REFUSED)
+	else if (def->status == OPT_REFUSED && !bool_off(def, o, negated))
 		SC_ERROR(sc, &o->name_loc, "option '%s' cannot be used with noq: %s",
 			 def->name, def->why);
 }

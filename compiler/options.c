@@ -34,6 +34,7 @@
 #define FRCX(name, type, why)	{ name, type, OPT_FORCED, why, true, 0 }
 /* Options Exim lets a driver set more than once (opt_def.rep). */
 #define SUPR(name, type, rep)	{ name, type, OPT_SUPPORTED, NULL, false, rep }
+#define REFR(name, type, rep, why) { name, type, OPT_REFUSED, why, false, rep }
 
 #define TABLE(a)	{ a, sizeof(a) / sizeof((a)[0]) }
 #define NO_OPTIONS	{ NULL, 0 }
@@ -65,6 +66,7 @@
 #define R_RESUME	"noq keeps no tls session cache"
 #define R_RUNNER	"noq runs no queue runners"
 #define R_SCAN		"noq does not scan message content"
+#define R_SELF		"noq does not check whether a smart host is this machine"
 #define R_SERVER	"noq does not accept incoming SMTP"
 #define R_SIGN		"noq does not sign messages"
 #define R_SPOOL		"noq keeps no spool"
@@ -73,6 +75,7 @@
 	"noq does not accept incoming SMTP (client tls options go on the smtp transport)"
 #define R_VERIFY	"noq does not verify incoming messages"
 #define R_VRFY_ADDR	"noq does not verify addresses"
+#define R_WHOLE		"noq sends the whole message to the smart host"
 
 /* The seed's rules (Exim's mua_wrapper chapter). */
 #define S_DROP_PRIV	"mua_wrapper mode forces deliver_drop_privilege to true"
@@ -234,7 +237,7 @@ static const struct opt_def main_opts[] = {
 	SUP("local_sender_retain", OPT_BOOL),
 	IGN("localhost_number", OPT_STRING, R_SPOOL),
 	IGN("log_file_path", OPT_LIST, R_LOGFILE),
-	SUP("log_selector", OPT_STRING),
+	IGN("log_selector", OPT_STRING, R_LOGLINE),
 	IGN("log_timezone", OPT_BOOL, R_LOGFILE),
 	IGN("lookup_open_max", OPT_INT, "noq keeps no lookup files open"),
 	IGN("max_username_length", OPT_INT, R_LOCAL),
@@ -263,7 +266,8 @@ static const struct opt_def main_opts[] = {
 	IGN("prdr_enable", OPT_BOOL, R_SERVER),
 	IGN("preserve_message_logs", OPT_BOOL, R_SPOOL),
 	SUP("primary_hostname", OPT_STRING),
-	SUP("print_topbitchars", OPT_BOOL),
+	IGN("print_topbitchars", OPT_BOOL,
+	    "noq prints every octet outside printable ascii escaped"),
 	IGN("process_log_path", OPT_STRING, R_LOGFILE),
 	IGN("prod_requires_admin", OPT_BOOL, R_QUEUE),
 	IGN("proxy_protocol_timeout", OPT_TIME, R_SERVER),
@@ -340,7 +344,8 @@ static const struct opt_def main_opts[] = {
 	SUP("syslog_facility", OPT_STRING),
 	SUP("syslog_pid", OPT_BOOL),
 	SUP("syslog_processname", OPT_STRING),
-	SUP("syslog_timestamp", OPT_BOOL),
+	IGN("syslog_timestamp", OPT_BOOL,
+	    "noq's syslog lines carry no time of their own (syslog adds one)"),
 	IGN("system_filter", OPT_STRING, R_SYSFILTER),
 	IGN("system_filter_directory_transport", OPT_STRING, R_SYSFILTER),
 	IGN("system_filter_file_transport", OPT_STRING, R_SYSFILTER),
@@ -419,15 +424,16 @@ static const struct opt_def router_opts[] = {
 	SUP("local_parts", OPT_LIST),
 	IGN("log_as_local", OPT_BOOL, R_LOGLINE),
 	SUPX("more", OPT_BOOL),
-	SUP("pass_on_timeout", OPT_BOOL),
+	IGN("pass_on_timeout", OPT_BOOL,
+	    "noq's routers look up no hosts (the smtp transport does, as it connects)"),
 	SUP("pass_router", OPT_STRING),
 	SUP("redirect_router", OPT_STRING),
 	SUP("require_files", OPT_LIST),
 	FRC("retry_use_local_part", OPT_BOOL, S_RETRY),
 	SUP("router_home_directory", OPT_STRING),
-	SUP("self", OPT_STRING),
+	IGN("self", OPT_STRING, R_SELF),
 	SUP("senders", OPT_LIST),
-	SUPR("set", OPT_STRING, ';'),
+	REFR("set", OPT_STRING, ';', "noq has no router variables ($r_...)"),
 	IGN("translate_ip_address", OPT_STRING,
 	    "noq does not translate host addresses"),
 	SUP("transport", OPT_STRING),
@@ -443,7 +449,7 @@ static const struct opt_def router_opts[] = {
 
 /* Generic transport options; headers_add and headers_remove may repeat. */
 static const struct opt_def transport_opts[] = {
-	SUP("body_only", OPT_BOOL),
+	REF("body_only", OPT_BOOL, R_WHOLE),
 	IGN("current_directory", OPT_STRING, R_LOCAL),
 	IGN("debug_print", OPT_STRING, R_DEBUG),
 	IGN("delivery_date_add", OPT_BOOL, R_FINAL),
@@ -453,9 +459,10 @@ static const struct opt_def transport_opts[] = {
 	IGN("event_action", OPT_STRING, R_EVENT),
 	IGN("group", OPT_GID, R_PRIV_ID),
 	SUPR("headers_add", OPT_STRING, '\n'),
-	SUP("headers_only", OPT_BOOL),
+	REF("headers_only", OPT_BOOL, R_WHOLE),
 	SUPR("headers_remove", OPT_LIST, ':'),
-	SUP("headers_rewrite", OPT_STRING),
+	REF("headers_rewrite", OPT_STRING,
+	    "noq does not rewrite at transport time (the rewrite section does)"),
 	IGN("home_directory", OPT_STRING, R_LOCAL),
 	IGN("initgroups", OPT_BOOL, R_PRIV_ID),
 	IGN("max_parallel", OPT_XINT, "noq makes one delivery at a time"),
@@ -474,7 +481,7 @@ static const struct opt_def transport_opts[] = {
 /* Generic authenticator options. */
 static const struct opt_def auth_opts[] = {
 	SUP("client_condition", OPT_STRING),
-	SUP("client_set_id", OPT_STRING),
+	IGN("client_set_id", OPT_STRING, "noq logs no authenticated id"),
 	SUP("driver", OPT_STRING),
 	SUP("public_name", OPT_STRING),
 	IGN("server_advertise_condition", OPT_STRING, R_SERVER),
@@ -524,8 +531,9 @@ static const struct opt_def redirect_opts[] = {
 	SUP("forbid_include", OPT_BOOL),
 	SUP("forbid_pipe", OPT_BOOL),
 	IGN("forbid_sieve_filter", OPT_BOOL, R_FILTER),
-	SUP("forbid_smtp_code", OPT_BOOL),
-	SUP("hide_child_in_errmsg", OPT_BOOL),
+	IGN("forbid_smtp_code", OPT_BOOL,
+	    "noq gives the text of :defer: and :fail: on standard error, without smtp codes"),
+	IGN("hide_child_in_errmsg", OPT_BOOL, R_BOUNCE),
 	SUP("ignore_eacces", OPT_BOOL),
 	SUP("ignore_enotdir", OPT_BOOL),
 	SUP("include_directory", OPT_STRING),
@@ -555,7 +563,7 @@ static const struct opt_def redirect_opts[] = {
  */
 static const struct opt_def smtp_opts[] = {
 	FRC("address_retry_include_sender", OPT_BOOL, S_RETRY),
-	SUP("allow_localhost", OPT_BOOL),
+	IGN("allow_localhost", OPT_BOOL, R_SELF),
 	IGN("arc_sign", OPT_STRING, R_SIGN),
 	IGN("authenticated_sender", OPT_STRING, "noq sends no AUTH= parameter on MAIL"),
 	IGN("authenticated_sender_force", OPT_BOOL, "noq sends no AUTH= parameter on MAIL"),

@@ -75,7 +75,8 @@ static void check_table(const struct opt_table *t, const char *label)
 			fail_on("bad or missing reason", d->name);
 		if ((unsigned)d->type > OPT_GID)
 			fail_on("bad type", d->name);
-		if (d->rep != '\0' && d->status != OPT_SUPPORTED)
+		/* A refused one is refused at each setting, not as repeated. */
+		if (d->rep != '\0' && d->status != OPT_SUPPORTED && d->status != OPT_REFUSED)
 			fail_on("repeatable option noq does not act on", d->name);
 		if (opt_find(t, d->name) != d)
 			fail_on("opt_find misses", d->name);
