@@ -66,6 +66,7 @@
 #include "aliases.h"
 #include "ast.h"
 #include "diag.h"
+#include "logfac.h"
 #include "model.h"
 #include "options.h"
 #include "sb.h"
@@ -685,6 +686,27 @@ static const char *main_const(const struct sema *s, const char *name)
 	return v != NULL && v[0] != '\0' && !sema_has_expansion(v) ? v : NULL;
 }
 
+/*
+ * Main options noq reads at send time, checked now: a syslog facility
+ * Exim knows, and the expansions noq runs for a caller with no passwd
+ * entry.
+ */
+static void check_main(struct sema *s)
+{
+	static const char *const send_time[] = { "unknown_login", "unknown_username" };
+	const struct lopt *l = sema_lfind(&s->main, "syslog_facility");
+
+	if (l != NULL && l->o.str != NULL && log_facility(l->o.str) < 0) {
+		struct loc at = sema_vloc(s, l->src, 0, strlen(l->o.str));
+
+		S_ERROR(s, &at, "unknown syslog facility '%s' (Exim takes mail, user, news, "
+			"uucp, daemon and local0 to local7)", l->o.str);
+	}
+	for (size_t i = 0; i < sizeof(send_time) / sizeof(send_time[0]); i++)
+		if ((l = sema_lfind(&s->main, send_time[i])) != NULL && l->o.str != NULL)
+			sema_check_send_time(s, l->src, send_time[i], l->o.str, 0, true);
+}
+
 struct model *sema_build(const struct ast_config *cfg, struct srcmgr *sm,
 			 struct diag *dg, const struct sema_opts *opts)
 {
@@ -731,6 +753,7 @@ struct model *sema_build(const struct ast_config *cfg, struct srcmgr *sm,
 			sema_check_send_time(s, l->src, msgid_opts[i], l->o.str, 0, true);
 	}
 	sema_check_refs(s, &s->main, "untrusted_set_sender", NL_ADDRESS);
+	check_main(s);
 
 	/* 2. transports */
 	s->nt = lower_section(s, SEC_TRANSPORTS, MK_TRANSPORT, &s->m->transports, &tobs);

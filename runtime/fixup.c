@@ -1394,9 +1394,12 @@ int fixup_apply(struct msg *m, const struct fixup_opts *o,
 		goto out;
 
 	x.resent = any_resent(m);
-	remove_all(&x, "Return-Path");
-	remove_all(&x, "Envelope-To");
-	remove_all(&x, "Delivery-Date");
+	if (!o->keep_return_path)
+		remove_all(&x, "Return-Path");
+	if (!o->keep_envelope_to)
+		remove_all(&x, "Envelope-To");
+	if (!o->keep_delivery_date)
+		remove_all(&x, "Delivery-Date");
 	if (!o->trusted && !o->sender_retain)
 		remove_all(&x, fname(&x, "Sender", name));
 	if ((rc = from_login(&x)) != FIXUP_OK ||

@@ -8,7 +8,9 @@
  *  1. Resent mode: when any header field name starts with "Resent-", the
  *     fixups below use the Resent- names (Resent-From, Resent-Sender,
  *     Resent-Date, Resent-Message-Id; -t reads Resent-To/Cc/Bcc only).
- *  2. Remove Return-Path, Envelope-To and Delivery-Date (all occurrences);
+ *  2. Remove Return-Path, Envelope-To and Delivery-Date (all occurrences;
+ *     each unless its @keep_* is set: Exim's return_path_remove,
+ *     envelope_to_remove and delivery_date_remove set false);
  *     for an untrusted caller also every Sender (Resent-Sender) field,
  *     unless @sender_retain (Exim's local_sender_retain).  A From (Resent-
  *     From) field holding nothing but the caller's login becomes
@@ -98,6 +100,9 @@ struct fixup_opts {
 					 added From then has no name */
 	bool sender_retain;           /* local_sender_retain: an untrusted
 					 caller's Sender field is kept */
+	bool keep_return_path;        /* return_path_remove = false */
+	bool keep_envelope_to;        /* envelope_to_remove = false */
+	bool keep_delivery_date;      /* delivery_date_remove = false */
 	const char *sender;           /* envelope sender, may be unqualified;
 				         "" for <> */
 	const char *full_name;        /* -F, or NULL */

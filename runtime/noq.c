@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -40,6 +41,7 @@
 #include "bs.h"
 #include "cli.h"
 #include "fixup.h"
+#include "logfac.h"
 #include "model.h"
 #include "msg.h"
 #include "noq.h"
@@ -244,8 +246,10 @@ static void caller_init(struct caller *c)
 		c->gecos = pw->pw_gecos ? strdup(pw->pw_gecos) : NULL;
 		c->home = pw->pw_dir ? strdup(pw->pw_dir) : NULL;
 	} else {
-		/* No passwd entry (a container, a deleted user): Exim's way. */
+		/* No passwd entry (a container, a deleted user): unknown_login
+		   if the policy has it (caller_unknown()), else this. */
 		snprintf(c->login, sizeof(c->login), "uid%lu", (unsigned long)c->uid);
+		c->unknown = true;
 	}
 }
 
@@ -307,6 +311,73 @@ static void make_id(char *buf, size_t len, time_t now)
 
 /* ---- the policy ---------------------------------------------------------- */
 
+/*
+ * timezone: as Exim, the time zone of Date, Received and the log is the
+ * policy's, "utc" being UTC, and never the caller's TZ: without the
+ * option, TZ is dropped and the system's zone applies.
+ */
+static void zone_setup(const struct env *e)
+{
+	const char *tz = main_str(e->m, "timezone");
+
+	if (tz == NULL)
+		unsetenv("TZ");
+	else
+		setenv("TZ", strcasecmp(tz, "utc") == 0 ? "UTC" : tz, 1);
+	tzset();
+}
+
+/*
+ * syslog as the policy says: syslog_facility (noqc checked the name),
+ * syslog_processname (noq's own name by default: the lines are noq's),
+ * and syslog_pid.
+ */
+static void log_setup(const struct env *e)
+{
+	const char *id = main_str(e->m, "syslog_processname");
+	int fac = log_facility(main_str(e->m, "syslog_facility"));
+
+	openlog(id != NULL ? id : "noq", main_bool(e->m, "syslog_pid", true) ? LOG_PID : 0,
+		fac >= 0 ? fac : LOG_MAIL);
+}
+
+static char *expand_str(const struct env *e, const struct msg *msg, const char *s,
+			const char *sender, const char *what, int *failed, bool quiet);
+
+/*
+ * A caller with no passwd entry: Exim takes unknown_login (expanded) as
+ * the login and unknown_username as the full name; without them it
+ * gives up, where noq uses "uidN" (caller_init()), so that cron mail in
+ * a container without the user in /etc/passwd still goes out.
+ */
+static int caller_unknown(struct env *e)
+{
+	const char *ul = main_str(e->m, "unknown_login");
+	const char *un = main_str(e->m, "unknown_username");
+	int failed = 0;
+	char *v;
+
+	if (!e->caller.unknown || ul == NULL)
+		return 0;
+	v = expand_str(e, NULL, ul, NULL, "unknown_login", &failed, false);
+	if (v == NULL)
+		return -1;
+	if (v[0] == '\0' || strlen(v) >= sizeof(e->caller.login) ||
+	    strpbrk(v, " \t\r\n@<>,:;\"()[]\\") != NULL) {
+		noq_say("unknown_login gave '%s', which cannot be a login name", v);
+		free(v);
+		return -1;
+	}
+	snprintf(e->caller.login, sizeof(e->caller.login), "%s", v);
+	free(v);
+	if (un != NULL && e->caller.gecos == NULL) {
+		e->caller.gecos = expand_str(e, NULL, un, NULL, "unknown_username", &failed, false);
+		if (e->caller.gecos == NULL)
+			return -1;
+	}
+	return 0;
+}
+
 static int load_policy(struct env *e)
 {
 	char err[POL_ERRLEN];
@@ -340,6 +411,10 @@ static int load_policy(struct env *e)
 	e->qualify_recipient = main_str(e->m, "qualify_recipient");
 	if (e->qualify_recipient == NULL)
 		e->qualify_recipient = e->qualify_domain;
+	zone_setup(e);
+	log_setup(e);
+	if (caller_unknown(e) != 0)
+		return -1;
 	trace("policy %s (%s), %zu routers, %zu rewrite rules", e->policy_path,
 	      pol_compiler_version(e->pol), e->m->nrouters, e->m->nrewrites);
 	return 0;
@@ -463,7 +538,7 @@ static void check_policy_age(const struct env *e, bool always)
 	noq_say("warning: the policy %s is older than %s (changed since it was compiled); "
 		"this message goes out under the policy as compiled; recompile it with "
 		"newaliases, or noqc -o %s %s", e->policy_path, path, e->policy_path, conf);
-	syslog(LOG_MAIL | LOG_WARNING, "policy %s is older than %s: recompile it with noqc",
+	syslog(LOG_WARNING, "policy %s is older than %s: recompile it with noqc",
 	       e->policy_path, path);
 }
 
@@ -566,7 +641,7 @@ static void route_warn(const void *arg, const char *msg)
 		fprintf(stderr, "LOG: MAIN PANIC\n  %s\n", msg);
 	else
 		noq_say("warning: %s", msg);
-	syslog(LOG_MAIL | LOG_WARNING, "%s", msg);
+	syslog(LOG_WARNING, "%s", msg);
 }
 
 /* The ids and the size expansions see; static: one message per process. */
@@ -1310,7 +1385,6 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 				       rcpts[i]);
 	if (rl >= sizeof(rlist))
 		memcpy(rlist + sizeof(rlist) - 4, "...", 4);
-	openlog("noq", LOG_PID, LOG_MAIL);
 	if (r == 0) {
 		syslog(LOG_INFO, "<= <%s> U=%s S=%llu id=<%s> => %s H=%s [%s] C=\"%s\"", from,
 		       e->caller.login, (unsigned long long)mi->size, msgid, rlist, sr.host,
@@ -1335,7 +1409,6 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 		syslog(LOG_NOTICE, "<= <%s> U=%s S=%llu id=<%s> ** %s: %s", from,
 		       e->caller.login, (unsigned long long)mi->size, msgid, rlist, sr.text);
 	}
-	closelog();
 out:
 	tls_auth_free(&ta);
 	free(helo);
@@ -1400,6 +1473,9 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 	fo.trusted = e->caller.uid == 0;
 	fo.no_sender = !main_bool(e->m, "local_from_check", true);
 	fo.sender_retain = main_bool(e->m, "local_sender_retain", false);
+	fo.keep_return_path = !main_bool(e->m, "return_path_remove", true);
+	fo.keep_envelope_to = !main_bool(e->m, "envelope_to_remove", true);
+	fo.keep_delivery_date = !main_bool(e->m, "delivery_date_remove", true);
 	fo.sender_forced = e->cli.sender != NULL;
 	fo.protocol = e->cli.mode == CLI_SMTP ? "local-esmtp" : NULL;
 	fo.sender = sender;

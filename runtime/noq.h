@@ -35,6 +35,7 @@ struct pol;
 /* The user who runs noq (from getuid() and the passwd entry). */
 struct caller {
 	uid_t uid;
+	bool unknown;           /* no usable passwd entry: login is "uidN" */
 	char login[64];
 	char *gecos;
 	char *home;

@@ -95,6 +95,59 @@ fi
 # message_id_header_text and message_id_header_domain, expanded for the
 # message; what Exim does not allow there becomes '-' (the text's blank and
 # dot, the domain's '_'); the Received id is the id alone.
+# timezone: the Date and Received times are in the policy's zone, never
+# in the caller's TZ (without the option, the system's zone, as Exim).
+POL_MAIN=$(compile main -D MAIN_OPTS=1) || exit 99
+run "$msg/nofrom.msg" env TZ=Asia/Tokyo "$NOQ" -C "$POL_MAIN" --dry-run bob@example.net
+if [ "$rc" -eq 0 ] && grep -Eq '^Date: .* -0[45]00.$' "$tmp/out"; then
+	pass "timezone sets the zone of Date"
+else
+	fail "timezone sets the zone of Date" "exit $rc"
+	grep '^Date' "$tmp/out"
+	show "$tmp/err"
+fi
+sysz=$(env -u TZ date +%z)
+run "$msg/nofrom.msg" env TZ=Asia/Tokyo "$NOQ" -C "$POL" --dry-run bob@example.net
+if [ "$rc" -eq 0 ] && grep '^Date: ' "$tmp/out" | tr -d '\r' | grep -q " $sysz\$"; then
+	pass "without timezone, the caller's TZ is not used"
+else
+	fail "without timezone, the caller's TZ is not used" "exit $rc, zone $sysz"
+	grep '^Date' "$tmp/out"
+fi
+# return_path_remove, envelope_to_remove, delivery_date_remove = false:
+# the fields stay.
+run "$msg/fixups.msg" "$NOQ" -C "$POL_MAIN" --dry-run -i bob@example.net
+if [ "$rc" -eq 0 ] && [ "$(grep -Eci '^(return-path|envelope-to|delivery-date):' "$tmp/out")" -eq 4 ]
+then
+	pass "*_remove = false keeps Return-Path, Envelope-To and Delivery-Date"
+else
+	fail "*_remove = false keeps Return-Path, Envelope-To and Delivery-Date" "exit $rc"
+	show "$tmp/out"
+fi
+# unknown_login and unknown_username: a caller with no passwd entry.
+if is_root && command -v setpriv >/dev/null 2>&1; then
+	run "$msg/nofrom.msg" setpriv --reuid=54321 --regid=54321 --clear-groups -- \
+		"$NOQ" -C "$POL_MAIN" --dry-run bob@example.net
+	if [ "$rc" -eq 0 ] && grep -q '^MAIL FROM:<ghost54321@example.org>' "$tmp/out" &&
+		grep -q '^From: Ghost User <ghost54321@example.org>' "$tmp/out"; then
+		pass "unknown_login and unknown_username"
+	else
+		fail "unknown_login and unknown_username" "exit $rc"
+		show "$tmp/out"
+		show "$tmp/err"
+	fi
+	run "$msg/nofrom.msg" setpriv --reuid=54321 --regid=54321 --clear-groups -- \
+		"$NOQ" -C "$POL" --dry-run bob@example.net
+	if [ "$rc" -eq 0 ] && grep -q '^MAIL FROM:<uid54321@example.org>' "$tmp/out"; then
+		pass "no passwd entry and no unknown_login: uidN"
+	else
+		fail "no passwd entry and no unknown_login: uidN" "exit $rc"
+		show "$tmp/err"
+	fi
+else
+	skip "unknown_login" "needs root and setpriv"
+fi
+
 POL_MSGID=$(compile msgid -D MSGID=A.B) || exit 99
 run "$msg/nofrom.msg" "$NOQ" -C "$POL_MSGID" --dry-run -f carol@example.org bob@example.net
 tr -d '\r' <"$tmp/out" >"$tmp/out.lf"

@@ -6,8 +6,10 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#include <syslog.h>
 
 #include "harness.h"
+#include "logfac.h"
 #include "options.h"
 
 static const enum sec_kind driver_secs[] = {
@@ -404,6 +406,21 @@ static void test_type_names(void)
 		CU_ASSERT_STRING_EQUAL(opt_type_name(want[i].t), want[i].name);
 }
 
+/* syslog_facility names as Exim's readconf.c reads them (lib/logfac.c). */
+static void test_log_facility(void)
+{
+	CU_ASSERT_EQUAL(log_facility("mail"), LOG_MAIL);
+	CU_ASSERT_EQUAL(log_facility("LOG_LOCAL3"), LOG_LOCAL3);
+	CU_ASSERT_EQUAL(log_facility("log_daemon"), LOG_DAEMON);
+	CU_ASSERT_EQUAL(log_facility("Local7"), LOG_LOCAL7);
+	CU_ASSERT_EQUAL(log_facility("uucp"), LOG_UUCP);
+	CU_ASSERT_EQUAL(log_facility("auth"), -1);      /* not in Exim's list */
+	CU_ASSERT_EQUAL(log_facility("log_"), -1);
+	CU_ASSERT_EQUAL(log_facility("local8"), -1);
+	CU_ASSERT_EQUAL(log_facility(""), -1);
+	CU_ASSERT_EQUAL(log_facility(NULL), -1);
+}
+
 static const struct unit_test table_tests[] = {
 	{ "generic tables sorted and well-formed", test_generic_tables },
 	{ "driver tables sorted and well-formed", test_driver_tables },
@@ -417,6 +434,7 @@ static const struct unit_test lookup_tests[] = {
 	{ "drivers and private options", test_driver_spot },
 	{ "sections", test_sections },
 	{ "type names", test_type_names },
+	{ "syslog facility names", test_log_facility },
 };
 
 static const struct unit_suite suites[] = {
