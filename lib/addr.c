@@ -894,6 +894,8 @@ static bool parse_domain(struct parser *p, size_t at, bool keep)
 			}
 			if (is_special(p, '.'))
 				return fail(p, p->tok.pos, 1, "consecutive dots in domain");
+			if (p->opts & ADDR_STRIP_DOT)
+				break;          /* the dot is dropped */
 			return fail(p, dot, 1, "domain ends with '.'");
 		}
 	} else if (p->tok.kind == TK_END || is_special(p, ',') || is_special(p, ';') ||

@@ -68,11 +68,14 @@
  *                    Blank input is "empty address" (or the null sender
  *                    with ADDR_ALLOW_EMPTY, as Exim reads -f '').
  * @ADDR_ALLOW_EMPTY: accept "<>" (a sender); otherwise it is an error.
+ * @ADDR_STRIP_DOT:   a domain that ends with '.' loses it (Exim's
+ *                    strip_trailing_dot); otherwise it is an error.
  */
 enum addr_opt {
 	ADDR_HEADER = 1u << 0,
 	ADDR_SINGLE = 1u << 1,
 	ADDR_ALLOW_EMPTY = 1u << 2,
+	ADDR_STRIP_DOT = 1u << 3,
 };
 
 /**

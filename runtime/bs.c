@@ -260,7 +260,7 @@ int bs_session(struct env *e)
 				bs_reply(501, "5.5.4 syntax: MAIL FROM:<address>");
 			} else {
 				addr_list_init(&l);
-				if (addr_parse(&l, p, n, ADDR_SINGLE | ADDR_ALLOW_EMPTY) == ADDR_OK &&
+				if (addr_parse(&l, p, n, ADDR_SINGLE | ADDR_ALLOW_EMPTY | e->addr_opts) == ADDR_OK &&
 				    l.n == 1 && addr_qualify(&l, e->qualify_domain) == ADDR_OK &&
 				    (sender = strdup(l.v[0].addr)) != NULL) {
 					bs_reply(250, "2.1.0 OK");
@@ -284,7 +284,7 @@ int bs_session(struct env *e)
 				bs_reply(501, "5.5.4 syntax: RCPT TO:<address>");
 			} else {
 				size_t before = rcpts.n, errs = rcpts.nerr_total;
-				int r = addr_parse(&rcpts, p, n, ADDR_SINGLE);
+				int r = addr_parse(&rcpts, p, n, ADDR_SINGLE | e->addr_opts);
 
 				if (r == ADDR_OK && rcpts.n == before + 1) {
 					bs_reply(250, "2.1.5 OK");

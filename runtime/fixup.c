@@ -757,7 +757,8 @@ static int recipients(struct fx *x, const struct addr_list *argv)
 
 		if (msg_header_get(x->m, i, &h) != 0 || !is_rcpt_field(x, &h))
 			continue;
-		if (addr_parse(&hl, h.value, h.value_len, ADDR_HEADER) == ADDR_NOMEM) {
+		if (addr_parse(&hl, h.value, h.value_len, ADDR_HEADER | x->o->addr_opts) ==
+		    ADDR_NOMEM) {
 			rc = nomem(x);
 			goto out;
 		}

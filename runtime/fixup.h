@@ -100,6 +100,7 @@ struct fixup_opts {
 					 added From then has no name */
 	bool sender_retain;           /* local_sender_retain: an untrusted
 					 caller's Sender field is kept */
+	unsigned addr_opts;           /* for -t: ADDR_STRIP_DOT */
 	bool keep_return_path;        /* return_path_remove = false */
 	bool keep_envelope_to;        /* envelope_to_remove = false */
 	bool keep_delivery_date;      /* delivery_date_remove = false */

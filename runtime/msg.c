@@ -93,7 +93,8 @@ enum msg_state {
  */
 struct msg {
 	unsigned flags;
-	size_t mem_max, header_max, hbuf_max;
+	size_t mem_max, header_max, hbuf_max, field_max;
+	unsigned field_lines;   /* lines of the last header field */
 	uint64_t size_max;
 	char *tmpdir;
 
@@ -489,6 +490,21 @@ static int field_end(struct msg *m, struct msg_err *err)
 	return hdr_put(m, "\r\n", 2, err);
 }
 
+/*
+ * header_line_maxsize: the field @h, as long as it is so far, counted as
+ * Exim counts it (a line end is one octet).
+ */
+static int field_check(struct msg *m, const struct hent *h, struct msg_err *err)
+{
+	size_t n = h->len - m->field_lines;
+
+	if (m->field_max != 0 && n > m->field_max)
+		return fail(m, err, h->line,
+			    "the header field on line %u is longer than %zu characters "
+			    "(header_line_maxsize)", h->line, m->field_max);
+	return 0;
+}
+
 /* The current line, in the header buffer, has ended: classify it. */
 static int header_line(struct msg *m, struct msg_err *err)
 {
@@ -510,7 +526,8 @@ static int header_line(struct msg *m, struct msg_err *err)
 			return -1;
 		h = &m->hdr[m->nhdr - 1];
 		h->len = m->hlen - h->off;
-		return 0;
+		m->field_lines++;
+		return field_check(m, h, err);
 	}
 	if (!field_name(s, ll, &name_len, &colon)) {
 		/* The first body line: move it (the buffer keeps its bytes). */
@@ -535,7 +552,8 @@ static int header_line(struct msg *m, struct msg_err *err)
 	h->colon = colon;
 	h->src = m->line_start;
 	h->line = m->line;
-	return 0;
+	m->field_lines = 1;
+	return field_check(m, h, err);
 }
 
 /*
@@ -629,6 +647,7 @@ struct msg *msg_new(const struct msg_opts *opts, struct msg_err *err)
 	m->hbuf_max = m->header_max > SIZE_MAX - MSG_LINE_MAX - 2 ? SIZE_MAX :
 		      m->header_max + MSG_LINE_MAX + 2;
 	m->size_max = o.size_max;
+	m->field_max = o.field_max;
 	m->state = ST_READING;
 	m->line = 1;
 	m->fd = -1;
@@ -773,7 +792,21 @@ int msg_read(int fd, const struct msg_opts *opts, struct msg **out,
 		msg_free(m);
 		return seterr(err, 0, "out of memory");
 	}
+	long long end = opts != NULL && opts->timeout_ms ? fd_now_ms() + opts->timeout_ms : 0;
+
 	while (r == 0) {
+		if (end != 0) {
+			int w = fd_wait_ms(fd, POLLIN, end - fd_now_ms());
+
+			if (w != 0) {
+				r = w > 0 ? fail(m, err, m->line, "timed out after %u s reading "
+						 "the message (receive_timeout)",
+						 (opts->timeout_ms + 999) / 1000)
+					  : fail(m, err, m->line, "cannot read the message: %s",
+						 strerror(errno));
+				break;
+			}
+		}
 		ssize_t n = read(fd, buf, MSG_CHUNK);
 
 		if (n < 0) {

@@ -92,8 +92,13 @@ struct msg_err {
  *              file; 0 means MSG_MEM_DEFAULT.  1 makes any body spill.
  * @header_max: limit on the header section (CR LF form); 0 means
  *              MSG_HEADER_DEFAULT.  A longer one is refused.
+ * @field_max:  limit on one header field with its continuation lines,
+ *              counted as Exim counts it (each line end one octet); 0
+ *              means none (Exim's header_line_maxsize).
  * @size_max:   limit on the message (CR LF form, before dot-stuffing);
  *              0 means no limit.
+ * @timeout_ms: msg_read() gives up when the whole message has not come
+ *              in this time (Exim's receive_timeout); 0 means no limit.
  * @tmpdir:     directory for the temporary file; NULL means $TMPDIR when set
  *              and not empty, else /tmp.  Copied: need not outlive the call.
  */
@@ -101,7 +106,9 @@ struct msg_opts {
 	unsigned flags;
 	size_t mem_max;
 	size_t header_max;
+	size_t field_max;
 	uint64_t size_max;
+	unsigned timeout_ms;
 	const char *tmpdir;
 };
 

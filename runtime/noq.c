@@ -413,6 +413,8 @@ static int load_policy(struct env *e)
 		e->qualify_recipient = e->qualify_domain;
 	zone_setup(e);
 	log_setup(e);
+	if (main_bool(e->m, "strip_trailing_dot", false))
+		e->addr_opts |= ADDR_STRIP_DOT;
 	if (caller_unknown(e) != 0)
 		return -1;
 	trace("policy %s (%s), %zu routers, %zu rewrite rules", e->policy_path,
@@ -582,11 +584,13 @@ static unsigned host_port(const struct model *m, const struct mdl_host *h)
 /* ---- addresses from the command line -------------------------------------- */
 
 /* Parse every recipient argument; print Exim's refusal when any is bad. */
-static int parse_argv_rcpts(const struct cli *c, struct addr_list *l)
+static int parse_argv_rcpts(const struct env *e, struct addr_list *l)
 {
+	const struct cli *c = &e->cli;
+
 	addr_list_init(l);
 	for (size_t i = 0; i < c->nrcpts; i++) {
-		int r = addr_parse(l, c->rcpts[i], strlen(c->rcpts[i]), 0);
+		int r = addr_parse(l, c->rcpts[i], strlen(c->rcpts[i]), e->addr_opts);
 
 		if (r == ADDR_NOMEM) {
 			noq_say("out of memory");
@@ -616,9 +620,13 @@ static char *envelope_sender(const struct env *e)
 	}
 	addr_list_init(&l);
 	int r = addr_parse(&l, e->cli.sender, strlen(e->cli.sender),
-			   ADDR_SINGLE | ADDR_ALLOW_EMPTY);
+			   ADDR_SINGLE | ADDR_ALLOW_EMPTY | e->addr_opts);
 
-	if (r == ADDR_OK && l.n == 1 && addr_qualify(&l, e->qualify_domain) == ADDR_OK)
+	if (r == ADDR_OK && l.n == 1 && l.v[0].domain != NULL && l.v[0].domain[0] == '[' &&
+	    !main_bool(e->m, "allow_domain_literals", false))
+		noq_say("invalid sender address '%s': domain literals not allowed "
+			"(allow_domain_literals)", l.v[0].addr);
+	else if (r == ADDR_OK && l.n == 1 && addr_qualify(&l, e->qualify_domain) == ADDR_OK)
 		out = strdup(l.v[0].addr);
 	else if (r == ADDR_INVALID && l.nerr > 0)
 		noq_say("invalid sender address '%s': %s", l.err[0].text, l.err[0].msg);
@@ -741,7 +749,7 @@ static int test_addresses(struct env *e, bool verify)
 		noq_say("%s needs at least one address", verify ? "-bv" : "-bt");
 		return EX_FAIL;
 	}
-	if (parse_argv_rcpts(&e->cli, &l) != 0)
+	if (parse_argv_rcpts(e, &l) != 0)
 		return EX_FAIL;
 	if (addr_qualify(&l, e->qualify_recipient) != ADDR_OK || (sender = envelope_sender(e)) == NULL) {
 		addr_list_free(&l);
@@ -1420,6 +1428,22 @@ out:
 
 /* Everything after intake (the contract is in noq.h). */
 /*
+ * recipients_max (Exim's default 50000; 0: no limit): more recipients on
+ * the command line, or in the header with -t, refuse the message, with
+ * Exim's words.
+ */
+static bool too_many_rcpts(const struct env *e, size_t n)
+{
+	const struct mdl_opt *o = mdl_opt_find(&e->m->main, "recipients_max");
+	long long max = o != NULL && o->type == MT_INT ? o->num : 50000;
+
+	if (max <= 0 || n <= (unsigned long long)max)
+		return false;
+	noq_say("too many recipients: %zu, and recipients_max is %lld", n, max);
+	return true;
+}
+
+/*
  * Exim's mail-loop rule: a message that came with received_headers_max
  * (default 30) Received fields has, with the one added, one too many.
  * Called before the fixups add noq's own.
@@ -1473,6 +1497,7 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 	fo.trusted = e->caller.uid == 0;
 	fo.no_sender = !main_bool(e->m, "local_from_check", true);
 	fo.sender_retain = main_bool(e->m, "local_sender_retain", false);
+	fo.addr_opts = e->addr_opts;
 	fo.keep_return_path = !main_bool(e->m, "return_path_remove", true);
 	fo.keep_envelope_to = !main_bool(e->m, "envelope_to_remove", true);
 	fo.keep_delivery_date = !main_bool(e->m, "delivery_date_remove", true);
@@ -1504,6 +1529,8 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 		noq_say("%s", err);
 		goto out;
 	}
+	if (too_many_rcpts(e, extract ? fx.nrcpts : argv_rcpts->n))
+		goto out;
 	if (fx.nrcpts == 0) {
 		noq_say(fx.rcpts_overridden ? "all -t recipients overridden by command line"
 			: extract ? "no recipients in message" : "no recipients");
@@ -1668,6 +1695,17 @@ const struct msg_opts *noq_intake_opts(const struct env *e, struct msg_opts *mo,
 		mo->tmpdir = "/tmp";    /* not the caller's $TMPDIR */
 	if (noq_size_limit(e, &mo->size_max, msg, sizeof(msg)) != 0)
 		mo->size_max = 0;       /* the callers refuse first */
+	/* Exim's limits on the header section, and on the time to read. */
+	const struct mdl_opt *o = mdl_opt_find(&e->m->main, "header_maxsize");
+
+	if (o != NULL && o->type == MT_INT && o->num > 0)
+		mo->header_max = (size_t)o->num;
+	if ((o = mdl_opt_find(&e->m->main, "header_line_maxsize")) != NULL &&
+	    o->type == MT_INT && o->num > 0)
+		mo->field_max = (size_t)o->num;
+	if ((o = mdl_opt_find(&e->m->main, "receive_timeout")) != NULL &&
+	    o->type == MT_TIME && o->num > 0)
+		mo->timeout_ms = o->num > 86400 ? 86400u * 1000 : (unsigned)o->num * 1000;
 	return mo;
 }
 
@@ -1682,7 +1720,9 @@ static int deliver(struct env *e)
 	int status = EX_FAIL;
 
 	addr_list_init(&argv_rcpts);
-	if (parse_argv_rcpts(&e->cli, &argv_rcpts) != 0)
+	if (parse_argv_rcpts(e, &argv_rcpts) != 0)
+		goto out;
+	if (!e->cli.extract && too_many_rcpts(e, argv_rcpts.n))
 		goto out;
 	if (!e->cli.extract && argv_rcpts.n == 0) {
 		noq_say("no recipients given: name them as arguments, or use -t to read "

@@ -52,6 +52,7 @@ struct env {
 	const char *primary_hostname;
 	const char *qualify_domain;
 	const char *qualify_recipient;
+	unsigned addr_opts;          /* addr_parse() options: ADDR_STRIP_DOT */
 };
 
 /**

@@ -148,6 +148,49 @@ else
 	skip "unknown_login" "needs root and setpriv"
 fi
 
+# allow_domain_literals (for -f, as Exim) and strip_trailing_dot.
+run "$msg/nofrom.msg" "$NOQ" -C "$POL" --dry-run -f 'x@[192.0.2.1]' bob@example.net
+expect "a domain literal in -f needs allow_domain_literals" 1 "" \
+"noq: invalid sender address 'x@[192.0.2.1]': domain literals not allowed (allow_domain_literals)"
+run "$msg/nofrom.msg" "$NOQ" -C "$POL_MAIN" --dry-run -f 'x@[192.0.2.1]' bob@example.net.
+if [ "$rc" -eq 0 ] && grep -q '^MAIL FROM:<x@\[192.0.2.1\]>' "$tmp/out" &&
+	grep -q '^RCPT TO:<bob@example.net>' "$tmp/out"; then
+	pass "allow_domain_literals and strip_trailing_dot"
+else
+	fail "allow_domain_literals and strip_trailing_dot" "exit $rc"
+	show "$tmp/err"
+fi
+run "$msg/nofrom.msg" "$NOQ" -C "$POL" --dry-run bob@example.net.
+expect "a trailing dot needs strip_trailing_dot" 1 "" \
+"noq: invalid address: bob@example.net.: domain ends with '.' at offset 15"
+# recipients_max, on the command line and with -t.
+run "$msg/nofrom.msg" "$NOQ" -C "$POL_MAIN" --dry-run a@example.net b@example.net \
+	c@example.net d@example.net
+expect "recipients_max" 1 "" "noq: too many recipients: 4, and recipients_max is 3"
+printf 'To: a@example.net, b@example.net\nCc: c@example.net, d@example.net\n\nhi\n' \
+	>"$tmp/four.msg"
+run "$tmp/four.msg" "$NOQ" -C "$POL_MAIN" --dry-run -t
+expect "recipients_max with -t" 1 "" "noq: too many recipients: 4, and recipients_max is 3"
+# header_line_maxsize counts a field with its continuation lines.
+{
+	printf 'Subject: a long field\nX-Long: %0150d\n %0150d\n\nbody\n' 0 0
+} >"$tmp/longfield.msg"
+run "$tmp/longfield.msg" "$NOQ" -C "$POL_MAIN" --dry-run bob@example.net
+expect "header_line_maxsize" 1 "" \
+"noq: message refused: the header field on line 2 is longer than 300 characters (header_line_maxsize)"
+run "$tmp/longfield.msg" "$NOQ" -C "$POL" --dry-run bob@example.net
+if [ "$rc" -eq 0 ]; then
+	pass "no header_line_maxsize: no limit"
+else
+	fail "no header_line_maxsize: no limit" "exit $rc"
+fi
+# receive_timeout: the whole message must come in time.
+{ sleep 4; cat "$msg/nofrom.msg"; } | $run_timeout "$NOQ" -C "$POL_MAIN" --dry-run \
+	bob@example.net >"$tmp/out" 2>"$tmp/err"
+rc=$?
+expect "receive_timeout" 1 "" \
+"noq: message refused: timed out after 2 s reading the message (receive_timeout)"
+
 POL_MSGID=$(compile msgid -D MSGID=A.B) || exit 99
 run "$msg/nofrom.msg" "$NOQ" -C "$POL_MSGID" --dry-run -f carol@example.org bob@example.net
 tr -d '\r' <"$tmp/out" >"$tmp/out.lf"

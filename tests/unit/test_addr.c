@@ -472,6 +472,10 @@ static void test_errors_domain(void)
 	BADP(A, "<a@>", "missing domain after '@' at offset 2", 2);
 	BADP(A, "a@x..y", "consecutive dots in domain at offset 4", 4);
 	BADP(A, "a@x.", "domain ends with '.' at offset 3", 3);
+	/* strip_trailing_dot: the dot goes, and only one. */
+	ONE(A | ADDR_STRIP_DOT, "a@x.y.", "a@x.y", NULL, 0);
+	ONE(A | ADDR_STRIP_DOT, "Al <a@x.>", "a@x", "Al", 0);
+	BADP(A | ADDR_STRIP_DOT, "a@x..", "consecutive dots in domain at offset 4", 4);
 	BADP(A, "a@.x", "domain starts with '.' at offset 2", 2);
 	BADP(A, "a@\"x\"", "invalid character '\"' in domain at offset 2", 2);
 	BADP(A, "a@<x>", "invalid character '<' in domain at offset 2", 2);
