@@ -59,6 +59,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +68,7 @@
 #include "aliases.h"
 #include "ast.h"
 #include "diag.h"
+#include "list.h"
 #include "logfac.h"
 #include "model.h"
 #include "options.h"
@@ -687,6 +690,41 @@ static const char *main_const(const struct sema *s, const char *name)
 }
 
 /*
+ * trusted_users or trusted_groups: as Exim, each name must be a user (a
+ * group) of this system; numbers are taken as they are.  noq looks the
+ * names up again when it runs.
+ */
+static void check_ids(struct sema *s, const char *name, bool group)
+{
+	const struct lopt *l = sema_lfind(&s->main, name);
+	struct list_iter it;
+	struct sb item = SB_INIT;
+	char *raw;
+
+	if (l == NULL || l->o.str == NULL || (raw = sema_dequote(l->src)) == NULL)
+		return;
+	bool as_written = strcmp(raw, l->o.str) == 0;
+
+	list_init(&it, l->o.str, 0);
+	while (list_next(&it, &item) > 0) {
+		const char *n = sb_str(&item);
+		char *end;
+
+		(void)strtoul(n, &end, 10);
+		if ((*n != '\0' && *end == '\0') ||
+		    (group ? getgrnam(n) != NULL : getpwnam(n) != NULL))
+			continue;
+
+		struct loc at = sema_vloc(s, l->src, as_written ? it.pos : 0,
+					  as_written ? strlen(n) : strlen(l->o.str));
+
+		S_ERROR(s, &at, "%s: %s '%s' was not found", name, group ? "group" : "user", n);
+	}
+	sb_free(&item);
+	free(raw);
+}
+
+/*
  * Main options noq reads at send time, checked now: a syslog facility
  * Exim knows, and the expansions noq runs for a caller with no passwd
  * entry.
@@ -705,6 +743,8 @@ static void check_main(struct sema *s)
 	for (size_t i = 0; i < sizeof(send_time) / sizeof(send_time[0]); i++)
 		if ((l = sema_lfind(&s->main, send_time[i])) != NULL && l->o.str != NULL)
 			sema_check_send_time(s, l->src, send_time[i], l->o.str, 0, true);
+	check_ids(s, "trusted_users", false);
+	check_ids(s, "trusted_groups", true);
 }
 
 struct model *sema_build(const struct ast_config *cfg, struct srcmgr *sm,

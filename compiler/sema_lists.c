@@ -698,6 +698,9 @@ void sema_finish_lists(struct sema *s)
 		"require_files",
 	};
 
+	/* Main lists noq matches at send time (route_match()). */
+	want_opt(s, &m->main, "untrusted_set_sender", ML_ADDRESS);
+	want_opt(s, &m->main, "percent_hack_domains", ML_DOMAIN);
 	for (size_t i = 0; i < m->nrouters; i++) {
 		for (size_t j = 0; j < sizeof(rstrings) / sizeof(rstrings[0]); j++) {
 			const struct mdl_opt *op = mdl_opt_find(&m->routers[i], rstrings[j]);

@@ -195,6 +195,24 @@ static struct msg *bs_data(struct env *e, struct bs_in *in, char *why, size_t wh
 	return msg;
 }
 
+/*
+ * The sender of MAIL FROM, or, when the caller may not choose it (the
+ * policy's sender rules: noq_sender_allowed()), the caller's own address,
+ * as Exim does for local SMTP from an untrusted caller.  NULL when out of
+ * memory or when the rules could not be checked.
+ */
+static char *bs_sender(struct env *e, const char *addr)
+{
+	char *out = NULL;
+	int ok = noq_sender_allowed(e, addr);
+
+	if (ok > 0)
+		return strdup(addr);
+	if (ok == 0 && asprintf(&out, "%s@%s", e->caller.login, e->qualify_domain) < 0)
+		out = NULL;
+	return out;
+}
+
 int bs_session(struct env *e)
 {
 	static char line[BS_CMD_MAX + 1];
@@ -262,7 +280,7 @@ int bs_session(struct env *e)
 				addr_list_init(&l);
 				if (addr_parse(&l, p, n, ADDR_SINGLE | ADDR_ALLOW_EMPTY | e->addr_opts) == ADDR_OK &&
 				    l.n == 1 && addr_qualify(&l, e->qualify_domain) == ADDR_OK &&
-				    (sender = strdup(l.v[0].addr)) != NULL) {
+				    (sender = bs_sender(e, l.v[0].addr)) != NULL) {
 					bs_reply(250, "2.1.0 OK");
 				} else {
 					char t[400];

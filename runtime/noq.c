@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,6 +42,7 @@
 #include "bs.h"
 #include "cli.h"
 #include "fixup.h"
+#include "list.h"
 #include "logfac.h"
 #include "model.h"
 #include "msg.h"
@@ -344,6 +346,61 @@ static void log_setup(const struct env *e)
 static char *expand_str(const struct env *e, const struct msg *msg, const char *s,
 			const char *sender, const char *what, int *failed, bool quiet);
 
+/* Whether the list @l (trusted_users or trusted_groups) names @id. */
+static bool id_listed(const char *l, unsigned long id, bool group)
+{
+	struct list_iter it;
+	struct sb item = SB_INIT;
+	bool hit = false;
+
+	list_init(&it, l, 0);
+	while (!hit && list_next(&it, &item) > 0) {
+		const char *n = sb_str(&item);
+		char *end;
+		unsigned long v = strtoul(n, &end, 10);
+
+		if (*n != '\0' && *end == '\0') {
+			hit = v == id;
+		} else if (group) {
+			const struct group *g = getgrnam(n);
+
+			hit = g != NULL && g->gr_gid == id;
+		} else {
+			const struct passwd *pw = getpwnam(n);
+
+			hit = pw != NULL && pw->pw_uid == id;
+		}
+	}
+	sb_free(&item);
+	return hit;
+}
+
+/*
+ * Exim's trusted callers: root, a user in trusted_users, or one whose
+ * group or a supplementary group is in trusted_groups.  They may set the
+ * sender freely, and get no Sender field (the fixups).
+ */
+static bool caller_trusted(const struct env *e)
+{
+	const char *tu = main_str(e->m, "trusted_users");
+	const char *tg = main_str(e->m, "trusted_groups");
+
+	if (e->caller.uid == 0 || (tu != NULL && id_listed(tu, e->caller.uid, false)))
+		return true;
+	if (tg == NULL)
+		return false;
+	if (id_listed(tg, getgid(), true))
+		return true;
+
+	gid_t groups[256];
+	int n = getgroups(sizeof(groups) / sizeof(groups[0]), groups);
+
+	for (int i = 0; i < n; i++)
+		if (id_listed(tg, groups[i], true))
+			return true;
+	return false;
+}
+
 /*
  * A caller with no passwd entry: Exim takes unknown_login (expanded) as
  * the login and unknown_username as the full name; without them it
@@ -415,6 +472,10 @@ static int load_policy(struct env *e)
 	log_setup(e);
 	if (main_bool(e->m, "strip_trailing_dot", false))
 		e->addr_opts |= ADDR_STRIP_DOT;
+	e->sender_rules = main_str(e->m, "trusted_users") != NULL ||
+			  main_str(e->m, "trusted_groups") != NULL ||
+			  main_str(e->m, "untrusted_set_sender") != NULL;
+	e->caller.trusted = caller_trusted(e);
 	if (caller_unknown(e) != 0)
 		return -1;
 	trace("policy %s (%s), %zu routers, %zu rewrite rules", e->policy_path,
@@ -608,7 +669,7 @@ static int parse_argv_rcpts(const struct env *e, struct addr_list *l)
 }
 
 /* The envelope sender: -f, or the caller; qualified with qualify_domain. */
-static char *envelope_sender(const struct env *e)
+static char *envelope_sender(struct env *e)
 {
 	struct addr_list l;
 	char *out = NULL;
@@ -632,6 +693,23 @@ static char *envelope_sender(const struct env *e)
 		noq_say("invalid sender address '%s': %s", l.err[0].text, l.err[0].msg);
 	else
 		noq_say("invalid sender address '%s'", e->cli.sender);
+	if (out != NULL && e->cli.mode != CLI_TEST && e->cli.mode != CLI_VERIFY) {
+		int ok = noq_sender_allowed(e, out);
+
+		if (ok < 0) {
+			free(out);
+			out = NULL;
+		} else if (ok == 0) {
+			/* As Exim: the caller's own address, without a word. */
+			trace("-f %s is not allowed for this caller: the sender is the "
+			      "caller's address", out);
+			free(out);
+			if (asprintf(&out, "%s@%s", e->caller.login, e->qualify_domain) < 0)
+				out = NULL;
+		} else {
+			e->sender_forced = true;
+		}
+	}
 	addr_list_free(&l);
 	return out;
 }
@@ -687,6 +765,24 @@ static void route_ctx_init(const struct env *e, const char *sender, bool verify,
 	rc->primary_hostname = e->primary_hostname;
 	rc->qualify_recipient = e->qualify_recipient;
 	rc->verify = verify;
+}
+
+int noq_sender_allowed(const struct env *e, const char *addr)
+{
+	const char *uss = main_str(e->m, "untrusted_set_sender");
+	struct route_ctx rc;
+	char err[512];
+	int r;
+
+	if (!e->sender_rules || e->caller.trusted || addr[0] == '\0')
+		return 1;
+	if (uss == NULL)
+		return 0;
+	route_ctx_init(e, addr, false, NULL, &rc);
+	r = route_match(&rc, XL_ADDRESS, uss, addr, err, sizeof(err));
+	if (r < 0)
+		noq_say("cannot check untrusted_set_sender: %s", err);
+	return r;
 }
 
 static const char *router_name(const struct model *m, long r)
@@ -1494,14 +1590,14 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 		 e->qualify_domain);
 	fo.extract = extract;
 	fo.extract_add = !main_bool(e->m, "extract_addresses_remove_arguments", true);
-	fo.trusted = e->caller.uid == 0;
+	fo.trusted = e->caller.trusted;
 	fo.no_sender = !main_bool(e->m, "local_from_check", true);
 	fo.sender_retain = main_bool(e->m, "local_sender_retain", false);
 	fo.addr_opts = e->addr_opts;
 	fo.keep_return_path = !main_bool(e->m, "return_path_remove", true);
 	fo.keep_envelope_to = !main_bool(e->m, "envelope_to_remove", true);
 	fo.keep_delivery_date = !main_bool(e->m, "delivery_date_remove", true);
-	fo.sender_forced = e->cli.sender != NULL;
+	fo.sender_forced = e->sender_forced;
 	fo.protocol = e->cli.mode == CLI_SMTP ? "local-esmtp" : NULL;
 	fo.sender = sender;
 	fo.full_name = e->cli.full_name;

@@ -36,6 +36,7 @@ struct pol;
 struct caller {
 	uid_t uid;
 	bool unknown;           /* no usable passwd entry: login is "uidN" */
+	bool trusted;           /* root, trusted_users or trusted_groups */
 	char login[64];
 	char *gecos;
 	char *home;
@@ -53,6 +54,10 @@ struct env {
 	const char *qualify_domain;
 	const char *qualify_recipient;
 	unsigned addr_opts;          /* addr_parse() options: ADDR_STRIP_DOT */
+	bool sender_rules;           /* trusted_users, trusted_groups or
+					untrusted_set_sender set: Exim's rules
+					for who may choose the sender */
+	bool sender_forced;          /* -f was given and taken */
 };
 
 /**
@@ -97,6 +102,15 @@ int noq_size_limit(const struct env *e, uint64_t *limit, char *msg, size_t msgle
  */
 const struct msg_opts *noq_intake_opts(const struct env *e, struct msg_opts *mo,
 				       bool ignore_dots);
+
+/**
+ * noq_sender_allowed() - whether the caller may make @addr (qualified;
+ * "" for <>) the envelope sender.  With the policy's sender rules (Exim's:
+ * a trusted caller may, anyone may give <>, others only an address that
+ * untrusted_set_sender matches); without them, anyone may (noq's
+ * default).  -1 when the list could not be checked (reported).
+ */
+int noq_sender_allowed(const struct env *e, const char *addr);
 
 /**
  * noq_process() - everything after intake: header fixups, routing, then

@@ -62,14 +62,35 @@ static int match_list(void *arg, enum xp_list k, const char *list, const char *s
 	return rt_match_text(xe->s, xe->a, xe->R, k, list, subject, msg, msglen);
 }
 
+/* Run @x with @env into *@out. */
+static enum xres eval(struct st *s, struct xp *x, const struct xp_env *env, char **out,
+		      char *msg, size_t msglen)
+{
+	struct xp_err e;
+	struct sb b = SB_INIT;
+
+	if (xp_eval(x, env, &b, &e) != 0) {
+		sb_free(&b);
+		if (e.msg[0] == 'o' && strcmp(e.msg, "out of memory") == 0) {
+			rt_oom(s);
+			return XR_ERROR;
+		}
+		rt_fmt(msg, msglen, "%s", e.msg);
+		return e.forced ? XR_FORCED : XR_ERROR;
+	}
+	if ((*out = sb_take(&b)) == NULL) {
+		rt_oom(s);
+		return XR_ERROR;
+	}
+	return XR_OK;
+}
+
 enum xres rt_expand_x(struct st *s, const struct att *a, const struct rtr *R,
 		      const char *what, const char *text, char **out, char *msg,
 		      size_t msglen)
 {
 	struct xenv xe = { s, a, R };
 	struct xp_env env = { 0 };
-	struct xp_err e;
-	struct sb b = SB_INIT;
 	struct xp *x;
 	char olp[PART_MAX];
 	const char *sender = s->ctx->sender ? s->ctx->sender : "";
@@ -85,6 +106,20 @@ enum xres rt_expand_x(struct st *s, const struct att *a, const struct rtr *R,
 	(void)what;
 	if ((x = compiled(s, text, msg, msglen)) == NULL)
 		return XR_ERROR;
+
+	env.var[XV_SENDER_ADDRESS] = sender;
+	env.var[XV_PRIMARY_HOSTNAME] = s->primary_hostname;
+	env.var[XV_QUALIFY_DOMAIN] = s->qualify_domain;
+	env.var[XV_QUALIFY_RECIPIENT] = s->qualify_recipient;
+	env.var[XV_MESSAGE_SIZE] = s->ctx->message_size;
+	env.var[XV_CALLER_UID] = env.var[XV_ORIGINATOR_UID] = s->ctx->caller_uid;
+	env.var[XV_CALLER_GID] = env.var[XV_ORIGINATOR_GID] = s->ctx->caller_gid;
+	env.now = s->ctx->now;
+	env.header = header;
+	env.match_list = match_list;
+	env.arg = &xe;
+	if (a == NULL)          /* route_match(): no address */
+		return eval(s, x, &env, out, msg, msglen);
 
 	/* The top-level address this one descends from: its local part
 	   unquoted, in lower case unless caseful (below), and its
@@ -115,31 +150,7 @@ enum xres rt_expand_x(struct st *s, const struct att *a, const struct rtr *R,
 	env.var[XV_ADDRESS_DATA] = a->address_data;
 	env.var[XV_ORIGINAL_LOCAL_PART] = olp;
 	env.var[XV_ORIGINAL_DOMAIN] = odom;
-	env.var[XV_SENDER_ADDRESS] = sender;
-	env.var[XV_PRIMARY_HOSTNAME] = s->primary_hostname;
-	env.var[XV_QUALIFY_DOMAIN] = s->qualify_domain;
-	env.var[XV_QUALIFY_RECIPIENT] = s->qualify_recipient;
-	env.var[XV_MESSAGE_SIZE] = s->ctx->message_size;
-	env.var[XV_CALLER_UID] = env.var[XV_ORIGINATOR_UID] = s->ctx->caller_uid;
-	env.var[XV_CALLER_GID] = env.var[XV_ORIGINATOR_GID] = s->ctx->caller_gid;
-	env.now = s->ctx->now;
-	env.header = header;
-	env.match_list = match_list;
-	env.arg = &xe;
-	if (xp_eval(x, &env, &b, &e) != 0) {
-		sb_free(&b);
-		if (e.msg[0] == 'o' && strcmp(e.msg, "out of memory") == 0) {
-			rt_oom(s);
-			return XR_ERROR;
-		}
-		rt_fmt(msg, msglen, "%s", e.msg);
-		return e.forced ? XR_FORCED : XR_ERROR;
-	}
-	if ((*out = sb_take(&b)) == NULL) {
-		rt_oom(s);
-		return XR_ERROR;
-	}
-	return XR_OK;
+	return eval(s, x, &env, out, msg, msglen);
 }
 
 char *rt_expand(struct st *s, const struct att *a, const struct rtr *R, const char *what,

@@ -1966,6 +1966,37 @@ int route_all(const struct route_ctx *ctx, const char *const *rcpts, size_t n,
 	return 0;
 }
 
+int route_match(const struct route_ctx *ctx, enum xp_list k, const char *list,
+		const char *subject, char *err, size_t errlen)
+{
+	struct route_result res = { 0 };
+	struct st S, *s = &S;
+	int r = -1;
+
+	if (errlen > 0)
+		err[0] = '\0';
+	memset(s, 0, sizeof(*s));
+	s->ctx = ctx;
+	s->m = ctx->m;
+	s->res = &res;
+	s->err = err;
+	s->errlen = errlen;
+	s->max_nodes = ROUTE_MAX_NODES;
+	s->max_depth = ROUTE_MAX_DEPTH;
+	s->primary_hostname = ctx->primary_hostname;
+	s->qualify_domain = main_qualify(s->m, ctx->primary_hostname);
+	s->qualify_recipient = ctx->qualify_recipient ? ctx->qualify_recipient
+						      : s->qualify_domain;
+	addr_list_init(&s->al);
+	if (setup(s) == 0)
+		r = rt_match_text(s, NULL, NULL, k, list, subject, err, errlen);
+	st_free(s);
+	route_result_free(&res);
+	if (s->hard && r >= 0)
+		r = -1;
+	return r;
+}
+
 void route_result_free(struct route_result *res)
 {
 	if (res == NULL)

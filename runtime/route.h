@@ -219,6 +219,17 @@ int route_all(const struct route_ctx *ctx, const char *const *rcpts, size_t n,
 void route_result_free(struct route_result *res);
 
 /**
+ * route_match() - whether @subject is in the matching list @list of kind
+ * @k (domain, local part or address list, as the policy holds it typed:
+ * a main option such as untrusted_set_sender), outside routing: no
+ * address is being routed, so $local_part and the other address
+ * variables are unset in the list's expansions.  Returns 1 or 0, or -1
+ * with @err set (a lookup that failed, a policy without the list).
+ */
+int route_match(const struct route_ctx *ctx, enum xp_list k, const char *list,
+		const char *subject, char *err, size_t errlen);
+
+/**
  * route_failure() - the node that stops delivery, as Exim's mua_wrapper
  * reports it: the first local delivery, else the first deferred node, else
  * the first failed one (Exim's order), as "routing <top-level address>

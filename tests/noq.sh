@@ -216,6 +216,49 @@ else
 	skip "nobody-sender" "needs root and setpriv"
 fi
 
+# Exim's rules for who may set the sender, when the policy has any of
+# trusted_users, trusted_groups and untrusted_set_sender; without them,
+# anyone may (noq's default, shown by nobody-sender above).
+if can_be_nobody; then
+	POL_SR=$(compile sender-rules -D SENDER_RULES=1) || exit 99
+	chmod 644 "$POL_SR"
+	# sender_rule CASE WHO FROM EXPECTED-MAIL-FROM
+	sender_rule() {
+		case $2 in
+		nobody) run "$msg/nofrom.msg" "$as_nobody" "$NOQ" -C "$POL_SR" --dry-run \
+			-f "$3" bob@example.net ;;
+		daemon) run "$msg/nofrom.msg" setpriv --reuid=daemon --regid=daemon \
+			--clear-groups -- "$NOQ" -C "$POL_SR" --dry-run -f "$3" bob@example.net ;;
+		esac
+		if [ "$rc" -eq 0 ] && grep -Fq "MAIL FROM:<$4> " "$tmp/out"; then
+			pass "$1"
+		else
+			fail "$1" "exit $rc"
+			show "$tmp/out"
+			show "$tmp/err"
+		fi
+	}
+	sender_rule "untrusted_set_sender matches: -f taken" nobody x@allowed.example \
+		x@allowed.example
+	sender_rule "untrusted_set_sender does not match: the caller's address" nobody \
+		x@other.example nobody@example.org
+	sender_rule "<> is allowed to anyone" nobody '<>' ''
+	sender_rule "trusted_users: -f taken" daemon x@other.example x@other.example
+	# The untrusted caller whose -f was not taken gets no Sender field
+	# (the From is the caller's own address); a trusted one gets none either.
+	run "$msg/nofrom.msg" "$as_nobody" "$NOQ" -C "$POL_SR" --dry-run -f x@other.example \
+		bob@example.net
+	if [ "$rc" -eq 0 ] && tr -d '\r' <"$tmp/out" | grep -q '^From: .*<nobody@example.org>$' &&
+		! grep -q '^Sender:' "$tmp/out"; then
+		pass "-f not taken: From is the caller, no Sender"
+	else
+		fail "-f not taken: From is the caller, no Sender" "exit $rc"
+		show "$tmp/out"
+	fi
+else
+	skip "sender rules" "needs root and setpriv"
+fi
+
 # -v lists what it ignored, on stderr; the dry run is unchanged.
 run "$msg/simple.msg" "$NOQ" -C "$POL" --dry-run -v -oem -B8BITMIME -odi -i bob@example.net
 tr -d '\r' <"$tmp/out" >"$tmp/out.lf"

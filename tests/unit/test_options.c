@@ -203,8 +203,7 @@ static void test_main_spot(void)
 	       "check_spool_space");
 	expect(main_opt("receive_timeout"), OPT_SUPPORTED, OPT_TIME,
 	       "receive_timeout");
-	expect(main_opt("trusted_users"), OPT_IGNORED, OPT_LIST,
-	       "trusted_users");
+	expect(main_opt("trusted_users"), OPT_SUPPORTED, OPT_LIST, "trusted_users");
 	expect(main_opt("exim_user"), OPT_IGNORED, OPT_UID, "exim_user");
 	expect(main_opt("exim_group"), OPT_IGNORED, OPT_GID, "exim_group");
 	expect(main_opt("keep_environment"), OPT_IGNORED, OPT_LIST,
