@@ -731,7 +731,9 @@ static void check_ids(struct sema *s, const char *name, bool group)
  */
 static void check_main(struct sema *s)
 {
-	static const char *const send_time[] = { "unknown_login", "unknown_username" };
+	static const char *const send_time[] = {
+		"unknown_login", "unknown_username", "uucp_from_sender",
+	};
 	const struct lopt *l = sema_lfind(&s->main, "syslog_facility");
 
 	if (l != NULL && l->o.str != NULL && log_facility(l->o.str) < 0) {
@@ -745,6 +747,8 @@ static void check_main(struct sema *s)
 			sema_check_send_time(s, l->src, send_time[i], l->o.str, 0, true);
 	check_ids(s, "trusted_users", false);
 	check_ids(s, "trusted_groups", true);
+	if ((l = sema_lfind(&s->main, "uucp_from_pattern")) != NULL && l->o.str != NULL)
+		sema_check_regex(s, l->src, l->o.str, 0);
 }
 
 struct model *sema_build(const struct ast_config *cfg, struct srcmgr *sm,

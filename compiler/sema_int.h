@@ -267,6 +267,13 @@ void sema_finish_exprs(struct sema *s);
 #define S_ERROR(s, loc, ...) \
 	do { diag_error((s)->dg, (loc), __VA_ARGS__); (s)->errors++; } while (0)
 
+/**
+ * sema_check_regex() - report @re, at @pos in @o's value, unless PCRE2
+ * compiles it (noq compiles it as it stands at send time).
+ */
+void sema_check_regex(struct sema *s, const struct ast_option *o, const char *re,
+		      size_t pos);
+
 /** struct xref - one '$' reference found in a string. */
 struct xref {
 	size_t pos, len;     /* the reference as written */

@@ -67,12 +67,12 @@ static bool nl_special(enum nl_kind k, const char *w)
 }
 
 /*
- * A regular expression item @re of a matching list (at @pos in @o's value)
- * that noq will compile as it stands (the list does not expand): PCRE2
- * must accept it.
+ * A regular expression @re (at @pos in @o's value; a matching list's item
+ * or a main option) that noq will compile as it stands: PCRE2 must accept
+ * it.
  */
-static void check_regex(struct sema *s, const struct ast_option *o, const char *re,
-			size_t pos)
+void sema_check_regex(struct sema *s, const struct ast_option *o, const char *re,
+		      size_t pos)
 {
 	struct re *c;
 	char msg[200];
@@ -328,7 +328,7 @@ static void compile_list(struct sema *s, const struct ast_option *o, const char 
 			continue;
 		}
 		if (!expanded && it[0] == '^')
-			check_regex(s, o, it, ipos);
+			sema_check_regex(s, o, it, ipos);
 		if (!expanded && (unsupported_item(s, o, it, ipos, k, what) ||
 				  bad_item(s, o, it, ipos, k, what))) {
 			mi->kind = MI_MAYBE;

@@ -137,10 +137,11 @@ static bool bs_verb(const char *line, const char *verb)
 /*
  * One DATA section: the lines up to ".", unstuffed, into a message.  Reads
  * to the "." even after an error so that the session stays in step.
+ * With @u, a uucp "From " line first is dropped (ignore_fromline_local).
  * Returns the message, or NULL with the reason in @why.
  */
 static struct msg *bs_data(struct env *e, struct bs_in *in, char *why, size_t whylen,
-			   bool *eof)
+			   bool *eof, struct uucp *u)
 {
 	static char line[MSG_LINE_MAX + 8];
 	struct msg_opts mo;
@@ -150,7 +151,7 @@ static struct msg *bs_data(struct env *e, struct bs_in *in, char *why, size_t wh
 	size_t len;
 
 	*eof = false;
-	msg = msg_new(noq_intake_opts(e, &mo, true), &me);
+	msg = msg_new(noq_intake_opts(e, &mo, true, u), &me);
 	if (msg == NULL) {
 		snprintf(why, whylen, "%s", me.text);
 		failed = true;
@@ -327,8 +328,19 @@ int bs_session(struct env *e)
 
 			char why[512], id[64] = "";
 			bool eof;
-			struct msg *msg = bs_data(e, in, why, sizeof(why), &eof);
+			struct uucp uucp = { 0 };
+			bool fromline = noq_main_bool(e, "ignore_fromline_local", false);
+			struct msg *msg = bs_data(e, in, why, sizeof(why), &eof,
+						  fromline ? &uucp : NULL);
 
+			if (uucp.sender != NULL) {
+				/* Exim: the From line's sender, when the caller
+				   may set it, replaces MAIL FROM's. */
+				free(sender);
+				sender = uucp.sender;
+				uucp.sender = NULL;
+			}
+			noq_uucp_free(&uucp);
 			if (eof)
 				break;
 			if (msg == NULL) {

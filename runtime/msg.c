@@ -95,6 +95,8 @@ struct msg {
 	unsigned flags;
 	size_t mem_max, header_max, hbuf_max, field_max;
 	unsigned field_lines;   /* lines of the last header field */
+	int (*first_line)(void *arg, const char *line, size_t len);
+	void *first_arg;
 	uint64_t size_max;
 	char *tmpdir;
 
@@ -521,6 +523,10 @@ static int header_line(struct msg *m, struct msg_err *err)
 		return 0;
 	}
 	s = m->hbuf + m->line_start;
+	if (m->line == 1 && m->first_line != NULL && m->first_line(m->first_arg, s, ll) == 1) {
+		m->hlen = m->line_start;        /* dropped */
+		return 0;
+	}
 	if ((s[0] == ' ' || s[0] == '\t') && m->nhdr > 0) {
 		if (field_end(m, err) != 0)
 			return -1;
@@ -648,6 +654,8 @@ struct msg *msg_new(const struct msg_opts *opts, struct msg_err *err)
 		      m->header_max + MSG_LINE_MAX + 2;
 	m->size_max = o.size_max;
 	m->field_max = o.field_max;
+	m->first_line = o.first_line;
+	m->first_arg = o.first_arg;
 	m->state = ST_READING;
 	m->line = 1;
 	m->fd = -1;

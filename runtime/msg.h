@@ -99,6 +99,10 @@ struct msg_err {
  *              0 means no limit.
  * @timeout_ms: msg_read() gives up when the whole message has not come
  *              in this time (Exim's receive_timeout); 0 means no limit.
+ * @first_line: when not NULL, called with the first line of the input
+ *              (line end excluded) before it is read as a header field;
+ *              returning 1 drops the line (Exim's uucp "From " line),
+ *              0 keeps it.  @first_arg is its first argument.
  * @tmpdir:     directory for the temporary file; NULL means $TMPDIR when set
  *              and not empty, else /tmp.  Copied: need not outlive the call.
  */
@@ -109,6 +113,8 @@ struct msg_opts {
 	size_t field_max;
 	uint64_t size_max;
 	unsigned timeout_ms;
+	int (*first_line)(void *arg, const char *line, size_t len);
+	void *first_arg;
 	const char *tmpdir;
 };
 

@@ -49,6 +49,7 @@
 #include "noq.h"
 #include "ossl.h"
 #include "policy.h"
+#include "re.h"
 #include "route.h"
 #include "rwrt.h"
 #include "sb.h"
@@ -269,6 +270,11 @@ static bool main_bool(const struct model *m, const char *name, bool dflt)
 	return o != NULL && o->type == MT_BOOL ? o->num != 0 : dflt;
 }
 
+bool noq_main_bool(const struct env *e, const char *name, bool dflt)
+{
+	return main_bool(e->m, name, dflt);
+}
+
 static char *host_name(void)
 {
 	struct utsname u;
@@ -345,6 +351,9 @@ static void log_setup(const struct env *e)
 
 static char *expand_str(const struct env *e, const struct msg *msg, const char *s,
 			const char *sender, const char *what, int *failed, bool quiet);
+static char *expand_caps(const struct env *e, const struct msg *msg, const char *s,
+			 const char *sender, const char *what, int *failed, bool quiet,
+			 const char *const *cap, const size_t *caplen, unsigned ncap);
 
 /* Whether the list @l (trusted_users or trusted_groups) names @id. */
 static bool id_listed(const char *l, unsigned long id, bool group)
@@ -714,6 +723,84 @@ static char *envelope_sender(struct env *e)
 	return out;
 }
 
+/* ---- the uucp "From " line ---------------------------------------------- */
+
+/* Exim's default uucp_from_pattern. */
+#define UUCP_FROM_DEFAULT \
+	"^From\\s+(\\S+)\\s+(?:[a-zA-Z]{3},?\\s+)?(?:[a-zA-Z]{3}\\s+\\d?\\d|" \
+	"\\d?\\d\\s+[a-zA-Z]{3}\\s+\\d\\d(?:\\d\\d)?)\\s+\\d\\d?:\\d\\d?"
+
+/*
+ * The first line of a message, as Exim's receive.c reads it for input that
+ * is not SMTP (and for -bs with ignore_fromline_local): a line that
+ * uucp_from_pattern matches is dropped, and unless -f was given, the
+ * sender becomes uucp_from_sender expanded with the pattern's groups as
+ * $1.. (default: $1), qualified, when the caller may set the sender
+ * (noq_sender_allowed()); otherwise the line only goes.
+ */
+static int uucp_line(void *arg, const char *line, size_t len)
+{
+	struct uucp *u = arg;
+	const char *pat = main_str(u->e->m, "uucp_from_pattern");
+	const char *xs = main_str(u->e->m, "uucp_from_sender");
+	char err[256];
+	size_t ov[2 * 10];
+	const char *cap[10];
+	size_t caplen[10];
+	int failed = 0;
+	char *v;
+
+	if (pat == NULL)
+		pat = UUCP_FROM_DEFAULT;
+	/* Most messages start otherwise: no regular expression for them. */
+	if (strncmp(pat, "^From", 5) == 0 && (len < 4 || memcmp(line, "From", 4) != 0))
+		return 0;
+	if (u->re == NULL &&
+	    re_compile(pat, strlen(pat), 0, &u->re, err, sizeof(err), NULL) != 0) {
+		noq_say("warning: uucp_from_pattern: %s", err);
+		return 0;
+	}
+	int r = re_match(u->re, line, len, ov, 10, err, sizeof(err));
+
+	if (r <= 0)
+		return 0;
+	trace("removed the \"From \" line: %.*s", (int)(len > 200 ? 200 : len), line);
+	if (u->e->cli.sender != NULL)
+		return 1;       /* -f wins (Exim: sender_address_forced) */
+	for (unsigned i = 0; i < 10; i++) {
+		bool set = ov[2 * i] != (size_t)-1;
+
+		cap[i] = set ? line + ov[2 * i] : "";
+		caplen[i] = set ? ov[2 * i + 1] - ov[2 * i] : 0;
+	}
+	v = xs == NULL ? strndup(cap[1], caplen[1])
+		       : expand_caps(u->e, NULL, xs, NULL, "uucp_from_sender", &failed, false,
+				     cap, caplen, 10);
+	if (v == NULL)
+		return 1;
+
+	struct addr_list l;
+
+	addr_list_init(&l);
+	if (addr_parse(&l, v, strlen(v), ADDR_SINGLE | ADDR_ALLOW_EMPTY | u->e->addr_opts) ==
+	    ADDR_OK && l.n == 1 && addr_qualify(&l, u->e->qualify_domain) == ADDR_OK &&
+	    noq_sender_allowed(u->e, l.v[0].addr) == 1) {
+		free(u->sender);
+		u->sender = strdup(l.v[0].addr);
+		trace("sender taken from the \"From \" line: <%s>", l.v[0].addr);
+	}
+	addr_list_free(&l);
+	free(v);
+	return 1;
+}
+
+void noq_uucp_free(struct uucp *u)
+{
+	re_free(u->re);
+	free(u->sender);
+	memset(u, 0, sizeof(*u));
+}
+
 /* ---- routing ------------------------------------------------------------- */
 
 /* Routing's warnings (a condition that failed to expand): on stderr and
@@ -1076,6 +1163,14 @@ static char *expand_route_str(const struct env *e, const struct msg *msg, const 
 static char *expand_str(const struct env *e, const struct msg *msg, const char *s,
 		       const char *sender, const char *what, int *failed, bool quiet)
 {
+	return expand_caps(e, msg, s, sender, what, failed, quiet, NULL, NULL, 0);
+}
+
+/* expand_str() with $1.. set to the @ncap captures at @cap. */
+static char *expand_caps(const struct env *e, const struct msg *msg, const char *s,
+			 const char *sender, const char *what, int *failed, bool quiet,
+			 const char *const *cap, const size_t *caplen, unsigned ncap)
+{
 	struct xp_env env = { 0 };
 	struct xp_err xe;
 	struct sb b = SB_INIT;
@@ -1117,6 +1212,9 @@ static char *expand_str(const struct env *e, const struct msg *msg, const char *
 	env.var[XV_CALLER_UID] = env.var[XV_ORIGINATOR_UID] = xp_uid;
 	env.var[XV_CALLER_GID] = env.var[XV_ORIGINATOR_GID] = xp_gid;
 	env.var[XV_MESSAGE_SIZE] = xp_size;
+	env.cap = cap;
+	env.caplen = caplen;
+	env.ncap = ncap;
 	if (msg != NULL) {
 		env.header = route_header;
 		env.arg = &ha;
@@ -1781,7 +1879,7 @@ int noq_size_limit(const struct env *e, uint64_t *limit, char *msg, size_t msgle
 }
 
 const struct msg_opts *noq_intake_opts(const struct env *e, struct msg_opts *mo,
-				       bool ignore_dots)
+				       bool ignore_dots, struct uucp *u)
 {
 	char msg[256];
 
@@ -1802,6 +1900,12 @@ const struct msg_opts *noq_intake_opts(const struct env *e, struct msg_opts *mo,
 	if ((o = mdl_opt_find(&e->m->main, "receive_timeout")) != NULL &&
 	    o->type == MT_TIME && o->num > 0)
 		mo->timeout_ms = o->num > 86400 ? 86400u * 1000 : (unsigned)o->num * 1000;
+	if (u != NULL) {
+		memset(u, 0, sizeof(*u));
+		u->e = e;
+		mo->first_line = uucp_line;
+		mo->first_arg = u;
+	}
 	return mo;
 }
 
@@ -1812,6 +1916,7 @@ static int deliver(struct env *e)
 	struct msg_err me;
 	struct msg *msg = NULL;
 	struct addr_list argv_rcpts;
+	struct uucp uucp = { 0 };
 	char *sender = NULL;
 	int status = EX_FAIL;
 
@@ -1835,12 +1940,20 @@ static int deliver(struct env *e)
 		noq_say("%s", why);
 		goto out;
 	}
-	if (msg_read(STDIN_FILENO, noq_intake_opts(e, &mo, e->cli.ignore_dots), &msg, &me) != 0) {
+	if (msg_read(STDIN_FILENO, noq_intake_opts(e, &mo, e->cli.ignore_dots, &uucp), &msg,
+		     &me) != 0) {
 		noq_say("message refused: %s", me.text);
 		goto out;
 	}
+	if (uucp.sender != NULL) {
+		free(sender);
+		sender = uucp.sender;
+		uucp.sender = NULL;
+		e->sender_forced = true;
+	}
 	status = noq_process(e, msg, &argv_rcpts, sender, e->cli.extract, NULL, 0);
 out:
+	noq_uucp_free(&uucp);
 	free(sender);
 	msg_free(msg);
 	addr_list_free(&argv_rcpts);

@@ -95,13 +95,33 @@ const char *noq_capture_end(bool *permanent);
 int noq_size_limit(const struct env *e, uint64_t *limit, char *msg, size_t msglen);
 
 /**
+ * struct uucp - what the first line of a message said, when it was a uucp
+ * "From " line (noq_intake_opts()).
+ * @sender: the sender it gave, when the caller may set it; else NULL.
+ */
+struct uucp {
+	const struct env *e;
+	struct re *re;
+	char *sender;
+};
+
+/** noq_main_bool() - the policy's main boolean option @name, or @dflt. */
+bool noq_main_bool(const struct env *e, const char *name, bool dflt);
+
+/** noq_uucp_free() - free what @u holds (it may be all zero). */
+void noq_uucp_free(struct uucp *u);
+
+/**
  * noq_intake_opts() - fill @mo with how a message is read for @e: the
- * policy's message_size_limit, the temporary directory (/tmp when noq runs
- * setgid, never the caller's $TMPDIR), and MSG_IGNORE_DOTS when
- * @ignore_dots.  Returns @mo.
+ * policy's message_size_limit, header_maxsize, header_line_maxsize and
+ * receive_timeout, the temporary directory (/tmp when noq runs setgid,
+ * never the caller's $TMPDIR), and MSG_IGNORE_DOTS when @ignore_dots.
+ * With @u, a first line that uucp_from_pattern matches is dropped and
+ * what it says of the sender goes into @u (free it with noq_uucp_free()).
+ * Returns @mo.
  */
 const struct msg_opts *noq_intake_opts(const struct env *e, struct msg_opts *mo,
-				       bool ignore_dots);
+				       bool ignore_dots, struct uucp *u);
 
 /**
  * noq_sender_allowed() - whether the caller may make @addr (qualified;

@@ -216,6 +216,47 @@ else
 	skip "nobody-sender" "needs root and setpriv"
 fi
 
+# A uucp "From " line first (mail(1), mbox input): dropped; unless -f was
+# given, its address is the sender (qualified), as Exim does -- checked
+# against Exim 4.96 (-odq: envelope <ph10@example.org>, From added).
+printf 'From ph10 Fri Jan  5 12:35 GMT 1996\nSubject: uucp\n\nbody\n' >"$tmp/uucp.msg"
+run "$tmp/uucp.msg" "$NOQ" -C "$POL" --dry-run bob@example.net
+tr -d '\r' <"$tmp/out" >"$tmp/out.lf"
+if [ "$rc" -eq 0 ] && grep -Fq 'MAIL FROM:<ph10@example.org> ' "$tmp/out.lf" &&
+	grep -Fxq 'From: ph10@example.org' "$tmp/out.lf" && ! grep -q '^From ' "$tmp/out.lf"; then
+	pass "uucp From line: dropped, the sender"
+else
+	fail "uucp From line: dropped, the sender" "exit $rc"
+	show "$tmp/out"
+fi
+run "$tmp/uucp.msg" "$NOQ" -C "$POL" --dry-run -f carol@example.org bob@example.net
+tr -d '\r' <"$tmp/out" >"$tmp/out.lf"
+if [ "$rc" -eq 0 ] && grep -Fq 'MAIL FROM:<carol@example.org> ' "$tmp/out.lf" &&
+	! grep -q '^From ' "$tmp/out.lf"; then
+	pass "uucp From line: -f wins"
+else
+	fail "uucp From line: -f wins" "exit $rc"
+	show "$tmp/out"
+fi
+# uucp_from_pattern and uucp_from_sender of the policy.
+printf 'From Ph10 whenever\nSubject: uucp\n\nbody\n' >"$tmp/uucp2.msg"
+run "$tmp/uucp2.msg" "$NOQ" -C "$POL_MAIN" --dry-run bob@example.net
+if [ "$rc" -eq 0 ] && grep -Fq 'MAIL FROM:<ph10@uucp.example> ' "$tmp/out"; then
+	pass "uucp_from_pattern and uucp_from_sender"
+else
+	fail "uucp_from_pattern and uucp_from_sender" "exit $rc"
+	show "$tmp/out"
+	show "$tmp/err"
+fi
+# The default pattern does not match it: a body line, as before.
+run "$tmp/uucp2.msg" "$NOQ" -C "$POL" --dry-run bob@example.net
+if [ "$rc" -eq 0 ] && grep -q '^From Ph10 whenever' "$tmp/out"; then
+	pass "a From line the pattern does not match stays"
+else
+	fail "a From line the pattern does not match stays" "exit $rc"
+	show "$tmp/out"
+fi
+
 # Exim's rules for who may set the sender, when the policy has any of
 # trusted_users, trusted_groups and untrusted_set_sender; without them,
 # anyone may (noq's default, shown by nobody-sender above).
@@ -244,6 +285,15 @@ if can_be_nobody; then
 		x@other.example nobody@example.org
 	sender_rule "<> is allowed to anyone" nobody '<>' ''
 	sender_rule "trusted_users: -f taken" daemon x@other.example x@other.example
+	# An untrusted caller's From line goes, but does not set the sender.
+	run "$tmp/uucp.msg" "$as_nobody" "$NOQ" -C "$POL_SR" --dry-run bob@example.net
+	if [ "$rc" -eq 0 ] && grep -Fq 'MAIL FROM:<nobody@example.org> ' "$tmp/out" &&
+		! grep -q '^From ' "$tmp/out"; then
+		pass "uucp From line of an untrusted caller: dropped only"
+	else
+		fail "uucp From line of an untrusted caller: dropped only" "exit $rc"
+		show "$tmp/out"
+	fi
 	# The untrusted caller whose -f was not taken gets no Sender field
 	# (the From is the caller's own address); a trusted one gets none either.
 	run "$msg/nofrom.msg" "$as_nobody" "$NOQ" -C "$POL_SR" --dry-run -f x@other.example \
