@@ -22,6 +22,12 @@
 #include "values.h"
 #include "xp.h"
 
+#include <arpa/inet.h>
+#include <sys/socket.h>
+
+/* The longest line noq reads (runtime/msg.h, RFC 5322 section 2.1.1). */
+#define MSG_LINE_MAX_RFC 998
+
 /* ======================================================================
  * Phase 3: host lists, transports, routers
  * ====================================================================== */
@@ -409,6 +415,70 @@ const char *const sema_smtp_hostlists[] = {
 	NULL,
 };
 
+/*
+ * interface: expanded at send time (as helo_data is), or a constant list
+ * whose every item must be an IP address, as Exim requires of the item
+ * it reaches.
+ */
+static void check_interface(struct sema *s, const struct tport *t)
+{
+	const struct lopt *l = sema_lfind(&t->ob, "interface");
+	struct list_iter it;
+	struct sb item = SB_INIT;
+	char what[160];
+	int got;
+
+	if (l == NULL || l->o.str == NULL)
+		return;
+	snprintf(what, sizeof(what), "option 'interface' of transport '%s'", t->d->name);
+	if (sema_has_expansion(l->o.str)) {
+		sema_check_send_time(s, l->src, what, l->o.str, 0, true);
+		return;
+	}
+	list_init(&it, l->o.str, 0);
+	while ((got = list_next(&it, &item)) > 0) {
+		const char *a = sb_str(&item);
+		unsigned char bin[16];
+
+		if (inet_pton(strchr(a, ':') != NULL ? AF_INET6 : AF_INET, a, bin) != 1) {
+			struct loc vl = sema_vloc(s, l->src, it.pos, item.len);
+
+			S_ERROR(s, &vl, "'%s' is not an IP address: %s lists the local "
+				"addresses noq binds to before it connects", a, what);
+		}
+	}
+	if (got < 0)
+		sema_oom(s);
+	sb_free(&item);
+}
+
+/*
+ * The smtp transport's numbers: a hosts_max_try (or _hardlimit) below 1
+ * would have Exim try no host at all, and a message_linelength_limit
+ * above 998 cannot take effect: noq refuses longer lines when it reads
+ * the message (RFC 5322).
+ */
+static void check_smtp_numbers(struct sema *s, const struct tport *t)
+{
+	static const char *const tries[] = { "hosts_max_try", "hosts_max_try_hardlimit" };
+
+	for (size_t i = 0; i < 2; i++) {
+		const struct lopt *l = sema_lfind(&t->ob, tries[i]);
+
+		if (l != NULL && l->o.type == MT_INT && l->o.num < 1)
+			S_ERROR(s, &l->src->value_loc, "'%s' must be at least 1: with %lld, "
+				"no host would ever be tried", tries[i], (long long)l->o.num);
+	}
+
+	const struct lopt *ll = sema_lfind(&t->ob, "message_linelength_limit");
+
+	if (ll != NULL && ll->o.type == MT_INT && ll->o.num > MSG_LINE_MAX_RFC)
+		S_ERROR(s, &ll->src->value_loc, "'message_linelength_limit' cannot be more "
+			"than %d in noq: it refuses longer lines when it reads the message "
+			"(RFC 5322), so %lld would never take effect", MSG_LINE_MAX_RFC,
+			(long long)ll->o.num);
+}
+
 void sema_setup_transport(struct sema *s, struct tport *t)
 {
 	const struct lobj *ob = &t->ob;
@@ -489,6 +559,9 @@ void sema_setup_transport(struct sema *s, struct tport *t)
 		snprintf(what, sizeof(what), "option 'helo_data' of transport '%s'", t->d->name);
 		sema_check_send_time(s, hd->src, what, hd->o.str, 0, true);
 	}
+	check_interface(s, t);
+	check_smtp_numbers(s, t);
+
 	const char *ra = sema_lstr(ob, "hosts_require_auth");
 	const char *ta = sema_lstr(ob, "hosts_try_auth");
 

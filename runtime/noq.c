@@ -1294,6 +1294,14 @@ static bool opt_bool(const struct mdl_obj *o, const char *name)
 	return v != NULL && v->type == MT_BOOL && v->num != 0;
 }
 
+/* An integer option of @o, or @dflt when it is not set. */
+static long long opt_num(const struct mdl_obj *o, const char *name, long long dflt)
+{
+	const struct mdl_opt *v = mdl_opt_find(o, name);
+
+	return v != NULL && v->type == MT_INT ? (long long)v->num : dflt;
+}
+
 /** struct tls_auth - what tls_and_auth() allocates for one delivery. */
 struct tls_auth {
 	const char **pins;
@@ -1528,8 +1536,10 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 	struct smtp_host *hosts = calloc(m->route.nhosts ? m->route.nhosts : 1, sizeof(*hosts));
 	uint16_t *groups = calloc(m->route.nhosts ? m->route.nhosts : 1, sizeof(*groups));
 	const char **rcpts = calloc(res->ndeliver ? res->ndeliver : 1, sizeof(*rcpts));
-	char *helo = NULL;
+	char *helo = NULL, *iface = NULL;
 	struct tls_auth ta = { 0 };
+	/* disable_ipv6: no IPv6 address of any host is used, as in Exim. */
+	bool no_v6 = opt_bool(&m->main, "disable_ipv6");
 	int bad = 0, status = EX_FAIL;
 
 	if (hosts == NULL || groups == NULL || rcpts == NULL) {
@@ -1541,7 +1551,7 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 
 		hosts[i].name = h->name;
 		hosts[i].port = host_port(m, h);
-		hosts[i].ipv4_only = (h->flags & MH_IPV4_ONLY) != 0;
+		hosts[i].ipv4_only = (h->flags & MH_IPV4_ONLY) != 0 || no_v6;
 		hosts[i].ipv4_prefer = (h->flags & MH_IPV4_PREFER) != 0;
 		groups[i] = h->group;
 	}
@@ -1558,6 +1568,21 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 			     : strdup(e->primary_hostname);
 	if (bad || helo == NULL)
 		goto out;
+
+	const struct mdl_opt *ifo = mdl_opt_find(t, "interface");
+
+	if (ifo != NULL && ifo->str != NULL) {
+		iface = expand_route_str(e, msg, ifo->str, from, "interface", &bad);
+		if (bad || iface == NULL)
+			goto out;
+	}
+	so.interface = iface;
+	so.keepalive = mdl_opt_find(t, "keepalive") == NULL || opt_bool(t, "keepalive");
+	so.size_addition = (long)opt_num(t, "size_addition", 1024);
+	/* Exim's defaults; noqc refused values below 1. */
+	so.max_try = (unsigned)opt_num(t, "hosts_max_try", 5);
+	so.max_try_hard = (unsigned)opt_num(t, "hosts_max_try_hardlimit", 50);
+	so.transport_name = t->name;
 	so.hosts = hosts;
 	so.nhosts = m->route.nhosts;
 	so.helo = helo;
@@ -1614,6 +1639,7 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 out:
 	tls_auth_free(&ta);
 	free(helo);
+	free(iface);
 	free(hosts);
 	free(groups);
 	free(rcpts);
@@ -1808,8 +1834,13 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 	for (size_t i = 0; i < e->m->route.nhosts; i++)
 		printf("# host %s port %u\r\n", e->m->route.hosts[i].name,
 		       host_port(e->m, &e->m->route.hosts[i]));
-	printf("MAIL FROM:<%s> SIZE=%llu%s%s", from, (unsigned long long)mi.size,
-	       mi.body_8bit ? " BODY=8BITMIME" : "", utf8 ? " SMTPUTF8" : "");
+	const struct mdl_obj *tp = &e->m->transports[e->m->route.transport];
+	long long sa = opt_num(tp, "size_addition", 1024);
+
+	printf("MAIL FROM:<%s>", from);
+	if (sa >= 0)
+		printf(" SIZE=%llu", (unsigned long long)mi.size + (unsigned long long)sa);
+	printf("%s%s", mi.body_8bit ? " BODY=8BITMIME" : "", utf8 ? " SMTPUTF8" : "");
 	if (e->cli.ret)
 		printf(" RET=%s", e->cli.ret);
 	if (e->cli.envid) {

@@ -567,6 +567,9 @@ static enum outcome hello(struct conn *c)
 	}
 	if (r.code / 100 == 2) {
 		c->esmtp = true;
+		/* A negative size_addition: SIZE as if not offered, as Exim. */
+		if (o->size_addition < 0)
+			c->size = false;
 		/* hosts_avoid_pipelining: one command at a time, as Exim. */
 		if (c->pipelining && smtp_host_match(&o->avoid_pipelining, c->host, c->ip))
 			c->pipelining = false;
@@ -874,9 +877,13 @@ static enum outcome transaction(struct conn *c)
 	/* MAIL FROM with its parameters. */
 	size_t ml = (size_t)snprintf(mailcmd, sizeof(mailcmd), "MAIL FROM:<%s>", env->sender);
 
+	/* Exim declares the size plus size_addition, for what is added on
+	   the way (its count is one less: the empty line after the header
+	   section is not counted). */
 	if (c->size)
 		ml += (size_t)snprintf(mailcmd + ml, sizeof(mailcmd) - ml, " SIZE=%llu",
-				       (unsigned long long)mi.size);
+				       (unsigned long long)mi.size +
+				       (unsigned long long)o->size_addition);
 	if (mi.body_8bit && c->eightbit)
 		ml += (size_t)snprintf(mailcmd + ml, sizeof(mailcmd) - ml, " BODY=8BITMIME");
 	if (o->need_utf8)
@@ -1067,14 +1074,88 @@ static enum outcome transaction(struct conn *c)
 
 /* ---- connecting ------------------------------------------------------------------ */
 
+/*
+ * The transport's interface for an address of @family: the first item of
+ * the list of that family into @out; 0 with @out empty when there is
+ * none (nothing is bound), -1 with c->proto when an item is not an IP
+ * address.
+ */
+static int pick_interface(struct conn *c, int family, char *out, size_t cap)
+{
+	struct list_iter it;
+	struct sb item = SB_INIT;
+	int got, r = 0;
+
+	out[0] = '\0';
+	if (c->o->interface == NULL)
+		return 0;
+	list_init(&it, c->o->interface, 0);
+	while ((got = list_next(&it, &item)) > 0) {
+		const char *a = sb_str(&item);
+		unsigned char bin[16];
+		int fam = strchr(a, ':') != NULL ? AF_INET6 : AF_INET;
+
+		if (inet_pton(fam, a, bin) != 1) {
+			snprintf(c->proto, sizeof(c->proto), "\"%.200s\" is not a valid IP "
+				 "address for the \"interface\" option", a);
+			r = -1;
+			break;
+		}
+		if (fam == family) {
+			snprintf(out, cap, "%s", a);
+			break;
+		}
+	}
+	if (got < 0) {
+		snprintf(c->proto, sizeof(c->proto), "out of memory");
+		r = -1;
+	}
+	sb_free(&item);
+	return r;
+}
+
+/* Bind @fd to the local address @ip (port 0) of @family. */
+static int bind_local(int fd, int family, const char *ip)
+{
+	struct sockaddr_storage ss = { 0 };
+	socklen_t len;
+
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)(void *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		inet_pton(AF_INET6, ip, &s6->sin6_addr);
+		len = sizeof(*s6);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)(void *)&ss;
+
+		s4->sin_family = AF_INET;
+		inet_pton(AF_INET, ip, &s4->sin_addr);
+		len = sizeof(*s4);
+	}
+	return bind(fd, (struct sockaddr *)&ss, len);
+}
+
 static enum io connect_to(struct conn *c, const struct addrinfo *ai)
 {
-	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-			ai->ai_protocol);
+	char local[64];
+	int fd;
 
+	if (pick_interface(c, ai->ai_family, local, sizeof(local)) != 0)
+		return IO_PROTO;
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+		    ai->ai_protocol);
 	if (fd < 0) {
 		c->err = errno;
 		return IO_ERRNO;
+	}
+	if (local[0] != '\0') {
+		trace(c, "binding to the local address %s (interface)", local);
+		if (bind_local(fd, ai->ai_family, local) != 0) {
+			c->err = errno;
+			close(fd);
+			return IO_ERRNO;
+		}
 	}
 	if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0 && errno != EINPROGRESS) {
 		c->err = errno;
@@ -1122,6 +1203,9 @@ static enum io connect_to(struct conn *c, const struct addrinfo *ai)
 	int one = 1;
 
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* keepalive (Exim's default): a server gone silent is noticed. */
+	if (c->o->keepalive)
+		(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 	c->fd = fd;
 	return IO_OK;
 }
@@ -1155,6 +1239,18 @@ static struct addrinfo *prefer_v4(struct addrinfo *list)
 	return v4;
 }
 
+/*
+ * hosts_max_try: whether @tried addresses are as many as @limit (0: no
+ * limit); Exim counts each address of a host as a host.
+ */
+static bool max_tried(const struct conn *c, unsigned tried, unsigned limit)
+{
+	if (limit == 0 || tried < limit)
+		return false;
+	trace(c, "hosts_max_try limit %u reached: no more hosts are tried", limit);
+	return true;
+}
+
 int smtp_deliver(const struct smtp_opts *o0, const struct smtp_envelope *env,
 		 const struct msg *m, struct smtp_result *res)
 {
@@ -1185,7 +1281,12 @@ int smtp_deliver(const struct smtp_opts *o0, const struct smtp_envelope *env,
 	c->m = m;
 	c->res = res;
 
-	for (size_t h = 0; h < o.nhosts && oc == OC_NEXT; h++) {
+	unsigned tried = 0;
+	unsigned limit = o.max_try;
+
+	if (o.max_try_hard != 0 && (limit == 0 || o.max_try_hard < limit))
+		limit = o.max_try_hard;
+	for (size_t h = 0; h < o.nhosts && oc == OC_NEXT && !max_tried(c, tried, limit); h++) {
 		const struct smtp_host *hp = &o.hosts[h];
 		struct addrinfo hints = { 0 }, *list = NULL;
 		char port[8];
@@ -1216,6 +1317,10 @@ int smtp_deliver(const struct smtp_opts *o0, const struct smtp_envelope *env,
 		if (hp->ipv4_prefer)
 			list = prefer_v4(list);
 		for (struct addrinfo *ai = list; ai && oc == OC_NEXT; ai = ai->ai_next) {
+			if (limit != 0 && tried == limit)
+				break;  /* the host loop says so (max_tried()) */
+			tried++;
+
 			const void *a = ai->ai_family == AF_INET6
 				? (const void *)&((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_addr
 				: (const void *)&((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr;
@@ -1232,6 +1337,14 @@ int smtp_deliver(const struct smtp_opts *o0, const struct smtp_envelope *env,
 
 			enum io e = connect_to(c, ai);
 
+			if (e == IO_PROTO) {
+				/* The interface option is wrong: a configuration
+				   error, which no other host would fix. */
+				snprintf(res->text, sizeof(res->text), "%s for %s transport",
+					 c->proto, o.transport_name ? o.transport_name : "the");
+				oc = OC_FAIL;
+				break;
+			}
 			if (e != IO_OK) {
 				/* No connection was made: the error first, then the
 				   host, as Exim words it (with the host added). */

@@ -102,6 +102,7 @@ typedef void (*smtp_trace_fn)(void *arg, const char *line);
 struct smtp_opts {
 	const struct smtp_host *hosts;
 	size_t nhosts;
+	const char *transport_name;     /* for messages */
 	const char *helo;               /* the EHLO/HELO argument */
 	unsigned connect_timeout;
 	unsigned command_timeout;
@@ -111,6 +112,20 @@ struct smtp_opts {
 	const char *dsn_ret;            /* -R, or NULL */
 	const char *dsn_envid;          /* -V, or NULL */
 	bool need_utf8;                 /* an address or header is not ASCII */
+	/* SIZE= declares the message's size plus this (the transport's
+	   size_addition, Exim's default 1024, set by the caller); negative:
+	   SIZE is neither declared nor checked, as if not offered */
+	long size_addition;
+	bool keepalive;                 /* SO_KEEPALIVE on the connection */
+	/* interface: local addresses, a list (expanded by the caller); the
+	   first of the family of the address connected to is bound; none of
+	   that family, or NULL: nothing is bound */
+	const char *interface;
+	/* hosts_max_try, hosts_max_try_hardlimit: at most this many addresses
+	   are connected to (noq keeps no retry data: every address counts);
+	   0: no limit */
+	unsigned max_try;
+	unsigned max_try_hard;
 	smtp_trace_fn trace;            /* NULL: no trace */
 	void *trace_arg;
 	/* TLS: host lists (see smtp_host_match()) */

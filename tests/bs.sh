@@ -85,9 +85,9 @@ $ehlo
 354 go ahead; end with <CRLF>.<CRLF>
 250 2.0.0 OK id=ID (accepted by the smart host)
 221 2.0.0 bye"
-want_x srv 1.messages.1.mail "FROM:<alice@example.org> SIZE=$(x srv 1.messages.1.body_length)"
+want_x srv 1.messages.1.mail "FROM:<alice@example.org> SIZE=$(declared srv 1.messages.1.body_length)"
 want_x srv 1.messages.1.rcpts '["TO:<bob@example.net>", "TO:<carol@example.net>"]'
-want_x srv 2.messages.1.mail "FROM:<> SIZE=$(x srv 2.messages.1.body_length)"
+want_x srv 2.messages.1.mail "FROM:<> SIZE=$(declared srv 2.messages.1.body_length)"
 want_x srv 2.messages.1.rcpts '["TO:<dave@example.net>"]'
 want_x srv 3.n "(none)"
 "$PY" "$FAULTSRV" --extract "$tmp/srv/t.json" 1.body | tr -d '\r' >"$tmp/body1"

@@ -113,7 +113,7 @@ stop second
 want_rc 0
 want_err ""
 want_x second 1.accepted true
-want_x second 1.messages.1.mail "FROM:<$caller> SIZE=$(x second 1.messages.1.body_length)"
+want_x second 1.messages.1.mail "FROM:<$caller> SIZE=$(declared second 1.messages.1.body_length)"
 end
 
 # A refusing greeting sends noq to the next host, without a transaction.
@@ -247,6 +247,87 @@ stop srv
 want_rc 1
 want_err "Delivery failed: H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail server after RCPT TO:<b@example.net>: 550 5.1.1 <b@example.net>: Recipient address rejected"
 want_no_data srv "EHLO MAIL RCPT RCPT"
+end
+
+# interface: the first address of the family of the host's is bound; none
+# of that family, nothing is bound.
+for ifc in "<; ::1 ; 127.0.0.3 ; 127.0.0.4|127.0.0.3" "<; ::1|127.0.0.1"; do
+	begin "interface = ${ifc%|*}: connected from ${ifc#*|}"
+	fault srv 127.0.0.1
+	policy p "127.0.0.1:$port" -D "IFACE=${ifc%|*}"
+	send p "$tmp/simple" bob@example.net
+	stop srv
+	want_rc 0
+	want_err ""
+	want_x srv 1.peer "${ifc#*|}"
+	end
+done
+
+# keepalive (Exim's default): SO_KEEPALIVE is set on the connection.
+if command -v strace >/dev/null 2>&1 && strace -o /dev/null true 2>/dev/null; then
+	for ka in on off; do
+		begin "keepalive $ka: SO_KEEPALIVE $([ $ka = on ] && echo set || echo not set)"
+		fault srv 127.0.0.1
+		if [ $ka = on ]; then
+			policy p "127.0.0.1:$port"
+		else
+			policy p "127.0.0.1:$port" -D NO_KEEPALIVE
+		fi
+		$run_timeout strace -f -qq -e trace=setsockopt -o "$tmp/strace" "$NOQ" \
+			-C "$tmp/p.policy" bob@example.net <"$tmp/simple" >"$tmp/out" 2>"$tmp/err"
+		rc=$?
+		stop srv
+		want_rc 0
+		want "SO_KEEPALIVE calls" "$(grep -c SO_KEEPALIVE "$tmp/strace")" \
+			"$([ $ka = on ] && echo 1 || echo 0)"
+		end
+	done
+else
+	skip "keepalive" "strace cannot run here"
+fi
+
+# hosts_max_try: each address counts; the hard limit caps it.
+begin "hosts_max_try = 2: the third and fourth hosts are not tried"
+fault srv 127.0.0.4
+dead=$(free_port)
+policy p "127.0.0.1:$dead ; 127.0.0.2:$dead ; 127.0.0.3:$dead ; 127.0.0.4:$port" -D MAXTRY=2
+send p "$tmp/simple" bob@example.net
+stop srv
+want_rc 1
+want_err "noq: Connection refused: H=127.0.0.1 [127.0.0.1]; tried the next host
+Delivery failed: Connection refused: H=127.0.0.2 [127.0.0.2]"
+want_x srv 1 "(none)"
+end
+
+begin "hosts_max_try_hardlimit = 1 under hosts_max_try = 5"
+fault srv 127.0.0.2
+dead=$(free_port)
+policy p "127.0.0.1:$dead ; 127.0.0.2:$port" -D HARDLIMIT=1
+send p "$tmp/simple" bob@example.net
+stop srv
+want_rc 1
+want_err "Delivery failed: Connection refused: H=127.0.0.1 [127.0.0.1]"
+end
+
+begin "hosts_max_try = 3: the third host takes it"
+fault srv 127.0.0.3
+dead=$(free_port)
+policy p "127.0.0.1:$dead ; 127.0.0.2:$dead ; 127.0.0.3:$port" -D MAXTRY=3
+send p "$tmp/simple" bob@example.net
+stop srv
+want_rc 0
+want_x srv 1.verbs "EHLO MAIL RCPT DATA QUIT"
+end
+
+# disable_ipv6: an IPv6 address is not used ([::1] is not connected to).
+begin "disable_ipv6: [::1] not tried"
+fault srv 127.0.0.1
+policy p "[::1]:$port ; 127.0.0.1:$port" -D NO_IPV6
+send p "$tmp/simple" -v bob@example.net
+stop srv
+want_rc 0
+want "IPv6 connections" "$(grep -c 'connecting to ::1' "$tmp/err")" 0
+want "IPv4 connections" "$(grep -c 'connecting to 127.0.0.1' "$tmp/err")" 1
 end
 
 # hosts_avoid_esmtp: HELO, not EHLO, for this host (no SIZE, then).
@@ -494,7 +575,7 @@ policy p "127.0.0.1:$port"
 send p "$tmp/simple" bob@example.net
 stop srv
 want_rc 0
-want_x srv 1.messages.1.mail "FROM:<$caller> SIZE=$(x srv 1.messages.1.body_length)"
+want_x srv 1.messages.1.mail "FROM:<$caller> SIZE=$(declared srv 1.messages.1.body_length)"
 want_x srv 1.accepted true
 end
 
@@ -504,6 +585,27 @@ policy p "127.0.0.1:$port"
 send p "$tmp/simple" bob@example.net
 stop srv
 want_rc 0
+want_x srv 1.messages.1.mail "FROM:<$caller>"
+end
+
+# size_addition: SIZE= is the size plus it (1024 unset, above); negative:
+# no SIZE=, and no check against the server's limit.
+begin "size_addition = 0: SIZE is the message's own size"
+fault srv 127.0.0.1
+policy p "127.0.0.1:$port" -D SIZE_ADD=0
+send p "$tmp/simple" bob@example.net
+stop srv
+want_rc 0
+want_x srv 1.messages.1.mail "FROM:<$caller> SIZE=$(x srv 1.messages.1.body_length)"
+end
+
+begin "size_addition = -1: no SIZE, not refused for the server's SIZE=10"
+fault srv 127.0.0.1 "ehlo-extensions: PIPELINING SIZE=10 8BITMIME"
+policy p "127.0.0.1:$port" -D SIZE_ADD=-1
+send p "$tmp/simple" bob@example.net
+stop srv
+want_rc 1
+want_err "Delivery failed: H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail server after end of data: 552 5.3.4 Message size exceeds fixed limit"
 want_x srv 1.messages.1.mail "FROM:<$caller>"
 end
 
@@ -524,7 +626,7 @@ policy p "127.0.0.1:$port"
 send p "$tmp/eight" bob@example.net
 stop srv
 want_rc 0
-want_x srv 1.messages.1.mail "FROM:<$caller> SIZE=$(x srv 1.messages.1.body_length) BODY=8BITMIME"
+want_x srv 1.messages.1.mail "FROM:<$caller> SIZE=$(declared srv 1.messages.1.body_length) BODY=8BITMIME"
 want_x srv 1.accepted true
 end
 
@@ -534,7 +636,7 @@ policy p "127.0.0.1:$port"
 send p "$tmp/eight" bob@example.net
 stop srv
 want_rc 0
-want_x srv 1.messages.1.mail "FROM:<$caller> SIZE=$(x srv 1.messages.1.body_length)"
+want_x srv 1.messages.1.mail "FROM:<$caller> SIZE=$(declared srv 1.messages.1.body_length)"
 end
 
 jose=$(printf 'jos\303\251@example.net')
@@ -544,7 +646,7 @@ policy p "127.0.0.1:$port"
 send p "$tmp/simple" "$jose"
 stop srv
 want_rc 0
-want_x srv 1.messages.1.mail "FROM:<$caller> SIZE=$(x srv 1.messages.1.body_length) SMTPUTF8"
+want_x srv 1.messages.1.mail "FROM:<$caller> SIZE=$(declared srv 1.messages.1.body_length) SMTPUTF8"
 want_x srv 1.messages.1.rcpts.1 "TO:<$jose>"
 end
 
@@ -565,7 +667,7 @@ policy p "127.0.0.1:$port"
 send p "$tmp/simple" -N failure,delay -R hdrs -V 'env+id=1' bob@example.net
 stop srv
 want_rc 0
-want_x srv 1.messages.1.mail "FROM:<$caller> SIZE=$(x srv 1.messages.1.body_length) RET=HDRS ENVID=env+2Bid+3D1"
+want_x srv 1.messages.1.mail "FROM:<$caller> SIZE=$(declared srv 1.messages.1.body_length) RET=HDRS ENVID=env+2Bid+3D1"
 want_x srv 1.messages.1.rcpts '["TO:<bob@example.net> NOTIFY=failure,delay ORCPT=rfc822;bob@example.net"]'
 end
 
@@ -575,7 +677,7 @@ policy p "127.0.0.1:$port"
 send p "$tmp/simple" -N failure,delay -R hdrs -V 'env+id=1' bob@example.net
 stop srv
 want_rc 0
-want_x srv 1.messages.1.mail "FROM:<$caller> SIZE=$(x srv 1.messages.1.body_length)"
+want_x srv 1.messages.1.mail "FROM:<$caller> SIZE=$(declared srv 1.messages.1.body_length)"
 want_x srv 1.messages.1.rcpts '["TO:<bob@example.net>"]'
 end
 
@@ -673,7 +775,7 @@ want "the message without its Received field" \
 	"$(sha256sum <"$tmp/exact.want.rest" | cut -d' ' -f1)"
 want_x srv 1.messages.1.bare_lf 0
 want_x srv 1.messages.1.bare_cr 0
-want_x srv 1.messages.1.mail "FROM:<$caller> SIZE=$(x srv 1.messages.1.body_length) BODY=8BITMIME"
+want_x srv 1.messages.1.mail "FROM:<$caller> SIZE=$(declared srv 1.messages.1.body_length) BODY=8BITMIME"
 end
 
 finish

@@ -292,9 +292,11 @@ if [ "$rc" -ne 0 ] || [ -s "$tmp/err" ]; then
 	fail "$mib MiB message" "exit status $rc"
 	show "$tmp/err"
 else
-	# Output = envelope + message (SIZE octets, one more per stuffed line)
-	# + ".\r\n"; the last dot line is that end.
+	# Output = envelope + message (SIZE octets less size_addition's
+	# 1024, one more per stuffed line) + ".\r\n"; the last dot line is
+	# that end.
 	stuffed=$((dots - 1))
+	size=$((size - 1024))
 	if [ "$total" -eq $((envelope + size + stuffed + 3)) ] && [ "$bad" -eq 0 ] &&
 		[ "$size" -gt $((mib * 1048576)) ] && [ "$stuffed" -eq $((mib * 1048576 / 1024)) ]; then
 		pass "$mib MiB message (SIZE=$size, $stuffed stuffed lines, $total octets out)"

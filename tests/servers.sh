@@ -84,9 +84,10 @@ print(json.dumps(d[sys.argv[2]], ensure_ascii=False))' "$tmp/aio/$1.json" "$2"
 want_meta() { want "message $1: $2" "$(meta "$1" "$2")" "$3"; }
 
 # want_size N [MORE]: the MAIL parameters of message N are SIZE, the size
-# of the message kept, then MORE (JSON list items: ', "BODY=8BITMIME"').
+# of the message kept plus size_addition's 1024, then MORE (JSON list
+# items: ', "BODY=8BITMIME"').
 want_size() {
-	want_meta "$1" mail_options "[\"SIZE=$(wc -c <"$tmp/aio/$1.eml" | tr -d ' ')\"${2-}]"
+	want_meta "$1" mail_options "[\"SIZE=$(($(wc -c <"$tmp/aio/$1.eml") + 1024))\"${2-}]"
 }
 
 # A wrapper in place of /usr/sbin/sendmail, for the real callers: noq with

@@ -226,6 +226,13 @@ x() {
 	"$PY" "$FAULTSRV" --extract "$tmp/$1/t.json" "$2" 2>/dev/null || echo "(none)"
 }
 
+# declared NAME PATH: the SIZE= noq declares for the message whose
+# body_length is field PATH of faultsrv NAME's summary: its length plus
+# 1024, size_addition's default (as in Exim).
+declared() {
+	echo $(($(x "$1" "$2") + 1024))
+}
+
 # want_x NAME PATH VALUE: the field is VALUE.
 want_x() {
 	[ -n "$cwhy" ] && return
