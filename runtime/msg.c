@@ -105,6 +105,7 @@ struct msg {
 
 	unsigned line;
 	uint64_t line_len;
+	size_t max_line;            /* the longest line taken, line end excluded */
 	bool cr, dot, dotline, too_long, in_body, l8bit;
 	struct u8 u;
 	size_t line_start;
@@ -584,6 +585,8 @@ static int end_line(struct msg *m, struct msg_err *err)
 	if (r != 0)
 		return -1;
 	m->lines = m->line;
+	if (m->line_len > m->max_line)
+		m->max_line = (size_t)m->line_len;
 	if (m->line == UINT_MAX)
 		return fail(m, err, m->line, "the message has too many lines");
 	m->line++;
@@ -887,6 +890,7 @@ void msg_info(const struct msg *m, struct msg_info *info)
 		}
 	}
 	info->body_size = m->body_size;
+	info->max_line = m->max_line;
 	info->size = hsize + (need_separator(m) ? 2 : 0) + m->body_size;
 	info->wire_size = info->size + hdots + m->body_dots;
 	info->lines = m->lines;

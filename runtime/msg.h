@@ -169,6 +169,8 @@ void msg_free(struct msg *m);
  * @wire_size:   octets msg_emit() produces: @size plus one per stuffed line.
  * @body_size:   octets of the body (CR LF form).
  * @lines:       input lines taken (the ending '.' line is not counted).
+ * @max_line:    octets of the longest input line taken, line end excluded
+ *               (header fields inserted later are not counted).
  * @headers:     number of header fields.
  * @header_8bit, @body_8bit: an octet >= 0x80 is present (BODY=8BITMIME
  *               for the body, SMTPUTF8 for headers).
@@ -188,6 +190,7 @@ struct msg_info {
 	uint64_t wire_size;
 	uint64_t body_size;
 	unsigned lines;
+	size_t max_line;
 	size_t headers;
 	bool header_8bit, body_8bit;
 	bool header_utf8, body_utf8;

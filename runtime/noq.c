@@ -1597,6 +1597,13 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 	so.trace = verbose ? smtp_trace : NULL;
 	if (tls_and_auth(e, t, &so, &ta) != 0)
 		goto out;
+	/* message_linelength_limit (Exim's default 998; noqc refused more):
+	   checked before any connection, with Exim's words. */
+	if ((long long)mi->max_line > opt_num(t, "message_linelength_limit", 998)) {
+		report("Delivery failed: message has lines too long for transport");
+		capture.permanent = true;
+		goto out;
+	}
 
 	priv_raise();
 
