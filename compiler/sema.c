@@ -880,6 +880,17 @@ struct model *sema_build(const struct ast_config *cfg, struct srcmgr *sm,
 
 	s->m->nauths = lower_section(s, SEC_AUTHENTICATORS, MK_AUTHENTICATOR, &s->m->auths,
 				     &aobs);
+	/* client_condition is expanded with the message at send time. */
+	for (size_t i = 0; aobs != NULL && i < s->m->nauths; i++) {
+		const struct lopt *l = sema_lfind(&aobs[i], "client_condition");
+		char what[160];
+
+		if (l == NULL || l->o.str == NULL)
+			continue;
+		snprintf(what, sizeof(what), "option 'client_condition' of authenticator '%s'",
+			 s->m->auths[i].name);
+		sema_check_setting(s, l, NULL, what, true);
+	}
 	sema_lower_rewrites(s);
 	for (size_t i = 0; i < s->m->nrewrites; i++) {
 		/* noqc checked each replacement (compiler/rewrite.c); kept here. */

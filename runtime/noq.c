@@ -1597,6 +1597,18 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 	so.trace = verbose ? smtp_trace : NULL;
 	if (tls_and_auth(e, t, &so, &ta) != 0)
 		goto out;
+	/* client_condition: expanded before the authenticator is used; false,
+	   or a failed expansion, passes it over (Exim's
+	   expand_check_condition()). */
+	for (size_t i = 0; i < m->nauths; i++) {
+		const char *cc = opt_str(&m->auths[i], "client_condition");
+		int cbad = 0;
+		char *v = cc != NULL ? expand_str(e, msg, cc, from, "client_condition", &cbad,
+						  true) : NULL;
+
+		ta.auths[i].skip = cc != NULL && (cbad || v == NULL || !xp_truth(v));
+		free(v);
+	}
 	/* message_linelength_limit (Exim's default 998; noqc refused more):
 	   checked before any connection, with Exim's words. */
 	if ((long long)mi->max_line > opt_num(t, "message_linelength_limit", 998)) {

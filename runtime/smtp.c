@@ -784,6 +784,12 @@ static enum outcome authenticate(struct conn *c)
 		struct auth *a = NULL;
 		char err[400];
 
+		if (sa->skip) {
+			trace(c, "skipping %s authenticator: client_condition is false",
+			      sa->name);
+			continue;
+		}
+
 		if (!offered(c, sa->mech)) {
 			snprintf(why, sizeof(why), "the server offers no mechanism the "
 				 "authenticators use (it offers: %s)",

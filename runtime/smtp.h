@@ -75,12 +75,15 @@ struct smtp_host {
  * @password:     it sends a password (PLAIN, LOGIN, plaintext): only over
  *                verified TLS, unless @cleartext_ok.
  * @cleartext_ok: the configuration allows it explicitly.
+ * @skip:         its client_condition was false (or failed to expand): it
+ *                is passed over, as in Exim.
  */
 struct smtp_authenticator {
 	const char *name;
 	const char *mech;
 	bool password;
 	bool cleartext_ok;
+	bool skip;      /* its client_condition is false: not used */
 };
 
 /**

@@ -265,6 +265,35 @@ body hello over TLS"
 	want_absent "the user in base64" "$user_b64" "$tmp/err"
 	end
 
+	# client_condition: the first authenticator's is false, so PLAIN, the
+	# second, is used (as in Exim, which skips it before the mechanisms).
+	begin "client_condition false: LOGIN skipped, AUTH PLAIN used"
+	conf cond "127.0.0.1:$port" <<EOF
+  tls_verify_certificates = $ca
+  hosts_require_auth = *
+
+begin authenticators
+
+login:
+  driver = plaintext
+  public_name = LOGIN
+  client_condition = \${if eq{\$sender_address}{nobody@example.org}{yes}{no}}
+  client_send = : $user : \${readfile{$tmp/secret}{}}
+
+plain:
+  driver = plaintext
+  public_name = PLAIN
+  client_send = ^$user^\${readfile{$tmp/secret}{}}
+EOF
+	send cond "$tmp/msg" -v bob@example.net
+	want_rc 0
+	want_seen aio "auth PLAIN alice ok tls
+message FROM=<$caller> TO=<bob@example.net> auth=alice tls=yes cert=- sni=-
+body hello over TLS"
+	want_line "noq: -v: skipping login authenticator: client_condition is false"
+	want_line "noq: -v: SMTP>> AUTH PLAIN <redacted>"
+	end
+
 	# aiosmtpd's own verdict, not a scripted one.
 	begin "AUTH PLAIN with the wrong password: refused, nothing sent"
 	conf wrongpw "127.0.0.1:$port" <<EOF
