@@ -759,11 +759,43 @@ out:
 		free(t[i].text);
 }
 
+/*
+ * host_find_failed and host_all_ignored: Exim's words (host_all_ignored
+ * takes all but "ignore").  "decline" and "pass" would send the address
+ * on to another router after a failed lookup, a route the
+ * single-transaction proof cannot follow: refused.
+ */
+static void check_host_failed(struct sema *s, const struct router *R)
+{
+	static const char *const opts[] = { "host_find_failed", "host_all_ignored" };
+
+	for (size_t i = 0; i < 2; i++) {
+		const struct lopt *l = sema_lfind(&R->ob, opts[i]);
+		const char *v = l != NULL ? l->o.str : NULL;
+
+		if (v == NULL)
+			continue;
+		if (strcmp(v, "decline") == 0 || strcmp(v, "pass") == 0) {
+			S_ERROR(s, &l->src->value_loc, "%s = %s is not supported: after a "
+				"failed host lookup the address would go on to another "
+				"router, which noqc cannot prove ends in the same "
+				"transaction", opts[i], v);
+		} else if (strcmp(v, "defer") != 0 && strcmp(v, "fail") != 0 &&
+			   strcmp(v, "freeze") != 0 && (i == 1 || strcmp(v, "ignore") != 0)) {
+			S_ERROR(s, &l->src->value_loc, "unrecognized setting '%s' for %s "
+				"(expected %sdecline, defer, fail, freeze or pass)", v, opts[i],
+				i == 0 ? "ignore, " : "");
+		}
+	}
+}
+
 static void setup_manualroute(struct sema *s, size_t ri)
 {
 	struct router *R = &s->r[ri];
 	const struct lopt *rl = sema_lfind(&R->ob, "route_list");
 	const struct lopt *rd = sema_lfind(&R->ob, "route_data");
+
+	check_host_failed(s, R);
 
 	R->hosts_randomize = sema_lbool(&R->ob, "hosts_randomize", false);
 	R->var0 = s->nvars;
