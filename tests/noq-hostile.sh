@@ -237,6 +237,8 @@ fi
 # allows with the usual 8 MiB stack limit (a quarter of it), so the stack
 # limit is raised for noq when it can be; otherwise they go as
 # comma-separated lists, 1,000 to an argument.
+# recipients_max is Exim's 50,000 by default: 0 lifts the limit.
+POL_MANY=$(compile many -D RCPTS_MAX=0) || exit 99
 printf '%s\n\nx\n' "$hdr" >"$tmp/in"
 awk 'BEGIN { printf "exec \"$@\""; for (i = 0; i < 100000; i++) printf " r%d@example.net", i; print "" }' \
 	>"$tmp/many.sh"
@@ -247,11 +249,12 @@ awk 'BEGIN { printf "exec \"$@\""; for (i = 0; i < 100; i++) { printf " "
 # shellcheck disable=SC3045
 if (ulimit -s 65536) 2>/dev/null; then
 	form="one argument each"
-	(ulimit -s 65536 && sh "$tmp/many.sh" $run_timeout "$NOQ" -C "$POL" --dry-run) \
+	(ulimit -s 65536 && sh "$tmp/many.sh" $run_timeout "$NOQ" -C "$POL_MANY" --dry-run) \
 		<"$tmp/in" >"$tmp/out" 2>"$tmp/err"
 else
 	form="1,000 to an argument"
-	sh "$tmp/lists.sh" $run_timeout "$NOQ" -C "$POL" --dry-run <"$tmp/in" >"$tmp/out" 2>"$tmp/err"
+	sh "$tmp/lists.sh" $run_timeout "$NOQ" -C "$POL_MANY" --dry-run <"$tmp/in" >"$tmp/out" \
+		2>"$tmp/err"
 fi
 rc=$?
 n=$(grep -c '^RCPT TO:<r[0-9]*@example.net>' "$tmp/out")
@@ -260,6 +263,16 @@ if [ "$rc" -eq 0 ] && [ ! -s "$tmp/err" ] && [ "$n" -eq 100000 ] &&
 	pass "100,000 recipients ($form)"
 else
 	fail "100,000 recipients ($form)" "exit $rc, $n RCPT commands"
+	show "$tmp/err"
+fi
+# With Exim's default limit, refused before anything is read or sent.
+sh "$tmp/lists.sh" $run_timeout "$NOQ" -C "$POL" --dry-run <"$tmp/in" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ "$rc" -eq 1 ] && [ ! -s "$tmp/out" ] &&
+	grep -Fxq 'noq: too many recipients: 100000, and recipients_max is 50000' "$tmp/err"; then
+	pass "100,000 recipients over the default recipients_max"
+else
+	fail "100,000 recipients over the default recipients_max" "exit $rc"
 	show "$tmp/err"
 fi
 

@@ -248,8 +248,6 @@ static void test_repeated_options(void)
 		"  headers_add = <; X-B: 2 ; X-C: 3\n"
 		"  headers_remove = X-Old\n"
 		"  headers_remove = X-Older : X-Oldest\n"
-		"  set = r_a = 1\n"
-		"  set = r_b = 2\n"
 		"  transport = t\n"
 		"b:\n"
 		"  driver = accept\n"
@@ -273,7 +271,6 @@ static void test_repeated_options(void)
 	       "{bool_lax{${if !eq{$local_part}{root}}}}}}");
 	TU_STR(opt(a, "headers_add")->str, "X-A: 1\nX-B: 2\nX-C: 3");
 	TU_STR(opt(a, "headers_remove")->str, "X-Old:X-Older:X-Oldest");
-	TU_STR(opt(a, "set")->str, "r_a = 1;r_b = 2");
 	/* Router b says the same in other settings: one transaction. */
 	TU_STR(r->model->route.headers_add, "X-A: 1\nX-B: 2\nX-C: 3\nX-T: 1\nX-U: 2");
 	TU_STR(r->model->route.headers_remove, "X-Old:X-Older:X-Oldest");
