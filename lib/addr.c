@@ -993,10 +993,18 @@ static bool parse_angle(struct parser *p)
 	size_t lt = p->tok.pos;
 	bool routed = false;
 	char b[160];
+	unsigned extra = 0;
 
 	p->in_angle = true;
 	if (!advance(p))
 		return false;
+	/* Exim's strip_excess_angle_brackets: "<<a@b>>", a few deep. */
+	while ((p->opts & ADDR_STRIP_ANGLES) && is_special(p, '<')) {
+		if (++extra > 5)
+			return fail(p, p->tok.pos, 1, "angle brackets nested too deep");
+		if (!advance(p))
+			return false;
+	}
 	if (is_special(p, '>')) {
 		if (!(p->opts & ADDR_ALLOW_EMPTY))
 			return fail(p, lt, p->tok.end - lt, "'<>' is valid only as a sender");
@@ -1029,6 +1037,12 @@ static bool parse_angle(struct parser *p)
 	}
 	if (p->tok.kind == TK_END)
 		return fail(p, lt, 1, "unbalanced '<'");
+	for (; extra > 0; extra--) {
+		if (!is_special(p, '>'))
+			return fail(p, p->tok.pos, 1, "unbalanced '<'");
+		if (!advance(p))
+			return false;
+	}
 	if (!is_special(p, '>'))
 		return fail(p, p->tok.pos, p->tok.end - p->tok.pos,
 			    "unexpected %s in angle address",

@@ -70,12 +70,16 @@
  * @ADDR_ALLOW_EMPTY: accept "<>" (a sender); otherwise it is an error.
  * @ADDR_STRIP_DOT:   a domain that ends with '.' loses it (Exim's
  *                    strip_trailing_dot); otherwise it is an error.
+ * @ADDR_STRIP_ANGLES: up to five excess pairs of angle brackets around
+ *                    an address ("<<a@b>>") are dropped when they match
+ *                    (Exim's strip_excess_angle_brackets).
  */
 enum addr_opt {
 	ADDR_HEADER = 1u << 0,
 	ADDR_SINGLE = 1u << 1,
 	ADDR_ALLOW_EMPTY = 1u << 2,
 	ADDR_STRIP_DOT = 1u << 3,
+	ADDR_STRIP_ANGLES = 1u << 4,
 };
 
 /**

@@ -481,6 +481,8 @@ static int load_policy(struct env *e)
 	log_setup(e);
 	if (main_bool(e->m, "strip_trailing_dot", false))
 		e->addr_opts |= ADDR_STRIP_DOT;
+	if (main_bool(e->m, "strip_excess_angle_brackets", false))
+		e->addr_opts |= ADDR_STRIP_ANGLES;
 	e->sender_rules = main_str(e->m, "trusted_users") != NULL ||
 			  main_str(e->m, "trusted_groups") != NULL ||
 			  main_str(e->m, "untrusted_set_sender") != NULL;

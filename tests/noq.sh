@@ -160,6 +160,16 @@ else
 	fail "allow_domain_literals and strip_trailing_dot" "exit $rc"
 	show "$tmp/err"
 fi
+# strip_excess_angle_brackets: "<<a@b>>" from broken callers.
+run "$msg/nofrom.msg" "$NOQ" -C "$POL_MAIN" --dry-run -f '<<x@example.org>>' \
+	'<<bob@example.net>>'
+if [ "$rc" -eq 0 ] && grep -Fq 'MAIL FROM:<x@example.org> ' "$tmp/out" &&
+	grep -q '^RCPT TO:<bob@example.net>' "$tmp/out"; then
+	pass "strip_excess_angle_brackets"
+else
+	fail "strip_excess_angle_brackets" "exit $rc"
+	show "$tmp/err"
+fi
 run "$msg/nofrom.msg" "$NOQ" -C "$POL" --dry-run bob@example.net.
 expect "a trailing dot needs strip_trailing_dot" 1 "" \
 "noq: invalid address: bob@example.net.: domain ends with '.' at offset 15"

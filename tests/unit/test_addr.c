@@ -476,6 +476,12 @@ static void test_errors_domain(void)
 	ONE(A | ADDR_STRIP_DOT, "a@x.y.", "a@x.y", NULL, 0);
 	ONE(A | ADDR_STRIP_DOT, "Al <a@x.>", "a@x", "Al", 0);
 	BADP(A | ADDR_STRIP_DOT, "a@x..", "consecutive dots in domain at offset 4", 4);
+	/* strip_excess_angle_brackets: matching pairs, at most five more. */
+	ONE(A | ADDR_STRIP_ANGLES, "<<a@x>>", "a@x", NULL, 0);
+	ONE(A | ADDR_STRIP_ANGLES, "Al <<<a@x>>>", "a@x", "Al", 0);
+	BADP(A | ADDR_STRIP_ANGLES, "<<a@x>", "unexpected end of input in angle address at offset 6", 6);
+	BADP(A | ADDR_STRIP_ANGLES, "<<<<<<<a@x>>>>>>>", "angle brackets nested too deep at offset 6", 6);
+	BADP(A, "<<a@x>>", "invalid character '<' in local part at offset 1", 1);
 	BADP(A, "a@.x", "domain starts with '.' at offset 2", 2);
 	BADP(A, "a@\"x\"", "invalid character '\"' in domain at offset 2", 2);
 	BADP(A, "a@<x>", "invalid character '<' in domain at offset 2", 2);
