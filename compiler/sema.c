@@ -64,6 +64,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "aliases.h"
 #include "ast.h"
@@ -749,6 +750,18 @@ static void check_main(struct sema *s)
 	check_ids(s, "trusted_groups", true);
 	if ((l = sema_lfind(&s->main, "uucp_from_pattern")) != NULL && l->o.str != NULL)
 		sema_check_regex(s, l->src, l->o.str, 0);
+	/* Options noq implements with one value only, Exim's default. */
+	if ((l = sema_lfind(&s->main, "headers_charset")) != NULL && l->o.str != NULL &&
+	    strcasecmp(l->o.str, "utf-8") != 0 && strcasecmp(l->o.str, "utf8") != 0) {
+		struct loc at = sema_vloc(s, l->src, 0, strlen(l->o.str));
+
+		S_ERROR(s, &at, "headers_charset: noq decodes encoded words in header fields "
+			"to UTF-8 only, not to '%s'", l->o.str);
+	}
+	if ((l = sema_lfind(&s->main, "check_rfc2047_length")) != NULL &&
+	    l->o.type == MT_BOOL && l->o.num == 0)
+		S_ERROR(s, &l->src->name_loc, "check_rfc2047_length: noq always holds encoded "
+			"words in header fields to RFC 2047's 75 octets, as Exim does by default");
 }
 
 struct model *sema_build(const struct ast_config *cfg, struct srcmgr *sm,
