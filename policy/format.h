@@ -23,7 +23,7 @@
 #define POL_MAGIC       "\x89NOQ\r\n\x1a\n"
 #define POL_MAGIC_LEN   8
 
-#define POL_MAJOR       3
+#define POL_MAJOR       4
 #define POL_MINOR       0
 
 #define POL_H_MAGIC     0    /* u8[8] */
@@ -104,11 +104,14 @@ enum pol_sect {
 #define POL_HO_FLAGS    8    /* u32: MH_* */
 #define POL_HOST_SIZE   12
 
-/* REWRITES */
+/* REWRITES: the rewrite section's rules, then each transport's
+   headers_rewrite, transports in order, rules in order. */
 #define POL_W_PATTERN   0    /* u32: string */
 #define POL_W_REPL      4    /* u32: string */
 #define POL_W_FLAGS     8    /* u32: RW_* */
-#define POL_RW_SIZE     12
+#define POL_W_TRANSPORT 12   /* u32: 0 for the rewrite section, else the
+				transport's index + 1 */
+#define POL_RW_SIZE     16
 
 /* SOURCES */
 #define POL_SO_PATH     0    /* u32: string */
@@ -167,7 +170,7 @@ enum pol_sect {
 /* ---- valid values ------------------------------------------------------- */
 
 #define POL_MH_ALL      (MH_BYNAME | MH_IPV4_ONLY | MH_IPV4_PREFER)
-#define POL_RW_ALL      0x7fffu
+#define POL_RW_ALL      0xffffu
 
 /* ---- little-endian helpers ---------------------------------------------- */
 

@@ -493,6 +493,8 @@ static int check_route(const struct pol *p, char *err)
 			return pol_set_err(err, POL_EFORMAT, "host %u: unknown flags 0x%x",
 					   (unsigned)i, (unsigned)pol_get32(r + POL_HO_FLAGS));
 	}
+	uint32_t owner = 0;
+
 	for (uint32_t i = 0; i < p->s[POL_SEC_REWRITES].count; i++) {
 		r = rec(p, POL_SEC_REWRITES, i);
 		if ((e = get_str(p, pol_get32(r + POL_W_PATTERN), false, &s, "rewrite", i, err)) ||
@@ -501,6 +503,13 @@ static int check_route(const struct pol *p, char *err)
 		if (pol_get32(r + POL_W_FLAGS) & ~(uint32_t)POL_RW_ALL)
 			return pol_set_err(err, POL_EFORMAT, "rewrite %u: unknown flags 0x%x",
 					   (unsigned)i, (unsigned)pol_get32(r + POL_W_FLAGS));
+		/* The rewrite section's rules, then the transports' in order. */
+		t = pol_get32(r + POL_W_TRANSPORT);
+		if (t < owner || t > p->ntransports)
+			return pol_set_err(err, POL_EFORMAT, "rewrite %u: transport %u out of "
+					   "order or range (%u transports)", (unsigned)i,
+					   (unsigned)t, (unsigned)p->ntransports);
+		owner = t;
 	}
 	for (uint32_t i = 0; i < p->s[POL_SEC_SOURCES].count; i++) {
 		r = rec(p, POL_SEC_SOURCES, i);
@@ -1591,6 +1600,8 @@ static int decode_obj(const struct pol *p, struct model *m, uint32_t i,
 	o->nopts = pol_get32(r + POL_O_OPTCOUNT);
 	o->opts = NULL;
 	o->first = 0;
+	o->rewrites = NULL;
+	o->nrewrites = 0;
 	if (o->nopts == 0)
 		return 0;
 	o->opts = arena_alloc(&m->arena, o->nopts * sizeof(*o->opts));
@@ -1735,6 +1746,13 @@ static int decode_exprs(const struct pol *p, struct model *m, bool decode, char 
 	}
 	for (size_t j = 0; j < m->nrewrites; j++)
 		m->rewrites[j].expr = mdl_expr_find(m, XP_REWRITE, m->rewrites[j].replacement);
+	for (size_t t = 0; t < m->ntransports; t++) {
+		struct mdl_obj *o = &m->transports[t];
+
+		for (size_t j = 0; j < o->nrewrites; j++)
+			o->rewrites[j].expr = mdl_expr_find(m, XP_REWRITE,
+							    o->rewrites[j].replacement);
+	}
 	return 0;
 }
 
@@ -1819,15 +1837,35 @@ static int decode(const struct pol *p, const unsigned char *adata, struct model 
 		rt->hosts[j].flags = pol_get32(r + POL_HO_FLAGS);
 	}
 
-	m->nrewrites = p->s[POL_SEC_REWRITES].count;
-	if (alloc_array(m, (void **)&m->rewrites, m->nrewrites, sizeof(*m->rewrites)))
+	/* One array; the rewrite section's rules first, then each
+	   transport's headers_rewrite (check_route() checked the order). */
+	uint32_t nrw = p->s[POL_SEC_REWRITES].count;
+	struct mdl_rewrite *rw;
+
+	if (alloc_array(m, (void **)&rw, nrw, sizeof(*rw)))
 		return -1;
-	for (uint32_t j = 0; j < m->nrewrites; j++) {
+	if (nrw > 0)
+		memset(rw, 0, nrw * sizeof(*rw));
+	m->rewrites = rw;
+	m->nrewrites = 0;
+	for (uint32_t j = 0; j < nrw; j++) {
+		uint32_t t;
+
 		r = rec(p, POL_SEC_REWRITES, j);
-		if (dup_str(p, m, pol_get32(r + POL_W_PATTERN), &m->rewrites[j].pattern) ||
-		    dup_str(p, m, pol_get32(r + POL_W_REPL), &m->rewrites[j].replacement))
+		if (dup_str(p, m, pol_get32(r + POL_W_PATTERN), &rw[j].pattern) ||
+		    dup_str(p, m, pol_get32(r + POL_W_REPL), &rw[j].replacement))
 			return -1;
-		m->rewrites[j].flags = pol_get32(r + POL_W_FLAGS);
+		rw[j].flags = pol_get32(r + POL_W_FLAGS);
+		t = pol_get32(r + POL_W_TRANSPORT);
+		if (t == 0) {
+			m->nrewrites++;
+		} else {
+			struct mdl_obj *o = &m->transports[t - 1];
+
+			if (o->rewrites == NULL)
+				o->rewrites = &rw[j];
+			o->nrewrites++;
+		}
 	}
 
 	m->nsources = p->s[POL_SEC_SOURCES].count;

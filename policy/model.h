@@ -85,6 +85,10 @@ enum mdl_kind {
  * @opts:   settings sorted by name (strcmp), 'driver' not among them.
  * @first:  not encoded: mdl_first_bit() of each setting's name ORed, or 0
  *          when not computed (mdl_opt_find() then looks at @opts).
+ * @rewrites/@nrewrites: a transport's headers_rewrite, lowered as the
+ *          rewrite section's rules are (their place flags always set:
+ *          headers only); kept in the policy's REWRITES, after the rewrite
+ *          section's.  None for the other objects.
  */
 struct mdl_obj {
 	enum mdl_kind kind;
@@ -93,6 +97,8 @@ struct mdl_obj {
 	struct mdl_opt *opts;
 	size_t nopts;
 	uint32_t first;
+	struct mdl_rewrite *rewrites;
+	size_t nrewrites;
 };
 
 /**
@@ -191,6 +197,11 @@ struct mdl_aliases {
 #define RW_S 0x1000
 #define RW_Q 0x2000
 #define RW_R 0x4000
+/* Not a letter: the replacement looks up a file that was missing when
+   noqc compiled the rule.  Exim's lookup then fails to open it, the
+   expansion fails, and Exim leaves the address as it is and tries no
+   later rule: noq does the same when the rule matches. */
+#define RW_NOFILE 0x8000
 
 struct mdl_expr;
 
@@ -269,7 +280,7 @@ struct model {
 	struct mdl_route route;
 	struct mdl_aliases *aliases;
 	size_t naliases;
-	struct mdl_rewrite *rewrites;
+	struct mdl_rewrite *rewrites;   /* the rewrite section (transports': theirs) */
 	size_t nrewrites;
 	struct mdl_source *sources;
 	size_t nsources;

@@ -167,6 +167,28 @@ static int check_obj(const struct mdl_obj *o, enum mdl_kind kind, size_t i,
 	return 0;
 }
 
+/*
+ * The rules REWRITES holds for owner @t: the rewrite section's for 0,
+ * else transport @t - 1's headers_rewrite; their number in *@n.
+ */
+static const struct mdl_rewrite *rw_set(const struct model *m, size_t t, size_t *n)
+{
+	const struct mdl_obj *o = t ? &m->transports[t - 1] : NULL;
+
+	*n = o ? o->nrewrites : m->nrewrites;
+	return o ? o->rewrites : m->rewrites;
+}
+
+/* The records of REWRITES (check_model() keeps the sum in a u32). */
+static size_t rw_count(const struct model *m)
+{
+	size_t n = m->nrewrites;
+
+	for (size_t t = 0; t < m->ntransports; t++)
+		n += m->transports[t].nrewrites;
+	return n;
+}
+
 static int check_model(const struct model *m, char *err)
 {
 	int r;
@@ -212,16 +234,28 @@ static int check_model(const struct model *m, char *err)
 					   rt->hosts[i].name,
 					   (unsigned)rt->hosts[i].flags);
 	}
-	for (size_t i = 0; i < m->nrewrites; i++) {
-		const struct mdl_rewrite *w = &m->rewrites[i];
+	size_t nrw = 0;
 
-		if (w->pattern == NULL || w->replacement == NULL)
-			return pol_set_err(err, POL_EFORMAT,
-					   "rewrite rule %zu lacks a field", i);
-		if (w->flags & ~(uint32_t)POL_RW_ALL)
-			return pol_set_err(err, POL_EFORMAT,
-					   "rewrite rule %zu: unknown flags 0x%x",
-					   i, (unsigned)w->flags);
+	for (size_t t = 0; t <= m->ntransports; t++) {
+		size_t n;
+		const struct mdl_rewrite *v = rw_set(m, t, &n);
+
+		if (n > 0 && v == NULL)
+			return pol_set_err(err, POL_EFORMAT, "rewrite rules missing");
+		if (n > UINT32_MAX - nrw)
+			return pol_set_err(err, POL_EFORMAT, "model too large");
+		nrw += n;
+		for (size_t i = 0; i < n; i++) {
+			const struct mdl_rewrite *w = &v[i];
+
+			if (w->pattern == NULL || w->replacement == NULL)
+				return pol_set_err(err, POL_EFORMAT,
+						   "rewrite rule %zu lacks a field", i);
+			if (w->flags & ~(uint32_t)POL_RW_ALL)
+				return pol_set_err(err, POL_EFORMAT,
+						   "rewrite rule %zu: unknown flags 0x%x",
+						   i, (unsigned)w->flags);
+		}
 	}
 	for (size_t i = 0; i < m->nsources; i++)
 		if (m->sources[i].path == NULL)
@@ -337,10 +371,14 @@ static int pool_fill(struct strpool *sp, const struct model *m)
 	for (size_t i = 0; i < rt->nhosts; i++)
 		if (pool_add(sp, rt->hosts[i].name) < 0)
 			return -1;
-	for (size_t i = 0; i < m->nrewrites; i++)
-		if (pool_add(sp, m->rewrites[i].pattern) < 0 ||
-		    pool_add(sp, m->rewrites[i].replacement) < 0)
-			return -1;
+	for (size_t t = 0; t <= m->ntransports; t++) {
+		size_t n;
+		const struct mdl_rewrite *v = rw_set(m, t, &n);
+
+		for (size_t i = 0; i < n; i++)
+			if (pool_add(sp, v[i].pattern) < 0 || pool_add(sp, v[i].replacement) < 0)
+				return -1;
+	}
 	for (size_t i = 0; i < m->nsources; i++)
 		if (pool_add(sp, m->sources[i].path) < 0)
 			return -1;
@@ -581,7 +619,7 @@ int pol_encode(const struct model *m, const char *compiler_version,
 	size_t count[] = {
 		[POL_SEC_STRINGS] = sp.n, [POL_SEC_OBJECTS] = nobjs,
 		[POL_SEC_OPTIONS] = nopts, [POL_SEC_ROUTE] = 1,
-		[POL_SEC_HOSTS] = m->route.nhosts, [POL_SEC_REWRITES] = m->nrewrites,
+		[POL_SEC_HOSTS] = m->route.nhosts, [POL_SEC_REWRITES] = rw_count(m),
 		[POL_SEC_SOURCES] = m->nsources, [POL_SEC_ATABLES] = m->naliases,
 		[POL_SEC_EXPRS] = m->nexprs, [POL_SEC_LOOKUPS] = m->lookups.n,
 		[POL_SEC_LISTS] = m->nlists, [POL_SEC_ADATA] = m->naliases,
@@ -675,10 +713,16 @@ int pol_encode(const struct model *m, const char *compiler_version,
 
 	/* REWRITES, SOURCES */
 	p = buf + s[POL_SEC_REWRITES].offset;
-	for (size_t i = 0; i < m->nrewrites; i++, p += POL_RW_SIZE) {
-		pol_put32(p + POL_W_PATTERN, pool_ref(&sp, m->rewrites[i].pattern));
-		pol_put32(p + POL_W_REPL, pool_ref(&sp, m->rewrites[i].replacement));
-		pol_put32(p + POL_W_FLAGS, m->rewrites[i].flags);
+	for (size_t t = 0; t <= m->ntransports; t++) {
+		size_t n;
+		const struct mdl_rewrite *v = rw_set(m, t, &n);
+
+		for (size_t i = 0; i < n; i++, p += POL_RW_SIZE) {
+			pol_put32(p + POL_W_PATTERN, pool_ref(&sp, v[i].pattern));
+			pol_put32(p + POL_W_REPL, pool_ref(&sp, v[i].replacement));
+			pol_put32(p + POL_W_FLAGS, v[i].flags);
+			pol_put32(p + POL_W_TRANSPORT, (uint32_t)t);
+		}
 	}
 	p = buf + s[POL_SEC_SOURCES].offset;
 	for (size_t i = 0; i < m->nsources; i++, p += POL_SRC_SIZE) {

@@ -60,7 +60,7 @@ static void *dup_array(struct model *m, const void *v, size_t n, size_t size)
 static struct mdl_obj OBJ(struct model *m, enum mdl_kind kind, const char *name,
 			  const char *driver, const struct mdl_opt *opts, size_t n)
 {
-	struct mdl_obj o = { kind, name, driver, NULL, n, 0 };
+	struct mdl_obj o = { .kind = kind, .name = name, .driver = driver, .nopts = n };
 
 	o.opts = dup_array(m, opts, n, sizeof(*opts));
 	return o;
@@ -157,6 +157,16 @@ static struct model *hand_model(void)
 
 	m->rewrites = DUP(m, rw);
 	m->nrewrites = UNIT_COUNT(rw);
+
+	/* The transport's headers_rewrite (its option left out here). */
+	const struct mdl_rewrite trw[] = {
+		{ "*@+local_domains", "$1@example.org", RW_f | RW_r | RW_s, NULL },
+		{ "*@old.example", "${lookup{$1}lsearch{/nonexistent}}", RW_h | RW_NOFILE,
+		  NULL },
+	};
+
+	m->transports[0].rewrites = DUP(m, trw);
+	m->transports[0].nrewrites = UNIT_COUNT(trw);
 
 	/* Typed lists, sorted by text then kind. */
 	const struct ml_item l_any[] = { { MLI_ANY, 0, 0, NULL, NULL, 0 } };
@@ -340,13 +350,26 @@ static bool obj_eq(const struct mdl_obj *a, const struct mdl_obj *b)
 	return true;
 }
 
+static bool rws_eq(const struct mdl_rewrite *a, size_t na, const struct mdl_rewrite *b,
+		   size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (!str_eq(a[i].pattern, b[i].pattern) ||
+		    !str_eq(a[i].replacement, b[i].replacement) || a[i].flags != b[i].flags)
+			return false;
+	return true;
+}
+
 static bool objs_eq(const struct mdl_obj *a, size_t na, const struct mdl_obj *b,
 		    size_t nb)
 {
 	if (na != nb)
 		return false;
 	for (size_t i = 0; i < na; i++)
-		if (!obj_eq(&a[i], &b[i]))
+		if (!obj_eq(&a[i], &b[i]) ||
+		    !rws_eq(a[i].rewrites, a[i].nrewrites, b[i].rewrites, b[i].nrewrites))
 			return false;
 	return true;
 }
@@ -399,11 +422,8 @@ static bool model_eq(const struct model *a, const struct model *b)
 			    !str_eq(p->v[j].aux, q->v[j].aux))
 				return false;
 	}
-	for (size_t i = 0; i < a->nrewrites; i++)
-		if (!str_eq(a->rewrites[i].pattern, b->rewrites[i].pattern) ||
-		    !str_eq(a->rewrites[i].replacement, b->rewrites[i].replacement) ||
-		    a->rewrites[i].flags != b->rewrites[i].flags)
-			return false;
+	if (!rws_eq(a->rewrites, a->nrewrites, b->rewrites, b->nrewrites))
+		return false;
 	for (size_t i = 0; i < a->nsources; i++)
 		if (!str_eq(a->sources[i].path, b->sources[i].path) ||
 		    memcmp(a->sources[i].sha256, b->sources[i].sha256, 32) != 0)
@@ -651,9 +671,12 @@ static void test_encode_refuses(void)
 	m->route.hosts[0].flags = 0x80;
 	CU_ASSERT_EQUAL(pol_encode(m, TEST_VERSION, &b, &len, err), POL_EFORMAT);
 	m->route.hosts[0].flags = 0;
-	m->rewrites[0].flags = 0x8000;
+	m->rewrites[0].flags = 0x10000;
 	CU_ASSERT_EQUAL(pol_encode(m, TEST_VERSION, &b, &len, err), POL_EFORMAT);
 	m->rewrites[0].flags = 0;
+	m->transports[0].rewrites[1].replacement = NULL;
+	CU_ASSERT_EQUAL(pol_encode(m, TEST_VERSION, &b, &len, err), POL_EFORMAT);
+	m->transports[0].rewrites[1].replacement = "x";
 
 	struct mdl_alias *al = m->aliases[0].v;
 	const char *k = al[0].key;
@@ -936,20 +959,24 @@ static void test_err_version(void)
 	size_t len;
 	unsigned char *b = encode(m, &len);
 
-	pol_put16(b + POL_H_MAJOR, 4);
-	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 4.0, this noq reads 3.x: this noq "
+	pol_put16(b + POL_H_MAJOR, 5);
+	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 5.0, this noq reads 4.x: this noq "
 		    "is older than the noqc that wrote it");
 	pol_put16(b + POL_H_MAJOR, 1);
 	pol_put16(b + POL_H_MINOR, 9);
 	/* A policy of the format before compiled expansions: recompile. */
-	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 1.9, this noq reads 3.x: recompile "
+	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 1.9, this noq reads 4.x: recompile "
 		    "it with noqc (the aliases policy: newaliases)");
 	/* One whose every ${lookup} held its own copy of the file, and
 	   whose lists were text. */
 	pol_put16(b + POL_H_MAJOR, 2);
-	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 2.9, this noq reads 3.x: recompile "
+	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 2.9, this noq reads 4.x: recompile "
 		    "it with noqc (the aliases policy: newaliases)");
+	/* One that took every rewrite rule for the rewrite section's. */
 	pol_put16(b + POL_H_MAJOR, 3);
+	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 3.9, this noq reads 4.x: recompile "
+		    "it with noqc (the aliases policy: newaliases)");
+	pol_put16(b + POL_H_MAJOR, 4);
 	EXPECT_LOAD(b, len, POL_ECHECKSUM, "checksum");
 	reseal(b, len);
 	EXPECT_LOAD(b, len, 0, NULL);     /* a newer minor version is read */
@@ -1154,7 +1181,11 @@ static void test_err_format(void)
 	EXPECT_PATCH(b, len, obj + POL_OBJ_SIZE + POL_O_KIND, 9, "kind");
 	EXPECT_PATCH(b, len, obj + POL_OBJ_SIZE + POL_O_KIND, MK_AUTHENTICATOR, "kind");
 	EXPECT_PATCH(b, len, ho + POL_HO_FLAGS, 8, "unknown flags");
-	EXPECT_PATCH(b, len, rw + POL_W_FLAGS, 0x8000, "unknown flags");
+	EXPECT_PATCH(b, len, rw + POL_W_FLAGS, 0x10000, "unknown flags");
+	/* the transport's rules follow the rewrite section's */
+	EXPECT_PATCH(b, len, rw + 3 * POL_RW_SIZE + POL_W_TRANSPORT, 2,
+		     "transport 2 out of order or range");
+	EXPECT_PATCH(b, len, rw + POL_W_TRANSPORT, 1, "transport 0 out of order");
 	/* sorting */
 	EXPECT_PATCH(b, len, opt + POL_OPT_SIZE + POL_P_NAME, name, "not sorted");
 	/* header and section table */
