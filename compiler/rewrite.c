@@ -5,13 +5,18 @@
  * blanks and uses the configuration's escapes.  Exim matches the pattern as a
  * one-item address list: noq accepts the forms that need no lookup and no
  * expansion, and refuses the others by name rather than mis-matching them.
+ * A transport's headers_rewrite is a list of such rules, each lowered here
+ * too (rewrite_lower()'s @transport).
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ast.h"
 #include "diag.h"
@@ -210,7 +215,8 @@ static void refuse(struct rw *rw, const struct loc *l, const struct field *f,
 {
 	rw_report(rw, DIAG_ERROR, l, "rewrite pattern '%.*s%s' uses %s, which noq "
 		  "does not support (noq accepts addresses with '*' prefixes, such as "
-		  "'*@*.example.org', and regular expressions starting with '^')",
+		  "'*@*.example.org', named lists, such as '*@+local_domains', and "
+		  "regular expressions starting with '^')",
 		  qlen(f->n), f->s, qdots(f->n), what);
 }
 
@@ -282,6 +288,35 @@ static unsigned pattern_part(struct rw *rw, const struct field *f, size_t from,
 		}
 	}
 	return stars;
+}
+
+/*
+ * The name of a named list, bytes [@from, @to) of @f after its '+': Exim
+ * looks the whole rest up, so it must be a name.  sema checks that the
+ * list exists.
+ */
+static bool list_name(struct rw *rw, const struct field *f, size_t from, size_t to)
+{
+	for (size_t i = from; i < to; i++) {
+		char c = f->s[i];
+
+		if (!(c == '_' || c == '-' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9'))) {
+			struct loc l = floc(f, i, 1);
+
+			rw_report(rw, DIAG_ERROR, &l, "'%c' cannot be part of the name of a "
+				  "named list ('+name')", c);
+			return false;
+		}
+	}
+	if (from >= to) {
+		struct loc l = floc(f, from - 1, 1);
+
+		rw_report(rw, DIAG_ERROR, &l, "'+' must be followed by the name of a "
+			  "named list");
+		return false;
+	}
+	return true;
 }
 
 /* Check the pattern; fill @p.  Returns false after an error. */
@@ -371,10 +406,8 @@ static bool check_pattern(struct rw *rw, const struct field *f, struct pat *p)
 		refuse(rw, &all, f, "an '@@' lookup");
 		return false;
 	}
-	if (s[0] == '+') {
-		refuse(rw, &first, f, "a named address list ('+name')");
-		return false;
-	}
+	if (s[0] == '+')
+		return list_name(rw, f, base + 1, base + n);
 
 	size_t e = find_expansion(s, n, false);
 
@@ -435,8 +468,7 @@ static bool check_pattern(struct rw *rw, const struct field *f, struct pat *p)
 		       "the whole address instead: '^...@...$')");
 		return false;
 	case '+':
-		refuse(rw, &dl, f, "a named domain list ('+name')");
-		return false;
+		return list_name(rw, f, base + dfrom + 1, base + n);
 	case '@':
 		refuse(rw, &dl, f, "a special domain ('@', '@[]', '@mx_...')");
 		return false;
@@ -449,11 +481,42 @@ static bool check_pattern(struct rw *rw, const struct field *f, struct pat *p)
 
 /* ---- replacements ------------------------------------------------------ */
 
-/* Check the replacement @f: an expansion noq runs (lib/xp) whose $1..$n
-   the pattern sets. */
-static void check_replacement(struct rw *rw, const struct field *f, const struct pat *p,
-			      const struct field *pf)
+/*
+ * The files a replacement looks up are read later, when sema keeps its
+ * compiled form (sema_keep_expr()); here they only need to exist.  The
+ * first that does not is kept in @missing (struct rw_probe).
+ */
+struct rw_probe {
+	char *missing;
+};
+
+static char *probe_file(void *arg, const char *path, size_t *len, char *msg, size_t msglen)
 {
+	struct rw_probe *pr = arg;
+	struct stat st;
+	char *empty = strdup("");
+
+	if (empty == NULL) {
+		snprintf(msg, msglen, "out of memory");
+		return NULL;
+	}
+	if (pr->missing == NULL && stat(path, &st) != 0 && errno == ENOENT)
+		pr->missing = strdup(path);
+	*len = 0;
+	return empty;
+}
+
+/*
+ * Check the replacement @f: an expansion noq runs (lib/xp) whose $1..$n
+ * the pattern sets.  Returns RW_NOFILE when it looks up a file that does
+ * not exist, else 0.
+ */
+static uint32_t check_replacement(struct rw *rw, const struct field *f, const struct pat *p,
+				  const struct field *pf)
+{
+	struct rw_probe pr = { NULL };
+	struct xp_hooks h = { NULL, probe_file, &pr, NULL };
+	uint32_t flags = 0;
 	struct xp_err e;
 	struct xp *x;
 	size_t pos, len;
@@ -462,22 +525,34 @@ static void check_replacement(struct rw *rw, const struct field *f, const struct
 
 	if (f->n == 0) {
 		rw_report(rw, DIAG_ERROR, &f->w->loc, "the replacement is empty");
-		return;
+		return 0;
 	}
 	/* A lone '*' means "do not rewrite these addresses". */
 	if (f->n == 1 && f->s[0] == '*')
-		return;
+		return 0;
 	if ((text = strndup(f->s, f->n)) == NULL) {
 		rw_report(rw, DIAG_ERROR, &f->w->loc, "out of memory");
-		return;
+		return 0;
 	}
-	if (xp_compile(text, XP_REWRITE, NULL, &x, &e) != 0) {
+	if (xp_compile(text, XP_REWRITE, &h, &x, &e) != 0) {
 		struct loc l = e.pos == (size_t)-1 ? f->w->loc
 			       : floc(f, e.pos, e.len ? e.len : 1);
 
 		rw_report(rw, DIAG_ERROR, &l, "rewrite replacement: %s", e.msg);
+		free(pr.missing);
 		free(text);
-		return;
+		return 0;
+	}
+	if (pr.missing != NULL) {
+		/* Exim fails to open the file, the expansion fails, and the
+		   address is left as it is (and logged to the panic log):
+		   the configuration runs, so it compiles. */
+		rw_report(rw, DIAG_WARNING, &f->w->loc, "the lookup file '%s' does not exist: "
+			  "where this rule matches, the address is left as it is and no later "
+			  "rule is tried, as Exim does when the lookup cannot open its file; "
+			  "recompile the policy once the file is there", pr.missing);
+		free(pr.missing);
+		flags = RW_NOFILE;
 	}
 	v = xp_capture_ref(x, p->captures, &pos, &len);
 	if (v >= 0) {
@@ -499,6 +574,7 @@ static void check_replacement(struct rw *rw, const struct field *f, const struct
 	}
 	xp_free(x);
 	free(text);
+	return flags;
 }
 
 /* ---- flags ------------------------------------------------------------- */
@@ -512,7 +588,7 @@ static bool all_flags(const char *s)
 }
 
 static uint32_t check_flags(struct rw *rw, const struct field *fl, size_t nfl,
-			    const struct pat *p)
+			    const struct pat *p, const char *transport)
 {
 	uint32_t flags = 0;
 	struct loc seen[sizeof(flag_bits) / sizeof(flag_bits[0])];
@@ -542,6 +618,13 @@ static uint32_t check_flags(struct rw *rw, const struct field *fl, size_t nfl,
 			}
 			flags |= flag_bits[b];
 			seen[b] = l;
+			if (transport != NULL && strchr("EFTS", *c) != NULL) {
+				rw_report(rw, DIAG_ERROR, &l, "rewrite flag '%c' is for %s, but "
+					  "the headers_rewrite of transport '%s' rewrites only "
+					  "header lines (Exim refuses it too)", *c,
+					  *c == 'S' ? "SMTP time" : "the envelope", transport);
+				continue;
+			}
 			if (*c == 'S' && !p->regex)
 				rw_report(rw, DIAG_ERROR, &l, "the 'S' flag needs a regular "
 					  "expression pattern (it is matched against the raw "
@@ -553,8 +636,8 @@ static uint32_t check_flags(struct rw *rw, const struct field *fl, size_t nfl,
 
 /* ---- the rule ---------------------------------------------------------- */
 
-int rewrite_lower(struct diag *dg, const struct ast_rule *r, struct arena *a,
-		  struct mdl_rewrite *out)
+int rewrite_lower(struct diag *dg, const struct ast_rule *r, const char *transport,
+		  struct arena *a, struct mdl_rewrite *out)
 {
 	struct rw rw = { dg, 0 };
 	struct field fields[3];
@@ -597,9 +680,14 @@ int rewrite_lower(struct diag *dg, const struct ast_rule *r, struct arena *a,
 	/* Without a usable pattern, do not guess what $n may refer to. */
 	if (!pok)
 		p.captures = 99;
-	check_replacement(&rw, &fields[1], &p, &fields[0]);
+	uint32_t nofile = check_replacement(&rw, &fields[1], &p, &fields[0]);
+	uint32_t flags = check_flags(&rw, fl, nfl, pok ? &p : &(struct pat){ .regex = true },
+				     transport);
 
-	uint32_t flags = check_flags(&rw, fl, nfl, pok ? &p : &(struct pat){ .regex = true });
+	/* Exim: a transport's rule that names no place is for every header. */
+	if (transport != NULL && (flags & (RW_h | RW_b | RW_c | RW_f | RW_r | RW_s | RW_t)) == 0)
+		flags |= RW_h;
+	flags |= nofile;
 
 	if (rw.errors != 0)
 		return -1;

@@ -905,20 +905,9 @@ struct model *sema_build(const struct ast_config *cfg, struct srcmgr *sm,
 		sema_check_setting(s, l, NULL, what, true);
 	}
 	sema_lower_rewrites(s);
-	for (size_t i = 0; i < s->m->nrewrites; i++) {
-		/* noqc checked each replacement (compiler/rewrite.c); kept here. */
-		struct xp_err e;
-		const char *r = s->m->rewrites[i].replacement;
-
-		if (strcmp(r, "*") != 0 && sema_keep_expr(s, XP_REWRITE, r, &e) != 0)
-			S_ERROR(s, NULL, "rewrite rule %zu: %s", i + 1, e.msg);
-	}
 	sema_finish_lists(s);
 	sema_finish_exprs(s);
-	/* The rewrite rules run their compiled replacements, as noq's do. */
-	for (size_t i = 0; i < s->m->nrewrites; i++)
-		s->m->rewrites[i].expr = mdl_expr_find(s->m, XP_REWRITE,
-						       s->m->rewrites[i].replacement);
+	sema_link_rewrites(s);
 	if (cfg->rules[SEC_SOURCES].head != NULL)
 		sema_read_sources(s);
 	else

@@ -349,6 +349,11 @@ void sema_compile_list(struct sema *s, const struct ast_option *o, const char *t
 		       size_t base, bool single, enum nl_kind k, const char *what,
 		       struct mlist *m);
 void sema_collect_lists(struct sema *s);
+/* sema_lists.c: whether a named list "+@name" (@len bytes) of kind @k exists;
+   report one that does not (at @lc, in @what). */
+bool sema_has_list(const struct sema *s, enum nl_kind k, const char *name, size_t len);
+void sema_unknown_list(struct sema *s, const struct loc *lc, enum nl_kind k,
+		       const char *name, size_t len, const char *what);
 /* sema_lists.c: list @text of kind @k (enum ml_kind) goes into the policy typed. */
 void sema_want_list(struct sema *s, uint32_t k, const char *text);
 /* sema_lists.c: the model's typed lists: the named lists, the routers'
@@ -401,6 +406,7 @@ void sema_prove(struct sema *s);
 
 void sema_model_aliases(struct sema *s, size_t ri, struct mdl_aliases *ma);
 void sema_lower_rewrites(struct sema *s);
+void sema_link_rewrites(struct sema *s);
 void sema_read_sources(struct sema *s);
 void sema_compute_sources(struct sema *s);
 void sema_warn_unused(struct sema *s);

@@ -45,6 +45,45 @@ static long nl_find(const struct sema *s, enum nl_kind k, const char *name, size
 	return -1;
 }
 
+/*
+ * Report "+@name" (@len bytes), at @lc in @what, as naming no list of kind
+ * @k: with the name of one so spelt, or of another kind so named.
+ */
+void sema_unknown_list(struct sema *s, const struct loc *lc, enum nl_kind k,
+		       const char *name, size_t len, const char *what)
+{
+	struct misspell ms;
+	char *nm = sema_xstrndup(name, len);
+
+	if (nm == NULL) {
+		sema_oom(s);
+		return;
+	}
+	misspell_init(&ms, nm);
+	for (size_t j = 0; j < s->nlists; j++)
+		if (s->lists[j].kind == k)
+			misspell_try(&ms, s->lists[j].name);
+	const char *hint = diag_capped(s->dg) ? NULL : misspell_result(&ms);
+
+	if (hint != NULL)
+		S_ERROR(s, lc, "unknown %s '+%s' in %s; did you mean '+%s'?",
+			nl_names[k], nm, what, hint);
+	else
+		S_ERROR(s, lc, "unknown %s '+%s' in %s", nl_names[k], nm, what);
+	for (size_t j = 0; j < s->nlists; j++)
+		if (s->lists[j].kind != k && strcmp(s->lists[j].name, nm) == 0) {
+			diag_note(s->dg, &s->lists[j].src->name_loc, "'%s' is a %s, defined here",
+				  nm, nl_names[s->lists[j].kind]);
+			break;
+		}
+	free(nm);
+}
+
+bool sema_has_list(const struct sema *s, enum nl_kind k, const char *name, size_t len)
+{
+	return nl_find(s, k, name, len) >= 0;
+}
+
 void sema_mlist_free(struct mlist *m)
 {
 	for (size_t i = 0; i < m->n; i++)
@@ -281,33 +320,8 @@ static void compile_list(struct sema *s, const struct ast_option *o, const char 
 
 			if (li < 0) {
 				struct loc lc = sema_vloc(s, o, ipos, nlen + 1);
-				struct misspell ms;
-				char *nm = sema_xstrndup(it + 1, nlen);
 
-				if (nm == NULL) {
-					sema_oom(s);
-					continue;
-				}
-				misspell_init(&ms, nm);
-				for (size_t j = 0; j < s->nlists; j++)
-					if (s->lists[j].kind == k)
-						misspell_try(&ms, s->lists[j].name);
-				const char *hint = diag_capped(s->dg) ? NULL : misspell_result(&ms);
-
-				if (hint != NULL)
-					S_ERROR(s, &lc, "unknown %s '+%s' in %s; did you mean '+%s'?",
-						nl_names[k], nm, what, hint);
-				else
-					S_ERROR(s, &lc, "unknown %s '+%s' in %s", nl_names[k], nm,
-						what);
-				for (size_t j = 0; j < s->nlists; j++)
-					if (s->lists[j].kind != k && strcmp(s->lists[j].name, nm) == 0) {
-						diag_note(s->dg, &s->lists[j].src->name_loc,
-							  "'%s' is a %s, defined here", nm,
-							  nl_names[s->lists[j].kind]);
-						break;
-					}
-				free(nm);
+				sema_unknown_list(s, &lc, k, it + 1, nlen, what);
 				mi->kind = MI_MAYBE;
 			} else {
 				mi->kind = MI_NAMED;

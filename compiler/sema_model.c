@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,9 +16,11 @@
 #include "ast.h"
 #include "codec.h"
 #include "diag.h"
+#include "list.h"
 #include "model.h"
 #include "options.h"
 #include "rewrite.h"
+#include "sb.h"
 #include "sema_int.h"
 #include "source.h"
 #include "values.h"
@@ -131,6 +134,168 @@ void sema_model_aliases(struct sema *s, size_t ri, struct mdl_aliases *ma)
 	free(k);
 }
 
+/*
+ * What a lowered rule @w needs besides itself: the named list its pattern
+ * names ("+name" for the whole address, "...@+name" for the domain) must
+ * exist and goes into the policy typed, for noq to match; its replacement
+ * is compiled into the policy, unless its lookup file is missing (the
+ * rule then never runs it).  @l: the rule, for messages.
+ */
+static void rule_needs(struct sema *s, const struct mdl_rewrite *w, const struct loc *l,
+		       const char *what)
+{
+	const char *p = w->pattern;
+	const char *at = p[0] == '^' ? NULL : strrchr(p, '@');
+	const char *list = p[0] == '+' ? p : at != NULL && at[1] == '+' ? at + 1 : NULL;
+	struct xp_err e;
+
+	if (list != NULL) {
+		enum nl_kind k = list == p ? NL_ADDRESS : NL_DOMAIN;
+
+		if (sema_has_list(s, k, list + 1, strlen(list + 1)))
+			sema_want_list(s, k == NL_ADDRESS ? ML_ADDRESS : ML_DOMAIN, list);
+		else
+			sema_unknown_list(s, l, k, list + 1, strlen(list + 1), what);
+	}
+	if (!(w->flags & RW_NOFILE) && strcmp(w->replacement, "*") != 0 &&
+	    sema_keep_expr(s, XP_REWRITE, w->replacement, &e) != 0)
+		S_ERROR(s, l, "%s: %s", what, e.msg);
+}
+
+/* Lower rule @r (of @transport, or NULL) into *@w; false after errors. */
+static bool lower_rule(struct sema *s, const struct ast_rule *r, const char *transport,
+		       const char *what, struct mdl_rewrite *w)
+{
+	unsigned before = diag_errors(s->dg);
+
+	memset(w, 0, sizeof(*w));
+	if (rewrite_lower(s->dg, r, transport, &s->m->arena, w) == 0) {
+		rule_needs(s, w, &r->loc, what);
+		return true;
+	}
+	if (diag_errors(s->dg) == before)
+		S_ERROR(s, &r->loc, "this rewrite rule cannot be compiled");
+	else
+		s->errors++;
+	return false;
+}
+
+/*
+ * The words of the rule @t (@n bytes, at @pos of @o's value when
+ * @verbatim), as the configuration's scanner makes those of a rewrite
+ * line: blank-separated, a word in double quotes up to its closing quote
+ * (Exim's string_dequote()).  Returns the number of words, or -1 when out
+ * of memory.
+ */
+static long split_rule(struct sema *s, const struct ast_option *o, const char *t, size_t n,
+		       size_t pos, bool verbatim, struct ast_rule *r)
+{
+	size_t i = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->loc = sema_vloc(s, o, pos, n);
+	while (i < n) {
+		while (i < n && sema_is_blank(t[i]))
+			i++;
+		if (i >= n)
+			break;
+
+		size_t b = i;
+
+		if (t[i] == '"') {
+			for (i++; i < n && t[i] != '"'; i++)
+				if (t[i] == '\\' && i + 1 < n)
+					i++;
+			if (i < n)
+				i++;
+		} else {
+			while (i < n && !sema_is_blank(t[i]))
+				i++;
+		}
+
+		struct ast_word *v = realloc(r->words, (r->nwords + 1) * sizeof(*v));
+
+		if (v == NULL)
+			return -1;
+		r->words = v;
+		v[r->nwords].text = sema_xstrndup(t + b, i - b);
+		if (v[r->nwords].text == NULL)
+			return -1;
+		/* A word not as written (a doubled separator undone) is
+		   located at its item. */
+		v[r->nwords].loc = verbatim ? sema_vloc(s, o, pos + b, i - b) : r->loc;
+		v[r->nwords].ppoff = 0;
+		r->nwords++;
+	}
+	return (long)r->nwords;
+}
+
+static void free_words(struct ast_rule *r)
+{
+	for (size_t i = 0; i < r->nwords; i++)
+		free(r->words[i].text);
+	free(r->words);
+	memset(r, 0, sizeof(*r));
+}
+
+/*
+ * Transport @ti's headers_rewrite: a list (Exim's string_nextinlist(),
+ * ':' unless "<c" names another separator) of rewrite rules, lowered as
+ * the rewrite section's are, for header lines only.
+ */
+static void lower_transport_rules(struct sema *s, size_t ti)
+{
+	const struct lobj *ob = &s->t[ti].ob;
+	const char *text = sema_lstr(ob, "headers_rewrite");
+	const struct ast_option *o = sema_lsrc(ob, "headers_rewrite");
+	struct mdl_obj *mo = &s->m->transports[ti];
+	const char *name = mo->name;
+	struct list_iter li;
+	struct sb item = SB_INIT;
+	size_t n = 0;
+	char what[160];
+	int rc;
+
+	if (text == NULL)
+		return;
+	list_init(&li, text, 0);
+	while (list_next(&li, &item) > 0)
+		n++;
+	mo->rewrites = arena_alloc(&s->m->arena, (n ? n : 1) * sizeof(*mo->rewrites));
+	if (mo->rewrites == NULL) {
+		sema_oom(s);
+		sb_free(&item);
+		return;
+	}
+	snprintf(what, sizeof(what), "the headers_rewrite of transport '%s'", name);
+	list_init(&li, text, 0);
+	while ((rc = list_next(&li, &item)) != 0) {
+		struct ast_rule r;
+		const char *t = sb_str(&item);
+
+		if (rc < 0 || t == NULL) {
+			sema_oom(s);
+			break;
+		}
+
+		/* The value as written, when not in quotes, is the list. */
+		bool verbatim = o != NULL && o->value != NULL && o->value[0] != '"' &&
+				strncmp(o->value + li.pos, t, item.len) == 0;
+		long nw = split_rule(s, o, t, item.len, li.pos, verbatim, &r);
+
+		if (nw < 0)
+			sema_oom(s);
+		else if (nw == 0)
+			S_ERROR(s, &r.loc, "%s has an empty rule", what);
+		else if (lower_rule(s, &r, name, what, &mo->rewrites[mo->nrewrites]))
+			mo->nrewrites++;
+		free_words(&r);
+		if (nw < 0)
+			break;
+	}
+	sb_free(&item);
+}
+
 void sema_lower_rewrites(struct sema *s)
 {
 	size_t n = 0;
@@ -142,18 +307,23 @@ void sema_lower_rewrites(struct sema *s)
 		sema_oom(s);
 		return;
 	}
-	for (const struct ast_rule *r = s->cfg->rules[SEC_REWRITE].head; r; r = r->next) {
-		unsigned before = diag_errors(s->dg);
-		struct mdl_rewrite *w = &s->m->rewrites[s->m->nrewrites];
-
-		memset(w, 0, sizeof(*w));
-		if (rewrite_lower(s->dg, r, &s->m->arena, w) == 0) {
+	for (const struct ast_rule *r = s->cfg->rules[SEC_REWRITE].head; r; r = r->next)
+		if (lower_rule(s, r, NULL, "a rewrite rule", &s->m->rewrites[s->m->nrewrites]))
 			s->m->nrewrites++;
-		} else if (diag_errors(s->dg) == before) {
-			S_ERROR(s, &r->loc, "this rewrite rule cannot be compiled");
-		} else {
-			s->errors++;
-		}
+	for (size_t i = 0; i < s->nt && !s->oom; i++)
+		lower_transport_rules(s, i);
+}
+
+/* The rules run their compiled replacements, as noq's do. */
+void sema_link_rewrites(struct sema *s)
+{
+	for (size_t t = 0; t <= s->m->ntransports; t++) {
+		struct mdl_obj *o = t ? &s->m->transports[t - 1] : NULL;
+		struct mdl_rewrite *v = o ? o->rewrites : s->m->rewrites;
+		size_t n = o ? o->nrewrites : s->m->nrewrites;
+
+		for (size_t i = 0; i < n; i++)
+			v[i].expr = mdl_expr_find(s->m, XP_REWRITE, v[i].replacement);
 	}
 }
 
