@@ -541,9 +541,11 @@ static int qualify_rewrite(struct fx *x, const char *a, const char *dom, uint32_
 			return nomem(x);
 		cur = q;
 	}
-	if (x->o->nrules > 0 && cur[0] != '\0') {
-		if (rw_address(x->o->rules, x->o->nrules, where, cur, &rw, name, x->err,
-			       x->errlen) != 0) {
+	struct rw_ctx own = { x->o->rules, x->o->nrules, NULL, 0, NULL };
+	const struct rw_ctx *c = x->o->rw != NULL ? x->o->rw : &own;
+
+	if ((c->nrules > 0 || c->ntrules > 0) && cur[0] != '\0') {
+		if (rw_rewrite(c, where, cur, &rw, name, x->err, x->errlen) != 0) {
 			free(q);
 			return FIXUP_ERROR;
 		}

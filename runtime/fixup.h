@@ -84,6 +84,7 @@
 #include "addr.h"
 #include "model.h"
 #include "msg.h"
+#include "rwrt.h"
 
 /**
  * struct fixup_opts - the envelope and the caller, as known so far.
@@ -120,6 +121,9 @@ struct fixup_opts {
 	time_t now;
 	const struct mdl_rewrite *rules;
 	size_t nrules;
+	const struct rw_ctx *rw;      /* when set, all the rewriting: @rules
+					 and the transport's headers_rewrite
+					 (@rules and @nrules unused) */
 	const char *headers_add;      /* the route's, or NULL */
 	const char *headers_remove;   /* the route's, or NULL */
 };

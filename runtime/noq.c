@@ -868,7 +868,7 @@ int noq_sender_allowed(const struct env *e, const char *addr)
 	if (uss == NULL)
 		return 0;
 	route_ctx_init(e, addr, false, NULL, &rc);
-	r = route_match(&rc, XL_ADDRESS, uss, addr, err, sizeof(err));
+	r = route_list_match(&rc, ML_ADDRESS, uss, addr, err, sizeof(err));
 	if (r < 0)
 		noq_say("cannot check untrusted_set_sender: %s", err);
 	return r;
@@ -1757,6 +1757,12 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 	fo.now = now;
 	fo.rules = e->m->rewrites;
 	fo.nrules = e->m->nrewrites;
+	/* With the transport's headers_rewrite and named lists. */
+	struct route_ctx rw_lists;
+	struct rw_ctx rw;
+
+	rw_ctx_init(&rw, &rw_lists, e->m, e->primary_hostname);
+	fo.rw = &rw;
 	fo.headers_add = hdr_add;
 	fo.headers_remove = hdr_remove;
 

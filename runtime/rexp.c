@@ -118,7 +118,7 @@ enum xres rt_expand_x(struct st *s, const struct att *a, const struct rtr *R,
 	env.header = header;
 	env.match_list = match_list;
 	env.arg = &xe;
-	if (a == NULL)          /* route_match(): no address */
+	if (a == NULL)          /* route_list_match(): no address */
 		return eval(s, x, &env, out, msg, msglen);
 
 	/* The top-level address this one descends from: its local part

@@ -466,6 +466,8 @@ struct subj {
 static enum mres match_rlist(struct st *s, const struct att *a, const struct rtr *R,
 			     struct rlist *rl, enum lkind k, const char *what,
 			     const struct subj *x, unsigned depth, char *msg, size_t msglen);
+static int match_typed(struct st *s, const struct att *a, const struct rtr *R, enum lkind lk,
+		       const char *list, const char *subject, char *msg, size_t msglen);
 
 static enum mres regex_match(struct st *s, struct litem *it, const char *subject,
 			     bool caseless, char *msg, size_t msglen)
@@ -663,6 +665,13 @@ static enum mres match_rlist(struct st *s, const struct att *a, const struct rtr
 	if (!rl->dynamic)
 		return match_clist(s, a, R, &rl->l, k, what, x, depth, msg, msglen);
 
+	/* Outside routing (a rewrite pattern's list) there is no address
+	   to expand it for. */
+	if (a == NULL) {
+		rt_fmt(msg, msglen, "%s expands, and noq expands lists only while "
+		       "routing", what);
+		return M_DEFER;
+	}
 	/* Expanded for this address, compiled, matched, thrown away.  Exim's
 	   match_isinlist(): a forced failure means "not in the list", any
 	   other is logged and defers the address. */
@@ -704,6 +713,14 @@ int rt_match_text(struct st *s, const struct att *a, const struct rtr *R, enum x
 		  const char *list, const char *subject, char *msg, size_t msglen)
 {
 	enum lkind lk = k == XL_DOMAIN ? LK_DOMAIN : k == XL_LOCAL_PART ? LK_LOCAL : LK_ADDRESS;
+
+	return match_typed(s, a, R, lk, list, subject, msg, msglen);
+}
+
+/* The typed list written @list, of kind @lk, against @subject. */
+static int match_typed(struct st *s, const struct att *a, const struct rtr *R, enum lkind lk,
+		       const char *list, const char *subject, char *msg, size_t msglen)
+{
 	const struct mdl_list *l = mdl_list_find(s->m, ml_of(lk), list);
 	struct subj x = { subject, NULL, 0, NULL, true };
 	enum mres r;
@@ -968,7 +985,8 @@ static int setup_router(struct st *s, size_t i)
 	return 0;
 }
 
-static int setup(struct st *s)
+/* The named lists of the main section, and room for the typed lists. */
+static int setup_lists(struct st *s)
 {
 	const struct model *m = s->m;
 	size_t n = 0;
@@ -977,9 +995,8 @@ static int setup(struct st *s)
 		if (m->main.opts[i].type == MT_LIST && strchr(m->main.opts[i].name, ' '))
 			n++;
 	s->nl = calloc(n ? n : 1, sizeof(*s->nl));
-	s->r = calloc(m->nrouters ? m->nrouters : 1, sizeof(*s->r));
 	s->tl = calloc(m->nlists ? m->nlists : 1, sizeof(*s->tl));
-	if (s->nl == NULL || s->r == NULL || s->tl == NULL) {
+	if (s->nl == NULL || s->tl == NULL) {
 		rt_oom(s);
 		return -1;
 	}
@@ -1007,6 +1024,20 @@ static int setup(struct st *s)
 	for (size_t i = 0; i < s->nnl; i++)
 		if (compile_rlist(s, &s->nl[i].rl, s->nl[i].kind, s->nl[i].name) < 0)
 			return -1;
+	return 0;
+}
+
+static int setup(struct st *s)
+{
+	const struct model *m = s->m;
+
+	if (setup_lists(s) < 0)
+		return -1;
+	s->r = calloc(m->nrouters ? m->nrouters : 1, sizeof(*s->r));
+	if (s->r == NULL) {
+		rt_oom(s);
+		return -1;
+	}
 	s->nr = m->nrouters;
 	for (size_t i = 0; i < s->nr; i++)
 		if (setup_router(s, i) < 0)
@@ -1966,34 +1997,29 @@ int route_all(const struct route_ctx *ctx, const char *const *rcpts, size_t n,
 	return 0;
 }
 
-int route_match(const struct route_ctx *ctx, enum xp_list k, const char *list,
-		const char *subject, char *err, size_t errlen)
+int route_list_match(const struct route_ctx *ctx, enum ml_kind k, const char *list,
+		     const char *subject, char *msg, size_t msglen)
 {
-	struct route_result res = { 0 };
 	struct st S, *s = &S;
 	int r = -1;
 
-	if (errlen > 0)
-		err[0] = '\0';
+	if (msglen > 0)
+		msg[0] = '\0';
 	memset(s, 0, sizeof(*s));
 	s->ctx = ctx;
 	s->m = ctx->m;
-	s->res = &res;
-	s->err = err;
-	s->errlen = errlen;
-	s->max_nodes = ROUTE_MAX_NODES;
-	s->max_depth = ROUTE_MAX_DEPTH;
+	s->err = msg;
+	s->errlen = msglen;
 	s->primary_hostname = ctx->primary_hostname;
-	s->qualify_domain = main_qualify(s->m, ctx->primary_hostname);
-	s->qualify_recipient = ctx->qualify_recipient ? ctx->qualify_recipient
-						      : s->qualify_domain;
 	addr_list_init(&s->al);
-	if (setup(s) == 0)
-		r = rt_match_text(s, NULL, NULL, k, list, subject, err, errlen);
+	if (k != ML_DOMAIN && k != ML_ADDRESS)
+		rt_fmt(msg, msglen, "route_list_match: not a domain or address list");
+	else if (setup_lists(s) == 0)
+		r = match_typed(s, NULL, NULL, k == ML_DOMAIN ? LK_DOMAIN : LK_ADDRESS, list,
+				subject, msg, msglen);
 	st_free(s);
-	route_result_free(&res);
-	if (s->hard && r >= 0)
-		r = -1;
+	if (r < 0 && msglen > 0 && msg[0] == '\0')
+		rt_fmt(msg, msglen, "cannot match \"%s\"", list);
 	return r;
 }
 

@@ -188,6 +188,18 @@ struct route_ctx {
 #define ROUTE_MAX_NODES 1000000
 #define ROUTE_MAX_DEPTH 100
 
+/**
+ * route_list_match() - whether @subject is in the list written @list, of
+ * kind @k (ML_DOMAIN: a domain; ML_ADDRESS: an address, its domain in
+ * lower case), which the policy of @ctx holds typed, matched as routing
+ * matches a router's lists: "+name" items reach the main section's named
+ * lists, "@" is @ctx's primary_hostname.  Outside routing, for a rewrite
+ * pattern's list: only @ctx's m and primary_hostname are used, and a list
+ * that expands cannot be matched.  Returns 1, 0, or -1 with @msg.
+ */
+int route_list_match(const struct route_ctx *ctx, enum ml_kind k, const char *list,
+		     const char *subject, char *msg, size_t msglen);
+
 /** struct route_result - the routing tree of all recipients. */
 struct route_result {
 	struct route_node *v;
@@ -218,16 +230,6 @@ int route_all(const struct route_ctx *ctx, const char *const *rcpts, size_t n,
 
 void route_result_free(struct route_result *res);
 
-/**
- * route_match() - whether @subject is in the matching list @list of kind
- * @k (domain, local part or address list, as the policy holds it typed:
- * a main option such as untrusted_set_sender), outside routing: no
- * address is being routed, so $local_part and the other address
- * variables are unset in the list's expansions.  Returns 1 or 0, or -1
- * with @err set (a lookup that failed, a policy without the list).
- */
-int route_match(const struct route_ctx *ctx, enum xp_list k, const char *list,
-		const char *subject, char *err, size_t errlen);
 
 /**
  * route_failure() - the node that stops delivery, as Exim's mua_wrapper

@@ -26,6 +26,7 @@
 #include "addr.h"
 #include "err.h"
 #include "re.h"
+#include "route.h"
 #include "rwrt.h"
 #include "sb.h"
 #include "xp.h"
@@ -50,6 +51,8 @@
 struct rw_run {
 	const struct mdl_rewrite *rules;
 	size_t n;
+	size_t cbase;         /* the first rule's slot in the regex cache */
+	const struct route_ctx *lists;
 	char *cur;
 	char *name;
 	bool header;
@@ -164,9 +167,10 @@ static struct re_cache {
 static size_t re_ncache;
 
 /* The compiled pattern of rule @i of @r; NULL with @r->err set on error. */
-static const struct re *rule_re(struct rw_run *r, size_t i)
+static const struct re *rule_re(struct rw_run *r, size_t ri)
 {
-	const char *pat = r->rules[i].pattern;
+	const char *pat = r->rules[ri].pattern;
+	size_t i = r->cbase + ri;
 
 	if (i >= re_ncache) {
 		struct re_cache *v = realloc(re_cache, (i + 1) * sizeof(*v));
@@ -194,7 +198,7 @@ static const struct re *rule_re(struct rw_run *r, size_t i)
 
 	if (re_compile(pat, pl, 0, &c->re, msg, sizeof(msg), NULL) != 0) {
 		err_set(r->err, r->errlen, "rewrite rule %zu ('%.*s%s'): "
-		       "invalid regular expression: %s", i + 1, err_qlen(pl), pat, err_qdots(pl),
+		       "invalid regular expression: %s", ri + 1, err_qlen(pl), pat, err_qdots(pl),
 		       msg);
 		return NULL;
 	}
@@ -209,14 +213,40 @@ static const struct re *rule_re(struct rw_run *r, size_t i)
 }
 
 /*
- * Match @rule against the current address.  @re is the compiled pattern
+ * Whether @sub is in the named list @list ("+name") of kind @k, matched by
+ * routing's list code in the policy's typed list.  -1 with the error set
+ * (naming rule @idx).
+ */
+static int in_list(struct rw_run *r, size_t idx, enum ml_kind k, const char *list,
+		   const char *sub)
+{
+	const char *pat = r->rules[idx].pattern;
+	size_t pl = strlen(pat);
+	char msg[256];
+	int rc;
+
+	if (r->lists == NULL) {
+		err_set(r->err, r->errlen, "rewrite rule %zu ('%.*s%s'): a named list cannot "
+			"be matched here", idx + 1, err_qlen(pl), pat, err_qdots(pl));
+		return -1;
+	}
+	rc = route_list_match(r->lists, k, list, sub, msg, sizeof(msg));
+	if (rc < 0)
+		err_set(r->err, r->errlen, "rewrite rule %zu ('%.*s%s'): %s", idx + 1,
+			err_qlen(pl), pat, err_qdots(pl), msg);
+	return rc;
+}
+
+/*
+ * Match rule @idx against the current address.  @re is the compiled pattern
  * of a regular expression rule.  @smtp: the SMTP-time pass, where the
  * subject is "<address>" as a client sends it and is not lower-cased.
- * Returns 1 (and fills @m), 0 for no match, -1 when out of memory.
+ * Returns 1 (and fills @m), 0 for no match, -1 with the error set.
  */
-static int rule_match(const struct rw_run *r, const struct mdl_rewrite *rule,
-		      const struct re *re, bool smtp, struct rw_match *m)
+static int rule_match(struct rw_run *r, size_t idx, const struct re *re, bool smtp,
+		      struct rw_match *m)
 {
+	const struct mdl_rewrite *rule = &r->rules[idx];
 	const char *cur = r->cur;
 	size_t len = strlen(cur);
 
@@ -228,12 +258,14 @@ static int rule_match(const struct rw_run *r, const struct mdl_rewrite *rule,
 		int rc;
 
 		if (sub == NULL)
-			return -1;
+			goto nomem;
 		sub[0] = '<';
 		memcpy(sub + 1, cur, len);
 		memcpy(sub + 1 + len, ">", 2);
 		rc = regex_match(re, sub, m);
 		free(sub);
+		if (rc < 0)
+			goto nomem;
 		return rc;
 	}
 
@@ -248,7 +280,7 @@ static int rule_match(const struct rw_run *r, const struct mdl_rewrite *rule,
 	int rc = 0;
 
 	if (sub == NULL)
-		return -1;
+		goto nomem;
 	memcpy(sub, cur, len + 1);
 	for (char *p = sub + llen + 1; *p; p++)
 		if (*p >= 'A' && *p <= 'Z')
@@ -259,23 +291,35 @@ static int rule_match(const struct rw_run *r, const struct mdl_rewrite *rule,
 		if (rc == 1)
 			m->num[0] = cur;
 		free(sub);
+		if (rc < 0)
+			goto nomem;
 		return rc;
 	}
 
 	const char *pat = rule->pattern;
-	const char *pat_at = strrchr(pat, '@');
+	const char *pat_at = pat[0] == '+' ? NULL : strrchr(pat, '@');
 	const char *pdom = pat_at ? pat_at + 1 : pat;
 	const char *dom = sub + llen + 1;
-	size_t lwild = SIZE_MAX, dwild;
+	size_t lwild = SIZE_MAX, dwild = SIZE_MAX;
 
 	if (pat_at != NULL &&
 	    !part_match(sub, llen, pat, (size_t)(pat_at - pat), &lwild))
 		goto out;
-	if (!part_match(dom, len - llen - 1, pdom, strlen(pdom), &dwild))
+	/* "+name": a named address list for the whole address, or, after
+	   the '@', a named domain list for the domain. */
+	if (pdom[0] == '+') {
+		rc = in_list(r, idx, pat_at ? ML_DOMAIN : ML_ADDRESS, pdom, pat_at ? dom : sub);
+		if (rc != 1) {
+			free(sub);
+			return rc;
+		}
+		rc = 0;
+	} else if (!part_match(dom, len - llen - 1, pdom, strlen(pdom), &dwild)) {
 		goto out;
+	}
 	if (m_init(m, 2, len) != 0) {
-		rc = -1;
-		goto out;
+		free(sub);
+		goto nomem;
 	}
 	m->num[0] = cur;
 
@@ -289,6 +333,10 @@ static int rule_match(const struct rw_run *r, const struct mdl_rewrite *rule,
 out:
 	free(sub);
 	return rc;
+
+nomem:
+	err_set(r->err, r->errlen, "out of memory");
+	return -1;
 }
 
 /* ---- applying rules ---------------------------------------------------- */
@@ -369,9 +417,12 @@ static struct xp *rule_xp(struct rw_run *r, size_t i)
 	return x;
 }
 
-/* Expand @rule's replacement for match @m; NULL with the error set. */
+/*
+ * Expand @rule's replacement for match @m; NULL with the error set, or
+ * with *@forced set for a forced failure ("fail"), which is no error.
+ */
 static char *expand(struct rw_run *r, const struct mdl_rewrite *rule, size_t idx,
-		    const struct rw_match *m, bool smtp)
+		    const struct rw_match *m, bool smtp, bool *forced)
 {
 	struct xp_env env = { 0 };
 	struct xp_err e;
@@ -415,7 +466,9 @@ static char *expand(struct rw_run *r, const struct mdl_rewrite *rule, size_t idx
 
 	free(lp);
 	sb_free(&b);
-	if (rc != 0) {
+	if (rc != 0 && e.forced) {
+		*forced = true;
+	} else if (rc != 0) {
 		size_t pl = strlen(rule->pattern);
 
 		err_set(r->err, r->errlen, "rewrite rule %zu ('%.*s%s'): %s", idx + 1,
@@ -447,25 +500,33 @@ static int rw_pass(struct rw_run *r, uint32_t want, bool smtp)
 			return -1;
 		for (unsigned count = 0;; count++) {
 			struct rw_match m;
-			int rc = rule_match(r, rule, re, smtp, &m);
+			bool forced = false;
+			int rc = rule_match(r, i, re, smtp, &m);
 
 			if (rc < 0) {
-				err_set(r->err, r->errlen, "out of memory");
 				stop = -1;
 				break;
 			}
 			if (rc == 0)
 				break;
-			/* "*": leave the address alone, and stop. */
-			if (strcmp(rule->replacement, "*") == 0) {
+			/* "*": leave the address alone, and stop.  So does a
+			   rule whose lookup file was missing: Exim's expansion
+			   fails there, and it gives up on the address. */
+			if (strcmp(rule->replacement, "*") == 0 || (rule->flags & RW_NOFILE)) {
 				free(m.buf);
 				stop = 1;
 				break;
 			}
 
-			char *x = expand(r, rule, i, &m, smtp);
+			char *x = expand(r, rule, i, &m, smtp, &forced);
 
 			free(m.buf);
+			/* A forced failure: this rule does not rewrite; the
+			   next is tried, unless 'q'. */
+			if (forced) {
+				quit = (rule->flags & RW_q) != 0;
+				break;
+			}
 			if (x == NULL) {
 				stop = -1;
 				break;
@@ -490,13 +551,15 @@ static int rw_pass(struct rw_run *r, uint32_t want, bool smtp)
 	return 0;
 }
 
-int rw_address(const struct mdl_rewrite *rules, size_t n, uint32_t where,
-	       const char *addr, char **out, char **name_out, char *err,
-	       size_t errlen)
+/* rw_address() with @lists for named lists; @cbase: see struct rw_run. */
+static int rw_apply(const struct mdl_rewrite *rules, size_t n, size_t cbase,
+		    const struct route_ctx *lists, uint32_t where, const char *addr,
+		    char **out, char **name_out, char *err, size_t errlen)
 {
 	uint32_t want = places(where);
 	struct rw_run r = {
-		.rules = rules, .n = n, .err = err, .errlen = errlen,
+		.rules = rules, .n = n, .cbase = cbase, .lists = lists, .err = err,
+		.errlen = errlen,
 	};
 
 	*out = NULL;
@@ -531,4 +594,65 @@ fail:
 	free(r.cur);
 	free(r.name);
 	return -1;
+}
+
+int rw_address(const struct mdl_rewrite *rules, size_t n, uint32_t where,
+	       const char *addr, char **out, char **name_out, char *err,
+	       size_t errlen)
+{
+	return rw_apply(rules, n, 0, NULL, where, addr, out, name_out, err, errlen);
+}
+
+int rw_rewrite(const struct rw_ctx *c, uint32_t where, const char *addr, char **out,
+	       char **name_out, char *err, size_t errlen)
+{
+	char *a1 = NULL, *n1 = NULL, *a2 = NULL, *n2 = NULL;
+
+	*out = NULL;
+	if (name_out != NULL)
+		*name_out = NULL;
+	if (rw_apply(c->rules, c->nrules, 0, c->lists, where, addr, &a1, &n1, err,
+		     errlen) != 0)
+		return -1;
+	/* The transport's rules see the header as the rewrite section left
+	   it, when the message is written (Exim's transport_headers_send()). */
+	uint32_t hdr = places(where) & RW_HDRS;
+
+	if (hdr != 0 && c->ntrules > 0 &&
+	    rw_apply(c->trules, c->ntrules, c->nrules, c->lists, hdr, a1 ? a1 : addr, &a2,
+		     &n2, err, errlen) != 0) {
+		free(a1);
+		free(n1);
+		return -1;
+	}
+	if (a2 != NULL) {
+		free(a1);
+		a1 = a2;
+	}
+	if (n2 != NULL) {
+		free(n1);
+		n1 = n2;
+	}
+	*out = a1;
+	if (name_out != NULL)
+		*name_out = n1;
+	else
+		free(n1);
+	return 0;
+}
+
+void rw_ctx_init(struct rw_ctx *c, struct route_ctx *lists, const struct model *m,
+		 const char *primary_hostname)
+{
+	const struct mdl_obj *t = m->route.transport < m->ntransports ?
+				  &m->transports[m->route.transport] : NULL;
+
+	memset(lists, 0, sizeof(*lists));
+	lists->m = m;
+	lists->primary_hostname = primary_hostname;
+	c->rules = m->rewrites;
+	c->nrules = m->nrewrites;
+	c->trules = t != NULL ? t->rewrites : NULL;
+	c->ntrules = t != NULL ? t->nrewrites : 0;
+	c->lists = lists;
 }

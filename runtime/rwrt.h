@@ -6,9 +6,12 @@
  * pattern forms are listed in rewrite.h and noq.conf(5)): a pattern is a
  * full address "user@domain", a wildcard form ("*@domain", "user@*",
  * "*@*", a '*' prefix of a part such as "*.example.org"), a domain alone
- * (Exim's "*@domain" that sets no $n for the local part), or a PCRE2
- * regular expression starting with '^', matched against the whole
- * address.  The replacement is an expansion string (lib/xp, place
+ * (Exim's "*@domain" that sets no $n for the local part), a named list
+ * ("*@+local_domains": the domain against a named domain list; "+name":
+ * the address against a named address list), or a PCRE2 regular
+ * expression starting with '^', matched against the whole address.
+ * Named lists are matched by routing's code (route_list_match()) in the
+ * policy's typed lists.  The replacement is an expansion string (lib/xp, place
  * XP_REWRITE) using $0, $1.. ($20 at most, or ${1}..), $local_part and
  * $domain and the items and operators xp runs, or is "*" ("do not
  * rewrite").
@@ -47,7 +50,17 @@
  *    $local_part and $domain unset; the other rules then see their result;
  *  - a replacement that expands to an empty string or to something that is
  *    not one address with a domain (without 'Q') leaves the address as the
- *    earlier rules made it and ends the rewriting (Exim logs and gives up).
+ *    earlier rules made it and ends the rewriting (Exim logs and gives up);
+ *  - a forced failure of the expansion ("fail", as in Debian's
+ *    "${lookup{$local_part}lsearch{/etc/email-addresses}{$value}fail}")
+ *    means this rule does not rewrite: the next one is tried, unless the
+ *    rule has 'q';
+ *  - a rule whose lookup file was missing when noqc compiled it
+ *    (RW_NOFILE) acts as "*" when it matches: Exim fails to open the file,
+ *    the expansion fails, and it gives up on the address;
+ *  - a transport's headers_rewrite rules (struct rw_ctx) apply to header
+ *    addresses after the rewrite section's, to what those made of them,
+ *    as Exim's transport applies them when it writes the message.
  */
 #ifndef NOQ_RWRT_H
 #define NOQ_RWRT_H
@@ -88,5 +101,42 @@
 int rw_address(const struct mdl_rewrite *rules, size_t n, uint32_t where,
 	       const char *addr, char **out, char **name_out, char *err,
 	       size_t errlen);
+
+struct route_ctx;
+
+/**
+ * struct rw_ctx - all the rewriting a message gets.
+ * @rules/@nrules:   the rewrite section's rules.
+ * @trules/@ntrules: the headers_rewrite of the transport the message goes
+ *                   out by (model.h: struct mdl_obj), for header places.
+ * @lists:           for named lists in patterns: its m (the policy) and
+ *                   primary_hostname ("@" in a domain list); NULL: a rule
+ *                   that names a list fails with an error.
+ */
+struct rw_ctx {
+	const struct mdl_rewrite *rules;
+	size_t nrules;
+	const struct mdl_rewrite *trules;
+	size_t ntrules;
+	const struct route_ctx *lists;
+};
+
+/**
+ * rw_ctx_init() - @c for a message of policy @m: its rewrite rules, the
+ * headers_rewrite of the transport of its route, and @lists (zeroed here,
+ * then given @m and @primary_hostname) for named lists.  @lists must live
+ * as long as @c.
+ */
+void rw_ctx_init(struct rw_ctx *c, struct route_ctx *lists, const struct model *m,
+		 const char *primary_hostname);
+
+/**
+ * rw_rewrite() - rw_address() with everything of @c: the rewrite
+ * section's rules, then, for a header place, the transport's on the
+ * result (a display name the transport's 'w' rules give replaces one
+ * the section's gave).  Same arguments and results otherwise.
+ */
+int rw_rewrite(const struct rw_ctx *c, uint32_t where, const char *addr, char **out,
+	       char **name_out, char *err, size_t errlen);
 
 #endif

@@ -81,6 +81,76 @@ POL_HDR=$(compile headers -D MORE_HEADERS=1) || exit 99
 run "$msg/drop.msg" "$NOQ" -C "$POL_HDR" --dry-run -i bob@example.net
 check_dry headers-twice
 
+# Debian's rewriting with the mail name hidden.  The rewrite rule gives a
+# user the address /etc/email-addresses holds (From: help, not there,
+# keeps its address; Reply-To: alice gets hers), then the transport's
+# headers_rewrite puts the header addresses of local domains that are
+# left in the readhost's domain: From, Reply-To, Sender only (frs), and
+# never the envelope (MAIL FROM stays help@example.org).
+if is_root; then
+	POL_HIDE=$(compile hide -D HIDE_MAILNAME=1 -D EMAIL_ADDRESSES="$tdir/email-addresses") ||
+		exit 99
+	run "$msg/hide.msg" "$NOQ" -C "$POL_HIDE" --dry-run -f help@example.org -i \
+		dave@example.net frank@example.org
+	check_dry hide-mailname
+	# Without the file, as on most systems: noqc warns, and Exim, which
+	# fails to open it, leaves the addresses as they are (the envelope
+	# sender alice@example.org too); the transport's rule still applies.
+	POL_NOFILE=$(compile nofile -D HIDE_MAILNAME=1 \
+		-D EMAIL_ADDRESSES=/nonexistent/noq-test/email-addresses) || exit 99
+	if grep -q "warning: the lookup file '/nonexistent/noq-test/email-addresses' does not exist" \
+		"$tmp/nofile/noqc.out"; then
+		pass "a missing lookup file in a rewrite rule: a warning"
+	else
+		fail "a missing lookup file in a rewrite rule: a warning" "none"
+		show "$tmp/nofile/noqc.out"
+	fi
+	run "$msg/hide.msg" "$NOQ" -C "$POL_NOFILE" --dry-run -f alice@example.org -i \
+		dave@example.net
+	check_dry hide-mailname-nofile
+else
+	skip hide-mailname "the expected output is that of a root caller"
+fi
+
+# The same rewrite rule side by side with Exim's -brw, when Exim is there
+# (tools/deps --bench) and may run (as root): for each address, the
+# Reply-To and the envelope sender noq sends are what Exim's -brw says
+# of "reply-to" and "env-from", with the file and without it.
+exim=${NOQ_EXIM:-$top_srcdir/_build/exim/usr/sbin/exim4}
+if is_root && [ -x "$exim" ]; then
+	for file in "$tdir/email-addresses" /nonexistent/noq-test/email-addresses; do
+		POL_EA=$(compile ea -D EMAIL_ADDRESSES="$file") || exit 99
+		label="the file there"
+		[ -f "$file" ] || label="the file missing"
+		{
+			echo "exim_user = root"
+			echo "exim_group = root"
+			echo "spool_directory = $tmp/ea/spool"
+			echo "log_file_path = $tmp/ea/%slog"
+			cat "$tdir/test.conf"
+		} >"$tmp/ea/exim.conf"
+		for a in alice@mail.example.org alice@Example.ORG help@example.org \
+			alice@example.net; do
+			LD_LIBRARY_PATH=${exim%/usr/sbin/exim4}/usr/lib/x86_64-linux-gnu \
+				"$exim" -C "$tmp/ea/exim.conf" -DEMAIL_ADDRESSES="$file" \
+				-brw "$a" >"$tmp/ea/brw" 2>/dev/null
+			want=$(sed -n 's/^reply-to: //p; s/^env-from: //p' "$tmp/ea/brw" | tr '\n' ' ')
+			printf 'Reply-To: %s\n\nx\n' "$a" >"$tmp/ea/msg"
+			run "$tmp/ea/msg" "$NOQ" -C "$POL_EA" --dry-run -f "$a" -i bob@example.net
+			got="$(sed -n 's/^Reply-To: //p' "$tmp/out" | tr -d '\r') $(sed -n \
+				's/^MAIL FROM:<\([^>]*\)>.*/\1/p' "$tmp/out") "
+			if [ -n "$want" ] && [ "$got" = "$want" ]; then
+				pass "rewriting as Exim's -brw: $a ($label)"
+			else
+				fail "rewriting as Exim's -brw: $a ($label)" \
+					"Exim: '$want', noq: '$got'"
+			fi
+		done
+	done
+else
+	skip "rewriting as Exim's -brw" "no Exim (tools/deps --bench), or not root"
+fi
+
 # The port in hex, as Exim reads it: the same host and port.
 POL_HEX=$(compile hex -D HEX_PORT=1) || exit 99
 run "$msg/simple.msg" "$NOQ" -C "$POL_HEX" --dry-run -i bob@example.net

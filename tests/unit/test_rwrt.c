@@ -766,6 +766,40 @@ static struct tu_run *compile(const char *text)
 #define RW_MODEL(m, where, addr, want, name) \
 	rw_check((m)->rewrites, (m)->nrewrites, (where), (addr), (want), (name), __LINE__)
 
+/*
+ * A forced failure ("fail") is no error: the rule does not rewrite and the
+ * next is tried, unless 'q' (Debian's /etc/email-addresses rule).  A rule
+ * whose lookup file was missing at compile time gives up on the address,
+ * as Exim does when it cannot open the file.  A named list needs the
+ * policy's lists (rw_rewrite()).
+ */
+static void test_failures(void)
+{
+	static const struct mdl_rewrite forced[] = {
+		{ "*@x.example", "${if eq{$local_part}{a}{A@y.example}fail}", RW_F, NULL },
+		{ "*@x.example", "other@y.example", RW_F, NULL },
+	};
+	static const struct mdl_rewrite forced_q[] = {
+		{ "*@x.example", "${if eq{$local_part}{a}{A@y.example}fail}", RW_F | RW_q, NULL },
+		{ "*@x.example", "other@y.example", RW_F, NULL },
+	};
+	static const struct mdl_rewrite nofile[] = {
+		{ "*@x.example", "${lookup{$1}lsearch{/nonexistent}}", RW_F | RW_NOFILE, NULL },
+		{ "*@x.example", "other@y.example", RW_F, NULL },
+	};
+	static const struct mdl_rewrite named[] = {
+		{ "*@+local_domains", "$1@y.example", RW_F, NULL },
+	};
+
+	RW(forced, RW_WHERE_ENV_FROM, "a@x.example", "A@y.example");
+	RW(forced, RW_WHERE_ENV_FROM, "b@x.example", "other@y.example");
+	RW(forced_q, RW_WHERE_ENV_FROM, "b@x.example", NULL);
+	RW(nofile, RW_WHERE_ENV_FROM, "b@x.example", NULL);
+	RW(nofile, RW_WHERE_ENV_FROM, "b@z.example", NULL);
+	RW_FAILS(named, RW_WHERE_ENV_FROM, "b@x.example",
+		 "rewrite rule 1 ('*@+local_domains'): a named list cannot be matched here");
+}
+
 static void test_compiled_rules(void)
 {
 	struct tu_run *r = compile(
@@ -828,21 +862,27 @@ static void test_compiled_quoted_pattern(void)
 
 static void test_compiled_send_time_refusal(void)
 {
-	/* noqc refuses a replacement with a lookup ... */
+	/* noqc compiles a replacement whose lookup file is missing, with a
+	   warning; the rule then leaves the address alone, as Exim does ... */
 	struct tu_run *r = tu_run_text(
 		ROUTE
 		"begin rewrite\n"
-		"*@hitch.example  ${lookup{$1}lsearch{/etc/realnames}{$value}fail}@hitch.example  F\n",
+		"*@hitch.example  ${lookup{$1}lsearch{/nonexistent/realnames}{$value}fail}"
+		"@hitch.example  F\n"
+		"*@hitch.example  $1@guide.example  F\n",
 		NULL, TU_SEMA);
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
-	TU_HAS(r, "error: rewrite replacement: noq cannot read a ${lookup} file in a "
-	       "rewrite rule's replacement");
-	CU_ASSERT_PTR_NULL(r->model);
+	TU_HAS(r, "warning: the lookup file '/nonexistent/realnames' does not exist");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(r->model);
+	CU_ASSERT_EQUAL_FATAL(r->model->nrewrites, 2);
+	CU_ASSERT(r->model->rewrites[0].flags & RW_NOFILE);
+	RW_MODEL(r->model, RW_WHERE_ENV_FROM, "ford@hitch.example", NULL, NULL);
 	tu_free(r);
 
-	/* ... and should a policy hold one anyway, the runtime refuses to
-	   guess: the rule fails, the address is not silently kept. */
+	/* ... and should a policy lack a compiled replacement, the runtime
+	   refuses to guess: the rule fails, the address is not silently
+	   kept. */
 	struct mdl_rewrite rule = {
 		"*@hitch.example", "${lookup{$1}lsearch{/etc/realnames}{$value}fail}@hitch.example",
 		RW_F, NULL,
@@ -889,6 +929,7 @@ static const struct unit_test result_tests[] = {
 	{ "unchanged", test_unchanged },
 	{ "null sender and unqualified", test_null_and_unqualified },
 	{ "rule errors", test_rule_errors },
+	{ "forced failures, missing files", test_failures },
 };
 
 static const struct unit_test compiled_tests[] = {
