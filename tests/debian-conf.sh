@@ -143,15 +143,21 @@ section() {
 	awk -v n="$2" 'NR > n { exit } /^[ \t]*begin[ \t]/ { s = $2 } END { print s ? s : "main" }' "$1"
 }
 
+# noqc_errors CONF: noqc --check on CONF, its output in noqc.out, its
+# exit status in rc, its errors in errors.
+noqc_errors() {
+	"$NOQC" --check --max-errors=0 "$1" >noqc.out 2>&1
+	rc=$?
+	grep "^$1:[0-9]*:[0-9]*: error: " noqc.out >errors
+}
+
 # relays_only CONF: noqc's errors on CONF are all refusals of what cannot
 # relay, each at its line; there is at least one (the stock configurations
 # all deliver locally).
 relays_only() {
 	conf=$1
 	name=${conf%.conf}
-	"$NOQC" --check --max-errors=0 "$conf" >noqc.out 2>&1
-	rc=$?
-	grep "^$conf:[0-9]*:[0-9]*: error: " noqc.out >errors
+	noqc_errors "$conf"
 	bad=0
 	while IFS= read -r e; do
 		line=$(echo "$e" | cut -d: -f2)
@@ -274,9 +280,7 @@ driver_at() {
 known_only() {
 	conf=$1
 	name=${conf%.conf}
-	"$NOQC" --check --max-errors=0 "$conf" >noqc.out 2>&1
-	rc=$?
-	grep "^$conf:[0-9]*:[0-9]*: error: " noqc.out >errors
+	noqc_errors "$conf"
 	: >seen
 	bad=0
 	while IFS= read -r e; do
