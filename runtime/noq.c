@@ -1523,6 +1523,28 @@ static int tls_and_auth(struct env *e, const struct mdl_obj *t, struct smtp_opts
 }
 
 /*
+ * The address RCPT TO names for @nd, newly allocated: without the prefix
+ * and suffix its router took off the local part, unless transport @t
+ * says rcpt_include_affixes (Exim's transport_rcpt_address()).
+ */
+static char *rcpt_of(const struct mdl_obj *t, const struct route_node *nd)
+{
+	size_t n = strlen(nd->addr), pl = nd->prefix_len, sl = nd->suffix_len;
+	const char *at = strrchr(nd->addr, '@');
+	char *r;
+
+	if ((pl == 0 && sl == 0) || at == NULL || opt_bool(t, "rcpt_include_affixes"))
+		return strdup(nd->addr);
+	size_t ll = (size_t)(at - nd->addr);
+
+	if (pl + sl >= ll || (r = malloc(n + 1)) == NULL)
+		return pl + sl >= ll ? strdup(nd->addr) : NULL;
+	memcpy(r, nd->addr + pl, ll - pl - sl);
+	strcpy(r + (ll - pl - sl), at);
+	return r;
+}
+
+/*
  * Hand the message to the smart host.  Prints the failure (Exim's
  * "Delivery failed: ..." line) and logs one line to syslog either way.
  */
@@ -1537,7 +1559,7 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 	struct smtp_result sr;
 	struct smtp_host *hosts = calloc(m->route.nhosts ? m->route.nhosts : 1, sizeof(*hosts));
 	uint16_t *groups = calloc(m->route.nhosts ? m->route.nhosts : 1, sizeof(*groups));
-	const char **rcpts = calloc(res->ndeliver ? res->ndeliver : 1, sizeof(*rcpts));
+	char **rcpts = calloc(res->ndeliver ? res->ndeliver : 1, sizeof(*rcpts));
 	char *helo = NULL, *iface = NULL;
 	struct tls_auth ta = { 0 };
 	/* disable_ipv6: no IPv6 address of any host is used, as in Exim. */
@@ -1559,10 +1581,13 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 	}
 	smtp_order_hosts(hosts, groups, m->route.nhosts);
 	for (size_t i = 0; i < res->n; i++)
-		if (res->v[order[i]].status == RS_DELIVER)
-			rcpts[env.nrcpts++] = res->v[order[i]].addr;
+		if (res->v[order[i]].status == RS_DELIVER &&
+		    (rcpts[env.nrcpts++] = rcpt_of(t, &res->v[order[i]])) == NULL) {
+			noq_say("out of memory");
+			goto out;
+		}
 	env.sender = from;
-	env.rcpts = rcpts;
+	env.rcpts = (const char *const *)rcpts;
 
 	const struct mdl_opt *hd = mdl_opt_find(t, "helo_data");
 
@@ -1663,6 +1688,8 @@ out:
 	free(iface);
 	free(hosts);
 	free(groups);
+	for (size_t i = 0; rcpts != NULL && i < env.nrcpts; i++)
+		free(rcpts[i]);
 	free(rcpts);
 	return status;
 }
@@ -1882,7 +1909,10 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 
 		if (nd->status != RS_DELIVER)
 			continue;
-		printf("RCPT TO:<%s>", nd->addr);
+		char *ra = rcpt_of(tp, nd);
+
+		printf("RCPT TO:<%s>", ra != NULL ? ra : nd->addr);
+		free(ra);
 		if (e->cli.notify) {
 			char x[1100];
 

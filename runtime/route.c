@@ -1159,8 +1159,9 @@ static long add_node(struct st *s, const char *addr, long parent, long top, unsi
 	}
 	size_t i = res->n++;
 
-	res->v[i] = (struct route_node){ a, parent, top < 0 ? (long)i : top, -1, RS_DELIVER,
-					  false, false, "" };
+	res->v[i] = (struct route_node){ .addr = a, .parent = parent,
+					  .top = top < 0 ? (long)i : top, .router = -1,
+					  .status = RS_DELIVER, .msg = "" };
 	s->np[i] = (struct npriv){ parent >= 0 ? s->np[parent].address_data : NULL, depth, 0,
 				   -1, false };
 	return (long)i;
@@ -1710,7 +1711,8 @@ static int unseen_copy(struct st *s, size_t i, long r, const struct att *a)
 	return 0;
 }
 
-static void deliver(struct st *s, size_t i, long r, const struct rule *ru)
+static void deliver(struct st *s, size_t i, long r, const struct rule *ru,
+		    const struct att *a)
 {
 	long d = hset_add(s, &s->delivered, i, addr_hash(s->res->v[i].addr), delivered_eq);
 
@@ -1723,6 +1725,16 @@ static void deliver(struct st *s, size_t i, long r, const struct rule *ru)
 		return;
 	}
 	finish(s, i, RS_DELIVER, r, "");
+	/* The affixes, for the RCPT (rcpt_include_affixes): as written in
+	   the address when it is not quoted (else kept: noq only drops
+	   what it can find). */
+	const char *ad = s->res->v[i].addr;
+	size_t pl = strlen(a->prefix), sl = strlen(a->suffix), ll = rt_local_len(ad);
+
+	if (ad[0] != '"' && pl + sl < ll && pl < 65536 && sl < 65536) {
+		s->res->v[i].prefix_len = (unsigned short)pl;
+		s->res->v[i].suffix_len = (unsigned short)sl;
+	}
 	s->res->ndeliver++;
 	tuple_check(s, i, r, ru);
 }
@@ -1861,7 +1873,7 @@ static void route_node(struct st *s, size_t i)
 					ru = &R->rules[k];
 			}
 			if (ru != NULL) {
-				deliver(s, i, r, ru);
+				deliver(s, i, r, ru, a);
 				unseen_copy(s, i, r, a);
 				goto out;
 			}

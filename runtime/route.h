@@ -154,6 +154,9 @@ struct route_node {
 	enum route_status status;
 	bool local;
 	bool copy;          /* an unseen router's copy of @parent, not generated */
+	/* RS_DELIVER: the local part's prefix and suffix that the router
+	   took off (local_part_prefix, _suffix), in octets of @addr */
+	unsigned short prefix_len, suffix_len;
 	const char *msg;
 };
 

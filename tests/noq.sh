@@ -337,6 +337,27 @@ else
 	show "$tmp/out"
 fi
 
+# rcpt_include_affixes: the prefix and suffix a router took off are not
+# in RCPT TO (Exim's transport_rcpt_address()), unless the transport says.
+POL_AFX=$(compile affix -D AFFIX=1) || exit 99
+POL_AFXK=$(compile affix-keep -D AFFIX=1 -D RCPT_WITH_AFFIXES=1) || exit 99
+run "$msg/nofrom.msg" "$NOQ" -C "$POL_AFX" --dry-run foo-bob+news@example.net carol@example.net
+if [ "$rc" -eq 0 ] && grep -q '^RCPT TO:<bob@example.net>' "$tmp/out" &&
+	grep -q '^RCPT TO:<carol@example.net>' "$tmp/out"; then
+	pass "affixes are not in RCPT TO"
+else
+	fail "affixes are not in RCPT TO" "exit $rc"
+	show "$tmp/out"
+	show "$tmp/err"
+fi
+run "$msg/nofrom.msg" "$NOQ" -C "$POL_AFXK" --dry-run foo-bob+news@example.net
+if [ "$rc" -eq 0 ] && grep -q '^RCPT TO:<foo-bob+news@example.net>' "$tmp/out"; then
+	pass "rcpt_include_affixes"
+else
+	fail "rcpt_include_affixes" "exit $rc"
+	show "$tmp/out"
+fi
+
 # Exim's rules for who may set the sender, when the policy has any of
 # trusted_users, trusted_groups and untrusted_set_sender; without them,
 # anyone may (noq's default, shown by nobody-sender above).
