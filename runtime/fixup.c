@@ -26,6 +26,7 @@
 
 #include "fixup.h"
 #include "list.h"
+#include "route.h"
 #include "rwrt.h"
 #include "sb.h"
 
@@ -963,6 +964,33 @@ static int add_id_from(struct fx *x)
 }
 
 /* Whether the last From (Resent-From) field is the caller's own address. */
+/*
+ * Whether address @a (its local part @ll octets) is the caller's once the
+ * prefix and suffix that local_from_prefix and local_from_suffix allow
+ * are taken off its local part, as Exim compares them.
+ */
+static int affixed_is_caller(struct fx *x, const char *a, size_t ll, bool *yes)
+{
+	char *lp = strndup(a, ll);
+	struct sb v = SB_INIT;
+	size_t pl, sl;
+
+	if (lp == NULL)
+		return nomem(x);
+	pl = x->o->from_prefix != NULL ? route_affix_len(lp, x->o->from_prefix, false) : 0;
+	sl = x->o->from_suffix != NULL ? route_affix_len(lp + pl, x->o->from_suffix, true) : 0;
+	sb_put(&v, lp + pl, ll - pl - sl);
+	sb_puts(&v, a + ll);
+	free(lp);
+	if (v.err != SB_OK) {
+		sb_free(&v);
+		return nomem(x);
+	}
+	*yes = eq_nocase(sb_str(&v), v.len, x->o->caller_addr);
+	sb_free(&v);
+	return FIXUP_OK;
+}
+
 static int from_is_caller(struct fx *x, bool *yes)
 {
 	char from[32];
@@ -990,6 +1018,8 @@ static int from_is_caller(struct fx *x, bool *yes)
 			a = q = join_at(a, x->o->qualify_domain);
 		if (a == NULL)
 			rc = nomem(x);
+		else if (x->o->from_prefix != NULL || x->o->from_suffix != NULL)
+			rc = affixed_is_caller(x, a, l.v[0].local_len, yes);
 		else
 			*yes = eq_nocase(a, strlen(a), x->o->caller_addr);
 		free(q);

@@ -102,6 +102,8 @@ struct fixup_opts {
 	bool sender_retain;           /* local_sender_retain: an untrusted
 					 caller's Sender field is kept */
 	unsigned addr_opts;           /* for -t: ADDR_STRIP_DOT */
+	const char *from_prefix;      /* local_from_prefix, or NULL */
+	const char *from_suffix;      /* local_from_suffix, or NULL */
 	bool keep_return_path;        /* return_path_remove = false */
 	bool keep_envelope_to;        /* envelope_to_remove = false */
 	bool keep_delivery_date;      /* delivery_date_remove = false */

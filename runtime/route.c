@@ -1248,6 +1248,21 @@ static size_t check_affix(const char *lp, const struct mdl_list *l, bool suffix)
 	return found;
 }
 
+size_t route_affix_len(const char *lp, const char *list, bool suffix)
+{
+	struct list_iter it;
+	struct sb item = SB_INIT;
+	size_t len = strlen(lp), found = 0;
+
+	list_init(&it, list, 0);
+	while (found == 0 && list_next(&it, &item) > 0)
+		if (item.len > 0)
+			found = suffix ? suffix_len(lp, len, sb_str(&item), item.len)
+				       : prefix_len(lp, len, sb_str(&item), item.len);
+	sb_free(&item);
+	return found;
+}
+
 const struct passwd *rt_find_user(struct st *s, const char *name)
 {
 	if (s->ctx->getpw != NULL)

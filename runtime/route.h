@@ -203,6 +203,14 @@ struct route_ctx {
 int route_list_match(const struct route_ctx *ctx, enum ml_kind k, const char *list,
 		     const char *subject, char *msg, size_t msglen);
 
+/**
+ * route_affix_len() - the length of the prefix (or, with @suffix, the
+ * suffix) of local part @lp that the first matching item of @list gives,
+ * 0 if none: Exim's route_check_prefix() and route_check_suffix() on a
+ * list as written (local_from_prefix, local_from_suffix).
+ */
+size_t route_affix_len(const char *lp, const char *list, bool suffix);
+
 /** struct route_result - the routing tree of all recipients. */
 struct route_result {
 	struct route_node *v;

@@ -358,6 +358,30 @@ else
 	show "$tmp/out"
 fi
 
+# local_from_prefix and local_from_suffix: a From that is the caller's
+# address but for them needs no Sender field (nobody, an untrusted caller).
+if can_be_nobody; then
+	chmod 644 "$POL_MAIN"
+	printf 'From: Nobody <lists-nobody+tag@example.org>\nSubject: x\n\nbody\n' \
+		>"$tmp/affixfrom.msg"
+	run "$tmp/affixfrom.msg" "$as_nobody" "$NOQ" -C "$POL_MAIN" --dry-run bob@example.net
+	if [ "$rc" -eq 0 ] && ! grep -q '^Sender:' "$tmp/out"; then
+		pass "local_from_prefix and local_from_suffix: no Sender"
+	else
+		fail "local_from_prefix and local_from_suffix: no Sender" "exit $rc"
+		show "$tmp/out"
+	fi
+	run "$tmp/affixfrom.msg" "$as_nobody" "$NOQ" -C "$POL" --dry-run bob@example.net
+	if [ "$rc" -eq 0 ] && grep -q '^Sender: .*<nobody@example.org>' "$tmp/out"; then
+		pass "without local_from_prefix: Sender"
+	else
+		fail "without local_from_prefix: Sender" "exit $rc"
+		show "$tmp/out"
+	fi
+else
+	skip "local_from_prefix" "needs root and setpriv"
+fi
+
 # Exim's rules for who may set the sender, when the policy has any of
 # trusted_users, trusted_groups and untrusted_set_sender; without them,
 # anyone may (noq's default, shown by nobody-sender above).
