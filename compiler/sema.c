@@ -733,7 +733,7 @@ static void check_ids(struct sema *s, const char *name, bool group)
 static void check_main(struct sema *s)
 {
 	static const char *const send_time[] = {
-		"unknown_login", "unknown_username", "uucp_from_sender",
+		"unknown_login", "unknown_username", "uucp_from_sender", "gecos_name",
 	};
 	const struct lopt *l = sema_lfind(&s->main, "syslog_facility");
 
@@ -749,6 +749,8 @@ static void check_main(struct sema *s)
 	check_ids(s, "trusted_users", false);
 	check_ids(s, "trusted_groups", true);
 	if ((l = sema_lfind(&s->main, "uucp_from_pattern")) != NULL && l->o.str != NULL)
+		sema_check_regex(s, l->src, l->o.str, 0);
+	if ((l = sema_lfind(&s->main, "gecos_pattern")) != NULL && l->o.str != NULL)
 		sema_check_regex(s, l->src, l->o.str, 0);
 	/* Options noq implements with one value only, Exim's default. */
 	if ((l = sema_lfind(&s->main, "headers_charset")) != NULL && l->o.str != NULL &&

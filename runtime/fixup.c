@@ -837,30 +837,37 @@ static int caller_name(struct fx *x)
 		return rc;
 	if (o->full_name != NULL) {
 		x->name = clean_name(o->full_name, strlen(o->full_name), &oom);
+	} else if (o->gecos_name != NULL) {
+		x->name = clean_name(o->gecos_name, strlen(o->gecos_name), &oom);
 	} else if (o->gecos != NULL) {
-		struct sb b = SB_INIT;
-
-		for (const char *p = o->gecos; *p != '\0' && *p != ','; p++) {
-			if (*p != '&') {
-				sb_putc(&b, *p);
-				continue;
-			}
-			if (o->login[0] >= 'a' && o->login[0] <= 'z') {
-				sb_putc(&b, (char)(o->login[0] - 'a' + 'A'));
-				sb_puts(&b, o->login + 1);
-			} else {
-				sb_puts(&b, o->login);
-			}
-		}
-		const char *s = sb_str(&b);
+		char *s = fixup_gecos(o->gecos, o->login, true);
 
 		if (s == NULL)
 			oom = true;
 		else
-			x->name = clean_name(s, b.len, &oom);
-		sb_free(&b);
+			x->name = clean_name(s, strlen(s), &oom);
+		free(s);
 	}
 	return oom ? nomem(x) : FIXUP_OK;
+}
+
+char *fixup_gecos(const char *gecos, const char *login, bool cut)
+{
+	struct sb b = SB_INIT;
+
+	for (const char *p = gecos; *p != '\0' && !(cut && *p == ','); p++) {
+		if (*p != '&') {
+			sb_putc(&b, *p);
+			continue;
+		}
+		if (login[0] >= 'a' && login[0] <= 'z') {
+			sb_putc(&b, (char)(login[0] - 'a' + 'A'));
+			sb_puts(&b, login + 1);
+		} else {
+			sb_puts(&b, login);
+		}
+	}
+	return sb_take(&b);
 }
 
 /* The envelope sender, parsed again and qualified. */

@@ -112,6 +112,8 @@ struct fixup_opts {
 	const char *full_name;        /* -F, or NULL */
 	const char *login;            /* the caller's login name */
 	const char *gecos;            /* passwd gecos, or NULL */
+	const char *gecos_name;       /* gecos_name's result (gecos_pattern
+					 matched): the name, as it is */
 	const char *caller_addr;      /* login@qualify_domain */
 	const char *primary_hostname;
 	const char *qualify_domain;
@@ -182,5 +184,14 @@ void fixup_out_free(struct fixup_out *out);
  * the zone offset from tm_gmtoff.  @len >= 40 holds any date.
  */
 void fixup_date(time_t t, char *buf, size_t len);
+
+/**
+ * fixup_gecos() - the full name in passwd gecos field @gecos of @login:
+ * each '&' replaced by the login with its first letter in upper case, as
+ * Exim does; with @cut, only what comes before the first ',' (noq's
+ * reading when the policy has no gecos_pattern).  Newly allocated; NULL
+ * when out of memory.
+ */
+char *fixup_gecos(const char *gecos, const char *login, bool cut);
 
 #endif

@@ -1712,6 +1712,46 @@ static bool too_many_rcpts(const struct env *e, size_t n)
 }
 
 /*
+ * gecos_pattern and gecos_name, as Exim: when both are set and the
+ * pattern matches the caller's gecos field ('&' replaced by the login),
+ * the name is gecos_name expanded with the groups as $1..; else NULL
+ * (the fixups read the gecos field as noq does).
+ */
+static char *gecos_name(const struct env *e)
+{
+	const char *pat = main_str(e->m, "gecos_pattern");
+	const char *xs = main_str(e->m, "gecos_name");
+	char err[256], *g, *v = NULL;
+	size_t ov[2 * 10];
+	const char *cap[10];
+	size_t caplen[10];
+	struct re *re = NULL;
+	int failed = 0;
+
+	/* (unknown_username is a name already, not a gecos field) */
+	if (pat == NULL || xs == NULL || e->caller.gecos == NULL || e->cli.full_name != NULL ||
+	    e->caller.unknown)
+		return NULL;
+	if ((g = fixup_gecos(e->caller.gecos, e->caller.login, false)) == NULL)
+		return NULL;
+	if (re_compile(pat, strlen(pat), 0, &re, err, sizeof(err), NULL) != 0)
+		noq_say("warning: gecos_pattern: %s", err);
+	else if (re_match(re, g, strlen(g), ov, 10, err, sizeof(err)) == 1) {
+		for (unsigned i = 0; i < 10; i++) {
+			bool set = ov[2 * i] != (size_t)-1;
+
+			cap[i] = set ? g + ov[2 * i] : "";
+			caplen[i] = set ? ov[2 * i + 1] - ov[2 * i] : 0;
+		}
+		v = expand_caps(e, NULL, xs, NULL, "gecos_name", &failed, true, cap, caplen, 10);
+		trace("name \"%s\" from the gecos field", v != NULL ? v : "(expansion failed)");
+	}
+	re_free(re);
+	free(g);
+	return v;
+}
+
+/*
  * Exim's mail-loop rule: a message that came with received_headers_max
  * (default 30) Received fields has, with the one added, one too many.
  * Called before the fixups add noq's own.
@@ -1731,6 +1771,7 @@ static bool too_many_received(const struct env *e, const struct msg *msg)
 int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcpts,
 		const char *sender, bool extract, char *id_out, size_t id_len)
 {
+	char *gname = NULL;
 	struct fixup_opts fo = { 0 };
 	struct fixup_out fx = { 0 };
 	struct route_ctx rc;
@@ -1777,6 +1818,8 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 	fo.full_name = e->cli.full_name;
 	fo.login = e->caller.login;
 	fo.gecos = e->caller.gecos;
+	gname = gecos_name(e);
+	fo.gecos_name = gname;
 	fo.caller_addr = caller_addr;
 	fo.primary_hostname = e->primary_hostname;
 	fo.qualify_domain = e->qualify_domain;
@@ -1936,6 +1979,7 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 	}
 	status = EX_DONE;
 out:
+	free(gname);
 	free(order);
 	free(rv);
 	route_result_free(&res);

@@ -382,6 +382,18 @@ else
 	skip "local_from_prefix" "needs root and setpriv"
 fi
 
+# gecos_pattern and gecos_name: the caller's name from the gecos field.
+run "$msg/nofrom.msg" "$NOQ" -C "$POL_MAIN" --dry-run bob@example.net
+gname=$(getent passwd "$login" | cut -d: -f5 | cut -d, -f1 | tr '[:lower:]' '[:upper:]')
+if [ -z "$gname" ]; then
+	skip "gecos_pattern and gecos_name" "the caller has no gecos field"
+elif [ "$rc" -eq 0 ] && tr -d '\r' <"$tmp/out" | grep -Fxq "From: $gname via gecos <$login@example.org>"; then
+	pass "gecos_pattern and gecos_name"
+else
+	fail "gecos_pattern and gecos_name" "exit $rc, want $gname"
+	grep '^From' "$tmp/out"
+fi
+
 # Exim's rules for who may set the sender, when the policy has any of
 # trusted_users, trusted_groups and untrusted_set_sender; without them,
 # anyone may (noq's default, shown by nobody-sender above).
