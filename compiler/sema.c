@@ -511,14 +511,12 @@ static int check_list(void *arg, enum xp_list k, const char *list, size_t pos, c
  * Returns true when it was reported.
  */
 static bool check_send_time(struct sema *s, const struct ast_option *o, const char *what,
-			    const char *text, size_t base, bool transport, bool keep)
+			    const char *text, size_t base, unsigned place, bool keep)
 {
 	struct xp_where w = { s, o, base, what };
 	struct xp_hooks h = { check_list, read_lookup, &w, &s->m->lookups };
 	struct xp_err e;
 	struct xp *x;
-	unsigned place = transport ? XP_TRANSPORT : XP_ROUTER;
-
 	if (text == NULL)
 		return false;
 	if (xp_compile(text, place, &h, &x, &e) == 0) {
@@ -542,7 +540,7 @@ static bool check_send_time(struct sema *s, const struct ast_option *o, const ch
 bool sema_check_send_time(struct sema *s, const struct ast_option *o, const char *what,
 			  const char *text, size_t base, bool transport)
 {
-	return check_send_time(s, o, what, text, base, transport, true);
+	return check_send_time(s, o, what, text, base, transport ? XP_TRANSPORT : XP_ROUTER, true);
 }
 
 bool sema_check_setting(struct sema *s, const struct lopt *l, const char *field,
@@ -560,7 +558,8 @@ bool sema_check_setting(struct sema *s, const struct lopt *l, const char *field,
 		free(raw);
 		if (field != NULL && sema_check_rcpt(s, l->src, field, l->o.str, 0))
 			return true;
-		return check_send_time(s, l->src, what, l->o.str, 0, transport, true);
+		return check_send_time(s, l->src, what, l->o.str, 0,
+				       transport ? XP_TRANSPORT : XP_ROUTER, true);
 	}
 	free(raw);
 	for (const struct ast_option *p = l->src; p != NULL; p = sema_lnext(l, p)) {
@@ -570,7 +569,8 @@ bool sema_check_setting(struct sema *s, const struct lopt *l, const char *field,
 			continue;
 		if (field != NULL && sema_check_rcpt(s, p, field, t, 0))
 			bad = true;
-		else if (check_send_time(s, p, what, t, 0, transport, false))
+		else if (check_send_time(s, p, what, t, 0, transport ? XP_TRANSPORT : XP_ROUTER,
+					 false))
 			bad = true;
 		free(t);
 	}
@@ -581,7 +581,8 @@ bool sema_check_setting(struct sema *s, const struct lopt *l, const char *field,
 	struct sb w = SB_INIT;
 
 	sb_printf(&w, "%s (its settings joined as Exim joins them)", what);
-	bad = check_send_time(s, l->src, sema_sb_text(&w), l->o.str, 0, transport, true);
+	bad = check_send_time(s, l->src, sema_sb_text(&w), l->o.str, 0,
+			      transport ? XP_TRANSPORT : XP_ROUTER, true);
 	sb_free(&w);
 	return bad;
 }
@@ -752,6 +753,8 @@ static void check_main(struct sema *s)
 		sema_check_regex(s, l->src, l->o.str, 0);
 	if ((l = sema_lfind(&s->main, "gecos_pattern")) != NULL && l->o.str != NULL)
 		sema_check_regex(s, l->src, l->o.str, 0);
+	if ((l = sema_lfind(&s->main, "received_header_text")) != NULL && l->o.str != NULL)
+		check_send_time(s, l->src, "received_header_text", l->o.str, 0, XP_RECEIVED, true);
 	/* Options noq implements with one value only, Exim's default. */
 	if ((l = sema_lfind(&s->main, "headers_charset")) != NULL && l->o.str != NULL &&
 	    strcasecmp(l->o.str, "utf-8") != 0 && strcasecmp(l->o.str, "utf8") != 0) {

@@ -71,6 +71,27 @@ enum xp_var {
 	XV_TOD_LOGFILE,
 	XV_TOD_ZONE,
 	XV_TOD_ZULU,
+	/*
+	 * Set by the caller too, added after the ones above (a policy keeps
+	 * the numbers): what Exim knows of a message as it is received, for
+	 * received_header_text (XP_RECEIVED).  Those about a remote client
+	 * or TLS are never set: noq takes no incoming connection.
+	 */
+	XV_LATE_FIRST,
+	XV_RECEIVED_PROTOCOL = XV_LATE_FIRST,
+	XV_MESSAGE_EXIM_ID,
+	XV_MESSAGE_ID,
+	XV_RECEIVED_FOR,
+	XV_SENDER_IDENT,
+	XV_AUTHENTICATED_ID,
+	XV_VERSION_NUMBER,
+	XV_SENDER_RCVHOST,
+	XV_SENDER_HELO_NAME,
+	XV_SENDER_HOST_ADDRESS,
+	XV_SENDER_HOST_NAME,
+	XV_TLS_IN_VER,
+	XV_TLS_IN_CIPHER,
+	XV_TLS_IN_CIPHER_STD,
 	XV_N
 };
 
@@ -80,6 +101,8 @@ enum xp_place {
 	XP_TRANSPORT = 0x2,     /* a transport's: shared by every recipient */
 	XP_REWRITE = 0x4,       /* a rewrite replacement: $0.., $local_part, $domain */
 	XP_GLOBAL = 0x8,        /* main options, noqc -be: no address, no message */
+	XP_RECEIVED = 0x10,     /* received_header_text: a transport's, and what
+				   is known of the message as it is received */
 };
 
 /** xp_var_name() - the Exim name of @v ("local_part"). */
@@ -293,7 +316,7 @@ const char *xp_source(const struct xp *x);
  *              @msg.  NULL: lists match as noq's simple rules.
  */
 struct xp_env {
-	const char *var[XV_SET_N];
+	const char *var[XV_N];  /* those before XV_SET_N and from XV_LATE_FIRST */
 	time_t now;
 	const char *const *cap;
 	const size_t *caplen;

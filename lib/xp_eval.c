@@ -196,7 +196,7 @@ static int tod(struct ev *v, enum xp_var id, struct sb *o)
 /* The value of variable @id appended to @o. */
 static int var(struct ev *v, enum xp_var id, struct sb *o)
 {
-	if (id < XV_SET_N) {
+	if (id < XV_SET_N || id >= XV_LATE_FIRST) {
 		const char *s = v->env->var[id];
 
 		return s != NULL ? puts_(v, o, s) : 0;

@@ -19,7 +19,8 @@
 /* ---- the tables --------------------------------------------------------- */
 
 #define P_R XP_ROUTER
-#define P_T XP_TRANSPORT
+#define P_T (XP_TRANSPORT | XP_RECEIVED)
+#define P_H XP_RECEIVED
 #define P_W XP_REWRITE
 #define P_G XP_GLOBAL
 #define P_ALL (P_R | P_T | P_G)
@@ -56,6 +57,20 @@ static const struct {
 	{ "tod_logfile", XV_TOD_LOGFILE, P_ALL },
 	{ "tod_zone", XV_TOD_ZONE, P_ALL },
 	{ "tod_zulu", XV_TOD_ZULU, P_ALL },
+	{ "authenticated_id", XV_AUTHENTICATED_ID, P_H },
+	{ "message_exim_id", XV_MESSAGE_EXIM_ID, P_H },
+	{ "message_id", XV_MESSAGE_ID, P_H },
+	{ "received_for", XV_RECEIVED_FOR, P_H },
+	{ "received_protocol", XV_RECEIVED_PROTOCOL, P_H },
+	{ "sender_helo_name", XV_SENDER_HELO_NAME, P_H },
+	{ "sender_host_address", XV_SENDER_HOST_ADDRESS, P_H },
+	{ "sender_host_name", XV_SENDER_HOST_NAME, P_H },
+	{ "sender_ident", XV_SENDER_IDENT, P_H },
+	{ "sender_rcvhost", XV_SENDER_RCVHOST, P_H },
+	{ "tls_in_cipher", XV_TLS_IN_CIPHER, P_H },
+	{ "tls_in_cipher_std", XV_TLS_IN_CIPHER_STD, P_H },
+	{ "tls_in_ver", XV_TLS_IN_VER, P_H },
+	{ "version_number", XV_VERSION_NUMBER, P_H },
 };
 #define NVARTAB (sizeof(var_tab) / sizeof(var_tab[0]))
 
@@ -69,19 +84,19 @@ const char *xp_var_name(enum xp_var v)
 
 /* Variables Exim has that noq does not set: refused by name, not as unknown. */
 static const char *const exim_only_vars[] = {
-	"address_file", "address_pipe", "authenticated_id", "authenticated_sender",
+	"address_file", "address_pipe", "authenticated_sender",
 	"body_linecount", "body_zerocount", "compile_date", "compile_number",
 	"config_dir", "config_file", "exim_gid", "exim_path", "exim_uid", "host",
 	"host_address", "interface_address", "interface_port", "local_user_gid",
 	"local_user_uid", "localhost_number", "message_body", "message_body_end",
-	"message_body_size", "message_exim_id", "message_headers", "message_headers_raw",
-	"message_id", "message_linecount", "pid", "received_count", "received_protocol",
+	"message_body_size", "message_headers", "message_headers_raw",
+	"message_linecount", "pid", "received_count",
 	"recipients", "recipients_count", "reply_address", "return_path",
-	"router_name", "self_hostname", "sender_fullname", "sender_helo_name",
-	"sender_host_address", "sender_host_authenticated", "sender_host_name",
-	"sender_host_port", "sender_ident", "sender_rcvhost", "smtp_command",
-	"spool_directory", "tls_in_cipher", "tls_out_cipher", "transport_name",
-	"value", "version_number", "item", "domain_data", "local_part_data",
+	"router_name", "self_hostname", "sender_fullname",
+	"sender_host_authenticated",
+	"sender_host_port", "smtp_command",
+	"spool_directory", "tls_out_cipher", "transport_name",
+	"value", "item", "domain_data", "local_part_data",
 	"parent_domain", "parent_local_part", "runrc", "message_age",
 	"h", "header", "acl_verify_message", "exim_version",
 };
@@ -354,6 +369,15 @@ static bool exim_only(const char *nm)
 	       strncmp(nm, "regex", 5) == 0;
 }
 
+/*
+ * Variables noq sets for received_header_text only ($message_exim_id...)
+ * are, anywhere else, what they were before: not supported.
+ */
+static bool received_only(size_t i, unsigned place)
+{
+	return var_tab[i].places == P_H && place != XP_RECEIVED;
+}
+
 static const char *place_words(unsigned place)
 {
 	if (place == 0)
@@ -364,6 +388,8 @@ static const char *place_words(unsigned place)
 		return "a rewrite rule's replacement";
 	if (place & XP_GLOBAL)
 		return "main options";
+	if (place & XP_RECEIVED)
+		return "received_header_text";
 	return "a router's options";
 }
 
@@ -393,6 +419,8 @@ static int variable(struct pst *p, struct chain *c, const char *name, size_t len
 	for (size_t i = 0; i < NVARTAB; i++) {
 		if (strcmp(var_tab[i].name, nm) != 0)
 			continue;
+		if (received_only(i, p->place))
+			return fail_at(p, pos, clen, "variable $%s is not supported by noq", nm);
 		if ((var_tab[i].places & p->place) != p->place)
 			return fail_at(p, pos, clen, "variable $%s is not available in %s",
 				       nm, place_words(p->place));
@@ -840,6 +868,9 @@ static int parse_cond(struct pst *p, uint32_t *out)
 		for (size_t i = 0; i < NVARTAB; i++) {
 			if (strcmp(var_tab[i].name, vn) != 0)
 				continue;
+			if (received_only(i, p->place))
+				return fail_at(p, vat, vl, "variable $%s is not supported by noq",
+					       vn);
 			if ((var_tab[i].places & p->place) != p->place)
 				return fail_at(p, vat, vl, "variable $%s is not available in %s",
 					       vn, place_words(p->place));

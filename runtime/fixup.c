@@ -1262,15 +1262,69 @@ static int add_date(struct fx *x)
 	return rc;
 }
 
+/* The Received field in @f, with @sep and the date after it, put first. */
+static int put_received(struct fx *x, struct sb *f, const char *sep)
+{
+	char date[64];
+	int rc;
+
+	fixup_date(x->o->now, date, sizeof(date));
+	sb_puts(f, sep);
+	sb_puts(f, date);
+	const char *s = sb_str(f);
+
+	if (s == NULL)
+		rc = nomem(x);
+	else
+		rc = insert_field(x, 0, s, f->len, FOLD_HARD);
+	sb_free(f);
+	return rc;
+}
+
+/*
+ * received_header_text: the field is what @o->received gives (Exim's
+ * received_header_gen()), its line ends made CR LF, with ";" and the date
+ * on a line of their own after it; nothing when it gives "".
+ */
+static int add_received_text(struct fx *x)
+{
+	const struct fixup_opts *o = x->o;
+	char *t = o->received(o->received_arg, x->out->nrcpts == 1 ? x->out->rcpts[0] : NULL);
+	struct sb f = SB_INIT;
+	size_t n = 0;
+
+	if (t == NULL)
+		return fail(x, "the expansion of received_header_text failed");
+	if (t[0] == '\0') {
+		free(t);
+		return FIXUP_OK;
+	}
+	while (t[n] > ' ' && t[n] < 127 && t[n] != ':')
+		n++;
+	if (n == 0 || t[n] != ':') {
+		free(t);
+		return fail(x, "received_header_text does not give a header field "
+			    "(\"Received: ...\")");
+	}
+	for (const char *p = t; *p != '\0'; p++) {
+		if (*p == '\n' && (p == t || p[-1] != '\r'))
+			sb_putc(&f, '\r');
+		sb_putc(&f, *p);
+	}
+	free(t);
+	return put_received(x, &f, ";\r\n\t");
+}
+
 static int add_received(struct fx *x)
 {
 	const struct fixup_opts *o = x->o;
+
+	if (o->received != NULL)
+		return add_received_text(x);
 	/* The id alone: Message-Id may add message_id_header_text after a
 	   '.' (ids have none) and the domain after the '@'. */
 	const char *id = o->message_id, *at = id + strcspn(id, ".@");
-	char date[64];
 	struct sb f = SB_INIT;
-	int rc;
 
 	sb_puts(&f, "Received: from ");
 	if (is_dot_atom(o->login)) {
@@ -1305,17 +1359,7 @@ static int add_received(struct fx *x)
 		sb_puts(&f, "\r\n\tfor ");
 		sb_puts(&f, x->out->rcpts[0]);
 	}
-	fixup_date(o->now, date, sizeof(date));
-	sb_puts(&f, "; ");
-	sb_puts(&f, date);
-	const char *s = sb_str(&f);
-
-	if (s == NULL)
-		rc = nomem(x);
-	else
-		rc = insert_field(x, 0, s, f.len, FOLD_HARD);
-	sb_free(&f);
-	return rc;
+	return put_received(x, &f, "; ");
 }
 
 /* Does the field name @n match the headers_remove item @p (@pn bytes)? */

@@ -102,6 +102,12 @@ struct fixup_opts {
 	bool sender_retain;           /* local_sender_retain: an untrusted
 					 caller's Sender field is kept */
 	unsigned addr_opts;           /* for -t: ADDR_STRIP_DOT */
+	/* received_header_text: the field's text (without the date),
+	   newly allocated, for the one recipient @rcpt_for or NULL when
+	   there are more; "" for no Received field; NULL when it failed
+	   (reported).  NULL: noq's own Received field. */
+	char *(*received)(void *arg, const char *rcpt_for);
+	void *received_arg;
 	const char *from_prefix;      /* local_from_prefix, or NULL */
 	const char *from_suffix;      /* local_from_suffix, or NULL */
 	bool keep_return_path;        /* return_path_remove = false */

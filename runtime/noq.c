@@ -351,9 +351,9 @@ static void log_setup(const struct env *e)
 
 static char *expand_str(const struct env *e, const struct msg *msg, const char *s,
 			const char *sender, const char *what, int *failed, bool quiet);
-static char *expand_caps(const struct env *e, const struct msg *msg, const char *s,
-			 const char *sender, const char *what, int *failed, bool quiet,
-			 const char *const *cap, const size_t *caplen, unsigned ncap);
+static char *expand_env(const struct env *e, const struct msg *msg, const char *s,
+			const char *sender, const char *what, int *failed, bool quiet,
+			unsigned place, const struct xp_env *pre);
 
 /* Whether the list @l (trusted_users or trusted_groups) names @id. */
 static bool id_listed(const char *l, unsigned long id, bool group)
@@ -776,8 +776,9 @@ static int uucp_line(void *arg, const char *line, size_t len)
 		caplen[i] = set ? ov[2 * i + 1] - ov[2 * i] : 0;
 	}
 	v = xs == NULL ? strndup(cap[1], caplen[1])
-		       : expand_caps(u->e, NULL, xs, NULL, "uucp_from_sender", &failed, false,
-				     cap, caplen, 10);
+		       : expand_env(u->e, NULL, xs, NULL, "uucp_from_sender", &failed, false,
+				    XP_TRANSPORT, &(struct xp_env){ .cap = cap, .caplen = caplen,
+								    .ncap = 10 });
 	if (v == NULL)
 		return 1;
 
@@ -1165,13 +1166,17 @@ static char *expand_route_str(const struct env *e, const struct msg *msg, const 
 static char *expand_str(const struct env *e, const struct msg *msg, const char *s,
 		       const char *sender, const char *what, int *failed, bool quiet)
 {
-	return expand_caps(e, msg, s, sender, what, failed, quiet, NULL, NULL, 0);
+	return expand_env(e, msg, s, sender, what, failed, quiet, XP_TRANSPORT, NULL);
 }
 
-/* expand_str() with $1.. set to the @ncap captures at @cap. */
-static char *expand_caps(const struct env *e, const struct msg *msg, const char *s,
-			 const char *sender, const char *what, int *failed, bool quiet,
-			 const char *const *cap, const size_t *caplen, unsigned ncap)
+/*
+ * expand_str() for an expansion noqc compiled for @place, with what @pre
+ * sets besides the usual (the captures $1.., the variables from
+ * XV_LATE_FIRST), when not NULL.
+ */
+static char *expand_env(const struct env *e, const struct msg *msg, const char *s,
+			const char *sender, const char *what, int *failed, bool quiet,
+			unsigned place, const struct xp_env *pre)
 {
 	struct xp_env env = { 0 };
 	struct xp_err xe;
@@ -1192,7 +1197,7 @@ static char *expand_caps(const struct env *e, const struct msg *msg, const char 
 		return r;
 	}
 	/* noqc compiled it into the policy; noq only runs it. */
-	me = mdl_expr_find(e->m, XP_TRANSPORT, s);
+	me = mdl_expr_find(e->m, place, s);
 	if (me == NULL) {
 		if (!quiet)
 			noq_say("cannot expand %s: the policy lacks its compiled form; "
@@ -1214,9 +1219,13 @@ static char *expand_caps(const struct env *e, const struct msg *msg, const char 
 	env.var[XV_CALLER_UID] = env.var[XV_ORIGINATOR_UID] = xp_uid;
 	env.var[XV_CALLER_GID] = env.var[XV_ORIGINATOR_GID] = xp_gid;
 	env.var[XV_MESSAGE_SIZE] = xp_size;
-	env.cap = cap;
-	env.caplen = caplen;
-	env.ncap = ncap;
+	if (pre != NULL) {
+		env.cap = pre->cap;
+		env.caplen = pre->caplen;
+		env.ncap = pre->ncap;
+		for (unsigned i = XV_LATE_FIRST; i < XV_N; i++)
+			env.var[i] = pre->var[i];
+	}
 	if (msg != NULL) {
 		env.header = route_header;
 		env.arg = &ha;
@@ -1711,6 +1720,38 @@ static bool too_many_rcpts(const struct env *e, size_t n)
 	return true;
 }
 
+/* What received_text() needs: the message being received. */
+struct rcv_arg {
+	const struct env *e;
+	const struct msg *msg;
+	const char *sender;
+	char id[64];
+};
+
+/*
+ * received_header_text expanded for the message (a fixup_opts.received
+ * callback), with what Exim knows as it receives a local message:
+ * $received_protocol, $message_exim_id (and $message_id), $received_for
+ * when there is one recipient, $sender_ident and $authenticated_id (the
+ * login), $version_number (noq's); those about a remote client or TLS
+ * are unset.  Exim gives up on a message whose Received field does not
+ * expand; so does noq (reported).
+ */
+static char *received_text(void *arg, const char *rcpt_for)
+{
+	const struct rcv_arg *r = arg;
+	struct xp_env pre = { 0 };
+	int failed = 0;
+
+	pre.var[XV_RECEIVED_PROTOCOL] = r->e->cli.mode == CLI_SMTP ? "local-esmtp" : "local";
+	pre.var[XV_MESSAGE_EXIM_ID] = pre.var[XV_MESSAGE_ID] = r->id;
+	pre.var[XV_RECEIVED_FOR] = rcpt_for;
+	pre.var[XV_SENDER_IDENT] = pre.var[XV_AUTHENTICATED_ID] = r->e->caller.login;
+	pre.var[XV_VERSION_NUMBER] = PACKAGE_VERSION;
+	return expand_env(r->e, r->msg, main_str(r->e->m, "received_header_text"), r->sender,
+			  "received_header_text", &failed, false, XP_RECEIVED, &pre);
+}
+
 /*
  * gecos_pattern and gecos_name, as Exim: when both are set and the
  * pattern matches the caller's gecos field ('&' replaced by the login),
@@ -1743,7 +1784,8 @@ static char *gecos_name(const struct env *e)
 			cap[i] = set ? g + ov[2 * i] : "";
 			caplen[i] = set ? ov[2 * i + 1] - ov[2 * i] : 0;
 		}
-		v = expand_caps(e, NULL, xs, NULL, "gecos_name", &failed, true, cap, caplen, 10);
+		v = expand_env(e, NULL, xs, NULL, "gecos_name", &failed, true, XP_TRANSPORT,
+			       &(struct xp_env){ .cap = cap, .caplen = caplen, .ncap = 10 });
 		trace("name \"%s\" from the gecos field", v != NULL ? v : "(expansion failed)");
 	}
 	re_free(re);
@@ -1771,6 +1813,7 @@ static bool too_many_received(const struct env *e, const struct msg *msg)
 int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcpts,
 		const char *sender, bool extract, char *id_out, size_t id_len)
 {
+	struct rcv_arg rcv = { 0 };
 	char *gname = NULL;
 	struct fixup_opts fo = { 0 };
 	struct fixup_out fx = { 0 };
@@ -1818,6 +1861,14 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 	fo.full_name = e->cli.full_name;
 	fo.login = e->caller.login;
 	fo.gecos = e->caller.gecos;
+	if (main_str(e->m, "received_header_text") != NULL) {
+		rcv.e = e;
+		rcv.msg = msg;
+		rcv.sender = sender;
+		snprintf(rcv.id, sizeof(rcv.id), "%.*s", (int)strcspn(msgid, ".@"), msgid);
+		fo.received = received_text;
+		fo.received_arg = &rcv;
+	}
 	gname = gecos_name(e);
 	fo.gecos_name = gname;
 	fo.caller_addr = caller_addr;

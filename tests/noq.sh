@@ -382,6 +382,28 @@ else
 	skip "local_from_prefix" "needs root and setpriv"
 fi
 
+# received_header_text: the field noq adds first, with ";" and the date
+# on a line of their own, as Exim's received_header_gen().
+run "$msg/nofrom.msg" "$NOQ" -C "$POL_MAIN" --dry-run bob@example.net
+tr -d '\r' <"$tmp/out" >"$tmp/out.lf"
+if [ "$rc" -eq 0 ] &&
+	grep -Eq "^X-Received-Test: local $login for bob@example.net \(noq [^)]*\);\$" "$tmp/out.lf" &&
+	sed -n '/^DATA$/{n;p;}' "$tmp/out.lf" | grep -q '^X-Received-Test:' &&
+	! grep -q '^Received:' "$tmp/out.lf"; then
+	pass "received_header_text"
+else
+	fail "received_header_text" "exit $rc"
+	show "$tmp/out"
+	show "$tmp/err"
+fi
+run "$msg/nofrom.msg" "$NOQ" -C "$POL_MAIN" --dry-run bob@example.net carol@example.net
+if [ "$rc" -eq 0 ] && tr -d '\r' <"$tmp/out" | grep -q "^X-Received-Test: local $login for several "; then
+	pass "received_header_text: \$received_for only for one recipient"
+else
+	fail "received_header_text: \$received_for only for one recipient" "exit $rc"
+	show "$tmp/out"
+fi
+
 # gecos_pattern and gecos_name: the caller's name from the gecos field.
 run "$msg/nofrom.msg" "$NOQ" -C "$POL_MAIN" --dry-run bob@example.net
 gname=$(getent passwd "$login" | cut -d: -f5 | cut -d, -f1 | tr '[:lower:]' '[:upper:]')

@@ -46,7 +46,7 @@
 
 /* ---- the environment ---------------------------------------------------- */
 
-static const char *const var_values[XV_SET_N] = {
+static const char *const var_values[XV_N] = {
 	[XV_LOCAL_PART] = "joe",
 	[XV_DOMAIN] = "example.com",
 	[XV_HOME] = "/home/joe",
@@ -713,7 +713,7 @@ static void test_variables(void)
 {
 	char s[128], want[128];
 
-	CHECK(UNIT_COUNT(all_vars) == XV_N, __LINE__);
+	CHECK(UNIT_COUNT(all_vars) == XV_LATE_FIRST, __LINE__);
 	for (size_t i = 0; i < UNIT_COUNT(all_vars); i++) {
 		unsigned line = __LINE__;
 
@@ -731,6 +731,46 @@ static void test_variables(void)
 		snprintf(s, sizeof(s), "${if def:%s{y}{n}}", all_vars[i].name);
 		expect(line, XP_ROUTER, envp(), s, 0, "y", false);
 	}
+	/* What received_header_text sees besides (noq sets them there only). */
+	static const struct {
+		const char *name;
+		enum xp_var v;
+		const char *value;
+	} late[] = {
+		{ "received_protocol", XV_RECEIVED_PROTOCOL, "local" },
+		{ "message_exim_id", XV_MESSAGE_EXIM_ID, "1xaZjs-0000u8-bOqYia" },
+		{ "message_id", XV_MESSAGE_ID, "1xaZjs-0000u8-bOqYia" },
+		{ "received_for", XV_RECEIVED_FOR, "bob@example.net" },
+		{ "sender_ident", XV_SENDER_IDENT, "joe" },
+		{ "authenticated_id", XV_AUTHENTICATED_ID, "joe" },
+		{ "version_number", XV_VERSION_NUMBER, "0.1" },
+		{ "sender_rcvhost", XV_SENDER_RCVHOST, "" },
+		{ "sender_helo_name", XV_SENDER_HELO_NAME, "" },
+		{ "sender_host_address", XV_SENDER_HOST_ADDRESS, "" },
+		{ "sender_host_name", XV_SENDER_HOST_NAME, "" },
+		{ "tls_in_ver", XV_TLS_IN_VER, "" },
+		{ "tls_in_cipher", XV_TLS_IN_CIPHER, "" },
+		{ "tls_in_cipher_std", XV_TLS_IN_CIPHER_STD, "" },
+	};
+	struct xp_env le = std_env();
+
+	CHECK(UNIT_COUNT(late) == XV_N - XV_LATE_FIRST, __LINE__);
+	for (size_t i = 0; i < UNIT_COUNT(late); i++)
+		le.var[late[i].v] = late[i].value[0] != '\0' ? late[i].value : NULL;
+	for (size_t i = 0; i < UNIT_COUNT(late); i++) {
+		CHECK(strcmp(xp_var_name(late[i].v), late[i].name) == 0, __LINE__);
+		snprintf(s, sizeof(s), "<$%s>", late[i].name);
+		snprintf(want, sizeof(want), "<%s>", late[i].value);
+		expect(__LINE__, XP_RECEIVED, &le, s, 0, want, false);
+		/* Elsewhere, as before: not supported. */
+		snprintf(s, sizeof(s), "$%s", late[i].name);
+		snprintf(want, sizeof(want), "variable $%s is not supported by noq",
+			 late[i].name);
+		CERRP(XP_TRANSPORT, s, 0, strlen(s), want);
+	}
+	/* The transport's variables are there too. */
+	expect(__LINE__, XP_RECEIVED, &le, "$sender_address $tod_zone", 0,
+	       "alice@sender.example +0000", false);
 	EX("x$primary_hostname.y", "xmail.example.org.y");
 	EX("$local_part@$domain", "joe@example.com");
 	EX("${local_part}x", "joex");
