@@ -97,6 +97,33 @@ want "first message's Message-Id" "$(grep -i '^Message-Id:' "$tmp/body1")" \
 	"Message-Id: <$id1@mail.example.org>"
 end
 
+# ignore_fromline_local: a uucp "From " line first in DATA is dropped, and
+# (root is trusted) its address becomes the sender, as in Exim.
+begin "ignore_fromline_local"
+fault srv 127.0.0.1
+policy p "127.0.0.1:$port" -D FROMLINE=1
+client <<'EOF'
+HELO client.example
+MAIL FROM:<alice@example.org>
+RCPT TO:<bob@example.net>
+DATA
+From ph10 Fri Jan  5 12:35 GMT 1996
+Subject: uucp
+
+text
+.
+QUIT
+EOF
+session p
+stop srv
+want_rc 0
+"$PY" "$FAULTSRV" --extract "$tmp/srv/t.json" 1.body | tr -d '\r' >"$tmp/body1"
+if [ "$(id -u)" -eq 0 ]; then
+	want_x srv 1.messages.1.mail "FROM:<ph10@example.org> SIZE=$(declared srv 1.messages.1.body_length)"
+fi
+want "no From line in the body" "$(grep -c '^From ph10' "$tmp/body1")" "0"
+end
+
 # The smart host's refusal is the reply to ".", with its reason; the
 # session goes on.
 begin "refused by the smart host: 550 with the reason"
