@@ -405,6 +405,62 @@ static void test_type_names(void)
 		CU_ASSERT_STRING_EQUAL(opt_type_name(want[i].t), want[i].name);
 }
 
+/* What test_states() counts. */
+struct states {
+	size_t n[4], total, bad;
+};
+
+static int count_state(void *arg, enum sec_kind k, const char *driver, const struct opt_def *d)
+{
+	struct states *st = arg;
+
+	(void)k;
+	(void)driver;
+	st->total++;
+	switch (d->status) {
+	case OPT_SUPPORTED:
+	case OPT_IGNORED:
+	case OPT_FORCED:
+	case OPT_REFUSED:
+		st->n[d->status]++;
+		break;
+	default:
+		st->bad++;
+		fail_on("option in no known state", d->name);
+		return 0;
+	}
+	/* Implemented: no reason.  Otherwise the reason the warning or the
+	   error gives, and the state's own words for it. */
+	if ((d->status == OPT_SUPPORTED) != (d->why == NULL))
+		fail_on("reason and state disagree", d->name);
+	if (strcmp(opt_status_name(d->status), "?") == 0)
+		fail_on("state without a name", d->name);
+	return 0;
+}
+
+/*
+ * Every option of every table is in exactly one of the states: implemented
+ * (noq acts on it), no effect or overridden (a warning with the reason),
+ * refused (an error with the reason).  tests/options.sh checks that the
+ * implemented ones are read and tested, and the man page's index.
+ */
+static void test_states(void)
+{
+	struct states st = { { 0 }, 0, 0 };
+
+	CU_ASSERT_EQUAL(opt_walk(count_state, &st), 0);
+	CU_ASSERT_EQUAL(st.bad, 0);
+	CU_ASSERT_EQUAL(st.n[OPT_SUPPORTED] + st.n[OPT_IGNORED] + st.n[OPT_FORCED] +
+			st.n[OPT_REFUSED], st.total);
+	CU_ASSERT(st.total > 400);
+	CU_ASSERT(st.n[OPT_SUPPORTED] > 100);
+	CU_ASSERT(st.n[OPT_REFUSED] >= 3);
+	CU_ASSERT_STRING_EQUAL(opt_status_name(OPT_SUPPORTED), "implemented");
+	CU_ASSERT_STRING_EQUAL(opt_status_name(OPT_IGNORED), "no effect");
+	CU_ASSERT_STRING_EQUAL(opt_status_name(OPT_FORCED), "overridden");
+	CU_ASSERT_STRING_EQUAL(opt_status_name(OPT_REFUSED), "refused");
+}
+
 /* syslog_facility names as Exim's readconf.c reads them (lib/logfac.c). */
 static void test_log_facility(void)
 {
@@ -425,6 +481,7 @@ static const struct unit_test table_tests[] = {
 	{ "driver tables sorted and well-formed", test_driver_tables },
 	{ "no drivers outside driver sections", test_no_drivers_elsewhere },
 	{ "table sizes", test_sizes },
+	{ "every option in one state", test_states },
 };
 
 static const struct unit_test lookup_tests[] = {
