@@ -429,6 +429,8 @@ if can_be_nobody; then
 			-f "$3" bob@example.net ;;
 		daemon) run "$msg/nofrom.msg" setpriv --reuid=daemon --regid=daemon \
 			--clear-groups -- "$NOQ" -C "$POL_SR" --dry-run -f "$3" bob@example.net ;;
+		mailgroup) run "$msg/nofrom.msg" setpriv --reuid=nobody --regid="$nobody_gid" \
+			--groups=mail -- "$NOQ" -C "$POL_SR" --dry-run -f "$3" bob@example.net ;;
 		esac
 		if [ "$rc" -eq 0 ] && grep -Fq "MAIL FROM:<$4> " "$tmp/out"; then
 			pass "$1"
@@ -444,6 +446,8 @@ if can_be_nobody; then
 		x@other.example nobody@example.org
 	sender_rule "<> is allowed to anyone" nobody '<>' ''
 	sender_rule "trusted_users: -f taken" daemon x@other.example x@other.example
+	sender_rule "trusted_groups (a supplementary group): -f taken" mailgroup \
+		x@other.example x@other.example
 	# An untrusted caller's From line goes, but does not set the sender.
 	run "$tmp/uucp.msg" "$as_nobody" "$NOQ" -C "$POL_SR" --dry-run bob@example.net
 	if [ "$rc" -eq 0 ] && grep -Fq 'MAIL FROM:<nobody@example.org> ' "$tmp/out" &&
