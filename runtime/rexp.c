@@ -137,9 +137,14 @@ enum xres rt_expand_x(struct st *s, const struct att *a, const struct rtr *R,
 		olp[n++] = top[k];
 	}
 	olp[n] = '\0';
-	/* Cased as the router that handled the top-level address was told. */
-	if (!(tr >= 0 && (size_t)ti != a->node ? s->r[tr].caseful : R->caseful))
+	/* Cased as the router that handled the top-level address was told
+	   (none: percent_hack_domains, below). */
+	if (!(tr >= 0 && (size_t)ti != a->node ? s->r[tr].caseful : R != NULL && R->caseful))
 		rt_lower(olp);
+	/* A top-level address the percent hack changed: Exim's parent copy
+	   has no local part yet. */
+	if (s->res->v[ti].percent)
+		olp[0] = '\0';
 	snprintf(odom, sizeof(odom), "%s", top[tl] == '@' ? top + tl + 1 : "");
 	rt_lower(odom);
 	env.var[XV_LOCAL_PART] = a->lp;

@@ -193,6 +193,7 @@ struct npriv {
 	long start;           /* first router to try */
 	long skip;            /* router not to try ("\" targets), or -1 */
 	bool done;            /* final when created (pipes, files) */
+	bool hacked;          /* made by the percent hack: not split again */
 };
 
 struct hslot {
@@ -461,6 +462,9 @@ struct subj {
 	size_t lplen;
 	const char *dom;      /* address lists: the domain */
 	bool caseless;        /* local parts */
+	/* a node's own domain: "+name" domain lists that do not expand
+	   remember their result in s->dcache (Exim's domain_cache) */
+	bool cache;
 };
 
 static enum mres match_rlist(struct st *s, const struct att *a, const struct rtr *R,
@@ -543,6 +547,32 @@ static enum mres match_domain_item(struct st *s, struct litem *it, const char *d
 	}
 }
 
+/*
+ * Named domain list @nl for a node's own domain, as Exim matches it with
+ * the address's cache: a list without '$' (and without such a list
+ * reached inside it) is matched once per node, and its result kept for
+ * the node's later matches, even after the percent hack changed the
+ * domain (which Exim 4.96 does: the cache goes with the address).
+ */
+static enum mres match_named_cached(struct st *s, const struct att *a, const struct rtr *R,
+				    struct nlist *nl, const struct subj *x, unsigned depth,
+				    char *msg, size_t msglen)
+{
+	size_t ix = (size_t)(nl - s->nl);
+	bool poison = s->dpoison, own = strchr(nl->rl.text, '$') != NULL;
+	enum mres r;
+
+	if (!own && s->dcache[ix] != 0)
+		return s->dcache[ix] == 1 ? M_YES : M_NO;
+	s->dpoison = false;
+	r = match_rlist(s, a, R, &nl->rl, LK_DOMAIN, nl->name, x, depth + 1, msg, msglen);
+	/* Exim: an uncacheable list makes the lists around it uncacheable. */
+	if (!own && !s->dpoison && r != M_DEFER)
+		s->dcache[ix] = r == M_YES ? 1 : 2;
+	s->dpoison = poison || own || s->dpoison;
+	return r;
+}
+
 static enum mres match_item(struct st *s, const struct att *a, const struct rtr *R,
 			    struct litem *it, enum lkind k, const struct subj *x, bool caseful,
 			    unsigned depth, char *msg, size_t msglen)
@@ -557,6 +587,8 @@ static enum mres match_item(struct st *s, const struct att *a, const struct rtr 
 			rt_fmt(msg, msglen, "named lists nested too deeply");
 			return M_DEFER;
 		}
+		if (k == LK_DOMAIN && x->cache)
+			return match_named_cached(s, a, R, it->named, x, depth, msg, msglen);
 		return match_rlist(s, a, R, &it->named->rl, k, it->named->name, x, depth + 1,
 				   msg, msglen);
 	default:
@@ -722,7 +754,7 @@ static int match_typed(struct st *s, const struct att *a, const struct rtr *R, e
 		       const char *list, const char *subject, char *msg, size_t msglen)
 {
 	const struct mdl_list *l = mdl_list_find(s->m, ml_of(lk), list);
-	struct subj x = { subject, NULL, 0, NULL, true };
+	struct subj x = { subject, NULL, 0, NULL, true, false };
 	enum mres r;
 
 	if (l == NULL) {
@@ -995,8 +1027,9 @@ static int setup_lists(struct st *s)
 		if (m->main.opts[i].type == MT_LIST && strchr(m->main.opts[i].name, ' '))
 			n++;
 	s->nl = calloc(n ? n : 1, sizeof(*s->nl));
+	s->dcache = calloc(n ? n : 1, 1);
 	s->tl = calloc(m->nlists ? m->nlists : 1, sizeof(*s->tl));
-	if (s->nl == NULL || s->tl == NULL) {
+	if (s->nl == NULL || s->dcache == NULL || s->tl == NULL) {
 		rt_oom(s);
 		return -1;
 	}
@@ -1032,6 +1065,9 @@ static int setup(struct st *s)
 	const struct model *m = s->m;
 
 	if (setup_lists(s) < 0)
+		return -1;
+	s->percent.text = ostr(&m->main, "percent_hack_domains");
+	if (compile_rlist(s, &s->percent, LK_DOMAIN, "percent_hack_domains") < 0)
 		return -1;
 	s->r = calloc(m->nrouters ? m->nrouters : 1, sizeof(*s->r));
 	if (s->r == NULL) {
@@ -1163,7 +1199,7 @@ static long add_node(struct st *s, const char *addr, long parent, long top, unsi
 					  .top = top < 0 ? (long)i : top, .router = -1,
 					  .status = RS_DELIVER, .msg = "" };
 	s->np[i] = (struct npriv){ parent >= 0 ? s->np[parent].address_data : NULL, depth, 0,
-				   -1, false };
+				   -1, false, false };
 	return (long)i;
 }
 
@@ -1417,11 +1453,13 @@ static enum pre preconditions(struct st *s, struct att *a, struct rtr *R,
 	enum mres r;
 
 	x.s = a->domain;
+	x.cache = true;
 	r = match_rlist(s, a, R, &R->domains, LK_DOMAIN, "domains",
 			&x, 0, msg, msglen);
 	if (r != M_YES)
 		return r == M_NO ? PRE_SKIP : PRE_DEFER;
 	x.s = a->lp;
+	x.cache = false;
 	x.caseless = !R->caseful;
 	r = match_rlist(s, a, R, &R->local_parts, LK_LOCAL,
 			"local_parts", &x, 0, msg, msglen);
@@ -1774,6 +1812,69 @@ static void unrouteable(struct st *s, size_t i, long last, struct att *a)
 	free(x);
 }
 
+/*
+ * Exim's percent hack (deliver_split_address()): while the domain is in
+ * percent_hack_domains and the local part (dequoted, as written) holds a
+ * '%', the last '%' becomes '@' and what follows it the domain.  The list
+ * is matched first, so a deferral defers every address.  Returns 0 when
+ * the address stays, 1 when node @i was redirected to a child with the
+ * new address (and that child routed), -1 when @i was deferred or routing
+ * failed.  The named lists' results (s->dcache) stay for the child's
+ * routers: Exim keeps the cache with the address.
+ */
+static void route_node(struct st *s, size_t i);
+
+static int percent_hack(struct st *s, size_t i, struct att *a, char *msg)
+{
+	char lp[PART_MAX], dom[PART_MAX], out[PART_MAX];
+	bool hacked = false;
+	enum mres r;
+
+	if (s->percent.text == NULL)
+		return 0;
+	snprintf(lp, sizeof(lp), "%s", a->full);
+	snprintf(dom, sizeof(dom), "%s", a->dom);
+	for (;;) {
+		struct subj x = { dom, NULL, 0, NULL, false, true };
+		char *pc;
+
+		a->domain = dom;     /* $domain for a list that expands */
+		r = match_rlist(s, a, NULL, &s->percent, LK_DOMAIN, "percent_hack_domains", &x, 0,
+				msg, MSG_MAX);
+		if (r != M_YES || (pc = strrchr(lp, '%')) == NULL)
+			break;
+		memcpy(out, lp, strlen(lp) + 1);
+		out[pc - lp] = '@';
+		*pc = '\0';
+		memmove(dom, pc + 1, strlen(pc + 1) + 1);
+		rt_lower(dom);
+		hacked = true;
+	}
+	a->domain = a->dom;
+	if (s->hard)
+		return -1;
+	if (r == M_DEFER) {
+		finish(s, i, RS_DEFER, -1, "cannot check percent_hack_domains");
+		return -1;
+	}
+	if (!hacked)
+		return 0;
+	finish(s, i, RS_REDIRECTED, -1, "");
+	s->res->v[i].percent = true;
+
+	long c = add_node(s, out, (long)i, s->res->v[i].top, s->np[i].depth);
+
+	if (c < 0)
+		return -1;
+	s->np[c].start = s->np[i].start;
+	s->np[c].skip = s->np[i].skip;
+	s->np[c].hacked = true;
+	/* Routed now, where Exim routes the address it changed in place. */
+	route_node(s, (size_t)c);
+	s->np[c].done = true;
+	return 1;
+}
+
 static void route_node(struct st *s, size_t i)
 {
 	struct att *a = malloc(sizeof(*a)), *keep = malloc(sizeof(*keep));
@@ -1791,6 +1892,11 @@ static void route_node(struct st *s, size_t i)
 		goto out;
 	}
 	a->address_data = s->np[i].address_data;
+	if (!s->np[i].hacked) {
+		memset(s->dcache, 0, s->nnl);
+		if (percent_hack(s, i, a, msg) != 0)
+			goto out;
+	}
 	/* Reached before in the same context: routed once. An address equal
 	   to an ancestor is the "keep a copy" idiom or a loop, which loop
 	   protection resolves, not a duplicate. */
@@ -1870,7 +1976,7 @@ static void route_node(struct st *s, size_t i)
 
 			for (size_t k = 0; k < R->nrules && ru == NULL; k++) {
 				struct litem *pat = &R->rules[k].pat;
-				struct subj x = { a->domain, NULL, 0, NULL, false };
+				struct subj x = { a->domain, NULL, 0, NULL, false, false };
 				struct clist one = { pat, 1 };
 				enum mres m;
 
@@ -1964,6 +2070,7 @@ static void st_free(struct st *s)
 {
 	free(s->r);
 	free(s->nl);
+	free(s->dcache);
 	free(s->tl);
 	lstore_free(&s->ls);
 	free(s->np);

@@ -9,6 +9,16 @@
  * (senders, check_local_user, require_files).
  *
  * Exim's routing rules, which this module follows:
+ *  - the percent hack first (percent_hack_domains; Exim's
+ *    deliver_split_address()): while the domain is in the list and the
+ *    local part (dequoted) holds a '%', the last '%' becomes '@'.  The
+ *    address is then RS_REDIRECTED (@percent, router -1) to one child with
+ *    the new address, routed at once from the same router.  The list is
+ *    matched for every address, so its deferral ("cannot check
+ *    percent_hack_domains") defers them all.  Exim keeps the result of a
+ *    named domain list without '$' with the address, domain changes or
+ *    not; so does noq, for the hack's own loop and the routers' domains
+ *    of the address it made;
  *  - routers are tried in order (a redirected address starts again at the
  *    first, or at the redirect_router named); verify_only routers only
  *    when verifying (-bv).  (no_verify is not in the policy: noqc drops
@@ -154,6 +164,9 @@ struct route_node {
 	enum route_status status;
 	bool local;
 	bool copy;          /* an unseen router's copy of @parent, not generated */
+	/* RS_REDIRECTED by the percent hack (percent_hack_domains), not by
+	   a router: its one child is the address with '@' for the last '%' */
+	bool percent;
 	/* RS_DELIVER: the local part's prefix and suffix that the router
 	   took off (local_part_prefix, _suffix), in octets of @addr */
 	unsigned short prefix_len, suffix_len;

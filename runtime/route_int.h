@@ -126,6 +126,12 @@ struct st {
 	struct nlist *nl;
 	size_t nnl;
 	struct clist *tl;             /* the model's typed lists, made on first use */
+	/* the node being routed: the result of each named domain list
+	   (index as s->nl; 0 not known, 1 yes, 2 no), and whether an
+	   uncacheable list was reached (route.c, match_named_cached()) */
+	unsigned char *dcache;
+	bool dpoison;
+	struct rlist percent;         /* percent_hack_domains */
 	struct lstore ls;
 	struct npriv *np;
 	struct hset seen, delivered;

@@ -416,6 +416,49 @@ else
 	grep '^From' "$tmp/out"
 fi
 
+# percent_hack_domains (Exim's deliver_split_address()): while the domain
+# is in the list and the local part holds a '%', the last '%' becomes '@';
+# -bt shows the original under the new address, RCPT TO has the new one.
+# The list names local_domains: Exim keeps the result of a named list with
+# the address, so root%example.org@relay.example, for which
+# +local_domains said no (relay.example), skips the alias router whose
+# domains are +local_domains, and root%relay.example@example.org, for
+# which it said yes, is an alias (Exim 4.96 does the same).
+POL_PCT=$(compile percent -D PERCENT_HACK=1) || exit 99
+run "$tmp/empty" "$NOQ" -C "$POL_PCT" -bt 'bob%example.net@relay.example' \
+	'a%b%example.net@example.org' 'bob%example.net@example.net'
+expect "-bt percent hack" 0 "bob@example.net
+    <-- bob%example.net@relay.example
+  router = smarthost, transport = remote_smtp
+  host 127.0.0.1 [127.0.0.1] port=2525
+a@b
+    <-- a%b%example.net@example.org
+  router = smarthost, transport = remote_smtp
+  host 127.0.0.1 [127.0.0.1] port=2525
+bob%example.net@example.net
+  router = smarthost, transport = remote_smtp
+  host 127.0.0.1 [127.0.0.1] port=2525" ""
+run "$tmp/empty" "$NOQ" -C "$POL_PCT" -bt 'root%example.org@relay.example' 'root%relay.example'
+expect "-bt percent hack: the named list's result stays" 0 "root@example.org
+    <-- root%example.org@relay.example
+  router = smarthost, transport = remote_smtp
+  host 127.0.0.1 [127.0.0.1] port=2525
+admin@example.org
+    <-- root@relay.example
+    <-- root%relay.example@example.org
+  router = smarthost, transport = remote_smtp
+  host 127.0.0.1 [127.0.0.1] port=2525" ""
+run "$msg/nofrom.msg" "$NOQ" -C "$POL_PCT" --dry-run 'bob%example.net@relay.example' \
+	'carol%x.example@other.example'
+if [ "$rc" -eq 0 ] && grep -q '^RCPT TO:<bob@example.net>' "$tmp/out" &&
+	grep -q '^RCPT TO:<carol%x.example@other.example>' "$tmp/out"; then
+	pass "percent hack: RCPT TO has the new address"
+else
+	fail "percent hack: RCPT TO has the new address" "exit $rc"
+	show "$tmp/out"
+	show "$tmp/err"
+fi
+
 # Exim's rules for who may set the sender, when the policy has any of
 # trusted_users, trusted_groups and untrusted_set_sender; without them,
 # anyone may (noq's default, shown by nobody-sender above).
