@@ -218,6 +218,20 @@ static bool item_subject(struct sema *s, uint32_t nd, uint32_t k, struct sb *lb,
 	return true;
 }
 
+/*
+ * Whether the percent hack may change a target with local part @lp before
+ * it is routed (percent_hack_domains is set, and @lp holds a '%'): noq
+ * then routes it at send time only, to whatever domain follows the '%'.
+ * Its edges in the alias graph are not known; nothing here is needed for
+ * the single-transaction proof, which holds for any domain: it compares
+ * every route the routers' order reaches, for any address.
+ */
+static bool percent_hackable(const struct sema *s, const struct subj *lp)
+{
+	return sema_lstr(&s->main, "percent_hack_domains") != NULL &&
+	       memchr(lp->s, '%', lp->len) != NULL;
+}
+
 static void route_item(struct sema *s, uint32_t nd, uint32_t k, struct sb *lb,
 		       struct sb *db)
 {
@@ -231,6 +245,8 @@ static void route_item(struct sema *s, uint32_t nd, uint32_t k, struct sb *lb,
 	bool skip;
 
 	if (!item_subject(s, nd, k, lb, db, &lp, &dom, &skip))
+		return;
+	if (percent_hackable(s, &lp))
 		return;
 	route_walk(s, nd, k, skip, true, &lp, &dom, &ro);
 	if (!ro.term && !ro.edge && !ro.runtime && s->can_deliver) {
@@ -286,10 +302,10 @@ static bool loop_escapes(struct sema *s, uint32_t pred, uint32_t k, uint32_t nd)
 	struct rout ro = { false, false, false };
 	bool skip;
 
-	if (item_subject(s, pred, k, &lb, &db, &lp, &dom, &skip))
+	if (item_subject(s, pred, k, &lb, &db, &lp, &dom, &skip) && !percent_hackable(s, &lp))
 		route_walk(s, nd, k, true, false, &lp, &dom, &ro);
 	else
-		ro.term = true;     /* reported already */
+		ro.term = true;     /* reported already, or known at send time only */
 	sb_free(&lb);
 	sb_free(&db);
 	return ro.term || ro.edge || ro.runtime || !s->can_deliver;
