@@ -1090,6 +1090,8 @@ void sema_finish_variants(struct sema *s)
 		}
 		const struct tport *T = &s->t[vr->transport];
 
+		vr->own_hosts = R->kind == RK_MANUAL && vr->nhosts > 0 &&
+				!(T->hosts_override && T->has_hosts);
 		if (vr->nhosts == 0 || (T->hosts_override && T->has_hosts)) {
 			free(vr->hosts);
 			vr->hosts = NULL;

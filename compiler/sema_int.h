@@ -142,6 +142,9 @@ struct variant {
 	bool own_transport;        /* the rule names its transport */
 	struct mdl_host *hosts;    /* malloc'd; names in the model arena */
 	size_t nhosts;
+	/* manualroute: @hosts are the rule's own, which the router looks
+	   up (not the transport's, as with hosts_override) */
+	bool own_hosts;
 	bool ok;                   /* usable in the proof */
 	bool reachable;
 };

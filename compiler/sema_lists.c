@@ -650,8 +650,10 @@ static void type_list(struct sema *s, uint32_t k, const char *key, const char *t
 /*
  * The route list of manualroute router @ri: one item per rule, from the
  * rules the semantic pass read (struct variant): the pattern classified
- * as a domain-list item, and the rule's own transport.  The host lists
- * are not here: the proof made them all the policy's route.
+ * as a domain-list item, the rule's own transport, and whether its hosts
+ * are its own (MLF_HOSTS: noq looks them up, applying host_find_failed).
+ * The host lists are not here: the proof made them all the policy's
+ * route.
  */
 static void type_route(struct sema *s, size_t ri, const char *text, struct mdl_list *l)
 {
@@ -681,6 +683,8 @@ static void type_route(struct sema *s, size_t ri, const char *text, struct mdl_l
 		}
 		if (vr->own_transport)
 			it->num = (uint32_t)vr->transport + 1;
+		if (vr->own_hosts)
+			it->flags |= MLF_HOSTS;
 	}
 }
 

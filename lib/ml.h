@@ -52,7 +52,10 @@ enum ml_ikind {
 
 #define MLF_NEG         0x01  /* "!" */
 #define MLF_WILD        0x02  /* MLI_ADDR: the local-part pattern was "*tail" */
-#define MLF_ALL         0x03
+#define MLF_HOSTS       0x04  /* ML_ROUTE: the rule's own hosts are the route's:
+				 noq looks them up as the router would
+				 (host_find_failed) */
+#define MLF_ALL         0x07
 
 /**
  * struct ml_item - one item of a matching list, or one rule of a route

@@ -264,7 +264,8 @@ static const char *check_item(uint32_t lk, const struct ml_item *it, size_t ntra
 
 	if (k > MLI_LAST || !(list_items[lk] & B(k)))
 		return "an item of a kind this list cannot hold";
-	if ((it->flags & ~MLF_ALL) || ((it->flags & MLF_WILD) && k != MLI_ADDR))
+	if ((it->flags & ~MLF_ALL) || ((it->flags & MLF_WILD) && k != MLI_ADDR) ||
+	    ((it->flags & MLF_HOSTS) && lk != ML_ROUTE))
 		return "an item with unknown flags";
 	if ((it->text != NULL) != ((with_text & B(k)) != 0))
 		return "an item with a text it cannot have, or without one";

@@ -880,24 +880,124 @@ static const char *router_name(const struct model *m, long r)
 	return r >= 0 && (size_t)r < m->nrouters ? m->routers[r].name : "?";
 }
 
-/* Print one resolved host line per address, as Exim's -bt does. */
-static void print_hosts(const struct model *m)
+static const char *opt_str(const struct mdl_obj *o, const char *name);
+static bool opt_bool(const struct mdl_obj *o, const char *name);
+
+/* A lookup that failed for good: the name has no address (Exim's
+   HOST_FIND_FAILED); any other failure is temporary (HOST_FIND_AGAIN). */
+static bool lookup_says_none(int g)
+{
+#ifdef EAI_NODATA
+	if (g == EAI_NODATA)
+		return true;
+#endif
+#ifdef EAI_ADDRFAMILY
+	if (g == EAI_ADDRFAMILY)
+		return true;
+#endif
+	return g == EAI_NONAME;
+}
+
+/*
+ * The lookups a manualroute router makes of the hosts it gives, before
+ * any connection (Exim's rf_lookup_hostlist() while routing), for each
+ * delivered node of @res whose hosts came from its router: every route
+ * host is looked up once, in order.  A name that does not exist is dealt
+ * with as that router's host_find_failed says (Exim's default: freeze):
+ * ignore drops it (@drop[i] set), defer and freeze defer the node, fail
+ * fails it, with Exim's "lookup of host "NAME" failed in R router".  When
+ * every host was dropped, host_all_ignored (default defer) decides the
+ * same way.  A lookup that did not complete defers the node, whatever the
+ * setting.  noq keeps no queue: freeze is defer.  The hosts a transport
+ * gives are looked up as the transport connects, as in Exim.  Returns -1
+ * when out of memory.
+ */
+static int router_hosts(const struct model *m, struct route_result *res, bool *drop)
+{
+	size_t nh = m->route.nhosts;
+	int *code = NULL;
+	bool no_v6 = opt_bool(&m->main, "disable_ipv6");
+	char msg[600];
+	int rc = 0;
+
+	for (size_t i = 0; i < nh; i++)
+		drop[i] = false;
+	for (size_t n = 0; n < res->n && rc == 0; n++) {
+		struct route_node *v = &res->v[n];
+
+		if (v->status != RS_DELIVER || !v->router_hosts || v->router < 0 ||
+		    (size_t)v->router >= m->nrouters)
+			continue;
+		if (code == NULL) {
+			code = calloc(nh ? nh : 1, sizeof(*code));
+			if (code == NULL)
+				return -1;
+			for (size_t i = 0; i < nh; i++) {
+				const struct mdl_host *h = &m->route.hosts[i];
+				struct addrinfo *ai = NULL;
+
+				code[i] = smtp_resolve(h->name, NULL,
+						       (h->flags & MH_IPV4_ONLY) || no_v6, &ai);
+				freeaddrinfo(ai);
+				if (code[i] != 0)
+					trace("host lookup for %s failed: %s", h->name,
+					      gai_strerror(code[i]));
+			}
+		}
+
+		const struct mdl_obj *R = &m->routers[v->router];
+		const char *hff = opt_str(R, "host_find_failed");
+		const char *hai = opt_str(R, "host_all_ignored");
+		enum route_status st = RS_DELIVER;
+		size_t kept = 0;
+
+		hff = hff != NULL ? hff : "freeze";
+		hai = hai != NULL ? hai : "defer";
+		for (size_t i = 0; i < nh && st == RS_DELIVER; i++) {
+			const char *name = m->route.hosts[i].name;
+
+			if (code[i] == 0) {
+				kept++;
+			} else if (!lookup_says_none(code[i])) {
+				snprintf(msg, sizeof(msg), "host lookup for %s did not complete "
+					 "(DNS timeout?)", name);
+				st = RS_DEFER;
+			} else if (strcmp(hff, "ignore") == 0) {
+				if (!drop[i])
+					trace("host_find_failed=ignore in %s router: %s is not "
+					      "tried", R->name, name);
+				drop[i] = true;
+			} else {
+				snprintf(msg, sizeof(msg), "lookup of host \"%s\" failed in %s "
+					 "router", name, R->name);
+				st = strcmp(hff, "fail") == 0 ? RS_FAIL : RS_DEFER;
+			}
+		}
+		if (st == RS_DELIVER && kept == 0) {
+			snprintf(msg, sizeof(msg), "lookup failed for all hosts in %s router: "
+				 "host_find_failed=ignore host_all_ignored=%s", R->name, hai);
+			st = strcmp(hai, "fail") == 0 ? RS_FAIL : RS_DEFER;
+		}
+		if (st != RS_DELIVER)
+			rc = route_set_outcome(res, n, st, msg);
+	}
+	free(code);
+	return rc;
+}
+
+/* Print one resolved host line per address, as Exim's -bt does; not the
+   hosts in @drop (NULL: none). */
+static void print_hosts(const struct model *m, const bool *drop)
 {
 	for (size_t i = 0; i < m->route.nhosts; i++) {
 		const struct mdl_host *h = &m->route.hosts[i];
-		unsigned port = host_port(m, h);
-		struct addrinfo hints = { 0 }, *res = NULL;
-		int r;
 
-		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_flags = AI_NUMERICHOST;
-		if (h->flags & MH_IPV4_ONLY)
-			hints.ai_family = AF_INET;
-		r = getaddrinfo(h->name, NULL, &hints, &res);
-		if (r == EAI_NONAME) {
-			hints.ai_flags = AI_ADDRCONFIG;
-			r = getaddrinfo(h->name, NULL, &hints, &res);
-		}
+		if (drop != NULL && drop[i])
+			continue;
+		unsigned port = host_port(m, h);
+		struct addrinfo *res = NULL;
+		int r = smtp_resolve(h->name, NULL, (h->flags & MH_IPV4_ONLY) != 0, &res);
+
 		if (r != 0) {
 			printf("  host %s [unresolved: %s] port=%u\n", h->name,
 			       gai_strerror(r), port);
@@ -943,9 +1043,13 @@ static int test_addresses(struct env *e, bool verify)
 	}
 
 	const char **v = calloc(l.n ? l.n : 1, sizeof(*v));
+	/* the hosts host_find_failed = ignore drops, as Exim's -bt shows */
+	bool *drop = calloc(e->m->route.nhosts ? e->m->route.nhosts : 1, sizeof(*drop));
 
-	if (v == NULL) {
+	if (v == NULL || drop == NULL) {
 		noq_say("out of memory");
+		free(v);
+		free(drop);
 		free(sender);
 		addr_list_free(&l);
 		return EX_FAIL;
@@ -965,6 +1069,11 @@ static int test_addresses(struct env *e, bool verify)
 		order = NULL;
 		if (route_all(&rc, &v[a], 1, &res, err, sizeof(err)) != 0) {
 			noq_say("%s", err);
+			status = EX_FAIL;
+			goto out;
+		}
+		if (router_hosts(e->m, &res, drop) != 0) {
+			noq_say("out of memory");
 			status = EX_FAIL;
 			goto out;
 		}
@@ -1009,7 +1118,7 @@ static int test_addresses(struct env *e, bool verify)
 			if (nd->status == RS_DELIVER && !verify) {
 				printf("  router = %s, transport = %s\n",
 				       router_name(e->m, nd->router), tp->name);
-				print_hosts(e->m);
+				print_hosts(e->m, drop);
 			}
 		}
 		if (res.config_problem) {
@@ -1021,6 +1130,7 @@ out:
 	free(order);
 	route_result_free(&res);
 	free(v);
+	free(drop);
 	free(sender);
 	addr_list_free(&l);
 	fflush(stdout);
@@ -1559,7 +1669,7 @@ static char *rcpt_of(const struct mdl_obj *t, const struct route_node *nd)
  */
 static int send_message(struct env *e, const struct msg *msg, const struct msg_info *mi,
 			const char *from, const struct route_result *res, const size_t *order,
-			bool utf8, const char *msgid)
+			const bool *drop, bool utf8, const char *msgid)
 {
 	const struct model *m = e->m;
 	const struct mdl_obj *t = &m->transports[m->route.transport];
@@ -1579,16 +1689,21 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 		noq_say("out of memory");
 		goto out;
 	}
+	/* Not the hosts host_find_failed = ignore dropped (router_hosts()). */
+	size_t nh = 0;
+
 	for (size_t i = 0; i < m->route.nhosts; i++) {
 		const struct mdl_host *h = &m->route.hosts[i];
 
-		hosts[i].name = h->name;
-		hosts[i].port = host_port(m, h);
-		hosts[i].ipv4_only = (h->flags & MH_IPV4_ONLY) != 0 || no_v6;
-		hosts[i].ipv4_prefer = (h->flags & MH_IPV4_PREFER) != 0;
-		groups[i] = h->group;
+		if (drop[i])
+			continue;
+		hosts[nh].name = h->name;
+		hosts[nh].port = host_port(m, h);
+		hosts[nh].ipv4_only = (h->flags & MH_IPV4_ONLY) != 0 || no_v6;
+		hosts[nh].ipv4_prefer = (h->flags & MH_IPV4_PREFER) != 0;
+		groups[nh++] = h->group;
 	}
-	smtp_order_hosts(hosts, groups, m->route.nhosts);
+	smtp_order_hosts(hosts, groups, nh);
 	for (size_t i = 0; i < res->n; i++)
 		if (res->v[order[i]].status == RS_DELIVER &&
 		    (rcpts[env.nrcpts++] = rcpt_of(t, &res->v[order[i]])) == NULL) {
@@ -1620,7 +1735,7 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 	so.max_try_hard = (unsigned)opt_num(t, "hosts_max_try_hardlimit", 50);
 	so.transport_name = t->name;
 	so.hosts = hosts;
-	so.nhosts = m->route.nhosts;
+	so.nhosts = nh;
 	so.helo = helo;
 	so.connect_timeout = transport_ms(t, "connect_timeout");
 	so.command_timeout = transport_ms(t, "command_timeout");
@@ -1824,6 +1939,7 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 	char *hdr_add = NULL, *hdr_remove = NULL, *env_from = NULL;
 	const char **rv = NULL;
 	size_t *order = NULL;
+	bool *drop = NULL;
 	int status = EX_FAIL, bad = 0;
 	time_t now = time(NULL);
 
@@ -1935,6 +2051,13 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 		if (res.v[order[i]].status == RS_DELIVER)
 			trace("%s routed by %s", res.v[order[i]].addr,
 			      router_name(e->m, res.v[order[i]].router));
+	/* The routers' host lookups, for a delivery: the dry run looks
+	   nothing up. */
+	drop = calloc(e->m->route.nhosts ? e->m->route.nhosts : 1, sizeof(*drop));
+	if (drop == NULL || (!e->cli.dry_run && router_hosts(e->m, &res, drop) != 0)) {
+		noq_say("out of memory");
+		goto out;
+	}
 	if (route_failure(&res, err, sizeof(err)) >= 0) {
 		report("%s", err);
 		goto out;
@@ -1976,7 +2099,7 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 			utf8 = true;
 
 	if (!e->cli.dry_run) {
-		status = send_message(e, msg, &mi, from, &res, order, utf8, msgid);
+		status = send_message(e, msg, &mi, from, &res, order, drop, utf8, msgid);
 		goto out;
 	}
 
@@ -2032,6 +2155,7 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 out:
 	free(gname);
 	free(order);
+	free(drop);
 	free(rv);
 	route_result_free(&res);
 	fixup_out_free(&fx);

@@ -184,6 +184,7 @@ struct rule {
 	struct litem pat;
 	long transport;       /* -1: the router's */
 	bool tuple_ok;        /* transport and header fields match the route */
+	bool own_hosts;       /* the route's hosts are this rule's (MLF_HOSTS) */
 };
 
 /** struct npriv - private per-node state. */
@@ -832,6 +833,7 @@ static int setup_rules(struct st *s, struct rtr *R, const char *name)
 		}
 		if (it->num > 0)
 			ru->transport = (long)it->num - 1;
+		ru->own_hosts = (it->flags & MLF_HOSTS) != 0;
 	}
 	return 0;
 }
@@ -1788,6 +1790,7 @@ static void deliver(struct st *s, size_t i, long r, const struct rule *ru,
 		s->res->v[i].prefix_len = (unsigned short)pl;
 		s->res->v[i].suffix_len = (unsigned short)sl;
 	}
+	s->res->v[i].router_hosts = ru->own_hosts;
 	s->res->ndeliver++;
 	tuple_check(s, i, r, ru);
 }
@@ -2193,6 +2196,19 @@ long route_failure(const struct route_result *res, char *buf, size_t len)
 	rt_fmt(buf, len, "routing %s yielded a %s delivery%s%s", res->v[v->top].addr,
 	       rank == 3 ? "local" : rank == 2 ? "deferred" : "failed", msg[0] ? ": " : "", msg);
 	return pick;
+}
+
+int route_set_outcome(struct route_result *res, size_t i, enum route_status st,
+		      const char *msg)
+{
+	struct route_node *v = &res->v[i];
+	const char *m = arena_strdup(&res->arena, msg);
+
+	if (v->status == RS_DELIVER && res->ndeliver > 0)
+		res->ndeliver--;
+	v->status = st;
+	v->msg = m != NULL ? m : "";
+	return m != NULL ? 0 : -1;
 }
 
 size_t *route_order(const struct route_result *res)

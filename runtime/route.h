@@ -167,6 +167,9 @@ struct route_node {
 	/* RS_REDIRECTED by the percent hack (percent_hack_domains), not by
 	   a router: its one child is the address with '@' for the last '%' */
 	bool percent;
+	/* RS_DELIVER: the route's hosts came from the router (route_list or
+	   route_data), whose host_find_failed applies to them */
+	bool router_hosts;
 	/* RS_DELIVER: the local part's prefix and suffix that the router
 	   took off (local_part_prefix, _suffix), in octets of @addr */
 	unsigned short prefix_len, suffix_len;
@@ -265,6 +268,15 @@ void route_result_free(struct route_result *res);
  * address was delivered, blackholed or a duplicate.
  */
 long route_failure(const struct route_result *res, char *buf, size_t len);
+
+/**
+ * route_set_outcome() - what became of delivered node @i of @res is
+ * decided after routing: @st (RS_DEFER or RS_FAIL) with @msg, as a router
+ * would have said (a host lookup that failed).  Returns -1 when out of
+ * memory (the node is changed, its message "").
+ */
+int route_set_outcome(struct route_result *res, size_t i, enum route_status st,
+		      const char *msg);
 
 /**
  * route_order() - the nodes of @res in Exim's reporting order: each

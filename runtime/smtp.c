@@ -1257,6 +1257,25 @@ static bool max_tried(const struct conn *c, unsigned tried, unsigned limit)
 	return true;
 }
 
+int smtp_resolve(const char *name, const char *port, bool ipv4_only, struct addrinfo **list)
+{
+	struct addrinfo hints = { 0 };
+	int g;
+
+	*list = NULL;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_family = ipv4_only ? AF_INET : AF_UNSPEC;
+	/* An IP literal needs no AI_ADDRCONFIG, which would refuse ::1 or
+	   127.0.0.1 on a machine with only a loopback interface. */
+	hints.ai_flags = AI_NUMERICHOST;
+	g = getaddrinfo(name, port, &hints, list);
+	if (g == EAI_NONAME) {
+		hints.ai_flags = AI_ADDRCONFIG;
+		g = getaddrinfo(name, port, &hints, list);
+	}
+	return g;
+}
+
 int smtp_deliver(const struct smtp_opts *o0, const struct smtp_envelope *env,
 		 const struct msg *m, struct smtp_result *res)
 {
@@ -1294,21 +1313,12 @@ int smtp_deliver(const struct smtp_opts *o0, const struct smtp_envelope *env,
 		limit = o.max_try_hard;
 	for (size_t h = 0; h < o.nhosts && oc == OC_NEXT && !max_tried(c, tried, limit); h++) {
 		const struct smtp_host *hp = &o.hosts[h];
-		struct addrinfo hints = { 0 }, *list = NULL;
+		struct addrinfo *list = NULL;
 		char port[8];
 		int g;
 
 		snprintf(port, sizeof(port), "%u", hp->port);
-		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_family = hp->ipv4_only ? AF_INET : AF_UNSPEC;
-		/* An IP literal needs no AI_ADDRCONFIG, which would refuse ::1
-		   or 127.0.0.1 on a machine with only a loopback interface. */
-		hints.ai_flags = AI_NUMERICHOST;
-		g = getaddrinfo(hp->name, port, &hints, &list);
-		if (g == EAI_NONAME) {
-			hints.ai_flags = AI_ADDRCONFIG;
-			g = getaddrinfo(hp->name, port, &hints, &list);
-		}
+		g = smtp_resolve(hp->name, port, hp->ipv4_only, &list);
 		if (g != 0) {
 			char line[512];
 

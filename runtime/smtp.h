@@ -222,4 +222,15 @@ void smtp_xtext(char *dst, size_t cap, const char *s);
  */
 void smtp_order_hosts(struct smtp_host *hosts, const uint16_t *groups, size_t n);
 
+struct addrinfo;
+
+/**
+ * smtp_resolve() - the addresses of host @name, as the client connects to
+ * it: an IP literal as it is, a name through getaddrinfo(3) with
+ * AI_ADDRCONFIG; stream sockets on @port (NULL: none), IPv4 only when
+ * @ipv4_only.  Returns getaddrinfo()'s code, and on 0 the list in *@list
+ * (freeaddrinfo() it).
+ */
+int smtp_resolve(const char *name, const char *port, bool ipv4_only, struct addrinfo **list);
+
 #endif

@@ -337,14 +337,27 @@ want_x srv 2 "(none)"
 end
 
 # disable_ipv6: an IPv6 address is not used ([::1] is not connected to).
+# For the router, which looks its hosts up, [::1] then has no address:
+# Exim 4.96 says 'lookup of host "::1" failed' and, by default, freezes;
+# with host_find_failed = ignore the other host takes the message.
 begin "disable_ipv6: [::1] not tried"
 fault srv 127.0.0.1
-policy p "[::1]:$port ; 127.0.0.1:$port" -D NO_IPV6
+policy p "[::1]:$port ; 127.0.0.1:$port" -D NO_IPV6 -D FIND_FAILED=ignore
 send p "$tmp/simple" -v bob@example.net
 stop srv
 want_rc 0
 want "IPv6 connections" "$(grep -c 'connecting to ::1' "$tmp/err")" 0
 want "IPv4 connections" "$(grep -c 'connecting to 127.0.0.1' "$tmp/err")" 1
+end
+
+begin "disable_ipv6: [::1] in the router's hosts defers"
+fault srv 127.0.0.1
+policy p "[::1]:$port ; 127.0.0.1:$port" -D NO_IPV6
+send p "$tmp/simple" bob@example.net
+stop srv
+want_rc 1
+want_err 'routing bob@example.net yielded a deferred delivery: lookup of host "::1" failed in smarthost router'
+want_x srv 1 "(none)"
 end
 
 # hosts_avoid_esmtp: HELO, not EHLO, for this host (no SIZE, then).
@@ -423,6 +436,100 @@ want_err ""
 want_x first 1.data_sent false
 want_x second 1.accepted true
 end
+
+# ---- host_find_failed and host_all_ignored --------------------------------------------
+
+# The router looks up the hosts it gives before anything is sent, as Exim's
+# manualroute does while routing; a name that does not exist is dealt with
+# as host_find_failed says (Exim's default: freeze, which noq, keeping no
+# queue, reports as Exim's mua_wrapper mode does: a deferred delivery).
+# nx.invalid never exists; whether this machine's resolver says so
+# (EAI_NONAME: "none") or cannot answer (no network, EAI_AGAIN: "again",
+# which defers whatever the setting, as in Exim) decides what to expect.
+nx_lookup=$("$PY" -c 'import socket
+try:
+    socket.getaddrinfo("nx.invalid", None, 0, socket.SOCK_STREAM, 0, socket.AI_ADDRCONFIG)
+    print("found")
+except socket.gaierror as e:
+    none = (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", None),
+            getattr(socket, "EAI_ADDRFAMILY", None))
+    print("none" if e.errno in none else "again")')
+nx_again="routing bob@example.net yielded a deferred delivery: host lookup for nx.invalid did not complete (DNS timeout?)"
+nx_failed='lookup of host "nx.invalid" failed in smarthost router'
+
+# hff_case NAME SETTING... : one case, nx.invalid then the server; after
+# it, the caller checks $rc and $tmp/err (the server saw nothing, unless
+# the host was ignored).
+hff_case() {
+	begin "$1"
+	shift
+	fault srv 127.0.0.1
+	policy p "nx.invalid ; 127.0.0.1:$port" "$@"
+	send p "$tmp/simple" -v bob@example.net
+	stop srv
+}
+
+if [ "$nx_lookup" = found ]; then
+	skip "host_find_failed" "this machine's resolver finds nx.invalid"
+else
+	for setting in freeze defer fail; do
+		hff_case "host_find_failed = $setting: nothing sent" -D FIND_FAILED=$setting
+		want_rc 1
+		kind=deferred
+		[ $setting = fail ] && kind=failed
+		if [ "$nx_lookup" = none ]; then
+			want "message" "$(grep -v '^noq: ' "$tmp/err")" \
+				"routing bob@example.net yielded a $kind delivery: $nx_failed"
+		else
+			want "message" "$(grep -v '^noq: ' "$tmp/err")" "$nx_again"
+		fi
+		want "connections" "$(grep -c 'connecting to' "$tmp/err")" 0
+		want_x srv 1 "(none)"
+		end
+	done
+
+	# The default is freeze.
+	hff_case "host_find_failed unset: freeze"
+	want_rc 1
+	if [ "$nx_lookup" = none ]; then
+		want "message" "$(grep -v '^noq: ' "$tmp/err")" \
+			"routing bob@example.net yielded a deferred delivery: $nx_failed"
+	else
+		want "message" "$(grep -v '^noq: ' "$tmp/err")" "$nx_again"
+	fi
+	want_x srv 1 "(none)"
+	end
+
+	hff_case "host_find_failed = ignore: the next host" -D FIND_FAILED=ignore
+	if [ "$nx_lookup" = none ]; then
+		want_rc 0
+		want "trace" "$(grep -c 'host_find_failed=ignore in smarthost router: nx.invalid is not tried' "$tmp/err")" 1
+		want "nx.invalid tried" "$(grep -c 'H=nx.invalid' "$tmp/err")" 0
+		want_x srv 1.accepted true
+	else
+		want_rc 1
+		want "message" "$(grep -v '^noq: ' "$tmp/err")" "$nx_again"
+		want_x srv 1 "(none)"
+	fi
+	end
+
+	# Every host ignored: host_all_ignored (default defer) decides.
+	for setting in "" fail; do
+		begin "host_all_ignored = ${setting:-defer (unset)}"
+		policy p "nx.invalid ; nx2.invalid" -D FIND_FAILED=ignore \
+			${setting:+-D ALL_IGNORED=$setting}
+		send p "$tmp/simple" bob@example.net
+		want_rc 1
+		if [ "$nx_lookup" = none ]; then
+			kind=deferred
+			[ "$setting" = fail ] && kind=failed
+			want_err "routing bob@example.net yielded a $kind delivery: lookup failed for all hosts in smarthost router: host_find_failed=ignore host_all_ignored=${setting:-defer}"
+		else
+			want_err "$nx_again"
+		fi
+		end
+	done
+fi
 
 # ---- the body and the final reply -------------------------------------------------------
 
