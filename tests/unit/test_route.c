@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -649,6 +650,37 @@ static void test_no_more(void)
 	       "1: bob@example.org fail -: no such user: bob\n"
 	       "2: c@example.net deliver smarthost\n",
 	       "routing bob@example.org yielded a failed delivery: no such user: bob");
+out:
+	pf_close(&p);
+}
+
+static void test_pass_router(void)
+{
+	struct pf p;
+
+	/* pass_router names where routing goes on when a router passes, but
+	   none of noq's routers can (Exim's "self = pass" and "host_find_failed
+	   = pass" are not taken): one that declines goes on to the next
+	   router, not to the one named (Exim: "It does not apply when a router
+	   returns decline"). */
+	if (!pf_open(&p, MAIN "begin routers\n"
+		     "first:\n"
+		     "  driver = manualroute\n"
+		     "  domains = a.example : b.example\n"
+		     "  route_list = a.example smtp.example.net\n"
+		     "  transport = remote_smtp\n"
+		     "  pass_router = smarthost\n"
+		     "middle:\n"
+		     "  driver = accept\n"
+		     "  domains = b.example : c.example\n"
+		     "  transport = remote_smtp\n"
+		     SMARTHOST TRANSPORT, __LINE__))
+		goto out;
+	EXPECT(&p, "x@a.example x@b.example x@c.example x@d.example",
+	       "0: x@a.example deliver first\n"
+	       "1: x@b.example deliver middle\n"
+	       "2: x@c.example deliver middle\n"
+	       "3: x@d.example deliver smarthost\n", "");
 out:
 	pf_close(&p);
 }
@@ -1479,6 +1511,225 @@ out:
 	fw_close(&f);
 }
 
+/* Replace @f's policy with one of @routers, then the smart host. */
+static bool fw_routers(struct fw *f, const char *routers, int line)
+{
+	char *conf = xasprintf(MAIN "begin routers\n%s" SMARTHOST TRANSPORT, routers);
+
+	pf_close(&f->p);
+	f->ok = pf_open(&f->p, conf, line);
+	f->c.pol = f->p.pol;
+	f->c.m = f->p.m;
+	free(conf);
+	return f->ok;
+}
+
+/* @addr, routed alone, is deferred by @router with the message @fmt. */
+static void expect_defer(struct fw *f, const char *addr, const char *router, int line,
+			 const char *fmt, ...) TEST_PRINTF(5, 6);
+static void expect_defer(struct fw *f, const char *addr, const char *router, int line,
+			 const char *fmt, ...)
+{
+	va_list ap;
+	char *msg, *want, *fail;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	want = xasprintf("0: %s defer %s: %s\n", addr, router, msg);
+	fail = xasprintf("routing %s yielded a deferred delivery: %s", addr, msg);
+	expect_ctx(&f->p, &f->c, addr, want, fail, line);
+	free(msg);
+	free(want);
+	free(fail);
+}
+
+/* Write @text to the file $domain.fwd names for example.org, mode 0644. */
+static char *fw_shared(struct fw *f, const char *text)
+{
+	char *p = tu_write(f->dir, "example.org.fwd", text);
+
+	chmod(p, 0644);
+	return p;
+}
+
+/* A redirect router named @name for the local parts @lps, reading @file, with @extra. */
+#define FILE_ROUTER(name, lps, file, extra) \
+	name ":\n  driver = redirect\n  local_parts = " lps "\n  file = " file "\n" extra
+
+static void test_forward_check_owner(void)
+{
+	struct fw f;
+
+	fw_open(&f, "", __LINE__);
+	if (!f.ok)
+		goto out;
+	/* Exim's defaults: the owner is checked with check_local_user (it must
+	   be the user), not without (no owner could pass: no user, no owners).
+	   check_owner says otherwise both ways.  $domain keeps noqc from
+	   reading the file when it compiles. */
+	char *routers = xasprintf(FILE_ROUTER("plain", "bob", "%s/$domain.fwd", "")
+				  FILE_ROUTER("owner", "carol", "%s/$domain.fwd",
+					      "  check_owner\n")
+				  FILE_ROUTER("lenient", "dave", "$home/.forward",
+					      "  check_local_user\n  check_owner = false\n")
+				  FILE_ROUTER("strict", "erin", "$home/.forward",
+					      "  check_local_user\n"), f.dir, f.dir);
+
+	if (!fw_routers(&f, routers, __LINE__))
+		goto out1;
+	char *shared = fw_shared(&f, "x@example.net\n");
+
+	free(fw_write(&f, 2, "d@example.net\n", 0644));
+	char *p3 = fw_write(&f, 3, "e@example.net\n", 0644);
+
+	/* The files are ours; dave and erin are other users. */
+	f.u.v[2].pw_uid = f.u.v[3].pw_uid = getuid() + 1;
+	EXPECT_CTX(&f.p, &f.c, "bob@example.org dave@example.org",
+		   "0: bob@example.org redirected plain\n"
+		   "1: dave@example.org redirected lenient\n"
+		   "2: x@example.net deliver smarthost <0\n"
+		   "3: d@example.net deliver smarthost <1\n", "");
+	expect_defer(&f, "carol@example.org", "owner", __LINE__, "bad owner for %s", shared);
+	expect_defer(&f, "erin@example.org", "strict", __LINE__, "bad owner for %s", p3);
+	free(p3);
+	free(shared);
+out1:
+	free(routers);
+out:
+	fw_close(&f);
+}
+
+static void test_forward_check_group(void)
+{
+	struct fw f;
+	struct stat st;
+
+	fw_open(&f, "", __LINE__);
+	if (!f.ok)
+		goto out;
+	/* The group is not checked by default when the modemask (022) allows
+	   group-writable files; check_group checks it: it must be the user's,
+	   and with no user (no check_local_user) and no owngroups, none is. */
+	char *routers = xasprintf(FILE_ROUTER("nogroup", "bob", "$home/.forward",
+					      "  check_local_user\n")
+				  FILE_ROUTER("group", "carol : dave", "$home/.forward",
+					      "  check_local_user\n  check_group\n")
+				  FILE_ROUTER("nouser", "erin", "%s/$domain.fwd",
+					      "  check_group\n"), f.dir);
+
+	if (!fw_routers(&f, routers, __LINE__))
+		goto out1;
+	char *shared = fw_shared(&f, "x@example.net\n");
+	char *p0 = fw_write(&f, 0, "b@example.net\n", 0644);
+	char *p1 = fw_write(&f, 1, "c@example.net\n", 0644);
+
+	free(fw_write(&f, 2, "d@example.net\n", 0644));
+	CU_ASSERT_EQUAL_FATAL(stat(p0, &st), 0);
+	/* bob and carol are in another group than their files'. */
+	f.u.v[0].pw_gid = f.u.v[1].pw_gid = st.st_gid + 1;
+	f.u.v[2].pw_gid = st.st_gid;
+	EXPECT_CTX(&f.p, &f.c, "bob@example.org dave@example.org",
+		   "0: bob@example.org redirected nogroup\n"
+		   "1: dave@example.org redirected group\n"
+		   "2: b@example.net deliver smarthost <0\n"
+		   "3: d@example.net deliver smarthost <1\n", "");
+	expect_defer(&f, "carol@example.org", "group", __LINE__, "bad group for %s", p1);
+	expect_defer(&f, "erin@example.org", "nouser", __LINE__, "bad group for %s", shared);
+	free(p0);
+	free(p1);
+	free(shared);
+out1:
+	free(routers);
+out:
+	fw_close(&f);
+}
+
+static void test_forward_owngroups(void)
+{
+	struct fw f;
+	struct stat st;
+
+	fw_open(&f, "", __LINE__);
+	if (!f.ok)
+		goto out;
+	char *shared = fw_shared(&f, "x@example.net\n");
+
+	CU_ASSERT_EQUAL_FATAL(stat(shared, &st), 0);
+	const struct group *gr = getgrgid(st.st_gid);
+	char *name = gr != NULL ? xasprintf("%s", gr->gr_name) : xasprintf("%lu",
+				  (unsigned long)st.st_gid);
+
+	/* owngroups turns check_group on: the file's group must be one of
+	   them (by number or by name); check_group = false turns it off.
+	   With check_local_user, the user's group is good too (erin). */
+	char *routers = xasprintf(FILE_ROUTER("own", "bob", "%s/$domain.fwd",
+					      "  owngroups = %lu\n")
+				  FILE_ROUTER("named", "carol", "%s/$domain.fwd",
+					      "  owngroups = %lu : %s\n")
+				  FILE_ROUTER("other", "dave", "%s/$domain.fwd",
+					      "  owngroups = %lu\n")
+				  FILE_ROUTER("off", "erin", "%s/$domain.fwd",
+					      "  owngroups = %lu\n  check_group = false\n"),
+				  f.dir, (unsigned long)st.st_gid,
+				  f.dir, (unsigned long)st.st_gid + 1, name,
+				  f.dir, (unsigned long)st.st_gid + 1,
+				  f.dir, (unsigned long)st.st_gid + 1);
+
+	if (!fw_routers(&f, routers, __LINE__))
+		goto out1;
+	EXPECT_CTX(&f.p, &f.c, "bob@example.org carol@example.org erin@example.org",
+		   "0: bob@example.org redirected own\n"
+		   "1: carol@example.org redirected named\n"
+		   "2: erin@example.org redirected off\n"
+		   "3: x@example.net deliver smarthost <0\n"
+		   "4: x@example.net duplicate - <1\n"
+		   "5: x@example.net duplicate - <2\n", "");
+	expect_defer(&f, "dave@example.org", "other", __LINE__, "bad group for %s", shared);
+out1:
+	free(routers);
+	free(name);
+	free(shared);
+out:
+	fw_close(&f);
+}
+
+static void test_forward_ignore_enotdir(void)
+{
+	struct fw f;
+
+	fw_open(&f, "", __LINE__);
+	if (!f.ok)
+		goto out;
+	/* ENOTDIR (a home that is a file, such as /dev/null) defers, as any
+	   failure to open; with ignore_enotdir the file is taken as absent.
+	   ignore_enotdir also skips the check for a missing directory. */
+	if (!fw_routers(&f, FILE_ROUTER("strict", "bob : carol", "$home/.forward",
+					"  check_local_user\n")
+			FILE_ROUTER("lenient", "dave : erin", "$home/.forward",
+				    "  check_local_user\n  ignore_enotdir\n"), __LINE__))
+		goto out;
+	char *file = tu_write(f.dir, "notadir", "");
+	char *gone = xasprintf("%s/gone", f.dir);
+
+	snprintf(f.u.home[0], sizeof(f.u.home[0]), "%s", file);
+	snprintf(f.u.home[1], sizeof(f.u.home[1]), "%s", gone);
+	snprintf(f.u.home[2], sizeof(f.u.home[2]), "%s", file);
+	snprintf(f.u.home[3], sizeof(f.u.home[3]), "%s", gone);
+	expect_defer(&f, "bob@example.org", "strict", __LINE__,
+		     "failed to open %s/.forward: Not a directory", file);
+	expect_defer(&f, "carol@example.org", "strict", __LINE__,
+		     "failed to stat %s/. (No such file or directory)", gone);
+	EXPECT_CTX(&f.p, &f.c, "dave@example.org erin@example.org",
+		   "0: dave@example.org deliver smarthost\n"
+		   "1: erin@example.org deliver smarthost\n", "");
+	free(file);
+	free(gone);
+out:
+	fw_close(&f);
+}
+
 static void test_require_files(void)
 {
 	struct fw f;
@@ -1702,6 +1953,7 @@ static const struct unit_test basic_tests[] = {
 	T(test_condition),
 	T(test_condition_malformed),
 	T(test_no_more),
+	T(test_pass_router),
 };
 
 static const struct unit_test alias_tests[] = {
@@ -1726,6 +1978,10 @@ static const struct unit_test forward_tests[] = {
 	T(test_forward_unreadable),
 	T(test_forward_loop),
 	T(test_forward_check_ancestor),
+	T(test_forward_check_owner),
+	T(test_forward_check_group),
+	T(test_forward_owngroups),
+	T(test_forward_ignore_enotdir),
 	T(test_require_files),
 };
 
