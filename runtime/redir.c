@@ -54,7 +54,7 @@ static char *tdup(struct st *s, const char *p, size_t n)
 	return c;
 }
 
-static int push_gen(struct st *s, enum gkind k, const char *text, bool skip)
+static int push_gen(struct st *s, enum gkind k, const char *text, bool skip, bool forbidden)
 {
 	if (s->ngv == s->capgv) {
 		size_t c = s->capgv ? s->capgv * 2 : 16;
@@ -67,7 +67,7 @@ static int push_gen(struct st *s, enum gkind k, const char *text, bool skip)
 		s->gv = v;
 		s->capgv = c;
 	}
-	s->gv[s->ngv++] = (struct gen){ k, text, skip };
+	s->gv[s->ngv++] = (struct gen){ k, text, skip, forbidden };
 	return 0;
 }
 
@@ -158,7 +158,7 @@ static int gen_address(struct rd *d, const char *t, size_t n, bool bs, enum rdki
 				return -1;
 		}
 	}
-	return push_gen(s, G_ADDR, a, bs);
+	return push_gen(s, G_ADDR, a, bs, false);
 }
 
 /*
@@ -365,7 +365,7 @@ static enum rdkind include(struct rd *d, const char *p, size_t n, unsigned depth
  * An item that starts with '|' or '/': a pipe or a file unless it parses
  * as a qualified address (Exim's rule, for X.400-style local parts).
  * Returns 1 when it was one (added), 0 when it is an address, -1 on error
- * (@d->msg set, or s->hard).
+ * (s->hard).
  */
 static int pipe_or_file(struct rd *d, const char *it, size_t n, bool inquote)
 {
@@ -394,13 +394,10 @@ static int pipe_or_file(struct rd *d, const char *it, size_t n, bool inquote)
 		x[xl++] = it[j];
 	}
 	x[xl] = '\0';
-	if (pipe ? d->R->forbid_pipe : d->R->forbid_file) {
-		rt_fmt(d->msg, MSG_MAX, "error in redirect %s: delivery to %s \"%s\" is forbidden "
-		       "(%s)", d->is_file ? "file" : "data", pipe ? "the pipe" : "the file", x,
-		       pipe ? "forbid_pipe" : "forbid_file");
-		return -1;
-	}
-	return push_gen(s, pipe ? G_PIPE : G_FILE, x, false) < 0 ? -1 : 1;
+	/* forbid_pipe and forbid_file do not stop the router: Exim fails the
+	   item itself when it comes to deliver it. */
+	return push_gen(s, pipe ? G_PIPE : G_FILE, x, false,
+			pipe ? d->R->forbid_pipe : d->R->forbid_file) < 0 ? -1 : 1;
 }
 
 /*

@@ -1721,9 +1721,10 @@ static int add_children(struct st *s, size_t i, long r)
 		if (c < 0)
 			return -1;
 		if (g->kind != G_ADDR) {
-			s->res->v[c].status = RS_FAIL;
-			s->res->v[c].local = true;
-			s->res->v[c].router = r;
+			/* A local delivery; a forbidden one fails in Exim's words. */
+			finish(s, (size_t)c, RS_FAIL, r, !g->forbidden ? "" : g->kind == G_PIPE
+			       ? "delivery to pipe forbidden" : "delivery to file forbidden");
+			s->res->v[c].local = !g->forbidden;
 			s->np[c].done = true;
 			continue;
 		}

@@ -72,7 +72,9 @@
  *    in Exim.  ":include:/path" reads a list of the same syntax (absolute
  *    paths only; forbid_include, include_directory).  A pipe ("|cmd") or a
  *    file ("/path") is a local delivery, which this program cannot make:
- *    it becomes a failed child node marked @local.  An Exim or Sieve
+ *    it becomes a failed child node marked @local; under forbid_pipe
+ *    (forbid_file) a failed child "delivery to pipe (file) forbidden",
+ *    not local, as Exim fails it when it would deliver.  An Exim or Sieve
  *    filter defers ("noq does not run ... filters");
  *  - a .forward file is checked as Exim checks it: a regular file (a
  *    symbolic link to one is fine), none of the modemask bits (default

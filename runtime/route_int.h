@@ -114,6 +114,7 @@ struct gen {
 	enum gkind kind;
 	const char *text;     /* in st.tmp */
 	bool skip;            /* "\" prefix: not redirected again by this router */
+	bool forbidden;       /* a pipe or file under forbid_pipe or forbid_file */
 };
 
 /** struct st - one route_all() call. */

@@ -1305,15 +1305,18 @@ static void test_forward_not_permitted(void)
 		goto out;
 	f.c.pol = f.p.pol;
 	f.c.m = f.p.m;
-	free(fw_write(&f, 2, "\"| cat\"\n", 0644));
+	/* The pipe fails when Exim would deliver it, not the router: the
+	   other items go on. */
+	free(fw_write(&f, 2, "\"| cat\", d@example.net\n", 0644));
 	free(fw_write(&f, 3, ":include: /etc/passwd\n", 0644));
 	EXPECT_CTX(&f.p, &f.c, "dave@example.org erin@example.org",
-		   "0: dave@example.org defer userforward: error in redirect file: delivery to "
-		   "the pipe \"| cat\" is forbidden (forbid_pipe)\n"
+		   "0: dave@example.org redirected userforward\n"
 		   "1: erin@example.org defer userforward: error in redirect file: included "
-		   "files not permitted\n",
-		   "routing dave@example.org yielded a deferred delivery: error in redirect "
-		   "file: delivery to the pipe \"| cat\" is forbidden (forbid_pipe)");
+		   "files not permitted\n"
+		   "2: | cat fail userforward <0: delivery to pipe forbidden\n"
+		   "3: d@example.net deliver smarthost <0\n",
+		   "routing erin@example.org yielded a deferred delivery: error in redirect "
+		   "file: included files not permitted");
 out:
 	fw_close(&f);
 }
@@ -1730,6 +1733,40 @@ out:
 	fw_close(&f);
 }
 
+static void test_forward_forbid_file(void)
+{
+	struct fw f;
+
+	fw_open(&f, "", __LINE__);
+	if (!f.ok)
+		goto out;
+	/* forbid_file: a file item fails ("delivery to file forbidden", as
+	   Exim logs it when it comes to deliver), the other items go on; a
+	   pipe is still a local delivery, and so is a file without it. */
+	if (!fw_routers(&f, FILE_ROUTER("files", "bob : carol", "$home/.forward",
+					"  check_local_user\n  forbid_file\n")
+			FILE_ROUTER("nofiles", "dave", "$home/.forward",
+				    "  check_local_user\n"), __LINE__))
+		goto out;
+	free(fw_write(&f, 0, "/var/mail/bob, b@example.net\n", 0644));
+	free(fw_write(&f, 1, "\"| cat\"\n", 0644));
+	free(fw_write(&f, 2, "/var/mail/dave\n", 0644));
+	EXPECT_CTX(&f.p, &f.c, "bob@example.org",
+		   "0: bob@example.org redirected files\n"
+		   "1: /var/mail/bob fail files <0: delivery to file forbidden\n"
+		   "2: b@example.net deliver smarthost <0\n",
+		   "routing bob@example.org yielded a failed delivery: delivery to file "
+		   "forbidden");
+	EXPECT_CTX(&f.p, &f.c, "carol@example.org dave@example.org",
+		   "0: carol@example.org redirected files\n"
+		   "1: dave@example.org redirected nofiles\n"
+		   "2: | cat fail files <0 local\n"
+		   "3: /var/mail/dave fail nofiles <1 local\n",
+		   "routing carol@example.org yielded a local delivery");
+out:
+	fw_close(&f);
+}
+
 static void test_require_files(void)
 {
 	struct fw f;
@@ -1982,6 +2019,7 @@ static const struct unit_test forward_tests[] = {
 	T(test_forward_check_group),
 	T(test_forward_owngroups),
 	T(test_forward_ignore_enotdir),
+	T(test_forward_forbid_file),
 	T(test_require_files),
 };
 
