@@ -259,46 +259,58 @@ static int read_fd(int fd, const struct stat *st, char **out, size_t *outlen)
 	return 0;
 }
 
-static bool under_directory(const char *path, const char *dir, char *msg, size_t msglen)
+/*
+ * Open @path, which must be inside @dir, as Exim does where it has openat():
+ * the directory, then each component below it, none of them followed if it
+ * is a symbolic link.  Returns the descriptor, or -1 with @msg set.
+ */
+static int open_under(const char *path, const char *dir, char *msg, size_t msglen)
 {
 	size_t dl = strlen(dir);
 	char buf[PATH_MAX];
-	struct stat st;
+	int fd;
 
-	while (dl > 1 && dir[dl - 1] == '/')
+	while (dl > 0 && dir[dl - 1] == '/')
 		dl--;
-	if (strncmp(path, dir, dl) != 0 || path[dl] != '/' || strlen(path) >= sizeof(buf)) {
+	if (strncmp(path, dir, dl) != 0 || path[dl] != '/') {
 		rt_fmt(msg, msglen, "included file %s is not in directory %s", path, dir);
-		return false;
+		return -1;
 	}
-	/* No symbolic link inside the directory may lead out of it. */
-	strcpy(buf, path);
-	for (char *p = buf + dl + 1;; p++) {
-		char c;
+	fd = open(dir, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rt_fmt(msg, msglen, "failed to open directory %s", dir);
+		return -1;
+	}
+	snprintf(buf, sizeof(buf), "%s", path);
+	/* Exim's walk, step for step (repeated '/' included). */
+	for (char *p = buf + dl; *p != '\0';) {
+		char *q = p + 1, c;
+		int fd2;
 
-		while (*p != '\0' && *p != '/')
-			p++;
+		while (*q == '/')
+			q++;
+		while (*++p != '\0' && *p != '/')
+			;
 		c = *p;
 		*p = '\0';
-		if (lstat(buf, &st) != 0) {
-			rt_fmt(msg, msglen, "failed to stat %s (component of included file)", buf);
-			return false;
-		}
-		if (S_ISLNK(st.st_mode)) {
-			rt_fmt(msg, msglen, "included file %s in the %s directory involves a "
-			       "symbolic link", buf, dir);
-			return false;
-		}
-		if (c == '\0')
-			return true;
+		fd2 = openat(fd, q, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+		close(fd);
 		*p = c;
+		if (fd2 < 0) {
+			rt_fmt(msg, msglen, "failed to open %s (component of included file); could "
+			       "be symbolic link", path);
+			return -1;
+		}
+		fd = fd2;
 	}
+	return fd;
 }
 
 static enum rdkind include(struct rd *d, const char *p, size_t n, unsigned depth)
 {
 	char path[PATH_MAX], why[PATH_MAX + 200];
 	const char *ff = d->is_file ? "file" : "data";
+	const char *dir = d->R->include_directory;
 	struct stat st;
 	char *buf = NULL;
 	size_t blen = 0;
@@ -324,22 +336,29 @@ static enum rdkind include(struct rd *d, const char *p, size_t n, unsigned depth
 		else if (depth >= INCLUDE_MAX)
 			rt_fmt(why, sizeof(why), "included files nested too deeply (limit %d)",
 			       INCLUDE_MAX);
-		else if (d->R->include_directory != NULL)
-			under_directory(path, d->R->include_directory, why, sizeof(why));
 	}
 	if (why[0] != '\0') {
 		rt_fmt(d->msg, MSG_MAX, "error in redirect %s: %s", ff, why);
 		return RD_ERROR;
 	}
-	fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		rt_fmt(d->msg, MSG_MAX, "error in redirect %s: failed to open included file %s: %s",
-		       ff, path, strerror(errno));
-		return RD_ERROR;
+	if (dir != NULL) {
+		fd = open_under(path, dir, why, sizeof(why));
+		if (fd < 0) {
+			rt_fmt(d->msg, MSG_MAX, "error in redirect %s: %s", ff, why);
+			return RD_ERROR;
+		}
+	} else {
+		fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0) {
+			rt_fmt(d->msg, MSG_MAX, "error in redirect %s: failed to open included "
+			       "file %s: %s", ff, path, strerror(errno));
+			return RD_ERROR;
+		}
 	}
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		rt_fmt(d->msg, MSG_MAX, "error in redirect %s: included file %s is not a regular "
-		       "file", ff, path);
+		       "file%s%s%s", ff, path, dir ? " in the " : "", dir ? dir : "",
+		       dir ? " directory" : "");
 		close(fd);
 		return RD_ERROR;
 	}

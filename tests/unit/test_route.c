@@ -1767,6 +1767,65 @@ out:
 	fw_close(&f);
 }
 
+static void test_include_directory(void)
+{
+	struct fw f;
+
+	fw_open(&f, "", __LINE__);
+	if (!f.ok)
+		goto out;
+	char *lists = xasprintf("%s/lists", f.dir), *other = xasprintf("%s/other", f.dir);
+	char *sub = xasprintf("%s/sub", lists), *link = xasprintf("%s/link", lists);
+
+	mkdir(lists, 0755);
+	mkdir(other, 0755);
+	mkdir(sub, 0755);
+	free(tu_write(lists, "team", "m@example.net\n"));
+	char *target = tu_write(other, "team", "o@example.net\n");
+
+	CU_ASSERT_EQUAL(symlink(target, link), 0);
+	/* :include: files must be below include_directory (written with or
+	   without a final '/'), reached without a symbolic link, and regular
+	   files; Exim's words (its openat() walk).  Without the option, the
+	   link is followed. */
+	char *routers = xasprintf("inlists:\n  driver = redirect\n  domains = lists.example\n"
+				  "  data = :include:%s/$local_part\n"
+				  "  include_directory = %s\n"
+				  "outside:\n  driver = redirect\n  domains = other.example\n"
+				  "  data = :include:%s/$local_part\n"
+				  "  include_directory = %s/\n"
+				  "free:\n  driver = redirect\n  domains = free.example\n"
+				  "  data = :include:%s/$local_part\n",
+				  lists, lists, other, lists, lists);
+
+	if (!fw_routers(&f, routers, __LINE__))
+		goto out1;
+	EXPECT_CTX(&f.p, &f.c, "team@lists.example link@free.example",
+		   "0: team@lists.example redirected inlists\n"
+		   "1: link@free.example redirected free\n"
+		   "2: m@example.net deliver smarthost <0\n"
+		   "3: o@example.net deliver smarthost <1\n", "");
+	expect_defer(&f, "team@other.example", "outside", __LINE__, "error in redirect data: "
+		     "included file %s is not in directory %s/", target, lists);
+	expect_defer(&f, "link@lists.example", "inlists", __LINE__, "error in redirect data: "
+		     "failed to open %s (component of included file); could be symbolic link",
+		     link);
+	expect_defer(&f, "missing@lists.example", "inlists", __LINE__, "error in redirect "
+		     "data: failed to open %s/missing (component of included file); could be "
+		     "symbolic link", lists);
+	expect_defer(&f, "sub@lists.example", "inlists", __LINE__, "error in redirect data: "
+		     "included file %s is not a regular file in the %s directory", sub, lists);
+out1:
+	free(routers);
+	free(target);
+	free(link);
+	free(sub);
+	free(other);
+	free(lists);
+out:
+	fw_close(&f);
+}
+
 static void test_require_files(void)
 {
 	struct fw f;
@@ -2020,6 +2079,7 @@ static const struct unit_test forward_tests[] = {
 	T(test_forward_owngroups),
 	T(test_forward_ignore_enotdir),
 	T(test_forward_forbid_file),
+	T(test_include_directory),
 	T(test_require_files),
 };
 
