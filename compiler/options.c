@@ -426,8 +426,9 @@ static const struct opt_def router_opts[] = {
 	SUP("local_parts", OPT_LIST),
 	IGN("log_as_local", OPT_BOOL, R_LOGLINE),
 	SUPX("more", OPT_BOOL),
-	IGN("pass_on_timeout", OPT_BOOL,
-	    "noq's routers look up no hosts (the smtp transport does, as it connects)"),
+	REF("pass_on_timeout", OPT_BOOL,
+	    "after a dns timeout the address would go on to another router, "
+	    "which the single-transaction proof cannot follow"),
 	SUP("pass_router", OPT_STRING),
 	SUP("redirect_router", OPT_STRING),
 	SUP("require_files", OPT_LIST),
