@@ -729,6 +729,7 @@ void sema_finish_lists(struct sema *s)
 		want_opt(s, &m->routers[i], "domains", ML_DOMAIN);
 		want_opt(s, &m->routers[i], "local_parts", ML_LOCAL_PART);
 		want_opt(s, &m->routers[i], "senders", ML_ADDRESS);
+		want_opt(s, &m->routers[i], "ignore_target_hosts", ML_HOST);
 		if (i < s->nr && s->r[i].kind == RK_MANUAL)
 			nroute++;
 	}

@@ -912,10 +912,36 @@ static bool lookup_says_none(int g)
  * gives are looked up as the transport connects, as in Exim.  Returns -1
  * when out of memory.
  */
+/*
+ * Whether every address in @ai is in ignore_target_hosts of router @R
+ * (Exim then takes the host as not found).
+ */
+static bool all_ignored(const struct model *m, const struct mdl_obj *R, const char *name,
+			const struct addrinfo *ai)
+{
+	const char *l = opt_str(R, "ignore_target_hosts");
+	struct smtp_hostlist h = { l != NULL ? mdl_list_find(m, ML_HOST, l) : NULL, m };
+	char ip[INET6_ADDRSTRLEN];
+
+	if (h.l == NULL || ai == NULL)
+		return false;
+	for (; ai != NULL; ai = ai->ai_next) {
+		const void *a = ai->ai_family == AF_INET6
+			? (const void *)&((const struct sockaddr_in6 *)(const void *)ai->ai_addr)->sin6_addr
+			: (const void *)&((const struct sockaddr_in *)(const void *)ai->ai_addr)->sin_addr;
+
+		if (inet_ntop(ai->ai_family, a, ip, sizeof(ip)) == NULL ||
+		    !smtp_host_match(&h, name, ip))
+			return false;
+	}
+	return true;
+}
+
 static int router_hosts(const struct model *m, struct route_result *res, bool *drop)
 {
 	size_t nh = m->route.nhosts;
 	int *code = NULL;
+	struct addrinfo **ais = NULL;
 	bool no_v6 = opt_bool(&m->main, "disable_ipv6");
 	char msg[600];
 	int rc = 0;
@@ -930,15 +956,17 @@ static int router_hosts(const struct model *m, struct route_result *res, bool *d
 			continue;
 		if (code == NULL) {
 			code = calloc(nh ? nh : 1, sizeof(*code));
-			if (code == NULL)
+			ais = calloc(nh ? nh : 1, sizeof(*ais));
+			if (code == NULL || ais == NULL) {
+				free(code);
+				free(ais);
 				return -1;
+			}
 			for (size_t i = 0; i < nh; i++) {
 				const struct mdl_host *h = &m->route.hosts[i];
-				struct addrinfo *ai = NULL;
 
 				code[i] = smtp_resolve(h->name, NULL,
-						       (h->flags & MH_IPV4_ONLY) || no_v6, &ai);
-				freeaddrinfo(ai);
+						       (h->flags & MH_IPV4_ONLY) || no_v6, &ais[i]);
 				if (code[i] != 0)
 					trace("host lookup for %s failed: %s", h->name,
 					      gai_strerror(code[i]));
@@ -956,9 +984,16 @@ static int router_hosts(const struct model *m, struct route_result *res, bool *d
 		for (size_t i = 0; i < nh && st == RS_DELIVER; i++) {
 			const char *name = m->route.hosts[i].name;
 
-			if (code[i] == 0) {
+			/* A host whose every address is in ignore_target_hosts is,
+			   for Exim, a host that was not found. */
+			int ci = code[i] == 0 && all_ignored(m, R, name, ais[i]) ? EAI_NONAME : code[i];
+
+			if (ci != code[i])
+				trace("every address of %s is in ignore_target_hosts of %s router",
+				      name, R->name);
+			if (ci == 0) {
 				kept++;
-			} else if (!lookup_says_none(code[i])) {
+			} else if (!lookup_says_none(ci)) {
 				snprintf(msg, sizeof(msg), "host lookup for %s did not complete "
 					 "(DNS timeout?)", name);
 				st = RS_DEFER;
@@ -981,6 +1016,10 @@ static int router_hosts(const struct model *m, struct route_result *res, bool *d
 		if (st != RS_DELIVER)
 			rc = route_set_outcome(res, n, st, msg);
 	}
+	for (size_t i = 0; ais != NULL && i < nh; i++)
+		if (ais[i] != NULL)
+			freeaddrinfo(ais[i]);
+	free(ais);
 	free(code);
 	return rc;
 }
@@ -1734,6 +1773,21 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 	so.max_try = (unsigned)opt_num(t, "hosts_max_try", 5);
 	so.max_try_hard = (unsigned)opt_num(t, "hosts_max_try_hardlimit", 50);
 	so.transport_name = t->name;
+	/* ignore_target_hosts of the router that gave the hosts, if one did:
+	   the addresses it names are not connected to, as Exim's router drops
+	   them (a host with none left was handled by router_hosts()). */
+	for (size_t i = 0; i < res->n; i++) {
+		const struct route_node *v = &res->v[i];
+		const char *itg;
+
+		if (v->status != RS_DELIVER || !v->router_hosts || v->router < 0 ||
+		    (size_t)v->router >= m->nrouters)
+			continue;
+		itg = opt_str(&m->routers[v->router], "ignore_target_hosts");
+		so.ignore_ips.m = m;
+		so.ignore_ips.l = itg != NULL ? mdl_list_find(m, ML_HOST, itg) : NULL;
+		break;
+	}
 	so.hosts = hosts;
 	so.nhosts = nh;
 	so.helo = helo;

@@ -1335,7 +1335,6 @@ int smtp_deliver(const struct smtp_opts *o0, const struct smtp_envelope *env,
 		for (struct addrinfo *ai = list; ai && oc == OC_NEXT; ai = ai->ai_next) {
 			if (limit != 0 && tried == limit)
 				break;  /* the host loop says so (max_tried()) */
-			tried++;
 
 			const void *a = ai->ai_family == AF_INET6
 				? (const void *)&((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_addr
@@ -1344,6 +1343,12 @@ int smtp_deliver(const struct smtp_opts *o0, const struct smtp_envelope *env,
 			snprintf(c->host, sizeof(c->host), "%s", hp->name);
 			if (inet_ntop(ai->ai_family, a, c->ip, sizeof(c->ip)) == NULL)
 				snprintf(c->ip, sizeof(c->ip), "?");
+			/* ignore_target_hosts: Exim's router drops the address. */
+			if (o.ignore_ips.l != NULL && smtp_host_match(&o.ignore_ips, c->host, c->ip)) {
+				trace(c, "%s [%s] is ignored (ignore_target_hosts)", c->host, c->ip);
+				continue;
+			}
+			tried++;
 			c->st = ST_CONNECT;
 			c->rlen = 0;
 			if (res->text[0])

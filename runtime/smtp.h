@@ -145,6 +145,8 @@ struct smtp_opts {
 	/* ESMTP */
 	struct smtp_hostlist avoid_esmtp;  /* hosts_avoid_esmtp: HELO, not EHLO */
 	struct smtp_hostlist avoid_pipelining; /* hosts_avoid_pipelining */
+	struct smtp_hostlist ignore_ips;   /* the router's ignore_target_hosts:
+					      addresses not connected to */
 	const struct smtp_authenticator *auths;
 	size_t nauths;
 	smtp_auth_fn auth_make;
