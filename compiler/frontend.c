@@ -29,6 +29,28 @@ static const char *const section_names[] = {
 	"routers", "sources", "transports",
 };
 
+/* The section @name names.  Exim adds an 's' to a name that does not end
+ * in one and looks up the plural ("begin acls", "begin router" and "begin
+ * retrys" are all valid), so a name is tried as written, then with its
+ * final 's' taken off or an 's' put on. */
+static enum sec_kind section_lookup(const char *name)
+{
+	enum sec_kind k = sec_lookup(name);
+	size_t n = strlen(name);
+	char other[64];
+
+	if (k != SEC_UNKNOWN || n == 0 || n + 2 > sizeof(other))
+		return k;
+	memcpy(other, name, n);
+	if (name[n - 1] == 's' || name[n - 1] == 'S') {
+		other[n - 1] = '\0';
+	} else {
+		other[n] = 's';
+		other[n + 1] = '\0';
+	}
+	return sec_lookup(other);
+}
+
 void fe_begin(struct fe_ctx *ctx, char *text, const struct fe_loc *l)
 {
 	const char *name = text + 5;
@@ -37,7 +59,7 @@ void fe_begin(struct fe_ctx *ctx, char *text, const struct fe_loc *l)
 	while (*name == ' ' || *name == '\t')
 		name++;
 
-	enum sec_kind k = sec_lookup(name);
+	enum sec_kind k = section_lookup(name);
 
 	ctx->driver = NULL;
 	ctx->stray_reported = false;

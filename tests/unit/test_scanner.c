@@ -308,15 +308,15 @@ static void test_begin_case_insensitive(void)
 
 static void test_begin_errors(void)
 {
-	struct tu_run *r = parse("begin router\nbegin routers\nbegin routers\n"
+	struct tu_run *r = parse("begin routres\nbegin routers\nbegin routers\n"
 				 "begin main\nbegin\n");
 
 	CU_ASSERT_EQUAL(r->errors, 4);
 	CU_ASSERT_EQUAL(r->warnings, 0);
 	TU_DIAGS(r,
-		 "test.conf:1:1: error: unknown section 'router'; did you mean 'routers'?\n"
-		 "     1 | begin router\n"
-		 "       | ^~~~~~~~~~~~\n"
+		 "test.conf:1:1: error: unknown section 'routres'; did you mean 'routers'?\n"
+		 "     1 | begin routres\n"
+		 "       | ^~~~~~~~~~~~~\n"
 		 "test.conf:3:1: error: section 'routers' appears more than once\n"
 		 "     3 | begin routers\n"
 		 "       | ^~~~~~~~~~~~~\n"
