@@ -217,6 +217,14 @@ static void lb_reset(struct linebuf *lb)
 		lb->s[0] = '\0';
 }
 
+static void lb_swap(struct linebuf *a, struct linebuf *b)
+{
+	struct linebuf t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
 static void lb_free(struct linebuf *lb)
 {
 	free(lb->s);
@@ -327,6 +335,7 @@ struct pp {
 	int depth;
 	bool oom;
 	struct linebuf scratch;
+	struct linebuf *carry;  /* a line an .include inside it continues */
 	struct cond conds[PP_MAX_COND_DEPTH];
 	int ncond;
 	bool active;
@@ -1216,11 +1225,32 @@ static void do_logical_line(struct pp *pp, uint32_t fidx, struct linebuf *lb)
 		report_oom(pp);
 }
 
+/* Whether physical line @t[@s..@le) is an .include: Exim reads one
+ * inside a continued line, and the file's lines continue that line. */
+static bool is_include_line(const char *t, size_t s, size_t le)
+{
+	size_t w = 0;
+
+	if (le - s > 8 && memcmp(t + s, ".include", 8) == 0)
+		w = 8;
+	if (le - s > 18 && memcmp(t + s, ".include_if_exists", 18) == 0)
+		w = 18;
+	return w > 0 && (t[s + w] == ' ' || t[s + w] == '\t');
+}
+
+/*
+ * The file's logical lines.  A file included from inside a continued line
+ * (pp->carry) goes on with that line, and gives back the line it leaves
+ * continued at its end, as Exim reads lines.
+ */
 static void pp_file(struct pp *pp, uint32_t fidx)
 {
 	struct linebuf lb = { 0 };
+	struct linebuf *carry = pp->carry;
 	size_t pos = 0;
 	uint32_t lineno = 0;
+
+	pp->carry = NULL;
 
 	for (;;) {
 		/* Re-read the file pointer: includes may grow the table. */
@@ -1233,6 +1263,13 @@ static void pp_file(struct pp *pp, uint32_t fidx)
 		lb_reset(&lb);
 
 		bool first = true;
+		bool open = false;
+
+		if (carry != NULL && carry->len > 0) {
+			lb_swap(&lb, carry);
+			first = false;
+			open = true;
+		}
 		for (;;) {
 			if (pos >= n)
 				break;
@@ -1273,6 +1310,25 @@ static void pp_file(struct pp *pp, uint32_t fidx)
 				pos = next;
 				break;
 			}
+			if (!first && is_include_line(t, s, le)) {
+				struct linebuf dl = { 0 };
+				struct origin io = { fidx, lineno, (uint32_t)(s - pos) + 1,
+						     (uint32_t)s, 0 };
+
+				lb_append_src(&dl, t + s, le - s, &io);
+				trim_trailing(&dl);
+				pos = next;
+				pp->carry = &lb;
+				do_logical_line(pp, fidx, &dl);
+				pp->carry = NULL;
+				lb_free(&dl);
+				/* Ended in the included file, or goes on here. */
+				if (lb.len == 0) {
+					open = false;
+					break;
+				}
+				continue;
+			}
 			struct origin o = { fidx, lineno, (uint32_t)(s - pos) + 1,
 					    (uint32_t)s, 0 };
 			lb_append_src(&lb, t + s, le - s, &o);
@@ -1283,8 +1339,14 @@ static void pp_file(struct pp *pp, uint32_t fidx)
 				/* Blanks before the backslash stay, as in Exim:
 				   lines "a \\" and "b" join to "a b", not "ab". */
 				lb_truncate(&lb, lb.len - 1);
+				open = true;
 				continue;
 			}
+			open = false;
+			break;
+		}
+		if (open && pos >= n && carry != NULL) {
+			lb_swap(&lb, carry);
 			break;
 		}
 		if (lb.oom) {
