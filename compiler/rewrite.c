@@ -319,6 +319,15 @@ static bool list_name(struct rw *rw, const struct field *f, size_t from, size_t 
 	return true;
 }
 
+/* Whether @s[0..@n) holds a "\N". */
+static bool has_protect_mark(const char *s, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i++)
+		if (s[i] == '\\' && s[i + 1] == 'N')
+			return true;
+	return false;
+}
+
 /* Check the pattern; fill @p.  Returns false after an error. */
 static bool check_pattern(struct rw *rw, const struct field *f, struct pat *p)
 {
@@ -338,10 +347,15 @@ static bool check_pattern(struct rw *rw, const struct field *f, struct pat *p)
 		rw_report(rw, DIAG_ERROR, &all, "the rewrite pattern contains a NUL byte");
 		return false;
 	}
-	/* "\N...\N" protects a regular expression from expansion. */
+	/* "\N...\N" protects a regular expression from expansion; a "\N"
+	   that none closes protects the rest of the text, as in Exim. */
 	if (n >= 4 && s[0] == '\\' && s[1] == 'N' && s[n - 2] == '\\' && s[n - 1] == 'N') {
 		base = 2;
 		n -= 4;
+		protect = true;
+	} else if (n >= 2 && s[0] == '\\' && s[1] == 'N' && !has_protect_mark(s + 2, n - 2)) {
+		base = 2;
+		n -= 2;
 		protect = true;
 	}
 	for (size_t i = base; i + 1 < base + n; i++) {
