@@ -468,6 +468,59 @@ static void model_set_data(struct sema *s, struct mdl_obj *mo, const char *name,
 	mo->nopts = n;
 }
 
+/* Whether @tag (lower case; a blank in it stands for any blanks, or
+ * none) is at @t[@i..@n), in any case: Exim's match_tag(). */
+static bool tag_at(const char *t, size_t n, size_t i, const char *tag)
+{
+	for (; *tag != '\0'; tag++) {
+		if (*tag == ' ') {
+			while (i < n && sema_is_blank(t[i]))
+				i++;
+			continue;
+		}
+		if (i >= n || tolower((unsigned char)t[i]) != *tag)
+			return false;
+		i++;
+	}
+	return true;
+}
+
+/*
+ * Exim's test for a filter (rda_is_filter()): after any white space, the
+ * text starts "# Exim filter" or "# Sieve filter".  Exim never reads such
+ * text as a list of addresses: it runs it with allow_filter, and defers
+ * the address without.  Returns the kind of filter, or NULL.
+ */
+static const char *filter_kind(const char *t, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && isspace((unsigned char)t[i]))
+		i++;
+	if (tag_at(t, n, i, "# exim filter"))
+		return "an Exim";
+	if (tag_at(t, n, i, "# sieve filter"))
+		return "a Sieve";
+	return NULL;
+}
+
+/* Refuses a filter in @what (the data, or file @path, of router @R). */
+static bool refuse_filter(struct sema *s, const struct router *R, const char *t,
+			  size_t n, const char *path, const struct loc *at)
+{
+	const char *kind = filter_kind(t, n);
+
+	if (kind == NULL)
+		return false;
+	if (path != NULL)
+		S_ERROR(s, at, "the file '%s' of router '%s' is %s filter: noq runs no "
+			"filters, it only redirects to addresses", path, R->name, kind);
+	else
+		S_ERROR(s, at, "the data of router '%s' is %s filter: noq runs no "
+			"filters, it only redirects to addresses", R->name, kind);
+	return true;
+}
+
 void sema_setup_redirect(struct sema *s, size_t ri)
 {
 	struct router *R = &s->r[ri];
@@ -500,7 +553,10 @@ void sema_setup_redirect(struct sema *s, size_t ri)
 	if (v == NULL)
 		return;
 	R->src_o = l->src;
-	if (data != NULL && !sema_has_expansion(v)) {
+	if (data != NULL && !sema_has_expansion(v) &&
+	    refuse_filter(s, R, v, strlen(v), NULL, &data->src->value_loc)) {
+		R->rd = RD_CONST;
+	} else if (data != NULL && !sema_has_expansion(v)) {
 		struct tloc tl = { l->src, 0, NULL, 0, 1, 0 };
 		struct itemv iv = { 0 };
 		bool changed = false;
@@ -531,7 +587,9 @@ void sema_setup_redirect(struct sema *s, size_t ri)
 		R->rd = RD_CONST;
 		if (path == NULL) {
 			sema_oom(s);
-		} else if (read_source(s, path, &from, &f) == 0) {
+		} else if (read_source(s, path, &from, &f) == 0 &&
+			   !refuse_filter(s, R, s->sm->files[f].text, s->sm->files[f].len,
+					  v, &from)) {
 			const struct src_file *sf = &s->sm->files[f];
 			struct tloc tl = { NULL, f, sf->text, 0, 1, 0 };
 			struct itemv iv = { 0 };
