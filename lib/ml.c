@@ -24,6 +24,9 @@ static void bad(struct ml_item *it, const char *why)
 #define WHY_LOCAL "it needs the local host's addresses or the DNS, which noq does not consult"
 /* Lookups are compiled into the policy for domain and local-part lists only. */
 #define WHY_LOOKUP "a lookup; noq looks up files only in domain and local-part lists"
+/* Exim reads an item that starts with '/', in every kind of list, as a file
+   of more items, one a line. */
+#define WHY_FILE "a file of list items, which noq does not read (Exim reads each line as an item)"
 
 /* A domain item (@domain) or a local-part item @t: no '!' or '+'. */
 static void plain(char *t, bool domain, struct ml_item *it)
@@ -158,6 +161,10 @@ void ml_classify(enum ml_kind k, char *t, struct ml_item *it)
 		t++;
 		while (blank((unsigned char)*t))
 			t++;
+	}
+	if (t[0] == '/' && k != ML_ROUTE && k != ML_STRINGS) {
+		bad(it, WHY_FILE);
+		return;
 	}
 	if (t[0] == '+' && t[1] != '\0') {
 		const char *w = t + 1;
