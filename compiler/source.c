@@ -1225,6 +1225,22 @@ static void do_logical_line(struct pp *pp, uint32_t fidx, struct linebuf *lb)
 		report_oom(pp);
 }
 
+/* Whether physical line @t[@s..@le) starts with a conditional's name
+ * (.ifdef, .ifndef, .elifdef, .elifndef, .else, .endif, or a longer word
+ * that do_directive() judges): Exim tests each physical line for one. */
+static bool is_cond_line(const char *t, size_t s, size_t le)
+{
+	if (s >= le || t[s] != '.')
+		return false;
+	for (size_t i = 0; i < sizeof(cond_names) / sizeof(cond_names[0]); i++) {
+		size_t n = strlen(cond_names[i]);
+
+		if (le - s > n && memcmp(t + s + 1, cond_names[i], n) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* Whether physical line @t[@s..@le) is an .include: Exim reads one
  * inside a continued line, and the file's lines continue that line. */
 static bool is_include_line(const char *t, size_t s, size_t le)
@@ -1310,7 +1326,11 @@ static void pp_file(struct pp *pp, uint32_t fidx)
 				pos = next;
 				break;
 			}
-			if (!first && is_include_line(t, s, le)) {
+			/* As in Exim, conditionals are physical lines, a line
+			   in a skipped branch is one on its own, and so is an
+			   .include inside a continued line. */
+			if (is_cond_line(t, nb, le) || !pp->active ||
+			    (!first && is_include_line(t, s, le))) {
 				struct linebuf dl = { 0 };
 				struct origin io = { fidx, lineno, (uint32_t)(s - pos) + 1,
 						     (uint32_t)s, 0 };
@@ -1322,11 +1342,13 @@ static void pp_file(struct pp *pp, uint32_t fidx)
 				do_logical_line(pp, fidx, &dl);
 				pp->carry = NULL;
 				lb_free(&dl);
-				/* Ended in the included file, or goes on here. */
+				/* No line open, or one an included file ended;
+				   or the line goes on here. */
 				if (lb.len == 0) {
 					open = false;
 					break;
 				}
+				first = false;
 				continue;
 			}
 			struct origin o = { fidx, lineno, (uint32_t)(s - pos) + 1,

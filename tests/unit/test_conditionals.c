@@ -146,9 +146,16 @@ static void test_directive_forms(void)
 {
 	static const char *const x[] = { "X=", NULL };
 
-	/* Directives may be indented, and joined by continuation. */
+	/* Directives may be indented.  Each is one physical line, as in
+	   Exim: a backslash at its end continues nothing. */
 	EXPECT("  .ifdef X\na\n\t.else\nb\n   .endif\n", x, "a\n");
-	EXPECT(".ifdef \\\n   X\na\n.endif\n", x, "a\n");
+	EXPECT(".ifdef X \\\nb\n.endif\n", x, "b\n");
+	/* Inside a continued line too; a skipped line is one on its own. */
+	EXPECT("v = a \\\n.ifdef X\n  b \\\n.else\n  c \\\n.endif\n  d\n", x,
+	       "v = a b d\n");
+	EXPECT("v = a \\\n.ifdef X\n  b \\\n.else\n  c \\\n.endif\n  d\n", NULL,
+	       "v = a c d\n");
+	EXPECT(".ifdef X\nv = a \\\n.endif\nw\n", NULL, "w\n");
 	/* The argument is substituted like any text; what counts is that a
 	   macro was: A's value does not matter. */
 	EXPECT("A = B\n.ifdef A\nyes\n.endif\n.ifdef B\nno\n.endif\n", NULL, "yes\n");
