@@ -1326,11 +1326,10 @@ static void pp_file(struct pp *pp, uint32_t fidx)
 				pos = next;
 				break;
 			}
-			/* As in Exim, conditionals are physical lines, a line
-			   in a skipped branch is one on its own, and so is an
-			   .include inside a continued line. */
-			if (is_cond_line(t, nb, le) || !pp->active ||
-			    (!first && is_include_line(t, s, le))) {
+			/* As in Exim, conditionals and .include lines are
+			   physical lines, and a line in a skipped branch is
+			   one on its own. */
+			if (is_cond_line(t, nb, le) || !pp->active || is_include_line(t, nb, le)) {
 				struct linebuf dl = { 0 };
 				struct origin io = { fidx, lineno, (uint32_t)(s - pos) + 1,
 						     (uint32_t)s, 0 };
