@@ -97,6 +97,7 @@ struct msg {
 	unsigned field_lines;   /* lines of the last header field */
 	int (*first_line)(void *arg, const char *line, size_t len);
 	void *first_arg;
+	bool bare_cr_end;       /* the line ends at a bare CR (MSG_BODY_CR) */
 	uint64_t size_max;
 	char *tmpdir;
 
@@ -571,7 +572,7 @@ static int end_line(struct msg *m, struct msg_err *err)
 {
 	int r;
 
-	if (m->dot && m->line_len == 1 && !(m->flags & MSG_IGNORE_DOTS)) {
+	if (m->dot && m->line_len == 1 && !(m->flags & MSG_IGNORE_DOTS) && !m->bare_cr_end) {
 		m->dot = false;
 		m->dot_end = true;
 		m->state = ST_DOT;
@@ -665,6 +666,20 @@ struct msg *msg_new(const struct msg_opts *opts, struct msg_err *err)
 	return m;
 }
 
+/*
+ * The body line ends at a bare CR (MSG_BODY_CR).  As in Exim, a lone '.'
+ * ended so is a data line, never the end of the message.
+ */
+static int bare_cr_end(struct msg *m, struct msg_err *err)
+{
+	int r;
+
+	m->bare_cr_end = true;
+	r = end_line(m, err);
+	m->bare_cr_end = false;
+	return r;
+}
+
 int msg_feed(struct msg *m, const void *buf, size_t len, struct msg_err *err)
 {
 	const unsigned char *p = buf;
@@ -689,11 +704,17 @@ int msg_feed(struct msg *m, const void *buf, size_t len, struct msg_err *err)
 			continue;
 		}
 		if (m->cr) {
-			if (c != '\n')
-				return fail(m, err, m->line,
-					    "line %u contains a bare carriage return",
-					    m->line);
 			m->cr = false;
+			if (c != '\n') {
+				if (!(m->flags & MSG_BODY_CR) || !m->in_body)
+					return fail(m, err, m->line,
+						    "line %u contains a bare carriage return",
+						    m->line);
+				/* A line end; @c starts the next line. */
+				if ((r = bare_cr_end(m, err)) != 0)
+					return r;
+				continue;
+			}
 			i++;
 			if ((r = end_line(m, err)) != 0)
 				return r;
@@ -768,11 +789,16 @@ int msg_end(struct msg *m, struct msg_err *err)
 	if (m->state == ST_READING) {
 		if (m->too_long)
 			return long_fail(m, err);
-		if (m->cr)
+		if (m->cr && (!(m->flags & MSG_BODY_CR) || !m->in_body))
 			return fail(m, err, m->line,
 				    "line %u contains a bare carriage return",
 				    m->line);
-		if (m->line_len > 0) {
+		if (m->cr) {
+			/* A bare CR last in the body: a line end. */
+			m->cr = false;
+			if (bare_cr_end(m, err) < 0)
+				return -1;
+		} else if (m->line_len > 0) {
 			r = end_line(m, err);
 			if (r < 0)
 				return -1;

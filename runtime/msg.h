@@ -9,9 +9,12 @@
  *    line, and nothing but CR LF is ever stored or emitted.
  *  - A bare CR (a CR not immediately followed by LF, including a CR at the
  *    end of input) is refused: "line N contains a bare carriage return".
- *    It is never converted: turning it into a line end would let a caller
- *    that filters only LF have a header line split in two (header
- *    injection), and dropping it would change the text silently.
+ *    In the header section it is never converted: turning it into a line
+ *    end would let a caller that filters only LF have a header line split
+ *    in two (header injection), and dropping it would change the text
+ *    silently.  With MSG_BODY_CR, in the body it ends the line, as Exim
+ *    reads a message that is not SMTP (cron mail with the progress meters
+ *    of curl, wget or rsync): "a\rb" is the lines "a" and "b".
  *  - A NUL byte is refused: "line N contains a NUL byte".
  *  - A line longer than 998 octets, line end excluded, is refused:
  *    "line N is L octets long; the limit is 998 (RFC 5322)".  The limit
@@ -84,6 +87,8 @@ struct msg_err {
 #define MSG_IGNORE_DOTS 0x1   /* -i / -oi: a lone '.' line is data */
 #define MSG_TMP_MKSTEMP 0x2   /* skip O_TMPFILE, use mkstemp() + unlink()
 				 (for tests and file systems without it) */
+#define MSG_BODY_CR 0x4       /* in the body, a bare CR ends the line, as
+				 Exim reads input that is not SMTP */
 
 /**
  * struct msg_opts - how to read a message.  All-zero gives the defaults.

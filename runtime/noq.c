@@ -2303,8 +2303,9 @@ static int deliver(struct env *e)
 		noq_say("%s", why);
 		goto out;
 	}
-	if (msg_read(STDIN_FILENO, noq_intake_opts(e, &mo, e->cli.ignore_dots, &uucp), &msg,
-		     &me) != 0) {
+	noq_intake_opts(e, &mo, e->cli.ignore_dots, &uucp);
+	mo.flags |= MSG_BODY_CR;        /* as Exim reads input that is not SMTP */
+	if (msg_read(STDIN_FILENO, &mo, &msg, &me) != 0) {
 		noq_say("message refused: %s", me.text);
 		goto out;
 	}

@@ -482,6 +482,19 @@ static void test_bare_cr(void)
 	    "line 1 contains a bare carriage return");
 	BAD("Subject: x\n\nbody\nend\r", 0, 4,
 	    "line 4 contains a bare carriage return");
+
+	/* MSG_BODY_CR (Exim, input that is not SMTP): in the body, a line end;
+	   a lone '.' so ended is data; the header section still refuses. */
+	OK("Subject: x\n\na\rb\n", MSG_BODY_CR, "Subject: x\r\n\r\na\r\nb\r\n");
+	OK("Subject: x\n\na\r\rb\r\n", MSG_BODY_CR,
+	   "Subject: x\r\n\r\na\r\n\r\nb\r\n");
+	OK("Subject: x\n\nend\r", MSG_BODY_CR, "Subject: x\r\n\r\nend\r\n");
+	OK("Subject: x\n\na\r\n.\rb\r\n", MSG_BODY_CR,
+	   "Subject: x\r\n\r\na\r\n..\r\nb\r\n");
+	OK("Subject: x\n\na\r\n.\r", MSG_BODY_CR, "Subject: x\r\n\r\na\r\n..\r\n");
+	BAD("Subject: x\rBcc: y@z\n\nbody\n", MSG_BODY_CR, 1,
+	    "line 1 contains a bare carriage return");
+	BAD("a\rb\n", MSG_BODY_CR, 1, "line 1 contains a bare carriage return");
 }
 
 static void test_bare_lf(void)
