@@ -177,8 +177,8 @@ void msg_free(struct msg *m);
  * @max_line:    octets of the longest input line taken, line end excluded
  *               (header fields inserted later are not counted).
  * @headers:     number of header fields.
- * @header_8bit, @body_8bit: an octet >= 0x80 is present (BODY=8BITMIME
- *               for the body, SMTPUTF8 for headers).
+ * @header_8bit, @body_8bit: an octet >= 0x80 is present (either asks
+ *               for BODY=8BITMIME; only an address asks for SMTPUTF8).
  * @header_utf8, @body_utf8: all of it is valid UTF-8 (RFC 3629: no overlong
  *               forms, no surrogates, nothing above U+10FFFF); true for
  *               plain ASCII.

@@ -2144,9 +2144,12 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 
 	msg_info(msg, &mi);
 
-	/* SMTPUTF8 (RFC 6531): a non-ASCII address or header field. */
+	/* SMTPUTF8 (RFC 6531) when an envelope address needs it, as Exim
+	   asks for it: 8-bit header fields go as 8-bit content (declared
+	   with BODY=8BITMIME), which Exim, Postfix and msmtp deliver to a
+	   server without SMTPUTF8. */
 	const char *from = env_from ? env_from : fx.sender;
-	bool utf8 = mi.header_8bit || !is_ascii(from);
+	bool utf8 = !is_ascii(from);
 
 	for (size_t i = 0; i < res.n && !utf8; i++)
 		if (res.v[i].status == RS_DELIVER && !is_ascii(res.v[i].addr))
@@ -2167,7 +2170,8 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 	printf("MAIL FROM:<%s>", from);
 	if (sa >= 0)
 		printf(" SIZE=%llu", (unsigned long long)mi.size + (unsigned long long)sa);
-	printf("%s%s", mi.body_8bit ? " BODY=8BITMIME" : "", utf8 ? " SMTPUTF8" : "");
+	printf("%s%s", mi.body_8bit || (mi.header_8bit && !utf8) ? " BODY=8BITMIME" : "",
+	       utf8 ? " SMTPUTF8" : "");
 	if (e->cli.ret)
 		printf(" RET=%s", e->cli.ret);
 	if (e->cli.envid) {

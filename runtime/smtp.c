@@ -867,8 +867,8 @@ static enum outcome transaction(struct conn *c)
 		return oc;
 
 	if (o->need_utf8 && !c->smtputf8) {
-		set_text(c, "H=%s [%s]: the message needs SMTPUTF8 (an address or header "
-			 "field is not ASCII) and the server does not offer it", c->host, c->ip);
+		set_text(c, "H=%s [%s]: the message needs SMTPUTF8 (an address is not "
+			 "ASCII) and the server does not offer it", c->host, c->ip);
 		quit(c);
 		return OC_FAIL;
 	}
@@ -890,7 +890,8 @@ static enum outcome transaction(struct conn *c)
 		ml += (size_t)snprintf(mailcmd + ml, sizeof(mailcmd) - ml, " SIZE=%llu",
 				       (unsigned long long)mi.size +
 				       (unsigned long long)o->size_addition);
-	if (mi.body_8bit && c->eightbit)
+	/* 8-bit header fields need BODY=8BITMIME unless SMTPUTF8 covers them. */
+	if ((mi.body_8bit || (mi.header_8bit && !o->need_utf8)) && c->eightbit)
 		ml += (size_t)snprintf(mailcmd + ml, sizeof(mailcmd) - ml, " BODY=8BITMIME");
 	if (o->need_utf8)
 		ml += (size_t)snprintf(mailcmd + ml, sizeof(mailcmd) - ml, " SMTPUTF8");

@@ -782,8 +782,23 @@ policy p "127.0.0.1:$port"
 send p "$tmp/simple" "$jose"
 stop srv
 want_rc 1
-want_err "Delivery failed: H=127.0.0.1 [127.0.0.1]: the message needs SMTPUTF8 (an address or header field is not ASCII) and the server does not offer it"
+want_err "Delivery failed: H=127.0.0.1 [127.0.0.1]: the message needs SMTPUTF8 (an address is not ASCII) and the server does not offer it"
 want_either "srv 1.verbs" "$(x srv 1.verbs)" "EHLO QUIT" "EHLO"
+end
+
+# An 8-bit header field (a UTF-8 Subject) needs no SMTPUTF8, as in Exim:
+# delivered to a server without it, declared BODY=8BITMIME, byte for byte.
+printf 'From: Jos\303\251 <jose@example.org>\nSubject: Gr\303\274\303\237e\n\nplain\n' \
+	>"$tmp/hdr8"
+begin "8-bit header field, no SMTPUTF8 offered: delivered"
+fault srv 127.0.0.1 "ehlo-extensions: PIPELINING SIZE=10240000 8BITMIME DSN"
+policy p "127.0.0.1:$port"
+send p "$tmp/hdr8" bob@example.net
+stop srv
+want_rc 0
+want_x srv 1.messages.1.mail "FROM:<$caller> SIZE=$(declared srv 1.messages.1.body_length) BODY=8BITMIME"
+"$PY" "$FAULTSRV" --extract "$tmp/srv/t.json" 1.body | tr -d '\r' | grep '^Subject' >"$tmp/subj"
+want "the Subject, byte for byte" "$(cat "$tmp/subj")" "$(printf 'Subject: Gr\303\274\303\237e')"
 end
 
 # DSN (RFC 3461): RET and ENVID (xtext) on MAIL, NOTIFY and ORCPT on RCPT.
