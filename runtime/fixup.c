@@ -956,7 +956,12 @@ static int add_id_from(struct fx *x)
 		if (rc != FIXUP_OK)
 			return rc;
 	}
-	if (msg_header_find(x->m, fname(x, "From", name), 0) == MSG_NONE) {
+	/* Exim: a trusted caller who set the null sender (-f '<>') is not a
+	   local sender, and gets no From at all; anyone else gets their own
+	   address there. */
+	bool no_from = x->sender[0] == '\0' && x->o->trusted && x->o->sender_forced;
+
+	if (!no_from && msg_header_find(x->m, fname(x, "From", name), 0) == MSG_NONE) {
 		/* Exim: a trusted caller who set the sender but not the name
 		   gets no name (the name would be the caller's, not the
 		   sender's). */

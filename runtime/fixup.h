@@ -31,7 +31,8 @@
  *     sender, @caller_addr), the name from -F (@full_name) or else the
  *     gecos field up to its first ',' with '&' replaced by the login with
  *     its first letter capitalised, and just "sender" (Exim's form) when
- *     there is no name or when a trusted caller gave -f but not -F.
+ *     there is no name or when a trusted caller gave -f but not -F; no
+ *     From at all when a trusted caller gave the null sender (Exim).
  *  6. Sender: when the caller is not trusted and @no_sender is false
  *     (local_from_check), the From (Resent-From) field is read as Exim
  *     does: when it does not hold exactly one address equal to

@@ -58,6 +58,18 @@ dry empty "$tmp/empty" bob@example.net
 # (root: the Sender field is kept and rewritten.)
 dry_root rewrite rewrite.msg -f carol@old.example.org -t
 dry null-sender simple.msg -f '<>' bob@example.net
+# No From in the message and -f '<>': a trusted caller (root) gets no From
+# at all, as in Exim (it is not a local sender then); nobody gets theirs.
+dry_root null-sender-nofrom nofrom.msg -f '<>' bob@example.net
+if can_be_nobody; then
+	run "$msg/nofrom.msg" "$as_nobody" "$NOQ" -C "$POL" --dry-run -f '<>' bob@example.net
+	if [ "$rc" -eq 0 ] && tr -d '\r' <"$tmp/out" | grep -q '^From: .*nobody@example.org'; then
+		pass "null sender from an untrusted caller: their own From"
+	else
+		fail "null sender from an untrusted caller: their own From" "exit $rc"
+		show "$tmp/out"
+	fi
+fi
 dry null-sender-empty simple.msg -f '' bob@example.net
 dry dsn simple.msg -N success,failure -R full -V 'QQ314159' -i bob@example.net
 # ENVID is xtext (RFC 3461): '+', '=' and blanks as +XX.
