@@ -383,7 +383,7 @@ static int fold(struct sb *out, const char *s, size_t n, size_t trigger, size_t 
  * struct fx - one fixup_apply() call.
  * @name:   the caller's name (-F or gecos), cleaned, or NULL.
  * @sender: the envelope sender, qualified, not rewritten ("" for <>).
- * @top:    where the next field added in resent mode goes.
+ * @top:    where Message-Id and Date go in resent mode (the top).
  */
 struct fx {
 	struct msg *m;
@@ -472,10 +472,21 @@ static int add_field(struct fx *x, size_t pos, const char *name, const struct sb
 	return rc;
 }
 
-/* Where a field added now goes: the top in resent mode, else the end. */
+/*
+ * Where Message-Id and Date go when added: the end, or in resent mode the
+ * top, each above the one added before (Exim's header_add_at_position()
+ * at the start: Resent-Date comes out before Resent-Message-Id).
+ */
 static size_t add_pos(struct fx *x)
 {
-	return x->resent ? x->top++ : msg_header_count(x->m);
+	return x->resent ? x->top : msg_header_count(x->m);
+}
+
+/* Where From and Sender go when added: the end, in resent mode too (Exim's
+   header_add()). */
+static size_t add_end(struct fx *x)
+{
+	return msg_header_count(x->m);
 }
 
 /* Remove every field called @name (without case). */
@@ -969,7 +980,7 @@ static int add_id_from(struct fx *x)
 				 ? NULL : x->name;
 
 		put_mailbox(&v, nm, x->sender[0] != '\0' ? x->sender : x->o->caller_addr);
-		rc = add_field(x, add_pos(x), name, &v);
+		rc = add_field(x, add_end(x), name, &v);
 		sb_free(&v);
 	}
 	return rc;
@@ -1053,7 +1064,7 @@ static int sender_rule(struct fx *x)
 	if ((rc = from_is_caller(x, &same)) != FIXUP_OK || same)
 		return rc;
 	put_mailbox(&v, x->name, x->o->caller_addr);
-	rc = add_field(x, add_pos(x), fname(x, "Sender", name), &v);
+	rc = add_field(x, add_end(x), fname(x, "Sender", name), &v);
 	sb_free(&v);
 	return rc;
 }

@@ -26,7 +26,9 @@
  *     (or Resent-Bcc) fields are removed, with -t only.
  *  4. Unqualified envelope addresses get @qualify_recipient (the sender
  *     @qualify_domain), then the rewrite rules (rwrt.h) with E, F, T.
- *  5. Add what is missing, in this order: Message-Id "<@message_id>"; From:
+ *  5. Add what is missing (at the end; in resent mode Message-Id and Date
+ *     at the top, Date above Message-Id, as Exim puts them), in this
+ *     order: Message-Id "<@message_id>"; From:
  *     "Name <sender>", the sender qualified but not rewritten (for the null
  *     sender, @caller_addr), the name from -F (@full_name) or else the
  *     gecos field up to its first ',' with '&' replaced by the login with

@@ -726,12 +726,12 @@ static void test_extract_resent(void)
 	EXPECT("Resent-To: new@example.net\nresent-cc: cc@example.net\n"
 	       "Resent-Bcc: rb@example.net\nFrom: orig@example.com\nTo: old@example.com\n"
 	       "Bcc: oldbcc@example.com\nMessage-Id: <orig@x>\nDate: d\n\nb\n", &o, "",
-	       RCVDN "Resent-Message-Id: <1a2b3c-000001-AB@host.example.org>\r\n"
-	       "Resent-From: Alice Liddell <alice@example.org>\r\n"
-	       "Resent-Date: " DATE "\r\n"
+	       RCVDN "Resent-Date: " DATE "\r\n"
+	       "Resent-Message-Id: <1a2b3c-000001-AB@host.example.org>\r\n"
 	       "Resent-To: new@example.net\r\nresent-cc: cc@example.net\r\n"
 	       "From: orig@example.com\r\nTo: old@example.com\r\n"
-	       "Bcc: oldbcc@example.com\r\nMessage-Id: <orig@x>\r\nDate: d\r\n\r\nb\r\n",
+	       "Bcc: oldbcc@example.com\r\nMessage-Id: <orig@x>\r\nDate: d\r\n"
+	       "Resent-From: Alice Liddell <alice@example.org>\r\n\r\nb\r\n",
 	       "new@example.net,cc@example.net,rb@example.net", "alice@example.org");
 	/* A Resent-From that is not the caller: Resent-Sender; a plain
 	   Sender stays, a Resent-Sender goes. */
@@ -739,9 +739,9 @@ static void test_extract_resent(void)
 	       "Resent-Date: d\nResent-Message-Id: <r@x>\nResent-To: new@example.net\n\nb\n",
 	       &o, "",
 	       RCVD1("new@example.net")
-	       "Resent-Sender: Alice Liddell <alice@example.org>\r\n"
 	       "Resent-From: carol@example.com\r\nSender: s@example.com\r\n"
 	       "Resent-Date: d\r\nResent-Message-Id: <r@x>\r\nResent-To: new@example.net\r\n"
+	       "Resent-Sender: Alice Liddell <alice@example.org>\r\n"
 	       "\r\nb\r\n", "new@example.net", "alice@example.org");
 }
 
@@ -884,15 +884,16 @@ static void test_rewrite_headers(void)
 	       "X-Other: o@ht.example\n"
 	       "Message-Id: <x@y>\nDate: d\n", &o, "bob@example.net",
 	       RCVD1("bob@example.net")
-	       "Resent-Message-Id: <1a2b3c-000001-AB@host.example.org>\r\n"
-	       "Resent-From: Alice Liddell <alice@example.org>\r\n"
 	       "Resent-Date: " DATE "\r\n"
+	       "Resent-Message-Id: <1a2b3c-000001-AB@host.example.org>\r\n"
 	       "From: \"F. F.\" <f@from.example> (home), x@ht.example\r\n"
 	       "To: \"T\" <t@to.example>, u@hf.example,\r\n  (c) v@to.example (c2)\r\n"
 	       "Cc: c@cc.example\r\nBcc: b@bcc.example\r\nReply-To: r@reply.example\r\n"
 	       "Sender: s@snd.example, s@hf.example\r\nResent-To: Grp: r@to.example;\r\n"
 	       "X-Other: o@ht.example\r\n"
-	       "Message-Id: <x@y>\r\nDate: d\r\n", "bob@example.net", "alice@example.org");
+	       "Message-Id: <x@y>\r\nDate: d\r\n"
+	       "Resent-From: Alice Liddell <alice@example.org>\r\n",
+	       "bob@example.net", "alice@example.org");
 	/* An 8-bit display name and an encoded word are kept as written. */
 	EXPECT("To: J\xc3\xbcrgen <j@ht.example>, =?utf-8?q?J=C3=BC?= <k@ht.example>\n"
 	       "Message-Id: <x@y>\nDate: d\nFrom: alice@example.org\n", &o, "bob@example.net",
