@@ -123,6 +123,7 @@ static const struct opt_def main_opts[] = {
 	IGN("auth_advertise_hosts", OPT_LIST, R_SERVER),
 	IGN("auto_thaw", OPT_TIME, R_FREEZE),
 	IGN("av_scanner", OPT_STRING, R_SCAN),
+	SUP("bcc_remove", OPT_BOOL),    /* noq's: Bcc goes without -t too */
 	IGN("bi_command", OPT_STRING, "noq runs no command for -bi"),
 	IGN("bounce_message_file", OPT_STRING, R_BOUNCE),
 	IGN("bounce_message_text", OPT_STRING, R_BOUNCE),

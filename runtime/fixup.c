@@ -764,6 +764,11 @@ static int recipients(struct fx *x, const struct addr_list *argv)
 	if (!x->o->extract) {
 		res = args;
 		memset(&args, 0, sizeof(args));
+		/* Beyond Exim: Bcc goes without -t too (callers such as
+		   nodemailer pass the recipients and leave it in, as Postfix
+		   and msmtp remove it), unless @keep_bcc. */
+		if (!x->o->keep_bcc)
+			remove_all(x, fname(x, "Bcc", bcc));
 		goto done;
 	}
 	for (size_t i = 0, n = msg_header_count(x->m); i < n; i++) {

@@ -23,7 +23,8 @@
  *     default; @rcpts_overridden tells that some were) or put before it
  *     (@extract_add: Postfix and msmtp).  The comparison is on canonical
  *     forms after qualification and rewriting, domains without case.  Bcc
- *     (or Resent-Bcc) fields are removed, with -t only.
+ *     (or Resent-Bcc) fields are removed, with -t and, beyond Exim,
+ *     without it too unless @keep_bcc.
  *  4. Unqualified envelope addresses get @qualify_recipient (the sender
  *     @qualify_domain), then the rewrite rules (rwrt.h) with E, F, T.
  *  5. Add what is missing (at the end; in resent mode Message-Id and Date
@@ -113,6 +114,8 @@ struct fixup_opts {
 	void *received_arg;
 	const char *from_prefix;      /* local_from_prefix, or NULL */
 	const char *from_suffix;      /* local_from_suffix, or NULL */
+	bool keep_bcc;                /* bcc_remove = false: without -t,
+					 Bcc stays, as in Exim */
 	bool keep_return_path;        /* return_path_remove = false */
 	bool keep_envelope_to;        /* envelope_to_remove = false */
 	bool keep_delivery_date;      /* delivery_date_remove = false */

@@ -2022,6 +2022,7 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 	fo.addr_opts = e->addr_opts;
 	fo.from_prefix = main_str(e->m, "local_from_prefix");
 	fo.from_suffix = main_str(e->m, "local_from_suffix");
+	fo.keep_bcc = !main_bool(e->m, "bcc_remove", true);
 	fo.keep_return_path = !main_bool(e->m, "return_path_remove", true);
 	fo.keep_envelope_to = !main_bool(e->m, "envelope_to_remove", true);
 	fo.keep_delivery_date = !main_bool(e->m, "delivery_date_remove", true);

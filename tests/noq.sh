@@ -196,6 +196,20 @@ else
 	fail "without timezone, the caller's TZ is not used" "exit $rc, zone $sysz"
 	grep '^Date' "$tmp/out"
 fi
+# Bcc goes without -t too (beyond Exim: nodemailer and other libraries
+# leave it in); bcc_remove = false keeps Exim's way.
+run "$msg/fixups.msg" "$NOQ" -C "$POL" --dry-run -i bob@example.net
+if [ "$rc" -eq 0 ] && ! grep -qi '^Bcc:' "$tmp/out"; then
+	pass "Bcc removed without -t"
+else
+	fail "Bcc removed without -t" "exit $rc"
+fi
+run "$msg/fixups.msg" "$NOQ" -C "$POL_MAIN" --dry-run -i bob@example.net
+if [ "$rc" -eq 0 ] && grep -q '^Bcc: eve@example.net' "$tmp/out"; then
+	pass "bcc_remove = false: Bcc kept without -t, as Exim"
+else
+	fail "bcc_remove = false: Bcc kept without -t, as Exim" "exit $rc"
+fi
 # return_path_remove, envelope_to_remove, delivery_date_remove = false:
 # the fields stay.
 run "$msg/fixups.msg" "$NOQ" -C "$POL_MAIN" --dry-run -i bob@example.net

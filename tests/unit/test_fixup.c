@@ -666,9 +666,16 @@ static void test_extract(void)
 	       "Subject: s\r\n" MID FROM DATEF "\r\nb\r\n",
 	       "bob@example.net,carol@example.com,dan@example.net,eve@example.net,"
 	       "frank@example.net,secret@example.net,h@example.net", "alice@example.org");
-	/* Without -t, Bcc stays (Exim) and header addresses are not
-	   recipients. */
+	/* Without -t header addresses are not recipients, and Bcc goes too
+	   (beyond Exim); with keep_bcc (bcc_remove = false) it stays, as in
+	   Exim. */
 	o.extract = false;
+	EXPECT("To: x@example.net\nBcc: secret@example.net\nMessage-Id: <x@y>\n"
+	       "From: alice@example.org\nDate: d\n", &o, "bob@example.net",
+	       RCVD1("bob@example.net") "To: x@example.net\r\n"
+	       "Message-Id: <x@y>\r\nFrom: alice@example.org\r\nDate: d\r\n",
+	       "bob@example.net", "alice@example.org");
+	o.keep_bcc = true;
 	EXPECT("To: x@example.net\nBcc: secret@example.net\nMessage-Id: <x@y>\n"
 	       "From: alice@example.org\nDate: d\n", &o, "bob@example.net",
 	       RCVD1("bob@example.net") "To: x@example.net\r\nBcc: secret@example.net\r\n"
