@@ -323,7 +323,7 @@ static const struct opt_def main_opts[] = {
 	IGN("smtp_etrn_serialize", OPT_BOOL, R_SERVER),
 	IGN("smtp_load_reserve", OPT_STRING, R_SERVER),
 	IGN("smtp_max_synprot_errors", OPT_INT, R_SERVER),
-	IGN("smtp_max_unknown_commands", OPT_INT, R_SERVER),
+	SUP("smtp_max_unknown_commands", OPT_INT),      /* for -bs */
 	IGN("smtp_ratelimit_hosts", OPT_LIST, R_SERVER),
 	IGN("smtp_ratelimit_mail", OPT_STRING, R_SERVER),
 	IGN("smtp_ratelimit_rcpt", OPT_STRING, R_SERVER),

@@ -18,7 +18,6 @@
 #include "noq.h"
 
 #define BS_CMD_MAX 1000         /* a command line, CR LF excluded (RFC 5321: 512) */
-#define BS_BAD_MAX 20           /* unknown commands before noq hangs up */
 
 struct bs_in {
 	char buf[65536];
@@ -220,8 +219,9 @@ int bs_session(struct env *e)
 	struct bs_in *in = calloc(1, sizeof(*in));
 	struct addr_list rcpts;
 	char *sender = NULL;
-	bool greeted = false, toolong;
+	bool greeted = false, toolong, quit = false;
 	unsigned bad = 0;
+	long long max_bad = noq_main_num(e, "smtp_max_unknown_commands", 3);
 	size_t len;
 
 	if (in == NULL) {
@@ -259,6 +259,18 @@ int bs_session(struct env *e)
 			addr_list_free(&rcpts);
 			addr_list_init(&rcpts);
 			greeted = true;
+			/* For the Received field: Exim's $sender_helo_name and
+			   local-esmtp or local-smtp. */
+			e->bs_esmtp = toupper((unsigned char)line[0]) == 'E';
+			snprintf(e->bs_helo, sizeof(e->bs_helo), "%.*s",
+				 (int)strcspn(line + 4 + strspn(line + 4, " "), " "),
+				 line + 4 + strspn(line + 4, " "));
+			/* Only a plain name goes into a header field. */
+			for (const char *q = e->bs_helo; *q != '\0'; q++)
+				if (*q <= ' ' || *q >= 127 || strchr("()\\\"", *q) != NULL) {
+					e->bs_helo[0] = '\0';
+					break;
+				}
 			if (toupper((unsigned char)line[0]) == 'E')
 				printf("250-%s Hello\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n"
 				       "250-PIPELINING\r\n250 SIZE\r\n", e->primary_hostname);
@@ -393,18 +405,29 @@ int bs_session(struct env *e)
 			bs_reply(252, "2.5.2 noq does not verify; send and see");
 		} else if (bs_verb(line, "QUIT")) {
 			bs_reply(221, "2.0.0 bye");
+			quit = true;
+			break;
+		} else if ((long long)bad++ >= max_bad) {
+			/* Exim: smtp_max_unknown_commands (3) answered, the next
+			   one ends the session. */
+			bs_reply(500, "5.5.1 too many unrecognised commands");
+			quit = true;
 			break;
 		} else {
 			bs_reply(500, "5.5.1 unrecognised command");
-			if (++bad >= BS_BAD_MAX) {
-				bs_reply(421, "4.7.0 too many unrecognised commands");
-				break;
-			}
 		}
+	}
+	if (!quit) {
+		/* The input ended without QUIT (inside DATA too: nothing was
+		   sent for that message): Exim's 421, and exit status 1. */
+		char t[300];
+
+		snprintf(t, sizeof(t), "4.3.0 %s lost input connection", e->primary_hostname);
+		bs_reply(421, t);
 	}
 	fflush(stdout);
 	free(sender);
 	free(in);
 	addr_list_free(&rcpts);
-	return EX_DONE;
+	return quit ? EX_DONE : EX_FAIL;
 }

@@ -1359,7 +1359,14 @@ static int add_received(struct fx *x)
 		}
 		sb_putc(&f, '"');
 	}
-	sb_puts(&f, " by ");
+	if (o->helo != NULL) {
+		/* Exim's default text: "(helo=NAME)" and a line break. */
+		sb_puts(&f, " (helo=");
+		sb_puts(&f, o->helo);
+		sb_puts(&f, ")\r\n\tby ");
+	} else {
+		sb_puts(&f, " by ");
+	}
 	sb_puts(&f, o->primary_hostname);
 	sb_puts(&f, " with ");
 	sb_puts(&f, o->protocol != NULL ? o->protocol : "local");

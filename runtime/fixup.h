@@ -112,6 +112,7 @@ struct fixup_opts {
 	   (reported).  NULL: noq's own Received field. */
 	char *(*received)(void *arg, const char *rcpt_for);
 	void *received_arg;
+	const char *helo;             /* -bs: the HELO name, for Received */
 	const char *from_prefix;      /* local_from_prefix, or NULL */
 	const char *from_suffix;      /* local_from_suffix, or NULL */
 	bool keep_bcc;                /* bcc_remove = false: without -t,

@@ -275,6 +275,13 @@ bool noq_main_bool(const struct env *e, const char *name, bool dflt)
 	return main_bool(e->m, name, dflt);
 }
 
+long long noq_main_num(const struct env *e, const char *name, long long dflt)
+{
+	const struct mdl_opt *o = mdl_opt_find(&e->m->main, name);
+
+	return o != NULL && o->type == MT_INT ? o->num : dflt;
+}
+
 static char *host_name(void)
 {
 	struct utsname u;
@@ -1912,7 +1919,10 @@ static char *received_text(void *arg, const char *rcpt_for)
 	struct xp_env pre = { 0 };
 	int failed = 0;
 
-	pre.var[XV_RECEIVED_PROTOCOL] = r->e->cli.mode == CLI_SMTP ? "local-esmtp" : "local";
+	pre.var[XV_RECEIVED_PROTOCOL] = r->e->cli.mode != CLI_SMTP ? "local"
+					: r->e->bs_esmtp ? "local-esmtp" : "local-smtp";
+	pre.var[XV_SENDER_HELO_NAME] = r->e->cli.mode == CLI_SMTP && r->e->bs_helo[0] != '\0'
+				       ? r->e->bs_helo : NULL;
 	pre.var[XV_MESSAGE_EXIM_ID] = pre.var[XV_MESSAGE_ID] = r->id;
 	pre.var[XV_RECEIVED_FOR] = rcpt_for;
 	pre.var[XV_SENDER_IDENT] = pre.var[XV_AUTHENTICATED_ID] = r->e->caller.login;
@@ -2026,8 +2036,13 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 	fo.keep_return_path = !main_bool(e->m, "return_path_remove", true);
 	fo.keep_envelope_to = !main_bool(e->m, "envelope_to_remove", true);
 	fo.keep_delivery_date = !main_bool(e->m, "delivery_date_remove", true);
-	fo.sender_forced = e->sender_forced;
-	fo.protocol = e->cli.mode == CLI_SMTP ? "local-esmtp" : NULL;
+	/* Under -bs the sender is MAIL FROM's: for a trusted caller, as a
+	   sender given with -f (Exim: no name in an added From, no From for
+	   <>); the HELO name goes in the Received field. */
+	fo.sender_forced = e->sender_forced || e->cli.mode == CLI_SMTP;
+	fo.protocol = e->cli.mode != CLI_SMTP ? NULL : e->bs_esmtp ? "local-esmtp"
+						      : "local-smtp";
+	fo.helo = e->cli.mode == CLI_SMTP && e->bs_helo[0] != '\0' ? e->bs_helo : NULL;
 	fo.sender = sender;
 	fo.full_name = e->cli.full_name;
 	fo.login = e->caller.login;

@@ -58,6 +58,8 @@ struct env {
 					untrusted_set_sender set: Exim's rules
 					for who may choose the sender */
 	bool sender_forced;          /* -f was given and taken */
+	char bs_helo[256];           /* -bs: the name EHLO or HELO gave */
+	bool bs_esmtp;               /* -bs: it was EHLO */
 };
 
 /**
@@ -107,6 +109,9 @@ struct uucp {
 
 /** noq_main_bool() - the policy's main boolean option @name, or @dflt. */
 bool noq_main_bool(const struct env *e, const char *name, bool dflt);
+
+/** noq_main_num() - the policy's main integer option @name, or @dflt. */
+long long noq_main_num(const struct env *e, const char *name, long long dflt);
 
 /** noq_uucp_free() - free what @u holds (it may be all zero). */
 void noq_uucp_free(struct uucp *u);

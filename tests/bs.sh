@@ -322,13 +322,14 @@ $ehlo
 221 2.0.0 bye"
 end
 
-begin "20 unknown commands: 421, end of session"
-awk 'BEGIN { for (i = 1; i <= 21; i++) print "BOGUS " i; print "QUIT" }' | client
+# Exim's smtp_max_unknown_commands (3): three answered, the fourth ends
+# the session with "too many"; what follows is not read.
+begin "unknown commands: the fourth ends the session"
+awk 'BEGIN { for (i = 1; i <= 5; i++) print "BOGUS " i; print "QUIT" }' | client
 session p
 want_rc 0
-want "replies" "$(sed 1d "$tmp/replies" | sort | uniq -c | sed 's/^ *//')" \
-	"$(printf '1 421 4.7.0 too many unrecognised commands\n20 500 5.5.1 unrecognised command')"
-want "last reply" "$(tail -n 1 "$tmp/replies")" "421 4.7.0 too many unrecognised commands"
+want "replies" "$(sed 1d "$tmp/replies")" \
+	"$(printf '500 5.5.1 unrecognised command\n500 5.5.1 unrecognised command\n500 5.5.1 unrecognised command\n500 5.5.1 too many unrecognised commands')"
 end
 
 # ---- messages noq refuses itself -------------------------------------------------------------
@@ -359,11 +360,13 @@ policy p "127.0.0.1:$port"
 printf 'EHLO client.example\r\nMAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.net>\r\nDATA\r\nSubject: cut\r\n\r\nthe connection drops here' >"$tmp/in"
 session p
 stop srv
+want_rc 1
 want_replies "$greeting
 $ehlo
 250 2.1.0 OK
 250 2.1.5 OK
-354 go ahead; end with <CRLF>.<CRLF>"
+354 go ahead; end with <CRLF>.<CRLF>
+421 4.3.0 mail.example.org lost input connection"
 want_x srv 1.n "(none)"
 end
 
@@ -375,11 +378,13 @@ policy p "127.0.0.1:$port"
 printf 'EHLO client.example\r\nMAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.net>\r\nDATA\r\nSubject: cut\r\n\r\nthe last line\r\n.' >"$tmp/in"
 session p
 stop srv
+want_rc 1
 want_replies "$greeting
 $ehlo
 250 2.1.0 OK
 250 2.1.5 OK
-354 go ahead; end with <CRLF>.<CRLF>"
+354 go ahead; end with <CRLF>.<CRLF>
+421 4.3.0 mail.example.org lost input connection"
 want_x srv 1.n "(none)"
 end
 
@@ -389,11 +394,12 @@ policy p "127.0.0.1:$port"
 printf 'EHLO client.example\r\nMAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.net>\r\n' >"$tmp/in"
 session p
 stop srv
-want_rc 0
+want_rc 1
 want_replies "$greeting
 $ehlo
 250 2.1.0 OK
-250 2.1.5 OK"
+250 2.1.5 OK
+421 4.3.0 mail.example.org lost input connection"
 want_x srv 1.n "(none)"
 end
 
