@@ -1535,10 +1535,28 @@ int fixup_apply(struct msg *m, const struct fixup_opts *o,
 	    (rc = add_date(&x)) != FIXUP_OK ||
 	    (rc = add_received(&x)) != FIXUP_OK)
 		goto out;
-	if (o->headers_remove != NULL)
-		route_remove(&x, o->headers_remove);
-	if (o->headers_add != NULL)
-		rc = route_add(&x, o->headers_add);
+	if (o->headers_remove != NULL) {
+		char *t = o->route_expand == NULL ? NULL
+			  : o->route_expand(o->route_arg, o->headers_remove, s, "headers_remove");
+
+		if (o->route_expand != NULL && t == NULL) {
+			rc = fail(&x, "the expansion of headers_remove failed");
+			goto out;
+		}
+		route_remove(&x, t != NULL ? t : o->headers_remove);
+		free(t);
+	}
+	if (o->headers_add != NULL) {
+		char *t = o->route_expand == NULL ? NULL
+			  : o->route_expand(o->route_arg, o->headers_add, s, "headers_add");
+
+		if (o->route_expand != NULL && t == NULL) {
+			rc = fail(&x, "the expansion of headers_add failed");
+			goto out;
+		}
+		rc = route_add(&x, t != NULL ? t : o->headers_add);
+		free(t);
+	}
 out:
 	free(x.name);
 	free(x.sender);

@@ -113,6 +113,13 @@ struct fixup_opts {
 	char *(*received)(void *arg, const char *rcpt_for);
 	void *received_arg;
 	const char *helo;             /* -bs: the HELO name, for Received */
+	/* When not NULL: @headers_add and @headers_remove are expanded by
+	   this, with $sender_address the envelope sender after rewriting
+	   (@sender_rw), as Exim's transport sees it; newly allocated, NULL
+	   when it failed (reported). */
+	char *(*route_expand)(void *arg, const char *text, const char *sender_rw,
+			      const char *what);
+	void *route_arg;
 	const char *from_prefix;      /* local_from_prefix, or NULL */
 	const char *from_suffix;      /* local_from_suffix, or NULL */
 	bool keep_bcc;                /* bcc_remove = false: without -t,

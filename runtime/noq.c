@@ -1896,6 +1896,22 @@ static bool too_many_rcpts(const struct env *e, size_t n)
 	return true;
 }
 
+/* What route_text() needs. */
+struct rexp_arg {
+	const struct env *e;
+	const struct msg *msg;
+};
+
+/* The route's headers_add or headers_remove expanded with the rewritten
+   sender (a fixup_opts.route_expand callback). */
+static char *route_text(void *arg, const char *text, const char *sender_rw, const char *what)
+{
+	const struct rexp_arg *r = arg;
+	int bad = 0;
+
+	return expand_route_str(r->e, r->msg, text, sender_rw, what, &bad);
+}
+
 /* What received_text() needs: the message being received. */
 struct rcv_arg {
 	const struct env *e;
@@ -1992,6 +2008,7 @@ static bool too_many_received(const struct env *e, const struct msg *msg)
 int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcpts,
 		const char *sender, bool extract, char *id_out, size_t id_len)
 {
+	struct rexp_arg rexp = { 0 };
 	struct rcv_arg rcv = { 0 };
 	char *gname = NULL;
 	struct fixup_opts fo = { 0 };
@@ -2000,7 +2017,7 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 	struct route_result res = { 0 };
 	struct msg_err me;
 	char err[512], id[32], msgid[320];
-	char *hdr_add = NULL, *hdr_remove = NULL, *env_from = NULL;
+	char *env_from = NULL;
 	const char **rv = NULL;
 	size_t *order = NULL;
 	bool *drop = NULL;
@@ -2013,12 +2030,6 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 	make_msgid(e, msg, sender, id, msgid, sizeof(msgid));
 	if (id_out != NULL)
 		snprintf(id_out, id_len, "%s", id);
-	hdr_add = expand_route_str(e, msg, e->m->route.headers_add, sender, "headers_add",
-				   &bad);
-	hdr_remove = expand_route_str(e, msg, e->m->route.headers_remove, sender,
-				      "headers_remove", &bad);
-	if (bad)
-		goto out;
 
 	char caller_addr[512];
 
@@ -2072,8 +2083,14 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 
 	rw_ctx_init(&rw, &rw_lists, e->m, e->primary_hostname);
 	fo.rw = &rw;
-	fo.headers_add = hdr_add;
-	fo.headers_remove = hdr_remove;
+	/* Expanded by the fixups once the sender is rewritten: Exim's
+	   transport sees $sender_address after rewriting. */
+	fo.headers_add = e->m->route.headers_add;
+	fo.headers_remove = e->m->route.headers_remove;
+	rexp.e = e;
+	rexp.msg = msg;
+	fo.route_expand = route_text;
+	fo.route_arg = &rexp;
 
 	int fr = fixup_apply(msg, &fo, argv_rcpts, &fx, err, sizeof(err));
 
@@ -2234,8 +2251,6 @@ out:
 	route_result_free(&res);
 	fixup_out_free(&fx);
 	free(env_from);
-	free(hdr_add);
-	free(hdr_remove);
 	return status;
 }
 
