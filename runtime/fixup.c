@@ -1473,6 +1473,24 @@ static int route_add(struct fx *x, const char *text)
 
 /* ---- the whole ------------------------------------------------------------ */
 
+/*
+ * The route's @text (@what: headers_add or headers_remove) into *@out,
+ * newly allocated: expanded with the rewritten sender @sender when the
+ * caller gave route_expand, else as it is.
+ */
+static int route_text(struct fx *x, const char *text, const char *sender, const char *what,
+		      char **out)
+{
+	const struct fixup_opts *o = x->o;
+
+	*out = o->route_expand != NULL ? o->route_expand(o->route_arg, text, sender, what)
+				       : strdup(text);
+	if (*out == NULL)
+		return o->route_expand != NULL ? fail(x, "the expansion of %s failed", what)
+					       : nomem(x);
+	return FIXUP_OK;
+}
+
 /* Whether any field name starts with "Resent-". */
 static bool any_resent(const struct msg *m)
 {
@@ -1535,26 +1553,18 @@ int fixup_apply(struct msg *m, const struct fixup_opts *o,
 	    (rc = add_date(&x)) != FIXUP_OK ||
 	    (rc = add_received(&x)) != FIXUP_OK)
 		goto out;
-	if (o->headers_remove != NULL) {
-		char *t = o->route_expand == NULL ? NULL
-			  : o->route_expand(o->route_arg, o->headers_remove, s, "headers_remove");
+	char *t;
 
-		if (o->route_expand != NULL && t == NULL) {
-			rc = fail(&x, "the expansion of headers_remove failed");
+	if (o->headers_remove != NULL) {
+		if ((rc = route_text(&x, o->headers_remove, s, "headers_remove", &t)) != FIXUP_OK)
 			goto out;
-		}
-		route_remove(&x, t != NULL ? t : o->headers_remove);
+		route_remove(&x, t);
 		free(t);
 	}
 	if (o->headers_add != NULL) {
-		char *t = o->route_expand == NULL ? NULL
-			  : o->route_expand(o->route_arg, o->headers_add, s, "headers_add");
-
-		if (o->route_expand != NULL && t == NULL) {
-			rc = fail(&x, "the expansion of headers_add failed");
+		if ((rc = route_text(&x, o->headers_add, s, "headers_add", &t)) != FIXUP_OK)
 			goto out;
-		}
-		rc = route_add(&x, t != NULL ? t : o->headers_add);
+		rc = route_add(&x, t);
 		free(t);
 	}
 out:
