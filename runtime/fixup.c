@@ -927,10 +927,14 @@ static int from_login(struct fx *x)
 	if (x->o->protocol != NULL && strcmp(x->o->protocol, "local") != 0)
 		return FIXUP_OK;
 	fname(x, "From", from);
-	while ((i = msg_header_find(x->m, from, i == MSG_NONE ? 0 : i + 1)) != MSG_NONE) {
+	size_t next = 0, n = msg_header_count(x->m);
+
+	/* (Only the fields there before: a rewritten one goes to the end.) */
+	while (next < n && (i = msg_header_find(x->m, from, next)) != MSG_NONE && i < n) {
 		struct msg_header h;
 		size_t a = 0, z;
 
+		next = i + 1;
 		msg_header_get(x->m, i, &h);
 		z = h.value_len;
 		while (a < z && (is_blank((unsigned char)h.value[a]) || h.value[a] == '\r' ||
@@ -944,11 +948,18 @@ static int from_login(struct fx *x)
 		struct sb v = SB_INIT;
 		int rc;
 
+		/* Exim marks the field deleted and adds the new one at the
+		   end (header_add()). */
 		put_mailbox(&v, x->name, x->o->caller_addr);
-		if (msg_header_remove(x->m, i) != 0)
+		if (msg_header_remove(x->m, i) != 0) {
 			rc = fail(x, "lost header field %zu", i);
-		else
-			rc = add_field(x, i, from, &v);
+		} else {
+			if (x->top > i)
+				x->top--;
+			next = i;
+			n--;
+			rc = add_field(x, add_end(x), from, &v);
+		}
 		sb_free(&v);
 		if (rc != FIXUP_OK)
 			return rc;

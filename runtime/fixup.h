@@ -14,8 +14,9 @@
  *     for an untrusted caller also every Sender (Resent-Sender) field,
  *     unless @sender_retain (Exim's local_sender_retain).  A From (Resent-
  *     From) field holding nothing but the caller's login becomes
- *     "Name <caller_addr>" (Sendmail's rule, which Exim keeps for input
- *     that is not SMTP: not with a @protocol other than "local").
+ *     "Name <caller_addr>", moved to the end as Exim adds it anew
+ *     (Sendmail's rule, which Exim keeps for input that is not SMTP: not
+ *     with a @protocol other than "local").
  *  3. With -t (@extract): the recipients are the addresses of every To, Cc
  *     and Bcc field (or Resent- ones), parsed with addr_parse(ADDR_HEADER);
  *     any invalid address refuses the whole message (addr_refusal() text).

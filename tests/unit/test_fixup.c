@@ -461,11 +461,12 @@ static void test_from_login_only(void)
 {
 	struct fixup_opts o = base();
 
-	/* "From: alice" becomes the full address with the name, in place
-	   (Sendmail's rule, which Exim keeps); it is then the caller's. */
+	/* "From: alice" becomes the full address with the name (Sendmail's
+	   rule, which Exim keeps), moved to the end as Exim adds it anew; it
+	   is then the caller's. */
 	EXPECT("Subject: s\nFrom:   ALICE  \nTo: x@y\n\nb\n", &o, "root@example.org",
-	       RCVD1("root@example.org") "Subject: s\r\n"
-	       "From: Alice Liddell <alice@example.org>\r\nTo: x@y\r\n"
+	       RCVD1("root@example.org") "Subject: s\r\nTo: x@y\r\n"
+	       "From: Alice Liddell <alice@example.org>\r\n"
 	       MID DATEF "\r\nb\r\n", "root@example.org", "alice@example.org");
 	/* Not over SMTP (-bs), as in Exim: then it is just qualified, and is
 	   the caller's. */
@@ -792,12 +793,12 @@ static void test_qualify(void)
 	       "To: bob, Carol <carol>, dave (Dave), \"e f\"\nCc: g@example.net, team: h;\n"
 	       "Bcc: hidden\nSender: ignored\nX-To: not-an-address-field\n"
 	       "Message-Id: <x@y>\nDate: d\n", &o, "",
-	       RCVDN "From: Alice Liddell <alice@example.org>\r\n"
-	       "Reply-To: help@example.org, Desk <desk@example.org>\r\n"
+	       RCVDN "Reply-To: help@example.org, Desk <desk@example.org>\r\n"
 	       "To: bob@mail.example.org, Carol <carol@mail.example.org>, "
 	       "dave@mail.example.org (Dave), \"e f\"@mail.example.org\r\n"
 	       "Cc: g@example.net, team: h@mail.example.org;\r\n"
-	       "X-To: not-an-address-field\r\nMessage-Id: <x@y>\r\nDate: d\r\n",
+	       "X-To: not-an-address-field\r\nMessage-Id: <x@y>\r\nDate: d\r\n"
+	       "From: Alice Liddell <alice@example.org>\r\n",
 	       "bob@mail.example.org,carol@mail.example.org,dave@mail.example.org,"
 	       "\"e f\"@mail.example.org,g@example.net,h@mail.example.org,"
 	       "hidden@mail.example.org", "alice@example.org");
