@@ -1040,13 +1040,16 @@ static void print_hosts(const struct model *m, const bool *drop)
 
 		if (drop != NULL && drop[i])
 			continue;
-		unsigned port = host_port(m, h);
+		/* As Exim: the port only when the host list gave one (the
+		   transport's is not the router's business). */
+		char port[16] = "";
 		struct addrinfo *res = NULL;
 		int r = smtp_resolve(h->name, NULL, (h->flags & MH_IPV4_ONLY) != 0, &res);
 
+		if (h->port != 0)
+			snprintf(port, sizeof(port), " port=%u", h->port);
 		if (r != 0) {
-			printf("  host %s [unresolved: %s] port=%u\n", h->name,
-			       gai_strerror(r), port);
+			printf("  host %s [unresolved: %s]%s\n", h->name, gai_strerror(r), port);
 			continue;
 		}
 		for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
@@ -1056,7 +1059,7 @@ static void print_hosts(const struct model *m, const bool *drop)
 				: (const void *)&((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr;
 
 			inet_ntop(ai->ai_family, a, ip, sizeof(ip));
-			printf("  host %s [%s] port=%u%s\n", h->name, ip, port,
+			printf("  host %s [%s]%s%s\n", h->name, ip, port,
 			       h->group ? " (randomized)" : "");
 		}
 		freeaddrinfo(res);

@@ -456,24 +456,24 @@ run "$tmp/empty" "$NOQ" -C "$POL_PCT" -bt 'bob%example.net@relay.example' \
 expect "-bt percent hack" 0 "bob@example.net
     <-- bob%example.net@relay.example
   router = smarthost, transport = remote_smtp
-  host 127.0.0.1 [127.0.0.1] port=2525
+  host 127.0.0.1 [127.0.0.1]
 a@b
     <-- a%b%example.net@example.org
   router = smarthost, transport = remote_smtp
-  host 127.0.0.1 [127.0.0.1] port=2525
+  host 127.0.0.1 [127.0.0.1]
 bob%example.net@example.net
   router = smarthost, transport = remote_smtp
-  host 127.0.0.1 [127.0.0.1] port=2525" ""
+  host 127.0.0.1 [127.0.0.1]" ""
 run "$tmp/empty" "$NOQ" -C "$POL_PCT" -bt 'root%example.org@relay.example' 'root%relay.example'
 expect "-bt percent hack: the named list's result stays" 0 "root@example.org
     <-- root%example.org@relay.example
   router = smarthost, transport = remote_smtp
-  host 127.0.0.1 [127.0.0.1] port=2525
+  host 127.0.0.1 [127.0.0.1]
 admin@example.org
     <-- root@relay.example
     <-- root%relay.example@example.org
   router = smarthost, transport = remote_smtp
-  host 127.0.0.1 [127.0.0.1] port=2525" ""
+  host 127.0.0.1 [127.0.0.1]" ""
 run "$msg/nofrom.msg" "$NOQ" -C "$POL_PCT" --dry-run 'bob%example.net@relay.example' \
 	'carol%x.example@other.example'
 if [ "$rc" -eq 0 ] && grep -q '^RCPT TO:<bob@example.net>' "$tmp/out" &&
@@ -608,26 +608,26 @@ run "$tmp/empty" "$NOQ" -C "$POL" -bt root
 expect "-bt alias" 0 "admin@example.org
     <-- root@example.org
   router = smarthost, transport = remote_smtp
-  host 127.0.0.1 [127.0.0.1] port=2525" ""
+  host 127.0.0.1 [127.0.0.1]" ""
 run "$tmp/empty" "$NOQ" -C "$POL" -bt chain1 bob@example.net
 expect "-bt chain and plain address" 0 "final@example.net
     <-- chain3@example.org
     <-- chain2@example.org
     <-- chain1@example.org
   router = smarthost, transport = remote_smtp
-  host 127.0.0.1 [127.0.0.1] port=2525
+  host 127.0.0.1 [127.0.0.1]
 bob@example.net
   router = smarthost, transport = remote_smtp
-  host 127.0.0.1 [127.0.0.1] port=2525" ""
+  host 127.0.0.1 [127.0.0.1]" ""
 run "$tmp/empty" "$NOQ" -C "$POL" -bt carol
 expect "-bt keep a copy" 0 "carol@example.org
     <-- carol@example.org
   router = smarthost, transport = remote_smtp
-  host 127.0.0.1 [127.0.0.1] port=2525
+  host 127.0.0.1 [127.0.0.1]
 archive@example.net
     <-- carol@example.org
   router = smarthost, transport = remote_smtp
-  host 127.0.0.1 [127.0.0.1] port=2525" ""
+  host 127.0.0.1 [127.0.0.1]" ""
 run "$tmp/empty" "$NOQ" -C "$POL" -bt nobody
 expect "-bt :blackhole:" 0 "mail to nobody@example.org is discarded" ""
 run "$tmp/empty" "$NOQ" -C "$POL" -bt root postmaster
@@ -635,12 +635,12 @@ run "$tmp/empty" "$NOQ" -C "$POL" -bt root postmaster
 expect "-bt: each address on its own" 0 "admin@example.org
     <-- root@example.org
   router = smarthost, transport = remote_smtp
-  host 127.0.0.1 [127.0.0.1] port=2525
+  host 127.0.0.1 [127.0.0.1]
 admin@example.org
     <-- root@example.org
     <-- postmaster@example.org
   router = smarthost, transport = remote_smtp
-  host 127.0.0.1 [127.0.0.1] port=2525" ""
+  host 127.0.0.1 [127.0.0.1]" ""
 run "$tmp/empty" "$NOQ" -C "$POL" -bt olduser
 expect "-bt :fail: exits 2" 2 \
 "olduser@example.org is undeliverable: olduser has left; write to bob@example.net" ""
@@ -721,7 +721,7 @@ run "$tmp/empty" "$NOQ" -C "$agedir/test.policy" -bt late
 expect "an alias file changed after the policy: warned, old policy used" 0 \
 	"late@example.org
   router = smarthost, transport = remote_smtp
-  host 127.0.0.1 [127.0.0.1] port=2525" \
+  host 127.0.0.1 [127.0.0.1]" \
 	"noq: warning: the policy $agedir/test.policy is older than $agedir/aliases (changed since it was compiled); this message goes out under the policy as compiled; recompile it with newaliases, or noqc -o $agedir/test.policy $agedir/test.conf"
 run "$tmp/empty" "$NOQ" -C "$agedir/test.policy" -bV
 if [ "$rc" -eq 0 ] && [ ! -s "$tmp/err" ] && [ "$(sed -n 3p "$tmp/out")" = \
@@ -772,7 +772,7 @@ run "$tmp/empty" "$NOQ" -C "$bidir/test.policy" -bt newalias
 expect "-bi: the new alias is in use" 0 "zed@example.net
     <-- newalias@example.org
   router = smarthost, transport = remote_smtp
-  host 127.0.0.1 [127.0.0.1] port=2525" ""
+  host 127.0.0.1 [127.0.0.1]" ""
 printf 'newalias:\tyves@example.net\n' >"$bidir/aliases"
 run "$tmp/empty" "$tmp/newaliases" -C "$bidir/test.policy"
 expect "newaliases" 0 "newaliases: recompiled $bidir/test.policy from $bidir/test.conf" ""
