@@ -1111,12 +1111,31 @@ static int test_addresses(struct env *e, bool verify)
 
 	/* Each address on its own, as Exim tests them: its whole tree is
 	   printed before the next address is routed. */
+	struct rw_ctx rw;
+	struct route_ctx lists;
+
+	rw_ctx_init(&rw, &lists, e->m, e->primary_hostname);
 	for (size_t a = 0; a < l.n; a++) {
+		char *rwa = NULL;
+
 		route_result_free(&res);
 		memset(&res, 0, sizeof(res));
 		free(order);
 		order = NULL;
-		if (route_all(&rc, &v[a], 1, &res, err, sizeof(err)) != 0) {
+		/* As Exim's -bt: the rewrite rules for envelope recipients
+		   first, and the address they give is the one routed. */
+		if (rw_rewrite(&rw, RW_WHERE_ENV_TO, v[a], &rwa, NULL, err, sizeof(err)) != 0) {
+			noq_say("%s", err);
+			status = EX_FAIL;
+			goto out;
+		}
+		if (rwa != NULL && strcmp(rwa, v[a]) != 0)
+			printf("Address rewritten as: %s\n", rwa);
+		const char *ra = rwa != NULL ? rwa : v[a];
+		int ro = route_all(&rc, &ra, 1, &res, err, sizeof(err));
+
+		free(rwa);
+		if (ro != 0) {
 			noq_say("%s", err);
 			status = EX_FAIL;
 			goto out;
