@@ -1090,6 +1090,23 @@ static bool parse_mailbox(struct parser *p, size_t start)
 			return false;
 		if (!parse_angle(p))
 			return false;
+	} else if (is_special(p, '@') && p->nw == 0 && !(p->opts & ADDR_HEADER) &&
+		   memchr(p->s + p->tok.pos, ':', p->len - p->tok.pos) != NULL) {
+		/* An envelope address with a source route and no angle
+		   brackets ("@route.example:bob@example.net", RFC 821): the
+		   route is dropped, as Exim does. */
+		if (!parse_route(p) || !collect_words(p))
+			return false;
+		if (is_special(p, '@')) {
+			if (!addr_spec_rest(p))
+				return false;
+		} else if (p->nw > 0 && p->tok.kind == TK_END) {
+			if (!build_local(p))
+				return false;
+			p->flags |= ADDR_F_UNQUALIFIED;
+		} else {
+			return bad_local_char(p);
+		}
 	} else if (is_special(p, '@')) {
 		if (!addr_spec_rest(p))
 			return false;

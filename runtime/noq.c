@@ -1084,8 +1084,29 @@ static int test_addresses(struct env *e, bool verify)
 		noq_say("%s needs at least one address", verify ? "-bv" : "-bt");
 		return EX_FAIL;
 	}
-	if (parse_argv_rcpts(e, &l) != 0)
-		return EX_FAIL;
+	/* As Exim: an address with bad syntax is "syntax error: ..." on the
+	   standard output and exit status 2; the others are still tested. */
+	addr_list_init(&l);
+	for (size_t i = 0; i < e->cli.nrcpts; i++) {
+		struct addr_list one;
+
+		addr_list_init(&one);
+		int r = addr_parse(&one, e->cli.rcpts[i], strlen(e->cli.rcpts[i]), e->addr_opts);
+
+		if (r == ADDR_NOMEM || (r == ADDR_OK && addr_parse(&l, e->cli.rcpts[i],
+								 strlen(e->cli.rcpts[i]),
+								 e->addr_opts) == ADDR_NOMEM)) {
+			addr_list_free(&one);
+			addr_list_free(&l);
+			noq_say("out of memory");
+			return EX_FAIL;
+		}
+		if (r != ADDR_OK) {
+			printf("syntax error: %s\n", one.nerr > 0 ? one.err[0].msg : "invalid address");
+			status = 2;
+		}
+		addr_list_free(&one);
+	}
 	if (addr_qualify(&l, e->qualify_recipient) != ADDR_OK || (sender = envelope_sender(e)) == NULL) {
 		addr_list_free(&l);
 		return EX_FAIL;

@@ -448,6 +448,12 @@ static void test_errors_local(void)
 	BADP(A, "\"abc", "unterminated quoted string at offset 0", 0);
 	BADP(A, "\"abc\\", "unterminated quoted string at offset 0", 0);
 	BADP(A, "@x", "missing local part before '@' at offset 0", 0);
+	/* A source route without angle brackets (RFC 821), as Exim takes one
+	   from the command line: dropped.  Not in a header field. */
+	ONE(0, "@route.example:bob@example.net", "bob@example.net", NULL, ADDR_F_ROUTE |
+	    ADDR_F_OBSOLETE);
+	ONE(0, "@r1.example,@r2.example:bob@example.net", "bob@example.net", NULL,
+	    ADDR_F_ROUTE | ADDR_F_OBSOLETE);
 	BADP(A, "John Smith", "unexpected 'Smith' in local part at offset 5", 5);
 	BADP(A, "\"a b\" c@x", "unexpected 'c' in local part at offset 6", 6);
 	BADP(A, "[1.2.3.4]", "invalid character '[' in local part at offset 0", 0);
