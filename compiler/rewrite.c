@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -22,6 +23,7 @@
 #include "diag.h"
 #include "re.h"
 #include "rewrite.h"
+#include "sb.h"
 #include "xp.h"
 
 /* Exim's rewrite flags, in the order its documentation lists them; the "S"
@@ -208,7 +210,70 @@ struct pat {
 	size_t len;
 	bool regex;
 	unsigned captures;
+	char *owned;          /* @text when it is Exim's expansion of the pattern */
+	bool never;           /* Exim cannot expand it: the rule never applies */
 };
+
+/*
+ * What Exim's expansion makes of regular expression @s (@n octets) that no
+ * \N protects: each backslash escape is read as string_interpret_escape()
+ * reads it ("\$" is "$", "\." is ".", "\n" a newline...).  Returns the
+ * text (malloc'd), or NULL with *@dollar the offset of a '$' that does not
+ * start a variable (Exim's "$ not followed by letter, digit, or {": the
+ * expansion fails), or NULL with *@dollar SIZE_MAX when out of memory.
+ */
+static char *exim_unescape(const char *s, size_t n, size_t *dollar)
+{
+	struct sb b = SB_INIT;
+
+	*dollar = SIZE_MAX;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (c == '$') {
+			char d = i + 1 < n ? s[i + 1] : '\0';
+
+			if (!(d == '{' || d == '_' || (d >= 'a' && d <= 'z') ||
+			      (d >= 'A' && d <= 'Z') || (d >= '0' && d <= '9'))) {
+				*dollar = i;
+				sb_free(&b);
+				return NULL;
+			}
+		}
+		if (c != '\\' || i + 1 >= n) {
+			sb_putc(&b, c);
+			continue;
+		}
+		c = s[++i];
+		if (c >= '0' && c <= '7') {
+			unsigned v = 0;
+
+			for (unsigned k = 0; k < 3 && i < n && s[i] >= '0' && s[i] <= '7'; k++)
+				v = v * 8 + (unsigned)(s[i++] - '0');
+			i--;
+			c = (char)v;
+		} else if (c == 'x' && i + 1 < n && isxdigit((unsigned char)s[i + 1])) {
+			unsigned v = 0;
+
+			for (unsigned k = 0; k < 2 && i + 1 < n && isxdigit((unsigned char)s[i + 1]);
+			     k++) {
+				char h = s[++i];
+
+				v = v * 16 + (unsigned)(isdigit((unsigned char)h) ? h - '0'
+							: (tolower((unsigned char)h) - 'a' + 10));
+			}
+			c = (char)v;
+		} else {
+			static const char from[] = "bfnrtv", to[] = "\b\f\n\r\t\v";
+			const char *e = strchr(from, c);
+
+			if (e != NULL && c != '\0')
+				c = to[e - from];
+		}
+		sb_putc(&b, c);
+	}
+	return sb_take(&b);
+}
 
 static void refuse(struct rw *rw, const struct loc *l, const struct field *f,
 		   const char *what)
@@ -339,6 +404,8 @@ static bool check_pattern(struct rw *rw, const struct field *f, struct pat *p)
 
 	p->regex = false;
 	p->captures = 0;
+	p->owned = NULL;
+	p->never = false;
 	if (n == 0) {
 		rw_report(rw, DIAG_ERROR, &all, "the rewrite pattern is empty");
 		return false;
@@ -377,6 +444,7 @@ static bool check_pattern(struct rw *rw, const struct field *f, struct pat *p)
 
 	if (s[0] == '^') {
 		size_t e = protect ? SIZE_MAX : find_expansion(s, n, true);
+		char *u = NULL;
 
 		if (e != SIZE_MAX) {
 			size_t el = expansion_len(s, e, n);
@@ -389,13 +457,43 @@ static bool check_pattern(struct rw *rw, const struct field *f, struct pat *p)
 			return false;
 		}
 
+		if (!protect) {
+			/* Exim expands the pattern first. */
+			size_t d;
+
+			u = exim_unescape(s, n, &d);
+			if (u == NULL && d != SIZE_MAX) {
+				struct loc l = floc(f, base + d, 1);
+
+				rw_report(rw, DIAG_WARNING, &l, "Exim cannot expand this "
+					  "pattern ('$' not followed by a letter, digit or '{'), "
+					  "so it never uses this rule, and noq does not either; "
+					  "write '\\$' for the end of the address, or put the "
+					  "expression in \\N...\\N");
+				p->never = true;
+				return true;
+			}
+			if (u == NULL) {
+				rw_report(rw, DIAG_ERROR, NULL, "out of memory");
+				return false;
+			}
+			p->owned = u;
+			p->text = u;
+			p->len = strlen(u);
+			if (p->len == n && memcmp(u, s, n) == 0)
+				u = NULL;       /* the same text: its offsets hold */
+			s = p->text;
+			n = p->len;
+		}
+
 		struct re *re;
 		char msg[200];
 		size_t off;
 
 		if (re_compile(s, n, 0, &re, msg, sizeof(msg), &off) != 0) {
-			/* At the octet PCRE2 stopped at (the end: the last one). */
-			struct loc l = off == (size_t)-1 ? all
+			/* At the octet PCRE2 stopped at (the end: the last one);
+			   in what Exim's expansion made of it, the whole pattern. */
+			struct loc l = off == (size_t)-1 || u != NULL ? all
 				       : floc(f, base + (off < n ? off : n - 1), 1);
 
 			rw_report(rw, DIAG_ERROR, &l, "invalid regular expression in the "
@@ -691,6 +789,12 @@ int rewrite_lower(struct diag *dg, const struct ast_rule *r, const char *transpo
 	struct pat p;
 	bool pok = check_pattern(&rw, &fields[0], &p);
 
+	if (pok && p.never) {
+		/* Warned: left out, as Exim never applies it. */
+		memset(out, 0, sizeof(*out));
+		return rw.errors != 0 ? -1 : 1;
+	}
+
 	/* Without a usable pattern, do not guess what $n may refer to. */
 	if (!pok)
 		p.captures = 99;
@@ -703,10 +807,14 @@ int rewrite_lower(struct diag *dg, const struct ast_rule *r, const char *transpo
 		flags |= RW_h;
 	flags |= nofile;
 
-	if (rw.errors != 0)
+	if (rw.errors != 0) {
+		free(p.owned);
 		return -1;
+	}
 
 	const char *pattern = arena_strndup(a, p.text, p.len);
+
+	free(p.owned);
 	const char *replacement = arena_strndup(a, fields[1].s, fields[1].n);
 
 	if (pattern == NULL || replacement == NULL) {

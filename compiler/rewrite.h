@@ -32,7 +32,11 @@ struct ast_rule;
  * @transport: NULL for a rule of the rewrite section, else the name of the
  *             transport whose headers_rewrite holds it.
  * Reports every problem at its field (warnings do not fail the rule).
- * Returns 0, or -1 after errors, with *out zeroed.
+ * A regular expression pattern is what Exim's expansion makes of it (the
+ * stored pattern is that); one Exim cannot expand makes a rule Exim never
+ * applies: warned, and 1 is returned with *out zeroed.
+ * Returns 0, 1 (the rule is left out), or -1 after errors, with *out
+ * zeroed.
  */
 int rewrite_lower(struct diag *dg, const struct ast_rule *r, const char *transport,
 		  struct arena *a, struct mdl_rewrite *out);

@@ -169,10 +169,15 @@ static bool lower_rule(struct sema *s, const struct ast_rule *r, const char *tra
 	unsigned before = diag_errors(s->dg);
 
 	memset(w, 0, sizeof(*w));
-	if (rewrite_lower(s->dg, r, transport, &s->m->arena, w) == 0) {
+
+	int rc = rewrite_lower(s->dg, r, transport, &s->m->arena, w);
+
+	if (rc == 0) {
 		rule_needs(s, w, &r->loc, what);
 		return true;
 	}
+	if (rc == 1)
+		return false;   /* never applies (warned): left out */
 	if (diag_errors(s->dg) == before)
 		S_ERROR(s, &r->loc, "this rewrite rule cannot be compiled");
 	else

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "format.h"
@@ -160,7 +161,22 @@ static int put_rewrites(FILE *out, const struct model *m)
 		if (w->pattern == NULL || w->replacement == NULL ||
 		    (w->flags & ~(uint32_t)POL_RW_ALL))
 			return POL_EFORMAT;
-		put_field(out, w->pattern, " \t\"\\", "\"");
+		if (w->pattern[0] == '^') {
+			/* The policy holds a regular expression as Exim's
+			   expansion made it: protected, it reads back the same. */
+			size_t pl = strlen(w->pattern);
+			char *q = malloc(pl + 5);
+
+			if (q == NULL)
+				return POL_ENOMEM;
+			memcpy(q, "\\N", 2);
+			memcpy(q + 2, w->pattern, pl);
+			memcpy(q + 2 + pl, "\\N", 3);
+			put_field(out, q, " \t\"\\", "\"");
+			free(q);
+		} else {
+			put_field(out, w->pattern, " \t\"\\", "\"");
+		}
 		putc(' ', out);
 		put_field(out, w->replacement, " \t\"\\", "\"");
 		if (w->flags != 0) {

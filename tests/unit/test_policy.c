@@ -277,7 +277,7 @@ static const char expected_dump[] =
 	"  public_name = LOGIN\n"
 	"begin rewrite\n"
 	"*@old.example $1@new.example EFTbcfhrstqwSQR\n"
-	"^(.*)@x$ \"\\\"q\\\" r\"\n"
+	"\"\\\\N^(.*)@x$\\\\N\" \"\\\"q\\\" r\"\n"
 	"\"a b\" c hS\n"
 	"begin aliases\n"
 	"aliases:\n"

@@ -194,22 +194,24 @@ static void test_pattern_forms(void)
 
 static void test_regex_patterns(void)
 {
-	struct rr *x = rr_run("^(.+)\\.(.+)@example\\.org$  $2.$1@example.org\n"
+	/* Exim expands a pattern that no \\N protects: "\\\\." is "\\.",
+	   "\\$" the end anchor. */
+	struct rr *x = rr_run("^(.+)\\\\.(.+)@example\\\\.org\\$  $2.$1@example.org\n"
 			      "\\N^([^!]+)!(.*)@your\\.example$\\N  $2@$1  S\n"
-			      "^([a-z]+)@x$  $2@y\n"
+			      "^([a-z]+)@x\\$  $2@y\n"
 			      "^(unclosed@x  y@z\n"
-			      "^(?i)root@x$  y@z\n"
+			      "^(?i)root@x\\$  y@z\n"
 			      "^a$b@x  y@z\n"
-			      "^[a-z]+@x$  \\N$1\\N@y\n"
+			      "^[a-z]+@x\\$  \\N$1\\N@y\n"
 			      "\\N^(\\d+?)(?:-(\\w+))?@x$\\N  $2@y\n"
 			      "^a{2,1}@x  y@z\n");
 
 	CU_ASSERT_EQUAL(x->cap.errors, 4);
 	TU_DIAGS(&x->cap,
-		 "test.conf:4:15: error: '$2' refers to a capture the pattern does not "
+		 "test.conf:4:16: error: '$2' refers to a capture the pattern does not "
 		 "have (it sets only $1)\n"
-		 "     4 | ^([a-z]+)@x$  $2@y\n"
-		 "       |               ^~\n"
+		 "     4 | ^([a-z]+)@x\\$  $2@y\n"
+		 "       |                ^~\n"
 		 "test.conf:5:12: error: invalid regular expression in the rewrite pattern: "
 		 "missing closing parenthesis\n"
 		 "     5 | ^(unclosed@x  y@z\n"
@@ -230,6 +232,28 @@ static void test_regex_patterns(void)
 	REFUSED(x, 3);
 	/* $1 inside \N...\N is not expanded. */
 	LOWERED(x, 6, "^[a-z]+@x$", "\\N$1\\N@y", 0);
+	rr_free(x);
+}
+
+/*
+ * A pattern Exim cannot expand ("$" at the end, not "\\$"): Exim never
+ * uses the rule (it logs the failed expansion each time); noqc warns and
+ * leaves it out.
+ */
+static void test_regex_bare_dollar(void)
+{
+	struct rr *x = rr_run("^(.*)@x\\.example$  $1@y\n");
+
+	CU_ASSERT_EQUAL(x->cap.errors, 0);
+	TU_DIAGS(&x->cap,
+		 "test.conf:2:17: warning: Exim cannot expand this pattern ('$' not followed "
+		 "by a letter, digit or '{'), so it never uses this rule, and noq does not "
+		 "either; write '\\$' for the end of the address, or put the expression in "
+		 "\\N...\\N\n"
+		 "     2 | ^(.*)@x\\.example$  $1@y\n"
+		 "       |                 ^\n");
+	CU_ASSERT_EQUAL(x->rc[0], 1);
+	CU_ASSERT_PTR_NULL(x->out[0].pattern);
 	rr_free(x);
 }
 
@@ -382,8 +406,8 @@ static void test_capture_references(void)
 	struct rr *x = rr_run("ford@hitch.example  $1@x\n"
 			      "*@hitch.example  $1.${2}@y\n"
 			      "*@*  $1@$2.$3\n"
-			      "^(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)@x$  $10@$9\n"
-			      "^(a)@x$  $11@y\n"
+			      "^(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)@x\\$  $10@$9\n"
+			      "^(a)@x\\$  $11@y\n"
 			      "ford@hitch.example  $0-old@hitch.example\n");
 
 	CU_ASSERT_EQUAL(x->cap.errors, 4);
@@ -401,10 +425,10 @@ static void test_capture_references(void)
 		 "have (it sets $1 to $2)\n"
 		 "     4 | *@*  $1@$2.$3\n"
 		 "       |            ^~\n"
-		 "test.conf:6:10: error: '$11' refers to a capture the pattern does not "
+		 "test.conf:6:11: error: '$11' refers to a capture the pattern does not "
 		 "have (it sets only $1)\n"
-		 "     6 | ^(a)@x$  $11@y\n"
-		 "       |          ^~~\n");
+		 "     6 | ^(a)@x\\$  $11@y\n"
+		 "       |           ^~~\n");
 	REFUSED(x, 0);
 	LOWERED(x, 3, "^(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)@x$", "$10@$9", 0);
 	LOWERED(x, 5, "ford@hitch.example", "$0-old@hitch.example", 0);
@@ -456,7 +480,7 @@ static void test_brace_balance(void)
 
 static void test_all_flags(void)
 {
-	struct rr *x = rr_run("^a@x$  b@x  EFTbcfhrstqwSQR\n"
+	struct rr *x = rr_run("^a@x\\$  b@x  EFTbcfhrstqwSQR\n"
 			      "*@x  $1@y\n");
 
 	TU_DIAGS(&x->cap, "");
@@ -572,6 +596,7 @@ static const struct unit_test field_tests[] = {
 static const struct unit_test pattern_tests[] = {
 	{ "accepted forms", test_pattern_forms },
 	{ "regular expressions", test_regex_patterns },
+	{ "a pattern Exim cannot expand", test_regex_bare_dollar },
 	{ "named lists", test_named_lists },
 	{ "refused forms", test_refused_patterns },
 	{ "mistakes", test_pattern_mistakes },
