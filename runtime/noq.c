@@ -1172,6 +1172,16 @@ static int test_addresses(struct env *e, bool verify)
 			status = EX_FAIL;
 			goto out;
 		}
+		/* -bv, as Exim: an address whose whole tree can be delivered
+		   is reported once, as given, "verified". */
+		bool all_ok = verify;
+
+		for (size_t k = 0; k < res.n && all_ok; k++)
+			all_ok = res.v[k].status != RS_FAIL && res.v[k].status != RS_DEFER;
+		if (all_ok && res.n > 0) {
+			printf("%s verified\n", res.v[0].addr);
+			continue;
+		}
 		for (size_t k = 0; k < res.n; k++) {
 			const struct route_node *nd = &res.v[order[k]];
 

@@ -654,8 +654,7 @@ olduser@example.org is undeliverable: olduser has left; write to bob@example.net
 run "$tmp/empty" "$NOQ" -C "$POL" -bt
 expect "-bt without addresses" 1 "" "noq: -bt needs at least one address"
 run "$tmp/empty" "$NOQ" -C "$POL" -bv root
-expect "-bv alias" 0 "admin@example.org verified
-    <-- root@example.org" ""
+expect "-bv alias" 0 "root@example.org verified" ""
 run "$tmp/empty" "$NOQ" -C "$POL" -bv olduser
 expect "-bv :fail: exits 2" 2 \
 "olduser@example.org failed to verify: olduser has left; write to bob@example.net" ""
@@ -776,9 +775,11 @@ expect "-bi: the new alias is in use" 0 "zed@example.net
 printf 'newalias:\tyves@example.net\n' >"$bidir/aliases"
 run "$tmp/empty" "$tmp/newaliases" -C "$bidir/test.policy"
 expect "newaliases" 0 "newaliases: recompiled $bidir/test.policy from $bidir/test.conf" ""
-run "$tmp/empty" "$NOQ" -C "$bidir/test.policy" -bv newalias
-expect "newaliases: the changed alias is in use" 0 "yves@example.net verified
-    <-- newalias@example.org" ""
+run "$tmp/empty" "$NOQ" -C "$bidir/test.policy" -bt newalias
+expect "newaliases: the changed alias is in use" 0 "yves@example.net
+    <-- newalias@example.org
+  router = smarthost, transport = remote_smtp
+  host 127.0.0.1 [127.0.0.1]" ""
 cp "$bidir/test.policy" "$tmp/bi.saved" || exit 99
 printf 'no_such_option = 1\n' >>"$bidir/test.conf"
 run "$tmp/empty" "$NOQ" -bi -C "$bidir/test.policy"
