@@ -469,6 +469,33 @@ static void quit(struct conn *c)
 	c->st = ST_DONE;
 }
 
+/* ---- building commands ------------------------------------------------------ */
+
+static bool cmd_cat(char *buf, size_t cap, size_t *len, const char *fmt, ...) SMTP_PRINTF(4, 5);
+
+/*
+ * Append printf @fmt to the command in @buf (@cap octets, *@len used):
+ * false, with @buf as it was, when it does not fit, so that no command is
+ * ever cut or written past its buffer.
+ */
+static bool cmd_cat(char *buf, size_t cap, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*len >= cap)
+		return false;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *len, cap - *len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= cap - *len) {
+		buf[*len] = '\0';
+		return false;
+	}
+	*len += (size_t)n;
+	return true;
+}
+
 /* ---- xtext (RFC 3461) -------------------------------------------------------- */
 
 void smtp_xtext(char *dst, size_t cap, const char *s)
@@ -880,31 +907,32 @@ static enum outcome transaction(struct conn *c)
 		return OC_FAIL;
 	}
 
-	/* MAIL FROM with its parameters. */
-	size_t ml = (size_t)snprintf(mailcmd, sizeof(mailcmd), "MAIL FROM:<%s>", env->sender);
+	/* MAIL FROM with its parameters, each appended only if it fits. */
+	size_t ml = 0;
+	bool fits = cmd_cat(mailcmd, sizeof(mailcmd), &ml, "MAIL FROM:<%s>", env->sender);
 
 	/* Exim declares the size plus size_addition, for what is added on
 	   the way (its count is one less: the empty line after the header
 	   section is not counted). */
 	if (c->size)
-		ml += (size_t)snprintf(mailcmd + ml, sizeof(mailcmd) - ml, " SIZE=%llu",
+		fits = fits && cmd_cat(mailcmd, sizeof(mailcmd), &ml, " SIZE=%llu",
 				       (unsigned long long)mi.size +
 				       (unsigned long long)o->size_addition);
 	/* 8-bit header fields need BODY=8BITMIME unless SMTPUTF8 covers them. */
 	if ((mi.body_8bit || (mi.header_8bit && !o->need_utf8)) && c->eightbit)
-		ml += (size_t)snprintf(mailcmd + ml, sizeof(mailcmd) - ml, " BODY=8BITMIME");
+		fits = fits && cmd_cat(mailcmd, sizeof(mailcmd), &ml, " BODY=8BITMIME");
 	if (o->need_utf8)
-		ml += (size_t)snprintf(mailcmd + ml, sizeof(mailcmd) - ml, " SMTPUTF8");
+		fits = fits && cmd_cat(mailcmd, sizeof(mailcmd), &ml, " SMTPUTF8");
 	if (c->dsn && o->dsn_ret)
-		ml += (size_t)snprintf(mailcmd + ml, sizeof(mailcmd) - ml, " RET=%s",
+		fits = fits && cmd_cat(mailcmd, sizeof(mailcmd), &ml, " RET=%s",
 				       strcmp(o->dsn_ret, "full") == 0 ? "FULL" : "HDRS");
 	if (c->dsn && o->dsn_envid) {
 		char x[400];
 
 		smtp_xtext(x, sizeof(x), o->dsn_envid);
-		ml += (size_t)snprintf(mailcmd + ml, sizeof(mailcmd) - ml, " ENVID=%s", x);
+		fits = fits && cmd_cat(mailcmd, sizeof(mailcmd), &ml, " ENVID=%s", x);
 	}
-	if (ml >= sizeof(mailcmd)) {
+	if (!fits) {
 		set_text(c, "the MAIL command would be too long");
 		quit(c);
 		return OC_FAIL;

@@ -786,6 +786,20 @@ want_err "Delivery failed: H=127.0.0.1 [127.0.0.1]: the message needs SMTPUTF8 (
 want_either "srv 1.verbs" "$(x srv 1.verbs)" "EHLO QUIT" "EHLO"
 end
 
+# A MAIL command longer than noq builds one (a return_path eight times the
+# sender's 255-octet local part): refused cleanly before MAIL, nothing
+# written past the command's buffer (the ASan build checks that).
+long255=$(printf '%0255d' 0 | tr 0 a)
+begin "a MAIL command too long: refused, no MAIL"
+fault srv 127.0.0.1
+policy p "127.0.0.1:$port" -D LONG_RETURN_PATH=1
+send p "$tmp/simple" -f "$long255@example.org" bob@example.net
+stop srv
+want_rc 1
+want_err "Delivery failed: the MAIL command would be too long"
+want_either "srv 1.verbs" "$(x srv 1.verbs)" "EHLO QUIT" "EHLO"
+end
+
 # An 8-bit header field (a UTF-8 Subject) needs no SMTPUTF8, as in Exim:
 # delivered to a server without it, declared BODY=8BITMIME, byte for byte.
 printf 'From: Jos\303\251 <jose@example.org>\nSubject: Gr\303\274\303\237e\n\nplain\n' \
