@@ -25,6 +25,7 @@
 #include <netinet/tcp.h>
 
 #include "auth.h"
+#include "fdio.h"
 #include "list.h"
 #include "ml.h"
 #include "ossl.h"
@@ -133,14 +134,6 @@ struct conn {
 	enum io werr;
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void trace(const struct conn *c, const char *fmt, ...) SMTP_PRINTF(2, 3);
 static void trace(const struct conn *c, const char *fmt, ...)
 {
@@ -225,7 +218,7 @@ static enum io read_line(struct conn *c, long long deadline, char *line, size_t 
 			return IO_PROTO;
 		}
 
-		long long left = deadline - now_ms();
+		long long left = deadline - fd_now_ms();
 		struct pollfd p = { c->fd, POLLIN, 0 };
 
 		if (left <= 0)
@@ -378,7 +371,7 @@ static enum io write_all(struct conn *c, const void *buf, size_t len, long long 
 			return errno == EPIPE || errno == ECONNRESET ? IO_CLOSED : IO_ERRNO;
 		}
 
-		long long left = deadline - now_ms();
+		long long left = deadline - fd_now_ms();
 		struct pollfd pf = { c->fd, POLLOUT, 0 };
 
 		if (left <= 0)
@@ -406,7 +399,7 @@ static enum io send_cmd(struct conn *c, const char *cmd)
 		return IO_PROTO;
 	memcpy(line, cmd, n);
 	memcpy(line + n, "\r\n", 2);
-	return write_all(c, line, n + 2, now_ms() + c->o->command_timeout);
+	return write_all(c, line, n + 2, fd_now_ms() + c->o->command_timeout);
 }
 
 /* ---- failure texts ----------------------------------------------------------- */
@@ -465,7 +458,7 @@ static void quit(struct conn *c)
 
 	c->st = ST_QUIT;
 	if (send_cmd(c, "QUIT") == IO_OK)
-		(void)read_reply(c, now_ms() + QUIT_WAIT, &r);
+		(void)read_reply(c, fd_now_ms() + QUIT_WAIT, &r);
 	c->st = ST_DONE;
 }
 
@@ -496,6 +489,18 @@ static bool cmd_cat(char *buf, size_t cap, size_t *len, const char *fmt, ...)
 	return true;
 }
 
+int smtp_ai_text(const struct addrinfo *ai, char *buf, size_t len)
+{
+	const void *a = ai->ai_family == AF_INET6
+		? (const void *)&((const struct sockaddr_in6 *)(const void *)ai->ai_addr)->sin6_addr
+		: (const void *)&((const struct sockaddr_in *)(const void *)ai->ai_addr)->sin_addr;
+
+	if (inet_ntop(ai->ai_family, a, buf, (socklen_t)len) != NULL)
+		return 0;
+	snprintf(buf, len, "?");
+	return -1;
+}
+
 /* ---- xtext (RFC 3461) -------------------------------------------------------- */
 
 void smtp_xtext(char *dst, size_t cap, const char *s)
@@ -519,7 +524,7 @@ void smtp_xtext(char *dst, size_t cap, const char *s)
 
 static int body_flush(struct conn *c)
 {
-	enum io e = write_all(c, c->wbuf, c->wlen, now_ms() + c->o->data_timeout);
+	enum io e = write_all(c, c->wbuf, c->wlen, fd_now_ms() + c->o->data_timeout);
 
 	c->wlen = 0;
 	if (e != IO_OK) {
@@ -540,7 +545,7 @@ static int body_write(void *ctx, const void *buf, size_t len)
 	const unsigned char *p = buf;
 
 	if (c->wlen == 0 && len >= WCHUNK) {
-		enum io e = write_all(c, p, len, now_ms() + c->o->data_timeout);
+		enum io e = write_all(c, p, len, fd_now_ms() + c->o->data_timeout);
 
 		if (e != IO_OK) {
 			c->werr = e;
@@ -586,7 +591,7 @@ static enum outcome hello(struct conn *c)
 		r.code = 500;
 	} else {
 		if ((e = send_cmd(c, cmd)) == IO_OK)
-			e = read_reply(c, now_ms() + o->command_timeout, &r);
+			e = read_reply(c, fd_now_ms() + o->command_timeout, &r);
 		if (e != IO_OK) {
 			io_text(c, e, cmd);
 			return e == IO_PROTO ? OC_FAIL : OC_NEXT;
@@ -607,7 +612,7 @@ static enum outcome hello(struct conn *c)
 		c->mechs[0] = '\0';
 		snprintf(cmd, sizeof(cmd), "HELO %s", o->helo);
 		if ((e = send_cmd(c, cmd)) == IO_OK)
-			e = read_reply(c, now_ms() + o->command_timeout, &r);
+			e = read_reply(c, fd_now_ms() + o->command_timeout, &r);
 		if (e != IO_OK) {
 			io_text(c, e, cmd);
 			return e == IO_PROTO ? OC_FAIL : OC_NEXT;
@@ -638,7 +643,7 @@ static enum outcome tls_begin(struct conn *c)
 	   IP literal is checked as an address by tls.c. */
 	tc.host = o->tls_names.l == NULL || smtp_host_match(&o->tls_names, c->host, c->ip)
 		  ? c->host : NULL;
-	c->tls = tls_start(c->fd, &tc, now_ms() + o->command_timeout, err, sizeof(err));
+	c->tls = tls_start(c->fd, &tc, fd_now_ms() + o->command_timeout, err, sizeof(err));
 	if (c->tls == NULL) {
 		set_text(c, "H=%s [%s]: TLS session not started: %s", c->host, c->ip, err);
 		return OC_FAIL;
@@ -674,7 +679,7 @@ static enum outcome secure(struct conn *c)
 	}
 	c->st = ST_STARTTLS;
 	if ((e = send_cmd(c, "STARTTLS")) == IO_OK)
-		e = read_reply(c, now_ms() + o->command_timeout, &r);
+		e = read_reply(c, fd_now_ms() + o->command_timeout, &r);
 	if (e != IO_OK) {
 		io_text(c, e, "STARTTLS");
 		return OC_FAIL;
@@ -728,7 +733,7 @@ static enum io send_auth_line(struct conn *c, const char *line, size_t len, bool
 	memcpy(buf, line, len);
 	memcpy(buf + len, "\r\n", 2);
 
-	enum io e = write_all(c, buf, len + 2, now_ms() + c->o->command_timeout);
+	enum io e = write_all(c, buf, len + 2, fd_now_ms() + c->o->command_timeout);
 
 	ossl_cleanse(buf, len);
 	return e;
@@ -755,7 +760,7 @@ static int auth_exchange(struct conn *c, struct auth *a, char *why, size_t whyle
 		return -1;
 	}
 	for (unsigned steps = 0;; steps++) {
-		e = read_reply(c, now_ms() + c->o->command_timeout, &r);
+		e = read_reply(c, fd_now_ms() + c->o->command_timeout, &r);
 		if (e != IO_OK) {
 			io_text(c, e, "AUTH");
 			return -1;
@@ -780,7 +785,7 @@ static int auth_exchange(struct conn *c, struct auth *a, char *why, size_t whyle
 		if (auth_step(a, chal, strlen(chal), &line, &len, err, sizeof(err)) != 0) {
 			snprintf(why, whylen, "%s", err);
 			if ((e = send_auth_line(c, "*", 1, true)) == IO_OK)
-				(void)read_reply(c, now_ms() + c->o->command_timeout, &r);
+				(void)read_reply(c, fd_now_ms() + c->o->command_timeout, &r);
 			return 0;
 		}
 		if ((e = send_auth_line(c, line, len, true)) != IO_OK) {
@@ -873,7 +878,7 @@ static enum outcome transaction(struct conn *c)
 
 	/* The greeting: a refusal or silence sends us to the next host. */
 	c->st = ST_GREETING;
-	e = read_reply(c, now_ms() + o->command_timeout, &r);
+	e = read_reply(c, fd_now_ms() + o->command_timeout, &r);
 	if (e != IO_OK) {
 		io_text(c, e, "initial connection");
 		return OC_NEXT;
@@ -988,7 +993,7 @@ static enum outcome transaction(struct conn *c)
 			}
 			sent++;
 		}
-		e = write_all(c, batch, bl, now_ms() + o->command_timeout);
+		e = write_all(c, batch, bl, fd_now_ms() + o->command_timeout);
 		if (e != IO_OK) {
 			free(batch);
 			io_text(c, e, first == 0 ? mailcmd : "RCPT TO");
@@ -1005,7 +1010,7 @@ static enum outcome transaction(struct conn *c)
 				what = rcmd;
 			}
 			c->st = answered == 0 ? ST_MAIL : ST_RCPT;
-			e = read_reply(c, now_ms() + o->command_timeout, &r);
+			e = read_reply(c, fd_now_ms() + o->command_timeout, &r);
 			if (e != IO_OK && failed) {
 				/* The refusal is the reason, not what follows it. */
 				free(batch);
@@ -1038,7 +1043,7 @@ static enum outcome transaction(struct conn *c)
 
 	c->st = ST_DATA;
 	if ((e = send_cmd(c, "DATA")) == IO_OK)
-		e = read_reply(c, now_ms() + o->command_timeout, &r);
+		e = read_reply(c, fd_now_ms() + o->command_timeout, &r);
 	if (e != IO_OK) {
 		io_text(c, e, "DATA");
 		return e == IO_PROTO ? OC_FAIL : OC_NEXT;
@@ -1085,7 +1090,7 @@ static enum outcome transaction(struct conn *c)
 	trace(c, "SMTP>> .");
 
 	c->st = ST_FINAL;
-	e = read_reply(c, now_ms() + o->final_timeout, &r);
+	e = read_reply(c, fd_now_ms() + o->final_timeout, &r);
 	if (e != IO_OK) {
 		io_text(c, e, "end of data");
 		size_t tl = strlen(c->res->text);
@@ -1198,11 +1203,11 @@ static enum io connect_to(struct conn *c, const struct addrinfo *ai)
 		return IO_ERRNO;
 	}
 
-	long long deadline = now_ms() + c->o->connect_timeout;
+	long long deadline = fd_now_ms() + c->o->connect_timeout;
 
 	for (;;) {
 		struct pollfd p = { fd, POLLOUT, 0 };
-		long long left = deadline - now_ms();
+		long long left = deadline - fd_now_ms();
 
 		if (left <= 0) {
 			close(fd);
@@ -1365,13 +1370,8 @@ int smtp_deliver(const struct smtp_opts *o0, const struct smtp_envelope *env,
 			if (limit != 0 && tried == limit)
 				break;  /* the host loop says so (max_tried()) */
 
-			const void *a = ai->ai_family == AF_INET6
-				? (const void *)&((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_addr
-				: (const void *)&((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr;
-
 			snprintf(c->host, sizeof(c->host), "%s", hp->name);
-			if (inet_ntop(ai->ai_family, a, c->ip, sizeof(c->ip)) == NULL)
-				snprintf(c->ip, sizeof(c->ip), "?");
+			smtp_ai_text(ai, c->ip, sizeof(c->ip));
 			/* ignore_target_hosts: Exim's router drops the address. */
 			if (o.ignore_ips.l != NULL && smtp_host_match(&o.ignore_ips, c->host, c->ip)) {
 				trace(c, "%s [%s] is ignored (ignore_target_hosts)", c->host, c->ip);
@@ -1448,7 +1448,7 @@ void smtp_order_hosts(struct smtp_host *hosts, const uint16_t *groups, size_t n)
 			unsigned int rnd;
 
 			if (getrandom(&rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-				rnd = (unsigned int)(now_ms() ^ (long long)k);
+				rnd = (unsigned int)(fd_now_ms() ^ (long long)k);
 			size_t pick = i + rnd % (k - i + 1);
 			struct smtp_host t = hosts[k];
 

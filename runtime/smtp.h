@@ -235,4 +235,10 @@ struct addrinfo;
  */
 int smtp_resolve(const char *name, const char *port, bool ipv4_only, struct addrinfo **list);
 
+/**
+ * smtp_ai_text() - the IP address of @ai as text into @buf (@len octets,
+ * INET6_ADDRSTRLEN is enough): 0, or -1 with "?" there.
+ */
+int smtp_ai_text(const struct addrinfo *ai, char *buf, size_t len);
+
 #endif

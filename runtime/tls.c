@@ -32,6 +32,7 @@
 
 #define NOQ_OSSL_FUNCS
 #include "codec.h"
+#include "fdio.h"
 #include "ossl.h"
 #include "tls.h"
 
@@ -62,14 +63,6 @@ struct tls {
 };
 
 /* ------------------------------------------------------------- helpers */
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void fail(char *err, size_t errlen, const char *fmt, ...) TLS_PRINTF(3, 4);
 static void fail(char *err, size_t errlen, const char *fmt, ...)
@@ -104,7 +97,7 @@ static int wait_fd(int fd, short events, long long deadline)
 {
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = events };
-		long long left = deadline - now_ms();
+		long long left = deadline - fd_now_ms();
 		int n;
 
 		if (left <= 0) {

@@ -23,6 +23,7 @@
 #include "auth.h"
 #include "auth_int.h"
 #include "codec.h"
+#include "fdio.h"
 #include "err.h"
 #include "ossl.h"
 #include "sb.h"
@@ -88,14 +89,6 @@ static int split_words(const char *cmd, char *store, char **argv, char *err, siz
 unbalanced:
 	err_set(err, errlen, "token command: unbalanced quote");
 	return -1;
-}
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Runs in the child between fork() and execve(): async-signal-safe calls
@@ -188,7 +181,7 @@ static int collect(struct run *r, int outfd, int errfd, const char *prog, long l
 	char tb[32];
 
 	while (p[0].fd >= 0 || p[1].fd >= 0) {
-		long long left = deadline - now_ms();
+		long long left = deadline - fd_now_ms();
 		int n;
 
 		if (left <= 0) {
@@ -252,7 +245,7 @@ static int reap(pid_t pid, long long deadline, const char *prog, unsigned timeou
 			       strerror(errno));
 			return -1;
 		}
-		if (now_ms() >= deadline) {
+		if (fd_now_ms() >= deadline) {
 			kill(-pid, SIGKILL);
 			kill(pid, SIGKILL);
 			while (waitpid(pid, status, 0) < 0 && errno == EINTR)
@@ -319,7 +312,7 @@ int auth_token_run(const char *command, const struct auth_cmd_opts *opts, char *
 		       strerror(errno));
 		goto out;
 	}
-	deadline = now_ms() + timeout_ms;
+	deadline = fd_now_ms() + timeout_ms;
 	pid = fork();
 	if (pid < 0) {
 		err_set(err, errlen, "token command %s: fork: %s", argv[0], strerror(errno));
