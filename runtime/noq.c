@@ -236,15 +236,21 @@ static void usage(FILE *f)
 
 /* ---- the caller and the host ------------------------------------------- */
 
+/* Whether @name can be a login in an address (the sender's local part)
+   and fits in @size octets. */
+static bool login_ok(const char *name, size_t size)
+{
+	return name != NULL && name[0] != '\0' && strlen(name) < size &&
+	       strpbrk(name, " \t\r\n@<>,:;\"()[]\\") == NULL;
+}
+
 static void caller_init(struct caller *c)
 {
 	struct passwd *pw;
 
 	c->uid = getuid();
 	pw = getpwuid(c->uid);
-	if (pw != NULL && pw->pw_name != NULL && pw->pw_name[0] != '\0' &&
-	    strlen(pw->pw_name) < sizeof(c->login) &&
-	    strpbrk(pw->pw_name, " \t\r\n@<>,:;\"()[]\\") == NULL) {
+	if (pw != NULL && login_ok(pw->pw_name, sizeof(c->login))) {
 		snprintf(c->login, sizeof(c->login), "%s", pw->pw_name);
 		c->gecos = pw->pw_gecos ? strdup(pw->pw_gecos) : NULL;
 		c->home = pw->pw_dir ? strdup(pw->pw_dir) : NULL;
@@ -435,8 +441,7 @@ static int caller_unknown(struct env *e)
 	v = expand_str(e, NULL, ul, NULL, "unknown_login", &failed, false);
 	if (v == NULL)
 		return -1;
-	if (v[0] == '\0' || strlen(v) >= sizeof(e->caller.login) ||
-	    strpbrk(v, " \t\r\n@<>,:;\"()[]\\") != NULL) {
+	if (!login_ok(v, sizeof(e->caller.login))) {
 		noq_say("unknown_login gave '%s', which cannot be a login name", v);
 		free(v);
 		return -1;
@@ -734,6 +739,19 @@ static char *envelope_sender(struct env *e)
 
 /* ---- the uucp "From " line ---------------------------------------------- */
 
+/* The @n groups of a re_match() of @subj (offsets @ov) as $0.. for an
+   expansion: a group that took no part is "". */
+static void caps_of(const char *subj, const size_t *ov, const char **cap, size_t *caplen,
+		    unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		bool set = ov[2 * i] != (size_t)-1;
+
+		cap[i] = set ? subj + ov[2 * i] : "";
+		caplen[i] = set ? ov[2 * i + 1] - ov[2 * i] : 0;
+	}
+}
+
 /* Exim's default uucp_from_pattern. */
 #define UUCP_FROM_DEFAULT \
 	"^From\\s+(\\S+)\\s+(?:[a-zA-Z]{3},?\\s+)?(?:[a-zA-Z]{3}\\s+\\d?\\d|" \
@@ -776,12 +794,7 @@ static int uucp_line(void *arg, const char *line, size_t len)
 	trace("removed the \"From \" line: %.*s", (int)(len > 200 ? 200 : len), line);
 	if (u->e->cli.sender != NULL)
 		return 1;       /* -f wins (Exim: sender_address_forced) */
-	for (unsigned i = 0; i < 10; i++) {
-		bool set = ov[2 * i] != (size_t)-1;
-
-		cap[i] = set ? line + ov[2 * i] : "";
-		caplen[i] = set ? ov[2 * i + 1] - ov[2 * i] : 0;
-	}
+	caps_of(line, ov, cap, caplen, 10);
 	v = xs == NULL ? strndup(cap[1], caplen[1])
 		       : expand_env(u->e, NULL, xs, NULL, "uucp_from_sender", &failed, false,
 				    XP_TRANSPORT, &(struct xp_env){ .cap = cap, .caplen = caplen,
@@ -932,15 +945,9 @@ static bool all_ignored(const struct model *m, const struct mdl_obj *R, const ch
 
 	if (h.l == NULL || ai == NULL)
 		return false;
-	for (; ai != NULL; ai = ai->ai_next) {
-		const void *a = ai->ai_family == AF_INET6
-			? (const void *)&((const struct sockaddr_in6 *)(const void *)ai->ai_addr)->sin6_addr
-			: (const void *)&((const struct sockaddr_in *)(const void *)ai->ai_addr)->sin_addr;
-
-		if (inet_ntop(ai->ai_family, a, ip, sizeof(ip)) == NULL ||
-		    !smtp_host_match(&h, name, ip))
+	for (; ai != NULL; ai = ai->ai_next)
+		if (smtp_ai_text(ai, ip, sizeof(ip)) != 0 || !smtp_host_match(&h, name, ip))
 			return false;
-	}
 	return true;
 }
 
@@ -1053,12 +1060,9 @@ static void print_hosts(const struct model *m, const bool *drop)
 			continue;
 		}
 		for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-			char ip[INET6_ADDRSTRLEN] = "?";
-			const void *a = ai->ai_family == AF_INET6
-				? (const void *)&((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_addr
-				: (const void *)&((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr;
+			char ip[INET6_ADDRSTRLEN];
 
-			inet_ntop(ai->ai_family, a, ip, sizeof(ip));
+			smtp_ai_text(ai, ip, sizeof(ip));
 			printf("  host %s [%s]%s%s\n", h->name, ip, port,
 			       h->group ? " (randomized)" : "");
 		}
@@ -1965,6 +1969,21 @@ static char *route_text(void *arg, const char *text, const char *sender_rw, cons
 	return expand_route_str(r->e, r->msg, text, sender_rw, what, &bad);
 }
 
+/* Exim's $received_protocol of a message @e takes: local, or under -bs
+   local-esmtp after EHLO and local-smtp after HELO. */
+static const char *received_protocol(const struct env *e)
+{
+	if (e->cli.mode != CLI_SMTP)
+		return "local";
+	return e->bs_esmtp ? "local-esmtp" : "local-smtp";
+}
+
+/* Exim's $sender_helo_name: the name -bs's EHLO or HELO gave, or NULL. */
+static const char *helo_name(const struct env *e)
+{
+	return e->cli.mode == CLI_SMTP && e->bs_helo[0] != '\0' ? e->bs_helo : NULL;
+}
+
 /* What received_text() needs: the message being received. */
 struct rcv_arg {
 	const struct env *e;
@@ -1988,10 +2007,8 @@ static char *received_text(void *arg, const char *rcpt_for)
 	struct xp_env pre = { 0 };
 	int failed = 0;
 
-	pre.var[XV_RECEIVED_PROTOCOL] = r->e->cli.mode != CLI_SMTP ? "local"
-					: r->e->bs_esmtp ? "local-esmtp" : "local-smtp";
-	pre.var[XV_SENDER_HELO_NAME] = r->e->cli.mode == CLI_SMTP && r->e->bs_helo[0] != '\0'
-				       ? r->e->bs_helo : NULL;
+	pre.var[XV_RECEIVED_PROTOCOL] = received_protocol(r->e);
+	pre.var[XV_SENDER_HELO_NAME] = helo_name(r->e);
 	pre.var[XV_MESSAGE_EXIM_ID] = pre.var[XV_MESSAGE_ID] = r->id;
 	pre.var[XV_RECEIVED_FOR] = rcpt_for;
 	pre.var[XV_SENDER_IDENT] = pre.var[XV_AUTHENTICATED_ID] = r->e->caller.login;
@@ -2026,12 +2043,7 @@ static char *gecos_name(const struct env *e)
 	if (re_compile(pat, strlen(pat), 0, &re, err, sizeof(err), NULL) != 0)
 		noq_say("warning: gecos_pattern: %s", err);
 	else if (re_match(re, g, strlen(g), ov, 10, err, sizeof(err)) == 1) {
-		for (unsigned i = 0; i < 10; i++) {
-			bool set = ov[2 * i] != (size_t)-1;
-
-			cap[i] = set ? g + ov[2 * i] : "";
-			caplen[i] = set ? ov[2 * i + 1] - ov[2 * i] : 0;
-		}
+		caps_of(g, ov, cap, caplen, 10);
 		v = expand_env(e, NULL, xs, NULL, "gecos_name", &failed, true, XP_TRANSPORT,
 			       &(struct xp_env){ .cap = cap, .caplen = caplen, .ncap = 10 });
 		trace("name \"%s\" from the gecos field", v != NULL ? v : "(expansion failed)");
@@ -2104,9 +2116,8 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 	   sender given with -f (Exim: no name in an added From, no From for
 	   <>); the HELO name goes in the Received field. */
 	fo.sender_forced = e->sender_forced || e->cli.mode == CLI_SMTP;
-	fo.protocol = e->cli.mode != CLI_SMTP ? NULL : e->bs_esmtp ? "local-esmtp"
-						      : "local-smtp";
-	fo.helo = e->cli.mode == CLI_SMTP && e->bs_helo[0] != '\0' ? e->bs_helo : NULL;
+	fo.protocol = e->cli.mode == CLI_SMTP ? received_protocol(e) : NULL;
+	fo.helo = helo_name(e);
 	fo.sender = sender;
 	fo.full_name = e->cli.full_name;
 	fo.login = e->caller.login;
