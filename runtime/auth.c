@@ -31,6 +31,7 @@
 #include "codec.h"
 #include "ossl.h"
 #include "sb.h"
+#include "txt.h"
 
 /* SCRAM: octets of randomness in our nonce (base64: 32 characters). */
 #define SCRAM_NONCE_RAW 24
@@ -97,17 +98,6 @@ static bool same_octets(const unsigned char *a, const unsigned char *b, size_t n
 	for (size_t i = 0; i < n; i++)
 		d |= (unsigned char)(a[i] ^ b[i]);
 	return d == 0;
-}
-
-void auth_sanitise(const unsigned char *s, size_t n, char *out, size_t outsize)
-{
-	size_t k = 0;
-
-	if (outsize == 0)
-		return;
-	for (size_t i = 0; i < n && k < outsize - 1; i++)
-		out[k++] = s[i] >= 0x20 && s[i] <= 0x7e ? (char)s[i] : '?';
-	out[k] = '\0';
 }
 
 /* ------------------------------------------------------------ mechanisms */
@@ -926,7 +916,7 @@ static int scram_server_final(struct auth *a, const unsigned char *m, size_t mle
 	if ((v = scram_attr(m, mlen, &off, 'e', &vlen)) != NULL) {
 		char why[80];
 
-		auth_sanitise(v, vlen, why, sizeof(why));
+		txt_clean(why, sizeof(why), v, vlen, TXT_ASCII);
 		err_set(err, errlen, "SCRAM-SHA-256: the server refused: %s", why);
 		return -1;
 	}
@@ -1031,7 +1021,7 @@ int auth_step(struct auth *a, const char *text, size_t len, const char **line,
 			       a->name);
 			break;
 		}
-		auth_sanitise(ch, chlen, a->server_text, sizeof(a->server_text));
+		txt_clean(a->server_text, sizeof(a->server_text), ch, chlen, TXT_ASCII);
 		a->have_server_text = true;
 		rc = a->mech == AUTH_XOAUTH2 ? respond(a, "", 0, line, linelen, err, errlen)
 					     : respond(a, "\001", 1, line, linelen, err, errlen);

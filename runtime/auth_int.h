@@ -22,8 +22,6 @@ void auth_preferr(char *err, size_t errlen, const char *prefix);
 int auth_seterr_sb(const struct sb *b, char *err, size_t errlen);
 /* A wiped-on-free copy of @n octets at @s, NUL-terminated. */
 unsigned char *auth_secret_dup(const void *s, size_t n);
-/* Copy @n octets of server text into @out (@outsize), sanitised. */
-void auth_sanitise(const unsigned char *s, size_t n, char *out, size_t outsize);
 
 /*
  * Evaluate @n characters of @s into @out (secret.c; see auth.h): literal

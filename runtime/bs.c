@@ -16,6 +16,7 @@
 #include "bs.h"
 #include "msg.h"
 #include "noq.h"
+#include "txt.h"
 
 #define BS_CMD_MAX 1000         /* a command line, CR LF excluded (RFC 5321: 512) */
 
@@ -78,15 +79,21 @@ static int bs_getline(struct bs_in *in, char *line, size_t cap, size_t *len, boo
 }
 
 /* A reply; long texts are split over several lines of a multi-line reply. */
-static void bs_reply(int code, const char *text)
+static void bs_reply(int code, const char *raw)
 {
-	size_t n = strlen(text);
+	/* What a reply quotes (a server's text, an address, a :fail:
+	   message) is cleaned: no control reaches the client's terminal. */
+	char clean[4096];
+	const char *text = clean;
+	size_t n = txt_clean(clean, sizeof(clean), raw, strlen(raw), TXT_UTF8);
 
 	while (n > 400) {
 		size_t cut = 400;
 
 		while (cut > 200 && text[cut] != ' ')
 			cut--;
+		while (cut > 1 && ((unsigned char)text[cut] & 0xc0) == 0x80)
+			cut--;      /* not inside a UTF-8 character */
 		printf("%d-%.*s\r\n", code, (int)cut, text);
 		text += cut;
 		n -= cut;

@@ -29,6 +29,7 @@
 #include "route.h"
 #include "rwrt.h"
 #include "sb.h"
+#include "txt.h"
 
 #if defined(__GNUC__)
 #define FX_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -104,44 +105,10 @@ static bool is_dot_atom(const char *s)
 	return true;
 }
 
-/* Length of the valid UTF-8 sequence at @s (at most @n bytes), 0 if none. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	size_t k;
-	uint32_t cp;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		k = 2;
-		cp = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		k = 3;
-		cp = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		k = 4;
-		cp = c & 0x07;
-	} else {
-		return 0;
-	}
-	if (k > n)
-		return 0;
-	for (size_t i = 1; i < k; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((k == 3 && cp < 0x800) || (k == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return k;
-}
-
 static bool utf8_valid(const unsigned char *s, size_t n)
 {
 	for (size_t i = 0; i < n; ) {
-		size_t k = utf8_seq(s + i, n - i);
+		size_t k = txt_utf8_char(s + i, n - i, NULL);
 
 		if (k == 0)
 			return false;
@@ -172,7 +139,7 @@ static void put_encoded(struct sb *b, const unsigned char *s, size_t n)
 	bool in_word = false;
 
 	for (size_t i = 0; i < n; ) {
-		size_t k = utf8 ? utf8_seq(s + i, n - i) : 1;
+		size_t k = utf8 ? txt_utf8_char(s + i, n - i, NULL) : 1;
 		char enc[16];
 		size_t el = 0;
 

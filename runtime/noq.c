@@ -54,6 +54,7 @@
 #include "rwrt.h"
 #include "sb.h"
 #include "smtp.h"
+#include "txt.h"
 #include "xp.h"
 
 #ifndef NOQ_SYSCONFDIR
@@ -92,6 +93,71 @@ const char *noq_capture_end(bool *permanent)
 	return capture.text;
 }
 
+/*
+ * Everything noq prints or logs may quote text others control: a server's
+ * reply, a certificate's name, an address or a :fail: message from another
+ * user's .forward or an alias file, a caller's Message-Id.  It all goes
+ * out through these, cleaned (txt.h): no escape sequence reaches a
+ * terminal or a log reader.
+ */
+
+/* printf @fmt into a buffer: @small, or one from malloc() that the caller frees. */
+static char *vformat(char *small, size_t cap, const char *fmt, va_list ap) NOQ_PRINTF(3, 0);
+static char *vformat(char *small, size_t cap, const char *fmt, va_list ap)
+{
+	va_list aq;
+	char *big;
+
+	va_copy(aq, ap);
+	int n = vsnprintf(small, cap, fmt, ap);
+
+	if (n >= 0 && (size_t)n >= cap && (big = malloc((size_t)n + 1)) != NULL) {
+		vsnprintf(big, (size_t)n + 1, fmt, aq);
+		va_end(aq);
+		return big;
+	}
+	va_end(aq);
+	return small;
+}
+
+static void vput(FILE *f, const char *fmt, va_list ap) NOQ_PRINTF(2, 0);
+static void vput(FILE *f, const char *fmt, va_list ap)
+{
+	char small[1024];
+	char *s = vformat(small, sizeof(small), fmt, ap);
+
+	txt_fputs(s, f, TXT_UTF8 | TXT_LINES);
+	if (s != small)
+		free(s);
+}
+
+/* printf to @f, cleaned. */
+static void put(FILE *f, const char *fmt, ...) NOQ_PRINTF(2, 3);
+static void put(FILE *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vput(f, fmt, ap);
+	va_end(ap);
+}
+
+/* syslog(), cleaned, on one line. */
+static void log_line(int prio, const char *fmt, ...) NOQ_PRINTF(2, 3);
+static void log_line(int prio, const char *fmt, ...)
+{
+	char small[1024], line[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	char *s = vformat(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	txt_clean(line, sizeof(line), s, strlen(s), TXT_UTF8);
+	syslog(prio, "%s", line);
+	if (s != small)
+		free(s);
+}
+
 static void vreport(bool prefix, const char *fmt, va_list ap) NOQ_PRINTF(2, 0);
 static void vreport(bool prefix, const char *fmt, va_list ap)
 {
@@ -114,7 +180,7 @@ static void vreport(bool prefix, const char *fmt, va_list ap)
 	}
 	if (prefix)
 		fprintf(stderr, "%s: ", progname);
-	vfprintf(stderr, fmt, ap);
+	vput(stderr, fmt, ap);
 	fputc('\n', stderr);
 }
 
@@ -158,7 +224,7 @@ static void trace(const char *fmt, ...)
 		return;
 	fputs("noq: -v: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vput(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
 }
@@ -624,7 +690,7 @@ static void check_policy_age(const struct env *e, bool always)
 	noq_say("warning: the policy %s is older than %s (changed since it was compiled); "
 		"this message goes out under the policy as compiled; recompile it with "
 		"newaliases, or noqc -o %s %s", e->policy_path, path, e->policy_path, conf);
-	syslog(LOG_WARNING, "policy %s is older than %s: recompile it with noqc",
+	log_line(LOG_WARNING, "policy %s is older than %s: recompile it with noqc",
 	       e->policy_path, path);
 }
 
@@ -834,10 +900,10 @@ static void route_warn(const void *arg, const char *msg)
 
 	/* -bt and -bv show it as Exim shows a panic log line there. */
 	if (e->cli.mode == CLI_TEST || e->cli.mode == CLI_VERIFY)
-		fprintf(stderr, "LOG: MAIN PANIC\n  %s\n", msg);
+		put(stderr, "LOG: MAIN PANIC\n  %s\n", msg);
 	else
 		noq_say("warning: %s", msg);
-	syslog(LOG_WARNING, "%s", msg);
+	log_line(LOG_WARNING, "%s", msg);
 }
 
 /* The ids and the size expansions see; static: one message per process. */
@@ -1056,14 +1122,14 @@ static void print_hosts(const struct model *m, const bool *drop)
 		if (h->port != 0)
 			snprintf(port, sizeof(port), " port=%u", h->port);
 		if (r != 0) {
-			printf("  host %s [unresolved: %s]%s\n", h->name, gai_strerror(r), port);
+			put(stdout, "  host %s [unresolved: %s]%s\n", h->name, gai_strerror(r), port);
 			continue;
 		}
 		for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
 			char ip[INET6_ADDRSTRLEN];
 
 			smtp_ai_text(ai, ip, sizeof(ip));
-			printf("  host %s [%s]%s%s\n", h->name, ip, port,
+			put(stdout, "  host %s [%s]%s%s\n", h->name, ip, port,
 			       h->group ? " (randomized)" : "");
 		}
 		freeaddrinfo(res);
@@ -1106,7 +1172,7 @@ static int test_addresses(struct env *e, bool verify)
 			return EX_FAIL;
 		}
 		if (r != ADDR_OK) {
-			printf("syntax error: %s\n", one.nerr > 0 ? one.err[0].msg : "invalid address");
+			put(stdout, "syntax error: %s\n", one.nerr > 0 ? one.err[0].msg : "invalid address");
 			status = 2;
 		}
 		addr_list_free(&one);
@@ -1155,7 +1221,7 @@ static int test_addresses(struct env *e, bool verify)
 			goto out;
 		}
 		if (rwa != NULL && strcmp(rwa, v[a]) != 0)
-			printf("Address rewritten as: %s\n", rwa);
+			put(stdout, "Address rewritten as: %s\n", rwa);
 		const char *ra = rwa != NULL ? rwa : v[a];
 		int ro = route_all(&rc, &ra, 1, &res, err, sizeof(err));
 
@@ -1183,7 +1249,7 @@ static int test_addresses(struct env *e, bool verify)
 		for (size_t k = 0; k < res.n && all_ok; k++)
 			all_ok = res.v[k].status != RS_FAIL && res.v[k].status != RS_DEFER;
 		if (all_ok && res.n > 0) {
-			printf("%s verified\n", res.v[0].addr);
+			put(stdout, "%s verified\n", res.v[0].addr);
 			continue;
 		}
 		for (size_t k = 0; k < res.n; k++) {
@@ -1193,23 +1259,23 @@ static int test_addresses(struct env *e, bool verify)
 			case RS_REDIRECTED:
 				continue;
 			case RS_DELIVER:
-				printf(verify ? "%s verified\n" : "%s\n", nd->addr);
+				put(stdout, verify ? "%s verified\n" : "%s\n", nd->addr);
 				break;
 			case RS_BLACKHOLE:
-				printf("mail to %s is discarded\n", nd->addr);
+				put(stdout, "mail to %s is discarded\n", nd->addr);
 				break;
 			case RS_DUPLICATE:
-				printf("%s is a duplicate\n", nd->addr);
+				put(stdout, "%s is a duplicate\n", nd->addr);
 				break;
 			case RS_FAIL:
-				printf(verify ? "%s failed to verify: %s\n"
+				put(stdout, verify ? "%s failed to verify: %s\n"
 				       : "%s is undeliverable: %s\n", nd->addr,
 				       nd->local ? "routing yielded a local delivery"
 				       : nd->msg && nd->msg[0] ? nd->msg : "Unrouteable address");
 				status = 2;
 				break;
 			case RS_DEFER:
-				printf(verify ? "%s cannot be verified at this time: %s\n"
+				put(stdout, verify ? "%s cannot be verified at this time: %s\n"
 				       : "%s cannot be resolved at this time: %s\n", nd->addr,
 				       nd->msg && nd->msg[0] ? nd->msg : "deferred");
 				if (status == EX_DONE)
@@ -1217,9 +1283,9 @@ static int test_addresses(struct env *e, bool verify)
 				break;
 			}
 			for (long p = nd->parent; p >= 0; p = res.v[p].parent)
-				printf("    <-- %s\n", res.v[p].addr);
+				put(stdout, "    <-- %s\n", res.v[p].addr);
 			if (nd->status == RS_DELIVER && !verify) {
-				printf("  router = %s, transport = %s\n",
+				put(stdout, "  router = %s, transport = %s\n",
 				       router_name(e->m, nd->router), tp->name);
 				print_hosts(e->m, drop);
 			}
@@ -1901,7 +1967,7 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 	if (rl >= sizeof(rlist))
 		memcpy(rlist + sizeof(rlist) - 4, "...", 4);
 	if (r == 0) {
-		syslog(LOG_INFO, "<= <%s> U=%s S=%llu id=<%s> => %s H=%s [%s] C=\"%s\"", from,
+		log_line(LOG_INFO, "<= <%s> U=%s S=%llu id=<%s> => %s H=%s [%s] C=\"%s\"", from,
 		       e->caller.login, (unsigned long long)mi->size, msgid, rlist, sr.host,
 		       sr.ip, sr.reply);
 		trace("accepted: %s", sr.reply);
@@ -1921,7 +1987,7 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 		}
 		report("Delivery failed: %s", sr.text);
 		capture.permanent = sr.code >= 500;
-		syslog(LOG_NOTICE, "<= <%s> U=%s S=%llu id=<%s> ** %s: %s", from,
+		log_line(LOG_NOTICE, "<= <%s> U=%s S=%llu id=<%s> ** %s: %s", from,
 		       e->caller.login, (unsigned long long)mi->size, msgid, rlist, sr.text);
 	}
 out:
@@ -2259,25 +2325,25 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 
 	/* The dry run: what would be sent, CR LF as on the wire. */
 	for (size_t i = 0; i < e->m->route.nhosts; i++)
-		printf("# host %s port %u\r\n", e->m->route.hosts[i].name,
+		put(stdout, "# host %s port %u\r\n", e->m->route.hosts[i].name,
 		       host_port(e->m, &e->m->route.hosts[i]));
 	const struct mdl_obj *tp = &e->m->transports[e->m->route.transport];
 	long long sa = opt_num(tp, "size_addition", 1024);
 
-	printf("MAIL FROM:<%s>", from);
+	put(stdout, "MAIL FROM:<%s>", from);
 	if (sa >= 0)
-		printf(" SIZE=%llu", (unsigned long long)mi.size + (unsigned long long)sa);
-	printf("%s%s", mi.body_8bit || (mi.header_8bit && !utf8) ? " BODY=8BITMIME" : "",
+		put(stdout, " SIZE=%llu", (unsigned long long)mi.size + (unsigned long long)sa);
+	put(stdout, "%s%s", mi.body_8bit || (mi.header_8bit && !utf8) ? " BODY=8BITMIME" : "",
 	       utf8 ? " SMTPUTF8" : "");
 	if (e->cli.ret)
-		printf(" RET=%s", e->cli.ret);
+		put(stdout, " RET=%s", e->cli.ret);
 	if (e->cli.envid) {
 		char x[400];
 
 		smtp_xtext(x, sizeof(x), e->cli.envid);
-		printf(" ENVID=%s", x);
+		put(stdout, " ENVID=%s", x);
 	}
-	printf("\r\n");
+	put(stdout, "\r\n");
 	for (size_t k = 0; k < res.n; k++) {
 		const struct route_node *nd = &res.v[order[k]];
 
@@ -2285,23 +2351,23 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 			continue;
 		char *ra = rcpt_of(tp, nd);
 
-		printf("RCPT TO:<%s>", ra != NULL ? ra : nd->addr);
+		put(stdout, "RCPT TO:<%s>", ra != NULL ? ra : nd->addr);
 		free(ra);
 		if (e->cli.notify) {
 			char x[1100];
 
 			smtp_xtext(x, sizeof(x), nd->addr);
-			printf(" NOTIFY=%s ORCPT=rfc822;%s", e->cli.notify, x);
+			put(stdout, " NOTIFY=%s ORCPT=rfc822;%s", e->cli.notify, x);
 		}
-		printf("\r\n");
+		put(stdout, "\r\n");
 	}
-	printf("DATA\r\n");
+	put(stdout, "DATA\r\n");
 	fflush(stdout);
 	if (msg_emit(msg, out_write, NULL, &me) != 0) {
 		noq_say("%s", me.text);
 		goto out;
 	}
-	printf(".\r\n");
+	put(stdout, ".\r\n");
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		noq_say("writing the dry run failed: %s", strerror(errno));
 		goto out;

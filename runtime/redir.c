@@ -27,6 +27,7 @@
 #include "route_int.h"
 #include "rwrt.h"
 #include "sb.h"
+#include "txt.h"
 
 #define FILE_MAX (1024 * 1024)  /* Exim's MAX_FILTER_SIZE and MAX_INCLUDE_SIZE */
 #define INCLUDE_MAX 16          /* :include: nesting, as noqc allows */
@@ -184,8 +185,8 @@ static enum rdkind special(struct rd *d, enum rdkind k, const char *item, size_t
 		n--;
 	if (n == 0 && k != RD_BLACKHOLE)
 		rt_fmt(d->msg, MSG_MAX, "%s", k == RD_FAIL ? "forced rejection" : "forced defer");
-	else
-		rt_fmt(d->msg, MSG_MAX, "%.*s", (int)n, text);
+	else    /* Another user's text, on its way to the sender's terminal. */
+		txt_clean(d->msg, MSG_MAX, text, n, TXT_UTF8);
 	return k;
 }
 

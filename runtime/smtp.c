@@ -33,6 +33,7 @@
 #include "sb.h"
 #include "smtp.h"
 #include "tls.h"
+#include "txt.h"
 
 #if defined(__GNUC__) || defined(__clang__)
 #define SMTP_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -137,7 +138,7 @@ struct conn {
 static void trace(const struct conn *c, const char *fmt, ...) SMTP_PRINTF(2, 3);
 static void trace(const struct conn *c, const char *fmt, ...)
 {
-	char line[SMTP_LINE_MAX + 64];
+	char line[SMTP_LINE_MAX + 64], shown[SMTP_LINE_MAX + 64];
 	va_list ap;
 
 	if (c->o->trace == NULL)
@@ -145,24 +146,9 @@ static void trace(const struct conn *c, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	c->o->trace(c->o->trace_arg, line);
-}
-
-/* Copy server text for display: bytes outside ' '..'~' become '?'. */
-static void sanitize(char *dst, size_t cap, const char *src, size_t n)
-{
-	size_t j = 0;
-
-	if (cap == 0)
-		return;
-	for (size_t i = 0; i < n && j + 1 < cap; i++) {
-		unsigned char ch = (unsigned char)src[i];
-
-		dst[j++] = ch >= ' ' && ch <= '~' ? (char)ch : '?';
-	}
-	if (j + 1 >= cap && n > 0 && cap > 4 && j >= 3)
-		memcpy(dst + j - 3, "...", 3);
-	dst[j] = '\0';
+	/* Server text is in most lines: cleaned for whoever prints them. */
+	txt_clean(shown, sizeof(shown), line, strlen(line), TXT_UTF8);
+	c->o->trace(c->o->trace_arg, shown);
 }
 
 /* ---- reading replies ------------------------------------------------------ */
@@ -268,11 +254,14 @@ static void ehlo_keyword(struct conn *c, const char *kw)
 	} else if (n == 8 && strncasecmp(kw, "STARTTLS", n) == 0) {
 		c->starttls = true;
 	} else if (n == 4 && strncasecmp(kw, "AUTH", n) == 0 && kw[n] != '\0') {
-		/* "AUTH PLAIN LOGIN" (or the old "AUTH=PLAIN LOGIN"). */
+		/* "AUTH PLAIN LOGIN" (or the old "AUTH=PLAIN LOGIN"), cleaned:
+		   the list is quoted when no mechanism fits. */
 		size_t have = strlen(c->mechs);
 
-		snprintf(c->mechs + have, sizeof(c->mechs) - have, "%s%s",
-			 have ? " " : "", kw + n + 1);
+		if (have > 0 && have + 1 < sizeof(c->mechs))
+			c->mechs[have++] = ' ';
+		txt_clean(c->mechs + have, sizeof(c->mechs) - have, kw + n + 1,
+			  strlen(kw + n + 1), TXT_ASCII);
 	}
 }
 
@@ -296,7 +285,7 @@ static enum io read_reply(struct conn *c, long long deadline, struct reply *r)
 		    line[2] < '0' || line[2] > '9' || (len > 3 && line[3] != ' ' && line[3] != '-')) {
 			char shown[80];
 
-			sanitize(shown, sizeof(shown), line, len);
+			txt_clean(shown, sizeof(shown), line, len, TXT_ASCII);
 			snprintf(c->proto, sizeof(c->proto), "a malformed reply '%s'", shown);
 			return IO_PROTO;
 		}
@@ -317,16 +306,18 @@ static enum io read_reply(struct conn *c, long long deadline, struct reply *r)
 		/* Keep the text: "250 a / b"; the first line with its code. */
 		if (tl + 4 < sizeof(r->text)) {
 			if (r->nlines == 1) {
-				sanitize(r->text, sizeof(r->text), line, 3);
+				txt_clean(r->text, sizeof(r->text), line, 3, TXT_ASCII);
 				tl = 3;
 				if (len > 4) {
 					r->text[tl++] = ' ';
-					sanitize(r->text + tl, sizeof(r->text) - tl, line + 4, len - 4);
+					txt_clean(r->text + tl, sizeof(r->text) - tl, line + 4, len - 4,
+					  TXT_ASCII);
 				}
 			} else if (len > 4) {
 				memcpy(r->text + tl, " / ", 4);
 				tl += 3;
-				sanitize(r->text + tl, sizeof(r->text) - tl, line + 4, len - 4);
+				txt_clean(r->text + tl, sizeof(r->text) - tl, line + 4, len - 4,
+					  TXT_ASCII);
 			}
 			tl = strlen(r->text);
 		}

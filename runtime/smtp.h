@@ -26,7 +26,8 @@
  *  - Every reply is parsed strictly: lines of 3 digits [2-5][0-9][0-9]
  *    then '-' or ' ' (or nothing), all lines with the same code, at most
  *    SMTP_LINE_MAX octets per line and SMTP_LINES_MAX lines.  Server text
- *    is sanitised before it is shown (bytes outside ' '..'~' become '?').
+ *    is cleaned (txt.h) before it is shown or logged, the -v trace's
+ *    included.
  *  - Each phase has a deadline from the transport's timeouts (poll(),
  *    never alarm()).
  *

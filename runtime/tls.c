@@ -35,6 +35,7 @@
 #include "fdio.h"
 #include "ossl.h"
 #include "tls.h"
+#include "txt.h"
 
 #define TLS_INFO_MAX 512
 #define NAMES_SHOWN 5          /* certificate names in a mismatch message */
@@ -74,18 +75,6 @@ static void fail(char *err, size_t errlen, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errlen, fmt, ap);
 	va_end(ap);
-}
-
-/* Copy @len octets of @s for display: octets outside ' '..'~' become '?'. */
-static void clean(char *out, size_t outlen, const char *s, size_t len)
-{
-	size_t i;
-
-	if (outlen == 0)
-		return;
-	for (i = 0; i < len && i < outlen - 1; i++)
-		out[i] = s[i] >= ' ' && s[i] <= '~' ? s[i] : '?';
-	out[i] = '\0';
 }
 
 /*
@@ -156,7 +145,7 @@ static int pins_check_syntax(const char *const *pins, char *err, size_t errlen)
 	for (size_t i = 0; pins != NULL && pins[i] != NULL; i++) {
 		if (pin_parse(pins[i], h) == 0)
 			continue;
-		clean(shown, sizeof(shown), pins[i], strlen(pins[i]));
+		txt_clean(shown, sizeof(shown), pins[i], strlen(pins[i]), TXT_ASCII);
 		fail(err, errlen, "invalid tls_pin_sha256 pin \"%s\": not 44 base64 "
 		     "characters (after an optional sha256/) or 64 hex digits", shown);
 		return -1;
@@ -229,7 +218,7 @@ static void name_cn(const struct ossl_fn *f, const X509_NAME *name, char *out,
 
 	if (n < 0)
 		n = 0;
-	clean(out, outlen, buf, (size_t)n);
+	txt_clean(out, outlen, buf, (size_t)n, TXT_ASCII);
 }
 
 /* Append @s to @out, which holds @*used octets, as far as it fits. */
@@ -272,7 +261,7 @@ static void cert_names(const struct ossl_fn *f, const X509 *x, char *out, size_t
 		if (g->type == GEN_DNS) {
 			d = f->ASN1_STRING_get0_data(g->d.dNSName);
 			len = f->ASN1_STRING_length(g->d.dNSName);
-			clean(one, sizeof(one), (const char *)d, len > 0 ? (size_t)len : 0);
+			txt_clean(one, sizeof(one), d, len > 0 ? (size_t)len : 0, TXT_ASCII);
 		} else if (g->type == GEN_IPADD) {
 			d = f->ASN1_STRING_get0_data(g->d.iPAddress);
 			len = f->ASN1_STRING_length(g->d.iPAddress);
@@ -567,7 +556,7 @@ static int setup_ctx(struct tls *t, const struct tls_conf *conf, char *err, size
 		}
 	}
 	if (conf->ciphers != NULL && f->SSL_CTX_set_cipher_list(t->ctx, conf->ciphers) != 1) {
-		clean(shown, sizeof(shown), conf->ciphers, strlen(conf->ciphers));
+		txt_clean(shown, sizeof(shown), conf->ciphers, strlen(conf->ciphers), TXT_ASCII);
 		snprintf(what, sizeof(what), "tls_require_ciphers \"%s\"", shown);
 		setup_failed(f, err, errlen, what);
 		return -1;

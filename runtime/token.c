@@ -27,6 +27,7 @@
 #include "err.h"
 #include "ossl.h"
 #include "sb.h"
+#include "txt.h"
 
 /* ------------------------------------------------------------ token command */
 
@@ -159,7 +160,7 @@ static void keep_stderr(struct run *r, const char *p, size_t n)
 			continue;
 		}
 		if (r->errn < STDERR_KEEP)
-			r->errl[r->errn++] = p[i] >= 0x20 && p[i] <= 0x7e ? p[i] : '?';
+			r->errl[r->errn++] = p[i];
 	}
 	r->errl[r->errn] = '\0';
 }
@@ -350,15 +351,19 @@ int auth_token_run(const char *command, const struct auth_cmd_opts *opts, char *
 	reaped = true;
 	if (reap(pid, deadline, argv[0], timeout_ms, &status, err, errlen) != 0)
 		goto out;
+	/* What it said, cleaned: the command's output is not noq's text. */
+	char said[STDERR_KEEP + 1];
+
+	txt_clean(said, sizeof(said), r.errl, r.errn, TXT_UTF8);
 	if (WIFSIGNALED(status)) {
 		err_set(err, errlen, "token command %s was killed by signal %d%s%s", argv[0],
-		       WTERMSIG(status), r.errn ? ": " : "", r.errl);
+		       WTERMSIG(status), r.errn ? ": " : "", said);
 		goto out;
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		err_set(err, errlen, "token command %s exited with status %d%s%s", argv[0],
 		       WIFEXITED(status) ? WEXITSTATUS(status) : -1, r.errn ? ": " : "",
-		       r.errl);
+		       said);
 		goto out;
 	}
 	if (r.out.len > 0 && memchr(r.out.p, '\0', r.out.len) != NULL) {

@@ -650,7 +650,21 @@ policy p "127.0.0.1:$port"
 send p "$tmp/simple" bob@example.net
 stop srv
 want_rc 1
-want_err "Delivery failed: H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail server after end of data: 554 5.7.1 ?[31mred?[0m ?bell caf??"
+want_err "Delivery failed: H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail server after end of data: 554 5.7.1 ?[31mred?[0m ?bell caf?"
+end
+
+# The -v trace quotes every line the server sends: cleaned as well.
+begin "server text in the -v trace cleaned"
+fault srv 127.0.0.1 'greeting: raw "220 x\x1b]0;pwned\x07 \x1b[2J\xc2\x9b ready\r\n"'
+policy p "127.0.0.1:$port"
+send p "$tmp/simple" -v bob@example.net
+stop srv
+want_rc 0
+want "control octets on standard error" \
+	"$(LC_ALL=C tr -cd '\000-\011\013-\037\177' <"$tmp/err" | wc -c)" 0
+want "the C1 CSI on standard error" "$(grep -c "$(printf '\302\233')" "$tmp/err")" 0
+want_match "the greeting in the trace" "$(cat "$tmp/err")" \
+	"*noq: -v: SMTP<< 220 x?]0;pwned? ?[2J? ready*"
 end
 
 begin "a reply of more than 128 lines"

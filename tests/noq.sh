@@ -662,6 +662,31 @@ run "$tmp/empty" "$NOQ" -C "$POL" -bv later
 expect "-bv :defer: exits 1" 1 \
 "later@example.org cannot be verified at this time: the archive is being moved" ""
 
+# A :fail: message is another user's text (an alias file, a .forward) on
+# its way to the sender's terminal: an escape sequence that retitles the
+# window or clears the screen, a C1 CSI, a right-to-left override -- each
+# becomes '?' in -bt, in the dry run's refusal and in -bs replies.
+hostile=$tmp/hostile
+mkdir -p "$hostile" && cp "$tdir/test.conf" "$tdir/aliases" "$hostile/" || exit 99
+printf 'hostile:\t:fail: gone\033]0;pwned\007 \033[2J\302\233 2J \342\200\256txt.exe\n' \
+	>>"$hostile/aliases"
+"$NOQC" -o "$hostile/test.policy" "$hostile/test.conf" >/dev/null 2>&1 || exit 99
+run "$tmp/empty" "$NOQ" -C "$hostile/test.policy" -bt hostile
+expect "-bt: a :fail: message's escape sequences cleaned" 2 \
+"hostile@example.org is undeliverable: gone?]0;pwned? ?[2J? 2J ?txt.exe" ""
+run "$tmp/empty" "$NOQ" -C "$hostile/test.policy" --dry-run -i hostile
+expect "the dry run: a :fail: message's escape sequences cleaned" 1 "" \
+"routing hostile@example.org yielded a failed delivery: gone?]0;pwned? ?[2J? 2J ?txt.exe"
+printf 'HELO x\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<hostile>\r\nDATA\r\n\r\nhi\r\n.\r\nQUIT\r\n' >"$tmp/bs-hostile"
+run "$tmp/bs-hostile" "$NOQ" -C "$hostile/test.policy" -bs
+if [ "$rc" -eq 0 ] && grep -q '^550 .*gone?\]0;pwned? ?\[2J? 2J ?txt\.exe' "$tmp/out" &&
+	! LC_ALL=C grep -q "$(printf '[\001-\010\013\014\016-\037\177]')" "$tmp/out" &&
+	! LC_ALL=C grep -q "$(printf '\302\233\|\342\200\256')" "$tmp/out"; then
+	pass "-bs: a :fail: message's escape sequences cleaned"
+else
+	fail "-bs: a :fail: message's escape sequences cleaned" "exit $rc; $(od -c "$tmp/out" | head -20)"
+fi
+
 # ---- the other modes ------------------------------------------------------------------
 
 queue="Mail queue is empty: noq has no queue; every message is delivered or refused when it is submitted."

@@ -887,6 +887,18 @@ want_err "$H: authentication failed: the server offers no mechanism the authenti
 want_x srv 1.verbs "EHLO STARTTLS EHLO QUIT"
 end
 
+# The list of mechanisms is quoted when none fits: a server cannot send
+# escape sequences to the caller's terminal through it.
+begin "the mechanisms offered are quoted cleaned"
+tfault srv server starttls "ehlo-extensions: PIPELINING STARTTLS" \
+	"tls-ehlo-extensions: PIPELINING AUTH=X$(printf '\033]0;pwned\007\033[2J')"
+plain_auth hosts_require_auth | conf hostileauth "127.0.0.1:$port"
+send hostileauth "$tmp/msg" bob@example.net
+stop srv
+want_rc 1
+want_err "$H: authentication failed: the server offers no mechanism the authenticators use (it offers: X?]0;pwned??[2J); nothing was sent"
+end
+
 # ---- 10. no password in clear -----------------------------------------------
 
 begin "AUTH PLAIN without TLS: refused, the password never sent"
