@@ -482,6 +482,7 @@ static const struct opt_def transport_opts[] = {
 
 /* Generic authenticator options. */
 static const struct opt_def auth_opts[] = {
+	SUP("client_allow_cleartext", OPT_BOOL),	/* noq extension */
 	SUP("client_condition", OPT_STRING),
 	IGN("client_set_id", OPT_STRING, "noq logs no authenticated id"),
 	SUP("driver", OPT_STRING),
@@ -653,7 +654,6 @@ static const struct opt_def smtp_opts[] = {
 
 /* plaintext; client_send is a colon list in which "^" stands for NUL. */
 static const struct opt_def plaintext_opts[] = {
-	SUP("client_allow_cleartext", OPT_BOOL),	/* noq extension */
 	SUP("client_ignore_invalid_base64", OPT_BOOL),
 	SUP("client_send", OPT_LIST),
 	IGN("server_prompts", OPT_LIST, R_SERVER),

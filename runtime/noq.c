@@ -1784,10 +1784,10 @@ static int tls_and_auth(struct env *e, const struct mdl_obj *t, struct smtp_opts
 		const char *pub = opt_str(a, "public_name");
 
 		sa->name = a->name;
+		sa->cleartext_ok = opt_bool(a, "client_allow_cleartext");
 		if (strcmp(a->driver, "plaintext") == 0) {
 			sa->mech = pub ? pub : a->name;
 			sa->password = true;
-			sa->cleartext_ok = opt_bool(a, "client_allow_cleartext");
 		} else if (strcmp(a->driver, "cram_md5") == 0) {
 			sa->mech = pub ? pub : "CRAM-MD5";
 		} else if (strcmp(a->driver, "scram_sha_256") == 0) {

@@ -99,12 +99,6 @@ enum outcome {
 	OC_CONTINUE,        /* this step went well: on to the next */
 };
 
-struct reply {
-	int code;
-	size_t nlines;
-	char text[SMTP_TEXT_MAX];   /* "250-a\n250 b" joined with " / " */
-};
-
 struct conn {
 	int fd;
 	enum st st;
@@ -266,13 +260,13 @@ static void ehlo_keyword(struct conn *c, const char *kw)
 }
 
 /*
- * Read a whole reply, strictly.  In the EHLO state the keywords of a 2xx
- * reply are recorded.
+ * Read a whole reply, strictly (smtp_reply_line()).  In the EHLO state the
+ * keywords of a 2xx reply are recorded.
  */
-static enum io read_reply(struct conn *c, long long deadline, struct reply *r)
+static enum io read_reply(struct conn *c, long long deadline, struct smtp_reply *r)
 {
 	char line[SMTP_LINE_MAX + 1];
-	size_t len, tl = 0;
+	size_t len;
 
 	memset(r, 0, sizeof(*r));
 	for (;;) {
@@ -281,49 +275,14 @@ static enum io read_reply(struct conn *c, long long deadline, struct reply *r)
 		if (e != IO_OK)
 			return e;
 		trace(c, "SMTP<< %.*s", (int)(len > 400 ? 400 : len), line);
-		if (len < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '9' ||
-		    line[2] < '0' || line[2] > '9' || (len > 3 && line[3] != ' ' && line[3] != '-')) {
-			char shown[80];
 
-			txt_clean(shown, sizeof(shown), line, len, TXT_ASCII);
-			snprintf(c->proto, sizeof(c->proto), "a malformed reply '%s'", shown);
-			return IO_PROTO;
-		}
-		int code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+		int k = smtp_reply_line(r, line, len, c->proto, sizeof(c->proto));
 
-		if (r->nlines == 0) {
-			r->code = code;
-		} else if (code != r->code) {
-			snprintf(c->proto, sizeof(c->proto), "a reply whose lines have "
-				 "different codes (%d, then %d)", r->code, code);
+		if (k < 0)
 			return IO_PROTO;
-		}
-		if (++r->nlines > SMTP_LINES_MAX) {
-			snprintf(c->proto, sizeof(c->proto), "a reply of more than %d lines",
-				 SMTP_LINES_MAX);
-			return IO_PROTO;
-		}
-		/* Keep the text: "250 a / b"; the first line with its code. */
-		if (tl + 4 < sizeof(r->text)) {
-			if (r->nlines == 1) {
-				txt_clean(r->text, sizeof(r->text), line, 3, TXT_ASCII);
-				tl = 3;
-				if (len > 4) {
-					r->text[tl++] = ' ';
-					txt_clean(r->text + tl, sizeof(r->text) - tl, line + 4, len - 4,
-					  TXT_ASCII);
-				}
-			} else if (len > 4) {
-				memcpy(r->text + tl, " / ", 4);
-				tl += 3;
-				txt_clean(r->text + tl, sizeof(r->text) - tl, line + 4, len - 4,
-					  TXT_ASCII);
-			}
-			tl = strlen(r->text);
-		}
-		if (c->st == ST_EHLO && r->nlines > 1 && len > 4 && code / 100 == 2)
+		if (c->st == ST_EHLO && r->nlines > 1 && len > 4 && r->code / 100 == 2)
 			ehlo_keyword(c, line + 4);
-		if (len == 3 || line[3] == ' ')
+		if (k > 0)
 			return IO_OK;
 	}
 }
@@ -434,7 +393,7 @@ static void io_text(struct conn *c, enum io e, const char *what)
 	}
 }
 
-static void reply_text(struct conn *c, const struct reply *r, bool pipelined,
+static void reply_text(struct conn *c, const struct smtp_reply *r, bool pipelined,
 		       const char *what)
 {
 	set_text(c, "H=%s [%s]: SMTP error from remote mail server after %s%s: %s",
@@ -445,7 +404,7 @@ static void reply_text(struct conn *c, const struct reply *r, bool pipelined,
 /* Say goodbye without caring much for the answer. */
 static void quit(struct conn *c)
 {
-	struct reply r;
+	struct smtp_reply r;
 
 	c->st = ST_QUIT;
 	if (send_cmd(c, "QUIT") == IO_OK)
@@ -565,7 +524,7 @@ static int body_write(void *ctx, const void *buf, size_t len)
 static enum outcome hello(struct conn *c)
 {
 	const struct smtp_opts *o = c->o;
-	struct reply r;
+	struct smtp_reply r;
 	enum io e;
 	char cmd[600];
 
@@ -655,7 +614,7 @@ static enum outcome secure(struct conn *c)
 	const struct smtp_opts *o = c->o;
 	bool require = o->tls_implicit || smtp_host_match(&o->tls_require, c->host, c->ip);
 	bool avoid = !require && smtp_host_match(&o->tls_avoid, c->host, c->ip);
-	struct reply r;
+	struct smtp_reply r;
 	enum io e;
 
 	if (c->tls != NULL || avoid)
@@ -739,7 +698,7 @@ static int auth_exchange(struct conn *c, struct auth *a, char *why, size_t whyle
 	const char *line;
 	size_t len;
 	char err[300];
-	struct reply r;
+	struct smtp_reply r;
 	enum io e;
 
 	if (auth_command(a, &line, &len, err, sizeof(err)) != 0) {
@@ -770,10 +729,8 @@ static int auth_exchange(struct conn *c, struct auth *a, char *why, size_t whyle
 				why[0] = '\0';
 			return 0;
 		}
-		/* The challenge: what follows "334 " (the reply text keeps it). */
-		const char *chal = strlen(r.text) > 4 ? r.text + 4 : "";
-
-		if (auth_step(a, chal, strlen(chal), &line, &len, err, sizeof(err)) != 0) {
+		/* The challenge: what follows "334 ", as the server sent it. */
+		if (auth_step(a, r.last, r.lastlen, &line, &len, err, sizeof(err)) != 0) {
 			snprintf(why, whylen, "%s", err);
 			if ((e = send_auth_line(c, "*", 1, true)) == IO_OK)
 				(void)read_reply(c, fd_now_ms() + c->o->command_timeout, &r);
@@ -798,6 +755,7 @@ static enum outcome authenticate(struct conn *c)
 	bool require = smtp_host_match(&o->auth_require, c->host, c->ip);
 	bool try = require || smtp_host_match(&o->auth_try, c->host, c->ip);
 	char why[600] = "";
+	int rank = 0;
 
 	if (!try || o->nauths == 0)
 		return OC_CONTINUE;
@@ -813,17 +771,32 @@ static enum outcome authenticate(struct conn *c)
 			continue;
 		}
 
+		/* The reason given in the end is the furthest any got: a
+		   server's refusal, then noq's own, then "not offered". */
 		if (!offered(c, sa->mech)) {
-			snprintf(why, sizeof(why), "the server offers no mechanism the "
-				 "authenticators use (it offers: %s)",
-				 c->mechs[0] ? c->mechs : "none");
+			if (rank <= 1)
+				snprintf(why, sizeof(why), "the server offers no mechanism the "
+					 "authenticators use (it offers: %s)",
+					 c->mechs[0] ? c->mechs : "none");
+			rank = rank > 1 ? rank : 1;
 			continue;
 		}
-		if (sa->password && !sa->cleartext_ok && !(c->tls != NULL && c->verified)) {
-			snprintf(why, sizeof(why), "%s would send the password without a "
-				 "verified TLS session; noq refuses (see noq.conf(5), "
-				 "client_allow_cleartext)", sa->mech);
-			trace(c, "%s", why);
+		if (!sa->cleartext_ok && !(c->tls != NULL && c->verified)) {
+			char own[300];
+
+			if (sa->password)
+				snprintf(own, sizeof(own), "%s would send the password without "
+					 "a verified TLS session; noq refuses (see "
+					 "noq.conf(5), client_allow_cleartext)", sa->mech);
+			else
+				snprintf(own, sizeof(own), "%s without a verified TLS session "
+					 "would let whoever is in between guess the password "
+					 "offline; noq refuses (see noq.conf(5), "
+					 "client_allow_cleartext)", sa->mech);
+			trace(c, "%s", own);
+			if (rank <= 2)
+				snprintf(why, sizeof(why), "%s", own);
+			rank = rank > 2 ? rank : 2;
 			continue;
 		}
 		if (o->auth_make(o->auth_arg, i, c->host, c->port, &a, err, sizeof(err)) != 0) {
@@ -834,6 +807,8 @@ static enum outcome authenticate(struct conn *c)
 		}
 
 		int r = auth_exchange(c, a, why, sizeof(why));
+
+		rank = 3;
 
 		auth_free(a);
 		if (r < 0)
@@ -861,7 +836,7 @@ static enum outcome transaction(struct conn *c)
 	const struct smtp_opts *o = c->o;
 	const struct smtp_envelope *env = c->env;
 	struct msg_info mi;
-	struct reply r;
+	struct smtp_reply r;
 	enum io e;
 	char cmd[2048], mailcmd[2048];
 
@@ -941,7 +916,7 @@ static enum outcome transaction(struct conn *c)
 	size_t window = c->pipelining ? SMTP_WINDOW : 1;
 	size_t sent = 0, answered = 0, total = env->nrcpts + 1;
 	bool failed = false;
-	struct reply first_bad;
+	struct smtp_reply first_bad;
 	char bad_cmd[2048] = "";
 	bool bad_pipelined = false;
 	char *batch = malloc((window < total ? window : total) * 1100 + 2200);

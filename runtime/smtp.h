@@ -27,7 +27,7 @@
  *    then '-' or ' ' (or nothing), all lines with the same code, at most
  *    SMTP_LINE_MAX octets per line and SMTP_LINES_MAX lines.  Server text
  *    is cleaned (txt.h) before it is shown or logged, the -v trace's
- *    included.
+ *    included; a 334's challenge is decoded from the text as sent.
  *  - Each phase has a deadline from the transport's timeouts (poll(),
  *    never alarm()).
  *
@@ -61,6 +61,34 @@ struct auth;
 #define SMTP_WINDOW 100         /* pipelined commands in flight */
 #define SMTP_TEXT_MAX 1024      /* server text kept for messages */
 
+/**
+ * struct smtp_reply - a server's reply, parsed a line at a time by
+ * smtp_reply_line() (runtime/reply.c).
+ * @code:    the three digits.
+ * @nlines:  lines so far.
+ * @text:    for messages: the code, then each line's text, joined with
+ *           " / ", cleaned (txt.h) and cut to SMTP_TEXT_MAX.
+ * @last:    the last line's text after the code and its separator, as the
+ *           server sent it (@lastlen octets, NUL-terminated): a 334's
+ *           challenge, which the display text must not stand in for.
+ */
+struct smtp_reply {
+	int code;
+	size_t nlines;
+	char text[SMTP_TEXT_MAX];
+	char last[SMTP_LINE_MAX];
+	size_t lastlen;
+};
+
+/**
+ * smtp_reply_line() - add the reply line @line (@len octets, its CR LF
+ * removed) to @r, which is all zeros before the first line.  Returns 1
+ * when it was the last line, 0 when more follow, -1 when the line breaks
+ * the rules above (@why says how, its text cleaned).
+ */
+int smtp_reply_line(struct smtp_reply *r, const char *line, size_t len, char *why,
+		    size_t whylen);
+
 /** struct smtp_host - one smart host, in the order it is tried. */
 struct smtp_host {
 	const char *name;       /* host name or IP literal */
@@ -73,9 +101,13 @@ struct smtp_host {
  * struct smtp_authenticator - one of the policy's authenticators, in order.
  * @name:         its name in the configuration (for messages).
  * @mech:         the SASL mechanism the server must offer.
- * @password:     it sends a password (PLAIN, LOGIN, plaintext): only over
- *                verified TLS, unless @cleartext_ok.
- * @cleartext_ok: the configuration allows it explicitly.
+ * @password:     it sends the password itself (PLAIN, LOGIN, plaintext, an
+ *                OAuth token), which the refusal below says.
+ * @cleartext_ok: the configuration allows it without a verified TLS
+ *                session.  Otherwise no authenticator is used without
+ *                one: CRAM-MD5 and SCRAM answer a challenge of the
+ *                server's choosing, which whoever strips STARTTLS can
+ *                use to guess the password offline.
  * @skip:         its client_condition was false (or failed to expand): it
  *                is passed over, as in Exim.
  */

@@ -1066,25 +1066,109 @@ cram:
   driver = cram_md5
   client_name = $user
   client_secret = \${readfile{$1}{}}
+${2:-}
 EOF
 }
 
-# faultsrv's challenge is <1.CONNECTION@HOSTNAME>; no TLS needed: CRAM-MD5
-# does not show the password.
-begin "CRAM-MD5: the response to faultsrv's challenge"
+# The CRAM-MD5 response to challenge $1, as the server computes it.
+cram_response() {
+	"$PY" -c 'import base64, hmac, sys
+d = hmac.new(sys.argv[2].encode(), sys.argv[3].encode(), "md5").hexdigest()
+print(base64.b64encode((sys.argv[1] + " " + d).encode()).decode())' "$user" "$pw" "$1"
+}
+
+# Without TLS, CRAM-MD5 would hand whoever strips STARTTLS the HMAC of the
+# password over a challenge of their choosing: refused like a password.
+begin "CRAM-MD5 without TLS: refused, nothing sent"
 tfault srv - starttls "ehlo-extensions: PIPELINING AUTH=CRAM-MD5"
-cram_conf "$tmp/secret" | conf cram "127.0.0.1:$port"
+cram_conf "$tmp/secret" | conf cramclear "127.0.0.1:$port"
+send cramclear "$tmp/msg" bob@example.net
+stop srv
+want_rc 1
+want_err "$H: authentication failed: CRAM-MD5 without a verified TLS session would let whoever is in between guess the password offline; noq refuses (see noq.conf(5), client_allow_cleartext); nothing was sent"
+want_x srv 1.verbs "EHLO QUIT"
+end
+
+scram_conf() {
+	cat <<EOF
+  tls_verify_certificates = $ca
+  hosts_require_auth = *
+
+begin authenticators
+
+scram:
+  driver = scram_sha_256
+  client_username = $user
+  client_password = \${readfile{$1}{}}
+EOF
+}
+
+begin "SCRAM-SHA-256 without TLS: refused, nothing sent"
+tfault srv - starttls "ehlo-extensions: PIPELINING AUTH=SCRAM-SHA-256"
+scram_conf "$tmp/secret" | conf scramclear "127.0.0.1:$port"
+send scramclear "$tmp/msg" bob@example.net
+stop srv
+want_rc 1
+want_err "$H: authentication failed: SCRAM-SHA-256 without a verified TLS session would let whoever is in between guess the password offline; noq refuses (see noq.conf(5), client_allow_cleartext); nothing was sent"
+want_x srv 1.verbs "EHLO QUIT"
+end
+
+# faultsrv's challenge is <1.CONNECTION@HOSTNAME>.
+begin "CRAM-MD5 with client_allow_cleartext: the response to faultsrv's challenge"
+tfault srv - starttls "ehlo-extensions: PIPELINING AUTH=CRAM-MD5"
+cram_conf "$tmp/secret" "  client_allow_cleartext = true" | conf cram "127.0.0.1:$port"
 send cram "$tmp/msg" bob@example.net
 stop srv
 want_rc 0
 want_err ""
 want_x srv 1.verbs "EHLO AUTH MAIL RCPT DATA QUIT"
 want_x srv 1.commands.2.args "CRAM-MD5"
-want_x srv 1.commands.3.args "$("$PY" -c 'import base64, hmac, sys
-d = hmac.new(sys.argv[2].encode(), b"<1.1@faultsrv.test>", "md5").hexdigest()
-print(base64.b64encode((sys.argv[1] + " " + d).encode()).decode())' "$user" "$pw")"
+want_x srv 1.commands.3.args "$(cram_response "<1.1@faultsrv.test>")"
 want_x srv 1.accepted true
 want_absent "the password" "$pw" "$tmp/srv/t"
+end
+
+# The challenge is decoded from the 334 as sent, not from the text kept
+# for messages (cut at 1024 octets): a 1,600-octet one works.
+longhost=$(printf 'h%.0s' $(seq 1 1150)).test
+begin "CRAM-MD5: a challenge of 1,600 octets in base64"
+tfault srv - starttls "ehlo-extensions: PIPELINING AUTH=CRAM-MD5" "hostname: $longhost"
+cram_conf "$tmp/secret" "  client_allow_cleartext = true" | conf cramlong "127.0.0.1:$port"
+send cramlong "$tmp/msg" bob@example.net
+stop srv
+want_rc 0
+want_err ""
+want_x srv 1.commands.3.args "$(cram_response "<1.1@$longhost>")"
+want_x srv 1.accepted true
+end
+
+# When several authenticators are tried, the reason given is the one that
+# went furthest: here the server's 535 to PLAIN, not that it does not offer
+# CRAM-MD5, which the second authenticator would use.
+begin "two authenticators: the server's refusal is the reason given"
+tfault srv - starttls "ehlo-extensions: PIPELINING AUTH=PLAIN" \
+	"auth: 535 5.7.8 bad credentials"
+conf tworeasons "127.0.0.1:$port" <<EOF
+  hosts_require_auth = *
+
+begin authenticators
+
+plain:
+  driver = plaintext
+  public_name = PLAIN
+  client_send = ^$user^\${readfile{$tmp/secret}{}}
+  client_allow_cleartext = true
+
+cram:
+  driver = cram_md5
+  client_name = $user
+  client_secret = \${readfile{$tmp/secret}{}}
+EOF
+send tworeasons "$tmp/msg" bob@example.net
+stop srv
+want_rc 1
+want_err "$H: authentication failed: 535 5.7.8 bad credentials; nothing was sent"
+want_x srv 1.verbs "EHLO AUTH QUIT"
 end
 
 if $have_aio; then
@@ -1109,20 +1193,6 @@ body hello over TLS"
 	end
 
 	# ---- 14. SCRAM-SHA-256 (aiosrv.py implements the server side) -------
-
-	scram_conf() {
-		cat <<EOF
-  tls_verify_certificates = $ca
-  hosts_require_auth = *
-
-begin authenticators
-
-scram:
-  driver = scram_sha_256
-  client_username = $user
-  client_password = \${readfile{$1}{}}
-EOF
-	}
 
 	begin "SCRAM-SHA-256: both proofs checked, delivered"
 	scram_conf "$tmp/secret" | conf scram "127.0.0.1:$port"

@@ -168,7 +168,63 @@ static void test_host_refused(void)
 	}
 }
 
+/* Feed @lines (NUL-separated, ending in an empty one) to a fresh @r. */
+static int reply_of(struct smtp_reply *r, const char *lines, char *why, size_t whylen)
+{
+	int k = 0;
+
+	memset(r, 0, sizeof(*r));
+	for (const char *l = lines; *l; l += strlen(l) + 1)
+		if ((k = smtp_reply_line(r, l, strlen(l), why, whylen)) != 0)
+			break;
+	return k;
+}
+
+static void test_reply(void)
+{
+	struct smtp_reply r;
+	char why[200], chal[1700];
+
+	CU_ASSERT_EQUAL(reply_of(&r, "250-mx.example\0" "250-PIPELINING\0" "250 SIZE 10\0", why,
+				 sizeof(why)), 1);
+	CU_ASSERT_EQUAL(r.code, 250);
+	CU_ASSERT_EQUAL(r.nlines, 3);
+	CU_ASSERT_STRING_EQUAL(r.text, "250 mx.example / PIPELINING / SIZE 10");
+	CU_ASSERT_STRING_EQUAL(r.last, "SIZE 10");
+	/* A bare code, and one with an empty text. */
+	CU_ASSERT_EQUAL(reply_of(&r, "334\0", why, sizeof(why)), 1);
+	CU_ASSERT_STRING_EQUAL(r.text, "334");
+	CU_ASSERT_EQUAL(r.lastlen, 0);
+	CU_ASSERT_EQUAL(reply_of(&r, "334 \0", why, sizeof(why)), 1);
+	CU_ASSERT_EQUAL(r.lastlen, 0);
+	/* A long challenge: the display text is cut, the raw text is whole. */
+	memcpy(chal, "334 ", 4);
+	memset(chal + 4, 'A', 1600);
+	chal[1604] = '\0';
+	CU_ASSERT_EQUAL(smtp_reply_line(memset(&r, 0, sizeof(r)), chal, 1604, why,
+					sizeof(why)), 1);
+	CU_ASSERT_EQUAL(r.lastlen, 1600);
+	CU_ASSERT_EQUAL(memcmp(r.last, chal + 4, 1600), 0);
+	CU_ASSERT(strlen(r.text) < SMTP_TEXT_MAX);
+	CU_ASSERT_STRING_EQUAL(r.text + strlen(r.text) - 3, "...");
+	/* Control octets: cleaned in the text, kept in the raw last line. */
+	CU_ASSERT_EQUAL(reply_of(&r, "554 a\033[2Jb\0", why, sizeof(why)), 1);
+	CU_ASSERT_STRING_EQUAL(r.text, "554 a?[2Jb");
+	CU_ASSERT_STRING_EQUAL(r.last, "a\033[2Jb");
+	/* Malformed. */
+	CU_ASSERT_EQUAL(reply_of(&r, "25\0", why, sizeof(why)), -1);
+	CU_ASSERT_STRING_EQUAL(why, "a malformed reply '25'");
+	CU_ASSERT_EQUAL(reply_of(&r, "650 no\0", why, sizeof(why)), -1);
+	CU_ASSERT_EQUAL(reply_of(&r, "250x\0", why, sizeof(why)), -1);
+	CU_ASSERT_EQUAL(reply_of(&r, "hello\033]0;x\0", why, sizeof(why)), -1);
+	CU_ASSERT_STRING_EQUAL(why, "a malformed reply 'hello?]0;x'");
+	CU_ASSERT_EQUAL(reply_of(&r, "250-a\0" "251 b\0", why, sizeof(why)), -1);
+	CU_ASSERT_STRING_EQUAL(why, "a reply whose lines have different codes (250, then 251)");
+	CU_ASSERT_EQUAL(reply_of(&r, "250-a\0", why, sizeof(why)), 0);
+}
+
 static const struct unit_test smtp_tests[] = {
+	{ "replies", test_reply },
 	{ "host lists", test_host_match },
 	{ "host lists noq cannot match", test_host_refused },
 	{ "xtext", test_xtext },
