@@ -125,20 +125,23 @@ static int check_dsn(struct cli *c, char *err, size_t len)
 int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t len)
 {
 	bool mode_set = false;
+	const char *base;
 	int i = 1;
 
 	memset(c, 0, sizeof(*c));
-	if (argc > 0 && argv[0] != NULL) {
-		const char *base = strrchr(argv[0], '/');
-
-		base = base ? base + 1 : argv[0];
-		if (strcmp(base, "mailq") == 0) {
-			c->mode = CLI_QUEUE;
-			mode_set = true;
-		} else if (strcmp(base, "newaliases") == 0) {
-			c->mode = CLI_NEWALIASES;
-			mode_set = true;
-		}
+	/* execve() with an empty argv (argc 0) is possible on older kernels
+	   and other systems: argv[1] would then be the environment. */
+	if (argc < 1 || argv == NULL || argv[0] == NULL)
+		return err_fail(err, len, "started without a program name (argc is %d): "
+				"refused", argc < 0 ? -1 : argc);
+	base = strrchr(argv[0], '/');
+	base = base ? base + 1 : argv[0];
+	if (strcmp(base, "mailq") == 0) {
+		c->mode = CLI_QUEUE;
+		mode_set = true;
+	} else if (strcmp(base, "newaliases") == 0) {
+		c->mode = CLI_NEWALIASES;
+		mode_set = true;
 	}
 	for (; i < argc; i++) {
 		const char *a = argv[i];

@@ -222,7 +222,22 @@ static void test_dsn(void)
 	PARSE_ERR("-V: an envelope id is printable ASCII", "-V", "a\tb");
 }
 
+/* argc 0: refused, never argc - 1 recipients (SIZE_MAX). */
+static void test_argc_zero(void)
+{
+	struct cli c;
+	char err[200];
+	char *none[] = { NULL, (char *)"PATH=/bin", NULL };
+
+	CU_ASSERT_EQUAL(cli_parse(0, none, &c, err, sizeof(err)), -1);
+	CU_ASSERT_STRING_EQUAL(err, "started without a program name (argc is 0): refused");
+	CU_ASSERT_EQUAL(c.nrcpts, 0);
+	CU_ASSERT_EQUAL(cli_parse(0, NULL, &c, err, sizeof(err)), -1);
+	CU_ASSERT_EQUAL(cli_parse(-1, none, &c, err, sizeof(err)), -1);
+}
+
 static const struct unit_test cli_tests[] = {
+	{ "argc 0", test_argc_zero },
 	{ "Debian cron's flags", test_debian_cron },
 	{ "cronie's flags", test_cronie },
 	{ "mutt's flags and --", test_mutt },
