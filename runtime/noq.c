@@ -1739,14 +1739,9 @@ static int tls_and_auth(struct env *e, const struct mdl_obj *t, struct smtp_opts
 	    host_list(e, t, "hosts_avoid_esmtp", &so->avoid_esmtp) < 0 ||
 	    host_list(e, t, "hosts_avoid_pipelining", &so->avoid_pipelining) < 0)
 		return -1;
-	if (ca != NULL && strcmp(ca, "system") != 0) {
-		struct stat st;
-
-		if (stat(ca, &st) == 0 && S_ISDIR(st.st_mode))
-			so->tls.ca_dir = ca;
-		else
-			so->tls.ca_file = ca;
-	}
+	/* A file or a directory: tls.c tells, with the group's rights. */
+	if (ca != NULL && strcmp(ca, "system") != 0)
+		so->tls.ca = ca;
 	so->tls.crl = opt_str(t, "tls_crl");
 	so->tls.sni = opt_str(t, "tls_sni");
 	so->tls.cert = opt_str(t, "tls_certificate");

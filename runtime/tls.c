@@ -27,6 +27,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sys/stat.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -505,10 +507,20 @@ static int setup_ctx(struct tls *t, const struct tls_conf *conf, char *err, size
 
 	/* The trust anchors are loaded even without @verify: tls_info() tells
 	 * whether the server would have passed. */
-	if (conf->ca_file != NULL || conf->ca_dir != NULL) {
-		if (f->SSL_CTX_load_verify_locations(t->ctx, conf->ca_file, conf->ca_dir) != 1) {
+	const char *ca_file = conf->ca_file, *ca_dir = conf->ca_dir;
+	struct stat cst;
+
+	if (conf->ca != NULL) {
+		/* Now, with the rights noq sends with (its setgid group). */
+		if (stat(conf->ca, &cst) == 0 && S_ISDIR(cst.st_mode))
+			ca_dir = conf->ca;
+		else
+			ca_file = conf->ca;
+	}
+	if (ca_file != NULL || ca_dir != NULL) {
+		if (f->SSL_CTX_load_verify_locations(t->ctx, ca_file, ca_dir) != 1) {
 			snprintf(what, sizeof(what), "cannot load the trusted certificates from %s",
-				 conf->ca_file ? conf->ca_file : conf->ca_dir);
+				 ca_file ? ca_file : ca_dir);
 			setup_failed(f, err, errlen, what);
 			return -1;
 		}

@@ -25,10 +25,14 @@
  * @verify:      check the chain and the name (false only with
  *               tls_try_verify_hosts / an explicit relaxation: then the
  *               outcome is still reported in @tls_info, not enforced).
- * @ca_file, @ca_dir: trust anchors (a PEM file, a c_rehash'ed
- *               directory); both NULL = the system store (its hashed
- *               directory alone when there is one: loading the bundle
- *               file costs 40-80 ms).
+ * @ca:          tls_verify_certificates: a PEM file or a c_rehash'ed
+ *               directory, told apart when the session is set up (noq
+ *               then has its setgid group: the path may be in a directory
+ *               only the group can enter), or NULL.
+ * @ca_file, @ca_dir: trust anchors known to be a file or a directory;
+ *               all three NULL = the system store (its hashed directory
+ *               alone when there is one: loading the bundle file costs
+ *               40-80 ms).
  * @host:        the name to verify (SSL_set1_host, no partial wildcards)
  *               and send as SNI; an IP literal (no brackets) is checked
  *               against the certificate's addresses and sends no SNI;
@@ -46,6 +50,7 @@
  */
 struct tls_conf {
 	bool verify;
+	const char *ca;
 	const char *ca_file;
 	const char *ca_dir;
 	const char *crl;        /* tls_crl: PEM CRLs; revoked certificates fail */

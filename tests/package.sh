@@ -21,6 +21,7 @@
 #    recompiles the policy;
 # 7. the setgid group: with the policy 0640 root:noq, nobody can send only
 #    once noq is made setgid noq with dpkg-statoverride (README.Debian);
+#    a CA directory only the group may reach verifies the server;
 # 8. removes the package (dpkg -r: programs gone, conffiles kept) and
 #    purges it (nothing left in /etc/noq).
 #
@@ -66,6 +67,8 @@ chmod 755 "$tmp"
 sink_pid=
 cleanup() {
 	[ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null
+	[ -n "${tls_pid:-}" ] && kill "$tls_pid" 2>/dev/null
+	rm -rf /etc/noq/tls-test
 	if dpkg-query -W -f='${Status}\n' noq 2>/dev/null | grep -q 'installed'; then
 		dpkg-statoverride --remove /usr/bin/noq >/dev/null 2>&1
 		dpkg -P noq >/dev/null 2>&1
@@ -290,6 +293,38 @@ if send_as_nobody && [ ! -s "$tmp/nobody.err" ] &&
 else
 	bad "setgid noq: nobody sends through the group-readable policy" "$tmp/nobody.err"
 fi
+
+# The trust anchors of a setgid noq: a hashed CA directory inside a
+# directory only the group may enter (0750 root:noq).  Whether the path is
+# a file or a directory is decided with the group's rights: with the
+# caller's, nobody could not stat it and the directory was taken for a file.
+certs=$tmp/certs
+mkdir "$certs" && sh "$top/tests/tls/mkcerts.sh" "$certs" >/dev/null 2>&1 ||
+	die "cannot make the test certificates"
+mkdir -p /etc/noq/tls-test/ca && cp "$certs/ca.pem" /etc/noq/tls-test/ca/ &&
+	ln -s ca.pem "/etc/noq/tls-test/ca/$(openssl x509 -hash -noout -in "$certs/ca.pem").0" &&
+	chgrp -R noq /etc/noq/tls-test && chmod 0750 /etc/noq/tls-test || die "cannot make the CA directory"
+"$PY" "$top/tests/tlsdata/aiosrv.py" --port-file "$tmp/tls.port" --log "$tmp/tls.log" \
+	--cert "$certs/server.pem" --key "$certs/server.key" 2>"$tmp/tls.err" &
+tls_pid=$!
+i=0
+while [ ! -s "$tmp/tls.port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+[ -s "$tmp/tls.port" ] || { bad "aiosrv.py did not start" "$tmp/tls.err"; exit 1; }
+sed -e "s/127\.0\.0\.1::$port/127.0.0.1::$(cat "$tmp/tls.port")/" /etc/noq/noq.conf >"$tmp/tls.conf" &&
+	printf '  hosts_require_tls = *\n  tls_verify_certificates = /etc/noq/tls-test/ca\n' >>"$tmp/tls.conf" &&
+	cp /etc/noq/aliases "$tmp/" && cp /etc/noq/noq.policy "$tmp/saved.policy" &&
+	noqc -o /etc/noq/noq.policy "$tmp/tls.conf" >"$tmp/tls.noqc" 2>&1 &&
+	chgrp noq /etc/noq/noq.policy && chmod 0640 /etc/noq/noq.policy ||
+	bad "the TLS policy" "$tmp/tls.noqc"
+if send_as_nobody && [ ! -s "$tmp/nobody.err" ] &&
+	"$PY" "$top/tests/tlsdata/aiosrv.py" --show "$tmp/tls.log" | grep -q ' tls=yes '; then
+	ok "setgid noq: the CA directory in a 0750 root:noq directory verifies the server"
+else
+	bad "setgid noq: the CA directory in a 0750 root:noq directory verifies the server" \
+		"$tmp/nobody.err" "$tmp/tls.log"
+fi
+kill "$tls_pid" 2>/dev/null
+cp "$tmp/saved.policy" /etc/noq/noq.policy && rm -rf /etc/noq/tls-test
 dpkg-statoverride --remove /usr/bin/noq >/dev/null && chmod 0755 /usr/bin/noq && chgrp root /usr/bin/noq
 
 # ---- 8: removing -----------------------------------------------------------------

@@ -522,6 +522,25 @@ EOF
 
 # Opportunistic STARTTLS (no hosts_require_tls) is still verified, and a
 # failure does not fall back to clear text.
+# tls_verify_certificates naming a hashed directory (c_rehash): noq tells a
+# directory from a file when the session is set up (with the setgid group,
+# when installed so: tests/package.sh checks that case).
+cadir=$certs/cadir
+mkdir -p "$cadir" && cp "$ca" "$cadir/" &&
+	ln -sf ca.pem "$cadir/$(openssl x509 -hash -noout -in "$ca").0" || exit 99
+begin "tls_verify_certificates: a hashed directory verifies"
+tfault srv server starttls
+conf cadir "127.0.0.1:$port" <<EOF
+  tls_verify_certificates = $cadir
+  hosts_require_tls = *
+EOF
+send cadir "$tmp/msg" bob@example.net
+stop srv
+want_rc 0
+want_err ""
+want_x srv 1.accepted true
+end
+
 begin "STARTTLS offered, not required, verification fails: no clear-text retry"
 tfault srv selfsigned starttls
 conf opp "127.0.0.1:$port" <<EOF
