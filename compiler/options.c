@@ -575,8 +575,10 @@ static const struct opt_def smtp_opts[] = {
 	SUP("connect_timeout", OPT_TIME),
 	IGN("connection_max_messages", OPT_INT, R_ONE_MSG),
 	IGN("dane_require_tls_ciphers", OPT_STRING, R_DANE),
+	SUP("data_min_rate", OPT_INT),			/* noq extension */
 	SUP("data_timeout", OPT_TIME),
 	FRC("delay_after_cutoff", OPT_BOOL, S_RETRY),
+	SUP("delivery_timeout", OPT_TIME),		/* noq extension */
 	IGN("dkim_canon", OPT_STRING, R_SIGN),
 	IGN("dkim_domain", OPT_LIST, R_SIGN),
 	IGN("dkim_hash", OPT_STRING, R_SIGN),

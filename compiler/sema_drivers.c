@@ -404,7 +404,8 @@ void sema_unknown_name(struct sema *s, const struct loc *l, const char *what,
 }
 
 static const char *const smtp_timeouts[] = {
-	"command_timeout", "connect_timeout", "data_timeout", "final_timeout",
+	"command_timeout", "connect_timeout", "data_timeout", "delivery_timeout",
+	"final_timeout",
 };
 
 /* Host-matching lists of the smtp transport ("+name" is a hostlist). */
@@ -523,6 +524,12 @@ void sema_setup_transport(struct sema *s, struct tport *t)
 				"submission that may wait forever never tells the caller "
 				"anything", smtp_timeouts[i]);
 	}
+
+	const struct lopt *rate = sema_lfind(ob, "data_min_rate");
+
+	if (rate != NULL && rate->o.type == MT_INT && rate->o.num < 0)
+		S_ERROR(s, &rate->src->value_loc, "'data_min_rate' must not be negative "
+			"(octets per second; 0: no minimum)");
 	for (size_t i = 0; sema_smtp_hostlists[i] != NULL; i++)
 		sema_check_refs(s, ob, sema_smtp_hostlists[i], NL_HOST);
 

@@ -1920,6 +1920,10 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 	so.command_timeout = transport_ms(t, "command_timeout");
 	so.data_timeout = transport_ms(t, "data_timeout");
 	so.final_timeout = transport_ms(t, "final_timeout");
+	so.delivery_timeout = transport_ms(t, "delivery_timeout");
+	long long rate = opt_num(t, "data_min_rate", 500);
+
+	so.data_min_rate = rate < 0 ? 0 : rate > 1000000000 ? 1000000000u : (unsigned)rate;
 	so.dsn_notify = e->cli.notify;
 	so.dsn_ret = e->cli.ret;
 	so.dsn_envid = e->cli.envid;

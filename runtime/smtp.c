@@ -47,6 +47,8 @@
 #define DEF_DATA    (5 * 60 * 1000)
 #define DEF_FINAL   (10 * 60 * 1000)
 #define QUIT_WAIT   2000            /* how long a QUIT reply is awaited */
+/* noq's: the whole attempt, and the body's slowest average rate. */
+#define DEF_ATTEMPT (15 * 60 * 1000)
 
 #define WCHUNK 65536
 
@@ -125,8 +127,12 @@ struct conn {
 	unsigned char *wbuf;
 	size_t wlen;
 	size_t wcap;    /* WCHUNK, or the message's size when smaller */
-	long long deadline;         /* for the body writer */
 	enum io werr;
+	/* deadlines */
+	long long attempt_end;      /* delivery_timeout: no step goes past it */
+	long long body_start;       /* when the body began (data_min_rate) */
+	unsigned long long body_sent;
+	bool slow_body;             /* the last body deadline was the rate's */
 };
 
 static void trace(const struct conn *c, const char *fmt, ...) SMTP_PRINTF(2, 3);
@@ -143,6 +149,17 @@ static void trace(const struct conn *c, const char *fmt, ...)
 	/* Server text is in most lines: cleaned for whoever prints them. */
 	txt_clean(shown, sizeof(shown), line, strlen(line), TXT_UTF8);
 	c->o->trace(c->o->trace_arg, shown);
+}
+
+/*
+ * The deadline of a step that may take @ms from now: never past the
+ * attempt's (delivery_timeout), however the server paces its replies.
+ */
+static long long due(const struct conn *c, unsigned ms)
+{
+	long long d = fd_now_ms() + ms;
+
+	return d < c->attempt_end ? d : c->attempt_end;
 }
 
 /* ---- reading replies ------------------------------------------------------ */
@@ -349,7 +366,7 @@ static enum io send_cmd(struct conn *c, const char *cmd)
 		return IO_PROTO;
 	memcpy(line, cmd, n);
 	memcpy(line + n, "\r\n", 2);
-	return write_all(c, line, n + 2, fd_now_ms() + c->o->command_timeout);
+	return write_all(c, line, n + 2, due(c, c->o->command_timeout));
 }
 
 /* ---- failure texts ----------------------------------------------------------- */
@@ -375,8 +392,20 @@ static void io_text(struct conn *c, enum io e, const char *what)
 {
 	switch (e) {
 	case IO_TIMEOUT:
-		set_text(c, "Connection timed out: H=%s [%s]: SMTP timeout after %s",
-			 c->host, c->ip, what);
+		if (fd_now_ms() >= c->attempt_end)
+			set_text(c, "Connection timed out: H=%s [%s]: SMTP timeout after %s: "
+				 "the attempt took longer than delivery_timeout (%us%s)",
+				 c->host, c->ip, what, c->o->delivery_timeout / 1000,
+				 c->o->data_min_rate > 0 ? ", with the body's time at "
+				 "data_min_rate" : "");
+		else if (c->st == ST_BODY && c->slow_body)
+			set_text(c, "Connection timed out: H=%s [%s]: SMTP timeout after %s: "
+				 "the server took the message more slowly than data_min_rate "
+				 "(%u octets per second)", c->host, c->ip, what,
+				 c->o->data_min_rate);
+		else
+			set_text(c, "Connection timed out: H=%s [%s]: SMTP timeout after %s",
+				 c->host, c->ip, what);
 		break;
 	case IO_CLOSED:
 		set_text(c, "H=%s [%s]: Remote host closed connection in response to %s",
@@ -408,7 +437,7 @@ static void quit(struct conn *c)
 
 	c->st = ST_QUIT;
 	if (send_cmd(c, "QUIT") == IO_OK)
-		(void)read_reply(c, fd_now_ms() + QUIT_WAIT, &r);
+		(void)read_reply(c, due(c, QUIT_WAIT), &r);
 	c->st = ST_DONE;
 }
 
@@ -472,9 +501,34 @@ void smtp_xtext(char *dst, size_t cap, const char *s)
 
 /* ---- the body writer ----------------------------------------------------------- */
 
+/*
+ * The deadline for @len more octets of body: data_timeout for each write,
+ * as in Exim, and with data_min_rate an average rate since the body began
+ * (data_timeout of grace, then one second per data_min_rate octets), so
+ * that a server reading a few octets just before each timeout cannot hold
+ * the caller for hours; never past the attempt's.
+ */
+static long long body_due(struct conn *c, size_t len)
+{
+	long long d = due(c, c->o->data_timeout);
+
+	c->body_sent += len;
+	c->slow_body = false;
+	if (c->o->data_min_rate > 0) {
+		long long r = c->body_start + c->o->data_timeout +
+			      (long long)(c->body_sent * 1000 / c->o->data_min_rate);
+
+		if (r < d) {
+			d = r;
+			c->slow_body = true;
+		}
+	}
+	return d;
+}
+
 static int body_flush(struct conn *c)
 {
-	enum io e = write_all(c, c->wbuf, c->wlen, fd_now_ms() + c->o->data_timeout);
+	enum io e = write_all(c, c->wbuf, c->wlen, body_due(c, c->wlen));
 
 	c->wlen = 0;
 	if (e != IO_OK) {
@@ -495,7 +549,7 @@ static int body_write(void *ctx, const void *buf, size_t len)
 	const unsigned char *p = buf;
 
 	if (c->wlen == 0 && len >= WCHUNK) {
-		enum io e = write_all(c, p, len, fd_now_ms() + c->o->data_timeout);
+		enum io e = write_all(c, p, len, body_due(c, len));
 
 		if (e != IO_OK) {
 			c->werr = e;
@@ -541,7 +595,7 @@ static enum outcome hello(struct conn *c)
 		r.code = 500;
 	} else {
 		if ((e = send_cmd(c, cmd)) == IO_OK)
-			e = read_reply(c, fd_now_ms() + o->command_timeout, &r);
+			e = read_reply(c, due(c, o->command_timeout), &r);
 		if (e != IO_OK) {
 			io_text(c, e, cmd);
 			return e == IO_PROTO ? OC_FAIL : OC_NEXT;
@@ -562,7 +616,7 @@ static enum outcome hello(struct conn *c)
 		c->mechs[0] = '\0';
 		snprintf(cmd, sizeof(cmd), "HELO %s", o->helo);
 		if ((e = send_cmd(c, cmd)) == IO_OK)
-			e = read_reply(c, fd_now_ms() + o->command_timeout, &r);
+			e = read_reply(c, due(c, o->command_timeout), &r);
 		if (e != IO_OK) {
 			io_text(c, e, cmd);
 			return e == IO_PROTO ? OC_FAIL : OC_NEXT;
@@ -593,7 +647,7 @@ static enum outcome tls_begin(struct conn *c)
 	   IP literal is checked as an address by tls.c. */
 	tc.host = o->tls_names.l == NULL || smtp_host_match(&o->tls_names, c->host, c->ip)
 		  ? c->host : NULL;
-	c->tls = tls_start(c->fd, &tc, fd_now_ms() + o->command_timeout, err, sizeof(err));
+	c->tls = tls_start(c->fd, &tc, due(c, o->command_timeout), err, sizeof(err));
 	if (c->tls == NULL) {
 		set_text(c, "H=%s [%s]: TLS session not started: %s", c->host, c->ip, err);
 		return OC_FAIL;
@@ -629,7 +683,7 @@ static enum outcome secure(struct conn *c)
 	}
 	c->st = ST_STARTTLS;
 	if ((e = send_cmd(c, "STARTTLS")) == IO_OK)
-		e = read_reply(c, fd_now_ms() + o->command_timeout, &r);
+		e = read_reply(c, due(c, o->command_timeout), &r);
 	if (e != IO_OK) {
 		io_text(c, e, "STARTTLS");
 		return OC_FAIL;
@@ -683,7 +737,7 @@ static enum io send_auth_line(struct conn *c, const char *line, size_t len, bool
 	memcpy(buf, line, len);
 	memcpy(buf + len, "\r\n", 2);
 
-	enum io e = write_all(c, buf, len + 2, fd_now_ms() + c->o->command_timeout);
+	enum io e = write_all(c, buf, len + 2, due(c, c->o->command_timeout));
 
 	ossl_cleanse(buf, len);
 	return e;
@@ -710,7 +764,7 @@ static int auth_exchange(struct conn *c, struct auth *a, char *why, size_t whyle
 		return -1;
 	}
 	for (unsigned steps = 0;; steps++) {
-		e = read_reply(c, fd_now_ms() + c->o->command_timeout, &r);
+		e = read_reply(c, due(c, c->o->command_timeout), &r);
 		if (e != IO_OK) {
 			io_text(c, e, "AUTH");
 			return -1;
@@ -733,7 +787,7 @@ static int auth_exchange(struct conn *c, struct auth *a, char *why, size_t whyle
 		if (auth_step(a, r.last, r.lastlen, &line, &len, err, sizeof(err)) != 0) {
 			snprintf(why, whylen, "%s", err);
 			if ((e = send_auth_line(c, "*", 1, true)) == IO_OK)
-				(void)read_reply(c, fd_now_ms() + c->o->command_timeout, &r);
+				(void)read_reply(c, due(c, c->o->command_timeout), &r);
 			return 0;
 		}
 		if ((e = send_auth_line(c, line, len, true)) != IO_OK) {
@@ -844,7 +898,7 @@ static enum outcome transaction(struct conn *c)
 
 	/* The greeting: a refusal or silence sends us to the next host. */
 	c->st = ST_GREETING;
-	e = read_reply(c, fd_now_ms() + o->command_timeout, &r);
+	e = read_reply(c, due(c, o->command_timeout), &r);
 	if (e != IO_OK) {
 		io_text(c, e, "initial connection");
 		return OC_NEXT;
@@ -959,7 +1013,7 @@ static enum outcome transaction(struct conn *c)
 			}
 			sent++;
 		}
-		e = write_all(c, batch, bl, fd_now_ms() + o->command_timeout);
+		e = write_all(c, batch, bl, due(c, o->command_timeout));
 		if (e != IO_OK) {
 			free(batch);
 			io_text(c, e, first == 0 ? mailcmd : "RCPT TO");
@@ -976,7 +1030,7 @@ static enum outcome transaction(struct conn *c)
 				what = rcmd;
 			}
 			c->st = answered == 0 ? ST_MAIL : ST_RCPT;
-			e = read_reply(c, fd_now_ms() + o->command_timeout, &r);
+			e = read_reply(c, due(c, o->command_timeout), &r);
 			if (e != IO_OK && failed) {
 				/* The refusal is the reason, not what follows it. */
 				free(batch);
@@ -1009,7 +1063,7 @@ static enum outcome transaction(struct conn *c)
 
 	c->st = ST_DATA;
 	if ((e = send_cmd(c, "DATA")) == IO_OK)
-		e = read_reply(c, fd_now_ms() + o->command_timeout, &r);
+		e = read_reply(c, due(c, o->command_timeout), &r);
 	if (e != IO_OK) {
 		io_text(c, e, "DATA");
 		return e == IO_PROTO ? OC_FAIL : OC_NEXT;
@@ -1036,6 +1090,8 @@ static enum outcome transaction(struct conn *c)
 	}
 	c->wlen = 0;
 	c->werr = IO_OK;
+	c->body_start = fd_now_ms();
+	c->body_sent = 0;
 
 	struct msg_err me;
 
@@ -1056,7 +1112,7 @@ static enum outcome transaction(struct conn *c)
 	trace(c, "SMTP>> .");
 
 	c->st = ST_FINAL;
-	e = read_reply(c, fd_now_ms() + o->final_timeout, &r);
+	e = read_reply(c, due(c, o->final_timeout), &r);
 	if (e != IO_OK) {
 		io_text(c, e, "end of data");
 		size_t tl = strlen(c->res->text);
@@ -1169,7 +1225,7 @@ static enum io connect_to(struct conn *c, const struct addrinfo *ai)
 		return IO_ERRNO;
 	}
 
-	long long deadline = fd_now_ms() + c->o->connect_timeout;
+	long long deadline = due(c, c->o->connect_timeout);
 
 	for (;;) {
 		struct pollfd p = { fd, POLLOUT, 0 };
@@ -1292,6 +1348,8 @@ int smtp_deliver(const struct smtp_opts *o0, const struct smtp_envelope *env,
 		o.data_timeout = DEF_DATA;
 	if (o.final_timeout == 0)
 		o.final_timeout = DEF_FINAL;
+	if (o.delivery_timeout == 0)
+		o.delivery_timeout = DEF_ATTEMPT;
 	if (o.nhosts == 0) {
 		snprintf(res->text, sizeof(res->text), "no smart host to deliver to");
 		return -1;
@@ -1305,13 +1363,23 @@ int smtp_deliver(const struct smtp_opts *o0, const struct smtp_envelope *env,
 	c->env = env;
 	c->m = m;
 	c->res = res;
+	/* One deadline for the whole attempt, whichever hosts it takes; the
+	   body's time at data_min_rate comes on top. */
+	c->attempt_end = fd_now_ms() + o.delivery_timeout;
+	if (o.data_min_rate > 0) {
+		struct msg_info mi;
+
+		msg_info(m, &mi);
+		c->attempt_end += (long long)(mi.wire_size * 1000 / o.data_min_rate);
+	}
 
 	unsigned tried = 0;
 	unsigned limit = o.max_try;
 
 	if (o.max_try_hard != 0 && (limit == 0 || o.max_try_hard < limit))
 		limit = o.max_try_hard;
-	for (size_t h = 0; h < o.nhosts && oc == OC_NEXT && !max_tried(c, tried, limit); h++) {
+	for (size_t h = 0; h < o.nhosts && oc == OC_NEXT && !max_tried(c, tried, limit) &&
+	     fd_now_ms() < c->attempt_end; h++) {
 		const struct smtp_host *hp = &o.hosts[h];
 		struct addrinfo *list = NULL;
 		char port[8];

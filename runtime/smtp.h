@@ -133,7 +133,7 @@ typedef void (*smtp_trace_fn)(void *arg, const char *line);
 /**
  * struct smtp_opts - what the transport and the caller ask for.
  * Timeouts are in milliseconds; 0 takes the default (Exim's: connect 5m,
- * command 5m, data 5m, final 10m).
+ * command 5m, data 5m, final 10m; noq's delivery_timeout 15m).
  */
 struct smtp_opts {
 	const struct smtp_host *hosts;
@@ -144,6 +144,12 @@ struct smtp_opts {
 	unsigned command_timeout;
 	unsigned data_timeout;
 	unsigned final_timeout;
+	/* noq's: the whole attempt, every host, QUIT included, plus one
+	   second per data_min_rate octets of the message (0: 15m); and the
+	   slowest average rate at which the body may go (octets per
+	   second; 0: no such limit) */
+	unsigned delivery_timeout;
+	unsigned data_min_rate;
 	const char *dsn_notify;         /* -N, or NULL */
 	const char *dsn_ret;            /* -R, or NULL */
 	const char *dsn_envid;          /* -V, or NULL */

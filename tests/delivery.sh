@@ -577,6 +577,55 @@ want_x srv 1.hung body
 want_x srv 1.accepted false
 end
 
+# ---- the whole attempt's deadline and the body's minimum rate ----------------
+
+# ms_since T0: milliseconds since $(date +%s%3N) gave T0.
+ms_since() { echo $(($(date +%s%3N) - $1)); }
+
+# A server that drips each reply just under command_timeout (2 s) would
+# hold the caller for (recipients + 1) x 2 s; delivery_timeout bounds the
+# whole attempt.
+begin "replies dripped under command_timeout: delivery_timeout ends it"
+fault srv 127.0.0.1 "ehlo-extensions: 8BITMIME" "mail: delay 1.5 then 250 2.1.0 Ok" \
+	"rcpt: delay 1.5 then 250 2.1.5 Ok"
+policy p "127.0.0.1:$port" -D DELIVERY_TIMEOUT=4s
+t0=$(date +%s%3N)
+send p "$tmp/simple" r1@example.net r2@example.net r3@example.net r4@example.net \
+	r5@example.net r6@example.net r7@example.net r8@example.net
+took=$(ms_since "$t0")
+stop srv
+want_rc 1
+want_match "the failure" "$(cat "$tmp/err")" \
+	"Delivery failed: Connection timed out: H=127.0.0.1 \[127.0.0.1\]: SMTP timeout after RCPT TO:<r*@example.net>: the attempt took longer than delivery_timeout (4s, with the body's time at data_min_rate)"
+want_match "ended within 4 s and a bit ($took ms)" "$took" "[0-4][0-9][0-9][0-9]"
+want_x srv 1.data_sent false
+end
+
+# A server that reads the body just fast enough that no write waits for
+# data_timeout: data_min_rate ends it.
+begin "the body read too slowly: data_min_rate ends it"
+fault srv 127.0.0.1 "$nosize" "body: drip 2000000"
+policy p "127.0.0.1:$port" -D DATA_MIN_RATE=8000000
+t0=$(date +%s%3N)
+send p "$tmp/huge" bob@example.net
+took=$(ms_since "$t0")
+stop srv
+want_rc 1
+want_err "Delivery failed: Connection timed out: H=127.0.0.1 [127.0.0.1]: SMTP timeout after DATA (while sending the message): the server took the message more slowly than data_min_rate (8000000 octets per second)"
+want_match "ended within 5 s ($took ms)" "$took" "[0-4][0-9][0-9][0-9]"
+want_x srv 1.accepted false
+end
+
+begin "the same body at a rate above data_min_rate: delivered"
+fault srv 127.0.0.1 "$nosize" "body: drip 16000000"
+policy p "127.0.0.1:$port" -D DATA_MIN_RATE=2000000
+send p "$tmp/huge" bob@example.net
+stop srv
+want_rc 0
+want_err ""
+want_x srv 1.accepted true
+end
+
 for reply in "452 4.3.1 Insufficient system storage" "552 5.3.4 Message size exceeds fixed limit"; do
 	begin "final ${reply%% *}"
 	fault srv 127.0.0.1 "final: $reply"

@@ -319,10 +319,10 @@ class Script:
                     raise ScriptError(lineno, "hostname must be one word")
                 d[key] = value
             else:
-                m = re.match(r"(close-after|hang-after)\s+(\S+)$", value)
+                m = re.match(r"(close-after|hang-after|drip)\s+(\S+)$", value)
                 if not m:
                     raise ScriptError(lineno, "expected 'body: close-after N'"
-                                      " or 'body: hang-after N'")
+                                      ", 'body: hang-after N' or 'body: drip N'")
                 d[key] = (m.group(1), parse_count(lineno, m.group(2),
                                                   "the octet count", 0,
                                                   1 << 40))
@@ -749,6 +749,11 @@ class Conn:
         msg = self.msg = Message(mrec)
         limit = self.sc.get(self.n, "body")
         seen = len(self.buf)
+        drip = None
+        if limit is not None and limit[0] == "drip":
+            # A small receive buffer, so that the client feels the pace.
+            drip, limit = max(1, limit[1]), None
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
         while True:
             while True:
                 i = self.buf.find(b"\n")
@@ -778,7 +783,11 @@ class Conn:
             size = RECV_SIZE
             if limit is not None:
                 size = max(1, min(size, limit[1] - seen))
+            if drip is not None:
+                size = min(size, max(1, drip // 10))
             data = self.recv(size)
+            if drip is not None and data:
+                time.sleep(len(data) / drip)
             if not data:
                 if self.buf:
                     msg.add(bytes(self.buf))

@@ -819,7 +819,7 @@ mail: delay 1 250|expected 'delay SECONDS then REPLY'
 greeting 2: 220 x|'greeting' takes no index
 body: close-after -1|the octet count must be between 0 and 1099511627776
 body: close-after 1x|the octet count must be an integer, not '1x'
-body: stop|expected 'body: close-after N' or 'body: hang-after N'
+body: stop|expected 'body: close-after N', 'body: hang-after N' or 'body: drip N'
 rcpt: raw "abc|unterminated quoted string: "abc
 rcpt: extra "x" 250|expected 'after' after the quoted string
 rcpt: long 3 "250 "|long 3 is shorter than its prefix and CRLF
