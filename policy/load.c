@@ -5,7 +5,8 @@
  * the alias data once, in the order of noq-policy(5) "VALIDATION", so that
  * what the rest of noq reads from a loaded policy is in bounds.  The alias
  * data is left alone at load -- a million aliases must not slow startup --
- * and each lookup bounds-checks the slots and the record it touches.  So is
+ * and each lookup checks the blocks it reads against their checks, then
+ * bounds-checks the slots and the record it touches (format.h).  So is
  * the code of the compiled expansions, which is decoded, and checked, when
  * it is first run (each lookup table it uses was checked at load).
  * pol_open() maps only the checksummed part and reads alias data with
@@ -35,11 +36,19 @@ struct pol_view {
 	uint32_t recsize;
 };
 
-/** struct pol_atab - one alias table, decoded from ATABLES. */
+/**
+ * struct pol_atab - one alias table, decoded from ATABLES.
+ * @length: bytes of its data (slots and records).
+ * @offset: where it starts, from the start of ADATA.
+ * @sums:   where the checks of its blocks start, from its start.
+ */
 struct pol_atab {
 	uint32_t router, nkeys, nslots, length;
-	uint64_t offset, checksum;   /* @offset: from the start of ADATA */
+	uint64_t offset, sums;
 };
+
+/* What a reader of an older format, or of a damaged policy, is told. */
+#define RECOMPILE "recompile it with noqc (the aliases policy: newaliases)"
 
 /**
  * struct pol - a loaded policy.
@@ -725,7 +734,7 @@ static int check_atables(struct pol *p, char *err)
 		t->nslots = pol_get32(r + POL_T_NSLOTS);
 		t->length = pol_get32(r + POL_T_LENGTH);
 		t->offset = pol_get64(r + POL_T_OFFSET);
-		t->checksum = pol_get64(r + POL_T_CHECKSUM);
+		t->sums = pol_align8(t->length);
 		if (t->router >= p->nrouters ||
 		    (i > 0 && t->router <= p->tabs[i - 1].router))
 			return pol_set_err(err, POL_EFORMAT,
@@ -737,15 +746,15 @@ static int check_atables(struct pol *p, char *err)
 					   "alias table %u: %u keys, %u slots, %u bytes",
 					   (unsigned)i, (unsigned)t->nkeys,
 					   (unsigned)t->nslots, (unsigned)t->length);
-		if (t->offset != next || next > d->len || t->length > d->len - next)
+		uint64_t extent = pol_alias_extent(t->length);
+
+		if (t->offset != next || next > d->len || extent > d->len - next)
 			return pol_set_err(err, POL_EFORMAT,
-					   "alias table %u: at %llu+%u, expected at %llu of %llu",
+					   "alias table %u: at %llu+%llu, expected at %llu of %llu",
 					   (unsigned)i, (unsigned long long)t->offset,
-					   (unsigned)t->length, (unsigned long long)next,
+					   (unsigned long long)extent, (unsigned long long)next,
 					   (unsigned long long)d->len);
-		next += t->length;
-		if (i + 1 < ts->count)
-			next = pol_align8(next);
+		next += extent;
 	}
 	if (next != d->len)
 		return pol_set_err(err, POL_EFORMAT,
@@ -782,9 +791,8 @@ static int check_header(struct pol *p, const unsigned char *b, char *err)
 		return pol_set_err(err, POL_EVERSION,
 				   "policy format %u.%u, this noq reads %d.x: %s",
 				   (unsigned)major, (unsigned)p->minor, POL_MAJOR,
-				   major < POL_MAJOR ? "recompile it with noqc (the aliases "
-				   "policy: newaliases)" : "this noq is older than the noqc "
-				   "that wrote it");
+				   major < POL_MAJOR ? RECOMPILE : "this noq is older than "
+				   "the noqc that wrote it");
 	if (len < POL_HDR_SIZE)
 		return pol_set_err(err, POL_ETRUNC,
 				   "truncated: %zu bytes, shorter than the header", len);
@@ -1106,23 +1114,28 @@ const char *pol_compiler_version(const struct pol *p)
 /*
  * struct asrc - where the bytes of one alias table are: in memory at @mem
  * (pol_load(), pol_verify()), or in the file behind @fd at offset @off.
+ * @checked: every block at @mem has matched its check already (pol_verify()
+ * checks them all first).
  */
 struct asrc {
 	const unsigned char *mem;
 	int fd;
 	uint64_t off;
+	bool checked;
 };
 
 /*
- * struct win - bytes of a table from a record's position on: @p[0..@len),
- * @complete when they reach the end of the table.  @buf is what @p points
- * into when the bytes were read from the file.
+ * struct win - checked bytes of a table's data from a position on:
+ * @p[0..@len), up to the end of a block; @complete when they reach the end
+ * of the data.  @buf (@cap bytes) is what @p points into when the bytes
+ * were read from the file.
  */
 struct win {
 	const unsigned char *p;
 	size_t len;
 	bool complete;
 	unsigned char *buf;
+	size_t cap;
 };
 
 /*
@@ -1148,41 +1161,76 @@ static int io_err(const struct pol_atab *t, char *err)
 	return POL_EIO;
 }
 
-/* @n bytes at @pos of table @t into @dst; @pos + @n is within the table. */
-static int aread(const struct asrc *src, const struct pol_atab *t, uint64_t pos,
-		 void *dst, size_t n, char *err)
+/*
+ * The blocks of table @t from block @first on, their @n bytes at @data and
+ * their checks at @sums: 0 when each matches its check, else the damage.
+ */
+static int check_blocks(const struct pol_atab *t, uint64_t first,
+			const unsigned char *data, size_t n,
+			const unsigned char *sums, char *err)
 {
-	if (src->mem != NULL) {
-		memcpy(dst, src->mem + pos, n);
-		return 0;
+	for (size_t i = 0, at = 0; at < n; i++, at += POL_ABLOCK) {
+		size_t len = n - at < POL_ABLOCK ? n - at : POL_ABLOCK;
+
+		if (pol_sum64(data + at, len) != pol_get64(sums + 8 * i))
+			return pol_set_err(err, POL_ECHECKSUM,
+					   "alias table of router %u: block %llu does not match "
+					   "its checksum: the policy is damaged; " RECOMPILE,
+					   (unsigned)t->router, (unsigned long long)(first + i));
 	}
-	return read_at(src->fd, dst, n, src->off + pos) == 0 ? 0 : io_err(t, err);
+	return 0;
 }
 
-/* Make @w show at least @want bytes from @pos of table @t (fewer at the end
-   of the table); @pos is within the table. */
+/*
+ * Make @w show at least @want bytes of the data of table @t from @pos on
+ * (fewer at its end), @pos within it: the whole blocks they lie in, each
+ * checked against its check before any of it is used.
+ */
 static int win_load(const struct asrc *src, const struct pol_atab *t, size_t pos,
 		    size_t want, struct win *w, char *err)
 {
 	size_t left = t->length - pos;
-	size_t n = want < left ? want : left;
+	size_t n = want == 0 ? 1 : want < left ? want : left;
+	size_t first = pos / POL_ABLOCK, lo = first * POL_ABLOCK;
+	size_t hi = (pos + n - 1) / POL_ABLOCK * POL_ABLOCK + POL_ABLOCK;
+	size_t nb = (hi - lo) / POL_ABLOCK;
+	const unsigned char *data, *sums;
+	int e;
 
-	if (src->mem != NULL) {
+	if (src->mem != NULL && src->checked) {
 		w->p = src->mem + pos;
 		w->len = left;
 		w->complete = true;
 		return 0;
 	}
-	unsigned char *b = realloc(w->buf, n ? n : 1);
+	if (hi > t->length)
+		hi = t->length;
+	if (src->mem != NULL) {
+		data = src->mem + lo;
+		sums = src->mem + t->sums + first * 8;
+	} else {
+		size_t need = hi - lo + nb * 8;
 
-	if (b == NULL)
-		return pol_set_err(err, POL_ENOMEM, "out of memory");
-	w->buf = b;
-	if (read_at(src->fd, b, n, src->off + pos) != 0)
-		return io_err(t, err);
-	w->p = b;
-	w->len = n;
-	w->complete = n == left;
+		if (need > w->cap) {
+			unsigned char *b = realloc(w->buf, need);
+
+			if (b == NULL)
+				return pol_set_err(err, POL_ENOMEM, "out of memory");
+			w->buf = b;
+			w->cap = need;
+		}
+		if (read_at(src->fd, w->buf, hi - lo, src->off + lo) != 0 ||
+		    read_at(src->fd, w->buf + (hi - lo), nb * 8,
+			    src->off + t->sums + first * 8) != 0)
+			return io_err(t, err);
+		data = w->buf;
+		sums = w->buf + (hi - lo);
+	}
+	if ((e = check_blocks(t, first, data, hi - lo, sums, err)) != 0)
+		return e;
+	w->p = data + (pos - lo);
+	w->len = hi - pos;
+	w->complete = hi == t->length;
 	return 0;
 }
 
@@ -1283,71 +1331,72 @@ static const struct pol_atab *find_table(const struct pol *p, uint32_t router)
 	return NULL;
 }
 
-#define PROBE_CHUNK 16      /* slots read at a time from the file */
-#define REC_CHUNK   256     /* record bytes read at a time from the file */
-
 /*
  * Probe table @t for @key, whose hash is @h.  Returns 1 with the record's
  * position in *@pos and the start of the record in @w, 0 when the key is
  * absent, or a negative enum pol_err.  With @want (verification), looks for
  * the slot that holds exactly position *@pos instead, and leaves @w alone.
+ * Every slot it reads, the empty one that ends a miss included, and every
+ * key it compares lie in blocks that matched their checks.
  */
 static int probe(const struct asrc *src, const struct pol_atab *t,
 		 const char *key, size_t keylen, uint32_t h, bool want,
 		 size_t *pos, struct win *w, char *err)
 {
-	unsigned char chunk[PROBE_CHUNK * POL_SLOT_SIZE];
-	const unsigned char *slot = chunk;
-	uint32_t s = pol_alias_home(h, t->nslots), left = 0;
+	struct win sw = { 0 };
+	size_t lo = 0, hi = 0;      /* the slot bytes sw shows */
 	size_t recs = (size_t)t->nslots * POL_SLOT_SIZE;
+	uint32_t s = pol_alias_home(h, t->nslots);
 	int e;
 
-	for (uint32_t i = 0; i < t->nslots; i++) {
-		if (left == 0) {
-			left = t->nslots - s < PROBE_CHUNK ? t->nslots - s : PROBE_CHUNK;
-			if ((e = aread(src, t, (uint64_t)s * POL_SLOT_SIZE, chunk,
-				       (size_t)left * POL_SLOT_SIZE, err)) != 0)
-				return e;
-			slot = chunk;
+	for (uint32_t i = 0; i < t->nslots; i++, s = s + 1 < t->nslots ? s + 1 : 0) {
+		size_t at = (size_t)s * POL_SLOT_SIZE;
+
+		if (at < lo || at + POL_SLOT_SIZE > hi) {
+			if ((e = win_load(src, t, at, POL_SLOT_SIZE, &sw, err)) != 0)
+				goto out;
+			lo = at;
+			hi = at + sw.len;
 		}
+		const unsigned char *slot = sw.p + (at - lo);
 		uint32_t sp = pol_get32(slot + 4);
 
+		e = 0;
 		if (sp == 0)
-			return 0;
-		if (pol_get32(slot) == h) {
-			if (want) {
-				if (sp == *pos)
-					return 1;
-			} else {
-				if (sp < recs || sp >= t->length)
-					return pol_set_err(err, POL_EFORMAT,
-							   "alias table of router %u: slot %u points to %u, out of range",
-							   (unsigned)t->router, (unsigned)s, (unsigned)sp);
-				size_t n = keylen + 1 > REC_CHUNK ? keylen + 1 : REC_CHUNK;
-
-				if ((e = win_load(src, t, sp, n, w, err)) != 0)
-					return e;
-				if (keylen < w->len && w->p[keylen] == '\0' &&
-				    memcmp(w->p, key, keylen) == 0) {
-					*pos = sp;
-					return 1;
-				}
-			}
+			goto out;
+		if (pol_get32(slot) != h)
+			continue;
+		if (want) {
+			if (sp != *pos)
+				continue;
+			e = 1;
+			goto out;
 		}
-		slot += POL_SLOT_SIZE;
-		left--;
-		if (++s == t->nslots) {
-			s = 0;
-			left = 0;
+		if (sp < recs || sp >= t->length) {
+			e = pol_set_err(err, POL_EFORMAT,
+					"alias table of router %u: slot %u points to %u, out of range",
+					(unsigned)t->router, (unsigned)s, (unsigned)sp);
+			goto out;
+		}
+		if ((e = win_load(src, t, sp, keylen + 1, w, err)) != 0)
+			goto out;
+		if (keylen < w->len && w->p[keylen] == '\0' &&
+		    memcmp(w->p, key, keylen) == 0) {
+			*pos = sp;
+			e = 1;
+			goto out;
 		}
 	}
-	return pol_set_err(err, POL_EFORMAT,
-			   "alias table of router %u: no empty slot", (unsigned)t->router);
+	e = pol_set_err(err, POL_EFORMAT,
+			"alias table of router %u: no empty slot", (unsigned)t->router);
+out:
+	free(sw.buf);
+	return e;
 }
 
 static struct asrc table_src(const struct pol *p, const struct pol_atab *t)
 {
-	struct asrc src = { NULL, p->fd, p->adata_off + t->offset };
+	struct asrc src = { NULL, p->fd, p->adata_off + t->offset, false };
 
 	if (p->s[POL_SEC_ADATA].p != NULL)
 		src.mem = p->s[POL_SEC_ADATA].p + t->offset;
@@ -1448,7 +1497,7 @@ static void adata_unview(struct aview *v)
    other slot in use. */
 static int verify_table(const struct pol_atab *t, const unsigned char *area, char *err)
 {
-	struct asrc src = { area, -1, 0 };
+	struct asrc src = { area, -1, 0, true };
 	uint32_t used = 0;
 	size_t pos = (size_t)t->nslots * POL_SLOT_SIZE;
 	const char *prev = NULL;
@@ -1470,7 +1519,7 @@ static int verify_table(const struct pol_atab *t, const unsigned char *area, cha
 				   "alias table of router %u: %u slots used for %u keys",
 				   (unsigned)t->router, (unsigned)used, (unsigned)t->nkeys);
 	while (pos < t->length) {
-		struct win w = { area + pos, t->length - pos, true, NULL };
+		struct win w = { area + pos, t->length - pos, true, NULL, 0 };
 		struct arec r;
 		const char *key = (const char *)w.p;
 		size_t at = pos;
@@ -1552,20 +1601,13 @@ int pol_verify(const struct pol *p, char *err)
 	for (uint32_t i = 0; i < p->ntabs && e == 0; i++) {
 		const struct pol_atab *t = &p->tabs[i];
 		const unsigned char *area = v.p + t->offset;
-		uint64_t got = pol_sum64(area, t->length);
 
-		if (got != t->checksum)
-			e = pol_set_err(err, POL_ECHECKSUM,
-					"alias table of router %u: checksum mismatch: table says %016llx, contents give %016llx",
-					(unsigned)t->router, (unsigned long long)t->checksum,
-					(unsigned long long)got);
-		/* padding up to the next table */
-		else if (i + 1 < p->ntabs &&
-			 !all_zero(area + t->length,
-				   p->tabs[i + 1].offset - t->offset - t->length))
+		e = check_blocks(t, 0, area, t->length, area + t->sums, err);
+		/* padding before the checks */
+		if (e == 0 && !all_zero(area + t->length, t->sums - t->length))
 			e = pol_set_err(err, POL_EFORMAT,
-					"nonzero padding after alias table %u", (unsigned)i);
-		else
+					"nonzero padding in alias table %u", (unsigned)i);
+		if (e == 0)
 			e = verify_table(t, area, err);
 	}
 	/* padding after the last section, which no checksum covers */
@@ -1646,7 +1688,7 @@ static int decode_aliases(const struct pol *p, const unsigned char *adata,
 	if (alloc_array(m, (void **)&a->v, a->n, sizeof(*a->v)) != 0)
 		return -1;
 	for (size_t k = 0; k < a->n; k++) {
-		struct win w = { area + pos, t->length - pos, true, NULL };
+		struct win w = { area + pos, t->length - pos, true, NULL, 0 };
 		struct arec r;
 
 		/* pol_verify() has checked every record. */

@@ -4,8 +4,9 @@
  * The format is specified in noq-policy(5).  The writer is deterministic:
  * the same model gives the same bytes.  The loader maps a file, validates its
  * header, section table and every small section once, and keeps the alias
- * section for O(1) lookups whose every access is bounds-checked, so that
- * loading does not read the whole alias table (pol_verify() does, for noqc).
+ * section for O(1) lookups, which check each block of it they read against
+ * its checksum and bounds-check every access, so that loading does not read
+ * the whole alias table (pol_verify() does, for noqc).
  *
  * Functions return 0 on success or a negative enum pol_err, and write a
  * lowercase message without trailing period into @err when one is given.
@@ -111,8 +112,11 @@ struct pol_alias {
 /**
  * pol_alias_lookup() - look @key (@keylen bytes) up in the alias table of
  * router index @router.  Returns 1 and fills *out when found, 0 when not
- * found (or the router has no table), a negative enum pol_err when the
- * records touched are malformed.
+ * found (or the router has no table), POL_ECHECKSUM when a block of the
+ * table it read does not match its checksum (the policy is damaged: @err
+ * says so, and to recompile it), another negative enum pol_err when the
+ * records touched are malformed or cannot be read.  Each answer, found or
+ * not found, comes from blocks that matched their checksums.
  */
 int pol_alias_lookup(const struct pol *p, uint32_t router, const char *key,
 		     size_t keylen, struct arena *arena, struct pol_alias *out,

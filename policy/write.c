@@ -411,7 +411,8 @@ static size_t alias_reclen(const struct mdl_alias *a)
 	return n;
 }
 
-/* Size of alias table @a in ADATA, or 0 when it passes 4 GiB. */
+/* Bytes of the slots and records of alias table @a, or 0 when they pass
+   4 GiB. */
 static uint64_t atable_len(const struct mdl_aliases *a)
 {
 	uint64_t n = pol_alias_nslots(a->n) * POL_SLOT_SIZE;
@@ -524,6 +525,18 @@ static int atable_write(unsigned char *t, const struct mdl_aliases *a)
 	return r;
 }
 
+void pol_alias_seal(unsigned char *table, uint32_t length)
+{
+	unsigned char *sums = table + pol_align8(length);
+
+	for (uint64_t i = 0; i < pol_alias_nblocks(length); i++) {
+		uint64_t at = i * POL_ABLOCK;
+		uint64_t n = length - at < POL_ABLOCK ? length - at : POL_ABLOCK;
+
+		pol_put64(sums + 8 * i, pol_sum64(table + at, (size_t)n));
+	}
+}
+
 struct sect {
 	uint32_t type, flags, count, recsize;
 	uint64_t offset, length;
@@ -596,7 +609,7 @@ int pol_encode(const struct model *m, const char *compiler_version,
 					   "alias table of router '%s' passes 4 GiB",
 					   m->routers[m->aliases[t].router].name);
 		}
-		adata = pol_align8(adata) + n;
+		adata += pol_alias_extent(n);
 	}
 
 	static const uint32_t recsize[] = {
@@ -795,8 +808,8 @@ int pol_encode(const struct model *m, const char *compiler_version,
 		pol_put32(p + POL_T_NSLOTS, (uint32_t)pol_alias_nslots(a->n));
 		pol_put32(p + POL_T_LENGTH, (uint32_t)tlen);
 		pol_put64(p + POL_T_OFFSET, toff);
-		pol_put64(p + POL_T_CHECKSUM, pol_sum64(area, (size_t)tlen));
-		toff = pol_align8(toff + tlen);
+		pol_alias_seal(area, (uint32_t)tlen);
+		toff += pol_alias_extent(tlen);
 	}
 
 	pol_put64(buf + POL_H_CHECKSUM, pol_checksum(buf, (size_t)sum_size));

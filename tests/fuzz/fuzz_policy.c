@@ -55,7 +55,8 @@ static void lookups(const struct pol *p, uint32_t nrouters)
 			int e = pol_alias_lookup(p, r, keys[k], strlen(keys[k]),
 						 &a, &out, err);
 
-			if (e != 0 && e != 1 && e != POL_EFORMAT && e != POL_ENOMEM)
+			if (e != 0 && e != 1 && e != POL_EFORMAT && e != POL_ECHECKSUM &&
+			    e != POL_ENOMEM)
 				abort();
 			arena_free(&a);
 		}
@@ -100,9 +101,9 @@ static void reseal(unsigned char *b, size_t n)
 			uint64_t off = pol_get64(t + POL_T_OFFSET);
 			uint32_t len = pol_get32(t + POL_T_LENGTH);
 
-			if (doff <= n && off <= n - doff && len <= n - doff - off)
-				pol_put64(t + POL_T_CHECKSUM,
-					  pol_sum64(b + doff + off, len));
+			if (doff <= n && off <= n - doff &&
+			    pol_alias_extent(len) <= n - doff - off)
+				pol_alias_seal(b + doff + off, len);
 		}
 	}
 	uint64_t sum = pol_get64(b + POL_H_SUMSIZE);

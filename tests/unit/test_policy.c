@@ -478,8 +478,9 @@ static uint64_t sect_len(const unsigned char *b, int type)
 }
 
 /*
- * Recompute the alias table checksums and the header checksum of @b (@len
- * bytes, possibly damaged) where the well-formed policy @layout has them.
+ * Recompute the checks of the alias tables' blocks and the header checksum
+ * of @b (@len bytes, possibly damaged) where the well-formed policy @layout
+ * has them.
  */
 static void reseal_as(unsigned char *b, size_t len, const unsigned char *layout)
 {
@@ -492,9 +493,8 @@ static void reseal_as(unsigned char *b, size_t len, const unsigned char *layout)
 		uint64_t off = doff + pol_get64(t + POL_T_OFFSET);
 		uint32_t tl = pol_get32(t + POL_T_LENGTH);
 
-		if (off <= len && tl <= len - off)
-			pol_put64(b + toff + i * POL_ATAB_SIZE + POL_T_CHECKSUM,
-				  pol_sum64(b + off, tl));
+		if (off <= len && pol_alias_extent(tl) <= len - off)
+			pol_alias_seal(b + off, tl);
 	}
 	uint64_t sum = pol_get64(layout + POL_H_SUMSIZE);
 
@@ -874,8 +874,27 @@ static void test_lookup_wrap(void)
 	model_free(m);
 }
 
-/* A slot pointing outside the records: lookups that touch it fail, others
-   work; pol_verify() refuses the table. */
+/* How many of the keys k00000..k00099 a lookup in @p refuses with @e. */
+static int count_refused(const struct pol *p, int e)
+{
+	int n = 0;
+
+	for (int i = 0; i < 100; i++) {
+		char key[16];
+
+		snprintf(key, sizeof(key), "k%05d", i);
+		n += lookup(p, 0, key, 6) == e;
+	}
+	return n;
+}
+
+/*
+ * Tables that match their checks (recomputed after the change) but that no
+ * writer makes: a slot pointing outside the records, or into the slots, a
+ * record running off the end of the table.  Lookups that touch the fault
+ * fail as malformed, others work; pol_verify() refuses the table.  Without
+ * the checks recomputed, the same changes are damage.
+ */
 static void test_lookup_malformed(void)
 {
 	struct model *m = alias_model(100);
@@ -887,16 +906,21 @@ static void test_lookup_malformed(void)
 	uint32_t s = pol_alias_home(h, nslots);
 	struct pol *p = NULL;
 	char err[POL_ERRLEN];
-	int bad = 0;
 
 	/* Find k00042's slot and point it past the table. */
 	while (pol_get32(b + d + (size_t)s * 8) != h)
 		s = (s + 1) % nslots;
 	pol_put32(b + d + (size_t)s * 8 + 4, 0xfffffff0u);
 	CU_ASSERT_EQUAL_FATAL(pol_load(b, len, &p, err), 0);   /* not read at load */
-	CU_ASSERT_EQUAL(lookup(p, 0, "k00042", 6), POL_EFORMAT);
-	CU_ASSERT_EQUAL(lookup(p, 0, "k00041", 6), 1);
+	CU_ASSERT_EQUAL(lookup(p, 0, "k00042", 6), POL_ECHECKSUM);
 	CU_ASSERT_EQUAL(pol_verify(p, err), POL_ECHECKSUM);
+	pol_close(p);
+	reseal(b, len);
+	CU_ASSERT_EQUAL_FATAL(pol_load(b, len, &p, err), 0);
+	CU_ASSERT_EQUAL(lookup(p, 0, "k00042", 6), POL_EFORMAT);
+	CU_ASSERT_EQUAL(count_refused(p, POL_EFORMAT), 1);
+	CU_ASSERT_EQUAL(count_refused(p, POL_ECHECKSUM), 0);
+	CU_ASSERT_EQUAL(pol_verify(p, err), POL_EFORMAT);
 	pol_close(p);
 
 	/* Into the slots: refused too. */
@@ -914,18 +938,14 @@ static void test_lookup_malformed(void)
 
 	memset(b + d + tl - 8, 'x', 8);
 	CU_ASSERT_EQUAL_FATAL(pol_load(b, len, &p, err), 0);
-	for (int i = 0; i < 100; i++) {
-		char key[16];
-
-		snprintf(key, sizeof(key), "k%05d", i);
-		if (lookup(p, 0, key, 6) == POL_EFORMAT)
-			bad++;
-	}
-	CU_ASSERT_EQUAL(bad, 1);
+	CU_ASSERT_EQUAL(count_refused(p, POL_EFORMAT), 0);
+	CU_ASSERT(count_refused(p, POL_ECHECKSUM) >= 1);
 	CU_ASSERT_EQUAL(pol_verify(p, err), POL_ECHECKSUM);
 	pol_close(p);
 	reseal(b, len);
 	CU_ASSERT_EQUAL_FATAL(pol_load(b, len, &p, err), 0);
+	CU_ASSERT_EQUAL(count_refused(p, POL_EFORMAT), 1);
+	CU_ASSERT_EQUAL(count_refused(p, POL_ECHECKSUM), 0);
 	CU_ASSERT_EQUAL(pol_verify(p, err), POL_EFORMAT);
 	CU_ASSERT(strstr(err, "runs past") != NULL);
 	pol_close(p);
@@ -959,24 +979,29 @@ static void test_err_version(void)
 	size_t len;
 	unsigned char *b = encode(m, &len);
 
-	pol_put16(b + POL_H_MAJOR, 5);
-	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 5.0, this noq reads 4.x: this noq "
+	pol_put16(b + POL_H_MAJOR, 6);
+	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 6.0, this noq reads 5.x: this noq "
 		    "is older than the noqc that wrote it");
 	pol_put16(b + POL_H_MAJOR, 1);
 	pol_put16(b + POL_H_MINOR, 9);
 	/* A policy of the format before compiled expansions: recompile. */
-	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 1.9, this noq reads 4.x: recompile "
+	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 1.9, this noq reads 5.x: recompile "
 		    "it with noqc (the aliases policy: newaliases)");
 	/* One whose every ${lookup} held its own copy of the file, and
 	   whose lists were text. */
 	pol_put16(b + POL_H_MAJOR, 2);
-	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 2.9, this noq reads 4.x: recompile "
+	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 2.9, this noq reads 5.x: recompile "
 		    "it with noqc (the aliases policy: newaliases)");
 	/* One that took every rewrite rule for the rewrite section's. */
 	pol_put16(b + POL_H_MAJOR, 3);
-	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 3.9, this noq reads 4.x: recompile "
+	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 3.9, this noq reads 5.x: recompile "
 		    "it with noqc (the aliases policy: newaliases)");
+	/* One whose alias tables had one checksum each, which lookups did
+	   not check. */
 	pol_put16(b + POL_H_MAJOR, 4);
+	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 4.9, this noq reads 5.x: recompile "
+		    "it with noqc (the aliases policy: newaliases)");
+	pol_put16(b + POL_H_MAJOR, POL_MAJOR);
 	EXPECT_LOAD(b, len, POL_ECHECKSUM, "checksum");
 	reseal(b, len);
 	EXPECT_LOAD(b, len, 0, NULL);     /* a newer minor version is read */
@@ -1207,17 +1232,19 @@ static void test_err_format(void)
 	free(b);
 	model_free(m);
 
-	/* Nonzero padding after the last section, which no checksum covers:
-	   pol_verify() refuses it.  (One alias: 42 bytes of alias data.) */
+	/* Nonzero padding between an alias table's data and its checks, which
+	   no check covers and no lookup reads: pol_verify() refuses it.  (One
+	   alias: 42 bytes of slots and record.) */
 	m = alias_model(1);
 	b = encode(m, &len);
-	CU_ASSERT_FATAL(sect_off(b, POL_SEC_ADATA) + sect_len(b, POL_SEC_ADATA) < len);
+	CU_ASSERT_FATAL(pol_get32(b + sect_off(b, POL_SEC_ATABLES) + POL_T_LENGTH) == 42);
 
 	struct pol *p = NULL;
 	char err[POL_ERRLEN];
 
-	b[len - 1] = 1;
+	b[sect_off(b, POL_SEC_ADATA) + 42] = 1;
 	CU_ASSERT_EQUAL_FATAL(pol_load(b, len, &p, err), 0);
+	CU_ASSERT_EQUAL(lookup(p, 0, "k00000", 6), 1);
 	CU_ASSERT_EQUAL(pol_verify(p, err), POL_EFORMAT);
 	CU_ASSERT(strstr(err, "padding") != NULL);
 	pol_close(p);
@@ -1385,7 +1412,7 @@ static bool exercise(const unsigned char *b, size_t n, struct tally *t, FILE *de
 	for (uint32_t router = 0; router < 4; router++)
 		for (size_t k = 0; k < UNIT_COUNT(keys); k++) {
 			r = lookup(p, router, keys[k], strlen(keys[k]));
-			CU_ASSERT(r == 0 || r == 1 || r == POL_EFORMAT);
+			CU_ASSERT(r == 0 || r == 1 || r == POL_EFORMAT || r == POL_ECHECKSUM);
 		}
 	(void)pol_compiler_version(p);
 
@@ -1510,6 +1537,179 @@ static void test_corrupt_alias_data(void)
 	printf("\n   ");
 	fclose(devnull);
 	free(b);
+	model_free(m);
+}
+
+/*
+ * Single-byte damage to the alias data as shipped (no checksum recomputed):
+ * what a lookup may answer.  The answer of a lookup is compared as text:
+ * "-" for no alias, else the key, then each target's kind and text.
+ */
+#define ANSWER_MAX 512
+
+/**
+ * struct alias_query - a lookup and the answer of the intact policy.
+ * @router: the router index; @key: the key looked up; @want: the answer.
+ */
+struct alias_query {
+	uint32_t router;
+	const char *key;
+	char want[ANSWER_MAX];
+};
+
+/**
+ * struct flip_tally - what the lookups of damaged policies gave.
+ * @same:    the intact policy's answer;
+ * @damaged: POL_ECHECKSUM, the message saying the policy is damaged;
+ * @changed: another answer: another target, or none where there was one
+ *           (the mail would go to the address as given), or one where
+ *           there was none;
+ * @other:   any other error.
+ */
+struct flip_tally {
+	unsigned same, damaged, changed, other;
+};
+
+/* Look @q up in @p; its answer into @buf.  Returns pol_alias_lookup()'s. */
+static int answer(const struct pol *p, const struct alias_query *q, char *buf, char *err)
+{
+	struct arena a = { 0 };
+	struct pol_alias out;
+	int r;
+
+	err[0] = '\0';
+	buf[0] = '\0';
+	r = pol_alias_lookup(p, q->router, q->key, strlen(q->key), &a, &out, err);
+	if (r == 0) {
+		snprintf(buf, ANSWER_MAX, "-");
+	} else if (r == 1) {
+		int n = snprintf(buf, ANSWER_MAX, "%s", out.key);
+
+		for (size_t i = 0; i < out.ntargets && n >= 0 && n < ANSWER_MAX; i++)
+			n += snprintf(buf + n, ANSWER_MAX - (size_t)n, "|%d:%s",
+				      (int)out.targets[i].kind, out.targets[i].text);
+	}
+	arena_free(&a);
+	return r;
+}
+
+/* The lookups of @nq queries in @p, against their answers; @at names the
+   damage in the first few reports. */
+static void tally_queries(const struct pol *p, const struct alias_query *q, size_t nq,
+			  struct flip_tally *t, const char *at)
+{
+	char got[ANSWER_MAX], err[POL_ERRLEN];
+
+	for (size_t k = 0; k < nq; k++) {
+		int r = answer(p, &q[k], got, err);
+
+		if (r == 0 || r == 1) {
+			if (strcmp(got, q[k].want) == 0) {
+				t->same++;
+				continue;
+			}
+			if (t->changed++ < 5)
+				printf("\n    %s: router %u '%s': '%s', was '%s'", at,
+				       (unsigned)q[k].router, q[k].key, got, q[k].want);
+		} else if (r == POL_ECHECKSUM && strstr(err, "damaged") != NULL &&
+			   strstr(err, "recompile") != NULL) {
+			t->damaged++;
+		} else if (t->other++ < 5) {
+			printf("\n    %s: router %u '%s': error %d '%s'", at,
+			       (unsigned)q[k].router, q[k].key, r, err);
+		}
+	}
+}
+
+/*
+ * The queries for the tables of @m: each of its keys, and each of
+ * @absent in each table; their answers from @b, intact.  Returns how many.
+ */
+static size_t alias_queries(const struct model *m, const unsigned char *b, size_t len,
+			    const char *const *absent, size_t nabsent,
+			    struct alias_query **out)
+{
+	size_t n = 0, k = 0;
+	struct pol *p = NULL;
+	char err[POL_ERRLEN];
+
+	for (size_t t = 0; t < m->naliases; t++)
+		n += m->aliases[t].n + nabsent;
+	*out = calloc(n ? n : 1, sizeof(**out));
+	CU_ASSERT_FATAL(*out != NULL);
+	for (size_t t = 0; t < m->naliases; t++) {
+		const struct mdl_aliases *a = &m->aliases[t];
+
+		for (size_t i = 0; i < a->n + nabsent; i++, k++) {
+			(*out)[k].router = a->router;
+			(*out)[k].key = i < a->n ? a->v[i].key : absent[i - a->n];
+		}
+	}
+	CU_ASSERT_EQUAL_FATAL(pol_load(b, len, &p, err), 0);
+	for (k = 0; k < n; k++) {
+		int r = answer(p, &(*out)[k], (*out)[k].want, err);
+
+		CU_ASSERT(r == 1 || (r == 0 && strcmp((*out)[k].want, "-") == 0));
+	}
+	pol_close(p);
+	return n;
+}
+
+/*
+ * Every byte from the alias data to the end of the file changed with each
+ * of a few patterns: every lookup answers as before or fails as damaged.
+ */
+static void flip_alias_data(const struct model *m, const char *const *absent,
+			    size_t nabsent, const char *name)
+{
+	static const unsigned char patterns[] = { 0x01, 0x80, 0xff };
+	size_t len;
+	unsigned char *b = encode(m, &len);
+	uint64_t d = sect_off(b, POL_SEC_ADATA);
+	struct alias_query *q;
+	size_t nq = alias_queries(m, b, len, absent, nabsent, &q);
+	struct flip_tally t = { 0 };
+	char at[64];
+
+	for (uint64_t i = d; i < len; i++)
+		for (size_t k = 0; k < sizeof(patterns); k++) {
+			unsigned char *c = copy(b, len);
+			struct pol *p = NULL;
+			char err[POL_ERRLEN];
+
+			c[i] ^= patterns[k];
+			/* The alias data is not read at load. */
+			CU_ASSERT_EQUAL_FATAL(pol_load(c, len, &p, err), 0);
+			snprintf(at, sizeof(at), "byte %llu ^ 0x%02x",
+				 (unsigned long long)(i - d), patterns[k]);
+			tally_queries(p, q, nq, &t, at);
+			pol_close(p);
+			free(c);
+		}
+	printf("\n    %s: %llu bytes x %zu patterns x %zu lookups: %u same, "
+	       "%u damaged, %u changed, %u other errors\n   ", name,
+	       (unsigned long long)(len - d), sizeof(patterns), nq, t.same, t.damaged,
+	       t.changed, t.other);
+	CU_ASSERT_EQUAL(t.changed, 0);
+	CU_ASSERT_EQUAL(t.other, 0);
+	CU_ASSERT(t.damaged > 0);
+	free(q);
+	free(b);
+}
+
+static void test_corrupt_alias_flip(void)
+{
+	static const char *const absent[] = { "nobody", "", "alic", "ALICE", "teams",
+					      "k", "k00060", "x00001", "x00002", "x00003",
+					      "x00004", "x00005", "x00006", "x00007" };
+	struct model *m = hand_model();
+
+	/* Three kinds of target, several targets, and an empty table. */
+	flip_alias_data(m, absent, UNIT_COUNT(absent), "hand model");
+	model_free(m);
+	/* Probe runs, records across blocks, slots in two blocks. */
+	m = alias_model(150);
+	flip_alias_data(m, absent, UNIT_COUNT(absent), "150 aliases");
 	model_free(m);
 }
 
@@ -1746,8 +1946,9 @@ static void test_open_lookups(void)
 	tu_rmdir(dir);
 }
 
-/* Damage to the alias data of a policy read from a file: lookups stay in
-   bounds, pol_verify() refuses every change. */
+/* Damage to the alias data of a policy read from a file: each lookup
+   answers as before or fails as damaged, pol_verify() refuses every
+   change. */
 static void test_open_corrupt(void)
 {
 	char *dir = tu_tmpdir();
@@ -1756,29 +1957,32 @@ static void test_open_corrupt(void)
 	size_t len;
 	unsigned char *b = encode(m, &len);
 	uint64_t d = sect_off(b, POL_SEC_ADATA);
-	static const char *const keys[] = { "alice", "team", "devnull", "gone",
-					    "later", "odd key", "nobody", "" };
+	static const char *const absent[] = { "nobody", "", "alic" };
+	struct alias_query *q;
+	size_t nq = alias_queries(m, b, len, absent, UNIT_COUNT(absent), &q);
+	struct flip_tally t = { 0 };
 	unsigned refused = 0, tried = 0;
 
 	for (uint64_t i = d; i < len; i++) {
 		unsigned char *c = copy(b, len);
 		struct pol *p = NULL;
-		char err[POL_ERRLEN];
+		char err[POL_ERRLEN], at[32];
 
 		c[i] ^= 0xff;
 		put_file(path, c, len);
 		free(c);
 		CU_ASSERT_EQUAL_FATAL(pol_open(path, 0, &p, err), 0);
-		for (size_t k = 0; k < UNIT_COUNT(keys); k++) {
-			int r = lookup(p, 0, keys[k], strlen(keys[k]));
-
-			CU_ASSERT(r == 0 || r == 1 || r == POL_EFORMAT);
-		}
+		snprintf(at, sizeof(at), "byte %llu", (unsigned long long)(i - d));
+		tally_queries(p, q, nq, &t, at);
 		tried++;
 		refused += pol_verify(p, err) != 0;
 		pol_close(p);
 	}
 	CU_ASSERT_EQUAL(refused, tried);
+	CU_ASSERT_EQUAL(t.changed, 0);
+	CU_ASSERT_EQUAL(t.other, 0);
+	CU_ASSERT(t.same > 0 && t.damaged > 0);
+	free(q);
 	free(b);
 	model_free(m);
 	free(path);
@@ -2254,6 +2458,7 @@ static const struct unit_test corrupt_tests[] = {
 	T(test_corrupt_truncate),
 	T(test_corrupt_flip),
 	T(test_corrupt_alias_data),
+	T(test_corrupt_alias_flip),
 };
 
 static const struct unit_test dump_tests[] = {
