@@ -662,6 +662,11 @@ static enum rdkind table(struct rd *d, long r)
 	rt_lower(key);
 	e[0] = '\0';
 	rc = pol_alias_lookup(s->ctx->pol, (uint32_t)r, key, strlen(key), &s->tmp, &al, e);
+	if (rc == POL_ECHECKSUM) {
+		/* The message says the policy is damaged, and to recompile it. */
+		rt_hard(s, "router %s: %s", d->R->o->name, e);
+		return RD_ERROR;
+	}
 	if (rc < 0) {
 		rt_hard(s, "malformed alias table of router %s: %s", d->R->o->name,
 			e[0] ? e : pol_strerror(rc));

@@ -915,6 +915,51 @@ else
 	fail "damaged policy" "exit $rc"
 	show "$tmp/out"; show "$tmp/err"
 fi
+# The alias data is outside that checksum (noq-policy(5), ADATA): each
+# lookup checks the blocks of the table it reads.  One changed byte there
+# must never send mail elsewhere: noq refuses the message.
+damaged_alias="^noq: router system_aliases: alias table of router 0: block [0-9]+ does not match its checksum: the policy is damaged; recompile it with noqc \\(the aliases policy: newaliases\\)\$"
+# u64 offset of ADATA (section 12), u64 of ATABLES (section 8), u32 nslots
+adata=$(od -An -tu8 -j$((112 + 11 * 32 + 8)) -N8 "$POL" | tr -d ' ')
+atables=$(od -An -tu8 -j$((112 + 7 * 32 + 8)) -N8 "$POL" | tr -d ' ')
+nslots=$(od -An -tu4 -j$((atables + 8)) -N4 "$POL" | tr -d ' ')
+# A target: chain3's final@example.net made ginal@example.net.
+at=$(grep -boa 'final@example.net' "$POL" | awk -F: -v a="$adata" '$1 >= a { print $1; exit }')
+cp "$POL" "$tmp/alias-damaged.policy" || exit 99
+printf g | dd of="$tmp/alias-damaged.policy" bs=1 seek="$at" conv=notrunc 2>/dev/null
+run "$msg/simple.msg" "$NOQ" -C "$tmp/alias-damaged.policy" --dry-run -i chain1
+if [ -n "$at" ] && [ "$rc" -eq 1 ] && [ ! -s "$tmp/out" ] && [ "$(wc -l <"$tmp/err")" -eq 1 ] &&
+	grep -Eq "$damaged_alias" "$tmp/err"; then
+	pass "damaged alias target: refused"
+else
+	fail "damaged alias target: refused" "exit $rc"
+	show "$tmp/out"; show "$tmp/err"
+fi
+# The slots: the first byte of each slot's hash changed in turn (one of
+# them is root's: without a check, root would not be an alias then, and
+# the mail would go to root@example.org).  -bt root answers as before or
+# refuses as damaged.
+run "$tmp/empty" "$NOQ" -C "$POL" -bt root
+cp "$tmp/out" "$tmp/root.bt"
+slot=0 refused=0 changed=0
+while [ "$slot" -lt "${nslots:-0}" ]; do
+	cp "$POL" "$tmp/alias-damaged.policy" || exit 99
+	printf '\377' | dd of="$tmp/alias-damaged.policy" bs=1 seek=$((adata + 8 * slot)) \
+		conv=notrunc 2>/dev/null
+	run "$tmp/empty" "$NOQ" -C "$tmp/alias-damaged.policy" -bt root
+	if [ "$rc" -eq 1 ] && [ ! -s "$tmp/out" ] && grep -Eq "$damaged_alias" "$tmp/err"; then
+		refused=$((refused + 1))
+	elif [ "$rc" -ne 0 ] || ! cmp -s "$tmp/out" "$tmp/root.bt"; then
+		changed=$((changed + 1))
+		show "$tmp/out"; show "$tmp/err"
+	fi
+	slot=$((slot + 1))
+done
+if [ "$nslots" -gt 0 ] 2>/dev/null && [ "$changed" -eq 0 ] && [ "$refused" -gt 0 ]; then
+	pass "damaged alias slots: -bt refused or unchanged ($refused of $nslots refused)"
+else
+	fail "damaged alias slots" "$changed of ${nslots:-?} changed the answer, $refused refused"
+fi
 head -c $((size - 1)) "$POL" >"$tmp/short.policy"
 run "$msg/simple.msg" "$NOQ" -C "$tmp/short.policy" --dry-run -i bob@example.net
 expect "truncated policy" 1 "" \
