@@ -609,7 +609,19 @@ static enum outcome hello(struct conn *c)
 		/* hosts_avoid_pipelining: one command at a time, as Exim. */
 		if (c->pipelining && smtp_host_match(&o->avoid_pipelining, c->host, c->ip))
 			c->pipelining = false;
+	} else if (r.code == 421) {
+		/* "Closing transmission channel" (RFC 5321 4.2.3): its text is
+		   the reason (a client certificate missing, too many
+		   connections); a HELO would only meet the closed connection.
+		   Exim sends one anyway; noq reports the 421 and tries the next
+		   host, as for a 4xx greeting. */
+		reply_text(c, &r, false, cmd);
+		quit(c);
+		return OC_NEXT;
 	} else {
+		char ehlo_said[SMTP_TEXT_MAX];
+
+		snprintf(ehlo_said, sizeof(ehlo_said), "%s", helo_only ? "" : r.text);
 		c->st = ST_HELO;
 		c->pipelining = c->size = c->eightbit = c->smtputf8 = c->dsn = false;
 		c->starttls = false;
@@ -619,6 +631,14 @@ static enum outcome hello(struct conn *c)
 			e = read_reply(c, due(c, o->command_timeout), &r);
 		if (e != IO_OK) {
 			io_text(c, e, cmd);
+			/* Exim's words when the server hung up after refusing
+			   EHLO: what it said to EHLO is the reason. */
+			if (e == IO_CLOSED && ehlo_said[0] != '\0') {
+				size_t tl = strlen(c->res->text);
+
+				snprintf(c->res->text + tl, sizeof(c->res->text) - tl,
+					 " (EHLO response was: %s)", ehlo_said);
+			}
 			return e == IO_PROTO ? OC_FAIL : OC_NEXT;
 		}
 		if (r.code / 100 != 2) {

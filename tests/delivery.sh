@@ -214,6 +214,31 @@ want_err "Delivery failed: H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail 
 want_no_data srv "EHLO HELO"
 end
 
+# A 421 to EHLO closes the channel (Postfix answers so when a client
+# certificate is required and none came): its text is the reason; noq
+# sends no HELO into the closed connection (Exim does, then reports the
+# closed connection).
+begin "EHLO 421: the reason given, no HELO"
+fault srv 127.0.0.1 "ehlo: 421 4.7.1 mx.example: No client certificate presented" "helo: close"
+policy p "127.0.0.1:$port"
+send p "$tmp/simple" bob@example.net
+stop srv
+want_rc 1
+want_err "Delivery failed: H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail server after EHLO mail.example.org: 421 4.7.1 mx.example: No client certificate presented"
+want_either "srv 1.verbs" "$(x srv 1.verbs)" "EHLO" "EHLO QUIT"
+end
+
+# Another refusal of EHLO, then the server hangs up on HELO: Exim's words,
+# with what it said to EHLO.
+begin "EHLO refused, HELO meets a closed connection: the EHLO reply given"
+fault srv 127.0.0.1 "ehlo: 554 5.7.1 mx.example: Access denied" "helo: close"
+policy p "127.0.0.1:$port"
+send p "$tmp/simple" bob@example.net
+stop srv
+want_rc 1
+want_err "Delivery failed: H=127.0.0.1 [127.0.0.1]: Remote host closed connection in response to HELO mail.example.org (EHLO response was: 554 5.7.1 mx.example: Access denied)"
+end
+
 for reply in "450 4.7.1 Try again later" "550 5.7.1 Sender refused"; do
 	begin "MAIL ${reply%% *}: no DATA"
 	fault srv 127.0.0.1 "mail: $reply"
