@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "format.h"
+#include "fuzzutil.h"
 #include "policy.h"
 #include "sb.h"
 #include "xp.h"
@@ -106,10 +107,7 @@ static void reseal(unsigned char *b, size_t n)
 				pol_alias_seal(b + doff + off, len);
 		}
 	}
-	uint64_t sum = pol_get64(b + POL_H_SUMSIZE);
-
-	if (sum >= POL_HDR_SIZE && sum <= n)
-		pol_put64(b + POL_H_CHECKSUM, pol_checksum(b, (size_t)sum));
+	fz_reseal_header(b, n);
 }
 
 /*

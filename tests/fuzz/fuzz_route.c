@@ -60,47 +60,17 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "ast.h"
-#include "check.h"
-#include "diag.h"
-#include "frontend.h"
+#include "fuzzutil.h"
 #include "model.h"
 #include "policy.h"
 #include "route.h"
-#include "sema.h"
-#include "source.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* ================================================================ input */
 
-struct in {
-	const uint8_t *d;
-	size_t n, i;
-};
-
-/* A number below @n; 0 once the input is used up. */
-static unsigned pick(struct in *in, unsigned n)
-{
-	if (n <= 1 || in->i >= in->n)
-		return 0;
-	return in->d[in->i++] % n;
-}
-
-/*
- * True @pct times in a hundred; false once the input is used up, and for
- * a zero byte (libFuzzer's mutations make many), so that an option is
- * left out rather than put in.
- */
-static bool chance(struct in *in, unsigned pct)
-{
-	if (in->i >= in->n)
-		return false;
-	return in->d[in->i++] % 100 >= 100 - pct;
-}
-
-#define NEL(a) (sizeof(a) / sizeof((a)[0]))
-#define ONE(in, a) ((a)[pick((in), NEL(a))])
+#define NEL(a) FZ_NEL(a)
+#define ONE(in, a) ((a)[fz_pick((in), NEL(a))])
 
 /*
  * Whether FUZZ_ROUTE_AVOID (comma-separated) names @what: a shape of
@@ -234,7 +204,7 @@ struct gtrans {
 };
 
 struct gen {
-	struct in in;
+	struct fz_in in;
 	FILE *f;                /* the configuration */
 	char *conf;
 	size_t conflen;
@@ -253,20 +223,20 @@ struct gen {
 static const char *word(struct gen *g, const char *const *v, size_t nv,
 			const struct tricky *t, size_t nt)
 {
-	if (nt > 0 && chance(&g->in, 6)) {
-		const struct tricky *w = &t[pick(&g->in, (unsigned)nt)];
+	if (nt > 0 && fz_chance(&g->in, 6)) {
+		const struct tricky *w = &t[fz_pick(&g->in, (unsigned)nt)];
 
 		if (!avoid(w->tag))
 			return w->text;
 	}
-	return v[pick(&g->in, (unsigned)nv)];
+	return v[fz_pick(&g->in, (unsigned)nv)];
 }
 
 /* A list of 1..@max items from @v or @t, joined with " : ". */
 static void put_list(struct gen *g, const char *const *v, size_t nv, const struct tricky *t,
 		     size_t nt, unsigned max, const char *skip_prefix)
 {
-	unsigned n = 1 + pick(&g->in, max);
+	unsigned n = 1 + fz_pick(&g->in, max);
 
 	for (unsigned k = 0; k < n; k++) {
 		const char *it = word(g, v, nv, t, nt);
@@ -291,14 +261,14 @@ static void put_case(FILE *f, const char *s, unsigned how)
 /* An address of the vocabulary, maybe with case changes and affixes. */
 static void put_addr(struct gen *g, FILE *f, bool qualified)
 {
-	unsigned lc = pick(&g->in, 6), dc = pick(&g->in, 6);
+	unsigned lc = fz_pick(&g->in, 6), dc = fz_pick(&g->in, 6);
 
-	if (chance(&g->in, 15))
+	if (fz_chance(&g->in, 15))
 		fputs("owner-", f);
 	put_case(f, ONE(&g->in, v_lps), lc < 3 ? 0 : lc - 3);
-	if (chance(&g->in, 20))
-		fputs(chance(&g->in, 50) ? "-foo" : "+bar", f);
-	if (qualified || chance(&g->in, 75)) {
+	if (fz_chance(&g->in, 20))
+		fputs(fz_chance(&g->in, 50) ? "-foo" : "+bar", f);
+	if (qualified || fz_chance(&g->in, 75)) {
 		fputc('@', f);
 		put_case(f, ONE(&g->in, v_doms), dc < 4 ? 0 : dc - 3);
 	}
@@ -307,7 +277,7 @@ static void put_addr(struct gen *g, FILE *f, bool qualified)
 /* A target list of a redirect router: addresses, or one :fail:, ... */
 static void put_targets(struct gen *g, FILE *f)
 {
-	switch (pick(&g->in, 8)) {
+	switch (fz_pick(&g->in, 8)) {
 	case 1:
 		fputs(":fail: gone away", f);
 		return;
@@ -315,7 +285,7 @@ static void put_targets(struct gen *g, FILE *f)
 		fputs(":blackhole:", f);
 		return;
 	case 3:
-		if (chance(&g->in, 50)) {
+		if (fz_chance(&g->in, 50)) {
 			fputs(":defer: later", f);
 			return;
 		}
@@ -324,14 +294,14 @@ static void put_targets(struct gen *g, FILE *f)
 	default:
 		break;
 	}
-	unsigned n = 1 + pick(&g->in, 3);
+	unsigned n = 1 + fz_pick(&g->in, 3);
 
 	for (unsigned k = 0; k < n; k++) {
 		if (k)
 			fputs(", ", f);
 		put_addr(g, f, false);
 	}
-	if (chance(&g->in, 5))
+	if (fz_chance(&g->in, 5))
 		fputs(", :fail: mixed", f);
 }
 
@@ -340,55 +310,55 @@ static void gen_preconditions(struct gen *g, struct grouter *R, bool no_unseen)
 	FILE *f = g->f;
 
 	(void)R;
-	if (chance(&g->in, 30)) {
+	if (fz_chance(&g->in, 30)) {
 		fputs("  domains = ", f);
 		put_list(g, v_dom_items, NEL(v_dom_items), t_dom_items, NEL(t_dom_items), 3,
 			 NULL);
 		fputc('\n', f);
 	}
-	if (chance(&g->in, 30)) {
+	if (fz_chance(&g->in, 30)) {
 		fputs("  local_parts = ", f);
 		put_list(g, v_lp_items, NEL(v_lp_items), t_lp_items, NEL(t_lp_items), 3, NULL);
 		fputc('\n', f);
 	}
-	if (chance(&g->in, 30))
+	if (fz_chance(&g->in, 30))
 		fprintf(f, "  condition = %s\n",
 			word(g, v_conds, NEL(v_conds), t_conds, NEL(t_conds)));
-	if (chance(&g->in, 12))
+	if (fz_chance(&g->in, 12))
 		fprintf(f, "  address_data = %s\n", ONE(&g->in, v_addr_data));
-	if (chance(&g->in, 10))
+	if (fz_chance(&g->in, 10))
 		fprintf(f, "  local_part_suffix = %s\n%s", ONE(&g->in, v_suffix),
-			chance(&g->in, 50) ? "  local_part_suffix_optional\n" : "");
-	if (chance(&g->in, 8))
+			fz_chance(&g->in, 50) ? "  local_part_suffix_optional\n" : "");
+	if (fz_chance(&g->in, 8))
 		fprintf(f, "  local_part_prefix = %s\n%s", ONE(&g->in, v_prefix),
-			chance(&g->in, 50) ? "  local_part_prefix_optional\n" : "");
-	if (chance(&g->in, 10))
+			fz_chance(&g->in, 50) ? "  local_part_prefix_optional\n" : "");
+	if (fz_chance(&g->in, 10))
 		fputs("  caseful_local_part\n", f);
-	if (chance(&g->in, 6))
+	if (fz_chance(&g->in, 6))
 		fputs("  check_local_user\n", f);
-	if (chance(&g->in, 6))
-		fprintf(f, "  senders = %s\n", pick(&g->in, 2) ? "*@example.org" : ": *@other.test");
-	if (chance(&g->in, 10))
+	if (fz_chance(&g->in, 6))
+		fprintf(f, "  senders = %s\n", fz_pick(&g->in, 2) ? "*@example.org" : ": *@other.test");
+	if (fz_chance(&g->in, 10))
 		fputs("  no_more\n", f);
-	if (chance(&g->in, 10) && !no_unseen)
-		fprintf(f, "  unseen%s\n", !chance(&g->in, 30) ? "" : chance(&g->in, 80) ?
+	if (fz_chance(&g->in, 10) && !no_unseen)
+		fprintf(f, "  unseen%s\n", !fz_chance(&g->in, 30) ? "" : fz_chance(&g->in, 80) ?
 			" = ${if eq{$local_part}{bob}{yes}{no}}" : " = ${if eq{$local_part}{bob}}");
-	if (chance(&g->in, 5))
+	if (fz_chance(&g->in, 5))
 		fputs("  verify_only\n", f);
 }
 
 /* errors_to, headers_add, headers_remove: in the route's tuple. */
 static void gen_tuple_opts(struct gen *g, struct grouter *R, unsigned pct)
 {
-	if (chance(&g->in, pct)) {
+	if (fz_chance(&g->in, pct)) {
 		R->errors_to = ONE(&g->in, v_errors_to);
 		fprintf(g->f, "  errors_to = %s\n", R->errors_to);
 	}
-	if (chance(&g->in, pct)) {
+	if (fz_chance(&g->in, pct)) {
 		R->hadd = ONE(&g->in, v_hadd);
 		fprintf(g->f, "  headers_add = %s\n", R->hadd);
 	}
-	if (chance(&g->in, pct)) {
+	if (fz_chance(&g->in, pct)) {
 		R->hrem = ONE(&g->in, v_hrem);
 		fprintf(g->f, "  headers_remove = %s\n", R->hrem);
 	}
@@ -397,7 +367,7 @@ static void gen_tuple_opts(struct gen *g, struct grouter *R, unsigned pct)
 static int gen_transport_ref(struct gen *g)
 {
 	/* Mostly t0, so that two transports do not always clash. */
-	return g->nt > 1 && chance(&g->in, 25) ? 1 : 0;
+	return g->nt > 1 && fz_chance(&g->in, 25) ? 1 : 0;
 }
 
 static const char *const v_patterns[] = {
@@ -410,7 +380,7 @@ static void gen_router(struct gen *g, int i, FILE *aliases, bool terminal)
 {
 	struct grouter *R = &g->r[i];
 	FILE *f = g->f;
-	unsigned k = pick(&g->in, terminal ? 5 : 10);
+	unsigned k = fz_pick(&g->in, terminal ? 5 : 10);
 
 	snprintf(R->name, sizeof(R->name), "r%d", i);
 	R->transport = -1;
@@ -419,7 +389,7 @@ static void gen_router(struct gen *g, int i, FILE *aliases, bool terminal)
 	switch (R->kind) {
 	case GK_ACCEPT:
 		fputs("  driver = accept\n", f);
-		if (!chance(&g->in, 1)) {
+		if (!fz_chance(&g->in, 1)) {
 			R->transport = gen_transport_ref(g);
 			fprintf(f, "  transport = t%d\n", R->transport);
 		}
@@ -427,23 +397,23 @@ static void gen_router(struct gen *g, int i, FILE *aliases, bool terminal)
 		break;
 	case GK_MANUAL:
 		fputs("  driver = manualroute\n", f);
-		R->nrules = 1 + (int)pick(&g->in, chance(&g->in, 30) ? 3 : 1);
+		R->nrules = 1 + (int)fz_pick(&g->in, fz_chance(&g->in, 30) ? 3 : 1);
 		fputs("  route_list =", f);
 		for (int n = 0; n < R->nrules; n++) {
 			struct grule *ru = &R->rules[n];
 
 			snprintf(ru->pat, sizeof(ru->pat), "%s",
-				 n + 1 == R->nrules && chance(&g->in, 50) ? "*"
+				 n + 1 == R->nrules && fz_chance(&g->in, 50) ? "*"
 				 : ONE(&g->in, v_patterns));
 			snprintf(ru->hosts, sizeof(ru->hosts), "%s",
-				 chance(&g->in, 30) ? ONE(&g->in, v_hosts) : g->t0_hosts);
-			ru->transport = chance(&g->in, 10) ? gen_transport_ref(g) : -1;
+				 fz_chance(&g->in, 30) ? ONE(&g->in, v_hosts) : g->t0_hosts);
+			ru->transport = fz_chance(&g->in, 10) ? gen_transport_ref(g) : -1;
 			fprintf(f, "%s %s %s", n ? " ;" : "", ru->pat, ru->hosts);
 			if (ru->transport >= 0)
 				fprintf(f, " t%d", ru->transport);
 		}
 		fputc('\n', f);
-		if (!chance(&g->in, 2)) {
+		if (!fz_chance(&g->in, 2)) {
 			R->transport = gen_transport_ref(g);
 			fprintf(f, "  transport = t%d\n", R->transport);
 		}
@@ -451,7 +421,7 @@ static void gen_router(struct gen *g, int i, FILE *aliases, bool terminal)
 		break;
 	case GK_REDIRECT:
 		fputs("  driver = redirect\n", f);
-		switch (pick(&g->in, 4)) {
+		switch (fz_pick(&g->in, 4)) {
 		case 0:
 		case 1:
 			fputs("  data = ", f);
@@ -459,20 +429,20 @@ static void gen_router(struct gen *g, int i, FILE *aliases, bool terminal)
 			fputc('\n', f);
 			break;
 		case 2: {
-			bool full = chance(&g->in, 25);
-			unsigned nk = 1 + pick(&g->in, 4);
+			bool full = fz_chance(&g->in, 25);
+			unsigned nk = 1 + fz_pick(&g->in, 4);
 
 			fprintf(f, "  data = ${lookup{$local_part%s}lsearch{/nonexistent/%s}}\n",
 				full ? "@$domain" : "", R->name);
 			fprintf(aliases, "%s:\n", R->name);
-			unsigned k0 = pick(&g->in, NEL(v_lps));
+			unsigned k0 = fz_pick(&g->in, NEL(v_lps));
 
 			/* Distinct keys, mostly: a key twice is refused. */
 			for (unsigned n = 0; n < nk; n++) {
-				unsigned key = chance(&g->in, 3) ? k0 : (k0 + n) % NEL(v_lps);
+				unsigned key = fz_chance(&g->in, 3) ? k0 : (k0 + n) % NEL(v_lps);
 
 				fputs("  ", aliases);
-				put_case(aliases, v_lps[key], pick(&g->in, 4) == 3);
+				put_case(aliases, v_lps[key], fz_pick(&g->in, 4) == 3);
 				if (full)
 					fprintf(aliases, "@%s", ONE(&g->in, v_doms));
 				fputs(": ", aliases);
@@ -485,22 +455,22 @@ static void gen_router(struct gen *g, int i, FILE *aliases, bool terminal)
 			fprintf(f, "  data = %s\n", ONE(&g->in, v_rt_data));
 			break;
 		}
-		if (!chance(&g->in, 10))
+		if (!fz_chance(&g->in, 10))
 			fputs("  allow_fail\n", f);
-		if (!chance(&g->in, 30))
+		if (!fz_chance(&g->in, 30))
 			fputs("  allow_defer\n", f);
-		if (chance(&g->in, 10))
+		if (fz_chance(&g->in, 10))
 			fputs("  check_ancestor\n", f);
-		if (chance(&g->in, 10))
+		if (fz_chance(&g->in, 10))
 			fputs("  qualify_preserve_domain\n", f);
-		else if (chance(&g->in, 10))
+		else if (fz_chance(&g->in, 10))
 			fputs("  qualify_domain = example.com\n", f);
-		if (chance(&g->in, 5))
+		if (fz_chance(&g->in, 5))
 			fputs("  forbid_blackhole\n", f);
-		if (chance(&g->in, 5))
+		if (fz_chance(&g->in, 5))
 			fputs("  no_repeat_use\n", f);
-		if (chance(&g->in, 10))
-			fprintf(f, "  redirect_router = r%u\n", pick(&g->in, (unsigned)g->nr));
+		if (fz_chance(&g->in, 10))
+			fprintf(f, "  redirect_router = r%u\n", fz_pick(&g->in, (unsigned)g->nr));
 		gen_tuple_opts(g, R, 4);
 		break;
 	}
@@ -518,7 +488,7 @@ static bool generate(struct gen *g)
 	if (g->f == NULL || aliases == NULL)
 		abort();
 	fputs("primary_hostname = mail.example.org\n", g->f);
-	switch (pick(&g->in, 3)) {
+	switch (fz_pick(&g->in, 3)) {
 	case 0:
 		g->qualify = "example.org";
 		break;
@@ -539,32 +509,32 @@ static bool generate(struct gen *g)
 	put_list(g, v_lp_items, NEL(v_lp_items), t_lp_items, NEL(t_lp_items), 3, "ll0");
 	fputs("\n\nbegin routers\n", g->f);
 
-	g->nt = 1 + (int)chance(&g->in, 30);
-	g->nr = 1 + (int)pick(&g->in, 8);
+	g->nt = 1 + (int)fz_chance(&g->in, 30);
+	g->nr = 1 + (int)fz_pick(&g->in, 8);
 	g->t0_hosts = ONE(&g->in, v_hosts);
 	for (int i = 0; i < g->nr; i++)
-		gen_router(g, i, aliases, i + 1 == g->nr && chance(&g->in, 50));
+		gen_router(g, i, aliases, i + 1 == g->nr && fz_chance(&g->in, 50));
 
 	fputs("\nbegin transports\n", g->f);
 	for (int i = 0; i < g->nt; i++) {
 		struct gtrans *T = &g->t[i];
 
 		snprintf(T->name, sizeof(T->name), "t%d", i);
-		T->hosts = i == 0 || chance(&g->in, 50) ? g->t0_hosts : ONE(&g->in, v_hosts);
+		T->hosts = i == 0 || fz_chance(&g->in, 50) ? g->t0_hosts : ONE(&g->in, v_hosts);
 		fprintf(g->f, "%s:\n  driver = smtp\n  hosts = %s\n", T->name, T->hosts);
-		if (chance(&g->in, 10)) {
+		if (fz_chance(&g->in, 10)) {
 			T->override = true;
 			fputs("  hosts_override\n", g->f);
 		}
-		if (chance(&g->in, 8)) {
+		if (fz_chance(&g->in, 8)) {
 			T->hadd = ONE(&g->in, v_hadd);
 			fprintf(g->f, "  headers_add = %s\n", T->hadd);
 		}
-		if (chance(&g->in, 8)) {
+		if (fz_chance(&g->in, 8)) {
 			T->hrem = ONE(&g->in, v_hrem);
 			fprintf(g->f, "  headers_remove = %s\n", T->hrem);
 		}
-		if (chance(&g->in, 8)) {
+		if (fz_chance(&g->in, 8)) {
 			T->return_path = "bounce@example.org";
 			fprintf(g->f, "  return_path = %s\n", T->return_path);
 		}
@@ -579,7 +549,7 @@ static bool generate(struct gen *g)
 	static const char *const senders[] = { "sender@example.org", "", "x@other.test" };
 
 	g->sender = ONE(&g->in, senders);
-	g->nrcpt = 1 + pick(&g->in, 10);
+	g->nrcpt = 1 + fz_pick(&g->in, 10);
 	for (size_t i = 0; i < g->nrcpt; i++) {
 		size_t len = 0;
 		FILE *f = open_memstream(&g->rcpt[i], &len);
@@ -1008,37 +978,6 @@ static bool verbose(void)
 	return v != 0;
 }
 
-/* The front end and sema_build(), as noqc runs them; NULL: refused. */
-static struct model *compile(const char *text, char **diags)
-{
-	size_t dlen = 0;
-	FILE *mem = open_memstream(diags, &dlen);
-	struct srcmgr *sm = srcmgr_new();
-	struct diag *dg = sm && mem ? diag_new(sm, mem, "noqc") : NULL;
-	struct pp *pp = dg ? pp_new(sm, dg) : NULL;
-	struct model *m = NULL;
-
-	if (pp == NULL)
-		abort();
-	pp_allow_includes(pp, false);
-	if (pp_run_buffer(pp, "fuzz.conf", text, strlen(text)) == 0) {
-		struct ast_config *cfg = fe_parse(pp, dg);
-
-		if (cfg != NULL && check_config(cfg, dg) == 0 && diag_errors(dg) == 0) {
-			struct sema_opts so = { .config_path = "fuzz.conf" };
-
-			m = sema_build(cfg, sm, dg, &so);
-		}
-		ast_config_free(cfg);
-	}
-	diag_finish(dg);
-	pp_free(pp);
-	diag_free(dg);
-	srcmgr_free(sm);
-	fclose(mem);
-	return m;
-}
-
 static void stats_at_exit(void)
 {
 	static bool once;
@@ -1061,12 +1000,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	stats_at_exit();
 	memset(&g, 0, sizeof(g));
-	g.in = (struct in){ data, size, 0 };
+	g.in = (struct fz_in){ data, size, 0 };
 	if (!generate(&g))
 		abort();
 	st.runs++;
 
-	struct model *cm = compile(g.conf, &diags);
+	struct model *cm = fz_compile(g.conf, &diags);
 
 	if (cm == NULL) {
 		st.refused++;

@@ -1,0 +1,86 @@
+/*
+ * fuzzutil.h -- what several fuzz targets share: reading an input as a
+ * stream of choices, failing with a message, the checks every SMTP DATA
+ * content must pass, and (fuzzpol.c, which needs the front end and the
+ * policy library) compiling a configuration and resealing a policy.
+ */
+#ifndef NOQ_FUZZUTIL_H
+#define NOQ_FUZZUTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- fuzzutil.c --------------------------------------------------------- */
+
+/**
+ * struct fz_in - an input read from the front as a stream of choices.
+ * @d, @n: the bytes; @i: how many are used up.
+ */
+struct fz_in {
+	const uint8_t *d;
+	size_t n, i;
+};
+
+#define FZ_NEL(a) (sizeof(a) / sizeof((a)[0]))
+
+/** fz_pick() - a number below @n; 0 once the input is used up. */
+unsigned fz_pick(struct fz_in *in, unsigned n);
+
+/**
+ * fz_chance() - true @pct times in a hundred; false once the input is used
+ * up, and for a zero byte (libFuzzer's mutations make many), so that an
+ * option is left out rather than put in.
+ */
+bool fz_chance(struct fz_in *in, unsigned pct);
+
+/**
+ * fz_text() - the next piece of text: up to @max bytes, ended by a NUL
+ * byte (taken) or the end of the input, as a malloc'd NUL-terminated copy
+ * (never NULL: aborts when out of memory); *@len gets its length.
+ */
+char *fz_text(struct fz_in *in, size_t max, size_t *len);
+
+/** fz_fail() - print "fuzz: " and the message on stderr, then abort. */
+void fz_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/** fz_show() - print @what and @n bytes at @p, C-escaped, on stderr. */
+void fz_show(const char *what, const void *p, size_t n);
+
+/**
+ * fz_sb_writer() - a msg_writer (msg.h) that appends to the struct sb
+ * @ctx.
+ */
+int fz_sb_writer(void *ctx, const void *buf, size_t len);
+
+/**
+ * fz_check_data() - abort unless @p (@n bytes) is SMTP DATA content as
+ * noq sends it: lines ended by CR LF (no other CR or LF, no NUL), the
+ * last one too; no line that is a lone "." (every line starting with '.'
+ * is taken to be dot-stuffed); no line longer than MSG_LINE_MAX octets
+ * once unstuffed.  @who names the producer in the message.  Returns the
+ * number of stuffed lines, so that the caller can check a declared size:
+ * the unstuffed size is @n less that.
+ */
+size_t fz_check_data(const char *who, const char *p, size_t n);
+
+/* ---- fuzzpol.c (link the front end and the policy library) ------------- */
+
+struct model;
+
+/**
+ * fz_compile() - the front end and sema_build(), as noqc runs them on the
+ * configuration @text (.include refused); NULL when it is refused.  When
+ * @diags is not NULL, *@diags gets the diagnostics (malloc'd).
+ */
+struct model *fz_compile(const char *text, char **diags);
+
+/**
+ * fz_reseal_header() - recompute the header checksum of the policy @b
+ * (@n bytes) in place, over the bytes its own (unchecked) sum_size field
+ * names, so that mutated inputs get past the first check; nothing when
+ * the field makes no sense.
+ */
+void fz_reseal_header(unsigned char *b, size_t n);
+
+#endif
