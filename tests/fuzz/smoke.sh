@@ -1,0 +1,59 @@
+#!/bin/sh
+# smoke.sh -- libFuzzer smoke runs of every fuzz target, as CI runs them
+# (tools/test, step 6).
+#
+#   tests/fuzz/smoke.sh [BUILDDIR]
+#
+# BUILDDIR (default _build/fuzz, relative to the top of the tree) must be
+# configured with "CC=clang ../../configure --enable-fuzzing" and built.
+# Each target's corpus, BUILDDIR/corpus-NAME, is seeded from the tree
+# (examples, unit test strings, test messages; see below), then the
+# target runs from it: first every input of tests/fuzz/regress/NAME (the
+# crashes found before, replayed read-only), then new ones for
+# NOQ_FUZZ_SECONDS (60 by default for the front end, the policy loader,
+# the expansions and the proof against routing; 30 for each parser an
+# attacker feeds).  New inputs stay in the corpus, so a later run goes on
+# from them.  A crash, a leak or a failed check stops the script with the
+# target's log; the input is in BUILDDIR (crash-*, leak-*).
+set -eu
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top"
+b=$(cd "${1:-_build/fuzz}" && pwd)
+fuzz_seconds=${NOQ_FUZZ_SECONDS:-60}
+
+for t in frontend policy xp route; do
+	mkdir -p "$b/corpus-$t"
+done
+# Seed the expansions' corpus with the cases compared with Exim.
+grep -v '^#' tests/exim-be/cases.txt | sed 's/^\(![a-z]* \)*//' | grep -v '^$' |
+	awk -v dir="$b/corpus-xp" '{ f = sprintf("%s/case-%04d", dir, NR); printf "%s", $0 > f; close(f) }'
+# Seed the loader's corpus with the examples' policies.
+for conf in examples/*.conf; do
+	name=$(basename "$conf" .conf)
+	(cd examples && "$b/noqc" -o "$b/corpus-policy/$name.policy" "$name.conf")
+done
+
+fuzz() {  # fuzz SECONDS TARGET CORPUS...: new inputs go to the first CORPUS
+	seconds=$1
+	target=$2
+	shift 2
+	regress=tests/fuzz/regress/${target#fuzz_}
+	if [ -d "$regress" ]; then
+		set -- "$@" "$regress"
+	fi
+	if ! "$b/tests/fuzz/$target" -max_total_time="$seconds" -max_len=65536 \
+		-print_final_stats=1 "$@" >"$b/$target.log" 2>&1; then
+		tail -n 60 "$b/$target.log"
+		echo "$target found a crash; the input is in $b (crash-*)"
+		exit 1
+	fi
+	echo "$target: $(sed -n 's/^stat::number_of_executed_units: *//p' "$b/$target.log") inputs in ${seconds}s"
+}
+fuzz "$fuzz_seconds" fuzz_frontend "$b/corpus-frontend" examples tests/golden
+fuzz "$fuzz_seconds" fuzz_policy "$b/corpus-policy"
+fuzz "$fuzz_seconds" fuzz_xp "$b/corpus-xp"
+# fuzz_route generates its configurations from the bytes: no seeds.  It
+# leaves out no shape (FUZZ_ROUTE_AVOID, see tests/fuzz/fuzz_route.c):
+# every finding so far is fixed.
+fuzz "$fuzz_seconds" fuzz_route "$b/corpus-route"
