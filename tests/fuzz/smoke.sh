@@ -21,8 +21,9 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 b=$(cd "${1:-_build/fuzz}" && pwd)
 fuzz_seconds=${NOQ_FUZZ_SECONDS:-60}
+parser_seconds=${NOQ_FUZZ_SECONDS:-30}
 
-for t in frontend policy xp route; do
+for t in frontend policy xp route addr; do
 	mkdir -p "$b/corpus-$t"
 done
 # Seed the expansions' corpus with the cases compared with Exim.
@@ -33,6 +34,28 @@ for conf in examples/*.conf; do
 	name=$(basename "$conf" .conf)
 	(cd examples && "$b/noqc" -o "$b/corpus-policy/$name.policy" "$name.conf")
 done
+# Seed the address parsers' corpus with the unit tests' strings, each as
+# a header value ('A': ADDR_HEADER) and as -f's argument ('F': ADDR_SINGLE
+# and ADDR_ALLOW_EMPTY); the first byte is the options (fuzz_addr.c).
+grep -o '"[^"\\]*\(\\.[^"\\]*\)*"' tests/unit/test_addr.c | sed 's/^"//; s/"$//' | sort -u |
+	awk -v dir="$b/corpus-addr" '
+	function unesc(s,   out, i, c) {
+		out = ""
+		for (i = 1; i <= length(s); i++) {
+			c = substr(s, i, 1)
+			if (c == "\\" && i < length(s)) {
+				c = substr(s, ++i, 1)
+				c = c == "n" ? "\n" : c == "r" ? "\r" : c == "t" ? "\t" : c
+			}
+			out = out c
+		}
+		return out
+	}
+	{
+		s = unesc($0)
+		h = sprintf("%s/unit-%04d-h", dir, NR); printf "A%s", s > h; close(h)
+		f = sprintf("%s/unit-%04d-f", dir, NR); printf "F%s", s > f; close(f)
+	}'
 
 fuzz() {  # fuzz SECONDS TARGET CORPUS...: new inputs go to the first CORPUS
 	seconds=$1
@@ -57,3 +80,4 @@ fuzz "$fuzz_seconds" fuzz_xp "$b/corpus-xp"
 # leaves out no shape (FUZZ_ROUTE_AVOID, see tests/fuzz/fuzz_route.c):
 # every finding so far is fixed.
 fuzz "$fuzz_seconds" fuzz_route "$b/corpus-route"
+fuzz "$parser_seconds" fuzz_addr "$b/corpus-addr"
