@@ -48,7 +48,7 @@ static inline bool is_xdigit(unsigned char c)
 size_t eaddr_end(const char *d, size_t i, size_t n, size_t *angle)
 {
 	size_t start = i;
-	bool route = d[i] == '@';
+	bool route = i < n && d[i] == '@';
 	int noterm = route ? 1 : 0;
 
 	*angle = SIZE_MAX;
