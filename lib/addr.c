@@ -1039,7 +1039,7 @@ static bool parse_angle(struct parser *p)
 		return fail(p, lt, 1, "unbalanced '<'");
 	for (; extra > 0; extra--) {
 		if (!is_special(p, '>'))
-			return fail(p, p->tok.pos, 1, "unbalanced '<'");
+			return fail(p, lt, 1, "unbalanced '<'");
 		if (!advance(p))
 			return false;
 	}

@@ -136,7 +136,7 @@ static void check_bad_n(unsigned opts, const char *in, size_t len, const char *m
 				l.err[0].msg, msg);
 		if (pos != NOPOS)
 			CHECK(l.err[0].pos == pos, line);
-		CHECK(l.err[0].pos <= len, line);
+		CHECK(l.err[0].pos <= len && l.err[0].len <= len - l.err[0].pos, line);
 		CHECK(l.err[0].item_pos + l.err[0].item_len <= len, line);
 	} else {
 		fprintf(stderr, "\nline %u: no error, want [%s] (%zu addresses)\n", line,
@@ -486,6 +486,8 @@ static void test_errors_domain(void)
 	ONE(A | ADDR_STRIP_ANGLES, "<<a@x>>", "a@x", NULL, 0);
 	ONE(A | ADDR_STRIP_ANGLES, "Al <<<a@x>>>", "a@x", "Al", 0);
 	BADP(A | ADDR_STRIP_ANGLES, "<<a@x>", "unexpected end of input in angle address at offset 6", 6);
+	/* An excess '<' left open points at the first '<', not past the end. */
+	BADP(A | ADDR_STRIP_ANGLES, "F<<<a@x>", "unbalanced '<' at offset 1", 1);
 	BADP(A | ADDR_STRIP_ANGLES, "<<<<<<<a@x>>>>>>>", "angle brackets nested too deep at offset 6", 6);
 	BADP(A, "<<a@x>>", "invalid character '<' in local part at offset 1", 1);
 	BADP(A, "a@.x", "domain starts with '.' at offset 2", 2);
