@@ -870,6 +870,7 @@ static bool put_domain_atom(struct parser *p, const struct tok *t)
 static bool parse_domain(struct parser *p, size_t at, bool keep)
 {
 	size_t start = p->out.len, first = p->tok.pos;
+	unsigned utf8 = p->flags & ADDR_F_UTF8;
 	char b[160] = "";
 
 	if (p->tok.kind == TK_DLIT) {
@@ -913,8 +914,11 @@ static bool parse_domain(struct parser *p, size_t at, bool keep)
 	if (p->out.len - start > ADDR_DOMAIN_MAX)
 		return fail(p, first, p->last_end - first,
 			    "domain longer than %d octets", ADDR_DOMAIN_MAX);
-	if (!keep)
+	if (!keep) {
+		/* A dropped domain does not make the address need SMTPUTF8. */
 		sb_truncate(&p->out, start);
+		p->flags = (p->flags & ~(unsigned)ADDR_F_UTF8) | utf8;
+	}
 	return true;
 }
 

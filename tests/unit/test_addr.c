@@ -293,6 +293,9 @@ static void test_routes(void)
 	ONE(A, "Name <@a, @b : u@d.test>", "u@d.test", "Name", ADDR_F_ROUTE | ADDR_F_OBSOLETE);
 	ONE(A, "<@a,,@b:u@d.test>", "u@d.test", NULL, ADDR_F_ROUTE | ADDR_F_OBSOLETE);
 	ONE(A, "<@[192.0.2.1]:u@d.test>", "u@d.test", NULL, ADDR_F_ROUTE | ADDR_F_OBSOLETE);
+	/* A dropped route's UTF-8 does not make the address need SMTPUTF8. */
+	ONE(A, "<@b\xc3\xa4.example:u@d.test>", "u@d.test", NULL,
+	    ADDR_F_ROUTE | ADDR_F_OBSOLETE);
 	LIST(A, "<@a,@b:u@d.test>, v@e.test", "u@d.test|v@e.test");
 }
 
