@@ -23,7 +23,7 @@ b=$(cd "${1:-_build/fuzz}" && pwd)
 fuzz_seconds=${NOQ_FUZZ_SECONDS:-60}
 parser_seconds=${NOQ_FUZZ_SECONDS:-30}
 
-for t in frontend policy xp route addr; do
+for t in frontend policy xp route addr intake; do
 	mkdir -p "$b/corpus-$t"
 done
 # Seed the expansions' corpus with the cases compared with Exim.
@@ -56,6 +56,16 @@ grep -o '"[^"\\]*\(\\.[^"\\]*\)*"' tests/unit/test_addr.c | sed 's/^"//; s/"$//'
 		h = sprintf("%s/unit-%04d-h", dir, NR); printf "A%s", s > h; close(h)
 		f = sprintf("%s/unit-%04d-f", dir, NR); printf "F%s", s > f; close(f)
 	}'
+# Seed message intake with the callers' messages of tests/noq/in: as they
+# are; in CR LF with -i and MSG_BODY_CR; with limits, spilling to the
+# temporary file, a "From " line dropped.  Four bytes of options first
+# (fuzz_intake.c).
+for msg in tests/noq/in/*.msg; do
+	name=$(basename "$msg" .msg)
+	{ printf '\000\000\000\000'; cat "$msg"; } >"$b/corpus-intake/$name"
+	{ printf '\003\007\000\000'; sed 's/$/\r/' "$msg"; } >"$b/corpus-intake/$name-crlf"
+	{ printf '\034\021\003\040'; cat "$msg"; } >"$b/corpus-intake/$name-limits"
+done
 
 fuzz() {  # fuzz SECONDS TARGET CORPUS...: new inputs go to the first CORPUS
 	seconds=$1
@@ -81,3 +91,4 @@ fuzz "$fuzz_seconds" fuzz_xp "$b/corpus-xp"
 # every finding so far is fixed.
 fuzz "$fuzz_seconds" fuzz_route "$b/corpus-route"
 fuzz "$parser_seconds" fuzz_addr "$b/corpus-addr"
+fuzz "$parser_seconds" fuzz_intake "$b/corpus-intake"
