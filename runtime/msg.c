@@ -760,6 +760,14 @@ int msg_feed(struct msg *m, const void *buf, size_t len, struct msg_err *err)
 			j++;
 		}
 		if (j - i > MSG_LINE_MAX - m->line_len) {
+			/* What fits is stored first, as when the line comes in
+			   pieces: a size limit passed within the line's first
+			   998 octets is then reported however the input was
+			   split. */
+			size_t fit = (size_t)(MSG_LINE_MAX - m->line_len);
+
+			if (fit > 0 && put(m, p + i, fit, err) != 0)
+				return -1;
 			m->too_long = true;
 			m->line_len += j - i;
 			i = j;

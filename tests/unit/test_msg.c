@@ -757,6 +757,21 @@ static void test_size_max(void)
 	CU_ASSERT_STRING_EQUAL(e.text, "the message is larger than 10 octets");
 	m = read_with("A: 12345\n\n", 10, &o, &e);
 	CHECK(m == NULL && e.line == 2, __LINE__);
+
+	/* A line too long that passes the limit first: the same error
+	   whether it comes at once or in pieces. */
+	char line[1100];
+
+	memset(line, 'x', sizeof(line));
+	line[sizeof(line) - 1] = '\n';
+	m = read_with(line, sizeof(line), &o, &e);
+	CHECK(m == NULL && e.line == 1, __LINE__);
+	CU_ASSERT_STRING_EQUAL(e.text, "the message is larger than 10 octets");
+	m = msg_new(&o, &e);
+	CHECK(m != NULL && msg_feed(m, line, 5, &e) == 0, __LINE__);
+	CHECK(msg_feed(m, line + 5, sizeof(line) - 5, &e) == -1, __LINE__);
+	CU_ASSERT_STRING_EQUAL(e.text, "the message is larger than 10 octets");
+	msg_free(m);
 }
 
 /* ------------------------------------------------------------ headers */
