@@ -47,18 +47,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* The input being run, printed when a check fails. */
-static const char *cur;
-static size_t curlen;
-static unsigned curopts;
-
-#define FAIL(...) \
-	do { \
-		fz_show("input", cur, curlen); \
-		fprintf(stderr, "options 0x%x\n", curopts); \
-		fz_fail(__VA_ARGS__); \
-	} while (0)
-
 /* The canonical form @a of an address parses again to itself. */
 static void reparse(const struct addr *a)
 {
@@ -70,16 +58,16 @@ static void reparse(const struct addr *a)
 	addr_list_init(&l);
 	rc = addr_parse(&l, a->addr, strlen(a->addr), opts);
 	if (rc != ADDR_OK || l.n != 1)
-		FAIL("canonical <%s> does not parse again: %s", a->addr,
-		     l.nerr ? l.err[0].msg : "no address");
+		fz_fail("canonical <%s> does not parse again: %s", a->addr,
+			l.nerr ? l.err[0].msg : "no address");
 	if (strcmp(l.v[0].addr, a->addr) != 0)
-		FAIL("canonical <%s> parses again to <%s>", a->addr, l.v[0].addr);
+		fz_fail("canonical <%s> parses again to <%s>", a->addr, l.v[0].addr);
 	if (l.v[0].local_len != a->local_len)
-		FAIL("canonical <%s>: local part of %zu octets, then %zu", a->addr,
-		     a->local_len, l.v[0].local_len);
+		fz_fail("canonical <%s>: local part of %zu octets, then %zu", a->addr,
+			a->local_len, l.v[0].local_len);
 	if ((l.v[0].flags & same) != (a->flags & same))
-		FAIL("canonical <%s>: flags 0x%x, then 0x%x", a->addr, a->flags,
-		     l.v[0].flags);
+		fz_fail("canonical <%s>: flags 0x%x, then 0x%x", a->addr, a->flags,
+			l.v[0].flags);
 	addr_list_free(&l);
 }
 
@@ -92,31 +80,31 @@ static void check_addr(const struct addr_list *l, const struct addr *a, size_t l
 		unsigned char c = (unsigned char)a->addr[i];
 
 		if (c < 0x20 || c == 0x7f)
-			FAIL("address <%s> holds the control character 0x%02x", a->addr, c);
+			fz_fail("address <%s> holds the control character 0x%02x", a->addr, c);
 	}
 	if (a->local_len > n)
-		FAIL("address <%s>: local_len %zu", a->addr, a->local_len);
+		fz_fail("address <%s>: local_len %zu", a->addr, a->local_len);
 	if ((a->flags & ~l->flags) != 0)
-		FAIL("address <%s>: flags 0x%x not in the list's 0x%x", a->addr, a->flags,
-		     l->flags);
+		fz_fail("address <%s>: flags 0x%x not in the list's 0x%x", a->addr, a->flags,
+			l->flags);
 	if (a->flags & ADDR_F_QUALIFIED)
-		FAIL("address <%s> qualified before addr_qualify()", a->addr);
+		fz_fail("address <%s> qualified before addr_qualify()", a->addr);
 	if (a->flags & ADDR_F_EMPTY) {
 		if (!(opts & ADDR_ALLOW_EMPTY) || n != 0 || a->domain != NULL)
-			FAIL("null address <%s> with options 0x%x", a->addr, opts);
+			fz_fail("null address <%s> with options 0x%x", a->addr, opts);
 	} else if (a->flags & ADDR_F_UNQUALIFIED) {
 		if (a->domain != NULL || a->local_len != n)
-			FAIL("unqualified <%s> has a domain", a->addr);
+			fz_fail("unqualified <%s> has a domain", a->addr);
 	} else {
 		if (a->domain != a->addr + a->local_len + 1 || a->addr[a->local_len] != '@')
-			FAIL("address <%s>: domain does not follow the local part", a->addr);
+			fz_fail("address <%s>: domain does not follow the local part", a->addr);
 		if (strlen(a->domain) == 0 || strlen(a->domain) > ADDR_DOMAIN_MAX)
-			FAIL("address <%s>: domain of %zu octets", a->addr, strlen(a->domain));
+			fz_fail("address <%s>: domain of %zu octets", a->addr, strlen(a->domain));
 	}
 	if (a->group != NULL && !(opts & ADDR_HEADER))
-		FAIL("address <%s> in group '%s' outside a header", a->addr, a->group);
+		fz_fail("address <%s> in group '%s' outside a header", a->addr, a->group);
 	if (a->pos > len || a->len > len - a->pos)
-		FAIL("address <%s> at %zu+%zu of %zu", a->addr, a->pos, a->len, len);
+		fz_fail("address <%s> at %zu+%zu of %zu", a->addr, a->pos, a->len, len);
 	reparse(a);
 }
 
@@ -124,27 +112,27 @@ static void check_err(const struct addr_err *e, size_t len)
 {
 	if (e->pos > len || e->len > len - e->pos || e->item_pos > len ||
 	    e->item_len > len - e->item_pos)
-		FAIL("error '%s' at %zu+%zu (item %zu+%zu) of %zu", e->msg, e->pos, e->len,
-		     e->item_pos, e->item_len, len);
+		fz_fail("error '%s' at %zu+%zu (item %zu+%zu) of %zu", e->msg, e->pos, e->len,
+			e->item_pos, e->item_len, len);
 	if (e->msg[0] == '\0' || memchr(e->msg, '\0', sizeof(e->msg)) == NULL)
-		FAIL("an error without a reason");
+		fz_fail("an error without a reason");
 	if (e->text == NULL)
-		FAIL("error '%s' without its text", e->msg);
+		fz_fail("error '%s' without its text", e->msg);
 	for (const char *t = e->text; *t != '\0'; t++)
 		if (*t < ' ' || *t > '~')
-			FAIL("error '%s' shows the byte 0x%02x", e->msg, (unsigned char)*t);
+			fz_fail("error '%s' shows the byte 0x%02x", e->msg, (unsigned char)*t);
 }
 
 static void check_list(const struct addr_list *l, int rc, size_t len, unsigned opts)
 {
 	if (rc == ADDR_NOMEM)
-		FAIL("out of memory");
+		fz_fail("out of memory");
 	if (rc != (l->nerr_total == 0 ? ADDR_OK : ADDR_INVALID))
-		FAIL("addr_parse returned %d with %zu errors", rc, l->nerr_total);
+		fz_fail("addr_parse returned %d with %zu errors", rc, l->nerr_total);
 	if (l->nerr != (l->nerr_total < ADDR_MAX_ERRORS ? l->nerr_total : ADDR_MAX_ERRORS))
-		FAIL("%zu errors kept of %zu", l->nerr, l->nerr_total);
+		fz_fail("%zu errors kept of %zu", l->nerr, l->nerr_total);
 	if ((opts & ADDR_SINGLE) && (l->n > 1 || l->n + l->nerr_total == 0))
-		FAIL("ADDR_SINGLE gave %zu addresses and %zu errors", l->n, l->nerr_total);
+		fz_fail("ADDR_SINGLE gave %zu addresses and %zu errors", l->n, l->nerr_total);
 	for (size_t i = 0; i < l->n; i++)
 		check_addr(l, &l->v[i], len, opts);
 	for (size_t i = 0; i < l->nerr; i++)
@@ -153,9 +141,9 @@ static void check_list(const struct addr_list *l, int rc, size_t len, unsigned o
 	char *r = addr_refusal(l);
 
 	if (r == NULL)
-		FAIL("addr_refusal: out of memory");
+		fz_fail("addr_refusal: out of memory");
 	if ((r[0] == '\0') != (l->nerr == 0) || (r[0] != '\0' && r[strlen(r) - 1] != '\n'))
-		FAIL("addr_refusal gave \"%s\" for %zu errors", r, l->nerr);
+		fz_fail("addr_refusal gave \"%s\" for %zu errors", r, l->nerr);
 	free(r);
 }
 
@@ -171,17 +159,17 @@ static void qualify(struct addr_list *l, const char *domain)
 	if (rc == ADDR_INVALID)
 		return;
 	if (rc != ADDR_OK)
-		FAIL("addr_qualify(%s) returned %d", domain, rc);
+		fz_fail("addr_qualify(%s) returned %d", domain, rc);
 	for (size_t i = 0; i < l->n; i++) {
 		const struct addr *a = &l->v[i];
 
 		if (a->flags & ADDR_F_EMPTY)
 			continue;
 		if ((a->flags & ADDR_F_UNQUALIFIED) || a->domain == NULL)
-			FAIL("<%s> still unqualified after addr_qualify(%s)", a->addr, domain);
+			fz_fail("<%s> still unqualified after addr_qualify(%s)", a->addr, domain);
 		if (i < n && was[i] != ((a->flags & ADDR_F_QUALIFIED) != 0))
-			FAIL("<%s>: ADDR_F_QUALIFIED 0x%x after addr_qualify(%s)", a->addr,
-			     a->flags, domain);
+			fz_fail("<%s>: ADDR_F_QUALIFIED 0x%x after addr_qualify(%s)", a->addr,
+				a->flags, domain);
 		reparse(a);
 	}
 }
@@ -206,7 +194,7 @@ static void eaddr_run(const char *s, size_t n, bool utf8)
 		n--;
 	end = eaddr_end(s, 0, n, &lt);
 	if (end > n || (lt != SIZE_MAX && lt >= end))
-		FAIL("eaddr_end gave %zu ('<' at %zu) of %zu", end, lt, n);
+		fz_fail("eaddr_end gave %zu ('<' at %zu) of %zu", end, lt, n);
 	/* The whole text, as ${address:} gives it (an exact-size buffer). */
 	a.p = (const unsigned char *)s;
 	a.n = n;
@@ -216,16 +204,16 @@ static void eaddr_run(const char *s, size_t n, bool utf8)
 		abort();
 	st = eaddr_parse(&a, lt);
 	if (st == EADDR_BAD && (a.why[0] == '\0' || memchr(a.why, '\0', sizeof(a.why)) == NULL))
-		FAIL("eaddr_parse refused without a reason");
+		fz_fail("eaddr_parse refused without a reason");
 	if (st == EADDR_OK) {
 		struct eaddr b = { 0 };
 
 		if (a.outlen > n)
-			FAIL("eaddr_parse wrote %zu octets from %zu", a.outlen, n);
+			fz_fail("eaddr_parse wrote %zu octets from %zu", a.outlen, n);
 		end = eaddr_end(a.out, 0, a.outlen, &lt);
 		if (end != a.outlen || lt != SIZE_MAX)
-			FAIL("eaddr's <%.*s> ends at %zu, '<' at %zu", (int)a.outlen, a.out, end,
-			     lt);
+			fz_fail("eaddr's <%.*s> ends at %zu, '<' at %zu", (int)a.outlen, a.out, end,
+				lt);
 		b.p = (const unsigned char *)a.out;
 		b.n = a.outlen;
 		b.utf8_domains = utf8;
@@ -235,9 +223,9 @@ static void eaddr_run(const char *s, size_t n, bool utf8)
 		st = eaddr_parse(&b, SIZE_MAX);
 		if (st != EADDR_OK || b.outlen != a.outlen ||
 		    memcmp(b.out, a.out, a.outlen) != 0 || b.domain != a.domain)
-			FAIL("eaddr's <%.*s> parses again to %d <%.*s>: %s", (int)a.outlen, a.out,
-			     (int)st, st == EADDR_OK ? (int)b.outlen : 0, b.out,
-			     st == EADDR_BAD ? b.why : "");
+			fz_fail("eaddr's <%.*s> parses again to %d <%.*s>: %s", (int)a.outlen,
+				a.out, (int)st, st == EADDR_OK ? (int)b.outlen : 0, b.out,
+				st == EADDR_BAD ? b.why : "");
 		free(b.out);
 	}
 	free(a.out);
@@ -263,9 +251,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (s == NULL)
 		abort();
 	memcpy(s, data + 1, len);
-	cur = s;
-	curlen = len;
-	curopts = opts;
+	fz_input(data, size);
 
 	addr_list_init(&l);
 	rc = addr_parse(&l, s, len, opts);

@@ -64,16 +64,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define F_WRITE_FD 0x40
 #define F_READ 0x80
 
-/* The input being run, printed when a check fails. */
-static const uint8_t *cur;
-static size_t curlen;
-
-#define FAIL(...) \
-	do { \
-		fz_show("input", cur, curlen); \
-		fz_fail(__VA_ARGS__); \
-	} while (0)
-
 /* ---------------------------------------------------------------- msg.c */
 
 /** struct reading - what one reading of the message gave. */
@@ -111,13 +101,13 @@ static void read_msg(const struct msg_opts *o, const uint8_t *d, size_t n, int h
 
 		if (fd < 0 || (n > 0 && write(fd, d, n) != (ssize_t)n) ||
 		    lseek(fd, 0, SEEK_SET) != 0)
-			FAIL("memfd");
+			fz_fail("memfd");
 		r->rc = msg_read(fd, o, &r->m, &r->err);
 		close(fd);
 	} else {
 		r->m = msg_new(o, &r->err);
 		if (r->m == NULL)
-			FAIL("msg_new: %s", r->err.text);
+			fz_fail("msg_new: %s", r->err.text);
 		if (how == 0) {
 			r->rc = msg_feed(r->m, d, n, &r->err);
 		} else {
@@ -141,23 +131,11 @@ static void read_msg(const struct msg_opts *o, const uint8_t *d, size_t n, int h
 	}
 	if (r->rc != 0) {
 		if (r->m != NULL || r->err.text[0] == '\0')
-			FAIL("a refusal without a message (or with one)");
+			fz_fail("a refusal without a message (or with one)");
 		r->rc = -1;
 		return;
 	}
-	msg_info(r->m, &r->info);
-
-	struct msg_err e;
-
-	if (msg_emit(r->m, fz_sb_writer, &r->out, &e) != 0)
-		FAIL("msg_emit: %s", e.text);
-
-	size_t dots = fz_check_data("msg_emit", r->out.p, r->out.len);
-
-	if (r->info.wire_size != r->out.len || r->info.size != r->out.len - dots)
-		FAIL("msg_info says %llu octets on the wire, %llu declared; msg_emit gave %zu "
-		     "with %zu stuffed lines", (unsigned long long)r->info.wire_size,
-		     (unsigned long long)r->info.size, r->out.len, dots);
+	fz_emit("msg_emit", r->m, &r->out, &r->info);
 }
 
 static void free_reading(struct reading *r)
@@ -193,24 +171,24 @@ static void show_info(const char *who, const struct msg_info *i)
 static void same_reading(const struct reading *a, const struct reading *b)
 {
 	if (a->rc != b->rc)
-		FAIL("read at once: %s; in pieces: %s", a->rc ? a->err.text : "accepted",
-		     b->rc ? b->err.text : "accepted");
+		fz_fail("read at once: %s; in pieces: %s", a->rc ? a->err.text : "accepted",
+			b->rc ? b->err.text : "accepted");
 	if (a->rc != 0) {
 		if (a->err.line != b->err.line || strcmp(a->err.text, b->err.text) != 0)
-			FAIL("read at once: line %u %s; in pieces: line %u %s", a->err.line,
-			     a->err.text, b->err.line, b->err.text);
+			fz_fail("read at once: line %u %s; in pieces: line %u %s", a->err.line,
+				a->err.text, b->err.line, b->err.text);
 		return;
 	}
 	if (!same_info(&a->info, &b->info) || a->info.spilled != b->info.spilled) {
 		show_info("at once", &a->info);
 		show_info("in pieces", &b->info);
-		FAIL("msg_info differs");
+		fz_fail("msg_info differs");
 	}
 	if (a->out.len != b->out.len ||
 	    (a->out.len > 0 && memcmp(a->out.p, b->out.p, a->out.len) != 0)) {
 		fz_show("at once", a->out.p, a->out.len);
 		fz_show("in pieces", b->out.p, b->out.len);
-		FAIL("the output differs");
+		fz_fail("the output differs");
 	}
 }
 
@@ -222,9 +200,9 @@ static void write_fd(const struct reading *r)
 	char *back;
 
 	if (fd < 0)
-		FAIL("memfd");
+		fz_fail("memfd");
 	if (msg_write_fd(r->m, fd, &e) != 0)
-		FAIL("msg_write_fd: %s", e.text);
+		fz_fail("msg_write_fd: %s", e.text);
 
 	off_t n = lseek(fd, 0, SEEK_END);
 
@@ -232,8 +210,8 @@ static void write_fd(const struct reading *r)
 	if (back == NULL || n != (off_t)r->out.len ||
 	    pread(fd, back, r->out.len, 0) != (ssize_t)r->out.len ||
 	    (r->out.len > 0 && memcmp(back, r->out.p, r->out.len) != 0))
-		FAIL("msg_write_fd wrote %lld octets, not msg_emit's %zu", (long long)n,
-		     r->out.len);
+		fz_fail("msg_write_fd wrote %lld octets, not msg_emit's %zu", (long long)n,
+			r->out.len);
 	free(back);
 	close(fd);
 }
@@ -323,7 +301,7 @@ static bool ref_field_name(const uint8_t *s, size_t n, size_t *name_len, size_t 
 static void put(struct sb *b, const void *p, size_t n)
 {
 	if (sb_put(b, p, n) != 0 || sb_put(b, "\r\n", 2) != 0)
-		FAIL("out of memory");
+		fz_fail("out of memory");
 }
 
 /* One line of content @s (@n octets), line @no, taken. */
@@ -359,7 +337,7 @@ static void ref_line(struct ref *r, const uint8_t *s, size_t n, unsigned no, boo
 			r->f = realloc(r->f, r->cap * sizeof(*r->f));
 			r->flen = realloc(r->flen, r->cap * sizeof(*r->flen));
 			if (r->f == NULL || r->flen == NULL)
-				FAIL("out of memory");
+				fz_fail("out of memory");
 		}
 		r->f[r->nf] = (struct rfield){ r->hdr.len, n + 2, name_len, colon, no };
 		r->flen[r->nf++] = n + 1;
@@ -480,15 +458,15 @@ static void same_as_ref(const struct reading *a, const struct ref *r, size_t mem
 	if (!same_info(&a->info, &ri)) {
 		show_info("msg.c", &a->info);
 		show_info("reference", &ri);
-		FAIL("msg_info differs from the reference");
+		fz_fail("msg_info differs from the reference");
 	}
 	if (a->info.spilled != (r->body.len > mem_max))
-		FAIL("spilled %d with a body of %zu octets, mem_max %zu", a->info.spilled,
-		     r->body.len, mem_max);
+		fz_fail("spilled %d with a body of %zu octets, mem_max %zu", a->info.spilled,
+			r->body.len, mem_max);
 	if ((r->hdr.len && sb_put(&want, r->hdr.p, r->hdr.len) != 0) ||
 	    (sep && sb_put(&want, "\r\n", 2) != 0) ||
 	    (r->body.len && sb_put(&want, r->body.p, r->body.len) != 0))
-		FAIL("out of memory");
+		fz_fail("out of memory");
 
 	/* msg_emit()'s output, unstuffed, is the reference's text. */
 	struct sb got = SB_INIT;
@@ -497,19 +475,19 @@ static void same_as_ref(const struct reading *a, const struct ref *r, size_t mem
 		if (a->out.p[k] == '.' && (k == 0 || a->out.p[k - 1] == '\n'))
 			continue;
 		if (sb_putc(&got, a->out.p[k]) != 0)
-			FAIL("out of memory");
+			fz_fail("out of memory");
 	}
 	if (got.len != want.len || (got.len && memcmp(got.p, want.p, got.len) != 0)) {
 		fz_show("msg.c", got.p, got.len);
 		fz_show("reference", want.p, want.len);
-		FAIL("the output differs from the reference");
+		fz_fail("the output differs from the reference");
 	}
 	sb_free(&got);
 	sb_free(&want);
 
 	/* The header API describes the reference's fields. */
 	if (msg_header_count(a->m) != r->nf)
-		FAIL("%zu fields, the reference has %zu", msg_header_count(a->m), r->nf);
+		fz_fail("%zu fields, the reference has %zu", msg_header_count(a->m), r->nf);
 	for (size_t k = 0; k < r->nf; k++) {
 		const struct rfield *f = &r->f[k];
 		struct msg_header h;
@@ -521,7 +499,7 @@ static void same_as_ref(const struct reading *a, const struct ref *r, size_t mem
 		    h.value != h.field + f->colon + 1 ||
 		    h.value_len != f->len - f->colon - 3 || h.off != f->off ||
 		    h.line != f->line)
-			FAIL("field %zu is not the reference's", k);
+			fz_fail("field %zu is not the reference's", k);
 		if (f->name_len >= sizeof(name))
 			continue;
 		memcpy(name, h.name, h.name_len);
@@ -539,15 +517,16 @@ static void same_as_ref(const struct reading *a, const struct ref *r, size_t mem
 			struct sb x = SB_INIT;
 
 			if (msg_header_expand(a->m, name, h.name_len, fl, &x) != found)
-				FAIL("msg_header_expand(%s, %d) did not give %d", name, fl, found);
+				fz_fail("msg_header_expand(%s, %d) did not give %d", name, fl,
+					found);
 			sb_free(&x);
 		}
 
 		if (at > k || strncasecmp(r->hdr.p + r->f[at].off, name, h.name_len) != 0)
-			FAIL("msg_header_find(%s) gave %zu, not at most %zu", name, at, k);
+			fz_fail("msg_header_find(%s) gave %zu, not at most %zu", name, at, k);
 	}
 	if (msg_header_get(a->m, r->nf, &(struct msg_header){ 0 }) != -1)
-		FAIL("msg_header_get past the last field");
+		fz_fail("msg_header_get past the last field");
 }
 
 /* With limits, msg.c refuses only what exceeds one of them. */
@@ -565,11 +544,11 @@ static void within_limits(const struct reading *a, const struct ref *r,
 	for (size_t k = 0; k < r->nf && o->field_max != 0; k++)
 		over |= r->flen[k] > o->field_max;
 	if (a->rc != 0 && !over)
-		FAIL("refused (%s) within the limits (size %zu, header %zu, field %zu)",
-		     a->err.text, (size_t)o->size_max, o->header_max, o->field_max);
+		fz_fail("refused (%s) within the limits (size %zu, header %zu, field %zu)",
+			a->err.text, (size_t)o->size_max, o->header_max, o->field_max);
 	if (a->rc == 0 && over && !r->dropped)
-		FAIL("accepted beyond the limits (size %zu, header %zu, field %zu)",
-		     (size_t)o->size_max, o->header_max, o->field_max);
+		fz_fail("accepted beyond the limits (size %zu, header %zu, field %zu)",
+			(size_t)o->size_max, o->header_max, o->field_max);
 }
 
 /* ------------------------------------------------------------- the run */
@@ -615,7 +594,7 @@ static void run_msg(const uint8_t *data, size_t size)
 		if (r.ok)
 			within_limits(&a, &r, &o);
 		else if (a.rc == 0)
-			FAIL("accepted with limits, refused by the reference");
+			fz_fail("accepted with limits, refused by the reference");
 		if (a.rc == 0)
 			same_as_ref(&a, &r, o.mem_max ? o.mem_max : MSG_MEM_DEFAULT);
 		free_reading(&b);
@@ -623,12 +602,12 @@ static void run_msg(const uint8_t *data, size_t size)
 		if (b.rc == 0 && r.ok)
 			same_as_ref(&b, &r, u.mem_max ? u.mem_max : MSG_MEM_DEFAULT);
 		if ((b.rc == 0) != r.ok)
-			FAIL("without limits: msg.c %s, the reference %s",
-			     b.rc ? b.err.text : "accepts", r.ok ? "accepts" : "refuses");
+			fz_fail("without limits: msg.c %s, the reference %s",
+				b.rc ? b.err.text : "accepts", r.ok ? "accepts" : "refuses");
 	} else {
 		if ((a.rc == 0) != r.ok)
-			FAIL("msg.c %s, the reference %s", a.rc ? a.err.text : "accepts",
-			     r.ok ? "accepts" : "refuses");
+			fz_fail("msg.c %s, the reference %s", a.rc ? a.err.text : "accepts",
+				r.ok ? "accepts" : "refuses");
 		if (a.rc == 0)
 			same_as_ref(&a, &r, o.mem_max ? o.mem_max : MSG_MEM_DEFAULT);
 	}
@@ -641,8 +620,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 4)
 		return 0;
-	cur = data;
-	curlen = size;
+	fz_input(data, size);
 	run_msg(data, size);
 	return 0;
 }

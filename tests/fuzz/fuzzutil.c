@@ -1,6 +1,6 @@
 /*
- * fuzzutil.c -- helpers of the fuzz targets that need only lib/ (see
- * fuzzutil.h).
+ * fuzzutil.c -- helpers of the fuzz targets that need only lib/ and
+ * runtime/msg.c (see fuzzutil.h).
  */
 #include "config.h"
 
@@ -47,10 +47,21 @@ char *fz_text(struct fz_in *in, size_t max, size_t *len)
 	return s;
 }
 
+static const void *input;
+static size_t input_len;
+
+void fz_input(const void *d, size_t n)
+{
+	input = d;
+	input_len = n;
+}
+
 void fz_fail(const char *fmt, ...)
 {
 	va_list ap;
 
+	if (input != NULL)
+		fz_show("input", input, input_len);
 	fputs("fuzz: ", stderr);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
@@ -120,4 +131,22 @@ size_t fz_check_data(const char *who, const char *p, size_t n)
 		fz_fail("%s: the last line has no CR LF", who);
 	}
 	return dots;
+}
+
+void fz_emit(const char *who, const struct msg *m, struct sb *out, struct msg_info *info)
+{
+	struct msg_err e;
+	size_t dots;
+
+	msg_info(m, info);
+	if (msg_emit(m, fz_sb_writer, out, &e) != 0)
+		fz_fail("%s: msg_emit: %s", who, e.text);
+	dots = fz_check_data(who, out->p, out->len);
+	if (info->wire_size != out->len || info->size != out->len - dots) {
+		fz_show(who, out->p, out->len);
+		fz_fail("%s: msg_info says %llu octets on the wire, %llu declared; msg_emit "
+			"gave %zu with %zu stuffed lines", who,
+			(unsigned long long)info->wire_size, (unsigned long long)info->size,
+			out->len, dots);
+	}
 }

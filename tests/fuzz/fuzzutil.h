@@ -41,7 +41,16 @@ bool fz_chance(struct fz_in *in, unsigned pct);
  */
 char *fz_text(struct fz_in *in, size_t max, size_t *len);
 
-/** fz_fail() - print "fuzz: " and the message on stderr, then abort. */
+/**
+ * fz_input() - the input being run (@n bytes at @d), which fz_fail() prints
+ * before its message; NULL for none.
+ */
+void fz_input(const void *d, size_t n);
+
+/**
+ * fz_fail() - print the input being run (fz_input()), then "fuzz: " and
+ * the message, on stderr; then abort.
+ */
 void fz_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 /** fz_show() - print @what and @n bytes at @p, C-escaped, on stderr. */
@@ -63,6 +72,24 @@ int fz_sb_writer(void *ctx, const void *buf, size_t len);
  * the unstuffed size is @n less that.
  */
 size_t fz_check_data(const char *who, const char *p, size_t n);
+
+struct msg;
+struct msg_info;
+struct sb;
+
+/**
+ * fz_emit() - msg_emit() the finished message @m into @out (which must be
+ * empty) and check what it gave: fz_check_data(), and msg_info()'s
+ * wire_size and size (filled into @info) against its length and stuffed
+ * lines.  Aborts, naming @who, on any failure.
+ */
+void fz_emit(const char *who, const struct msg *m, struct sb *out, struct msg_info *info);
+
+/* A smart host router and its transport, for the end of a configuration. */
+#define FZ_SMARTHOST \
+	"smarthost:\n  driver = manualroute\n  route_list = * smtp.example.net\n" \
+	"  transport = remote_smtp\n" \
+	"begin transports\nremote_smtp:\n  driver = smtp\n"
 
 /* ---- fuzzpol.c (link the front end and the policy library) ------------- */
 

@@ -23,7 +23,7 @@ b=$(cd "${1:-_build/fuzz}" && pwd)
 fuzz_seconds=${NOQ_FUZZ_SECONDS:-60}
 parser_seconds=${NOQ_FUZZ_SECONDS:-30}
 
-for t in frontend policy xp route addr intake; do
+for t in frontend policy xp route addr intake fixup; do
 	mkdir -p "$b/corpus-$t"
 done
 # Seed the expansions' corpus with the cases compared with Exim.
@@ -66,6 +66,17 @@ for msg in tests/noq/in/*.msg; do
 	{ printf '\003\007\000\000'; sed 's/$/\r/' "$msg"; } >"$b/corpus-intake/$name-crlf"
 	{ printf '\034\021\003\040'; cat "$msg"; } >"$b/corpus-intake/$name-limits"
 done
+# Seed the header fixups with the same messages: as they are; with -t, the
+# rewrite rules and a command-line recipient; trusted, with -F, the null
+# sender, headers_add and headers_remove.  Three bytes of options and the
+# texts first (fuzz_fixup.c).
+for msg in tests/noq/in/*.msg; do
+	name=$(basename "$msg" .msg)
+	{ printf '\000\000\000\000\000'; cat "$msg"; } >"$b/corpus-fixup/$name"
+	{ printf '\001\040\000bob@example.net\000\000'; cat "$msg"; } >"$b/corpus-fixup/$name-t"
+	{ printf '\004\340\001\000Alice\000X-Added: yes\n\tmore\000Subject:X-*\000'
+	  cat "$msg"; } >"$b/corpus-fixup/$name-add"
+done
 
 fuzz() {  # fuzz SECONDS TARGET CORPUS...: new inputs go to the first CORPUS
 	seconds=$1
@@ -92,3 +103,4 @@ fuzz "$fuzz_seconds" fuzz_xp "$b/corpus-xp"
 fuzz "$fuzz_seconds" fuzz_route "$b/corpus-route"
 fuzz "$parser_seconds" fuzz_addr "$b/corpus-addr"
 fuzz "$parser_seconds" fuzz_intake "$b/corpus-intake"
+fuzz "$parser_seconds" fuzz_fixup "$b/corpus-fixup"
