@@ -910,12 +910,6 @@ static const struct passwd *fake_getpw(const char *name, void *arg)
 	return NULL;
 }
 
-static void ignore_warning(const void *arg, const char *msg)
-{
-	(void)arg;
-	(void)msg;
-}
-
 /* Route @rcpts; check everything; returns the dump (malloc'd) or NULL when
    route_all() stopped at a documented limit. */
 static char *route_check(const struct run *R, const struct pol *pol, const char *const *rcpts,
@@ -925,17 +919,7 @@ static char *route_check(const struct run *R, const struct pol *pol, const char 
 	struct route_result res = { 0 };
 	char err[256];
 
-	memset(&c, 0, sizeof(c));
-	c.pol = pol;
-	c.m = R->m;
-	c.sender = R->g->sender;
-	c.primary_hostname = "mail.example.org";
-	c.getpw = fake_getpw;
-	c.max_nodes = 2000;
-	c.max_depth = 20;
-	c.now = 1700000000;
-	c.warn = ignore_warning;
-
+	fz_route_ctx(&c, pol, R->m, R->g->sender, fake_getpw);
 	if (route_all(&c, rcpts, n, &res, err, sizeof(err)) != 0) {
 		route_result_free(&res);
 		if (strncmp(err, "too many addresses", 18) == 0 ||

@@ -15,6 +15,7 @@
 #include "format.h"
 #include "frontend.h"
 #include "fuzzutil.h"
+#include "route.h"
 #include "sema.h"
 #include "source.h"
 
@@ -62,4 +63,25 @@ void fz_reseal_header(unsigned char *b, size_t n)
 
 	if (sum >= POL_HDR_SIZE && sum <= n)
 		pol_put64(b + POL_H_CHECKSUM, pol_checksum(b, (size_t)sum));
+}
+
+static void ignore_warning(const void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+}
+
+void fz_route_ctx(struct route_ctx *c, const struct pol *pol, const struct model *core,
+		  const char *sender, const struct passwd *(*getpw)(const char *, void *))
+{
+	memset(c, 0, sizeof(*c));
+	c->pol = pol;
+	c->m = core;
+	c->sender = sender;
+	c->primary_hostname = "mail.example.org";
+	c->getpw = getpw;
+	c->max_nodes = 2000;
+	c->max_depth = 20;
+	c->now = 1700000000;
+	c->warn = ignore_warning;
 }

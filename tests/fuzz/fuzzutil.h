@@ -94,6 +94,9 @@ void fz_emit(const char *who, const struct msg *m, struct sb *out, struct msg_in
 /* ---- fuzzpol.c (link the front end and the policy library) ------------- */
 
 struct model;
+struct passwd;
+struct pol;
+struct route_ctx;
 
 /**
  * fz_compile() - the front end and sema_build(), as noqc runs them on the
@@ -109,5 +112,14 @@ struct model *fz_compile(const char *text, char **diags);
  * the field makes no sense.
  */
 void fz_reseal_header(unsigned char *b, size_t n);
+
+/**
+ * fz_route_ctx() - the routing context the targets route in: policy @pol
+ * and its core model @core, envelope sender @sender, primary_hostname
+ * mail.example.org, the users @getpw knows, at most 2000 nodes 20 deep, a
+ * fixed time, warnings ignored.
+ */
+void fz_route_ctx(struct route_ctx *c, const struct pol *pol, const struct model *core,
+		  const char *sender, const struct passwd *(*getpw)(const char *, void *));
 
 #endif

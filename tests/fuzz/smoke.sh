@@ -8,11 +8,11 @@
 # configured with "CC=clang ../../configure --enable-fuzzing" and built.
 # Each target's corpus, BUILDDIR/corpus-NAME, is seeded from the tree
 # (examples, unit test strings, test messages; see below), then the
-# target runs from it: first every input of tests/fuzz/regress/NAME (the
-# crashes found before, replayed read-only), then new ones for
-# NOQ_FUZZ_SECONDS (60 by default for the front end, the policy loader,
-# the expansions and the proof against routing; 30 for each parser an
-# attacker feeds).  New inputs stay in the corpus, so a later run goes on
+# target runs from it, from tests/fuzz/seeds/NAME when there is one, and
+# from tests/fuzz/regress/NAME (the crashes found before; both read
+# only), then from new inputs for NOQ_FUZZ_SECONDS (60 by default for the
+# front end, the policy loader, the expansions and the proof against
+# routing; 30 for each parser an attacker feeds).  New inputs stay in the corpus, so a later run goes on
 # from them.  A crash, a leak or a failed check stops the script with the
 # target's log; the input is in BUILDDIR (crash-*, leak-*).
 set -eu
@@ -23,7 +23,7 @@ b=$(cd "${1:-_build/fuzz}" && pwd)
 fuzz_seconds=${NOQ_FUZZ_SECONDS:-60}
 parser_seconds=${NOQ_FUZZ_SECONDS:-30}
 
-for t in frontend policy xp route addr intake fixup; do
+for t in frontend policy xp route addr intake fixup redir; do
 	mkdir -p "$b/corpus-$t"
 done
 # Seed the expansions' corpus with the cases compared with Exim.
@@ -82,10 +82,13 @@ fuzz() {  # fuzz SECONDS TARGET CORPUS...: new inputs go to the first CORPUS
 	seconds=$1
 	target=$2
 	shift 2
-	regress=tests/fuzz/regress/${target#fuzz_}
-	if [ -d "$regress" ]; then
-		set -- "$@" "$regress"
-	fi
+	# The seeds kept in the tree, and the crashes found before (replayed
+	# first): read only.
+	for d in tests/fuzz/seeds/${target#fuzz_} tests/fuzz/regress/${target#fuzz_}; do
+		if [ -d "$d" ]; then
+			set -- "$@" "$d"
+		fi
+	done
 	if ! "$b/tests/fuzz/$target" -max_total_time="$seconds" -max_len=65536 \
 		-print_final_stats=1 "$@" >"$b/$target.log" 2>&1; then
 		tail -n 60 "$b/$target.log"
@@ -104,3 +107,5 @@ fuzz "$fuzz_seconds" fuzz_route "$b/corpus-route"
 fuzz "$parser_seconds" fuzz_addr "$b/corpus-addr"
 fuzz "$parser_seconds" fuzz_intake "$b/corpus-intake"
 fuzz "$parser_seconds" fuzz_fixup "$b/corpus-fixup"
+# fuzz_redir's seeds are in tests/fuzz/seeds/redir.
+fuzz "$parser_seconds" fuzz_redir "$b/corpus-redir"
