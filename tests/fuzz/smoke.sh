@@ -23,7 +23,7 @@ b=$(cd "${1:-_build/fuzz}" && pwd)
 fuzz_seconds=${NOQ_FUZZ_SECONDS:-60}
 parser_seconds=${NOQ_FUZZ_SECONDS:-30}
 
-for t in frontend policy xp route addr intake fixup redir; do
+for t in frontend policy xp route addr intake fixup redir bs; do
 	mkdir -p "$b/corpus-$t"
 done
 # Seed the expansions' corpus with the cases compared with Exim.
@@ -77,6 +77,12 @@ for msg in tests/noq/in/*.msg; do
 	{ printf '\004\340\001\000Alice\000X-Added: yes\n\tmore\000Subject:X-*\000'
 	  cat "$msg"; } >"$b/corpus-fixup/$name-add"
 done
+# Seed -bs with the client sessions of tests/bs.sh, in CR LF, after an
+# options byte of 0 (fuzz_bs.c).
+awk -v dir="$b/corpus-bs" '
+	/^client <<.EOF.$/ { f = sprintf("%s/session-%02d", dir, ++n); printf "%c", 0 > f; on = 1; next }
+	on && /^EOF$/ { close(f); on = 0; next }
+	on { printf "%s\r\n", $0 > f }' tests/bs.sh
 
 fuzz() {  # fuzz SECONDS TARGET CORPUS...: new inputs go to the first CORPUS
 	seconds=$1
@@ -109,3 +115,4 @@ fuzz "$parser_seconds" fuzz_intake "$b/corpus-intake"
 fuzz "$parser_seconds" fuzz_fixup "$b/corpus-fixup"
 # fuzz_redir's seeds are in tests/fuzz/seeds/redir.
 fuzz "$parser_seconds" fuzz_redir "$b/corpus-redir"
+fuzz "$parser_seconds" fuzz_bs "$b/corpus-bs"
