@@ -23,7 +23,7 @@ b=$(cd "${1:-_build/fuzz}" && pwd)
 fuzz_seconds=${NOQ_FUZZ_SECONDS:-60}
 parser_seconds=${NOQ_FUZZ_SECONDS:-30}
 
-for t in frontend policy xp route addr intake fixup redir bs reply; do
+for t in frontend policy xp route addr intake fixup redir bs auth; do
 	mkdir -p "$b/corpus-$t"
 done
 # Seed the expansions' corpus with the cases compared with Exim.
@@ -116,5 +116,6 @@ fuzz "$parser_seconds" fuzz_fixup "$b/corpus-fixup"
 # fuzz_redir's seeds are in tests/fuzz/seeds/redir.
 fuzz "$parser_seconds" fuzz_redir "$b/corpus-redir"
 fuzz "$parser_seconds" fuzz_bs "$b/corpus-bs"
-# fuzz_reply's seeds are in tests/fuzz/seeds/reply.
-fuzz "$parser_seconds" fuzz_reply "$b/corpus-reply"
+# fuzz_auth's seeds (one or more exchanges of each mechanism) are in
+# tests/fuzz/seeds/auth.
+fuzz "$parser_seconds" fuzz_auth "$b/corpus-auth"
