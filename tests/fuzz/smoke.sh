@@ -23,7 +23,7 @@ b=$(cd "${1:-_build/fuzz}" && pwd)
 fuzz_seconds=${NOQ_FUZZ_SECONDS:-60}
 parser_seconds=${NOQ_FUZZ_SECONDS:-30}
 
-for t in frontend policy xp route addr intake fixup redir bs auth; do
+for t in frontend policy xp route addr intake fixup redir bs auth alias; do
 	mkdir -p "$b/corpus-$t"
 done
 # Seed the expansions' corpus with the cases compared with Exim.
@@ -84,6 +84,43 @@ awk -v dir="$b/corpus-bs" '
 	on && /^EOF$/ { close(f); on = 0; next }
 	on { printf "%s\r\n", $0 > f }' tests/bs.sh
 
+# Seed the alias lookups with compiled policies that have alias tables,
+# each followed by "\n#keys\n" and its keys (fuzz_alias.c): the
+# examples', tests/noq's, and one made here with a larger table and a
+# second one keyed by local_part@domain.
+mkdir -p "$b/alias-seed"
+(cd examples && "$b/noqc" -o "$b/alias-seed/examples.policy" aliases.conf)
+(cd tests/noq && "$b/noqc" -o "$b/alias-seed/noq.policy" test.conf)
+awk 'BEGIN { for (i = 0; i < 300; i++) printf "user%d: t%d@example.net, u%d@example.net\n", i, i, i }' \
+	>"$b/alias-seed/big"
+awk 'BEGIN { for (i = 0; i < 40; i++) printf "user%d@example.%s: f%d@example.net\n", i, i % 2 ? "org" : "com", i }' \
+	>"$b/alias-seed/full"
+cat >"$b/alias-seed/seed.conf" <<'EOF'
+qualify_domain = example.org
+domainlist local_domains = example.org : example.com
+begin routers
+big:
+  driver = redirect
+  domains = +local_domains
+  data = ${lookup{$local_part}lsearch{big}}
+full:
+  driver = redirect
+  data = ${lookup{$local_part@$domain}lsearch{full}}
+smarthost:
+  driver = manualroute
+  route_list = * smtp.example.net
+  transport = remote_smtp
+begin transports
+remote_smtp:
+  driver = smtp
+EOF
+(cd "$b/alias-seed" && "$b/noqc" -o seed.policy seed.conf)
+for p in "$b"/alias-seed/*.policy; do
+	{ cat "$p"; printf '\n#keys\n'
+	  "$b/noqc" --dump "$p" | sed -n '/^begin aliases$/,/^begin sources$/s/^  \([^:]*\):.*/\1/p'
+	} >"$b/corpus-alias/$(basename "$p" .policy)"
+done
+
 fuzz() {  # fuzz SECONDS TARGET CORPUS...: new inputs go to the first CORPUS
 	seconds=$1
 	target=$2
@@ -119,3 +156,4 @@ fuzz "$parser_seconds" fuzz_bs "$b/corpus-bs"
 # fuzz_auth's seeds (one or more exchanges of each mechanism) are in
 # tests/fuzz/seeds/auth.
 fuzz "$parser_seconds" fuzz_auth "$b/corpus-auth"
+fuzz "$parser_seconds" fuzz_alias "$b/corpus-alias"
