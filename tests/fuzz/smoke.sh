@@ -23,7 +23,7 @@ b=$(cd "${1:-_build/fuzz}" && pwd)
 fuzz_seconds=${NOQ_FUZZ_SECONDS:-60}
 parser_seconds=${NOQ_FUZZ_SECONDS:-30}
 
-for t in frontend policy xp route addr intake fixup redir bs auth alias; do
+for t in frontend policy xp route addr intake fixup redir bs auth alias reply; do
 	mkdir -p "$b/corpus-$t"
 done
 # Seed the expansions' corpus with the cases compared with Exim.
@@ -157,3 +157,5 @@ fuzz "$parser_seconds" fuzz_bs "$b/corpus-bs"
 # tests/fuzz/seeds/auth.
 fuzz "$parser_seconds" fuzz_auth "$b/corpus-auth"
 fuzz "$parser_seconds" fuzz_alias "$b/corpus-alias"
+# fuzz_reply's seeds are in tests/fuzz/seeds/reply.
+fuzz "$parser_seconds" fuzz_reply "$b/corpus-reply"
