@@ -1827,31 +1827,56 @@ static char *rcpt_of(const struct mdl_obj *t, const struct route_node *nd)
 	return r;
 }
 
-/*
- * Hand the message to the smart host.  Prints the failure (Exim's
- * "Delivery failed: ..." line) and logs one line to syslog either way.
+/**
+ * struct delivery - the SMTP client's options for the policy's route, as
+ * delivery_setup() builds them, and what they point to.
  */
-static int send_message(struct env *e, const struct msg *msg, const struct msg_info *mi,
-			const char *from, const struct route_result *res, const size_t *order,
-			const bool *drop, bool utf8, const char *msgid)
+struct delivery {
+	struct smtp_opts so;
+	struct smtp_host *hosts;
+	uint16_t *groups;
+	char *helo;
+	char *iface;
+	struct tls_auth ta;
+};
+
+static void delivery_free(struct delivery *d)
+{
+	tls_auth_free(&d->ta);
+	free(d->helo);
+	free(d->iface);
+	free(d->hosts);
+	free(d->groups);
+	memset(d, 0, sizeof(*d));
+}
+
+/*
+ * The smtp_opts a delivery uses, into @d (zeroed here; free it with
+ * delivery_free() whatever the outcome): the route's hosts less those in
+ * @drop (host_find_failed = ignore, router_hosts()), randomized groups
+ * shuffled; the transport's helo_data and interface expanded with the
+ * message @msg (NULL: none) and the sender @from; its timeouts, limits,
+ * TLS and AUTH options; ignore_target_hosts of the router that gave the
+ * hosts to a node of @res; each authenticator's client_condition.  What
+ * depends on the message's content (DSN, SMTPUTF8) is the caller's.
+ * Returns 0, or -1 with the reason given (noq_say()).
+ */
+static int delivery_setup(struct env *e, const struct msg *msg, const char *from,
+			  const struct route_result *res, const bool *drop, struct delivery *d)
 {
 	const struct model *m = e->m;
 	const struct mdl_obj *t = &m->transports[m->route.transport];
-	struct smtp_opts so = { 0 };
-	struct smtp_envelope env = { 0 };
-	struct smtp_result sr;
-	struct smtp_host *hosts = calloc(m->route.nhosts ? m->route.nhosts : 1, sizeof(*hosts));
-	uint16_t *groups = calloc(m->route.nhosts ? m->route.nhosts : 1, sizeof(*groups));
-	char **rcpts = calloc(res->ndeliver ? res->ndeliver : 1, sizeof(*rcpts));
-	char *helo = NULL, *iface = NULL;
-	struct tls_auth ta = { 0 };
+	struct smtp_opts *so = &d->so;
 	/* disable_ipv6: no IPv6 address of any host is used, as in Exim. */
 	bool no_v6 = opt_bool(&m->main, "disable_ipv6");
-	int bad = 0, status = EX_FAIL;
+	int bad = 0;
 
-	if (hosts == NULL || groups == NULL || rcpts == NULL) {
+	memset(d, 0, sizeof(*d));
+	d->hosts = calloc(m->route.nhosts ? m->route.nhosts : 1, sizeof(*d->hosts));
+	d->groups = calloc(m->route.nhosts ? m->route.nhosts : 1, sizeof(*d->groups));
+	if (d->hosts == NULL || d->groups == NULL) {
 		noq_say("out of memory");
-		goto out;
+		return -1;
 	}
 	/* Not the hosts host_find_failed = ignore dropped (router_hosts()). */
 	size_t nh = 0;
@@ -1861,43 +1886,39 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 
 		if (drop[i])
 			continue;
-		hosts[nh].name = h->name;
-		hosts[nh].port = host_port(m, h);
-		hosts[nh].ipv4_only = (h->flags & MH_IPV4_ONLY) != 0 || no_v6;
-		hosts[nh].ipv4_prefer = (h->flags & MH_IPV4_PREFER) != 0;
-		groups[nh++] = h->group;
+		d->hosts[nh].name = h->name;
+		d->hosts[nh].port = host_port(m, h);
+		d->hosts[nh].ipv4_only = (h->flags & MH_IPV4_ONLY) != 0 || no_v6;
+		d->hosts[nh].ipv4_prefer = (h->flags & MH_IPV4_PREFER) != 0;
+		d->groups[nh++] = h->group;
 	}
-	smtp_order_hosts(hosts, groups, nh);
-	for (size_t i = 0; i < res->n; i++)
-		if (res->v[order[i]].status == RS_DELIVER &&
-		    (rcpts[env.nrcpts++] = rcpt_of(t, &res->v[order[i]])) == NULL) {
-			noq_say("out of memory");
-			goto out;
-		}
-	env.sender = from;
-	env.rcpts = (const char *const *)rcpts;
+	smtp_order_hosts(d->hosts, d->groups, nh);
 
 	const struct mdl_opt *hd = mdl_opt_find(t, "helo_data");
 
-	helo = hd && hd->str ? expand_route_str(e, msg, hd->str, from, "helo_data", &bad)
-			     : strdup(e->primary_hostname);
-	if (bad || helo == NULL)
-		goto out;
+	d->helo = hd && hd->str ? expand_route_str(e, msg, hd->str, from, "helo_data", &bad)
+				: strdup(e->primary_hostname);
+	if (bad)
+		return -1;
+	if (d->helo == NULL) {
+		noq_say("out of memory");
+		return -1;
+	}
 
 	const struct mdl_opt *ifo = mdl_opt_find(t, "interface");
 
 	if (ifo != NULL && ifo->str != NULL) {
-		iface = expand_route_str(e, msg, ifo->str, from, "interface", &bad);
-		if (bad || iface == NULL)
-			goto out;
+		d->iface = expand_route_str(e, msg, ifo->str, from, "interface", &bad);
+		if (bad || d->iface == NULL)
+			return -1;
 	}
-	so.interface = iface;
-	so.keepalive = mdl_opt_find(t, "keepalive") == NULL || opt_bool(t, "keepalive");
-	so.size_addition = (long)opt_num(t, "size_addition", 1024);
+	so->interface = d->iface;
+	so->keepalive = mdl_opt_find(t, "keepalive") == NULL || opt_bool(t, "keepalive");
+	so->size_addition = (long)opt_num(t, "size_addition", 1024);
 	/* Exim's defaults; noqc refused values below 1. */
-	so.max_try = (unsigned)opt_num(t, "hosts_max_try", 5);
-	so.max_try_hard = (unsigned)opt_num(t, "hosts_max_try_hardlimit", 50);
-	so.transport_name = t->name;
+	so->max_try = (unsigned)opt_num(t, "hosts_max_try", 5);
+	so->max_try_hard = (unsigned)opt_num(t, "hosts_max_try_hardlimit", 50);
+	so->transport_name = t->name;
 	/* ignore_target_hosts of the router that gave the hosts, if one did:
 	   the addresses it names are not connected to, as Exim's router drops
 	   them (a host with none left was handled by router_hosts()). */
@@ -1909,28 +1930,24 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 		    (size_t)v->router >= m->nrouters)
 			continue;
 		itg = opt_str(&m->routers[v->router], "ignore_target_hosts");
-		so.ignore_ips.m = m;
-		so.ignore_ips.l = itg != NULL ? mdl_list_find(m, ML_HOST, itg) : NULL;
+		so->ignore_ips.m = m;
+		so->ignore_ips.l = itg != NULL ? mdl_list_find(m, ML_HOST, itg) : NULL;
 		break;
 	}
-	so.hosts = hosts;
-	so.nhosts = nh;
-	so.helo = helo;
-	so.connect_timeout = transport_ms(t, "connect_timeout");
-	so.command_timeout = transport_ms(t, "command_timeout");
-	so.data_timeout = transport_ms(t, "data_timeout");
-	so.final_timeout = transport_ms(t, "final_timeout");
-	so.delivery_timeout = transport_ms(t, "delivery_timeout");
+	so->hosts = d->hosts;
+	so->nhosts = nh;
+	so->helo = d->helo;
+	so->connect_timeout = transport_ms(t, "connect_timeout");
+	so->command_timeout = transport_ms(t, "command_timeout");
+	so->data_timeout = transport_ms(t, "data_timeout");
+	so->final_timeout = transport_ms(t, "final_timeout");
+	so->delivery_timeout = transport_ms(t, "delivery_timeout");
 	long long rate = opt_num(t, "data_min_rate", 500);
 
-	so.data_min_rate = rate < 0 ? 0 : rate > 1000000000 ? 1000000000u : (unsigned)rate;
-	so.dsn_notify = e->cli.notify;
-	so.dsn_ret = e->cli.ret;
-	so.dsn_envid = e->cli.envid;
-	so.need_utf8 = utf8;
-	so.trace = verbose ? smtp_trace : NULL;
-	if (tls_and_auth(e, t, &so, &ta) != 0)
-		goto out;
+	so->data_min_rate = rate < 0 ? 0 : rate > 1000000000 ? 1000000000u : (unsigned)rate;
+	so->trace = verbose ? smtp_trace : NULL;
+	if (tls_and_auth(e, t, so, &d->ta) != 0)
+		return -1;
 	/* client_condition: expanded before the authenticator is used; false,
 	   or a failed expansion, passes it over (Exim's
 	   expand_check_condition()). */
@@ -1940,9 +1957,46 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 		char *v = cc != NULL ? expand_str(e, msg, cc, from, "client_condition", &cbad,
 						  true) : NULL;
 
-		ta.auths[i].skip = cc != NULL && (cbad || v == NULL || !xp_truth(v));
+		d->ta.auths[i].skip = cc != NULL && (cbad || v == NULL || !xp_truth(v));
 		free(v);
 	}
+	return 0;
+}
+
+/*
+ * Hand the message to the smart host.  Prints the failure (Exim's
+ * "Delivery failed: ..." line) and logs one line to syslog either way.
+ */
+static int send_message(struct env *e, const struct msg *msg, const struct msg_info *mi,
+			const char *from, const struct route_result *res, const size_t *order,
+			const bool *drop, bool utf8, const char *msgid)
+{
+	const struct model *m = e->m;
+	const struct mdl_obj *t = &m->transports[m->route.transport];
+	struct delivery d;
+	struct smtp_envelope env = { 0 };
+	struct smtp_result sr;
+	char **rcpts = calloc(res->ndeliver ? res->ndeliver : 1, sizeof(*rcpts));
+	int status = EX_FAIL;
+
+	if (delivery_setup(e, msg, from, res, drop, &d) != 0)
+		goto out;
+	if (rcpts == NULL) {
+		noq_say("out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < res->n; i++)
+		if (res->v[order[i]].status == RS_DELIVER &&
+		    (rcpts[env.nrcpts++] = rcpt_of(t, &res->v[order[i]])) == NULL) {
+			noq_say("out of memory");
+			goto out;
+		}
+	env.sender = from;
+	env.rcpts = (const char *const *)rcpts;
+	d.so.dsn_notify = e->cli.notify;
+	d.so.dsn_ret = e->cli.ret;
+	d.so.dsn_envid = e->cli.envid;
+	d.so.need_utf8 = utf8;
 	/* message_linelength_limit (Exim's default 998; noqc refused more):
 	   checked before any connection, with Exim's words. */
 	if ((long long)mi->max_line > opt_num(t, "message_linelength_limit", 998)) {
@@ -1953,7 +2007,7 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 
 	priv_raise();
 
-	int r = smtp_deliver(&so, &env, msg, &sr);
+	int r = smtp_deliver(&d.so, &env, msg, &sr);
 
 	priv_lower();
 	char rlist[512];
@@ -1990,11 +2044,7 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 		       e->caller.login, (unsigned long long)mi->size, msgid, rlist, sr.text);
 	}
 out:
-	tls_auth_free(&ta);
-	free(helo);
-	free(iface);
-	free(hosts);
-	free(groups);
+	delivery_free(&d);
 	for (size_t i = 0; rcpts != NULL && i < env.nrcpts; i++)
 		free(rcpts[i]);
 	free(rcpts);
