@@ -113,6 +113,9 @@ void ossl_cleanse(void *p, size_t len);
 	C(X509_NAME *, X509_get_subject_name, (const X509 *)) \
 	C(X509_NAME *, X509_get_issuer_name, (const X509 *)) \
 	C(int, X509_NAME_get_text_by_NID, (const X509_NAME *, int, char *, int)) \
+	C(const ASN1_TIME *, X509_get0_notBefore, (const X509 *)) \
+	C(const ASN1_TIME *, X509_get0_notAfter, (const X509 *)) \
+	C(int, ASN1_TIME_to_tm, (const ASN1_TIME *, struct tm *)) \
 	C(const char *, X509_get_default_cert_dir, (void)) \
 	C(const char *, X509_get_default_cert_dir_env, (void)) \
 	C(const char *, X509_get_default_cert_file_env, (void)) \

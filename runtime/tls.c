@@ -287,6 +287,64 @@ static void cert_names(const struct ossl_fn *f, const X509 *x, char *out, size_t
 		name_cn(f, f->X509_get_subject_name(x), out, outlen);
 }
 
+/* "CN=..., O=..." of @name, cleaned: the parts it has, or "". */
+static void name_text(const struct ossl_fn *f, const X509_NAME *name, char *out,
+		      size_t outlen)
+{
+	static const struct {
+		int nid;
+		const char *tag;
+	} parts[] = { { NID_commonName, "CN=" }, { NID_organizationName, "O=" } };
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; name != NULL && i < sizeof(parts) / sizeof(parts[0]); i++) {
+		char buf[256], shown[256];
+		int n = f->X509_NAME_get_text_by_NID(name, parts[i].nid, buf, (int)sizeof(buf));
+
+		if (n <= 0)
+			continue;
+		txt_clean(shown, sizeof(shown), buf, (size_t)n, TXT_ASCII);
+		if (used > 0)
+			append(out, outlen, &used, ", ");
+		append(out, outlen, &used, parts[i].tag);
+		append(out, outlen, &used, shown);
+	}
+}
+
+/* @t as "2026-01-01 00:00:00 UTC" into @out (at least 24 octets), or "". */
+static void time_text(const struct ossl_fn *f, const ASN1_TIME *t, char *out, size_t outlen)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	out[0] = '\0';
+	if (t != NULL && f->ASN1_TIME_to_tm(t, &tm) == 1 &&
+	    strftime(out, outlen, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		out[0] = '\0';
+}
+
+/* The server's certificate, as far as the handshake got, into @c. */
+static void peer_cert(const struct tls *t, struct tls_cert *c)
+{
+	const struct ossl_fn *f = t->f;
+	X509 *x = peer_leaf(t);
+	unsigned char h[PIN_LEN];
+	char err[100];
+
+	memset(c, 0, sizeof(*c));
+	if (x == NULL)
+		return;
+	c->have = true;
+	name_text(f, f->X509_get_subject_name(x), c->subject, sizeof(c->subject));
+	cert_names(f, x, c->names, sizeof(c->names));
+	name_text(f, f->X509_get_issuer_name(x), c->issuer, sizeof(c->issuer));
+	time_text(f, f->X509_get0_notBefore(x), c->not_before, sizeof(c->not_before));
+	time_text(f, f->X509_get0_notAfter(x), c->not_after, sizeof(c->not_after));
+	if (spki_hash(f, x, h, err, sizeof(err)) == 0)
+		pin_format(h, c->pin);
+}
+
 /* Why verification result @vr failed, with the detail a user needs. */
 static void verify_reason(const struct tls *t, long vr, char *out, size_t outlen)
 {
@@ -728,6 +786,8 @@ struct tls *tls_start(int fd, const struct tls_conf *conf, long long deadline,
 		fail(err, errlen, "TLS: no socket or no configuration");
 		return NULL;
 	}
+	if (conf->peer != NULL)
+		memset(conf->peer, 0, sizeof(*conf->peer));
 	if (pins_check_syntax(conf->pins, err, errlen) < 0)
 		return NULL;
 	if (ossl_load(err, errlen) < 0)
@@ -744,7 +804,11 @@ struct tls *tls_start(int fd, const struct tls_conf *conf, long long deadline,
 		t->dead = true;
 		goto failed;
 	}
-	if (handshake(t, deadline, err, errlen) < 0)
+	int hs = handshake(t, deadline, err, errlen);
+
+	if (conf->peer != NULL)
+		peer_cert(t, conf->peer);
+	if (hs < 0)
 		goto failed;
 	if (pinned && check_pins(t, conf->pins, err, errlen) < 0)
 		goto failed;

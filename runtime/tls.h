@@ -47,7 +47,11 @@
  *               base64 characters, optionally after "sha256/", or 64 hex
  *               digits.  When given, the server's key must match one,
  *               whether @verify is set or not.
+ * @peer:        NULL, or where tls_start() describes the server's
+ *               certificate (struct tls_cert), whatever the outcome.
  */
+struct tls_cert;
+
 struct tls_conf {
 	bool verify;
 	const char *ca;
@@ -60,6 +64,32 @@ struct tls_conf {
 	const char *key;
 	const char *ciphers;
 	const char *const *pins;
+	struct tls_cert *peer;
+};
+
+/**
+ * struct tls_cert - the server's certificate, for noq --serverinfo: what
+ * tls_start() fills in when tls_conf.peer points here, as soon as the
+ * handshake has the certificate, so also when the session then fails
+ * (verification, a pin).  Every text is cleaned (txt.h); "" when unknown.
+ * @have:       the server sent a certificate (the rest is "" otherwise).
+ * @subject:    its subject's commonName and organization, "CN=..., O=...".
+ * @names:      the names it is for: its subjectAltName's DNS names and
+ *              addresses, or its commonName when it has none (at most
+ *              five, then "...").
+ * @issuer:     its issuer's commonName and organization, as @subject.
+ * @not_before, @not_after: its validity, "2026-01-01 00:00:00 UTC".
+ * @pin:        the SHA-256 of its SubjectPublicKeyInfo as tls_pin_sha256
+ *              takes it: "sha256/" and 44 base64 characters.
+ */
+struct tls_cert {
+	bool have;
+	char subject[300];
+	char names[300];
+	char issuer[300];
+	char not_before[32];
+	char not_after[32];
+	char pin[64];
 };
 
 struct tls;

@@ -770,6 +770,71 @@ static void test_pending(void)
 	tls_end(NULL);
 }
 
+/* ------------------------------------------------------- the certificate */
+
+#define CERT_EQ(got, want, line) do { \
+	CHECK(strcmp((got), (want)) == 0, (line)); \
+	if (strcmp((got), (want)) != 0) \
+		fprintf(stderr, "\n    got  \"%s\"\n    want \"%s\"\n", (got), (want)); \
+} while (0)
+
+/* tls_conf.peer: what the server's certificate says, after a session. */
+static void test_peer_cert(void)
+{
+	struct tls_conf c = conf_default();
+	struct tls_cert pc;
+	struct run r;
+	char pin[80];
+
+	memset(&pc, 0xff, sizeof(pc));
+	c.peer = &pc;
+	start(&r, "server", NULL, false, &c, TIMEOUT_MS);
+	CU_ASSERT_PTR_NOT_NULL(r.t);
+	CU_ASSERT_TRUE(pc.have);
+	CERT_EQ(pc.subject, "CN=localhost", __LINE__);
+	CERT_EQ(pc.names, "localhost, 127.0.0.1", __LINE__);
+	CERT_EQ(pc.issuer, "CN=noq test CA", __LINE__);
+	snprintf(pin, sizeof(pin), "sha256/%s", pin_b64);
+	CERT_EQ(pc.pin, pin, __LINE__);
+	/* mkcerts.sh made it now, for ten years. */
+	CU_ASSERT_EQUAL(strlen(pc.not_before), strlen("2026-01-01 00:00:00 UTC"));
+	CU_ASSERT_EQUAL(strlen(pc.not_after), strlen("2036-01-01 00:00:00 UTC"));
+	CU_ASSERT_TRUE(strcmp(pc.not_before, pc.not_after) < 0);
+	CU_ASSERT_STRING_EQUAL(pc.not_before + 19, " UTC");
+	finish(&r);
+}
+
+/* Also when verification fails: the certificate that failed is shown. */
+static void test_peer_cert_failed(void)
+{
+	struct tls_conf c = conf_default();
+	struct tls_cert pc;
+	const char *opts[] = { "--greet", "220 mail.example.org ESMTP", NULL };
+
+	c.peer = &pc;
+	expect_fail("expired", NULL, &c, "certificate verify failed: certificate has expired",
+		    __LINE__);
+	CU_ASSERT_TRUE(pc.have);
+	CERT_EQ(pc.subject, "CN=localhost", __LINE__);
+	CERT_EQ(pc.not_before, "2020-01-01 00:00:00 UTC", __LINE__);
+	CERT_EQ(pc.not_after, "2020-02-01 00:00:00 UTC", __LINE__);
+	CU_ASSERT_EQUAL(strncmp(pc.pin, "sha256/", 7), 0);
+	CU_ASSERT_EQUAL(strlen(pc.pin), 7 + 44);
+
+	expect_fail("wrongname", NULL, &c, "certificate verify failed: hostname mismatch "
+		    "(the certificate is for " WRONG_NAMES ")", __LINE__);
+	CERT_EQ(pc.subject, "CN=other.example.org", __LINE__);
+	CERT_EQ(pc.names, WRONG_NAMES, __LINE__);
+	CERT_EQ(pc.issuer, "CN=noq test CA", __LINE__);
+
+	/* No TLS at all: no certificate, and nothing left from before. */
+	expect_fail(NULL, opts, &c, "TLS handshake failed: wrong version number (the "
+		    "server did not answer in TLS)", __LINE__);
+	CU_ASSERT_FALSE(pc.have);
+	CERT_EQ(pc.subject, "", __LINE__);
+	CERT_EQ(pc.pin, "", __LINE__);
+}
+
 /* ------------------------------------------------------------------ main */
 
 static const struct unit_test verify_tests[] = {
@@ -812,11 +877,17 @@ static const struct unit_test failure_tests[] = {
 	{ "pending octets", test_pending },
 };
 
+static const struct unit_test cert_tests[] = {
+	{ "certificate details", test_peer_cert },
+	{ "certificate details after a failure", test_peer_cert_failed },
+};
+
 static const struct unit_suite suites[] = {
 	{ "tls verification", NULL, NULL, verify_tests, UNIT_COUNT(verify_tests) },
 	{ "tls pins", NULL, NULL, pin_tests, UNIT_COUNT(pin_tests) },
 	{ "tls client certificates", NULL, NULL, client_tests, UNIT_COUNT(client_tests) },
 	{ "tls failures", NULL, NULL, failure_tests, UNIT_COUNT(failure_tests) },
+	{ "tls certificate details", NULL, NULL, cert_tests, UNIT_COUNT(cert_tests) },
 };
 
 int main(void)
