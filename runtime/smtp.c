@@ -123,6 +123,9 @@ struct conn {
 	/* TLS, once started */
 	struct tls *tls;
 	bool verified;              /* the certificate and name were checked */
+	/* a check (o->probe): what this address showed; else NULL */
+	struct smtp_info *info;
+	struct smtp_info info_buf;
 	/* writing */
 	unsigned char *wbuf;
 	size_t wlen;
@@ -574,6 +577,28 @@ static int body_write(void *ctx, const void *buf, size_t len)
 
 /* ---- EHLO, STARTTLS, AUTH ------------------------------------------------- */
 
+/*
+ * For a check: what the EHLO (or HELO) just answered offers, as the server
+ * said it; STARTTLS is remembered from the EHLO before TLS.
+ */
+static void note_caps(struct conn *c)
+{
+	struct smtp_info *i = c->info;
+
+	if (i == NULL)
+		return;
+	i->hello = true;
+	i->esmtp = c->esmtp;
+	i->pipelining = c->pipelining;
+	i->size = c->size;
+	i->size_max = c->size_max;
+	i->eightbit = c->eightbit;
+	i->smtputf8 = c->smtputf8;
+	i->dsn = c->dsn;
+	i->starttls = i->starttls || c->starttls;
+	snprintf(i->mechs, sizeof(i->mechs), "%s", c->mechs);
+}
+
 /* EHLO, or HELO when EHLO is refused; learns what the server offers. */
 static enum outcome hello(struct conn *c)
 {
@@ -603,6 +628,7 @@ static enum outcome hello(struct conn *c)
 	}
 	if (r.code / 100 == 2) {
 		c->esmtp = true;
+		note_caps(c);
 		/* A negative size_addition: SIZE as if not offered, as Exim. */
 		if (o->size_addition < 0)
 			c->size = false;
@@ -646,6 +672,7 @@ static enum outcome hello(struct conn *c)
 			quit(c);
 			return OC_FAIL;
 		}
+		note_caps(c);
 	}
 	trace(c, "server offers:%s%s%s%s%s%s%s%s", c->pipelining ? " PIPELINING" : "",
 	      c->size ? " SIZE" : "", c->eightbit ? " 8BITMIME" : "",
@@ -667,6 +694,10 @@ static enum outcome tls_begin(struct conn *c)
 	   IP literal is checked as an address by tls.c. */
 	tc.host = o->tls_names.l == NULL || smtp_host_match(&o->tls_names, c->host, c->ip)
 		  ? c->host : NULL;
+	if (c->info != NULL) {
+		c->info->tls_tried = true;
+		tc.peer = &c->info->cert;
+	}
 	c->tls = tls_start(c->fd, &tc, due(c, o->command_timeout), err, sizeof(err));
 	if (c->tls == NULL) {
 		set_text(c, "H=%s [%s]: TLS session not started: %s", c->host, c->ip, err);
@@ -674,7 +705,18 @@ static enum outcome tls_begin(struct conn *c)
 	}
 	c->verified = tc.verify;
 	trace(c, "TLS: %s", tls_info(c->tls));
+	if (c->info != NULL) {
+		c->info->tls = true;
+		snprintf(c->info->tls_info, sizeof(c->info->tls_info), "%s", tls_info(c->tls));
+	}
 	return OC_CONTINUE;
+}
+
+/* For a check: why the session has no TLS. */
+static void note_no_tls(struct conn *c, const char *why)
+{
+	if (c->info != NULL)
+		snprintf(c->info->tls_info, sizeof(c->info->tls_info), "none: %s", why);
 }
 
 /*
@@ -691,9 +733,14 @@ static enum outcome secure(struct conn *c)
 	struct smtp_reply r;
 	enum io e;
 
-	if (c->tls != NULL || avoid)
+	if (c->tls != NULL)
 		return OC_CONTINUE;
+	if (avoid) {
+		note_no_tls(c, "hosts_avoid_tls names this host");
+		return OC_CONTINUE;
+	}
 	if (!c->starttls) {
+		note_no_tls(c, "the server does not offer STARTTLS");
 		if (!require)
 			return OC_CONTINUE;
 		set_text(c, "H=%s [%s]: the policy requires TLS (hosts_require_tls) and the "
@@ -709,6 +756,10 @@ static enum outcome secure(struct conn *c)
 		return OC_FAIL;
 	}
 	if (r.code / 100 != 2) {
+		char said[SMTP_TEXT_MAX + 40];
+
+		snprintf(said, sizeof(said), "the server refused STARTTLS: %s", r.text);
+		note_no_tls(c, said);
 		if (!require) {
 			trace(c, "STARTTLS refused; going on without TLS, as the policy allows");
 			return OC_CONTINUE;
@@ -817,6 +868,20 @@ static int auth_exchange(struct conn *c, struct auth *a, char *why, size_t whyle
 	}
 }
 
+/* For a check: how AUTH went, with authenticator @sa (NULL: none) and @why. */
+static void note_auth(struct conn *c, enum smtp_auth_state st,
+		      const struct smtp_authenticator *sa, const char *why)
+{
+	struct smtp_info *i = c->info;
+
+	if (i == NULL)
+		return;
+	i->auth = st;
+	snprintf(i->auth_name, sizeof(i->auth_name), "%s", sa != NULL ? sa->name : "");
+	snprintf(i->auth_mech, sizeof(i->auth_mech), "%s", sa != NULL ? sa->mech : "");
+	snprintf(i->auth_why, sizeof(i->auth_why), "%s", why != NULL ? why : "");
+}
+
 /*
  * AUTH, when hosts_require_auth or hosts_try_auth name this host: the
  * authenticators in the policy's order, each whose mechanism the server
@@ -876,6 +941,7 @@ static enum outcome authenticate(struct conn *c)
 		if (o->auth_make(o->auth_arg, i, c->host, c->port, &a, err, sizeof(err)) != 0) {
 			set_text(c, "H=%s [%s]: authenticator %s: %s; nothing was sent",
 				 c->host, c->ip, sa->name, err);
+			note_auth(c, SMTP_AUTH_FAILED, sa, err);
 			quit(c);
 			return OC_FAIL;
 		}
@@ -885,20 +951,27 @@ static enum outcome authenticate(struct conn *c)
 		rank = 3;
 
 		auth_free(a);
-		if (r < 0)
+		if (r < 0) {
+			note_auth(c, SMTP_AUTH_FAILED, sa, c->res->text);
 			return OC_FAIL;
+		}
 		if (r > 0) {
 			trace(c, "authenticated with %s", sa->mech);
+			note_auth(c, SMTP_AUTH_OK, sa, NULL);
 			return OC_CONTINUE;
 		}
 		trace(c, "%s refused: %s", sa->mech, why);
 	}
+	if (!why[0])
+		snprintf(why, sizeof(why), "no authenticator");
 	if (!require) {
 		trace(c, "going on without authentication (hosts_try_auth)");
+		note_auth(c, SMTP_AUTH_NONE_TRY, NULL, why);
 		return OC_CONTINUE;
 	}
 	set_text(c, "H=%s [%s]: authentication failed: %s; nothing was sent", c->host,
-		 c->ip, why[0] ? why : "no authenticator");
+		 c->ip, why);
+	note_auth(c, SMTP_AUTH_FAILED, NULL, why);
 	quit(c);
 	return OC_FAIL;
 }
@@ -914,8 +987,6 @@ static enum outcome transaction(struct conn *c)
 	enum io e;
 	char cmd[2048], mailcmd[2048];
 
-	msg_info(c->m, &mi);
-
 	/* The greeting: a refusal or silence sends us to the next host. */
 	c->st = ST_GREETING;
 	e = read_reply(c, due(c, o->command_timeout), &r);
@@ -923,6 +994,8 @@ static enum outcome transaction(struct conn *c)
 		io_text(c, e, "initial connection");
 		return OC_NEXT;
 	}
+	if (c->info != NULL)
+		snprintf(c->info->greeting, sizeof(c->info->greeting), "%s", r.text);
 	if (r.code / 100 != 2) {
 		reply_text(c, &r, false, "initial connection");
 		quit(c);
@@ -937,6 +1010,15 @@ static enum outcome transaction(struct conn *c)
 		oc = authenticate(c);
 	if (oc != OC_CONTINUE)
 		return oc;
+	if (c->info != NULL) {
+		/* A check: MAIL FROM would go now. */
+		snprintf(c->res->host, sizeof(c->res->host), "%s", c->host);
+		snprintf(c->res->ip, sizeof(c->res->ip), "%s", c->ip);
+		quit(c);
+		return OC_DELIVERED;
+	}
+
+	msg_info(c->m, &mi);
 
 	if (o->need_utf8 && !c->smtputf8) {
 		set_text(c, "H=%s [%s]: the message needs SMTPUTF8 (an address is not "
@@ -1386,7 +1468,7 @@ int smtp_deliver(const struct smtp_opts *o0, const struct smtp_envelope *env,
 	/* One deadline for the whole attempt, whichever hosts it takes; the
 	   body's time at data_min_rate comes on top. */
 	c->attempt_end = fd_now_ms() + o.delivery_timeout;
-	if (o.data_min_rate > 0) {
+	if (o.data_min_rate > 0 && m != NULL && o.probe == NULL) {
 		struct msg_info mi;
 
 		msg_info(m, &mi);
@@ -1462,6 +1544,13 @@ int smtp_deliver(const struct smtp_opts *o0, const struct smtp_envelope *env,
 				continue;
 			}
 			c->port = hp->port;
+			if (o.probe != NULL) {
+				c->info = &c->info_buf;
+				memset(c->info, 0, sizeof(*c->info));
+				snprintf(c->info->host, sizeof(c->info->host), "%s", c->host);
+				snprintf(c->info->ip, sizeof(c->info->ip), "%s", c->ip);
+				c->info->port = c->port;
+			}
 			oc = o.tls_implicit ? tls_begin(c) : OC_CONTINUE;
 			if (oc == OC_CONTINUE)
 				oc = transaction(c);
@@ -1469,6 +1558,10 @@ int smtp_deliver(const struct smtp_opts *o0, const struct smtp_envelope *env,
 			c->tls = NULL;
 			close(c->fd);
 			c->fd = -1;
+			if (c->info != NULL) {
+				c->info->ready = oc == OC_DELIVERED;
+				o.probe(o.probe_arg, c->info, c->info->ready ? "" : res->text);
+			}
 			if (oc == OC_NEXT)
 				trace(c, "%s (trying the next host)", res->text);
 		}

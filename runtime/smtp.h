@@ -130,6 +130,71 @@ typedef int (*smtp_auth_fn)(void *arg, size_t i, const char *host, unsigned port
 /** typedef smtp_trace_fn - receives -v lines (without line end). */
 typedef void (*smtp_trace_fn)(void *arg, const char *line);
 
+/** enum smtp_auth_state - what AUTH came to on a server (struct smtp_info). */
+enum smtp_auth_state {
+	SMTP_AUTH_NOT_ASKED = 0,  /* neither hosts_require_auth nor hosts_try_auth
+				     names the host, or the policy has no
+				     authenticators: not tried */
+	SMTP_AUTH_OK,             /* @auth_name's @auth_mech succeeded */
+	SMTP_AUTH_NONE_TRY,       /* hosts_try_auth: none succeeded (@auth_why);
+				     the message would go without */
+	SMTP_AUTH_FAILED,         /* hosts_require_auth: none succeeded
+				     (@auth_why), or the exchange broke off */
+};
+
+/**
+ * struct smtp_info - what a check of one server address found
+ * (smtp_opts.probe), as far as the attempt got.  Text from the server
+ * and its certificate is cleaned (txt.h).
+ * @host, @ip, @port:  the address connected to.
+ * @greeting:          the greeting, "220 text" (lines joined with " / ").
+ * @hello:             EHLO or HELO was accepted: the capabilities below
+ *                     are known.
+ * @esmtp:             EHLO was accepted (else HELO was used: no
+ *                     capabilities).
+ * @pipelining .. @starttls, @size_max, @mechs: what the last EHLO
+ *                     offered (after STARTTLS: the EHLO under TLS), before
+ *                     the policy's hosts_avoid_pipelining and
+ *                     size_addition; @starttls whether the EHLO before TLS
+ *                     offered it; @mechs the AUTH mechanisms,
+ *                     blank-separated; @size_max 0 when SIZE has no limit.
+ * @tls:               a TLS session was made; @tls_info is tls_info()'s;
+ *                     without one, "none: " and why ("the server does not
+ *                     offer STARTTLS", "hosts_avoid_tls names this host",
+ *                     "the server refused STARTTLS: 454 ..."), or "" when
+ *                     the attempt ended before.
+ * @tls_tried:         TLS was started (it may have failed: @cert then shows
+ *                     what the server presented, if anything).
+ * @auth, @auth_name, @auth_mech, @auth_why: see enum smtp_auth_state.
+ * @ready:             a message could be sent now: everything up to MAIL
+ *                     FROM went as a delivery needs it.
+ */
+struct smtp_info {
+	char host[256];
+	char ip[64];
+	unsigned port;
+	char greeting[SMTP_TEXT_MAX];
+	bool hello, esmtp, pipelining, size, eightbit, smtputf8, dsn, starttls;
+	unsigned long long size_max;
+	char mechs[512];
+	bool tls_tried;
+	bool tls;
+	char tls_info[SMTP_TEXT_MAX + 64];
+	struct tls_cert cert;
+	enum smtp_auth_state auth;
+	char auth_name[128];
+	char auth_mech[64];
+	char auth_why[600];
+	bool ready;
+};
+
+/**
+ * typedef smtp_probe_fn - receives, after each address connected to in a
+ * check (smtp_opts.probe), what was found, and the failure as a delivery
+ * would give it ("" when @i->ready).
+ */
+typedef void (*smtp_probe_fn)(void *arg, const struct smtp_info *i, const char *failure);
+
 /**
  * struct smtp_opts - what the transport and the caller ask for.
  * Timeouts are in milliseconds; 0 takes the default (Exim's: connect 5m,
@@ -190,6 +255,13 @@ struct smtp_opts {
 	size_t nauths;
 	smtp_auth_fn auth_make;
 	void *auth_arg;
+	/* A check without a message (noq --serverinfo): each address is taken
+	   as for a delivery, greeting, EHLO, TLS, AUTH, up to where MAIL FROM
+	   would be sent; there the client sends QUIT instead, and the attempt
+	   ends as if delivered.  @probe gets what each address connected to
+	   showed.  NULL: a delivery. */
+	smtp_probe_fn probe;
+	void *probe_arg;
 };
 
 /** struct smtp_envelope - the sender and the recipients, canonical. */
@@ -234,7 +306,9 @@ struct smtp_result {
  * smtp_deliver() - make the attempt: send @m (finished, fixups applied) to
  * @env's recipients through the first host that takes the connection.
  * Returns 0 when delivered, -1 otherwise; @res says what happened in
- * either case.  Never prints.
+ * either case.  Never prints.  With @o->probe, a check: @env and @m are
+ * not used (NULL allowed), no MAIL is sent, and 0 (@res->delivered) means
+ * that a message could have been sent through @res->host.
  */
 int smtp_deliver(const struct smtp_opts *o, const struct smtp_envelope *env,
 		 const struct msg *m, struct smtp_result *res);
