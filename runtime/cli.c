@@ -52,17 +52,26 @@ static bool is_oM(const char *a)
 	return false;
 }
 
-static int set_mode(struct cli *c, enum cli_mode m, const char *a, bool *mode_set,
-		    char *err, size_t len)
+/*
+ * Mode @m, asked for by option @a; *@mode_by is the option that chose the
+ * mode before (NULL: none, or the program's name).
+ */
+static int set_mode(struct cli *c, enum cli_mode m, const char *a, const char **mode_by,
+		    bool *mode_set, char *err, size_t len)
 {
-	if (*mode_set && c->mode != m)
-		return err_fail(err, len, "%s conflicts with an earlier -b option", a);
+	if (*mode_set && c->mode != m) {
+		if (*mode_by == NULL || strncmp(*mode_by, "-b", 2) == 0)
+			return err_fail(err, len, "%s conflicts with an earlier -b option", a);
+		return err_fail(err, len, "%s conflicts with %s", a, *mode_by);
+	}
 	c->mode = m;
 	*mode_set = true;
+	*mode_by = a;
 	return 0;
 }
 
-static int b_option(struct cli *c, const char *a, bool *mode_set, char *err, size_t len)
+static int b_option(struct cli *c, const char *a, const char **mode_by, bool *mode_set,
+		    char *err, size_t len)
 {
 	static const struct {
 		const char *name;
@@ -75,7 +84,7 @@ static int b_option(struct cli *c, const char *a, bool *mode_set, char *err, siz
 
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
 		if (strcmp(a, modes[i].name) == 0)
-			return set_mode(c, modes[i].mode, a, mode_set, err, len);
+			return set_mode(c, modes[i].mode, a, mode_by, mode_set, err, len);
 	if (strncmp(a, "-bd", 3) == 0)
 		return err_fail(err, len, "%s: noq has no daemon and no queue; it delivers "
 			    "each message when it is submitted", a);
@@ -122,9 +131,27 @@ static int check_dsn(struct cli *c, char *err, size_t len)
 	return 0;
 }
 
+/*
+ * --serverinfo (spelt @how) checks the smart hosts: it takes no recipients
+ * and reads no message.
+ */
+static int check_serverinfo(const struct cli *c, const char *how, char *err, size_t len)
+{
+	if (c->nrcpts > 0)
+		return err_fail(err, len, "%s takes no recipients: it checks the smart hosts "
+				"and sends no message", how);
+	if (c->extract)
+		return err_fail(err, len, "-t cannot be used with %s: it reads no message", how);
+	if (c->dry_run)
+		return err_fail(err, len, "--dry-run cannot be used with %s: the check "
+				"connects to the smart hosts", how);
+	return 0;
+}
+
 int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t len)
 {
 	bool mode_set = false;
+	const char *mode_by = NULL;
 	const char *base;
 	int i = 1;
 
@@ -154,10 +181,13 @@ int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t len)
 		}
 		if (a[1] == '-') {
 			if (strcmp(a, "--version") == 0) {
-				if (set_mode(c, CLI_VERSION, a, &mode_set, err, len))
+				if (set_mode(c, CLI_VERSION, a, &mode_by, &mode_set, err, len))
 					return -1;
 			} else if (strcmp(a, "--help") == 0) {
-				if (set_mode(c, CLI_HELP, a, &mode_set, err, len))
+				if (set_mode(c, CLI_HELP, a, &mode_by, &mode_set, err, len))
+					return -1;
+			} else if (strcmp(a, "--serverinfo") == 0) {
+				if (set_mode(c, CLI_SERVERINFO, a, &mode_by, &mode_set, err, len))
 					return -1;
 			} else if (strcmp(a, "--dry-run") == 0) {
 				c->dry_run = true;
@@ -168,7 +198,14 @@ int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t len)
 		}
 		switch (a[1]) {
 		case 'b':
-			if (b_option(c, a, &mode_set, err, len))
+			if (b_option(c, a, &mode_by, &mode_set, err, len))
+				return -1;
+			continue;
+		case 'S':
+			/* msmtp's short form of --serverinfo; alone, not bundled. */
+			if (a[2] != '\0')
+				return err_fail(err, len, "unknown option %s", a);
+			if (set_mode(c, CLI_SERVERINFO, a, &mode_by, &mode_set, err, len))
 				return -1;
 			continue;
 		case 'q':
@@ -273,5 +310,7 @@ int cli_parse(int argc, char **argv, struct cli *c, char *err, size_t len)
 		if (has_line_break(c->rcpts[r]))
 			return err_fail(err, len, "recipient argument %zu contains a line break",
 				    r + 1);
+	if (c->mode == CLI_SERVERINFO && check_serverinfo(c, mode_by, err, len) != 0)
+		return -1;
 	return check_dsn(c, err, len);
 }

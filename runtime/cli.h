@@ -10,7 +10,10 @@
  * recipients, each a comma-separated address list.
  *
  * Refused: -bd and -q... ("noq has no daemon and no queue"), unknown
- * options, a missing value, CR or LF in -f, -F or a recipient.
+ * options, a missing value, CR or LF in -f, -F or a recipient; two
+ * modes ("-bt conflicts with an earlier -b option", "-bt conflicts with
+ * --serverinfo"); recipients, -t or --dry-run with --serverinfo (-S,
+ * msmtp's spelling, which must stand alone), which sends no message.
  */
 #ifndef NOQ_CLI_H
 #define NOQ_CLI_H
@@ -27,6 +30,7 @@ enum cli_mode {
 	CLI_QUEUE,         /* -bp, mailq */
 	CLI_NEWALIASES,    /* -bi, newaliases */
 	CLI_HELP,          /* --help */
+	CLI_SERVERINFO,    /* --serverinfo, -S: check the smart hosts, send nothing */
 };
 
 /**

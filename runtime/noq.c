@@ -296,6 +296,9 @@ static void usage(FILE *f)
 "  -bV           print the version\n"
 "  --dry-run     print the envelope and the exact bytes noq would send,\n"
 "                without connecting\n"
+"  -S, --serverinfo\n"
+"                check the smart hosts as a delivery would (TLS, certificate,\n"
+"                capabilities, AUTH), then QUIT: nothing is sent\n"
 "Accepted and ignored: -B -h -L -O -X -G -U -m -n -o* -Ac -Am.\n"
 "See noq(8).\n", progname, POLICY_PATH);
 }
@@ -1963,6 +1966,19 @@ static int delivery_setup(struct env *e, const struct msg *msg, const char *from
 	return 0;
 }
 
+/* The addresses that failed before the last (smtp_result.tried), a line each. */
+static void say_tried(const char *tried)
+{
+	for (const char *p = tried; *p; ) {
+		size_t n = strcspn(p, "\n");
+
+		noq_say("%.*s; tried the next host", (int)n, p);
+		p += n;
+		if (*p == '\n')
+			p++;
+	}
+}
+
 /*
  * Hand the message to the smart host.  Prints the failure (Exim's
  * "Delivery failed: ..." line) and logs one line to syslog either way.
@@ -2026,18 +2042,7 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 		trace("accepted: %s", sr.reply);
 		status = EX_DONE;
 	} else {
-		if (sr.tried[0] != '\0') {
-			char *p = sr.tried;
-
-			while (*p) {
-				size_t n = strcspn(p, "\n");
-
-				noq_say("%.*s; tried the next host", (int)n, p);
-				p += n;
-				if (*p == '\n')
-					p++;
-			}
-		}
+		say_tried(sr.tried);
 		report("Delivery failed: %s", sr.text);
 		capture.permanent = sr.code >= 500;
 		log_line(LOG_NOTICE, "<= <%s> U=%s S=%llu id=<%s> ** %s: %s", from,
@@ -2048,6 +2053,224 @@ out:
 	for (size_t i = 0; rcpts != NULL && i < env.nrcpts; i++)
 		free(rcpts[i]);
 	free(rcpts);
+	return status;
+}
+
+/* ---- --serverinfo: the smart hosts checked, nothing sent ----------------- */
+
+/*
+ * The router whose route_list (or route_data) gives the route's hosts: the
+ * first manualroute router with a rule that names its own hosts, whose
+ * host_find_failed, host_all_ignored and ignore_target_hosts a check
+ * applies, as for a message it routes; -1 when the hosts are the
+ * transport's.
+ */
+static long hosts_router(const struct model *m)
+{
+	for (size_t r = 0; r < m->nrouters; r++) {
+		const struct mdl_obj *R = &m->routers[r];
+		const char *text = opt_str(R, "route_list");
+		const struct mdl_list *l;
+
+		if (R->driver == NULL || strcmp(R->driver, "manualroute") != 0)
+			continue;
+		if (text == NULL)
+			text = opt_str(R, "route_data");
+		l = text != NULL ? mdl_list_find(m, ML_ROUTE, text) : NULL;
+		for (size_t i = 0; l != NULL && i < l->n; i++)
+			if (l->v[i].flags & MLF_HOSTS)
+				return (long)r;
+	}
+	return -1;
+}
+
+/* One line of a server's block: the label, then the text, cleaned. */
+static void info_line(const char *label, const char *fmt, ...) NOQ_PRINTF(2, 3);
+static void info_line(const char *label, const char *fmt, ...)
+{
+	char small[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	char *s = vformat(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	put(stdout, "    %-14s%s\n", label, s);
+	if (s != small)
+		free(s);
+}
+
+/* The capabilities @i shows, "SIZE 10240000, PIPELINING, ..." into @out. */
+static void caps_text(const struct smtp_info *i, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	if (i->size && i->size_max > 0)
+		n += (size_t)snprintf(out + n, cap - n, ", SIZE %llu", i->size_max);
+	else if (i->size)
+		n += (size_t)snprintf(out + n, cap - n, ", SIZE (no limit)");
+	const struct {
+		bool on;
+		const char *name;
+	} kw[] = {
+		{ i->pipelining, "PIPELINING" }, { i->eightbit, "8BITMIME" },
+		{ i->smtputf8, "SMTPUTF8" }, { i->dsn, "DSN" }, { i->starttls, "STARTTLS" },
+	};
+
+	for (size_t k = 0; k < sizeof(kw) / sizeof(kw[0]) && n < cap; k++)
+		if (kw[k].on)
+			n += (size_t)snprintf(out + n, cap - n, ", %s", kw[k].name);
+	if (i->mechs[0] != '\0' && n < cap)
+		n += (size_t)snprintf(out + n, cap - n, ", AUTH %s", i->mechs);
+	if (n == 0)
+		snprintf(out, cap, ", none");
+	memmove(out, out + 2, strlen(out + 2) + 1);
+}
+
+/* What the probe callback needs: the options the check runs with. */
+struct probe_arg {
+	const struct smtp_opts *so;
+};
+
+/*
+ * A check's smtp_probe_fn: the block for one address connected to, on
+ * standard output, as far as the attempt got; the failure itself goes to
+ * standard error as a delivery gives it (server_info()).
+ */
+static void show_server(void *arg, const struct smtp_info *i, const char *failure)
+{
+	const struct probe_arg *pa = arg;
+	const struct smtp_opts *so = pa->so;
+
+	(void)failure;
+	put(stdout, "SMTP server at %s [%s], port %u:\n", i->host, i->ip, i->port);
+	if (i->greeting[0] != '\0')
+		info_line("greeting:", "%s", i->greeting);
+	if (i->tls)
+		info_line("TLS:", "%s", i->tls_info);
+	else if (i->tls_tried)
+		info_line("TLS:", "not started (the reason follows)");
+	else if (i->tls_info[0] != '\0')
+		info_line("TLS:", "%s", i->tls_info);
+	if (i->cert.have) {
+		info_line("certificate:", "%s%s%s%s", i->cert.subject[0] ? i->cert.subject : "(no name)",
+			  i->cert.names[0] ? " (" : "", i->cert.names, i->cert.names[0] ? ")" : "");
+		info_line("issuer:", "%s", i->cert.issuer[0] ? i->cert.issuer : "(no name)");
+		info_line("valid:", "%s to %s", i->cert.not_before[0] ? i->cert.not_before : "?",
+			  i->cert.not_after[0] ? i->cert.not_after : "?");
+		if (i->cert.pin[0] != '\0')
+			info_line("pin:", "%s", i->cert.pin);
+	}
+	if (i->hello && i->esmtp) {
+		char caps[1024];
+
+		caps_text(i, caps, sizeof(caps));
+		info_line("capabilities:", "%s", caps);
+	} else if (i->hello) {
+		info_line("capabilities:", "none: %s (HELO was used)",
+			  smtp_host_match(&so->avoid_esmtp, i->host, i->ip)
+			  ? "hosts_avoid_esmtp names this host" : "the server refused EHLO");
+	}
+	switch (i->auth) {
+	case SMTP_AUTH_NOT_ASKED:
+		if (!i->ready)
+			break;
+		info_line("auth:", "%s", so->nauths == 0 ? "not used: the policy has no "
+			  "authenticators" : "not used: neither hosts_require_auth nor "
+			  "hosts_try_auth names this host");
+		break;
+	case SMTP_AUTH_OK:
+		info_line("auth:", "%s with authenticator '%s': succeeded", i->auth_mech,
+			  i->auth_name);
+		break;
+	case SMTP_AUTH_NONE_TRY:
+		info_line("auth:", "none succeeded: %s (hosts_try_auth: a message would go "
+			  "without)", i->auth_why);
+		break;
+	case SMTP_AUTH_FAILED:
+		if (i->auth_name[0] != '\0')
+			info_line("auth:", "%s with authenticator '%s': failed", i->auth_mech,
+				  i->auth_name);
+		else
+			info_line("auth:", "failed: %s", i->auth_why);
+		break;
+	}
+	if (i->ready)
+		info_line("result:", "a message could be sent now (the check stopped before "
+			  "MAIL FROM)");
+	fflush(stdout);
+}
+
+/*
+ * --serverinfo: the policy's smart hosts, in order, taken as a delivery
+ * takes them (the same host lookups and hosts dropped, TLS and its
+ * verification, AUTH and its secrets), up to where MAIL FROM would go;
+ * then QUIT.  What each server connected to showed goes to standard
+ * output (show_server()); a failure to standard error, as a delivery
+ * reports it, after "Delivery would fail: ".  There is no message: the
+ * expansions (helo_data, interface, client_condition) see the sender a
+ * message would have (the caller's, or -f's), no header and a size of 0.
+ * Returns EX_DONE when a message could be sent now.
+ */
+static int server_info(struct env *e)
+{
+	const struct model *m = e->m;
+	struct route_result res = { 0 };
+	struct probe_arg pa;
+	struct delivery d;
+	struct smtp_result sr;
+	char *sender = NULL;
+	bool *drop = calloc(m->route.nhosts ? m->route.nhosts : 1, sizeof(*drop));
+	int status = EX_FAIL;
+
+	memset(&d, 0, sizeof(d));
+	res.v = calloc(1, sizeof(*res.v));
+	if (drop == NULL || res.v == NULL) {
+		noq_say("out of memory");
+		goto out;
+	}
+	if ((sender = envelope_sender(e)) == NULL)
+		goto out;
+	/* One node, as if a recipient had been routed by the router that
+	   gives the hosts: its host lookups, as for a delivery. */
+	res.n = res.ntop = res.ndeliver = 1;
+	res.v[0] = (struct route_node){ .addr = sender, .parent = -1, .top = 0,
+					.router = hosts_router(m), .status = RS_DELIVER,
+					.msg = "" };
+	res.v[0].router_hosts = res.v[0].router >= 0;
+	if (router_hosts(m, &res, drop) != 0) {
+		noq_say("out of memory");
+		goto out;
+	}
+	if (res.v[0].status != RS_DELIVER) {
+		report("Delivery would fail: %s", res.v[0].msg);
+		goto out;
+	}
+	if (delivery_setup(e, NULL, sender, &res, drop, &d) != 0)
+		goto out;
+	pa.so = &d.so;
+	d.so.probe = show_server;
+	d.so.probe_arg = &pa;
+
+	priv_raise();
+
+	int r = smtp_deliver(&d.so, NULL, NULL, &sr);
+
+	priv_lower();
+	/* The hosts that failed before the last are told even when it
+	   would take the message: they are what a check is for. */
+	say_tried(sr.tried);
+	if (r == 0) {
+		trace("a message could be sent now through %s [%s]", sr.host, sr.ip);
+		status = EX_DONE;
+		goto out;
+	}
+	report("Delivery would fail: %s", sr.text);
+out:
+	delivery_free(&d);
+	free(sender);
+	free(drop);
+	route_result_free(&res);
 	return status;
 }
 
@@ -2603,6 +2826,9 @@ int main(int argc, char **argv)
 		break;
 	case CLI_VERIFY:
 		status = test_addresses(&e, true);
+		break;
+	case CLI_SERVERINFO:
+		status = server_info(&e);
 		break;
 	case CLI_SMTP:
 		if (e.cli.dry_run) {

@@ -5,6 +5,7 @@
 # servers: aiosmtpd (tests/tlsdata/aiosrv.py), which checks the
 # certificates and the credentials, and faultsrv (tests/smtp/faultsrv.py),
 # which misbehaves on request and records every octet the client sends.
+# The last section checks the same servers with noq --serverinfo.
 #
 # Each case checks noq's exit status, its exact standard error, and on the
 # server's side what arrived: that a message was accepted, under TLS, as
@@ -1300,6 +1301,254 @@ stop srv
 want_rc 1
 want_err "$H: authenticator plain: client_send item 1: cannot open secret file $tmp/no-such-secret: No such file or directory; nothing was sent"
 want_x srv 1.verbs "EHLO STARTTLS EHLO QUIT"
+end
+
+# ---- 14. noq --serverinfo ----------------------------------------------------
+
+# info POLICY [ARGS...]: noq -C $tmp/POLICY.policy --serverinfo ARGS, with
+# nothing on standard input; stdout in $tmp/out, stderr in $tmp/err.
+info() {
+	ipol=$1
+	shift
+	send "$ipol" /dev/null --serverinfo "$@"
+}
+
+# want_out TEXT: noq's standard output is exactly TEXT (lines).
+want_out() { want_file "standard output" "$tmp/out" "$1"; }
+
+# want_line_out TEXT: noq's standard output has the line TEXT.
+want_line_out() {
+	[ -n "$cwhy" ] && return
+	grep -Fqx -e "$1" "$tmp/out" || cwhy="standard output has no line '$1'"
+}
+
+# cert_date NAME startdate|enddate: the validity of $certs/NAME.pem as
+# openssl reads it, in noq's words.
+cert_date() {
+	openssl x509 -in "$certs/$1.pem" -noout "-$2" -dateopt iso_8601 |
+		sed 's/^[^=]*=//; s/Z$/ UTC/'
+}
+
+# cert_pin NAME: the SHA-256 pin of $certs/NAME.pem's public key, made by
+# openssl alone.
+cert_pin() {
+	echo "sha256/$(openssl x509 -in "$certs/$1.pem" -pubkey -noout |
+		openssl pkey -pubin -outform der | openssl dgst -sha256 -binary |
+		openssl base64 -A)"
+}
+
+caps="SIZE 10240000, PIPELINING, 8BITMIME, SMTPUTF8, DSN"
+ready="    result:       a message could be sent now (the check stopped before MAIL FROM)"
+
+# plain_block PORT: what --serverinfo shows of faultsrv on PORT without
+# TLS, when the policy has no authenticators.
+plain_block() {
+	cat <<EOF
+SMTP server at 127.0.0.1 [127.0.0.1], port $1:
+    greeting:     220 faultsrv.test ESMTP faultsrv
+    TLS:          none: the server does not offer STARTTLS
+    capabilities: $caps
+    auth:         not used: the policy has no authenticators
+$ready
+EOF
+}
+
+begin "--serverinfo, a plain server: what it offers, EHLO then QUIT, no MAIL"
+tfault srv - starttls
+conf si_plain "127.0.0.1:$port" </dev/null
+info si_plain
+stop srv
+want_rc 0
+want_err ""
+want_out "$(plain_block "$port")"
+want_x srv 1.verbs "EHLO QUIT"
+want_x srv 1.data_sent false
+want_x srv 2.n "(none)"
+end
+
+begin "-S, STARTTLS verified: the certificate, its validity and pin"
+tfault srv server starttls
+conf si_tls "127.0.0.1:$port" <<EOF
+  tls_verify_certificates = $ca
+  hosts_require_tls = *
+EOF
+send si_tls /dev/null -S
+stop srv
+want_rc 0
+want_err ""
+want_match "TLS line" "$(sed -n 3p "$tmp/out")" \
+	"    TLS:          TLS1.[23] *, verified, CN=localhost"
+want "the rest" "$(sed 3d "$tmp/out")" "SMTP server at 127.0.0.1 [127.0.0.1], port $port:
+    greeting:     220 faultsrv.test ESMTP faultsrv
+    certificate:  CN=localhost (localhost, 127.0.0.1)
+    issuer:       CN=noq test CA
+    valid:        $(cert_date server startdate) to $(cert_date server enddate)
+    pin:          $(cert_pin server)
+    capabilities: $caps, STARTTLS
+    auth:         not used: the policy has no authenticators
+$ready"
+want_x srv 1.verbs "EHLO STARTTLS EHLO QUIT"
+want_x srv 1.tls starttls
+end
+
+begin "--serverinfo over smtps: TLS from the first octet"
+tfault srv server implicit
+conf si_smtps "127.0.0.1:$port" <<EOF
+  protocol = smtps
+  tls_verify_certificates = $ca
+EOF
+info si_smtps
+stop srv
+want_rc 0
+want_err ""
+want_line_out "    pin:          $(cert_pin server)"
+want_line_out "    capabilities: $caps"
+want_line_out "$ready"
+want_x srv 1.tls implicit
+want_x srv 1.verbs "EHLO QUIT"
+end
+
+# The reason is a delivery's, word for word, and the certificate that
+# failed is shown.
+begin "--serverinfo, verification fails: exit 1, a delivery's reason"
+tfault srv wrongname starttls
+conf si_wrong "127.0.0.1:$port" <<EOF
+  tls_verify_certificates = $ca
+EOF
+send si_wrong "$tmp/msg" bob@example.net
+cp "$tmp/err" "$tmp/delivery.err"
+info si_wrong
+stop srv
+want_rc 1
+want "the reason" "$(sed 's/^Delivery would fail: //' "$tmp/err")" \
+	"$(sed 's/^Delivery failed: //' "$tmp/delivery.err")"
+want_err "Delivery would fail: H=127.0.0.1 [127.0.0.1]: TLS session not started: certificate verify failed: IP address mismatch (the certificate is for other.example.org, www.other.example.org, *.wild.example.org, f*.partial.example.org)"
+want_out "SMTP server at 127.0.0.1 [127.0.0.1], port $port:
+    greeting:     220 faultsrv.test ESMTP faultsrv
+    TLS:          not started (the reason follows)
+    certificate:  CN=other.example.org (other.example.org, www.other.example.org, *.wild.example.org, f*.partial.example.org)
+    issuer:       CN=noq test CA
+    valid:        $(cert_date wrongname startdate) to $(cert_date wrongname enddate)
+    pin:          $(cert_pin wrongname)
+    capabilities: $caps, STARTTLS"
+want_x srv 2.verbs "EHLO STARTTLS"
+want_x srv 3.n "(none)"
+end
+
+begin "--serverinfo -v, AUTH PLAIN succeeds: said, the secret never shown"
+tfault srv server starttls "ehlo-extensions: PIPELINING STARTTLS AUTH=PLAIN,LOGIN"
+plain_auth hosts_require_auth | conf si_auth "127.0.0.1:$port"
+info si_auth -v
+stop srv
+want_rc 0
+want_line_out "    capabilities: PIPELINING, STARTTLS, AUTH PLAIN LOGIN"
+want_line_out "    auth:         PLAIN with authenticator 'plain': succeeded"
+want_line_out "$ready"
+want_line "noq: -v: SMTP>> AUTH PLAIN <redacted>"
+want_line "noq: -v: SMTP>> QUIT"
+want_x srv 1.verbs "EHLO STARTTLS EHLO AUTH QUIT"
+want_x srv 1.commands.4.args "PLAIN $plain_b64"
+for f in "$tmp/out" "$tmp/err"; do
+	want_absent "the password" "$pw" "$f"
+	want_absent "the PLAIN response" "$plain_b64" "$f"
+	want_absent "the password in base64" "$pw_b64" "$f"
+done
+end
+
+begin "--serverinfo, AUTH refused (535), hosts_require_auth: exit 1"
+tfault srv server starttls "ehlo-extensions: PIPELINING STARTTLS AUTH=PLAIN" \
+	"auth: 535 5.7.8 bad credentials"
+plain_auth hosts_require_auth | conf si_535 "127.0.0.1:$port"
+info si_535 -v
+stop srv
+want_rc 1
+want "the last line" "$(tail -n 1 "$tmp/err")" \
+	"Delivery would fail: H=127.0.0.1 [127.0.0.1]: authentication failed: 535 5.7.8 bad credentials; nothing was sent"
+want_line_out "    auth:         failed: 535 5.7.8 bad credentials"
+want_absent "a result" "result:" "$tmp/out"
+want_x srv 1.verbs "EHLO STARTTLS EHLO AUTH QUIT"
+for f in "$tmp/out" "$tmp/err"; do
+	want_absent "the password" "$pw" "$f"
+	want_absent "the PLAIN response" "$plain_b64" "$f"
+	want_absent "the password in base64" "$pw_b64" "$f"
+done
+end
+
+begin "--serverinfo, AUTH refused (535), hosts_try_auth: a message would go"
+tfault srv server starttls "ehlo-extensions: PIPELINING STARTTLS AUTH=PLAIN" \
+	"auth: 535 5.7.8 bad credentials"
+plain_auth hosts_try_auth | conf si_try "127.0.0.1:$port"
+info si_try
+stop srv
+want_rc 0
+want_err ""
+want_line_out "    auth:         none succeeded: 535 5.7.8 bad credentials (hosts_try_auth: a message would go without)"
+want_line_out "$ready"
+want_x srv 1.verbs "EHLO STARTTLS EHLO AUTH QUIT"
+end
+
+# A server's words reach the terminal cleaned: no escape sequence.
+begin "--serverinfo, escape sequences in the greeting and EHLO: cleaned"
+tfault srv - starttls \
+	"greeting: 220 evil$(printf '\033]0;pwned\007') ESMTP$(printf '\033[2J')" \
+	"ehlo-extensions: PIPELINING AUTH=X$(printf '\033[31m')Y"
+conf si_esc "127.0.0.1:$port" </dev/null
+info si_esc
+stop srv
+want_rc 0
+want_absent "an escape" "$(printf '\033')" "$tmp/out"
+want_absent "a BEL" "$(printf '\007')" "$tmp/out"
+want_line_out "    greeting:     220 evil?]0;pwned? ESMTP?[2J"
+want_line_out "    capabilities: PIPELINING, AUTH X?[31mY"
+end
+
+dead=$(free_port)
+
+begin "--serverinfo, first host refuses, the second is fine: both told, exit 0"
+tfault srv - starttls
+conf si_next "127.0.0.1:$dead ; 127.0.0.1:$port" </dev/null
+info si_next
+stop srv
+want_rc 0
+want_err "noq: Connection refused: H=127.0.0.1 [127.0.0.1]; tried the next host"
+want_line_out "SMTP server at 127.0.0.1 [127.0.0.1], port $port:"
+want_line_out "$ready"
+want_x srv 1.verbs "EHLO QUIT"
+end
+
+begin "--serverinfo, first host greets 421, the second is fine: both shown"
+tfault srv2 - starttls "greeting: 421 4.3.2 too busy"
+port1=$port
+tfault srv - starttls
+conf si_421 "127.0.0.1:$port1 ; 127.0.0.1:$port" </dev/null
+info si_421
+stop srv2
+stop srv
+want_rc 0
+want_err "noq: H=127.0.0.1 [127.0.0.1]: SMTP error from remote mail server after initial connection: 421 4.3.2 too busy; tried the next host"
+want_out "SMTP server at 127.0.0.1 [127.0.0.1], port $port1:
+    greeting:     421 4.3.2 too busy
+$(plain_block "$port")"
+want_x srv2 1.verbs "QUIT"
+want_x srv 1.verbs "EHLO QUIT"
+end
+
+begin "--serverinfo, no host answers: exit 1, a delivery's reason"
+conf si_none "127.0.0.1:$dead" </dev/null
+info si_none
+want_rc 1
+want_err "Delivery would fail: Connection refused: H=127.0.0.1 [127.0.0.1]"
+want_out ""
+end
+
+begin "--serverinfo with a recipient or -t: refused"
+info si_none bob@example.net
+want_rc 1
+want_err "noq: --serverinfo takes no recipients: it checks the smart hosts and sends no message
+noq: see 'noq --help' or noq(8)"
+info si_none -t
+want_rc 1
+want_line "noq: -t cannot be used with --serverinfo: it reads no message"
 end
 
 finish

@@ -236,6 +236,42 @@ static void test_argc_zero(void)
 	CU_ASSERT_EQUAL(cli_parse(-1, none, &c, err, sizeof(err)), -1);
 }
 
+/* --serverinfo and msmtp's -S: a mode without message or recipients. */
+static void test_serverinfo(void)
+{
+	struct cli c;
+
+	PARSE_OK(&c, "--serverinfo");
+	CU_ASSERT_EQUAL(c.mode, CLI_SERVERINFO);
+	CU_ASSERT_EQUAL(c.nrcpts, 0);
+	PARSE_OK(&c, "-S");
+	CU_ASSERT_EQUAL(c.mode, CLI_SERVERINFO);
+	/* As for a delivery: the policy, the trace, the sender for the
+	   expansions; the same mode twice is no conflict. */
+	PARSE_OK(&c, "-C", "/tmp/p.policy", "-v", "--serverinfo", "-f", "me@example.org", "-S");
+	CU_ASSERT_EQUAL(c.mode, CLI_SERVERINFO);
+	CU_ASSERT_STRING_EQUAL(c.policy, "/tmp/p.policy");
+	CU_ASSERT_EQUAL(c.verbose, 1);
+	CU_ASSERT_STRING_EQUAL(c.sender, "me@example.org");
+
+	PARSE_ERR("--serverinfo takes no recipients: it checks the smart hosts and sends "
+		  "no message", "--serverinfo", "bob@example.net");
+	PARSE_ERR("-S takes no recipients: it checks the smart hosts and sends no message",
+		  "-S", "--", "bob@example.net");
+	PARSE_ERR("-t cannot be used with --serverinfo: it reads no message", "-t",
+		  "--serverinfo");
+	PARSE_ERR("-t cannot be used with -S: it reads no message", "-S", "-ti");
+	PARSE_ERR("--dry-run cannot be used with --serverinfo: the check connects to the "
+		  "smart hosts", "--serverinfo", "--dry-run");
+	PARSE_ERR("--serverinfo conflicts with an earlier -b option", "-bt", "--serverinfo");
+	PARSE_ERR("-bv conflicts with --serverinfo", "--serverinfo", "-bv");
+	PARSE_ERR("-bm conflicts with -S", "-S", "-bm");
+	PARSE_ERR("--version conflicts with -S", "-S", "--version");
+	PARSE_ERR("-S conflicts with --help", "--help", "-S");
+	PARSE_ERR("unknown option -Sx", "-Sx");
+	PARSE_ERR("unknown option -S in -tS", "-tS");
+}
+
 static const struct unit_test cli_tests[] = {
 	{ "argc 0", test_argc_zero },
 	{ "Debian cron's flags", test_debian_cron },
@@ -245,6 +281,7 @@ static const struct unit_test cli_tests[] = {
 	{ "the first non-option ends the options", test_first_non_option_ends_options },
 	{ "bundled flags", test_bundled_flags },
 	{ "-b modes and program names", test_modes },
+	{ "--serverinfo and -S", test_serverinfo },
 	{ "values attached and separate; ignored options", test_values_attached_and_separate },
 	{ "refused options", test_refused },
 	{ "line breaks in -f, -F, recipients", test_line_breaks },
