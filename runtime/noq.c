@@ -691,8 +691,9 @@ static void check_policy_age(const struct env *e, bool always)
 		return;
 	}
 	noq_say("warning: the policy %s is older than %s (changed since it was compiled); "
-		"this message goes out under the policy as compiled; recompile it with "
-		"newaliases, or noqc -o %s %s", e->policy_path, path, e->policy_path, conf);
+		"%s under the policy as compiled; recompile it with newaliases, or noqc -o "
+		"%s %s", e->policy_path, path, e->cli.mode == CLI_SERVERINFO
+		? "the check runs" : "this message goes out", e->policy_path, conf);
 	log_line(LOG_WARNING, "policy %s is older than %s: recompile it with noqc",
 	       e->policy_path, path);
 }

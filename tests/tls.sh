@@ -1541,6 +1541,15 @@ want_err "Delivery would fail: Connection refused: H=127.0.0.1 [127.0.0.1]"
 want_out ""
 end
 
+# A configuration edited but not compiled: the check says which it uses.
+begin "--serverinfo, the configuration changed since: the warning says so"
+printf '# edited\n' >>"$tmp/si_none.conf"
+info si_none
+want_rc 1
+want_err "noq: warning: the policy $tmp/si_none.policy is older than $tmp/si_none.conf (changed since it was compiled); the check runs under the policy as compiled; recompile it with newaliases, or noqc -o $tmp/si_none.policy $tmp/si_none.conf
+Delivery would fail: Connection refused: H=127.0.0.1 [127.0.0.1]"
+end
+
 begin "--serverinfo with a recipient or -t: refused"
 info si_none bob@example.net
 want_rc 1
