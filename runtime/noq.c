@@ -2185,15 +2185,12 @@ static void show_server(void *arg, const struct smtp_info *i, const char *failur
 			  i->auth_name);
 		break;
 	case SMTP_AUTH_NONE_TRY:
-		info_line("auth:", "none succeeded: %s (hosts_try_auth: a message would go "
-			  "without)", i->auth_why);
-		break;
 	case SMTP_AUTH_FAILED:
-		if (i->auth_name[0] != '\0')
-			info_line("auth:", "%s with authenticator '%s': failed", i->auth_mech,
-				  i->auth_name);
-		else
-			info_line("auth:", "failed: %s", i->auth_why);
+		info_line("auth:", "%s%s%s%sfailed: %s%s", i->auth_mech,
+			  i->auth_name[0] ? " with authenticator '" : "", i->auth_name,
+			  i->auth_name[0] ? "': " : "", i->auth_why,
+			  i->auth == SMTP_AUTH_NONE_TRY ? " (hosts_try_auth: a message would go "
+			  "without)" : "");
 		break;
 	}
 	if (i->ready)

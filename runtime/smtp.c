@@ -895,6 +895,8 @@ static enum outcome authenticate(struct conn *c)
 	bool try = require || smtp_host_match(&o->auth_try, c->host, c->ip);
 	char why[600] = "";
 	int rank = 0;
+	/* the authenticator the server refused last: @why is its reply */
+	const struct smtp_authenticator *refused_by = NULL;
 
 	if (!try || o->nauths == 0)
 		return OC_CONTINUE;
@@ -961,17 +963,18 @@ static enum outcome authenticate(struct conn *c)
 			return OC_CONTINUE;
 		}
 		trace(c, "%s refused: %s", sa->mech, why);
+		refused_by = sa;
 	}
 	if (!why[0])
 		snprintf(why, sizeof(why), "no authenticator");
 	if (!require) {
 		trace(c, "going on without authentication (hosts_try_auth)");
-		note_auth(c, SMTP_AUTH_NONE_TRY, NULL, why);
+		note_auth(c, SMTP_AUTH_NONE_TRY, refused_by, why);
 		return OC_CONTINUE;
 	}
 	set_text(c, "H=%s [%s]: authentication failed: %s; nothing was sent", c->host,
 		 c->ip, why);
-	note_auth(c, SMTP_AUTH_FAILED, NULL, why);
+	note_auth(c, SMTP_AUTH_FAILED, refused_by, why);
 	quit(c);
 	return OC_FAIL;
 }

@@ -141,6 +141,9 @@ enum smtp_auth_state {
 	SMTP_AUTH_FAILED,         /* hosts_require_auth: none succeeded
 				     (@auth_why), or the exchange broke off */
 };
+/* With NONE_TRY and FAILED, @auth_name and @auth_mech name the
+   authenticator whose failure @auth_why is ("" when the reason is not
+   one authenticator's: no mechanism offered fits). */
 
 /**
  * struct smtp_info - what a check of one server address found

@@ -1464,7 +1464,7 @@ stop srv
 want_rc 1
 want "the last line" "$(tail -n 1 "$tmp/err")" \
 	"Delivery would fail: H=127.0.0.1 [127.0.0.1]: authentication failed: 535 5.7.8 bad credentials; nothing was sent"
-want_line_out "    auth:         failed: 535 5.7.8 bad credentials"
+want_line_out "    auth:         PLAIN with authenticator 'plain': failed: 535 5.7.8 bad credentials"
 want_absent "a result" "result:" "$tmp/out"
 want_x srv 1.verbs "EHLO STARTTLS EHLO AUTH QUIT"
 for f in "$tmp/out" "$tmp/err"; do
@@ -1482,9 +1482,20 @@ info si_try
 stop srv
 want_rc 0
 want_err ""
-want_line_out "    auth:         none succeeded: 535 5.7.8 bad credentials (hosts_try_auth: a message would go without)"
+want_line_out "    auth:         PLAIN with authenticator 'plain': failed: 535 5.7.8 bad credentials (hosts_try_auth: a message would go without)"
 want_line_out "$ready"
 want_x srv 1.verbs "EHLO STARTTLS EHLO AUTH QUIT"
+end
+
+begin "--serverinfo, hosts_require_auth and no mechanism fits: exit 1"
+tfault srv server starttls
+plain_auth hosts_require_auth | conf si_nomech "127.0.0.1:$port"
+info si_nomech
+stop srv
+want_rc 1
+want_err "Delivery would fail: H=127.0.0.1 [127.0.0.1]: authentication failed: the server offers no mechanism the authenticators use (it offers: none); nothing was sent"
+want_line_out "    auth:         failed: the server offers no mechanism the authenticators use (it offers: none)"
+want_x srv 1.verbs "EHLO STARTTLS EHLO QUIT"
 end
 
 # A server's words reach the terminal cleaned: no escape sequence.
