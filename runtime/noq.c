@@ -2128,20 +2128,15 @@ static void caps_text(const struct smtp_info *i, char *out, size_t cap)
 	memmove(out, out + 2, strlen(out + 2) + 1);
 }
 
-/* What the probe callback needs: the options the check runs with. */
-struct probe_arg {
-	const struct smtp_opts *so;
-};
-
 /*
- * A check's smtp_probe_fn: the block for one address connected to, on
- * standard output, as far as the attempt got; the failure itself goes to
- * standard error as a delivery gives it (server_info()).
+ * A check's smtp_probe_fn (@arg: the smtp_opts it runs with): the block
+ * for one address connected to, on standard output, as far as the
+ * attempt got; the failure itself goes to standard error as a delivery
+ * gives it (server_info()).
  */
 static void show_server(void *arg, const struct smtp_info *i, const char *failure)
 {
-	const struct probe_arg *pa = arg;
-	const struct smtp_opts *so = pa->so;
+	const struct smtp_opts *so = arg;
 
 	(void)failure;
 	put(stdout, "SMTP server at %s [%s], port %u:\n", i->host, i->ip, i->port);
@@ -2214,7 +2209,6 @@ static int server_info(struct env *e)
 {
 	const struct model *m = e->m;
 	struct route_result res = { 0 };
-	struct probe_arg pa;
 	struct delivery d;
 	struct smtp_result sr;
 	char *sender = NULL;
@@ -2246,9 +2240,8 @@ static int server_info(struct env *e)
 	}
 	if (delivery_setup(e, NULL, sender, &res, drop, &d) != 0)
 		goto out;
-	pa.so = &d.so;
 	d.so.probe = show_server;
-	d.so.probe_arg = &pa;
+	d.so.probe_arg = &d.so;
 
 	priv_raise();
 

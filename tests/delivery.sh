@@ -540,6 +540,40 @@ else
 	fi
 	end
 
+	# noq --serverinfo looks the hosts up as for a recipient the router
+	# routes: the same outcome, in a check's words.
+	begin "--serverinfo, host_find_failed unset: a delivery's reason"
+	fault srv 127.0.0.1
+	policy p "nx.invalid ; 127.0.0.1:$port"
+	send p /dev/null --serverinfo
+	stop srv
+	want_rc 1
+	if [ "$nx_lookup" = none ]; then
+		want_err "Delivery would fail: $nx_failed"
+	else
+		want_err "Delivery would fail: host lookup for nx.invalid did not complete (DNS timeout?)"
+	fi
+	want_file "standard output" "$tmp/out" ""
+	want_x srv 1 "(none)"
+	end
+
+	begin "--serverinfo, host_find_failed = ignore: the next host is checked"
+	fault srv 127.0.0.1
+	policy p "nx.invalid ; 127.0.0.1:$port" -D FIND_FAILED=ignore
+	send p /dev/null --serverinfo
+	stop srv
+	if [ "$nx_lookup" = none ]; then
+		want_rc 0
+		want_err ""
+		want "first line" "$(head -n 1 "$tmp/out")" \
+			"SMTP server at 127.0.0.1 [127.0.0.1], port $port:"
+		want_x srv 1.verbs "EHLO QUIT"
+	else
+		want_rc 1
+		want_x srv 1 "(none)"
+	fi
+	end
+
 	# Every host ignored: host_all_ignored (default defer) decides.
 	for setting in "" fail; do
 		begin "host_all_ignored = ${setting:-defer (unset)}"
