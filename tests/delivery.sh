@@ -15,14 +15,6 @@
 
 . "${top_srcdir:-$(dirname "$0")/..}/tests/delivery/lib.sh"
 
-# want_either WHAT GOT A B: GOT is A or B.
-want_either() {
-	[ -n "$cwhy" ] && return
-	if [ "$2" != "$3" ] && [ "$2" != "$4" ]; then
-		cwhy="$1: got '$2', expected '$3' or '$4'"
-	fi
-}
-
 # A refusal ends the transaction: QUIT, after an optional RSET.
 want_no_data() {
 	want_x "$1" 1.data_sent false

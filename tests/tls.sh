@@ -90,21 +90,6 @@ user_b64=$(b64 "$user")
 
 # ---- configurations ---------------------------------------------------------
 
-# conf NAME HOSTS: compile tests/tlsdata/base.conf followed by standard
-# input (the case's transport options, then its authenticators) into
-# $tmp/NAME.policy for HOSTS ("127.0.0.1:PORT").  A configuration noqc
-# refuses is the case's failure (its messages shown as noq's stderr).
-conf() {
-	{
-		cat "$tdir/base.conf" && cat
-	} >"$tmp/$1.conf" || exit 99
-	if ! "$NOQC" -D "HOSTS=$2" -o "$tmp/$1.policy" "$tmp/$1.conf" \
-		>"$tmp/noqc.out" 2>&1; then
-		[ -n "$cwhy" ] || cwhy="noqc refused the configuration $1"
-		cp "$tmp/noqc.out" "$tmp/err"
-	fi
-}
-
 # ---- servers ----------------------------------------------------------------
 
 # tfault NAME CERT MODE [SCRIPT-LINE...]: faultsrv on 127.0.0.1 with the
@@ -171,28 +156,6 @@ want_seen() {
 }
 
 # ---- checks -----------------------------------------------------------------
-
-# want_line TEXT: noq's standard error has the line TEXT.
-want_line() {
-	[ -n "$cwhy" ] && return
-	grep -Fqx -e "$1" "$tmp/err" || cwhy="standard error has no line '$1'"
-}
-
-# want_absent WHAT TEXT FILE: TEXT occurs nowhere in FILE.
-want_absent() {
-	[ -n "$cwhy" ] && return
-	if grep -Fq -e "$2" "$3"; then
-		cwhy="$1 ('$2') found in $3"
-	fi
-}
-
-# want_either WHAT GOT A B: GOT is A or B.
-want_either() {
-	[ -n "$cwhy" ] && return
-	if [ "$2" != "$3" ] && [ "$2" != "$4" ]; then
-		cwhy="$1: got '$2', expected '$3' or '$4'"
-	fi
-}
 
 # want_tls_only NAME: the faultsrv NAME's client sent nothing after its
 # STARTTLS line: no octet in clear, none under TLS, no second connection.

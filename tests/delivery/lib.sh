@@ -1,5 +1,5 @@
-# lib.sh -- shared by tests/delivery.sh, tests/servers.sh and tests/bs.sh:
-# sourced, not run.
+# lib.sh -- shared by tests/delivery.sh, tests/servers.sh, tests/bs.sh,
+# tests/tls.sh, tests/exim-diff.sh and tests/interop.sh: sourced, not run.
 #
 # Environment (set by "make check"): NOQ and NOQC, the built programs, and
 # top_srcdir; NOQ_SMTP_SINK, Postfix's smtp-sink (servers.sh only).
@@ -25,11 +25,14 @@
 #
 # The first check that does not hold is the case's failure; the rest are
 # skipped, and end() shows the difference (or noq's standard error).
+# want_line and want_absent look for a line of standard error and for
+# text in a file; want_either takes one of two values.
 #
 # Servers: fault() starts faultsrv, stop() stops it, x() reads its summary;
 # other servers started in the background are registered with started()
 # and stopped with stop_pid().  policy() compiles smarthost.conf for the
-# servers' ports.
+# servers' ports; conf() compiles tests/tlsdata/base.conf with a case's
+# TLS and AUTH options.
 
 set -u
 
@@ -116,6 +119,28 @@ want_file() {
 
 want_rc() { want "exit status" "$rc" "$1"; }
 
+# want_either WHAT GOT A B: GOT is A or B.
+want_either() {
+	[ -n "$cwhy" ] && return
+	if [ "$2" != "$3" ] && [ "$2" != "$4" ]; then
+		cwhy="$1: got '$2', expected '$3' or '$4'"
+	fi
+}
+
+# want_line TEXT: noq's standard error has the line TEXT.
+want_line() {
+	[ -n "$cwhy" ] && return
+	grep -Fqx -e "$1" "$tmp/err" || cwhy="standard error has no line '$1'"
+}
+
+# want_absent WHAT TEXT FILE: TEXT occurs nowhere in FILE.
+want_absent() {
+	[ -n "$cwhy" ] && return
+	if grep -Fq -e "$2" "$3"; then
+		cwhy="$1 ('$2') found in $3"
+	fi
+}
+
 # want_err TEXT: noq's standard error is exactly TEXT (lines).
 want_err() { want_file "standard error" "$tmp/err" "$1"; }
 
@@ -145,6 +170,22 @@ policy() {
 		echo "$0: noqc cannot compile the test configuration:" >&2
 		cat "$tmp/noqc.out" >&2
 		exit 99
+	fi
+}
+
+# conf NAME HOSTS: compile tests/tlsdata/base.conf followed by standard
+# input (the case's transport options, then its authenticators) into
+# $tmp/NAME.policy for HOSTS ("127.0.0.1:PORT").  A configuration noqc
+# refuses is the case's failure (its messages shown as noq's stderr).
+# (tests/tls.sh and tests/interop.sh.)
+conf() {
+	{
+		cat "$top_srcdir/tests/tlsdata/base.conf" && cat
+	} >"$tmp/$1.conf" || exit 99
+	if ! "$NOQC" -D "HOSTS=$2" -o "$tmp/$1.policy" "$tmp/$1.conf" \
+		>"$tmp/noqc.out" 2>&1; then
+		[ -n "$cwhy" ] || cwhy="noqc refused the configuration $1"
+		cp "$tmp/noqc.out" "$tmp/err"
 	fi
 }
 
