@@ -297,15 +297,7 @@ sink_start() {
 		"127.0.0.1:$sink_port" 10 2>"$tmp/sink.log" &
 	sink_pid=$!
 	started $sink_pid
-	# Ready when it takes a connection.
-	if ! "$PY" -c 'import socket, sys, time
-for _ in range(100):
-    try:
-        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()
-        sys.exit(0)
-    except OSError:
-        time.sleep(0.05)
-sys.exit(1)' "$sink_port"; then
+	if ! wait_port "$sink_port"; then
 		echo "$0: smtp-sink did not start:" >&2
 		cat "$tmp/sink.log" >&2
 		exit 99

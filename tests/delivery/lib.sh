@@ -203,6 +203,19 @@ wait_file() {
 	done
 }
 
+# wait_port PORT: wait (at most 10 s) for a server to take a connection on
+# 127.0.0.1:PORT.
+wait_port() {
+	"$PY" -c 'import socket, sys, time
+for _ in range(200):
+    try:
+        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.05)
+sys.exit(1)' "$1"
+}
+
 # fault NAME ADDR [SCRIPT-LINE...]: start faultsrv on ADDR (127.0.0.1,
 # 127.0.0.2...) with these script lines, serving connections until stop();
 # its files are in $tmp/NAME/ and its port is in $port.
