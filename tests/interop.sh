@@ -10,9 +10,15 @@
 # Each case checks noq's exit status and its standard error, and on the
 # server's side what the server did: the message in the mailbox it
 # delivered to (Postfix's virtual(8) maildirs, Exim's appendfile maildirs),
-# byte for byte where that is the point; the DSN Postfix sent back; the
+# byte for byte where that is the point; the DSNs they sent back; the
 # commands Postfix counted for the session ("disconnect from ... ehlo=2
-# starttls=1 auth=1 mail=1 rcpt=1 data=1 quit=1"), and what Exim logged.
+# starttls=1 auth=1 mail=1 rcpt=1 data=1 quit=1"); what Exim logged of the
+# message ("<= ... P=esmtpsa L A=plain:alice": L when the client
+# pipelined).
+#
+# Exim's binary runs as the user Debian-exim: where it does not exist
+# (tools/deps --bench creates it, --interop does not), Exim is lent one in
+# a mount namespace of its own (start_exim).
 #
 # Servers absent (a developer who did not run tools/deps --interop) or not
 # root: skipped (77).  NOQ_INTEROP set (tools/test sets it to _build): the
@@ -103,6 +109,7 @@ ${3:-hello from noq}
 EOF
 }
 msg "$tmp/msg" "interop test"
+printf 'hello from noq\n' >"$tmp/hello" || exit 99
 
 # The 8-bit message: Latin-1 and UTF-8 octets, lines that begin with a dot
 # (one is a dot alone: sent with -oi) or "From ", a line of 990 octets,
@@ -137,6 +144,8 @@ render() {
 		-e "s|@CCERT@|$p_ccert|g" -e "s|@NOPIPE@|$p_nopipe|g" \
 		-e "s|@SMALL@|$p_small|g" -e "s|@SMALL_LIMIT@|$small_limit|g" \
 		-e "s|@NOUTF8@|$p_noutf8|g" -e "s|@EXIM_PORT@|$p_exim|g" \
+		-e "s|@EXIM_NOPIPE@|$p_exim_nopipe|g" -e "s|@EXIM_UID@|$exim_uid|g" \
+		-e "s|@EXIM_GID@|$exim_gid|g" \
 		-e "s|@PW@|$pw|g" -e "s|@USER@|$user|g" \
 		"$idir/$1" >"$2" || exit 99
 }
@@ -144,12 +153,12 @@ render() {
 # The ports: one socket each, held open together so that they differ.
 # shellcheck disable=SC2046
 set -- $("$PY" -c 'import socket
-ss = [socket.socket() for _ in range(9)]
+ss = [socket.socket() for _ in range(10)]
 for s in ss:
     s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in ss))')
 p_sub=$1 p_smtps=$2 p_wrong=$3 p_expired=$4 p_ccert=$5 p_nopipe=$6 p_small=$7
-p_noutf8=$8 p_exim=$9
+p_noutf8=$8 p_exim=$9 p_exim_nopipe=${10}
 small_limit=4000
 
 # daemon NAME COMMAND...: run a server in the foreground of a session of
@@ -254,21 +263,89 @@ start_postfix() {
 	done
 }
 
+# Exim: its binary is built to run as Debian-exim and looks that user up
+# first of all.  Where the user does not exist, Exim is lent one: copies of
+# /etc/passwd and /etc/group with Debian-exim as nobody's ids, mounted over
+# the real ones in a mount namespace of Exim's own (unshare -m: the mounts
+# are private to it and vanish with it).  Without root's right to do that,
+# the Exim cases are not run.
+if getent passwd Debian-exim >/dev/null; then
+	exim_uid=$(id -u Debian-exim) exim_gid=$(id -g Debian-exim) exim_lent=
+	have_exim=true
+else
+	exim_uid=$nobody_uid exim_gid=$nogroup_gid exim_lent=yes
+	if unshare -m sh -c 'mount --bind /dev/null /dev/null' 2>/dev/null; then
+		have_exim=true
+	else
+		have_exim=false why_exim="no user Debian-exim, and no mount namespace to lend it in"
+	fi
+fi
+
+# Exim: its daemon in the foreground (-bdf), as root with -C, logging to
+# $tmp/exim/log/mainlog.
+start_exim() {
+	rdir=$tmp/exim
+	mkdir -p "$rdir/spool" "$rdir/log" "$rdir/mail" || exit 99
+	render exim.conf "$rdir/exim.conf"
+	printf 'bob: bob\nsender: sender\nj\303\266rg: joerg\n' >"$rdir/users"
+	# Its processes that read the key run as its user.
+	cp "$certs/server.pem" "$certs/server.key" "$rdir/" &&
+		chown "$exim_uid:$exim_gid" "$rdir/server.key" "$rdir/spool" "$rdir/log" \
+			"$rdir/mail" || exit 99
+	set -- "$EXIM" -C "$rdir/exim.conf" -bdf
+	if [ -n "$exim_lent" ]; then
+		{
+			grep -v '^Debian-exim:' /etc/passwd
+			echo "Debian-exim:x:$exim_uid:$exim_gid::/nonexistent:/usr/sbin/nologin"
+		} >"$rdir/passwd" &&
+			{
+				grep -v '^Debian-exim:' /etc/group
+				echo "Debian-exim:x:$exim_gid:"
+			} >"$rdir/group" || exit 99
+		# shellcheck disable=SC2016 # expanded by that sh
+		set -- unshare -m sh -c 'mount --bind "$1" /etc/passwd &&
+			mount --bind "$2" /etc/group && shift 2 && exec "$@"' \
+			sh "$rdir/passwd" "$rdir/group" "$@"
+	fi
+	daemon exim "$@"
+	for p in $p_exim $p_exim_nopipe; do
+		if ! wait_port "$p"; then
+			echo "$0: Exim did not start:" >&2
+			cat "$tmp/exim.out" "$rdir/log/"* >&2
+			exit 99
+		fi
+	done
+}
+
 start_dovecot
 start_postfix
 pflog=$tmp/postfix/maillog
 pfmail=$tmp/postfix/mail
+if $have_exim; then
+	start_exim
+fi
+exlog=$tmp/exim/log/mainlog
+exmail=$tmp/exim/mail
 
 # ---- what the servers did ------------------------------------------------------
 
-# mark: the cases' log lines begin here (pf_log).
-mark() {
-	pf_mark=$(wc -c <"$pflog")
+# size FILE: its size (0 when it does not exist).
+size() {
+	if [ -f "$1" ]; then wc -c <"$1"; else echo 0; fi
 }
 
-# pf_log: what Postfix logged since mark.
+# mark: the case's log lines begin here (pf_log, ex_log).
+mark() {
+	pf_mark=$(size "$pflog")
+	ex_mark=$(size "$exlog")
+}
+
+# pf_log, ex_log: what Postfix, Exim logged since mark.
 pf_log() {
 	tail -c +$((pf_mark + 1)) "$pflog"
+}
+ex_log() {
+	tail -c +$((ex_mark + 1)) "$exlog"
 }
 
 # pf_session: the commands Postfix counted for the case's session, from its
@@ -290,15 +367,24 @@ want_session() {
 	want "the commands Postfix counted" "$(pf_session)" "$1"
 }
 
-# want_pf_log PATTERN: a line Postfix logged since mark matches the basic
-# regular expression PATTERN.
-want_pf_log() {
+# want_log WHO PATTERN: a line that WHO (pf or ex) logged since mark
+# matches the basic regular expression PATTERN.
+want_log() {
 	[ -n "$cwhy" ] && return
-	pf_log >"$tmp/log"
-	if ! grep -q -- "$1" "$tmp/log"; then
-		cwhy="Postfix logged no line matching '$1'"
+	"$1_log" >"$tmp/log"
+	if ! grep -q -- "$2" "$tmp/log"; then
+		cwhy="$1 logged no line matching '$2'"
 		cp "$tmp/log" "$tmp/diff"
 	fi
+}
+want_pf_log() { want_log pf "$1"; }
+
+# ex_received: Exim's "<=" line for the case's message, waited for (3 s at
+# most), from the "P=" field on.
+ex_has_received() { ex_log | grep -q ' <= '; }
+ex_received() {
+	wait_for 3 ex_has_received
+	ex_log | sed -n 's/.* <= .* \(P=.*\)/\1/p'
 }
 
 # count DIR: how many messages the maildir DIR holds.
@@ -308,13 +394,14 @@ count() {
 
 # counted DIR: how many it held when the case began (snapshot).
 counted() {
-	cat "$tmp/count.$(basename "$1")" 2>/dev/null || echo 0
+	cat "$tmp/count/$(echo "$1" | tr / _)" 2>/dev/null || echo 0
 }
 
 # snapshot: the number of messages in each maildir, as the case begins.
 snapshot() {
-	for d in "$pfmail"/*; do
-		[ -d "$d" ] && count "$d" >"$tmp/count.$(basename "$d")"
+	mkdir -p "$tmp/count"
+	for d in "$pfmail"/* "$exmail"/*; do
+		[ -d "$d" ] && count "$d" >"$tmp/count/$(echo "$d" | tr / _)"
 	done
 }
 
@@ -357,18 +444,24 @@ want_body() {
 # want_none: no maildir gained a message (the case's session is over).
 want_none() {
 	[ -n "$cwhy" ] && return
-	for d in "$pfmail"/*; do
+	for d in "$pfmail"/* "$exmail"/*; do
 		[ -d "$d" ] || continue
 		if [ "$(count "$d")" != "$(counted "$d")" ]; then
-			cwhy="a message arrived in $(basename "$d")'s maildir"
+			cwhy="a message arrived in $d"
 			return
 		fi
 	done
 }
 
-# pcase NAME: begin a case against Postfix.
+# pcase NAME, ecase NAME: begin a case against Postfix, Exim.
 pcase() {
 	begin "Postfix: $1"
+	got=
+	mark
+	snapshot
+}
+ecase() {
+	begin "Exim: $1"
 	got=
 	mark
 	snapshot
@@ -442,7 +535,7 @@ EOF
 	want_has "$got" "	(using TLSv1.3 with cipher TLS_AES_256_GCM_SHA384 (256/256 bits)"
 	want_has "$got" "	(No client certificate requested)"
 	want_has "$got" "Subject: interop test"
-	want_body "$got" "$(printf 'hello from noq\n' >"$tmp/hello" && echo "$tmp/hello")"
+	want_body "$got" "$tmp/hello"
 	end
 
 	pcase "implicit TLS (protocol = smtps) verified by $host: delivered"
@@ -694,5 +787,102 @@ end
 begin "Postfix: no improper command pipelining in the whole run"
 want_absent "Postfix's complaint" "improper command pipelining" "$pflog"
 end
+
+# ---- Exim as the server ------------------------------------------------------------
+
+# exim_auth MECH SECRET-FILE HOST [PORT]: the policy "exim" for Exim's port
+# (or PORT) by HOST, TLS verified, AUTH with MECH (auth_conf).
+exim_auth() {
+	auth_conf "$1" "$2" | conf exim "$3:${4:-$p_exim}"
+}
+
+# The "<=" line's fields from P= on, up to X= and from A= to S=: the
+# protocol, "L" when the client pipelined, the authenticator and user.
+ex_fields() {
+	ex_received | sed 's/ X=[^ ]*//; s/ CV=[^ ]*//; s/ S=.*//'
+}
+
+if $have_exim; then
+	for mech in PLAIN LOGIN CRAM-MD5; do
+		case $mech in
+		PLAIN) name=plain host=localhost ;;
+		LOGIN) name=login host=127.0.0.1 ;;
+		CRAM-MD5) name=cram host=localhost ;;
+		esac
+
+		ecase "STARTTLS verified by $host, AUTH $mech: pipelined, in bob's maildir"
+		exim_auth "$mech" "$tmp/secret" "$host"
+		send exim "$tmp/msg" -v -f sender@example.net bob@example.net
+		want_rc 0
+		want_line "noq: -v: authenticated with $mech"
+		want "Exim's <= line" "$(ex_fields)" "P=esmtpsa L A=$name:$user"
+		want_log ex " X=TLS1.3:"
+		want_delivered "$exmail/bob"
+		want_has "$got" "Envelope-to: bob@example.net"
+		want_has "$got" "Subject: interop test"
+		want_body "$got" "$tmp/hello"
+		end
+
+		ecase "AUTH $mech with the wrong password: refused, nothing sent"
+		exim_auth "$mech" "$tmp/wrong" "$host"
+		send exim "$tmp/msg" -f sender@example.net bob@example.net
+		want_rc 1
+		want_err "$(H "$host"): authentication failed: 535 Incorrect authentication data; nothing was sent"
+		want_log ex "$name authenticator failed for (mail.example.org) \[127.0.0.1\]"
+		want_none
+		end
+	done
+
+	ecase "8-bit body and header: arrived octet for octet"
+	exim_auth PLAIN "$tmp/secret" localhost
+	send exim "$tmp/8bit" -oi -f sender@example.net bob@example.net
+	want_rc 0
+	want_err ""
+	want_delivered "$exmail/bob"
+	want_has "$got" "$(printf 'Subject: 8bit \303\251t\303\251')"
+	want_body "$got" "$tmp/8bit.body"
+	end
+
+	ecase "an SMTPUTF8 address: in jörg's maildir"
+	exim_auth PLAIN "$tmp/secret" localhost
+	send exim "$tmp/msg" -f sender@example.net "$joerg"
+	want_rc 0
+	want_err ""
+	want "Exim's <= line" "$(ex_fields)" "P=utf8esmtpsa L A=plain:$user"
+	want_delivered "$exmail/joerg"
+	want_has "$got" "Envelope-to: $joerg"
+	end
+
+	# Exim drops a client that sends a command early where PIPELINING is
+	# not offered (smtp_enforce_sync).
+	ecase "no PIPELINING offered: one command at a time, the message taken"
+	exim_auth CRAM-MD5 "$tmp/secret" localhost "$p_exim_nopipe"
+	send exim "$tmp/msg" -f sender@example.net bob@example.net
+	want_rc 0
+	want_err ""
+	want "Exim's <= line" "$(ex_fields)" "P=esmtpsa A=cram:$user"
+	want_delivered "$exmail/bob"
+	end
+
+	ecase "NOTIFY=SUCCESS, ENVID, ORCPT: in the DSN Exim sent back"
+	exim_auth PLAIN "$tmp/secret" localhost
+	send exim "$tmp/msg" -N success -V envid-3 -f sender@example.net bob@example.net
+	want_rc 0
+	want_err ""
+	want_delivered "$exmail/bob"
+	want_delivered "$exmail/sender"
+	want_has "$got" "Original-Envelope-ID: envid-3"
+	want_has "$got" "Original-Recipient: rfc822;bob@example.net"
+	want_has "$got" "Action: delivered"
+	end
+
+	begin "Exim: no synchronization error in the whole run"
+	want_absent "Exim's complaint" "synchronization error" "$exlog"
+	end
+elif [ -n "${NOQ_INTEROP:-}" ]; then
+	fail "Exim" "$why_exim"
+else
+	skip "Exim" "$why_exim"
+fi
 
 finish
