@@ -453,10 +453,18 @@ want_none() {
 	done
 }
 
-# pcase NAME, ecase NAME: begin a case against Postfix, Exim.
+# pf_idle: every session Postfix logged the connection of, it logged the
+# end of (noq may exit before Postfix logs its QUIT).
+pf_idle() {
+	[ "$(grep -c ': connect from ' "$pflog")" -eq "$(grep -c ': disconnect from ' "$pflog")" ]
+}
+
+# pcase NAME, ecase NAME: begin a case against Postfix (once the last
+# session's lines are logged), Exim.
 pcase() {
 	begin "Postfix: $1"
 	got=
+	wait_for 3 pf_idle
 	mark
 	snapshot
 }
