@@ -96,20 +96,17 @@ print(h + "." + p + "." + s)' "$1" "$user"
 secret "$tmp/token" "$(jwt "$tmp/jwt.key")"
 secret "$tmp/token-wrong" "$(jwt "$tmp/jwt-other.key")"
 
-# msg FILE SUBJECT [BODY]: a plain message.
-msg() {
-	cat >"$1" <<EOF || exit 99
+# The plain message, and its body.
+cat >"$tmp/msg" <<EOF || exit 99
 From: sender@example.net
 To: bob@example.net
-Subject: $2
-Message-ID: <$(echo "$2" | tr -c 'a-zA-Z0-9\n' '-')@example.org>
+Subject: interop test
+Message-ID: <interop-test@example.org>
 Date: Mon, 1 Jan 2001 00:00:00 +0000
 
-${3:-hello from noq}
+hello from noq
 EOF
-}
-msg "$tmp/msg" "interop test"
-printf 'hello from noq\n' >"$tmp/hello" || exit 99
+sed '1,/^$/d' "$tmp/msg" >"$tmp/hello" || exit 99
 
 # The 8-bit message: Latin-1 and UTF-8 octets, lines that begin with a dot
 # (one is a dot alone: sent with -oi) or "From ", a line of 990 octets,
@@ -172,16 +169,39 @@ daemon() {
 }
 
 # stop_daemon NAME: SIGTERM to its process group, then wait for the
-# daemon (killed after 10 s).
+# daemon (killed after 10 s); what is left of its group a second later is
+# killed (a group with members keeps its id: it is still the daemon's).
 stop_daemon() {
 	[ -f "$tmp/$1.pid" ] || return 0
-	kill -TERM -- "-$(cat "$tmp/$1.pid")" 2>/dev/null
-	stop_pid "$(cat "$tmp/$1.pid")"
+	sd_pid=$(cat "$tmp/$1.pid")
+	kill -s TERM -- "-$sd_pid" 2>/dev/null
+	stop_pid "$sd_pid"
+	if kill -s 0 -- "-$sd_pid" 2>/dev/null; then
+		sleep 1
+		kill -s KILL -- "-$sd_pid" 2>/dev/null
+	fi
 	rm -f "$tmp/$1.pid"
 }
 
 # Each daemon is stopped before lib.sh removes $tmp.
 trap 'stop_daemon exim; stop_daemon postfix; stop_daemon dovecot; cleanup' EXIT
+
+# Should this shell die without its traps (SIGKILL, or SIGPIPE when its
+# output is cut short), a watchdog stops the daemons all the same, within
+# a second, and removes $tmp.
+(
+	while kill -0 $$ 2>/dev/null; do
+		sleep 1
+	done
+	left=
+	for n in exim postfix dovecot; do
+		if [ -f "$tmp/$n.pid" ]; then
+			kill -s TERM -- "-$(cat "$tmp/$n.pid")" 2>/dev/null
+			left=yes
+		fi
+	done
+	[ -n "$left" ] && sleep 2 && rm -rf "$tmp"
+) >/dev/null 2>&1 &
 
 # wait_for SECONDS COMMAND...: poll COMMAND every 0.1 s until it succeeds.
 wait_for() {
