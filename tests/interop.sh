@@ -812,6 +812,41 @@ end
 # Postfix logs "improper command pipelining" when a client sends a command
 # before the reply it must wait for (after EHLO or DATA, or any on a port
 # without PIPELINING); noq never did in this run.
+# ---- noq --serverinfo against the real servers ------------------------------------
+
+si_ready="    result:       a message could be sent now (the check stopped before MAIL FROM)"
+
+pcase "--serverinfo: STARTTLS verified, AUTH PLAIN by Dovecot, no MAIL"
+auth_conf PLAIN "$tmp/secret" | conf si-plain "localhost:$p_sub"
+send si-plain /dev/null --serverinfo
+want_rc 0
+want_err ""
+want_match "the TLS line" "$(grep '^    TLS: ' "$tmp/out")" \
+	"    TLS:          TLS1.3 *, verified, CN=localhost"
+want_line_out "    issuer:       CN=noq test CA"
+want_match "the capabilities" "$(grep '^    capabilities: ' "$tmp/out")" \
+	"    capabilities: SIZE *, PIPELINING, 8BITMIME, SMTPUTF8, DSN, STARTTLS, AUTH *PLAIN*"
+want_line_out "    auth:         PLAIN with authenticator 'plain': succeeded"
+want_line_out "$si_ready"
+want_session "ehlo=2 starttls=1 auth=1 quit=1 commands=5"
+want_absent "the secret" "$(cat "$tmp/secret")" "$tmp/out"
+want_none
+end
+
+pcase "--serverinfo: no client certificate, Postfix's 421 is the reason"
+conf si-noccert "localhost:$p_ccert" <<EOF
+  $verified
+  hosts_require_tls = *
+EOF
+send si-noccert /dev/null --serverinfo
+want_rc 1
+want "the last line" "$(tail -n 1 "$tmp/err")" \
+	"Delivery would fail: H=localhost [127.0.0.1]: SMTP error from remote mail server after EHLO mail.example.org: 421 4.7.1 mx.example.net Error: No client certificate presented"
+want_absent "a result" "result:" "$tmp/out"
+want_none
+end
+
+
 begin "Postfix: no improper command pipelining in the whole run"
 want_absent "Postfix's complaint" "improper command pipelining" "$pflog"
 end
@@ -860,6 +895,17 @@ if $have_exim; then
 		want_none
 		end
 	done
+
+	ecase "--serverinfo: CRAM-MD5 with the wrong password, Exim's 535 the reason"
+	exim_auth CRAM-MD5 "$tmp/wrong" localhost
+	send exim /dev/null --serverinfo
+	want_rc 1
+	want "the last line" "$(tail -n 1 "$tmp/err")" \
+		"Delivery would fail: H=localhost [127.0.0.1]: authentication failed: 535 Incorrect authentication data; nothing was sent"
+	want_line_out "    auth:         CRAM-MD5 with authenticator 'cram': failed: 535 Incorrect authentication data"
+	want_log ex "cram authenticator failed for (mail.example.org) \[127.0.0.1\]"
+	want_none
+	end
 
 	ecase "8-bit body and header: arrived octet for octet"
 	exim_auth PLAIN "$tmp/secret" localhost

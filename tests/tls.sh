@@ -1279,11 +1279,6 @@ info() {
 # want_out TEXT: noq's standard output is exactly TEXT (lines).
 want_out() { want_file "standard output" "$tmp/out" "$1"; }
 
-# want_line_out TEXT: noq's standard output has the line TEXT.
-want_line_out() {
-	[ -n "$cwhy" ] && return
-	grep -Fqx -e "$1" "$tmp/out" || cwhy="standard output has no line '$1'"
-}
 
 # cert_date NAME startdate|enddate: the validity of $certs/NAME.pem as
 # openssl reads it, in noq's words.

@@ -133,6 +133,12 @@ want_line() {
 	grep -Fqx -e "$1" "$tmp/err" || cwhy="standard error has no line '$1'"
 }
 
+# want_line_out TEXT: noq's standard output has the line TEXT.
+want_line_out() {
+	[ -n "$cwhy" ] && return
+	grep -Fqx -e "$1" "$tmp/out" || cwhy="standard output has no line '$1'"
+}
+
 # want_absent WHAT TEXT FILE: TEXT occurs nowhere in FILE.
 want_absent() {
 	[ -n "$cwhy" ] && return
