@@ -402,9 +402,15 @@ static void check_ir(struct run *r, const struct sb *ir)
 		sb_printf(&want, "user=%s\001auth=Bearer %s\001\001", r->user, r->secret);
 		break;
 	case AUTH_SCRAM_SHA_256: {
-		const char *bare = memmem(ir->p, ir->len, "n=", 2);
+		/* The GS2 header ("n," and an escaped authzid, then ','), then
+		   client-first-message-bare. */
+		const char *c1 = memchr(ir->p, ',', ir->len);
+		const char *c2 = c1 ? memchr(c1 + 1, ',', ir->len - (size_t)(c1 + 1 - ir->p)) : NULL;
+		const char *bare = c2 ? c2 + 1 : NULL;
 
-		if (bare == NULL || memmem(ir->p, ir->len, ",r=" NONCE, 3 + strlen(NONCE)) == NULL)
+		if (bare == NULL || memcmp(ir->p, "n,", 2) != 0 ||
+		    (size_t)(ir->p + ir->len - bare) < 2 || memcmp(bare, "n=", 2) != 0 ||
+		    memmem(ir->p, ir->len, ",r=" NONCE, 3 + strlen(NONCE)) == NULL)
 			fz_fail("SCRAM client-first \"%.*s\"", (int)ir->len, ir->p);
 		sb_put(&r->cfb, bare, ir->len - (size_t)(bare - ir->p));
 		sb_free(&want);
