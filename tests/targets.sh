@@ -128,7 +128,7 @@ else
 		build out-of-tree 1 "$t"
 	done
 	for t in tests/fuzz/fuzz_frontend tests/fuzz/fuzz_policy tests/fuzz/fuzz_xp \
-	    tests/fuzz/fuzz_route; do
+	    tests/fuzz/fuzz_route tests/fuzz/fuzz_bs; do
 		build out-of-tree 1 "$t" CC=clang --enable-fuzzing
 	done
 	for t in $tool_files; do build in-tree "$jobs" "$t"; done
