@@ -648,7 +648,8 @@ stop srv
 want_rc 1
 want_match "the failure" "$(cat "$tmp/err")" \
 	"Delivery failed: Connection timed out: H=127.0.0.1 \[127.0.0.1\]: SMTP timeout after RCPT TO:<r*@example.net>: the attempt took longer than delivery_timeout (4s, with the body's time at data_min_rate)"
-want_match "ended within 4 s and a bit ($took ms)" "$took" "[0-4][0-9][0-9][0-9]"
+# Old noq: delivered after some 14 s; the bound is loose for loaded machines.
+want_match "ended within 10 s, not 14 ($took ms)" "$took" "[0-9][0-9][0-9][0-9]"
 want_x srv 1.data_sent false
 end
 
@@ -663,7 +664,7 @@ took=$(ms_since "$t0")
 stop srv
 want_rc 1
 want_err "Delivery failed: Connection timed out: H=127.0.0.1 [127.0.0.1]: SMTP timeout after DATA (while sending the message): the server took the message more slowly than data_min_rate (8000000 octets per second)"
-want_match "ended within 5 s ($took ms)" "$took" "[0-4][0-9][0-9][0-9]"
+want_match "ended within 10 s ($took ms)" "$took" "[0-9][0-9][0-9][0-9]"
 want_x srv 1.accepted false
 end
 
