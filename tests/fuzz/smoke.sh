@@ -132,7 +132,7 @@ fuzz() {  # fuzz SECONDS TARGET CORPUS...: new inputs go to the first CORPUS
 			set -- "$@" "$d"
 		fi
 	done
-	if ! "$b/tests/fuzz/$target" -max_total_time="$seconds" -max_len=65536 \
+	if ! "$b/tests/fuzz/$target" -max_total_time="$seconds" -max_len=65536 -artifact_prefix="$b/" \
 		-print_final_stats=1 "$@" >"$b/$target.log" 2>&1; then
 		tail -n 60 "$b/$target.log"
 		echo "$target found a crash; the input is in $b (crash-*)"
