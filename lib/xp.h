@@ -92,6 +92,10 @@ enum xp_var {
 	XV_TLS_IN_VER,
 	XV_TLS_IN_CIPHER,
 	XV_TLS_IN_CIPHER_STD,
+	/* Set by the caller in a transport's dkim_* options (XP_DKIM): the
+	   domain and selector being signed for, as in Exim. */
+	XV_DKIM_DOMAIN,
+	XV_DKIM_SELECTOR,
 	XV_N
 };
 
@@ -103,6 +107,8 @@ enum xp_place {
 	XP_GLOBAL = 0x8,        /* main options, noqc -be: no address, no message */
 	XP_RECEIVED = 0x10,     /* received_header_text: a transport's, and what
 				   is known of the message as it is received */
+	XP_DKIM = 0x20,         /* a transport's dkim_* options: a transport's,
+				   $dkim_domain and $dkim_selector */
 };
 
 /** xp_var_name() - the Exim name of @v ("local_part"). */

@@ -19,7 +19,8 @@
 /* ---- the tables --------------------------------------------------------- */
 
 #define P_R XP_ROUTER
-#define P_T (XP_TRANSPORT | XP_RECEIVED)
+#define P_T (XP_TRANSPORT | XP_RECEIVED | XP_DKIM)
+#define P_D XP_DKIM
 #define P_H XP_RECEIVED
 #define P_W XP_REWRITE
 #define P_G XP_GLOBAL
@@ -70,6 +71,8 @@ static const struct {
 	{ "tls_in_cipher", XV_TLS_IN_CIPHER, P_H },
 	{ "tls_in_cipher_std", XV_TLS_IN_CIPHER_STD, P_H },
 	{ "tls_in_ver", XV_TLS_IN_VER, P_H },
+	{ "dkim_domain", XV_DKIM_DOMAIN, P_D },
+	{ "dkim_selector", XV_DKIM_SELECTOR, P_D },
 	{ "version_number", XV_VERSION_NUMBER, P_H },
 };
 #define NVARTAB (sizeof(var_tab) / sizeof(var_tab[0]))
@@ -429,6 +432,8 @@ static const char *place_words(unsigned place)
 		return "main options";
 	if (place & XP_RECEIVED)
 		return "received_header_text";
+	if (place & XP_DKIM)
+		return "a transport's dkim_* options";
 	return "a router's options";
 }
 

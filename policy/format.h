@@ -23,7 +23,7 @@
 #define POL_MAGIC       "\x89NOQ\r\n\x1a\n"
 #define POL_MAGIC_LEN   8
 
-#define POL_MAJOR       5
+#define POL_MAJOR       6
 #define POL_MINOR       0
 
 #define POL_H_MAGIC     0    /* u8[8] */

@@ -567,7 +567,7 @@ static int check_exprs(struct pol *p, char *err)
 				 err)))
 			return e;
 		if ((place != XP_ROUTER && place != XP_TRANSPORT && place != XP_REWRITE &&
-		     place != XP_GLOBAL && place != XP_RECEIVED) || pol_get32(r + POL_X_ZERO) != 0 ||
+		     place != XP_GLOBAL && place != XP_RECEIVED && place != XP_DKIM) || pol_get32(r + POL_X_ZERO) != 0 ||
 		    !all_zero(r + POL_XREC_HDR + len, end - POL_XREC_HDR - len))
 			return pol_set_err(err, POL_EFORMAT, "expansion %u: bad place or padding",
 					   (unsigned)i);

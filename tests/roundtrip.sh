@@ -86,7 +86,7 @@ printf 'primary_hostname = x\n' >"$tmp/bad"
 damage "a configuration given as policy" 'not a noq policy'
 { head -c 100 "$pol"; printf '\377'; tail -c +102 "$pol"; } >"$tmp/bad"
 damage "one byte changed" 'checksum|format'
-{ head -c 8 "$pol"; printf '\006\000'; tail -c +11 "$pol"; } >"$tmp/bad"
+{ head -c 8 "$pol"; printf '\007\000'; tail -c +11 "$pol"; } >"$tmp/bad"
 damage "future format version" 'version'
 { head -c 8 "$pol"; printf '\001\000'; tail -c +11 "$pol"; } >"$tmp/bad"
 damage "format 1 (before compiled expansions)" 'recompile it with noqc'
@@ -96,6 +96,8 @@ damage "format 2 (before shared lookup tables)" 'recompile it with noqc'
 damage "format 3 (before transports' rewrite rules)" 'recompile it with noqc'
 { head -c 8 "$pol"; printf '\004\000'; tail -c +11 "$pol"; } >"$tmp/bad"
 damage "format 4 (before alias blocks checked by lookups)" 'recompile it with noqc'
+{ head -c 8 "$pol"; printf '\005\000'; tail -c +11 "$pol"; } >"$tmp/bad"
+damage "format 5 (before the DKIM options' expansions)" 'recompile it with noqc'
 : >"$tmp/bad"
 damage "empty file" 'truncated|not a noq policy'
 

@@ -979,27 +979,31 @@ static void test_err_version(void)
 	size_t len;
 	unsigned char *b = encode(m, &len);
 
-	pol_put16(b + POL_H_MAJOR, 6);
-	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 6.0, this noq reads 5.x: this noq "
+	pol_put16(b + POL_H_MAJOR, 7);
+	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 7.0, this noq reads 6.x: this noq "
 		    "is older than the noqc that wrote it");
 	pol_put16(b + POL_H_MAJOR, 1);
 	pol_put16(b + POL_H_MINOR, 9);
 	/* A policy of the format before compiled expansions: recompile. */
-	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 1.9, this noq reads 5.x: recompile "
+	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 1.9, this noq reads 6.x: recompile "
 		    "it with noqc (the aliases policy: newaliases)");
 	/* One whose every ${lookup} held its own copy of the file, and
 	   whose lists were text. */
 	pol_put16(b + POL_H_MAJOR, 2);
-	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 2.9, this noq reads 5.x: recompile "
+	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 2.9, this noq reads 6.x: recompile "
 		    "it with noqc (the aliases policy: newaliases)");
 	/* One that took every rewrite rule for the rewrite section's. */
 	pol_put16(b + POL_H_MAJOR, 3);
-	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 3.9, this noq reads 5.x: recompile "
+	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 3.9, this noq reads 6.x: recompile "
 		    "it with noqc (the aliases policy: newaliases)");
 	/* One whose alias tables had one checksum each, which lookups did
 	   not check. */
 	pol_put16(b + POL_H_MAJOR, 4);
-	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 4.9, this noq reads 5.x: recompile "
+	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 4.9, this noq reads 6.x: recompile "
+		    "it with noqc (the aliases policy: newaliases)");
+	/* One whose DKIM options a 5.x noq would have ignored. */
+	pol_put16(b + POL_H_MAJOR, 5);
+	EXPECT_LOAD(b, len, POL_EVERSION, "policy format 5.9, this noq reads 6.x: recompile "
 		    "it with noqc (the aliases policy: newaliases)");
 	pol_put16(b + POL_H_MAJOR, POL_MAJOR);
 	EXPECT_LOAD(b, len, POL_ECHECKSUM, "checksum");

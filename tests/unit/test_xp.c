@@ -754,7 +754,9 @@ static void test_variables(void)
 	};
 	struct xp_env le = std_env();
 
-	CHECK(UNIT_COUNT(late) == XV_N - XV_LATE_FIRST, __LINE__);
+	/* The late variables of received_header_text, then DKIM's two. */
+	CHECK(UNIT_COUNT(late) == XV_DKIM_DOMAIN - XV_LATE_FIRST, __LINE__);
+	CHECK(XV_DKIM_SELECTOR + 1 == XV_N, __LINE__);
 	for (size_t i = 0; i < UNIT_COUNT(late); i++)
 		le.var[late[i].v] = late[i].value[0] != '\0' ? late[i].value : NULL;
 	for (size_t i = 0; i < UNIT_COUNT(late); i++) {
@@ -771,6 +773,25 @@ static void test_variables(void)
 	/* The transport's variables are there too. */
 	expect(__LINE__, XP_RECEIVED, &le, "$sender_address $tod_zone", 0,
 	       "alice@sender.example +0000", false);
+	/* $dkim_domain and $dkim_selector: in the dkim_* options only, with
+	   the transport's variables and $h_. */
+	le.var[XV_DKIM_DOMAIN] = "example.org";
+	le.var[XV_DKIM_SELECTOR] = "s1";
+	CHECK(strcmp(xp_var_name(XV_DKIM_DOMAIN), "dkim_domain") == 0, __LINE__);
+	CHECK(strcmp(xp_var_name(XV_DKIM_SELECTOR), "dkim_selector") == 0, __LINE__);
+	expect(__LINE__, XP_DKIM, &le, "/k/${dkim_domain}.$dkim_selector.pem $sender_address",
+	       0, "/k/example.org.s1.pem alice@sender.example", false);
+	CERRP(XP_TRANSPORT, "$dkim_domain", 0, 12,
+	      "variable $dkim_domain is not available in a transport's options (one "
+	      "transaction serves every recipient)");
+	CERRP(XP_RECEIVED, "$dkim_selector", 0, 14,
+	      "variable $dkim_selector is not available in received_header_text");
+	CERRP(XP_ROUTER, "$dkim_domain", 0, 12,
+	      "variable $dkim_domain is not available in a router's options");
+	CERRP(XP_DKIM, "$local_part", 0, 11,
+	      "variable $local_part is not available in a transport's dkim_* options");
+	CERRP(XP_DKIM, "$message_exim_id", 0, 16,
+	      "variable $message_exim_id is not supported by noq");
 	EX("x$primary_hostname.y", "xmail.example.org.y");
 	EX("$local_part@$domain", "joe@example.com");
 	EX("${local_part}x", "joex");
