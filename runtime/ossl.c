@@ -210,19 +210,24 @@ BIO *ossl_sock_bio(struct ossl_sock *s)
 
 /* ------------------------------------------------------ crypto helpers */
 
-/* The reason of the first error in OpenSSL's queue, which is then emptied. */
-static void ossl_reason(const char *what, char *err, size_t errlen)
+const char *ossl_err_reason(char *buf, size_t len)
 {
 	unsigned long e = ld.fn.ERR_get_error();
 	const char *r = e ? ld.fn.ERR_reason_error_string(e) : NULL;
-	char buf[256];
 
 	if (e != 0 && r == NULL) {
-		ld.fn.ERR_error_string_n(e, buf, sizeof(buf));
+		ld.fn.ERR_error_string_n(e, buf, len);
 		r = buf;
 	}
-	snprintf(err, errlen, "%s failed: %s", what, r ? r : "unknown error");
 	ld.fn.ERR_clear_error();
+	return r ? r : "unknown error";
+}
+
+static void ossl_reason(const char *what, char *err, size_t errlen)
+{
+	char buf[256];
+
+	snprintf(err, errlen, "%s failed: %s", what, ossl_err_reason(buf, sizeof(buf)));
 }
 
 static EVP_MD *fetch_md(const char *name, char *err, size_t errlen)

@@ -4,8 +4,8 @@
  * noq does not link libssl or libcrypto: their initialisation would cost
  * every exec ~4 ms, TLS or not.  ossl_load() dlopen()s libcrypto.so.3 and
  * libssl.so.3 once and looks up every function noq uses; the TLS client
- * (tls.c) and the authenticators (auth.c) call them through here.  The
- * crypto helpers below are what the authenticators need.
+ * (tls.c), the authenticators (auth.c) and DKIM signing (dkim.c) call them
+ * through here.  The crypto helpers below are what the authenticators need.
  */
 #ifndef NOQ_OSSL_H
 #define NOQ_OSSL_H
@@ -46,6 +46,14 @@ int ossl_random(void *out, size_t len, char *err, size_t errlen);
  *  volatile loop when OpenSSL is not loaded). */
 void ossl_cleanse(void *p, size_t len);
 
+/**
+ * ossl_err_reason() - the reason of the first error in OpenSSL's queue
+ * ("no start line"), which is then emptied; "unknown error" when there is
+ * none.  Returns @buf (@len octets) or a static string.  OpenSSL must be
+ * loaded.
+ */
+const char *ossl_err_reason(char *buf, size_t len);
+
 #ifdef NOQ_OSSL_FUNCS
 /*
  * For the modules that drive OpenSSL themselves (tls.c): define
@@ -59,6 +67,7 @@ void ossl_cleanse(void *p, size_t len);
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
@@ -85,6 +94,23 @@ void ossl_cleanse(void *p, size_t len);
 				   const EVP_MD *, int, unsigned char *)) \
 	C(int, RAND_bytes, (unsigned char *, int)) \
 	C(void, OPENSSL_cleanse, (void *, size_t)) \
+	C(EVP_MD_CTX *, EVP_MD_CTX_new, (void)) \
+	C(void, EVP_MD_CTX_free, (EVP_MD_CTX *)) \
+	C(int, EVP_DigestInit_ex, (EVP_MD_CTX *, const EVP_MD *, ENGINE *)) \
+	C(int, EVP_DigestUpdate, (EVP_MD_CTX *, const void *, size_t)) \
+	C(int, EVP_DigestFinal_ex, (EVP_MD_CTX *, unsigned char *, unsigned int *)) \
+	C(int, EVP_DigestSignInit_ex, (EVP_MD_CTX *, EVP_PKEY_CTX **, const char *, \
+				       OSSL_LIB_CTX *, const char *, EVP_PKEY *, \
+				       const OSSL_PARAM *)) \
+	C(int, EVP_DigestSign, (EVP_MD_CTX *, unsigned char *, size_t *, \
+				const unsigned char *, size_t)) \
+	C(EVP_PKEY *, PEM_read_bio_PrivateKey, (BIO *, EVP_PKEY **, pem_password_cb *, \
+						void *)) \
+	C(void, EVP_PKEY_free, (EVP_PKEY *)) \
+	C(int, EVP_PKEY_get_base_id, (const EVP_PKEY *)) \
+	C(int, EVP_PKEY_get_bits, (const EVP_PKEY *)) \
+	C(int, EVP_PKEY_get_size, (const EVP_PKEY *)) \
+	C(const char *, EVP_PKEY_get0_type_name, (const EVP_PKEY *)) \
 	C(int, X509_STORE_load_file, (X509_STORE *, const char *)) \
 	C(int, X509_STORE_set_flags, (X509_STORE *, unsigned long)) \
 	C(int, OPENSSL_sk_num, (const OPENSSL_STACK *)) \
@@ -95,6 +121,7 @@ void ossl_cleanse(void *p, size_t len);
 	C(int, BIO_meth_set_ctrl, (BIO_METHOD *, long (*)(BIO *, int, long, void *))) \
 	C(int, BIO_get_new_index, (void)) \
 	C(BIO *, BIO_new, (const BIO_METHOD *)) \
+	C(BIO *, BIO_new_mem_buf, (const void *, int)) \
 	C(int, BIO_free, (BIO *)) \
 	C(void, BIO_set_data, (BIO *, void *)) \
 	C(void *, BIO_get_data, (BIO *)) \
