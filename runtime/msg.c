@@ -963,11 +963,10 @@ int msg_header_get(const struct msg *m, size_t i, struct msg_header *h)
 	return 0;
 }
 
-static bool same_name(const char *a, size_t alen, const char *b)
+/* Whether the @n octets at @a and @b are the same, ASCII case ignored. */
+static bool same_n(const char *a, const char *b, size_t n)
 {
-	size_t i;
-
-	for (i = 0; i < alen && b[i] != '\0'; i++) {
+	for (size_t i = 0; i < n; i++) {
 		unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
 
 		if (x >= 'A' && x <= 'Z')
@@ -977,7 +976,12 @@ static bool same_name(const char *a, size_t alen, const char *b)
 		if (x != y)
 			return false;
 	}
-	return i == alen && b[i] == '\0';
+	return true;
+}
+
+static bool same_name(const char *a, size_t alen, const char *b)
+{
+	return strnlen(b, alen + 1) == alen && same_n(a, b, alen);
 }
 
 size_t msg_header_find(const struct msg *m, const char *name, size_t from)
@@ -1284,7 +1288,7 @@ int msg_header_expand(const struct msg *m, const char *name, size_t len, int fla
 		struct msg_header h;
 
 		if (msg_header_get(m, i, &h) != 0 || h.name_len != nl ||
-		    !same_name(h.name, nl, name) || h.field[nl] != ':')
+		    !same_n(h.name, name, nl) || h.field[nl] != ':')
 			continue;
 		found = true;
 

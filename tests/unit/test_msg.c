@@ -27,6 +27,8 @@
 
 #include "harness.h"
 #include "msg.h"
+#include "sb.h"
+#include "xp.h"
 
 /* Assertions made in helpers report the caller's line: CHECK(cond, line). */
 #define CHECK(cond, line) \
@@ -973,6 +975,22 @@ static void test_header_edit(void)
 	CHECK(msg_header_find(m, "Subjects", 0) == MSG_NONE, __LINE__);
 	check_header(m, 0, "Received", " from a\r\n\tby b", 0, 1, __LINE__);
 	check_header(m, 1, "Subject", " Hi", 25, 3, __LINE__);
+
+	/* $h_subject: as lib/xp asks for it: the name with its colon, not
+	   NUL-terminated after it (the first versions found nothing so). */
+	struct sb x = SB_INIT;
+	const char *hs = "subject:}";
+
+	CHECK(msg_header_expand(m, hs, 8, XH_DECODED, &x) == 1, __LINE__);
+	CHECK(strcmp(sb_str(&x), "Hi") == 0, __LINE__);
+	sb_clear(&x);
+	CHECK(msg_header_expand(m, "SUBJECT", 7, XH_RAW, &x) == 1, __LINE__);
+	CHECK(strcmp(sb_str(&x), " Hi\n") == 0, __LINE__);
+	sb_clear(&x);
+	CHECK(msg_header_expand(m, "subjec:", 7, XH_DECODED, &x) == 0, __LINE__);
+	CHECK(msg_header_expand(m, "subjects:", 9, XH_DECODED, &x) == 0, __LINE__);
+	CHECK(x.len == 0, __LINE__);
+	sb_free(&x);
 
 	CHECK(msg_header_remove(m, 2) == 0, __LINE__);
 	CHECK(msg_header_remove(m, 3) == -1, __LINE__);
