@@ -15,10 +15,10 @@
  * Exim's, so its b= values are checked that way too, on the RFC's own
  * field text, and its bh= with dkim_body_hash().
  *
- * The keys are in tests/dkim (found through $top_srcdir, set by "make
+ * The keys are in tests/dkimsign (found through $top_srcdir, set by "make
  * check"): RFC 8463's RSA (1024 bits) and Ed25519 keys, and test keys
  * made with openssl: RSA 512 and 2048 bits, EC P-256, an encrypted Ed25519
- * key.  tests/dkim.sh checks signed messages with an independent verifier.
+ * key.  tests/dkimsign.sh checks signed messages with an independent verifier.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -120,7 +120,7 @@ static struct msg *message(const char *text)
 	return m;
 }
 
-/* Read tests/dkim/@name and make a key of it; NULL with @err set. */
+/* Read tests/dkimsign/@name and make a key of it; NULL with @err set. */
 static struct dkim_key *key(const char *name, bool *weak, char *err)
 {
 	char path[sizeof(keydir) + 64];
@@ -865,7 +865,7 @@ int main(void)
 		fprintf(stderr, "test_dkim: set top_srcdir to the source tree\n");
 		return 99;
 	}
-	snprintf(keydir, sizeof(keydir), "%s/tests/dkim", top);
+	snprintf(keydir, sizeof(keydir), "%s/tests/dkimsign", top);
 	if (ossl_load(err, sizeof(err)) != 0) {
 		fprintf(stderr, "test_dkim: skipped: %s\n", err);
 		return 77;

@@ -1,6 +1,6 @@
 #!/bin/sh
-# dkim.sh -- messages signed by runtime/dkim.c checked by an independent
-# verifier: dkimpy (Debian's python3-dkim), through tests/dkim/verify.py,
+# dkimsign.sh -- messages signed by runtime/dkim.c checked by an independent
+# verifier: dkimpy (Debian's python3-dkim), through tests/dkimsign/verify.py,
 # which makes the key record from the private key.
 #
 # tests/unit/dkim_sign_tool signs each message of a set (the RFC 8463
@@ -15,12 +15,12 @@
 #
 # Environment (set by "make check"): top_srcdir.  Skipped (77) without
 # python3-dkim or python3-cryptography.
-# Usage: sh tests/dkim.sh
+# Usage: sh tests/dkimsign.sh
 
 top_srcdir=${top_srcdir:-$(dirname "$0")/..}
 PY=${PY:-/usr/bin/python3}
 TOOL=${DKIM_SIGN_TOOL:-./tests/unit/dkim_sign_tool}
-keys=$top_srcdir/tests/dkim
+keys=$top_srcdir/tests/dkimsign
 VERIFY="$PY $keys/verify.py"
 
 if ! "$PY" -c 'import dkim, cryptography' 2>/dev/null; then
@@ -118,4 +118,4 @@ for c in simple relaxed; do
 done
 
 [ $fails -eq 0 ] || exit 1
-echo "dkim.sh: all passed"
+echo "dkimsign.sh: all passed"
