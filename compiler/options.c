@@ -579,15 +579,15 @@ static const struct opt_def smtp_opts[] = {
 	SUP("data_timeout", OPT_TIME),
 	FRC("delay_after_cutoff", OPT_BOOL, S_RETRY),
 	SUP("delivery_timeout", OPT_TIME),		/* noq extension */
-	IGN("dkim_canon", OPT_STRING, R_SIGN),
-	IGN("dkim_domain", OPT_LIST, R_SIGN),
-	IGN("dkim_hash", OPT_STRING, R_SIGN),
-	IGN("dkim_identity", OPT_STRING, R_SIGN),
-	IGN("dkim_private_key", OPT_STRING, R_SIGN),
-	IGN("dkim_selector", OPT_LIST, R_SIGN),
-	IGN("dkim_sign_headers", OPT_STRING, R_SIGN),
-	IGN("dkim_strict", OPT_STRING, R_SIGN),
-	IGN("dkim_timestamps", OPT_XINT, R_SIGN),
+	SUP("dkim_canon", OPT_STRING),
+	SUP("dkim_domain", OPT_LIST),
+	SUP("dkim_hash", OPT_STRING),
+	SUP("dkim_identity", OPT_STRING),
+	SUP("dkim_private_key", OPT_STRING),
+	SUP("dkim_selector", OPT_LIST),
+	SUP("dkim_sign_headers", OPT_STRING),
+	SUP("dkim_strict", OPT_STRING),
+	SUP("dkim_timestamps", OPT_STRING),
 	IGN("dns_qualify_single", OPT_BOOL, R_RESOLVER),
 	IGN("dns_search_parents", OPT_BOOL, R_RESOLVER),
 	IGN("dnssec_request_domains", OPT_LIST, R_RESOLVER),
@@ -954,12 +954,12 @@ const char *opt_status_name(enum opt_status st)
 
 /*
  * The features of noq that Exim's builds announce with _HAVE_ macros:
- * TLS through OpenSSL 3 (so TLS 1.3), IPv6, and the lsearch family of
- * lookups.  The others (_HAVE_PRDR, _HAVE_DKIM, _HAVE_TLS_RESUME, ...)
- * name what noq does not do.
+ * DKIM signing, TLS through OpenSSL 3 (so TLS 1.3), IPv6, and the lsearch
+ * family of lookups.  The others (_HAVE_PRDR, _HAVE_ARC, _HAVE_TLS_RESUME,
+ * ...) name what noq does not do.
  */
 static const char *const have_macros[] = {
-	"_HAVE_IPV6", "_HAVE_LOOKUP_LSEARCH", "_HAVE_OPENSSL", "_HAVE_TLS", "_HAVE_TLS1_3",
+	"_HAVE_DKIM", "_HAVE_IPV6", "_HAVE_LOOKUP_LSEARCH", "_HAVE_OPENSSL", "_HAVE_TLS", "_HAVE_TLS1_3",
 };
 
 /* Append @s to @buf (at *@n of @size) in upper case; false if it did not fit. */

@@ -546,6 +546,12 @@ bool sema_check_send_time(struct sema *s, const struct ast_option *o, const char
 bool sema_check_setting(struct sema *s, const struct lopt *l, const char *field,
 			const char *what, bool transport)
 {
+	return sema_check_setting_at(s, l, field, what, transport ? XP_TRANSPORT : XP_ROUTER);
+}
+
+bool sema_check_setting_at(struct sema *s, const struct lopt *l, const char *field,
+			   const char *what, unsigned place)
+{
 	char *raw = l->nsrc == 1 ? sema_dequote(l->src) : NULL;
 	bool bad = false;
 
@@ -559,7 +565,7 @@ bool sema_check_setting(struct sema *s, const struct lopt *l, const char *field,
 		if (field != NULL && sema_check_rcpt(s, l->src, field, l->o.str, 0))
 			return true;
 		return check_send_time(s, l->src, what, l->o.str, 0,
-				       transport ? XP_TRANSPORT : XP_ROUTER, true);
+				       place, true);
 	}
 	free(raw);
 	for (const struct ast_option *p = l->src; p != NULL; p = sema_lnext(l, p)) {
@@ -569,7 +575,7 @@ bool sema_check_setting(struct sema *s, const struct lopt *l, const char *field,
 			continue;
 		if (field != NULL && sema_check_rcpt(s, p, field, t, 0))
 			bad = true;
-		else if (check_send_time(s, p, what, t, 0, transport ? XP_TRANSPORT : XP_ROUTER,
+		else if (check_send_time(s, p, what, t, 0, place,
 					 false))
 			bad = true;
 		free(t);
@@ -582,7 +588,7 @@ bool sema_check_setting(struct sema *s, const struct lopt *l, const char *field,
 
 	sb_printf(&w, "%s (its settings joined as Exim joins them)", what);
 	bad = check_send_time(s, l->src, sema_sb_text(&w), l->o.str, 0,
-			      transport ? XP_TRANSPORT : XP_ROUTER, true);
+			      place, true);
 	sb_free(&w);
 	return bad;
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ast.h"
 #include "diag.h"
@@ -480,6 +481,171 @@ static void check_smtp_numbers(struct sema *s, const struct tport *t)
 			(long long)ll->o.num);
 }
 
+/* ---- DKIM ------------------------------------------------------------ */
+
+static const char *const dkim_opts[] = {
+	"dkim_canon", "dkim_domain", "dkim_hash", "dkim_identity", "dkim_private_key",
+	"dkim_selector", "dkim_sign_headers", "dkim_strict", "dkim_timestamps",
+};
+
+/* The constant @v of dkim_sign_headers: names, each with '=' or '+' first
+   or not.  The offset of the first bad item (its length in *@len), or -1. */
+static long bad_header_list(const char *v, size_t *len)
+{
+	size_t i = 0;
+
+	for (;;) {
+		size_t b0 = i, b;
+		bool bad = false;
+
+		while (v[i] != '\0' && v[i] != ':')
+			i++;
+		b = b0 < i && (v[b0] == '=' || v[b0] == '+') ? b0 + 1 : b0;
+		for (size_t k = b; k < i; k++)
+			if (v[k] <= ' ' || v[k] >= 127)
+				bad = true;
+		if (bad || b == i) {
+			*len = i > b0 ? i - b0 : 1;
+			return (long)b0;
+		}
+		if (v[i] == '\0')
+			return -1;
+		i++;
+	}
+}
+
+/* Whether the list @v (checked by bad_header_list()) names From. */
+static bool lists_from(const char *v)
+{
+	for (const char *p = v; *p != '\0'; ) {
+		size_t n = strcspn(p, ":");
+		const char *q = p;
+
+		if (*q == '=' || *q == '+')
+			q++;
+		if ((size_t)(q - p) + 4 == n && strncasecmp(q, "from", 4) == 0)
+			return true;
+		p += n;
+		if (*p == ':')
+			p++;
+	}
+	return false;
+}
+
+/*
+ * The smtp transport's dkim_* options, Exim's: noq signs when dkim_domain,
+ * dkim_selector and dkim_private_key are all set, as Exim does; each
+ * option is an expansion run when the message is signed, with
+ * $dkim_domain and $dkim_selector (XP_DKIM).  What is constant is checked
+ * here: a value Exim would sign with wrongly or not at all is refused.
+ */
+static void check_dkim(struct sema *s, const struct tport *t)
+{
+	const struct lobj *ob = &t->ob;
+	const struct lopt *first = NULL;
+	static const char *const need[] = { "dkim_domain", "dkim_selector", "dkim_private_key" };
+	const char *missing = NULL;
+
+	for (size_t i = 0; i < sizeof(dkim_opts) / sizeof(dkim_opts[0]); i++) {
+		const struct lopt *l = sema_lfind(ob, dkim_opts[i]);
+		char what[160];
+
+		if (l == NULL || l->o.str == NULL)
+			continue;
+		if (first == NULL || l->src->loc.line < first->src->loc.line)
+			first = l;
+		snprintf(what, sizeof(what), "option '%s' of transport '%s'", dkim_opts[i],
+			 t->d->name);
+		sema_check_setting_at(s, l, NULL, what, XP_DKIM);
+	}
+	if (first == NULL)
+		return;
+	for (size_t i = 0; i < 3 && missing == NULL; i++) {
+		const char *v = sema_lstr(ob, need[i]);
+
+		if (v == NULL || v[0] == '\0')
+			missing = need[i];
+	}
+	if (missing != NULL) {
+		diag_warning(s->dg, &first->src->loc, "transport '%s' signs nothing: noq, as "
+			     "Exim, makes DKIM signatures only when dkim_domain, dkim_selector "
+			     "and dkim_private_key are all set, and %s is not", t->d->name,
+			     missing);
+		return;
+	}
+
+	const struct lopt *l;
+	const char *v;
+
+	if ((l = sema_lfind(ob, "dkim_canon")) != NULL && (v = l->o.str) != NULL &&
+	    !sema_has_expansion(v) && strcmp(v, "relaxed") != 0 && strcmp(v, "simple") != 0)
+		S_ERROR(s, &l->src->value_loc, "'dkim_canon' must be relaxed or simple (for "
+			"the header and the body alike, as in Exim), not '%s'", v);
+	if ((l = sema_lfind(ob, "dkim_hash")) != NULL && (v = l->o.str) != NULL &&
+	    !sema_has_expansion(v) && strcmp(v, "sha256") != 0) {
+		if (strcmp(v, "sha1") == 0)
+			S_ERROR(s, &l->src->value_loc, "'dkim_hash' sha1 is refused: RFC 8301 "
+				"forbids signing with rsa-sha1, and verifiers treat such a "
+				"signature as absent; use sha256");
+		else if (strcmp(v, "sha512") == 0)
+			S_ERROR(s, &l->src->value_loc, "'dkim_hash' sha512 is refused: DKIM "
+				"defines no sha512 algorithm (RFC 6376, RFC 8463), so no "
+				"verifier would accept the signature; use sha256");
+		else
+			S_ERROR(s, &l->src->value_loc, "unknown 'dkim_hash' '%s': noq signs "
+				"with sha256", v);
+	}
+	if ((l = sema_lfind(ob, "dkim_private_key")) != NULL && (v = l->o.str) != NULL &&
+	    !sema_has_expansion(v)) {
+		if (strcmp(v, "0") == 0 || strcmp(v, "false") == 0)
+			diag_warning(s->dg, &l->src->value_loc, "'dkim_private_key' is '%s': "
+				     "as in Exim, transport '%s' signs nothing", v, t->d->name);
+		else if (v[0] != '/')
+			S_ERROR(s, &l->src->value_loc, "'dkim_private_key' must be the absolute "
+				"path of the key file: noq reads the key when it signs and never "
+				"keeps it in the policy%s", strstr(v, "-----BEGIN") != NULL ?
+				" (this is the key itself: put it in a file only noq's group "
+				"may read)" : "");
+	}
+	if ((l = sema_lfind(ob, "dkim_timestamps")) != NULL && (v = l->o.str) != NULL &&
+	    !sema_has_expansion(v)) {
+		long long n;
+		char msg[200];
+
+		if (xp_integer(v, true, &n, msg, sizeof(msg)) != 0 || n < 0)
+			S_ERROR(s, &l->src->value_loc, "'dkim_timestamps' must be a number of "
+				"seconds, 0 or more (the signature's lifetime: x= is t= plus "
+				"it), not '%s'", v);
+	}
+	if ((l = sema_lfind(ob, "dkim_strict")) != NULL && (v = l->o.str) != NULL &&
+	    !sema_has_expansion(v) && strcasecmp(v, "true") != 0 && strcasecmp(v, "false") != 0 &&
+	    strcmp(v, "1") != 0 && strcmp(v, "0") != 0)
+		S_ERROR(s, &l->src->value_loc, "'dkim_strict' must be true or false (1 or 0), "
+			"not '%s': Exim takes any other value, yes included, as false",
+			v);
+	if ((l = sema_lfind(ob, "dkim_sign_headers")) != NULL && (v = l->o.str) != NULL &&
+	    !sema_has_expansion(v)) {
+		size_t len = 1;
+		long at = bad_header_list(v, &len);
+
+		if (at >= 0) {
+			struct loc vl = sema_vloc(s, l->src, (size_t)at, len);
+
+			S_ERROR(s, &vl, "'dkim_sign_headers' must list header names, each "
+				"perhaps after '=' (every field of the name) or '+' (and one "
+				"more, oversigning), separated by ':'");
+		} else if (!lists_from(v)) {
+			S_ERROR(s, &l->src->value_loc, "'dkim_sign_headers' must name From: "
+				"RFC 6376 (section 5.4) requires the signature to cover it, and "
+				"verifiers refuse one that does not");
+		}
+	}
+	if ((l = sema_lfind(ob, "dkim_identity")) != NULL && (v = l->o.str) != NULL &&
+	    !sema_has_expansion(v) && v[0] != '\0' && strchr(v, '@') == NULL)
+		S_ERROR(s, &l->src->value_loc, "'dkim_identity' must be an address or "
+			"'@domain' (the i= tag, RFC 6376 section 3.5), not '%s'", v);
+}
+
 void sema_setup_transport(struct sema *s, struct tport *t)
 {
 	const struct lobj *ob = &t->ob;
@@ -568,6 +734,7 @@ void sema_setup_transport(struct sema *s, struct tport *t)
 	}
 	check_interface(s, t);
 	check_smtp_numbers(s, t);
+	check_dkim(s, t);
 
 	const char *ra = sema_lstr(ob, "hosts_require_auth");
 	const char *ta = sema_lstr(ob, "hosts_try_auth");

@@ -333,6 +333,9 @@ bool sema_check_send_time(struct sema *s, const struct ast_option *o, const char
  */
 bool sema_check_setting(struct sema *s, const struct lopt *l, const char *field,
 			const char *what, bool transport);
+/* sema_check_setting() for an expansion that runs at @place (XP_*). */
+bool sema_check_setting_at(struct sema *s, const struct lopt *l, const char *field,
+			   const char *what, unsigned place);
 
 /* ---- sema_lower.c: phase 1 -------------------------------------------- */
 

@@ -123,6 +123,14 @@ int auth_mech_parse(const char *name, enum auth_mech *out);
 int auth_secret_expand(const char *spec, char **out, size_t *outlen, char *err,
 		       size_t errlen);
 
+/**
+ * auth_secret_file() - the whole secret file @path (a DKIM key), under
+ * the rules of ${readfile} above (absolute path, a regular file others
+ * may not read, not empty, no NUL, at most AUTH_SECRET_MAX octets), its
+ * line ends kept but the last.  *@out as auth_secret_expand() gives it.
+ */
+int auth_secret_file(const char *path, char **out, size_t *outlen, char *err, size_t errlen);
+
 /** auth_secret_free() - wipe @len octets at @s, then free it; NULL is fine. */
 void auth_secret_free(char *s, size_t len);
 

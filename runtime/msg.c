@@ -97,6 +97,8 @@ struct msg {
 	unsigned field_lines;   /* lines of the last header field */
 	int (*first_line)(void *arg, const char *line, size_t len);
 	void *first_arg;
+	void (*body)(void *arg, const void *buf, size_t len);
+	void *body_arg;
 	bool bare_cr_end;       /* the line ends at a bare CR (MSG_BODY_CR) */
 	uint64_t size_max;
 	char *tmpdir;
@@ -424,6 +426,8 @@ static int body_put(struct msg *m, const void *p, size_t n,
 		return 0;
 	if (size_check(m, n, err) != 0)
 		return -1;
+	if (m->body != NULL)
+		m->body(m->body_arg, p, n);
 	if (m->fd < 0) {
 		if (n <= m->mem_max - m->mlen) {
 			if (mem_reserve(m, m->mlen + n) != 0)
@@ -660,6 +664,8 @@ struct msg *msg_new(const struct msg_opts *opts, struct msg_err *err)
 	m->field_max = o.field_max;
 	m->first_line = o.first_line;
 	m->first_arg = o.first_arg;
+	m->body = o.body;
+	m->body_arg = o.body_arg;
 	m->state = ST_READING;
 	m->line = 1;
 	m->fd = -1;

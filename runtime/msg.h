@@ -110,6 +110,11 @@ struct msg_err {
  *              0 keeps it.  @first_arg is its first argument.
  * @tmpdir:     directory for the temporary file; NULL means $TMPDIR when set
  *              and not empty, else /tmp.  Copied: need not outlive the call.
+ * @body:       when not NULL, given every octet of the body as it is
+ *              stored, in order and in pieces (CR LF line ends, not
+ *              dot-stuffed: what msg_emit() sends, less the stuffing), so
+ *              that the DKIM body hash (dkim.h) is made in the same pass
+ *              as the reading.  @body_arg is its first argument.
  */
 struct msg_opts {
 	unsigned flags;
@@ -121,6 +126,8 @@ struct msg_opts {
 	int (*first_line)(void *arg, const char *line, size_t len);
 	void *first_arg;
 	const char *tmpdir;
+	void (*body)(void *arg, const void *buf, size_t len);
+	void *body_arg;
 };
 
 /** struct msg - a message being read or read (opaque). */

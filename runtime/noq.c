@@ -41,6 +41,7 @@
 #include "auth.h"
 #include "bs.h"
 #include "cli.h"
+#include "dkim.h"
 #include "fixup.h"
 #include "list.h"
 #include "logfac.h"
@@ -53,6 +54,7 @@
 #include "route.h"
 #include "rwrt.h"
 #include "sb.h"
+#include "sign.h"
 #include "smtp.h"
 #include "txt.h"
 #include "xp.h"
@@ -2399,6 +2401,99 @@ static bool too_many_received(const struct env *e, const struct msg *msg)
 	return n > max;
 }
 
+/* ---- DKIM ------------------------------------------------------------ */
+
+/*
+ * The body hash of the message being read (sign.h): started by
+ * noq_intake_opts() when the route's transport signs, fed by msg.c while
+ * the message is read, used and freed by noq_process().  noq reads one
+ * message at a time (-bs: one after the other).
+ */
+static struct {
+	bool on;
+	struct dkim_body *b;
+	char err[256];
+} dk;
+
+static void dk_reset(void)
+{
+	dkim_body_free(dk.b);
+	memset(&dk, 0, sizeof(dk));
+}
+
+static void dk_feed(void *arg, const void *buf, size_t len)
+{
+	dkim_body_feed(arg, buf, len);
+}
+
+/** struct sign_arg - what the signing hooks expand with. */
+struct sign_arg {
+	const struct env *e;
+	const struct msg *msg;
+	const char *sender;
+};
+
+static char *sign_expand(void *arg, const char *text, const char *what, const char *domain,
+			 const char *selector, int *failed)
+{
+	const struct sign_arg *a = arg;
+	struct xp_env pre = { 0 };
+
+	pre.var[XV_DKIM_DOMAIN] = domain;
+	pre.var[XV_DKIM_SELECTOR] = selector;
+	return expand_env(a->e, a->msg, text, a->sender, what, failed, false, XP_DKIM, &pre);
+}
+
+static void sign_priv(bool raise)
+{
+	if (raise)
+		priv_raise();
+	else
+		priv_lower();
+}
+
+static void sign_trace(void *arg, const char *line)
+{
+	(void)arg;
+	trace("%s", line);
+}
+
+static void sign_warn(void *arg, const char *line)
+{
+	(void)arg;
+	noq_say("warning: %s", line);
+	log_line(LOG_WARNING, "%s", line);
+}
+
+/*
+ * Sign @msg, its header final, as the route's transport says (sign.h).
+ * Returns 0 when the message may go (signed, or unsigned with a warning
+ * when dkim_strict is false), -1 when it fails (reported).
+ */
+static int sign_step(const struct env *e, struct msg *msg, const char *sender, time_t now,
+		     const char *msgid)
+{
+	const struct mdl_obj *t = &e->m->transports[e->m->route.transport];
+	struct sign_arg a = { e, msg, sender };
+	struct sign_ops ops = { sign_expand, sign_priv, verbose ? sign_trace : NULL, sign_warn,
+				&a };
+	char err[512];
+	int r = sign_message(t, &ops, dk.b, dk.err, msg, now, err, sizeof(err));
+
+	if (r == SIGN_OK)
+		return 0;
+	if (r == SIGN_UNSIGNED) {
+		noq_say("warning: DKIM signing failed: %s; the message goes out unsigned "
+			"(dkim_strict is false)", err);
+		log_line(LOG_WARNING, "id=<%s> DKIM signing failed: %s; sent unsigned", msgid,
+			 err);
+		return 0;
+	}
+	report("Delivery failed: DKIM signing failed: %s", err);
+	log_line(LOG_NOTICE, "<= <%s> id=<%s> ** DKIM signing failed: %s", sender, msgid, err);
+	return -1;
+}
+
 int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcpts,
 		const char *sender, bool extract, char *id_out, size_t id_len)
 {
@@ -2566,6 +2661,11 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 			goto out;
 	}
 
+	/* DKIM: the header is final (fixups, rewriting, the transport's
+	   header changes); the signatures count in SIZE=. */
+	if (dk.on && sign_step(e, msg, fx.sender, now, msgid) != 0)
+		goto out;
+
 	struct msg_info mi;
 
 	msg_info(msg, &mi);
@@ -2637,6 +2737,7 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 	}
 	status = EX_DONE;
 out:
+	dk_reset();
 	free(gname);
 	free(order);
 	free(drop);
@@ -2696,6 +2797,18 @@ const struct msg_opts *noq_intake_opts(const struct env *e, struct msg_opts *mo,
 		u->e = e;
 		mo->first_line = uucp_line;
 		mo->first_arg = u;
+	}
+	/* DKIM: the body hash is made while the message is read. */
+	dk_reset();
+	const struct mdl_obj *t = &e->m->transports[e->m->route.transport];
+
+	if (sign_wanted(t)) {
+		dk.on = true;
+		dk.b = dkim_body_new(sign_canons(t), dk.err, sizeof(dk.err));
+		if (dk.b != NULL) {
+			mo->body = dk_feed;
+			mo->body_arg = dk.b;
+		}
 	}
 	return mo;
 }

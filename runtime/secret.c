@@ -324,6 +324,30 @@ out:
 	return rc;
 }
 
+/* The result in @b as auth_secret_expand() and auth_secret_file() give it. */
+static void secret_out(struct sb *b, char **out, size_t *outlen)
+{
+	*out = b->p;
+	*outlen = b->len;
+	/* auth_secret_free() wipes len + 1 octets: clear the slack now. */
+	if (b->cap > b->len + 1)
+		sb_wipe(b->p + b->len + 1, b->cap - b->len - 1);
+}
+
+int auth_secret_file(const char *path, char **out, size_t *outlen, char *err, size_t errlen)
+{
+	struct sb b = { .secret = true };
+
+	*out = NULL;
+	*outlen = 0;
+	if (read_secret_file(path, true, (const unsigned char *)"\n", 1, &b, err, errlen) != 0) {
+		sb_free(&b);
+		return -1;
+	}
+	secret_out(&b, out, outlen);
+	return 0;
+}
+
 int auth_secret_expand(const char *spec, char **out, size_t *outlen, char *err,
 		       size_t errlen)
 {
@@ -335,11 +359,7 @@ int auth_secret_expand(const char *spec, char **out, size_t *outlen, char *err,
 		sb_free(&b);
 		return -1;
 	}
-	*out = b.p;
-	*outlen = b.len;
-	/* auth_secret_free() wipes len + 1 octets: clear the slack now. */
-	if (b.cap > b.len + 1)
-		sb_wipe(b.p + b.len + 1, b.cap - b.len - 1);
+	secret_out(&b, out, outlen);
 	return 0;
 }
 

@@ -8,7 +8,9 @@
 #   NAME  CONF  USER  INPUT  ARGUMENTS...
 #
 # CONF is tests/exim-diff/CONF.conf, in which @PORT@ stands for the port of
-# the recording server and @DIR@ for the directory of the cases.  USER is
+# the recording server, @DIR@ for the directory of the cases and @KEYS@
+# for one holding tests/dkimsign's RFC 8463 keys as rsa.pem and ed.pem,
+# owned by Exim's user and mode 0600, as both programs want a key.  USER is
 # root or nobody (an untrusted caller).  INPUT is the standard input: a
 # file of tests/exim-diff/in/, else of tests/noq/in/ (the messages of real
 # callers); a name ending in .esc is one line of printf %b escapes (\r, \n,
@@ -114,6 +116,13 @@ fi
 fault srv 127.0.0.1
 srv=$tmp/srv/t
 
+# The DKIM keys (@KEYS@): Exim reads them as its own user, noq as root.
+mkdir -p "$tmp/keys" &&
+	cp "$top_srcdir/tests/dkimsign/rfc8463-rsa.pem" "$tmp/keys/rsa.pem" &&
+	cp "$top_srcdir/tests/dkimsign/rfc8463-ed25519.pem" "$tmp/keys/ed.pem" &&
+	chown "$eximuser" "$tmp/keys/rsa.pem" "$tmp/keys/ed.pem" &&
+	chmod 600 "$tmp/keys/rsa.pem" "$tmp/keys/ed.pem" || exit 99
+
 # ---- the configurations ---------------------------------------------------------
 
 # conf NAME: $tmp/NAME.exim and $tmp/NAME.policy from tests/exim-diff/NAME.conf
@@ -121,7 +130,7 @@ srv=$tmp/srv/t
 conf() {
 	[ -f "$tmp/$1.policy" ] && return 0
 	[ -f "$tmp/$1.noqc" ] && return 1
-	sed "s|@DIR@|$cdir|g; s|@PORT@|$port|g" "$cdir/$1.conf" >"$tmp/$1.conf"
+	sed "s|@DIR@|$cdir|g; s|@PORT@|$port|g; s|@KEYS@|$tmp/keys|g" "$cdir/$1.conf" >"$tmp/$1.conf"
 	{
 		echo "exim_user = $eximuser"
 		echo "spool_directory = $tmp/spool"

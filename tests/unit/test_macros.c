@@ -432,7 +432,7 @@ static void test_builtin_defined(void)
 		".ifdef _OPT_ROUTER_REDIRECT_ALLOW_FAIL\n8\n.endif\n"
 		".ifdef _OPT_TRANSPORTS_HEADERS_ADD\n9\n.endif\n"
 		".ifdef _OPT_TRANSPORT_SMTP_HOSTS_REQUIRE_TLS\n10\n.endif\n"
-		".ifdef _OPT_TRANSPORT_SMTP_DKIM_DOMAIN\nno\n.endif\n"
+		".ifdef _OPT_TRANSPORT_SMTP_ARC_SIGN\nno\n.endif\n"
 		".ifdef _OPT_AUTHENTICATOR_PLAINTEXT_CLIENT_SEND\n11\n.endif\n"
 		".ifndef _OPT_MAIN_SMTPUTF8_ADVERTISE_HOSTS\n12\n.endif\n", NULL);
 
@@ -440,7 +440,10 @@ static void test_builtin_defined(void)
 	TU_DIAGS(r, "");
 	TU_STR(r->pptext, "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n");
 	CU_ASSERT_TRUE(pp_macro_defined(r->pp, "_HAVE_TLS"));
+	CU_ASSERT_TRUE(pp_macro_defined(r->pp, "_HAVE_DKIM"));
+	CU_ASSERT_TRUE(pp_macro_defined(r->pp, "_OPT_TRANSPORT_SMTP_DKIM_DOMAIN"));
 	CU_ASSERT_FALSE(pp_macro_defined(r->pp, "_HAVE_TLS_RESUME"));
+	CU_ASSERT_FALSE(pp_macro_defined(r->pp, "_HAVE_ARC"));
 	tu_free(r);
 }
 

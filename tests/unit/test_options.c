@@ -329,8 +329,10 @@ static void test_driver_spot(void)
 	       OPT_LIST, "smtp fallback_hosts");
 	expect(drv_opt(SEC_TRANSPORTS, "smtp", "tls_pin_sha256"), OPT_SUPPORTED,
 	       OPT_LIST, "smtp tls_pin_sha256");
-	expect(drv_opt(SEC_TRANSPORTS, "smtp", "dkim_domain"), OPT_IGNORED,
+	expect(drv_opt(SEC_TRANSPORTS, "smtp", "dkim_domain"), OPT_SUPPORTED,
 	       OPT_LIST, "smtp dkim_domain");
+	expect(drv_opt(SEC_TRANSPORTS, "smtp", "arc_sign"), OPT_IGNORED,
+	       OPT_STRING, "smtp arc_sign");
 	expect(drv_opt(SEC_ROUTERS, "manualroute", "route_list"), OPT_SUPPORTED,
 	       OPT_RULES, "route_list");
 	expect(drv_opt(SEC_ROUTERS, "redirect", "modemask"), OPT_SUPPORTED,
