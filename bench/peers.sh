@@ -16,6 +16,8 @@
 #   5. noqc compiling 1,000,000 aliases
 #   6. one 1 KiB message through 20 routers with conditions and lookups
 #      (noq only, against noq with one router; and with a regex)
+#   7. DKIM: the 1 KiB and the 100 MiB message signed (relaxed) with an
+#      RSA-2048 key and with an Ed25519 key, against noq unsigned
 # and prints a table with the ratios to noq and the targets of issue 7.
 # Every run must exit 0 (the smart host accepted the message), or the
 # benchmark stops with that program's stderr.
@@ -135,6 +137,20 @@ noq_conf noq-plain ""
 noq_conf noq-aliases "$tmp/aliases"
 "$noqc" -o "$tmp/noq-plain.policy" "$tmp/noq-plain.conf"
 
+# noq signing with DKIM: the plain configuration and a key of each kind.
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$tmp/rsa.pem" 2>/dev/null
+openssl genpkey -algorithm ED25519 -out "$tmp/ed.pem" 2>/dev/null
+chmod 600 "$tmp/rsa.pem" "$tmp/ed.pem"
+for k in rsa ed; do
+	{
+		cat "$tmp/noq-plain.conf"
+		echo "  dkim_domain = example.org"
+		echo "  dkim_selector = $k"
+		echo "  dkim_private_key = $tmp/$k.pem"
+	} >"$tmp/noq-dkim-$k.conf"
+	"$noqc" -o "$tmp/noq-dkim-$k.policy" "$tmp/noq-dkim-$k.conf"
+done
+
 # noq with 20 routers: 19 that the message's recipient passes through
 # (conditions on two lookups in a 1,000-entry file, string comparisons,
 # lists, operators, header tests), then the smart host; and the same with
@@ -253,9 +269,15 @@ one() {
 	routers.noq0) run "$1.$2" "$tmp/small.txt" "$noq" -C "$tmp/noq-plain.policy" -i -f bench@example.org user@example.net ;;
 	routers.noq) run "$1.$2" "$tmp/small.txt" "$noq" -C "$tmp/noq-routers.policy" -i -f bench@example.org user@example.net ;;
 	routers.noqre) run "$1.$2" "$tmp/small.txt" "$noq" -C "$tmp/noq-routers-re.policy" -i -f bench@example.org user@example.net ;;
+	dkim.noq|dkimbig.noq) run "$1.$2" "$tmp/$(dkim_msg "$1")" "$noq" -C "$tmp/noq-plain.policy" -i -f bench@example.org user@example.net ;;
+	dkim.noqrsa|dkimbig.noqrsa) run "$1.$2" "$tmp/$(dkim_msg "$1")" "$noq" -C "$tmp/noq-dkim-rsa.policy" -i -f bench@example.org user@example.net ;;
+	dkim.noqed|dkimbig.noqed) run "$1.$2" "$tmp/$(dkim_msg "$1")" "$noq" -C "$tmp/noq-dkim-ed.policy" -i -f bench@example.org user@example.net ;;
 	*) echo "peers: no case $1.$2" >&2; exit 1 ;;
 	esac
 }
+
+# dkim_msg CASE: the message of a DKIM case.
+dkim_msg() { if [ "$1" = dkimbig ]; then echo big.txt; else echo small.txt; fi; }
 
 # n BASE: the rounds of a case, scaled.
 n() { if [ "$scale" -eq 0 ]; then echo 1; else echo $(($1 * scale)); fi; }
@@ -305,6 +327,8 @@ rounds big $(n 5) floor noq $peers
 # shellcheck disable=SC2086
 rounds rcpts $(n 7) noq $peers
 rounds routers "$(n 15)" noq0 noq noqre
+rounds dkim "$(n 31)" noq noqrsa noqed
+rounds dkimbig "$(n 5)" noq noqrsa noqed
 
 # ---- the table ---------------------------------------------------------------
 # median KEY FIELD: the median of column FIELD (1 time, 2 RSS) of KEY.
@@ -326,8 +350,10 @@ echo "machine: $(nproc) cores, $(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo 
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo
 printf '%-38s %-7s %10s %8s %10s  %s\n' case program "median ms" "÷ noq" "peak MiB" runs
-for c in small aliases big rcpts routers; do
+for c in small aliases big rcpts routers dkim dkimbig; do
 	case $c in
+	dkim) title="1 KiB message, DKIM-signed" ;;
+	dkimbig) title="$big_mib MiB message, DKIM-signed" ;;
 	small) title="1 KiB message" ;;
 	aliases) title="1 KiB to an alias ($naliases aliases)" ;;
 	big) title="$big_mib MiB message" ;;
@@ -335,7 +361,7 @@ for c in small aliases big rcpts routers; do
 	routers) title="1 KiB through 20 routers" ;;
 	esac
 	base=$(median "$c.noq" 1)
-	for p in floor noq0 noq noqre msmtp exim; do
+	for p in floor noq0 noq noqre noqrsa noqed msmtp exim; do
 		[ -s "$tmp/res/$c.$p" ] || continue
 		t=$(median "$c.$p" 1)
 		note=
@@ -343,6 +369,8 @@ for c in small aliases big rcpts routers; do
 		[ $c = aliases ] && [ $p = noq0 ] && note=" (noq0: noq without aliases)"
 		[ $c = routers ] && [ $p = noq0 ] && note=" (noq0: noq with one router)"
 		[ $p = noqre ] && note=" (noqre: one condition a regular expression)"
+		[ $p = noqrsa ] && note=" (noqrsa: signed, RSA-2048, relaxed)"
+		[ $p = noqed ] && note=" (noqed: signed, Ed25519, relaxed)"
 		printf '%-38s %-7s %10s %8s %10s  %s%s\n' "$title" "$p" "$(ms "$t")" "$(ratio "$t" "$base")" \
 			"$(mib "$(median "$c.$p" 2)")" "$(wc -l <"$tmp/res/$c.$p")" "$note"
 		title=
@@ -377,5 +405,11 @@ verdict "20 routers: noq <= 1.05 x one router ($(ratio "$(median routers.noq 1)"
 printf '%-62s %s\n' "$big_mib MiB: noq faster than $peers" "$(faster big)"
 verdict "$big_mib MiB: noq peak RSS <= 8 MiB ($(mib "$(median big.noq 2)") MiB)" "$(median big.noq 2)" 8192 "a <= b"
 printf '%-62s %s\n' "$nrcpt recipients: noq faster than $peers" "$(faster rcpts)"
+for k in rsa ed; do
+	verdict "$big_mib MiB DKIM ($k): <= 1.2 x unsigned ($(ratio "$(median dkimbig.noq$k 1)" "$(median dkimbig.noq 1)"))" \
+		"$(median dkimbig.noq$k 1)" "$(median dkimbig.noq 1)" "a <= 1.2 * b"
+	verdict "$big_mib MiB DKIM ($k): peak RSS <= 8 MiB ($(mib "$(median dkimbig.noq$k 2)") MiB)" \
+		"$(median dkimbig.noq$k 2)" 8192 "a <= b"
+done
 verdict "compile $naliases aliases <= 2 s ($(ms "$ct") ms)" "$ct" 2000000 "a <= b"
 [ $have_exim = yes ] || echo "(Exim not measured: $why_exim)"
