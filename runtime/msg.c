@@ -382,6 +382,10 @@ static int file_write(struct msg *m, const void *p, size_t n,
 	if ((uint64_t)n > MSG_OFF_MAX - m->flen)
 		return fail(m, err, m->line,
 			    "the message is too large for a temporary file");
+	/* The body's observer sees it as it goes to the file, in large
+	   pieces: a call per line would cost more than the hashing. */
+	if (m->body != NULL)
+		m->body(m->body_arg, p, n);
 	if (fd_write_all(m->fd, p, n) != 0)
 		return fail(m, err, 0, "cannot write the temporary file in %s: %s",
 			    m->tmpdir, strerror(errno));
@@ -426,8 +430,6 @@ static int body_put(struct msg *m, const void *p, size_t n,
 		return 0;
 	if (size_check(m, n, err) != 0)
 		return -1;
-	if (m->body != NULL)
-		m->body(m->body_arg, p, n);
 	if (m->fd < 0) {
 		if (n <= m->mem_max - m->mlen) {
 			if (mem_reserve(m, m->mlen + n) != 0)
@@ -821,6 +823,9 @@ int msg_end(struct msg *m, struct msg_err *err)
 	}
 	if (m->fd >= 0 && flush_stage(m, err) != 0)
 		return -1;
+	/* A body kept in memory goes to the observer in one piece. */
+	if (m->fd < 0 && m->body != NULL && m->mlen > 0)
+		m->body(m->body_arg, m->mem, m->mlen);
 	free(m->stage);
 	m->stage = NULL;
 	m->state = ST_DONE;

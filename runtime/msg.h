@@ -110,11 +110,14 @@ struct msg_err {
  *              0 keeps it.  @first_arg is its first argument.
  * @tmpdir:     directory for the temporary file; NULL means $TMPDIR when set
  *              and not empty, else /tmp.  Copied: need not outlive the call.
- * @body:       when not NULL, given every octet of the body as it is
- *              stored, in order and in pieces (CR LF line ends, not
- *              dot-stuffed: what msg_emit() sends, less the stuffing), so
- *              that the DKIM body hash (dkim.h) is made in the same pass
- *              as the reading.  @body_arg is its first argument.
+ * @body:       when not NULL, given every octet of the body once, in
+ *              order (CR LF line ends, not dot-stuffed: what msg_emit()
+ *              sends, less the stuffing), so that the DKIM body hash
+ *              (dkim.h) is made in the same pass as the reading: a body
+ *              that spills as it goes to the temporary file (64 KiB at a
+ *              time), one kept in memory whole by msg_end().  What it was
+ *              given of a message refused later is of no use.  @body_arg
+ *              is its first argument.
  */
 struct msg_opts {
 	unsigned flags;

@@ -1539,6 +1539,79 @@ static const struct unit_test limit_tests[] = {
 	T(test_size_max),
 };
 
+/* msg_opts.body: what it is given, and in how many calls. */
+struct seen {
+	struct sb b;
+	unsigned calls;
+};
+
+static void body_seen(void *arg, const void *buf, size_t len)
+{
+	struct seen *s = arg;
+
+	s->calls++;
+	sb_put(&s->b, buf, len);
+}
+
+/*
+ * The body observer (the DKIM body hash) gets the body exactly as it goes
+ * out, less the dot-stuffing, once, in large pieces: whole from memory,
+ * 64 KiB at a time once it spills; none of the header, the separator or
+ * the ending '.' line; the line end msg_end() adds; converted bare CRs.
+ */
+static void test_body_observer(void)
+{
+	struct sb in = SB_INIT;
+
+	sb_puts(&in, "Subject: x\nX-Long: y\n\n");
+	for (int i = 0; i < 20000; i++)
+		sb_printf(&in, "%s line %d\t \n", i % 7 == 0 ? "." : "", i);
+	sb_puts(&in, "last\r\n.\nnot read\n");
+
+	for (int spill = 0; spill < 2; spill++) {
+		struct seen s = { SB_INIT, 0 };
+		struct msg_opts o = { .mem_max = spill ? 1 : 0, .body = body_seen, .body_arg = &s };
+		struct msg_err e = POISONED_ERR;
+		struct msg *m = read_with(sb_str(&in), in.len, &o, &e);
+		struct sink out;
+		const char *body;
+		struct sb want = SB_INIT;
+
+		CHECK(m != NULL, __LINE__);
+		if (m == NULL)
+			return;
+		out = emit(m, __LINE__);
+		body = strstr(out.p, "\r\n\r\n") + 4;
+		/* Unstuff what was emitted: the observer sees no stuffing. */
+		for (const char *p = body, *bol = body; p < out.p + out.len; p++) {
+			if (p == bol && *p == '.')
+				continue;
+			sb_putc(&want, *p);
+			if (*p == '\n')
+				bol = p + 1;
+		}
+		CHECK(s.b.len == want.len && memcmp(s.b.p, want.p, want.len) == 0, __LINE__);
+		CHECK(s.b.len > 20000 * 10, __LINE__);
+		CHECK(memcmp(s.b.p + s.b.len - 6, "last\r\n", 6) == 0, __LINE__);
+		/* Whole, or a call per 64 KiB (and one for what spilled first). */
+		CHECK(spill ? s.calls <= s.b.len / 65536 + 2 : s.calls == 1, __LINE__);
+		sb_free(&want);
+		sb_free(&s.b);
+		free(out.p);
+		msg_free(m);
+	}
+	/* A last line without its line end: the CR LF added is seen too. */
+	struct seen s = { SB_INIT, 0 };
+	struct msg_opts o = { .body = body_seen, .body_arg = &s };
+	struct msg_err e = POISONED_ERR;
+	struct msg *m = read_with("Subject: y\n\nno end", 18, &o, &e);
+
+	CHECK(m != NULL && s.b.len == 8 && memcmp(s.b.p, "no end\r\n", 8) == 0, __LINE__);
+	msg_free(m);
+	sb_free(&s.b);
+	sb_free(&in);
+}
+
 static const struct unit_test header_tests[] = {
 	T(test_continuation),
 	T(test_header_only),
@@ -1553,6 +1626,7 @@ static const struct unit_test header_tests[] = {
 
 static const struct unit_test storage_tests[] = {
 	T(test_spill_identical),
+	T(test_body_observer),
 	T(test_emit_chunks),
 	T(test_pipe_small_chunks),
 	T(test_write_fd),
