@@ -1322,7 +1322,8 @@ static int add_received(struct fx *x)
 		return add_received_text(x);
 	/* The id alone: Message-Id may add message_id_header_text after a
 	   '.' (ids have none) and the domain after the '@'. */
-	const char *id = o->message_id, *at = id + strcspn(id, ".@");
+	const char *id = o->id != NULL ? o->id : o->message_id,
+		   *at = o->id != NULL ? id + strlen(id) : id + strcspn(id, ".@");
 	struct sb f = SB_INIT;
 
 	sb_puts(&f, "Received: from ");

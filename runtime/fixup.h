@@ -61,7 +61,8 @@
  *       \tid ID; DATE
  *     with "(envelope-from ...)" left out for the null sender, and with
  *     "id ID\r\n\tfor RCPT; DATE" when there is exactly one recipient.  ID
- *     is @message_id up to its '@', SENDER and RCPT the rewritten envelope.
+ *     is @id (else @message_id up to its '@'), SENDER and RCPT the rewritten
+ *     envelope.
  * 10. The route's header changes, last, as Exim's transport makes them on
  *     the way out: remove the fields named in @headers_remove (a ':' list,
  *     or Exim's "<c" separator change; names without case; a final '*'
@@ -139,7 +140,9 @@ struct fixup_opts {
 	const char *primary_hostname;
 	const char *qualify_domain;
 	const char *qualify_recipient;
-	const char *message_id;       /* "ID@host", without angle brackets */
+	const char *message_id;       /* "EID@host", without angle brackets */
+	const char *id;               /* ID, for the Received field; NULL:
+					 @message_id up to its '.' or '@' */
 	const char *version;          /* for the Received field: "0.1.0" */
 	const char *protocol;         /* Received "with": NULL for "local";
 					 "local-esmtp" for -bs */

@@ -1530,7 +1530,8 @@ static char *expand_env(const struct env *e, const struct msg *msg, const char *
 }
 
 /*
- * The Message-Id noq adds, without angle brackets: "ID[.TEXT]@DOMAIN",
+ * The Message-Id noq adds, without angle brackets: "EID[.TEXT]@DOMAIN" (Exim's
+ * message_id_external: an "E" before the id),
  * with Exim's message_id_header_text and message_id_header_domain,
  * expanded for this message; characters Exim does not allow there become
  * '-'; an expansion that fails or gives nothing leaves the default (Exim
@@ -1553,7 +1554,8 @@ static void make_msgid(const struct env *e, const struct msg *msg, const char *s
 	for (char *p = dom; p != NULL && *p; p++)
 		if (!isalnum((unsigned char)*p) && *p != '.')
 			*p = '-';
-	snprintf(out, outlen, "%s%s%s@%s", id, text != NULL && *text ? "." : "",
+	/* Exim's message_id_external: "E" and the id. */
+	snprintf(out, outlen, "E%s%s%s@%s", id, text != NULL && *text ? "." : "",
 		 text != NULL ? text : "", dom != NULL && *dom ? dom : e->primary_hostname);
 	free(text);
 	free(dom);
@@ -2550,7 +2552,7 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 		rcv.e = e;
 		rcv.msg = msg;
 		rcv.sender = sender;
-		snprintf(rcv.id, sizeof(rcv.id), "%.*s", (int)strcspn(msgid, ".@"), msgid);
+		snprintf(rcv.id, sizeof(rcv.id), "%s", id);
 		fo.received = received_text;
 		fo.received_arg = &rcv;
 	}
@@ -2561,6 +2563,7 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 	fo.qualify_domain = e->qualify_domain;
 	fo.qualify_recipient = e->qualify_recipient;
 	fo.message_id = msgid;
+	fo.id = id;
 	fo.version = PACKAGE_VERSION;
 	fo.now = now;
 	fo.rules = e->m->rewrites;

@@ -94,7 +94,7 @@ want_x srv 3.n "(none)"
 want "first message's body" "$(sed '1,/^$/d' "$tmp/body1")" "$(printf '.\n.dot\n..two dots\na line')"
 id1=$(sed -n 's/^250 2\.0\.0 OK id=\([^ ]*\) (accepted.*/\1/p' "$tmp/out" | head -n 1)
 want "first message's Message-Id" "$(grep -i '^Message-Id:' "$tmp/body1")" \
-	"Message-Id: <$id1@mail.example.org>"
+	"Message-Id: <E$id1@mail.example.org>"
 end
 
 # ignore_fromline_local: a uucp "From " line first in DATA is dropped, and

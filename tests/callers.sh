@@ -143,7 +143,7 @@ if command -v s-nail >/dev/null 2>&1; then
 			'MAIL FROM:<CALLER@example.org> SIZE=N' 'RCPT TO:<bob@example.net>' \
 			'Received: from CALLER by mail.example.org with local (noq VERSION)' \
 			'To: bob@example.net' 'Subject: backup report' \
-			'Message-Id: <ID@mail.example.org>' 'From: CALLER-NAME <CALLER@example.org>' \
+			'Message-Id: <EID@mail.example.org>' 'From: CALLER-NAME <CALLER@example.org>' \
 			'X-Relayed-By: mail.example.org' '..' 'after the lone dot'
 	fi
 	# noq refuses: s-nail waits for that and fails too (nosave: no

@@ -301,7 +301,7 @@ POL_MSGID=$(compile msgid -D MSGID=A.B) || exit 99
 run "$msg/nofrom.msg" "$NOQ" -C "$POL_MSGID" --dry-run -f carol@example.org bob@example.net
 tr -d '\r' <"$tmp/out" >"$tmp/out.lf"
 if [ "$rc" -eq 0 ] &&
-	grep -Eq '^Message-Id: <[0-9A-Za-z]{6}-[0-9A-Za-z]{6}-[0-9A-Za-z]{6}\.CAROL-x-y@ids-a\.b\.example>$' \
+	grep -Eq '^Message-Id: <E[0-9A-Za-z]{6}-[0-9A-Za-z]{6}-[0-9A-Za-z]{6}\.CAROL-x-y@ids-a\.b\.example>$' \
 		"$tmp/out.lf" &&
 	grep -Eq '^	id [0-9A-Za-z]{6}-[0-9A-Za-z]{6}-[0-9A-Za-z]{6}$' "$tmp/out.lf"; then
 	pass "message_id_header_text and message_id_header_domain"

@@ -35,8 +35,9 @@ DATE = re.compile(rb"(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),[ \t]+)?"
                   rb"\d\d:\d\d(?::\d\d)?[ \t]+[+-]\d{4}")
 # Exim's ids (1xaaB2-0004Si-1I) and noq's (1xaaB4-0004T4-IAT2zk).
 ID = re.compile(rb"\b[0-9A-Za-z]{6}-[0-9A-Za-z]{4,6}-[0-9A-Za-z]{2,6}\b")
-# Exim's Message-Id is "E" and its id.
-MSGID = re.compile(rb"<E([0-9A-Za-z]{6}-[0-9A-Za-z]{4,6}-[0-9A-Za-z]{2,6}@)")
+# The Message-Id Exim (and noq) adds is "E" and the id: masked with the E
+# kept, so that one without it shows.
+MSGID = re.compile(rb"<E[0-9A-Za-z]{6}-[0-9A-Za-z]{4,6}-[0-9A-Za-z]{2,6}@")
 PROGRAM = re.compile(rb"\b(?:Exim|noq) \d+\.\d+(?:\.\d+)?(?:[-~+][^ \t)]*)?")
 
 
@@ -53,7 +54,7 @@ def now_date(m):
 
 
 def mask(line):
-    line = MSGID.sub(rb"<\1", line)
+    line = MSGID.sub(rb"<EID@", line)
     line = DATE.sub(now_date, line)
     line = ID.sub(b"ID", line)
     return PROGRAM.sub(b"PROGRAM", line)

@@ -16,7 +16,7 @@
 #
 # The dry run of noq prints what it would send (noq(8), DRY RUN).  What
 # differs from run to run is normalised before comparing: the Message-Id
-# noq adds becomes <ID@host>; in the Received field it puts first, the id
+# noq adds, "E" and the id as Exim makes it, becomes <EID@host>; in the Received field it puts first, the id
 # becomes ID, the date DATE and the version VERSION; a Date noq adds
 # becomes DATE; SIZE=n becomes SIZE=N once it was checked against the
 # octets that follow DATA.  So that the expected outputs hold for any
@@ -225,8 +225,9 @@ normalise() {
 	state == "header" {
 		if (line ~ /^(Resent-)?Message-I[Dd]: </) {
 			v = substr(line, index(line, "<") + 1)
-			if (isid(substr(v, 1, index(v, "@") - 1)))
-				line = substr(line, 1, index(line, "<")) "ID" substr(v, index(v, "@"))
+			id = substr(v, 1, index(v, "@") - 1)
+			if (substr(id, 1, 1) == "E" && isid(substr(id, 2)))
+				line = substr(line, 1, index(line, "<")) "EID" substr(v, index(v, "@"))
 		}
 		if (line ~ /^(Resent-)?Date: / && isnow(substr(line, index(line, ":") + 2)))
 			line = substr(line, 1, index(line, ":")) " DATE"
