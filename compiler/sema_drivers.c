@@ -488,48 +488,90 @@ static const char *const dkim_opts[] = {
 	"dkim_selector", "dkim_sign_headers", "dkim_strict", "dkim_timestamps",
 };
 
+/*
+ * The items of the constant list @v (a ':' list, blanks around items
+ * ignored as in Exim's lists), each into [*@b, *@e) from *@i on (0 to
+ * start; (size_t)-1 once the last is taken).  False at the end.
+ */
+static bool colon_item(const char *v, size_t *i, size_t *b, size_t *e)
+{
+	size_t k = *i;
+
+	if (k == (size_t)-1)
+		return false;
+	while (v[k] == ' ' || v[k] == '\t')
+		k++;
+	*b = k;
+	while (v[k] != '\0' && v[k] != ':')
+		k++;
+	*e = k;
+	while (*e > *b && (v[*e - 1] == ' ' || v[*e - 1] == '\t'))
+		(*e)--;
+	*i = v[k] == ':' ? k + 1 : (size_t)-1;
+	return true;
+}
+
 /* The constant @v of dkim_sign_headers: names, each with '=' or '+' first
    or not.  The offset of the first bad item (its length in *@len), or -1. */
 static long bad_header_list(const char *v, size_t *len)
 {
-	size_t i = 0;
+	size_t i = 0, b, e;
 
-	for (;;) {
-		size_t b0 = i, b;
-		bool bad = false;
+	while (colon_item(v, &i, &b, &e)) {
+		size_t n = b < e && (v[b] == '=' || v[b] == '+') ? b + 1 : b;
+		bool bad = n == e;
 
-		while (v[i] != '\0' && v[i] != ':')
-			i++;
-		b = b0 < i && (v[b0] == '=' || v[b0] == '+') ? b0 + 1 : b0;
-		for (size_t k = b; k < i; k++)
+		for (size_t k = n; k < e; k++)
 			if (v[k] <= ' ' || v[k] >= 127)
 				bad = true;
-		if (bad || b == i) {
-			*len = i > b0 ? i - b0 : 1;
-			return (long)b0;
+		if (bad) {
+			*len = e > b ? e - b : 1;
+			return (long)b;
 		}
-		if (v[i] == '\0')
-			return -1;
-		i++;
 	}
+	return -1;
 }
 
 /* Whether the list @v (checked by bad_header_list()) names From. */
 static bool lists_from(const char *v)
 {
-	for (const char *p = v; *p != '\0'; ) {
-		size_t n = strcspn(p, ":");
-		const char *q = p;
+	size_t i = 0, b, e;
 
-		if (*q == '=' || *q == '+')
-			q++;
-		if ((size_t)(q - p) + 4 == n && strncasecmp(q, "from", 4) == 0)
+	while (colon_item(v, &i, &b, &e)) {
+		if (v[b] == '=' || v[b] == '+')
+			b++;
+		if (e - b == 4 && strncasecmp(v + b, "from", 4) == 0)
 			return true;
-		p += n;
-		if (*p == ':')
-			p++;
 	}
 	return false;
+}
+
+/*
+ * dkim_identity @id against each domain of the constant dkim_domain @doms:
+ * its domain must be the signing domain or below it (RFC 6376 section
+ * 3.5), or verifiers refuse the signature.  The first domain it is not
+ * under, or NULL.
+ */
+static char *identity_outside(const char *id, const char *doms)
+{
+	const char *at = strrchr(id, '@');
+	size_t i = 0, b, e;
+
+	if (at == NULL)
+		return NULL;
+	at++;
+	while (colon_item(doms, &i, &b, &e)) {
+		size_t dl = e - b, il = strlen(at);
+
+		if (dl == 0)
+			continue;
+		if ((il == dl && strncasecmp(at, doms + b, dl) == 0) ||
+		    (il > dl && at[il - dl - 1] == '.' &&
+		     strncasecmp(at + il - dl, doms + b, dl) == 0))
+			continue;
+		return sema_xstrndup(doms + b, dl);
+	}
+	return NULL;
 }
 
 /*
@@ -612,10 +654,10 @@ static void check_dkim(struct sema *s, const struct tport *t)
 		long long n;
 		char msg[200];
 
-		if (xp_integer(v, true, &n, msg, sizeof(msg)) != 0 || n < 0)
+		if (xp_integer(v, true, &n, msg, sizeof(msg)) != 0 || n < 1)
 			S_ERROR(s, &l->src->value_loc, "'dkim_timestamps' must be a number of "
-				"seconds, 0 or more (the signature's lifetime: x= is t= plus "
-				"it), not '%s'", v);
+				"seconds, 1 or more (the signature's lifetime: x= is t= plus "
+				"it, and RFC 6376 wants x= after t=), not '%s'", v);
 	}
 	if ((l = sema_lfind(ob, "dkim_strict")) != NULL && (v = l->o.str) != NULL &&
 	    !sema_has_expansion(v) && strcasecmp(v, "true") != 0 && strcasecmp(v, "false") != 0 &&
@@ -641,9 +683,21 @@ static void check_dkim(struct sema *s, const struct tport *t)
 		}
 	}
 	if ((l = sema_lfind(ob, "dkim_identity")) != NULL && (v = l->o.str) != NULL &&
-	    !sema_has_expansion(v) && v[0] != '\0' && strchr(v, '@') == NULL)
-		S_ERROR(s, &l->src->value_loc, "'dkim_identity' must be an address or "
-			"'@domain' (the i= tag, RFC 6376 section 3.5), not '%s'", v);
+	    !sema_has_expansion(v) && v[0] != '\0') {
+		const char *doms = sema_lstr(ob, "dkim_domain");
+		char *d;
+
+		if (strchr(v, '@') == NULL)
+			S_ERROR(s, &l->src->value_loc, "'dkim_identity' must be an address or "
+				"'@domain' (the i= tag, RFC 6376 section 3.5), not '%s'", v);
+		else if (doms != NULL && !sema_has_expansion(doms) &&
+			 (d = identity_outside(v, doms)) != NULL) {
+			S_ERROR(s, &l->src->value_loc, "'dkim_identity' %s is not in the "
+				"signing domain %s or below it: verifiers refuse such a "
+				"signature (RFC 6376 section 3.5)", v, d);
+			free(d);
+		}
+	}
 }
 
 void sema_setup_transport(struct sema *s, struct tport *t)

@@ -123,6 +123,20 @@ static const char *body_hash(struct job *j, unsigned canon)
 	return bh;
 }
 
+/* Whether the i= @id ("[local]@domain") is in domain @d or below it. */
+static bool identity_in(const char *id, const char *d)
+{
+	const char *at = strrchr(id, '@');
+	size_t il, dl = strlen(d);
+
+	if (at == NULL)
+		return false;
+	at++;
+	il = strlen(at);
+	return (il == dl && strcasecmp(at, d) == 0) ||
+	       (il > dl && at[il - dl - 1] == '.' && strcasecmp(at + il - dl, d) == 0);
+}
+
 /* One signature, for domain @d and selector @s.  0 (made, or skipped as
    dkim_private_key asks), or -1. */
 static int sign_pair(struct job *j, const char *d, const char *s)
@@ -148,8 +162,9 @@ static int sign_pair(struct job *j, const char *d, const char *s)
 		goto out;
 	}
 	if (path[0] != '/') {
-		err_set(j->err, j->errlen, "dkim_private_key for d=%s s=%s is not the path "
-			"of a file: noq reads the key from a file", d, s);
+		err_set(j->err, j->errlen, "dkim_private_key for d=%s s=%s gives '%.64s', "
+			"not the absolute path of a file: noq reads the key from a file", d, s,
+			path);
 		goto out;
 	}
 	if ((canon = value(j, "dkim_canon", "relaxed", d, s)) == NULL ||
@@ -180,6 +195,12 @@ static int sign_pair(struct job *j, const char *d, const char *s)
 	    (heads = value(j, "dkim_sign_headers", NULL, d, s)) == NULL)
 		goto out;
 
+	if (ident != NULL && ident[0] != '\0' && !identity_in(ident, d)) {
+		err_set(j->err, j->errlen, "dkim_identity gives '%.64s', not an address in "
+			"%s or below it (RFC 6376 section 3.5)", ident, d);
+		goto out;
+	}
+
 	struct dkim_sig sig = {
 		.domain = d,
 		.selector = s,
@@ -192,9 +213,9 @@ static int sign_pair(struct job *j, const char *d, const char *s)
 		long long life;
 		char msg[200];
 
-		if (xp_integer(ts, true, &life, msg, sizeof(msg)) != 0 || life < 0) {
-			err_set(j->err, j->errlen, "dkim_timestamps is '%s': a number of "
-				"seconds is needed", ts);
+		if (xp_integer(ts, true, &life, msg, sizeof(msg)) != 0 || life < 1) {
+			err_set(j->err, j->errlen, "dkim_timestamps is '%.64s': a number of "
+				"seconds, 1 or more, is needed", ts);
 			goto out;
 		}
 		sig.created = (uint64_t)j->now;

@@ -861,7 +861,31 @@ begin "dkim_strict, an expansion that gives a relative key path: nothing sent"
 # shellcheck disable=SC2016
 bad relative '${if eq{a}{a}{keys/rsa2048.pem}}' true
 want_rc 1
-want_err "Delivery failed: DKIM signing failed: dkim_private_key for d=example.org s=rsa2048 is not the path of a file: noq reads the key from a file"
+want_err "Delivery failed: DKIM signing failed: dkim_private_key for d=example.org s=rsa2048 gives 'keys/rsa2048.pem', not the absolute path of a file: noq reads the key from a file"
+want_no_mail srv
+end
+
+begin "dkim_strict, an identity outside the signing domain: nothing sent"
+# shellcheck disable=SC2016
+opts rsa2048 "  dkim_strict = true" '  dkim_identity = alice@${if eq{a}{a}{other.example}}'
+signed idout "$tmp/msg" bob@example.net
+want_rc 1
+want_err "Delivery failed: DKIM signing failed: dkim_identity gives 'alice@other.example', not an address in example.org or below it (RFC 6376 section 3.5)"
+want_no_mail srv
+end
+
+begin "an identity in a subdomain of the signing domain: signed"
+opts rsa2048 "  dkim_identity = alice@mail.example.org"
+signed idsub "$tmp/msg" bob@example.net
+want_signed idsub "" "pass $R"
+end
+
+begin "dkim_strict, dkim_timestamps expanded to 0: nothing sent"
+# shellcheck disable=SC2016
+opts rsa2048 "  dkim_strict = true" '  dkim_timestamps = ${if eq{a}{a}{0}}'
+signed ts0 "$tmp/msg" bob@example.net
+want_rc 1
+want_err "Delivery failed: DKIM signing failed: dkim_timestamps is '0': a number of seconds, 1 or more, is needed"
 want_no_mail srv
 end
 
