@@ -11,7 +11,8 @@
 #   1. one 1 KiB message: floor, noq, msmtp, Exim
 #   2. the same to an alias, with 1,000,000 aliases for noq (compiled policy)
 #      and Exim (lsearch); msmtp with 10,000 (its expansion is quadratic)
-#   3. a 100 MiB message: wall time and peak RSS
+#   3. a 100 MiB message: wall time and peak RSS, from a file and through a
+#      pipe ("bigpipe"), with esmtp too (issue 20's streaming peer)
 #   4. one message to 10,000 recipients
 #   5. noqc compiling 1,000,000 aliases
 #   6. one 1 KiB message through 20 routers with conditions and lookups
@@ -27,8 +28,10 @@
 # msmtp on PATH), BENCH_ROUNDS (scales the rounds; default 1 = 31/15/5/7;
 # 0 = one round each, a smoke run that only shows every program works),
 # BENCH_BIG_MIB (default 100), BENCH_ALIASES (default 1000000),
-# BENCH_CASES (the cases to run, of: small aliases big rcpts routers
-# compile dkim dkimbig; default all).
+# BENCH_CASES (the cases to run, of: small aliases big bigpipe rcpts
+# routers compile dkim dkimbig; default all), NOQ_ESMTP (esmtp; default
+# _build/esmtp/usr/bin/esmtp, its library beside it; without it, its
+# columns are left out).
 # Exim needs root (it switches to the Debian-exim user); without root or
 # without Exim its columns say "-".
 set -eu
@@ -43,9 +46,11 @@ sink=${NOQ_SMTP_SINK:-$top/_build/postfix/usr/sbin/smtp-sink}
 sink_lib=${sink%/usr/sbin/smtp-sink}/usr/lib/postfix
 exim=${NOQ_EXIM:-$top/_build/exim/usr/sbin/exim4}
 msmtp=${MSMTP:-$(command -v msmtp || echo msmtp)}
+esmtp=${NOQ_ESMTP:-$top/_build/esmtp/usr/bin/esmtp}
+esmtp_lib=${esmtp%/usr/bin/esmtp}/usr/lib/x86_64-linux-gnu
 scale=${BENCH_ROUNDS:-1}
 big_mib=${BENCH_BIG_MIB:-100}
-cases=${BENCH_CASES:-small aliases big rcpts routers compile dkim dkimbig}
+cases=${BENCH_CASES:-small aliases big bigpipe rcpts routers compile dkim dkimbig}
 naliases=${BENCH_ALIASES:-1000000}
 nrcpt=10000
 
@@ -203,6 +208,10 @@ cp "$tmp/msmtp-plain.rc" "$tmp/msmtp-aliases.rc"
 echo "aliases $tmp/aliases-10k" >>"$tmp/msmtp-aliases.rc"
 chmod 600 "$tmp"/msmtp-*.rc
 
+# esmtp: the smart host only.
+printf 'hostname = 127.0.0.1:%s\n' "$port" >"$tmp/esmtp.rc"
+chmod 600 "$tmp/esmtp.rc"
+
 # Exim in mua_wrapper mode, as DESIGN.md describes; max_rcpt = 0 keeps
 # 10,000 recipients in one transaction, as noq does.
 exim_conf() { # NAME ALIASFILE
@@ -238,7 +247,14 @@ mkdir "$tmp/res"
 run() {
 	key=$1 input=$2
 	shift 2
-	out=$("$timeit" -i "$input" -e "$tmp/stderr" "$@")
+	# bigpipe: standard input is a pipe, filled by timeit's child.
+	case $key in bigpipe.*) popt=-p ;; *) popt= ;; esac
+	# esmtp finds its library, unpacked beside it; no other program
+	# runs with LD_LIBRARY_PATH.
+	case $key in *.esmtp) LD_LIBRARY_PATH=$esmtp_lib; export LD_LIBRARY_PATH ;; esac
+	# shellcheck disable=SC2086
+	out=$("$timeit" $popt -i "$input" -e "$tmp/stderr" "$@")
+	unset LD_LIBRARY_PATH
 	set -- $out
 	if [ "$3" -ne 0 ]; then
 		echo "peers: $key exited $3:" >&2
@@ -259,6 +275,14 @@ one() {
 	aliases.noq) run "$1.$2" "$tmp/small.txt" "$noq" -C "$tmp/noq-aliases.policy" -i -f bench@example.org "$alias_rcpt" ;;
 	aliases.msmtp) run "$1.$2" "$tmp/small.txt" "$msmtp" -C "$tmp/msmtp-aliases.rc" -i -f bench@example.org "$alias_rcpt_10k" ;;
 	aliases.exim) run "$1.$2" "$tmp/small.txt" "$exim" -C "$tmp/exim-aliases.conf" -i -f bench@example.org "$alias_rcpt" ;;
+	small.esmtp) run "$1.$2" "$tmp/small.txt" "$esmtp" -C "$tmp/esmtp.rc" -i -f bench@example.org user@example.net ;;
+	big.esmtp|bigpipe.esmtp) run "$1.$2" "$tmp/big.txt" "$esmtp" -C "$tmp/esmtp.rc" -i -f bench@example.org user@example.net ;;
+	bigpipe.noq) run "$1.$2" "$tmp/big.txt" "$noq" -C "$tmp/noq-plain.policy" -i -f bench@example.org user@example.net ;;
+	bigpipe.msmtp) run "$1.$2" "$tmp/big.txt" "$msmtp" -C "$tmp/msmtp-plain.rc" -i -f bench@example.org user@example.net ;;
+	bigpipe.exim) run "$1.$2" "$tmp/big.txt" "$exim" -C "$tmp/exim-plain.conf" -i -f bench@example.org user@example.net ;;
+	bigpipe.floor) run "$1.$2" "$tmp/big.txt" "$floor" 127.0.0.1 "$port" bench@example.org user@example.net ;;
+	# shellcheck disable=SC2046
+	rcpts.esmtp) run "$1.$2" "$tmp/small.txt" "$esmtp" -C "$tmp/esmtp.rc" -i -f bench@example.org $(cat "$tmp/rcpts") ;;
 	big.noq) run "$1.$2" "$tmp/big.txt" "$noq" -C "$tmp/noq-plain.policy" -i -f bench@example.org user@example.net ;;
 	big.msmtp) run "$1.$2" "$tmp/big.txt" "$msmtp" -C "$tmp/msmtp-plain.rc" -i -f bench@example.org user@example.net ;;
 	big.exim) run "$1.$2" "$tmp/big.txt" "$exim" -C "$tmp/exim-plain.conf" -i -f bench@example.org user@example.net ;;
@@ -310,6 +334,9 @@ rounds() {
 
 peers=msmtp
 [ $have_exim = yes ] && peers="$peers exim"
+# esmtp sends (no aliases): the cases of one message.
+speers=$peers
+[ -x "$esmtp" ] && speers="esmtp $peers"
 
 # want CASE: whether CASE is one of BENCH_CASES.
 want() { case " $cases " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
@@ -326,14 +353,16 @@ if want compile || want aliases; then
 fi
 
 # shellcheck disable=SC2086
-! want small || rounds small $(n 31) floor noq $peers
+! want small || rounds small $(n 31) floor noq $speers
 # shellcheck disable=SC2086
 ! want aliases || rounds aliases $(n 15) noq0 noq $peers
 # noq0, the baseline of case 2, is noq without the alias router, alongside.
 # shellcheck disable=SC2086
-! want big || rounds big $(n 5) floor noq $peers
+! want big || rounds big $(n 5) floor noq $speers
 # shellcheck disable=SC2086
-! want rcpts || rounds rcpts $(n 7) noq $peers
+! want bigpipe || rounds bigpipe $(n 5) floor noq $speers
+# shellcheck disable=SC2086
+! want rcpts || rounds rcpts $(n 7) noq $speers
 ! want routers || rounds routers "$(n 15)" noq0 noq noqre
 ! want dkim || rounds dkim "$(n 31)" noq noqrsa noqed
 ! want dkimbig || rounds dkimbig "$(n 5)" noq noqrsa noqed
@@ -366,11 +395,12 @@ for c in $cases; do
 	small) title="1 KiB message" ;;
 	aliases) title="1 KiB to an alias ($naliases aliases)" ;;
 	big) title="$big_mib MiB message" ;;
+	bigpipe) title="$big_mib MiB message, through a pipe" ;;
 	rcpts) title="1 KiB to $nrcpt recipients" ;;
 	routers) title="1 KiB through 20 routers" ;;
 	esac
 	base=$(median "$c.noq" 1)
-	for p in floor noq0 noq noqre noqrsa noqed msmtp exim; do
+	for p in floor noq0 noq noqre noqrsa noqed esmtp msmtp exim; do
 		[ -s "$tmp/res/$c.$p" ] || continue
 		t=$(median "$c.$p" 1)
 		note=
@@ -395,9 +425,10 @@ verdict() { # TEXT CONDITION(awk, on a b)
 	if awk -v a="$2" -v b="$3" "BEGIN { exit !($4) }"; then r=met; else r=MISSED; fi
 	printf '%-62s %s\n' "$1" "$r"
 }
-faster() { # CASE: noq's median below every peer's
+faster() { # CASE: noq's median below every peer's that ran
 	ok=1
-	for p in $peers; do
+	for p in esmtp msmtp exim; do
+		[ -s "$tmp/res/$1.$p" ] || continue
 		t=$(median "$1.$p" 1)
 		awk -v a="$(median "$1.noq" 1)" -v b="$t" 'BEGIN { exit !(a < b) }' || ok=0
 	done
@@ -407,7 +438,7 @@ if want small; then
 	small_noq=$(median small.noq 1)
 	verdict "small message: noq <= 1.3 x floor ($(ratio "$small_noq" "$(median small.floor 1)"))" \
 		"$small_noq" "$(median small.floor 1)" "a <= 1.3 * b"
-	printf '%-62s %s\n' "small message: noq faster than $peers" "$(faster small)"
+	printf '%-62s %s\n' "small message: noq faster than $speers" "$(faster small)"
 fi
 ! want aliases ||
 	verdict "$naliases aliases: noq <= 1.05 x noq without ($(ratio "$(median aliases.noq 1)" "$(median aliases.noq0 1)"))" \
@@ -416,10 +447,21 @@ fi
 	verdict "20 routers: noq <= 1.05 x one router ($(ratio "$(median routers.noq 1)" "$(median routers.noq0 1)"))" \
 		"$(median routers.noq 1)" "$(median routers.noq0 1)" "a <= 1.05 * b"
 if want big; then
-	printf '%-62s %s\n' "$big_mib MiB: noq faster than $peers" "$(faster big)"
+	printf '%-62s %s\n' "$big_mib MiB: noq faster than $speers" "$(faster big)"
 	verdict "$big_mib MiB: noq peak RSS <= 8 MiB ($(mib "$(median big.noq 2)") MiB)" "$(median big.noq 2)" 8192 "a <= b"
+	[ -s "$tmp/res/big.esmtp" ] &&
+		verdict "$big_mib MiB from a file: noq <= 0.8 x esmtp ($(ratio "$(median big.noq 1)" "$(median big.esmtp 1)"))" \
+			"$(median big.noq 1)" "$(median big.esmtp 1)" "a <= 0.8 * b"
 fi
-! want rcpts || printf '%-62s %s\n' "$nrcpt recipients: noq faster than $peers" "$(faster rcpts)"
+if want bigpipe; then
+	printf '%-62s %s\n' "$big_mib MiB through a pipe: noq faster than $speers" "$(faster bigpipe)"
+	verdict "$big_mib MiB through a pipe: noq peak RSS <= 8 MiB ($(mib "$(median bigpipe.noq 2)") MiB)" \
+		"$(median bigpipe.noq 2)" 8192 "a <= b"
+	[ -s "$tmp/res/bigpipe.esmtp" ] &&
+		verdict "$big_mib MiB through a pipe: noq <= 1.0 x esmtp ($(ratio "$(median bigpipe.noq 1)" "$(median bigpipe.esmtp 1)"))" \
+			"$(median bigpipe.noq 1)" "$(median bigpipe.esmtp 1)" "a <= b"
+fi
+! want rcpts || printf '%-62s %s\n' "$nrcpt recipients: noq faster than $speers" "$(faster rcpts)"
 for k in rsa ed; do
 	want dkim && printf '%-62s %s\n' "1 KiB DKIM ($k): x unsigned (no target)" \
 		"$(ratio "$(median dkim.noq$k 1)" "$(median dkim.noq 1)")"

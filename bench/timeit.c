@@ -1,7 +1,7 @@
 /*
  * timeit.c -- run one command once; print its wall time and peak RSS.
  *
- *   timeit [-i INPUT] [-e ERRFILE] COMMAND [ARG]...
+ *   timeit [-p] [-i INPUT] [-e ERRFILE] COMMAND [ARG]...
  *
  * Runs COMMAND directly (no shell) with stdin from INPUT (default
  * /dev/null), stdout to /dev/null and stderr to ERRFILE (default
@@ -13,11 +13,16 @@
  * The peak RSS is getrusage(RUSAGE_CHILDREN)'s ru_maxrss: the largest
  * resident set of any process of the command's tree that was waited for
  * (a program that forks a delivery process, as Exim does, is measured by
- * its largest process).  This program stays small so that the RSS Linux
+ * its largest process).  With -p, stdin is a pipe that a child of this
+ * program fills from INPUT in 64 KiB writes, as "cat INPUT | COMMAND"
+ * would, started with the clock (its RSS is this program's, smaller than
+ * any command's).  This program stays small so that the RSS Linux
  * carries across execve() does not hide the command's own.  Exit status:
  * 0 when the line was printed, 2 on a usage or system error.
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,9 +34,12 @@
 int main(int argc, char **argv)
 {
 	const char *in = "/dev/null", *err = "/dev/null";
-	int c;
-	while ((c = getopt(argc, argv, "+i:e:")) != -1) {
-		if (c == 'i')
+	int c, piped = 0;
+	pid_t feeder = -1;
+	while ((c = getopt(argc, argv, "+pi:e:")) != -1) {
+		if (c == 'p')
+			piped = 1;
+		else if (c == 'i')
 			in = optarg;
 		else if (c == 'e')
 			err = optarg;
@@ -39,7 +47,7 @@ int main(int argc, char **argv)
 			return 2;
 	}
 	if (optind >= argc) {
-		fputs("usage: timeit [-i INPUT] [-e ERRFILE] COMMAND [ARG]...\n", stderr);
+		fputs("usage: timeit [-p] [-i INPUT] [-e ERRFILE] COMMAND [ARG]...\n", stderr);
 		return 2;
 	}
 	int fin = open(in, O_RDONLY | O_CLOEXEC);
@@ -51,6 +59,30 @@ int main(int argc, char **argv)
 	}
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (piped) {
+		int pfd[2];
+		if (pipe(pfd) != 0 || (feeder = fork()) < 0) {
+			perror("timeit: pipe");
+			return 2;
+		}
+		if (feeder == 0) {
+			static char buf[65536];
+			ssize_t n;
+			close(pfd[0]);
+			signal(SIGPIPE, SIG_DFL);
+			while ((n = read(fin, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+				for (ssize_t o = 0; n > 0 && o < n; ) {
+					ssize_t w = write(pfd[1], buf + o, (size_t)(n - o));
+					if (w < 0 && errno != EINTR)
+						_exit(1);
+					o += w > 0 ? w : 0;
+				}
+			_exit(0);
+		}
+		close(pfd[1]);
+		close(fin);
+		fin = pfd[0];
+	}
 	pid_t pid = fork();
 	if (pid < 0) {
 		perror("timeit: fork");
@@ -68,6 +100,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	close(fin);
+	if (feeder > 0)
+		waitpid(feeder, NULL, 0);
 	struct rusage ru;
 	getrusage(RUSAGE_CHILDREN, &ru);
 	long long us = (long long)(t1.tv_sec - t0.tv_sec) * 1000000 + (t1.tv_nsec - t0.tv_nsec) / 1000;
