@@ -12,9 +12,10 @@
 # from tests/fuzz/regress/NAME (the crashes found before; both read
 # only), then from new inputs for NOQ_FUZZ_SECONDS (60 by default for the
 # front end, the policy loader, the expansions and the proof against
-# routing; 30 for each parser an attacker feeds).  New inputs stay in the corpus, so a later run goes on
-# from them.  A crash, a leak or a failed check stops the script with the
-# target's log; the input is in BUILDDIR (crash-*, leak-*).
+# routing; 30 for each parser an attacker feeds, and for DKIM signing).
+# New inputs stay in the corpus, so a later run goes on from them.  A
+# crash, a leak or a failed check stops the script with the target's log;
+# the input is in BUILDDIR (crash-*, leak-*).
 set -eu
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -23,7 +24,7 @@ b=$(cd "${1:-_build/fuzz}" && pwd)
 fuzz_seconds=${NOQ_FUZZ_SECONDS:-60}
 parser_seconds=${NOQ_FUZZ_SECONDS:-30}
 
-for t in frontend policy xp route addr intake fixup redir bs auth alias reply; do
+for t in frontend policy xp route addr intake fixup redir bs auth alias reply dkim; do
 	mkdir -p "$b/corpus-$t"
 done
 # Seed the expansions' corpus with the cases compared with Exim.
@@ -77,6 +78,20 @@ for msg in tests/noq/in/*.msg; do
 	{ printf '\004\340\001\000Alice\000X-Added: yes\n\tmore\000Subject:X-*\000'
 	  cat "$msg"; } >"$b/corpus-fixup/$name-add"
 done
+# Seed DKIM signing with the same messages: simple with Exim's default
+# header list (an empty list), relaxed with i=, t= and x= and a list with
+# '=' and '+'.  Three bytes of options and the list first (fuzz_dkim.c).
+for msg in tests/noq/in/*.msg; do
+	name=$(basename "$msg" .msg)
+	{ printf '\000\024\003\000'; cat "$msg"; } >"$b/corpus-dkim/$name"
+	{ printf '\210\101\011From:=Received:+Subject:To\000'; cat "$msg"; } >"$b/corpus-dkim/$name-relaxed"
+done
+# And a body whose canonical forms pass dkim.c's 64 KiB block, ending in
+# a run of empty lines longer than a block holds, spilled to the file.
+{ printf '\110\036\377\000From: big@example.org\n\n'
+  awk 'BEGIN { for (i = 0; i < 1400; i++) printf "line %04d  of\ttext \n", i
+	       for (i = 0; i < 20000; i++) printf "\n"
+	       printf "end\n" }'; } >"$b/corpus-dkim/large"
 # Seed -bs with the client sessions of tests/bs.sh, in CR LF, after an
 # options byte of 0 (fuzz_bs.c).
 awk -v dir="$b/corpus-bs" '
@@ -159,3 +174,6 @@ fuzz "$parser_seconds" fuzz_auth "$b/corpus-auth"
 fuzz "$parser_seconds" fuzz_alias "$b/corpus-alias"
 # fuzz_reply's seeds are in tests/fuzz/seeds/reply.
 fuzz "$parser_seconds" fuzz_reply "$b/corpus-reply"
+# fuzz_dkim's seeds (messages with blanks, dot lines, folded fields, empty
+# bodies, RFC 8463's example; lists refused) are in tests/fuzz/seeds/dkim.
+fuzz "$parser_seconds" fuzz_dkim "$b/corpus-dkim"
