@@ -2722,8 +2722,8 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 		if (e->cli.notify) {
 			char x[1100];
 
-			smtp_xtext(x, sizeof(x), nd->addr);
-			put(stdout, " NOTIFY=%s ORCPT=rfc822;%s", e->cli.notify, x);
+			smtp_orcpt(x, sizeof(x), nd->addr);
+			put(stdout, " NOTIFY=%s ORCPT=%s", e->cli.notify, x);
 		}
 		put(stdout, "\r\n");
 	}

@@ -502,6 +502,37 @@ void smtp_xtext(char *dst, size_t cap, const char *s)
 	dst[j] = '\0';
 }
 
+/*
+ * ORCPT's value: "rfc822;" and xtext for an ASCII address; for one in
+ * UTF-8 (sent with SMTPUTF8), "utf-8;" and RFC 6533's utf-8-addr-unitext:
+ * the UTF-8 as it is, '+', '=', blanks and controls as "\x{HEX}".
+ */
+void smtp_orcpt(char *dst, size_t cap, const char *addr)
+{
+	bool utf8 = false;
+	size_t j;
+
+	if (cap == 0)
+		return;
+	for (const char *p = addr; *p; p++)
+		utf8 = utf8 || (unsigned char)*p >= 0x80;
+	if (!utf8) {
+		j = (size_t)snprintf(dst, cap, "rfc822;");
+		if (j < cap)
+			smtp_xtext(dst + j, cap - j, addr);
+		return;
+	}
+	j = (size_t)snprintf(dst, cap, "utf-8;");
+	for (const unsigned char *p = (const unsigned char *)addr; *p && j + 8 < cap; p++) {
+		if (*p < '!' || *p == 0x7f || *p == '+' || *p == '=')
+			j += (size_t)snprintf(dst + j, cap - j, "\\x{%02X}", *p);
+		else
+			dst[j++] = (char)*p;
+	}
+	if (j < cap)
+		dst[j] = '\0';
+}
+
 /* ---- the body writer ----------------------------------------------------------- */
 
 /*
@@ -1101,9 +1132,9 @@ static enum outcome transaction(struct conn *c)
 				if (c->dsn && (o->dsn_notify != NULL)) {
 					char x[1024];
 
-					smtp_xtext(x, sizeof(x), rc);
+					smtp_orcpt(x, sizeof(x), rc);
 					n = snprintf(cmd, sizeof(cmd), "RCPT TO:<%s> NOTIFY=%s "
-						     "ORCPT=rfc822;%s", rc, o->dsn_notify, x);
+						     "ORCPT=%s", rc, o->dsn_notify, x);
 				} else {
 					n = snprintf(cmd, sizeof(cmd), "RCPT TO:<%s>", rc);
 				}

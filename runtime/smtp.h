@@ -334,6 +334,15 @@ bool smtp_host_match(const struct smtp_hostlist *h, const char *name, const char
 void smtp_xtext(char *dst, size_t cap, const char *s);
 
 /**
+ * smtp_orcpt() - the ORCPT value for the recipient @addr into @dst of @cap
+ * octets: "rfc822;" and its xtext, or, for an address in UTF-8 (which goes
+ * out with SMTPUTF8), "utf-8;" and RFC 6533's utf-8-addr-unitext (the
+ * UTF-8 kept, '+', '=', blanks and controls as "\x{HEX}").  Cut when it
+ * does not fit, never in the middle of an escape.
+ */
+void smtp_orcpt(char *dst, size_t cap, const char *addr);
+
+/**
  * smtp_order_hosts() - shuffle, in place, each run of hosts that share a
  * non-zero @groups value (Exim's randomized groups); others keep their
  * places.  @groups is parallel to @hosts.

@@ -697,10 +697,11 @@ end
 
 # jörg@example.net, in UTF-8.
 joerg=$(printf 'j\303\266rg@example.net')
-pcase "an SMTPUTF8 address: MAIL ... SMTPUTF8, in jörg's maildir"
-send plain "$tmp/msg" -v -f sender@example.net "$joerg"
+pcase "an SMTPUTF8 address: MAIL ... SMTPUTF8, ORCPT=utf-8, in jörg's maildir"
+send plain "$tmp/msg" -v -N failure -f sender@example.net "$joerg"
 want_rc 0
-want_line "noq: -v: SMTP>> RCPT TO:<$joerg>"
+# RFC 6533: a UTF-8 original recipient goes as utf-8-addr-unitext.
+want_line "noq: -v: SMTP>> RCPT TO:<$joerg> NOTIFY=failure ORCPT=utf-8;$joerg"
 want_session "ehlo=2 starttls=1 mail=1 rcpt=1 data=1 quit=1 commands=7"
 want_pf_log "to=<$joerg>, relay=virtual.*status=sent"
 want_delivered "$pfmail/joerg"

@@ -33,6 +33,24 @@ static void test_xtext(void)
 	CU_ASSERT_STRING_EQUAL(b, "");
 }
 
+/* ORCPT: rfc822 and xtext for ASCII, utf-8 and unitext (RFC 6533) else. */
+static void test_orcpt(void)
+{
+	char b[64];
+
+	smtp_orcpt(b, sizeof(b), "a+b=c@example.org");
+	CU_ASSERT_STRING_EQUAL(b, "rfc822;a+2Bb+3Dc@example.org");
+	smtp_orcpt(b, sizeof(b), "jos\xc3\xa9@example.org");
+	CU_ASSERT_STRING_EQUAL(b, "utf-8;jos\xc3\xa9@example.org");
+	smtp_orcpt(b, sizeof(b), "\xc3\xa9+x=y z@\xe4\xbe\x8b.example");
+	CU_ASSERT_STRING_EQUAL(b, "utf-8;\xc3\xa9\\x{2B}x\\x{3D}y\\x{20}z@\xe4\xbe\x8b.example");
+	/* Cut, never in an escape. */
+	smtp_orcpt(b, 16, "\xc3\xa9++++");
+	CU_ASSERT_STRING_EQUAL(b, "utf-8;\xc3\xa9");
+	smtp_orcpt(b, 4, "a@b");
+	CU_ASSERT_STRING_EQUAL(b, "rfc");
+}
+
 static void test_order_hosts(void)
 {
 	const char *names[] = { "a", "b", "c", "d", "e", "f" };
@@ -228,6 +246,7 @@ static const struct unit_test smtp_tests[] = {
 	{ "host lists", test_host_match },
 	{ "host lists noq cannot match", test_host_refused },
 	{ "xtext", test_xtext },
+	{ "orcpt", test_orcpt },
 	{ "randomized host groups", test_order_hosts },
 };
 
