@@ -219,23 +219,32 @@ static char *check_tree(const struct conf *c, const struct route_result *res, si
 			fz_fail("node %zu: router %ld", i, v->router);
 		if (strchr(v->msg, '\n') != NULL)
 			fz_fail("node %zu: a line break in its message \"%s\"", i, v->msg);
+		/* A pipe or a file fails, as a local delivery (no message) or
+		   as a forbidden one (the router's message); every other node is
+		   a canonical, qualified address.  The message alone does not
+		   tell a forbidden pipe or file ("/@example.org" is an address,
+		   and ":fail:delivery to file forbidden" gives an address that
+		   message): an address that parses is one. */
 		bool forbidden = strcmp(v->msg, "delivery to pipe forbidden") == 0 ||
 				 strcmp(v->msg, "delivery to file forbidden") == 0;
 
-		if (v->local || forbidden) {
+		if (v->local) {
 			if (v->status != RS_FAIL || (v->addr[0] != '|' && v->addr[0] != '/') ||
-			    (v->local && v->msg[0] != '\0'))
+			    v->msg[0] != '\0')
 				fz_fail("node %zu: local delivery '%s' %s: %s", i, v->addr,
 					st_names[v->status], v->msg);
 		} else {
 			struct addr_list l;
 
 			addr_list_init(&l);
-			if (addr_parse(&l, v->addr, strlen(v->addr), ADDR_SINGLE) != ADDR_OK ||
-			    l.n != 1 || strcmp(l.v[0].addr, v->addr) != 0 ||
-			    l.v[0].domain == NULL)
-				fz_fail("node %zu: <%s> is not canonical and qualified", i,
-					v->addr);
+			if ((addr_parse(&l, v->addr, strlen(v->addr), ADDR_SINGLE) != ADDR_OK ||
+			     l.n != 1 || strcmp(l.v[0].addr, v->addr) != 0 ||
+			     l.v[0].domain == NULL) &&
+			    !(forbidden && v->status == RS_FAIL &&
+			      (v->addr[0] == '|' || v->addr[0] == '/')))
+				fz_fail("node %zu: <%s> is not canonical and qualified, nor a "
+					"forbidden pipe or file (%s: %s)", i, v->addr,
+					st_names[v->status], v->msg);
 			addr_list_free(&l);
 		}
 		nd += v->status == RS_DELIVER;
