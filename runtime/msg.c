@@ -278,6 +278,31 @@ static void u8_byte(struct u8 *u, unsigned char c)
 	}
 }
 
+/* Whether a byte of @x is zero (exact when no byte has its top bit set). */
+#define HAS_ZERO(x) (((x) - 0x0101010101010101ULL) & ~(x) & 0x8080808080808080ULL)
+
+/*
+ * The length of the longest prefix of @p (at most @n octets, in steps of
+ * eight) that holds only ASCII octets but LF, CR and NUL: what msg_feed()
+ * may take without looking at each octet.  The caller goes on octet by
+ * octet from there.
+ */
+static size_t plain_run(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+
+	for (; n - i >= 8; i += 8) {
+		uint64_t w;
+
+		memcpy(&w, p + i, 8);
+		if ((w & 0x8080808080808080ULL) != 0 ||
+		    (HAS_ZERO(w) | HAS_ZERO(w ^ 0x0A0A0A0A0A0A0A0AULL) |
+		     HAS_ZERO(w ^ 0x0D0D0D0D0D0D0D0DULL)) != 0)
+			break;
+	}
+	return i;
+}
+
 /*
  * Whether the line @s of @len octets starts a header field: a name of
  * printable ASCII but ':', blanks, a colon.  Sets *@name_len and *@colon.
@@ -749,11 +774,14 @@ int msg_feed(struct msg *m, const void *buf, size_t len, struct msg_err *err)
 			continue;
 		}
 
-		/* A run of content octets, checked for 8-bit and UTF-8. */
+		/* A run of content octets, checked for 8-bit and UTF-8:
+		   eight at a time while they are plain ASCII. */
 		struct u8 u = m->u;
 		bool eight = false;
 		size_t j = i;
 
+		if (u.need == 0)
+			j += plain_run(p + i, len - i);
 		while (j < len) {
 			c = p[j];
 			if (c < 0x80) {

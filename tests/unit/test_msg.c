@@ -895,6 +895,66 @@ static void test_8bit(void)
 	msg_free(m);
 }
 
+/*
+ * Content octets are taken eight at a time while they are plain ASCII
+ * (plain_run() in msg.c): an octet that needs a look -- LF, CR, NUL, one
+ * above 0x7F -- is seen at every position of a 24-octet run, at every
+ * alignment of the run.
+ */
+static void test_plain_run(void)
+{
+	for (size_t lead = 0; lead < 8; lead++)
+		for (size_t k = 0; k < 24; k++) {
+			char in[128], want[160];
+			char run[25];
+			size_t n, w;
+			struct msg_err e = POISONED_ERR;
+			struct msg_info info;
+			struct msg *m;
+
+			memset(run, 'a', 24);
+			run[24] = '\0';
+			/* LF: two lines. */
+			n = (size_t)snprintf(in, sizeof(in), "S: x\n\n%.*s%.*s\n", (int)lead,
+					     "bbbbbbbb", 24, run);
+			in[6 + lead + k] = '\n';
+			w = (size_t)snprintf(want, sizeof(want), "S: x\r\n\r\n%.*s%.*s\r\n%.*s\r\n",
+					     (int)lead, "bbbbbbbb", (int)k, run, (int)(23 - k),
+					     run);
+			msg_free(ok_case(in, n, 0, want, w, __LINE__));
+			/* NUL and a bare CR: refused on the body's line. */
+			in[6 + lead + k] = '\0';
+			bad_case(in, n, 0, 3, "line 3 contains a NUL byte", __LINE__);
+			in[6 + lead + k] = '\r';
+			if (k < 23)     /* last, it is a CR LF */
+				bad_case(in, n, 0, 3, "line 3 contains a bare carriage return",
+					 __LINE__);
+			/* 8-bit: valid UTF-8, then an octet that never is. */
+			if (k < 23) {
+				in[6 + lead + k] = '\xc3';
+				in[6 + lead + k + 1] = '\xa9';
+				m = read_with(in, n, NULL, &e);
+				CHECK(m != NULL, __LINE__);
+				if (m != NULL) {
+					msg_info(m, &info);
+					CHECK(info.body_8bit && info.body_utf8, __LINE__);
+					CHECK(info.size == n + 3, __LINE__);
+					msg_free(m);
+				}
+				in[6 + lead + k + 1] = 'a';
+			}
+			in[6 + lead + k] = '\xff';
+			m = read_with(in, n, NULL, &e);
+			CHECK(m != NULL, __LINE__);
+			if (m != NULL) {
+				msg_info(m, &info);
+				CHECK(info.body_8bit && !info.body_utf8, __LINE__);
+				CHECK(info.body_bad_line == 3, __LINE__);
+				msg_free(m);
+			}
+		}
+}
+
 /* The body @body (after "S: x\n\n") is 8-bit and invalid UTF-8 on @bad. */
 static void bad_utf8(const char *body, unsigned bad, unsigned line)
 {
@@ -1618,6 +1678,7 @@ static const struct unit_test header_tests[] = {
 	T(test_not_a_header),
 	T(test_8bit),
 	T(test_utf8),
+	T(test_plain_run),
 	T(test_header_edit),
 	T(test_header_insert_8bit),
 	T(test_header_insert_checks),
