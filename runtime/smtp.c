@@ -1012,14 +1012,16 @@ static enum outcome authenticate(struct conn *c)
 
 /* ---- one transaction on a connected socket ------------------------------------- */
 
-static enum outcome transaction(struct conn *c)
+/*
+ * The part of a transaction that needs no message: the greeting, EHLO,
+ * STARTTLS, AUTH.  OC_CONTINUE: MAIL FROM may go now.  A check
+ * (o->probe) ends here: QUIT, and OC_DELIVERED.
+ */
+static enum outcome prelude(struct conn *c)
 {
 	const struct smtp_opts *o = c->o;
-	const struct smtp_envelope *env = c->env;
-	struct msg_info mi;
 	struct smtp_reply r;
 	enum io e;
-	char cmd[2048], mailcmd[2048];
 
 	/* The greeting: a refusal or silence sends us to the next host. */
 	c->st = ST_GREETING;
@@ -1051,6 +1053,18 @@ static enum outcome transaction(struct conn *c)
 		quit(c);
 		return OC_DELIVERED;
 	}
+	return OC_CONTINUE;
+}
+
+/* The message's part of a transaction: MAIL, RCPT, DATA, the data, QUIT. */
+static enum outcome transaction(struct conn *c)
+{
+	const struct smtp_opts *o = c->o;
+	const struct smtp_envelope *env = c->env;
+	struct msg_info mi;
+	struct smtp_reply r;
+	enum io e;
+	char cmd[2048], mailcmd[2048];
 
 	msg_info(c->m, &mi);
 
@@ -1468,147 +1482,345 @@ int smtp_resolve(const char *name, const char *port, bool ipv4_only, struct addr
 	return g;
 }
 
-int smtp_deliver(const struct smtp_opts *o0, const struct smtp_envelope *env,
-		 const struct msg *m, struct smtp_result *res)
-{
-	struct smtp_opts o = *o0;
+/*
+ * struct smtp_session - an attempt: the options with their defaults, the
+ * connection, and where the walk through the hosts' addresses is.
+ * @h:       the next host to resolve.
+ * @list:    the addresses of the host before it; @ai the next to try.
+ * @tried:   addresses connected to (hosts_max_try); @limit the limit.
+ * @oc:      what smtp_open() came to: OC_CONTINUE with a connection
+ *           ready for MAIL, else how the attempt ended.
+ * @early:   opened before the message was read (smtp_open()).
+ * @res:     the result so far (the addresses that failed).
+ */
+struct smtp_session {
+	struct smtp_opts o;
 	struct conn *c;
-	enum outcome oc = OC_NEXT;
+	size_t h;
+	struct addrinfo *list, *ai;
+	unsigned tried, limit;
+	enum outcome oc;
+	bool early;
+	struct smtp_result res;
+};
+
+/* A new session for @o0 (defaults filled in), nothing tried yet. */
+static struct smtp_session *session_new(const struct smtp_opts *o0, struct smtp_result *res)
+{
+	struct smtp_session *s = calloc(1, sizeof(*s));
 
 	memset(res, 0, sizeof(*res));
-	if (o.connect_timeout == 0)
-		o.connect_timeout = DEF_CONNECT;
-	if (o.command_timeout == 0)
-		o.command_timeout = DEF_COMMAND;
-	if (o.data_timeout == 0)
-		o.data_timeout = DEF_DATA;
-	if (o.final_timeout == 0)
-		o.final_timeout = DEF_FINAL;
-	if (o.delivery_timeout == 0)
-		o.delivery_timeout = DEF_ATTEMPT;
-	if (o.nhosts == 0) {
-		snprintf(res->text, sizeof(res->text), "no smart host to deliver to");
-		return -1;
-	}
-	c = calloc(1, sizeof(*c));
-	if (c == NULL) {
+	if (s == NULL || (s->c = calloc(1, sizeof(*s->c))) == NULL) {
+		free(s);
 		snprintf(res->text, sizeof(res->text), "out of memory");
-		return -1;
+		return NULL;
 	}
-	c->o = &o;
-	c->env = env;
-	c->m = m;
-	c->res = res;
-	/* One deadline for the whole attempt, whichever hosts it takes; the
-	   body's time at data_min_rate comes on top. */
-	c->attempt_end = fd_now_ms() + o.delivery_timeout;
-	if (o.data_min_rate > 0 && m != NULL && o.probe == NULL) {
+	s->o = *o0;
+	if (s->o.connect_timeout == 0)
+		s->o.connect_timeout = DEF_CONNECT;
+	if (s->o.command_timeout == 0)
+		s->o.command_timeout = DEF_COMMAND;
+	if (s->o.data_timeout == 0)
+		s->o.data_timeout = DEF_DATA;
+	if (s->o.final_timeout == 0)
+		s->o.final_timeout = DEF_FINAL;
+	if (s->o.delivery_timeout == 0)
+		s->o.delivery_timeout = DEF_ATTEMPT;
+	s->limit = s->o.max_try;
+	if (s->o.max_try_hard != 0 && (s->limit == 0 || s->o.max_try_hard < s->limit))
+		s->limit = s->o.max_try_hard;
+	s->c->fd = -1;
+	s->c->o = &s->o;
+	s->c->res = res;
+	s->oc = OC_NEXT;
+	return s;
+}
+
+/*
+ * One deadline for the whole attempt, whichever hosts it takes, from
+ * now; the body's time at data_min_rate (@m's size) comes on top.
+ */
+static void set_deadline(struct smtp_session *s, const struct msg *m)
+{
+	struct conn *c = s->c;
+
+	c->attempt_end = fd_now_ms() + s->o.delivery_timeout;
+	if (s->o.data_min_rate > 0 && m != NULL && s->o.probe == NULL) {
 		struct msg_info mi;
 
 		msg_info(m, &mi);
-		c->attempt_end += (long long)(mi.wire_size * 1000 / o.data_min_rate);
+		c->attempt_end += (long long)(mi.wire_size * 1000 / s->o.data_min_rate);
 	}
+}
 
-	unsigned tried = 0;
-	unsigned limit = o.max_try;
+/* The connection is over: TLS, the socket; a check hears of it. */
+static void conn_close(struct smtp_session *s, enum outcome oc)
+{
+	struct conn *c = s->c;
 
-	if (o.max_try_hard != 0 && (limit == 0 || o.max_try_hard < limit))
-		limit = o.max_try_hard;
-	for (size_t h = 0; h < o.nhosts && oc == OC_NEXT && !max_tried(c, tried, limit) &&
-	     fd_now_ms() < c->attempt_end; h++) {
-		const struct smtp_host *hp = &o.hosts[h];
-		struct addrinfo *list = NULL;
-		char port[8];
-		int g;
+	tls_end(c->tls);
+	c->tls = NULL;
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	if (c->info != NULL) {
+		c->info->ready = oc == OC_DELIVERED;
+		s->o.probe(s->o.probe_arg, c->info, c->info->ready ? "" : c->res->text);
+	}
+	if (oc == OC_NEXT)
+		trace(c, "%s (trying the next host)", c->res->text);
+}
 
-		snprintf(port, sizeof(port), "%u", hp->port);
-		g = smtp_resolve(hp->name, port, hp->ipv4_only, &list);
-		if (g != 0) {
-			char line[512];
+/*
+ * On to the next address that gets as far as MAIL FROM: resolving each
+ * host in turn, connecting, the greeting, EHLO, TLS and AUTH (prelude()).
+ * OC_CONTINUE: c->fd is that connection.  OC_NEXT: no address is left
+ * (or hosts_max_try, or the deadline, says so); c->res->text says why
+ * the last one failed.  OC_FAIL: a failure no other host would mend.
+ * OC_DELIVERED: a check found a server ready (the connection is closed).
+ */
+static enum outcome next_ready(struct smtp_session *s)
+{
+	const struct smtp_opts *o = &s->o;
+	struct conn *c = s->c;
+	struct smtp_result *res = c->res;
 
-			snprintf(line, sizeof(line), "H=%s: host lookup failed: %s", hp->name,
-				 g == EAI_SYSTEM ? strerror(errno) : gai_strerror(g));
-			if (res->text[0])
-				add_tried(res, res->text);
-			snprintf(res->text, sizeof(res->text), "%s", line);
-			trace(c, "%s", line);
+	for (;;) {
+		if (s->ai == NULL) {
+			/* The next host. */
+			if (s->list != NULL)
+				freeaddrinfo(s->list);
+			s->list = NULL;
+			if (s->h >= o->nhosts || max_tried(c, s->tried, s->limit) ||
+			    fd_now_ms() >= c->attempt_end)
+				return OC_NEXT;
+
+			const struct smtp_host *hp = &o->hosts[s->h++];
+			char port[8];
+			int g;
+
+			snprintf(port, sizeof(port), "%u", hp->port);
+			g = smtp_resolve(hp->name, port, hp->ipv4_only, &s->list);
+			if (g != 0) {
+				char line[512];
+
+				s->list = NULL;
+				snprintf(line, sizeof(line), "H=%s: host lookup failed: %s",
+					 hp->name,
+					 g == EAI_SYSTEM ? strerror(errno) : gai_strerror(g));
+				if (res->text[0])
+					add_tried(res, res->text);
+				snprintf(res->text, sizeof(res->text), "%s", line);
+				trace(c, "%s", line);
+				continue;
+			}
+			if (hp->ipv4_prefer)
+				s->list = prefer_v4(s->list);
+			s->ai = s->list;
+			c->port = hp->port;
+			snprintf(c->host, sizeof(c->host), "%s", hp->name);
 			continue;
 		}
-		if (hp->ipv4_prefer)
-			list = prefer_v4(list);
-		for (struct addrinfo *ai = list; ai && oc == OC_NEXT; ai = ai->ai_next) {
-			if (limit != 0 && tried == limit)
-				break;  /* the host loop says so (max_tried()) */
 
-			snprintf(c->host, sizeof(c->host), "%s", hp->name);
-			smtp_ai_text(ai, c->ip, sizeof(c->ip));
-			/* ignore_target_hosts: Exim's router drops the address. */
-			if (o.ignore_ips.l != NULL && smtp_host_match(&o.ignore_ips, c->host, c->ip)) {
-				trace(c, "%s [%s] is ignored (ignore_target_hosts)", c->host, c->ip);
-				continue;
-			}
-			tried++;
-			c->st = ST_CONNECT;
-			c->rlen = 0;
-			if (res->text[0])
-				add_tried(res, res->text);
-			res->text[0] = '\0';
-			trace(c, "connecting to %s [%s] port %u", c->host, c->ip, hp->port);
+		struct addrinfo *ai = s->ai;
 
-			enum io e = connect_to(c, ai);
-
-			if (e == IO_PROTO) {
-				/* The interface option is wrong: a configuration
-				   error, which no other host would fix. */
-				snprintf(res->text, sizeof(res->text), "%s for %s transport",
-					 c->proto, o.transport_name ? o.transport_name : "the");
-				oc = OC_FAIL;
-				break;
-			}
-			if (e != IO_OK) {
-				/* No connection was made: the error first, then the
-				   host, as Exim words it (with the host added). */
-				if (e == IO_TIMEOUT)
-					snprintf(res->text, sizeof(res->text),
-						 "Connection timed out: H=%s [%s]", c->host, c->ip);
-				else
-					snprintf(res->text, sizeof(res->text), "%s: H=%s [%s]",
-						 strerror(c->err), c->host, c->ip);
-				trace(c, "%s", res->text);
-				continue;
-			}
-			c->port = hp->port;
-			if (o.probe != NULL) {
-				c->info = &c->info_buf;
-				memset(c->info, 0, sizeof(*c->info));
-				snprintf(c->info->host, sizeof(c->info->host), "%s", c->host);
-				snprintf(c->info->ip, sizeof(c->info->ip), "%s", c->ip);
-				c->info->port = c->port;
-			}
-			oc = o.tls_implicit ? tls_begin(c) : OC_CONTINUE;
-			if (oc == OC_CONTINUE)
-				oc = transaction(c);
-			tls_end(c->tls);
-			c->tls = NULL;
-			close(c->fd);
-			c->fd = -1;
-			if (c->info != NULL) {
-				c->info->ready = oc == OC_DELIVERED;
-				o.probe(o.probe_arg, c->info, c->info->ready ? "" : res->text);
-			}
-			if (oc == OC_NEXT)
-				trace(c, "%s (trying the next host)", res->text);
+		s->ai = ai->ai_next;
+		if (s->limit != 0 && s->tried == s->limit) {
+			s->ai = NULL;   /* the host loop says so (max_tried()) */
+			continue;
 		}
-		freeaddrinfo(list);
+		smtp_ai_text(ai, c->ip, sizeof(c->ip));
+		/* ignore_target_hosts: Exim's router drops the address. */
+		if (o->ignore_ips.l != NULL && smtp_host_match(&o->ignore_ips, c->host, c->ip)) {
+			trace(c, "%s [%s] is ignored (ignore_target_hosts)", c->host, c->ip);
+			continue;
+		}
+		s->tried++;
+		c->st = ST_CONNECT;
+		c->rlen = 0;
+		if (res->text[0])
+			add_tried(res, res->text);
+		res->text[0] = '\0';
+		trace(c, "connecting to %s [%s] port %u", c->host, c->ip, c->port);
+
+		enum io e = connect_to(c, ai);
+
+		if (e == IO_PROTO) {
+			/* The interface option is wrong: a configuration
+			   error, which no other host would fix. */
+			snprintf(res->text, sizeof(res->text), "%s for %s transport",
+				 c->proto, o->transport_name ? o->transport_name : "the");
+			return OC_FAIL;
+		}
+		if (e != IO_OK) {
+			/* No connection was made: the error first, then the
+			   host, as Exim words it (with the host added). */
+			if (e == IO_TIMEOUT)
+				snprintf(res->text, sizeof(res->text),
+					 "Connection timed out: H=%s [%s]", c->host, c->ip);
+			else
+				snprintf(res->text, sizeof(res->text), "%s: H=%s [%s]",
+					 strerror(c->err), c->host, c->ip);
+			trace(c, "%s", res->text);
+			continue;
+		}
+		if (o->probe != NULL) {
+			c->info = &c->info_buf;
+			memset(c->info, 0, sizeof(*c->info));
+			snprintf(c->info->host, sizeof(c->info->host), "%s", c->host);
+			snprintf(c->info->ip, sizeof(c->info->ip), "%s", c->ip);
+			c->info->port = c->port;
+		}
+
+		enum outcome oc = o->tls_implicit ? tls_begin(c) : OC_CONTINUE;
+
+		if (oc == OC_CONTINUE)
+			oc = prelude(c);
+		if (oc == OC_CONTINUE)
+			return OC_CONTINUE;
+		conn_close(s, oc);
+		if (oc != OC_NEXT)
+			return oc;
 	}
+}
+
+/*
+ * Whether the connection opened before the message was read has gone
+ * stale while it waited: the server closed it or said something (a 421
+ * for its idle timeout) when it should be waiting for MAIL.
+ */
+static bool stale(const struct conn *c)
+{
+	struct pollfd p = { .fd = c->fd, .events = POLLIN };
+
+	if (c->rlen > 0)
+		return true;
+	return poll(&p, 1, 0) != 0;
+}
+
+/* The walk through the hosts from the start again (a stale connection). */
+static void restart(struct smtp_session *s)
+{
+	if (s->list != NULL)
+		freeaddrinfo(s->list);
+	s->list = s->ai = NULL;
+	s->h = 0;
+	s->tried = 0;
+}
+
+/* The end of an attempt: the outcome into @res, @s freed. */
+static int session_end(struct smtp_session *s, enum outcome oc, struct smtp_result *res)
+{
+	struct conn *c = s->c;
+
 	trace(c, "attempt ended in state %s", st_name[c->st]);
+	if (c->fd >= 0) {
+		tls_end(c->tls);
+		close(c->fd);
+	}
+	if (s->list != NULL)
+		freeaddrinfo(s->list);
 	free(c);
+	free(s);
 	if (oc == OC_DELIVERED) {
 		res->delivered = true;
 		res->text[0] = '\0';
 		return 0;
 	}
 	return -1;
+}
+
+/* Send the message on the ready connection, then on the next ones. */
+static int session_send(struct smtp_session *s, enum outcome oc, struct smtp_result *res)
+{
+	struct conn *c = s->c;
+
+	while (oc == OC_CONTINUE) {
+		oc = transaction(c);
+		conn_close(s, oc);
+		if (oc == OC_NEXT)
+			oc = next_ready(s);
+	}
+	return session_end(s, oc, res);
+}
+
+int smtp_deliver(const struct smtp_opts *o, const struct smtp_envelope *env,
+		 const struct msg *m, struct smtp_result *res)
+{
+	struct smtp_session *s;
+
+	if (o->nhosts == 0) {
+		memset(res, 0, sizeof(*res));
+		snprintf(res->text, sizeof(res->text), "no smart host to deliver to");
+		return -1;
+	}
+	if ((s = session_new(o, res)) == NULL)
+		return -1;
+	s->c->env = env;
+	s->c->m = m;
+	set_deadline(s, m);
+	return session_send(s, next_ready(s), res);
+}
+
+struct smtp_session *smtp_open(const struct smtp_opts *o)
+{
+	struct smtp_result dummy;
+	struct smtp_session *s = session_new(o, &dummy);
+
+	if (s == NULL)
+		return NULL;
+	s->early = true;
+	s->c->res = &s->res;
+	s->o.probe = NULL;
+	if (o->nhosts == 0) {
+		snprintf(s->res.text, sizeof(s->res.text), "no smart host to deliver to");
+		s->oc = OC_FAIL;
+		return s;
+	}
+	set_deadline(s, NULL);
+	s->oc = next_ready(s);
+	return s;
+}
+
+int smtp_send(struct smtp_session *s, const struct smtp_opts *mo,
+	      const struct smtp_envelope *env, const struct msg *m, struct smtp_result *res)
+{
+	struct conn *c = s->c;
+	enum outcome oc = s->oc;
+
+	*res = s->res;
+	c->res = res;
+	c->env = env;
+	c->m = m;
+	s->o.dsn_notify = mo->dsn_notify;
+	s->o.dsn_ret = mo->dsn_ret;
+	s->o.dsn_envid = mo->dsn_envid;
+	s->o.need_utf8 = mo->need_utf8;
+	/* The time the message took to read is not the server's: the
+	   deadline starts again. */
+	set_deadline(s, m);
+	if (oc == OC_CONTINUE && stale(c)) {
+		trace(c, "the connection to %s [%s] made while the message was read has "
+		      "been closed by the server: starting again", c->host, c->ip);
+		tls_end(c->tls);
+		c->tls = NULL;
+		close(c->fd);
+		c->fd = -1;
+		restart(s);
+		res->text[0] = '\0';
+		res->tried[0] = '\0';
+		oc = next_ready(s);
+	}
+	return session_send(s, oc, res);
+}
+
+void smtp_abandon(struct smtp_session *s)
+{
+	if (s == NULL)
+		return;
+	if (s->c->fd >= 0 && s->oc == OC_CONTINUE)
+		quit(s->c);
+	session_end(s, OC_FAIL, &s->res);
 }
 
 void smtp_order_hosts(struct smtp_host *hosts, const uint16_t *groups, size_t n)

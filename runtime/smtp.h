@@ -317,6 +317,44 @@ int smtp_deliver(const struct smtp_opts *o, const struct smtp_envelope *env,
 		 const struct msg *m, struct smtp_result *res);
 
 /**
+ * struct smtp_session - an attempt begun before its message is complete
+ * (opaque): smtp_open(), then smtp_send() or smtp_abandon().
+ */
+struct smtp_session;
+
+/**
+ * smtp_open() - begin an attempt while the message is still being read:
+ * the hosts are taken as smtp_deliver() takes them, up to the first
+ * address that gets as far as MAIL FROM (connected, greeted, EHLO,
+ * STARTTLS, AUTH), whose connection then waits.  @o and everything it
+ * points to must stay valid until smtp_send() or smtp_abandon(); its
+ * message's fields (dsn_notify, dsn_ret, dsn_envid, need_utf8) are not
+ * used, nor is @o->probe.  Never prints but through @o->trace; may run in
+ * a thread other than the one reading the message.  Returns NULL only
+ * when out of memory.
+ */
+struct smtp_session *smtp_open(const struct smtp_opts *o);
+
+/**
+ * smtp_send() - finish the attempt @s with the message: as
+ * smtp_deliver(), with the message's fields of @mo (dsn_notify, dsn_ret,
+ * dsn_envid, need_utf8; the rest of @mo is not read: @s keeps the options
+ * it was opened with).  delivery_timeout counts from now, not from
+ * smtp_open().  A connection the server closed, or spoke on, while it
+ * waited is dropped and the hosts are taken again from the first.  When
+ * the open failed, that failure is the outcome: no host is tried twice.
+ * Frees @s.
+ */
+int smtp_send(struct smtp_session *s, const struct smtp_opts *mo,
+	      const struct smtp_envelope *env, const struct msg *m, struct smtp_result *res);
+
+/**
+ * smtp_abandon() - end the attempt @s without a message: QUIT on its
+ * connection, if it has one.  Frees @s; NULL is allowed.
+ */
+void smtp_abandon(struct smtp_session *s);
+
+/**
  * smtp_host_match() - whether the host @name with address @ip (may be
  * NULL) is in host list @h (hosts_require_tls and the like), typed by
  * noqc (lib/ml.h): "*", a name (without case), "*suffix", a regular
