@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -75,10 +76,18 @@ static int load(void)
 	return 0;
 }
 
+/* Once, whichever thread asks first (noq opens its SMTP session in a
+   second thread while it reads the message). */
+static pthread_once_t ld_once = PTHREAD_ONCE_INIT;
+
+static void load_once(void)
+{
+	ld.state = load() == 0 ? 1 : -1;
+}
+
 static int loaded(char *err, size_t errlen)
 {
-	if (ld.state == 0)
-		ld.state = load() == 0 ? 1 : -1;
+	pthread_once(&ld_once, load_once);
 	if (ld.state > 0)
 		return 0;
 	snprintf(err, errlen, "%s", ld.err);

@@ -13,6 +13,7 @@
 #endif
 
 #include <dlfcn.h>
+#include <pthread.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -120,10 +121,18 @@ static int load(void)
 	return 0;
 }
 
+/* Once, whichever thread asks first (noq opens its SMTP session in a
+   second thread while it reads the message). */
+static pthread_once_t ld_once = PTHREAD_ONCE_INIT;
+
+static void load_once(void)
+{
+	ld.state = load() == 0 ? 1 : -1;
+}
+
 int ossl_load(char *err, size_t errlen)
 {
-	if (ld.state == 0)
-		ld.state = load() == 0 ? 1 : -1;
+	pthread_once(&ld_once, load_once);
 	if (ld.state < 0) {
 		snprintf(err, errlen, "%s", ld.err);
 		return -1;
