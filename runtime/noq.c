@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <grp.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1984,6 +1985,228 @@ static void say_tried(const char *tried)
 	}
 }
 
+/* ---- the session opened while the message is read ----------------------- */
+
+/*
+ * The single-transaction proof makes the hosts known before any recipient
+ * is routed, so the connection, the greeting, EHLO, STARTTLS and AUTH can
+ * run in a second thread while the main one reads the message; MAIL FROM
+ * (with SIZE) goes once the message is read, routed and signed.  Only the
+ * session thread changes the group (glibc sets it for both threads), and
+ * only while the main thread does nothing but read standard input into
+ * its unnamed temporary file; the main thread joins it before it does
+ * anything else.  What the session was opened with is checked against
+ * what the message's route asks for (send_message()); when they differ,
+ * or when the message is refused, the early connection gets QUIT and
+ * nothing else.
+ */
+static long hosts_router(const struct model *m);
+
+static struct {
+	bool started;                   /* the thread was created */
+	pthread_t tid;
+	const struct model *m;
+	struct route_result res;        /* one node, as the hosts' router routes */
+	bool *drop;                     /* the hosts its lookups dropped */
+	bool looked;                    /* the lookups were made: res and drop
+					   say what they found */
+	struct delivery d;              /* the options the session has */
+	struct smtp_session *s;         /* once joined; NULL: none */
+} early;
+
+/*
+ * The session thread: the router's host lookups first, as routing will
+ * make them (a route that would defer or fail opens nothing; the hosts
+ * host_find_failed = ignore drops are not tried), then smtp_open().
+ */
+static void *early_run(void *arg)
+{
+	const struct model *m = early.m;
+	struct delivery *d = &early.d;
+
+	(void)arg;
+	if (early.res.v[0].router_hosts) {
+		if (router_hosts(m, &early.res, early.drop) != 0)
+			return NULL;
+		early.looked = true;
+		if (early.res.v[0].status != RS_DELIVER)
+			return NULL;
+		/* d's hosts point to the policy's names: drop by name. */
+		size_t k = 0;
+
+		for (size_t i = 0; i < d->so.nhosts; i++) {
+			bool dropped = false;
+
+			for (size_t j = 0; j < m->route.nhosts; j++)
+				if (early.drop[j] && d->hosts[i].name == m->route.hosts[j].name)
+					dropped = true;
+			if (!dropped)
+				d->hosts[k++] = d->hosts[i];
+		}
+		d->so.nhosts = k;
+		if (k == 0)
+			return NULL;
+	}
+	priv_raise();
+	early.s = smtp_open(&d->so);
+	priv_lower();
+	return NULL;
+}
+
+/*
+ * Whether the session may be opened before the message is read: a
+ * delivery (not a dry run), and nothing it needs depends on the message
+ * or the sender -- helo_data, interface and every client_condition are
+ * constants.  send_message() checks that the route it gets is the one
+ * the session was opened for.
+ */
+static bool early_eligible(const struct env *e)
+{
+	const struct model *m = e->m;
+	const struct mdl_obj *t = &m->transports[m->route.transport];
+	const char *v;
+
+	if (e->cli.dry_run || m->route.nhosts == 0)
+		return false;
+	if (((v = opt_str(t, "helo_data")) != NULL && xp_expands(v)) ||
+	    ((v = opt_str(t, "interface")) != NULL && xp_expands(v)))
+		return false;
+	for (size_t i = 0; i < m->nauths; i++)
+		if ((v = opt_str(&m->auths[i], "client_condition")) != NULL && xp_expands(v))
+			return false;
+	return true;
+}
+
+/* The early session's state, freed (not the session: early_end()). */
+static void early_free(void)
+{
+	delivery_free(&early.d);
+	route_result_free(&early.res);
+	free(early.drop);
+	early.drop = NULL;
+}
+
+/* Begin the session for a message from @sender, if it may be begun now. */
+static void early_start(struct env *e, const char *sender)
+{
+	const struct model *m = e->m;
+
+	memset(&early, 0, sizeof(early));
+	if (!early_eligible(e))
+		return;
+	early.m = m;
+	early.drop = calloc(m->route.nhosts, sizeof(*early.drop));
+	early.res.v = calloc(1, sizeof(*early.res.v));
+	if (early.drop == NULL || early.res.v == NULL) {
+		early_free();
+		return;
+	}
+	/* One node, as if a recipient had been routed by the router that
+	   gives the hosts (server_info() does the same). */
+	early.res.n = early.res.ntop = early.res.ndeliver = 1;
+	early.res.v[0] = (struct route_node){ .addr = sender, .parent = -1, .top = 0,
+					      .router = hosts_router(m), .status = RS_DELIVER,
+					      .msg = "" };
+	early.res.v[0].router_hosts = early.res.v[0].router >= 0;
+	if (delivery_setup(e, NULL, sender, &early.res, early.drop, &early.d) != 0 ||
+	    pthread_create(&early.tid, NULL, early_run, NULL) != 0) {
+		early_free();
+		return;
+	}
+	early.started = true;
+}
+
+/*
+ * The routers' host lookups for @res (router_hosts()): when every node
+ * whose hosts a router gives has them from the router the session thread
+ * looked up, what it found -- the same lookups, made while the message
+ * was read, and traced once -- else made now.
+ */
+static int routed_hosts(const struct model *m, struct route_result *res, bool *drop)
+{
+	const struct route_node *ev = early.looked ? &early.res.v[0] : NULL;
+
+	for (size_t n = 0; n < res->n && ev != NULL; n++) {
+		const struct route_node *v = &res->v[n];
+
+		if (v->status == RS_DELIVER && v->router_hosts && v->router != ev->router)
+			ev = NULL;
+	}
+	if (ev == NULL)
+		return router_hosts(m, res, drop);
+	memcpy(drop, early.drop, m->route.nhosts * sizeof(*drop));
+	for (size_t n = 0; n < res->n && ev->status != RS_DELIVER; n++) {
+		const struct route_node *v = &res->v[n];
+
+		if (v->status == RS_DELIVER && v->router_hosts &&
+		    route_set_outcome(res, n, ev->status, ev->msg) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Wait for the session thread: early.s is its session (or NULL). */
+static void early_join(void)
+{
+	if (early.started) {
+		pthread_join(early.tid, NULL);
+		early.started = false;
+	}
+}
+
+/* The message does not go on the early session: QUIT, and forget it. */
+static void early_end(void)
+{
+	early_join();
+	if (early.s != NULL) {
+		priv_raise();
+		smtp_abandon(early.s);
+		priv_lower();
+		early.s = NULL;
+	}
+	early_free();
+}
+
+/* Whether the host @h is one of @d's, port and address family alike. */
+static bool host_in(const struct smtp_host *h, const struct delivery *d)
+{
+	for (size_t i = 0; i < d->so.nhosts; i++) {
+		const struct smtp_host *x = &d->so.hosts[i];
+
+		if (strcmp(x->name, h->name) == 0 && x->port == h->port &&
+		    x->ipv4_only == h->ipv4_only && x->ipv4_prefer == h->ipv4_prefer)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Whether the early session was opened as the message's delivery @d would
+ * open one (@drop: the hosts its routers dropped, as the session's
+ * lookups did).  The order of hosts
+ * need not be the same: randomized groups were shuffled for each.
+ */
+static bool early_fits(const struct delivery *d, const bool *drop, size_t nhosts)
+{
+	const struct smtp_opts *a = &early.d.so, *b = &d->so;
+
+	for (size_t i = 0; i < nhosts; i++)
+		if (drop[i] != early.drop[i])
+			return false;
+	if (a->nhosts != b->nhosts || strcmp(a->helo, b->helo) != 0 ||
+	    (a->interface == NULL) != (b->interface == NULL) ||
+	    (a->interface != NULL && strcmp(a->interface, b->interface) != 0) ||
+	    a->ignore_ips.l != b->ignore_ips.l || a->nauths != b->nauths)
+		return false;
+	for (size_t i = 0; i < b->nhosts; i++)
+		if (!host_in(&b->hosts[i], &early.d))
+			return false;
+	for (size_t i = 0; i < b->nauths; i++)
+		if (a->auths[i].skip != b->auths[i].skip)
+			return false;
+	return true;
+}
+
 /*
  * Hand the message to the smart host.  Prints the failure (Exim's
  * "Delivery failed: ..." line) and logs one line to syslog either way.
@@ -2026,10 +2249,22 @@ static int send_message(struct env *e, const struct msg *msg, const struct msg_i
 		goto out;
 	}
 
+	early_join();
+	if (early.s != NULL && !early_fits(&d, drop, m->route.nhosts)) {
+		trace("the connection made while the message was read does not fit its "
+		      "route: QUIT, and a new one");
+		early_end();
+	}
+
+	int r;
+
 	priv_raise();
-
-	int r = smtp_deliver(&d.so, &env, msg, &sr);
-
+	if (early.s != NULL) {
+		r = smtp_send(early.s, &d.so, &env, msg, &sr);
+		early.s = NULL;
+	} else {
+		r = smtp_deliver(&d.so, &env, msg, &sr);
+	}
 	priv_lower();
 	char rlist[512];
 	size_t rl = 0;
@@ -2632,7 +2867,7 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 	/* The routers' host lookups, for a delivery: the dry run looks
 	   nothing up. */
 	drop = calloc(e->m->route.nhosts ? e->m->route.nhosts : 1, sizeof(*drop));
-	if (drop == NULL || (!e->cli.dry_run && router_hosts(e->m, &res, drop) != 0)) {
+	if (drop == NULL || (!e->cli.dry_run && routed_hosts(e->m, &res, drop) != 0)) {
 		noq_say("out of memory");
 		goto out;
 	}
@@ -2740,6 +2975,7 @@ int noq_process(struct env *e, struct msg *msg, const struct addr_list *argv_rcp
 	}
 	status = EX_DONE;
 out:
+	early_end();
 	dk_reset();
 	free(gname);
 	free(order);
@@ -2849,10 +3085,14 @@ static int deliver(struct env *e)
 	}
 	noq_intake_opts(e, &mo, e->cli.ignore_dots, &uucp);
 	mo.flags |= MSG_BODY_CR;        /* as Exim reads input that is not SMTP */
+	/* The session begins while the message is read. */
+	early_start(e, sender);
 	if (msg_read(STDIN_FILENO, &mo, &msg, &me) != 0) {
+		early_end();
 		noq_say("message refused: %s", me.text);
 		goto out;
 	}
+	early_join();
 	if (uucp.sender != NULL) {
 		free(sender);
 		sender = uucp.sender;
