@@ -176,6 +176,37 @@ want_x srv 1.commands.1.args "early.example.org"
 want_x srv 1.accepted true
 end
 
+# order: the order of EHLO and routing in noq's -v trace.
+order() {
+	grep -e 'SMTP>> EHLO' -e 'routed by' "$tmp/err" |
+		sed 's/.*SMTP>> EHLO.*/EHLO/; s/.*routed by.*/routed/' | paste -sd' ' -
+}
+
+begin "a small message in a file: read first, no thread"
+fault srv 127.0.0.1
+policy p "127.0.0.1:$port"
+printf 'To: bob@example.net\nSubject: small\n\nhello\n' >"$tmp/small"
+send p "$tmp/small" -v -i bob@example.net
+stop srv
+want_rc 0
+want "the trace's order" "$(order)" "routed EHLO"
+want_sent 1
+end
+
+begin "a message of 1 MiB in a file: the session while it is read"
+fault srv 127.0.0.1
+policy p "127.0.0.1:$port"
+{
+	printf 'To: bob@example.net\nSubject: large\n\n'
+	yes 'a line of the body, thirty-two.' | head -n 32768
+} >"$tmp/large"
+send p "$tmp/large" -v -i bob@example.net
+stop srv
+want_rc 0
+want "the trace's order" "$(order)" "EHLO routed"
+want_sent 1
+end
+
 begin "--dry-run connects to nothing"
 fault srv 127.0.0.1
 policy p "127.0.0.1:$port"
