@@ -19,6 +19,12 @@
 #      (noq only, against noq with one router; and with a regex)
 #   7. DKIM: the 1 KiB and the 100 MiB message signed (relaxed) with an
 #      RSA-2048 key and with an Ed25519 key, against noq unsigned
+#   8. "distant": a caller that takes 300 ms to write its 1 KiB message,
+#      to a smart host whose greeting and EHLO reply take 150 ms each
+#      (tests/smtp/faultsrv.py standing in for the round trips of a
+#      distant server's TCP, TLS and AUTH): a client that opens the
+#      session while it reads needs about 300 ms, one that reads first
+#      about 600
 # and prints a table with the ratios to noq and the targets of issue 7.
 # Every run must exit 0 (the smart host accepted the message), or the
 # benchmark stops with that program's stderr.
@@ -29,7 +35,7 @@
 # 0 = one round each, a smoke run that only shows every program works),
 # BENCH_BIG_MIB (default 100), BENCH_ALIASES (default 1000000),
 # BENCH_CASES (the cases to run, of: small aliases big bigpipe rcpts
-# routers compile dkim dkimbig; default all), NOQ_ESMTP (esmtp; default
+# routers compile dkim dkimbig distant; default all), NOQ_ESMTP (esmtp; default
 # _build/esmtp/usr/bin/esmtp, its library beside it; without it, its
 # columns are left out).
 # Exim needs root (it switches to the Debian-exim user); without root or
@@ -50,7 +56,7 @@ esmtp=${NOQ_ESMTP:-$top/_build/esmtp/usr/bin/esmtp}
 esmtp_lib=${esmtp%/usr/bin/esmtp}/usr/lib/x86_64-linux-gnu
 scale=${BENCH_ROUNDS:-1}
 big_mib=${BENCH_BIG_MIB:-100}
-cases=${BENCH_CASES:-small aliases big bigpipe rcpts routers compile dkim dkimbig}
+cases=${BENCH_CASES:-small aliases big bigpipe rcpts routers compile dkim dkimbig distant}
 naliases=${BENCH_ALIASES:-1000000}
 nrcpt=10000
 
@@ -66,9 +72,10 @@ elif [ "$(id -u)" -ne 0 ] || ! getent passwd Debian-exim >/dev/null; then
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/noq-peers.XXXXXX")
-sink_pid=
+sink_pid= far_pid=
 cleanup() {
 	[ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null
+	[ -n "$far_pid" ] && kill "$far_pid" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -240,6 +247,35 @@ exim_conf() { # NAME ALIASFILE
 exim_conf plain ""
 exim_conf aliases "$tmp/aliases"
 
+# The distant smart host (case 8): faultsrv with slow replies, and each
+# program's configuration for it.
+case " $cases " in *" distant "*)
+	{
+		echo "greeting: delay 0.15 then 220 far.example ESMTP"
+		printf '%s\n' 'ehlo: delay 0.15 then 250-far.example\n250-PIPELINING\n250 8BITMIME'
+	} >"$tmp/far.script"
+	/usr/bin/python3 "$top/tests/smtp/faultsrv.py" --script "$tmp/far.script" \
+		--transcript "$tmp/far.t" --port-file "$tmp/far.port" --connections 0 \
+		2>"$tmp/far.log" &
+	far_pid=$!
+	i=0
+	until [ -s "$tmp/far.port" ]; do
+		i=$((i + 1))
+		[ $i -lt 100 ] || { echo "peers: faultsrv did not start:" >&2; cat "$tmp/far.log" >&2; exit 1; }
+		sleep 0.05
+	done
+	near=$port port=$(cat "$tmp/far.port")
+	noq_conf noq-far ""
+	"$noqc" -o "$tmp/noq-far.policy" "$tmp/noq-far.conf"
+	exim_conf far ""
+	printf 'account default\nhost 127.0.0.1\nport %s\nfrom bench@example.org\nauth off\ntls off\n' \
+		"$port" >"$tmp/msmtp-far.rc"
+	printf 'hostname = 127.0.0.1:%s\n' "$port" >"$tmp/esmtp-far.rc"
+	chmod 600 "$tmp/msmtp-far.rc" "$tmp/esmtp-far.rc"
+	far=$port port=$near
+	;;
+esac
+
 # ---- running -----------------------------------------------------------------
 mkdir "$tmp/res"
 # run KEY INPUT COMMAND...: time one run, append "microseconds KiB" to
@@ -247,8 +283,9 @@ mkdir "$tmp/res"
 run() {
 	key=$1 input=$2
 	shift 2
-	# bigpipe: standard input is a pipe, filled by timeit's child.
-	case $key in bigpipe.*) popt=-p ;; *) popt= ;; esac
+	# bigpipe: standard input is a pipe, filled by timeit's child;
+	# distant: the same, after 300 ms.
+	case $key in bigpipe.*) popt=-p ;; distant.*) popt="-p -d 300" ;; *) popt= ;; esac
 	# esmtp finds its library, unpacked beside it; no other program
 	# runs with LD_LIBRARY_PATH.
 	case $key in *.esmtp) LD_LIBRARY_PATH=$esmtp_lib; export LD_LIBRARY_PATH ;; esac
@@ -299,6 +336,11 @@ one() {
 	dkim.noq|dkimbig.noq) run "$1.$2" "$tmp/$(dkim_msg "$1")" "$noq" -C "$tmp/noq-plain.policy" -i -f bench@example.org user@example.net ;;
 	dkim.noqrsa|dkimbig.noqrsa) run "$1.$2" "$tmp/$(dkim_msg "$1")" "$noq" -C "$tmp/noq-dkim-rsa.policy" -i -f bench@example.org user@example.net ;;
 	dkim.noqed|dkimbig.noqed) run "$1.$2" "$tmp/$(dkim_msg "$1")" "$noq" -C "$tmp/noq-dkim-ed.policy" -i -f bench@example.org user@example.net ;;
+	distant.floor) run "$1.$2" "$tmp/small.txt" "$floor" 127.0.0.1 "$far" bench@example.org user@example.net ;;
+	distant.noq) run "$1.$2" "$tmp/small.txt" "$noq" -C "$tmp/noq-far.policy" -i -f bench@example.org user@example.net ;;
+	distant.esmtp) run "$1.$2" "$tmp/small.txt" "$esmtp" -C "$tmp/esmtp-far.rc" -i -f bench@example.org user@example.net ;;
+	distant.msmtp) run "$1.$2" "$tmp/small.txt" "$msmtp" -C "$tmp/msmtp-far.rc" -i -f bench@example.org user@example.net ;;
+	distant.exim) run "$1.$2" "$tmp/small.txt" "$exim" -C "$tmp/exim-far.conf" -i -f bench@example.org user@example.net ;;
 	*) echo "peers: no case $1.$2" >&2; exit 1 ;;
 	esac
 }
@@ -366,6 +408,8 @@ fi
 ! want routers || rounds routers "$(n 15)" noq0 noq noqre
 ! want dkim || rounds dkim "$(n 31)" noq noqrsa noqed
 ! want dkimbig || rounds dkimbig "$(n 5)" noq noqrsa noqed
+# shellcheck disable=SC2086
+! want distant || rounds distant $(n 7) floor noq $speers
 
 # ---- the table ---------------------------------------------------------------
 # median KEY FIELD: the median of column FIELD (1 time, 2 RSS) of KEY.
@@ -396,6 +440,7 @@ for c in $cases; do
 	aliases) title="1 KiB to an alias ($naliases aliases)" ;;
 	big) title="$big_mib MiB message" ;;
 	bigpipe) title="$big_mib MiB message, through a pipe" ;;
+	distant) title="1 KiB, slow caller, distant host" ;;
 	rcpts) title="1 KiB to $nrcpt recipients" ;;
 	routers) title="1 KiB through 20 routers" ;;
 	esac
@@ -462,6 +507,13 @@ if want bigpipe; then
 			"$(median bigpipe.noq 1)" "$(median bigpipe.esmtp 1)" "a <= b"
 fi
 ! want rcpts || printf '%-62s %s\n' "$nrcpt recipients: noq faster than $speers" "$(faster rcpts)"
+if want distant; then
+	printf '%-62s %s\n' "distant host, slow caller: noq faster than $speers" "$(faster distant)"
+	# The floor reads, then connects: 600 ms; the session hidden behind
+	# the reading takes noq to 300.
+	verdict "distant host: the session while reading, noq <= 0.6 x floor ($(ratio "$(median distant.noq 1)" "$(median distant.floor 1)"))" \
+		"$(median distant.noq 1)" "$(median distant.floor 1)" "a <= 0.6 * b"
+fi
 for k in rsa ed; do
 	want dkim && printf '%-62s %s\n' "1 KiB DKIM ($k): x unsigned (no target)" \
 		"$(ratio "$(median dkim.noq$k 1)" "$(median dkim.noq 1)")"

@@ -1,7 +1,7 @@
 /*
  * timeit.c -- run one command once; print its wall time and peak RSS.
  *
- *   timeit [-p] [-i INPUT] [-e ERRFILE] COMMAND [ARG]...
+ *   timeit [-p [-d MS]] [-i INPUT] [-e ERRFILE] COMMAND [ARG]...
  *
  * Runs COMMAND directly (no shell) with stdin from INPUT (default
  * /dev/null), stdout to /dev/null and stderr to ERRFILE (default
@@ -16,7 +16,9 @@
  * its largest process).  With -p, stdin is a pipe that a child of this
  * program fills from INPUT in 64 KiB writes, as "cat INPUT | COMMAND"
  * would, started with the clock (its RSS is this program's, smaller than
- * any command's).  This program stays small so that the RSS Linux
+ * any command's); with -d, the child waits MS milliseconds before it
+ * writes, as a caller that takes that long to make its message (a cron
+ * job, a script) would.  This program stays small so that the RSS Linux
  * carries across execve() does not hide the command's own.  Exit status:
  * 0 when the line was printed, 2 on a usage or system error.
  */
@@ -35,10 +37,13 @@ int main(int argc, char **argv)
 {
 	const char *in = "/dev/null", *err = "/dev/null";
 	int c, piped = 0;
+	long delay_ms = 0;
 	pid_t feeder = -1;
-	while ((c = getopt(argc, argv, "+pi:e:")) != -1) {
+	while ((c = getopt(argc, argv, "+pd:i:e:")) != -1) {
 		if (c == 'p')
 			piped = 1;
+		else if (c == 'd')
+			delay_ms = strtol(optarg, NULL, 10);
 		else if (c == 'i')
 			in = optarg;
 		else if (c == 'e')
@@ -47,7 +52,7 @@ int main(int argc, char **argv)
 			return 2;
 	}
 	if (optind >= argc) {
-		fputs("usage: timeit [-p] [-i INPUT] [-e ERRFILE] COMMAND [ARG]...\n", stderr);
+		fputs("usage: timeit [-p [-d MS]] [-i INPUT] [-e ERRFILE] COMMAND [ARG]...\n", stderr);
 		return 2;
 	}
 	int fin = open(in, O_RDONLY | O_CLOEXEC);
@@ -70,6 +75,11 @@ int main(int argc, char **argv)
 			ssize_t n;
 			close(pfd[0]);
 			signal(SIGPIPE, SIG_DFL);
+			if (delay_ms > 0) {
+				struct timespec d = { delay_ms / 1000, delay_ms % 1000 * 1000000 };
+				while (nanosleep(&d, &d) != 0 && errno == EINTR)
+					;
+			}
 			while ((n = read(fin, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
 				for (ssize_t o = 0; n > 0 && o < n; ) {
 					ssize_t w = write(pfd[1], buf + o, (size_t)(n - o));
