@@ -204,6 +204,23 @@ body hello over TLS"
 	want_absent "the password in base64" "$pw_b64" "$tmp/err"
 	end
 
+	# Through a pipe, the session (STARTTLS and AUTH with it) is opened
+	# in a second thread while the message is read (noq(8), "The session
+	# and the message"): the -v trace shows it done before routing.
+	begin "STARTTLS and AUTH PLAIN while the message comes through a pipe"
+	cat "$tmp/msg" | $run_timeout "$NOQ" -C "$tmp/plain.policy" -v bob@example.net \
+		>"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	want_rc 0
+	want "the trace's order" "$(grep -e 'SMTP>> STARTTLS' -e 'authenticated with' \
+		-e 'routed by' "$tmp/err" | sed 's/.*STARTTLS.*/starttls/; s/.*authenticated.*/auth/;
+		s/.*routed by.*/routed/' | paste -sd' ' -)" "starttls auth routed"
+	want_seen aio "auth PLAIN alice ok tls
+message FROM=<$caller> TO=<bob@example.net> auth=alice tls=yes cert=- sni=-
+body hello over TLS"
+	want_absent "the password" "$pw" "$tmp/err"
+	end
+
 	begin "STARTTLS verified, AUTH LOGIN: delivered, both answers redacted"
 	conf login "127.0.0.1:$port" <<EOF
   tls_verify_certificates = $ca
