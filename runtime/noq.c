@@ -2100,6 +2100,7 @@ static void early_free(void)
 	route_result_free(&early.res);
 	free(early.drop);
 	early.drop = NULL;
+	early.looked = false;
 }
 
 /* Begin the session for a message from @sender, if it may be begun now. */
