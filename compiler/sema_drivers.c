@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "addr.h"
 #include "ast.h"
 #include "diag.h"
 #include "list.h"
@@ -554,22 +555,14 @@ static bool lists_from(const char *v)
  */
 static char *identity_outside(const char *id, const char *doms)
 {
-	const char *at = strrchr(id, '@');
 	size_t i = 0, b, e;
 
-	if (at == NULL)
+	if (strrchr(id, '@') == NULL)
 		return NULL;
-	at++;
 	while (colon_item(doms, &i, &b, &e)) {
-		size_t dl = e - b, il = strlen(at);
-
-		if (dl == 0)
+		if (e == b || addr_in_domain(id, doms + b, e - b))
 			continue;
-		if ((il == dl && strncasecmp(at, doms + b, dl) == 0) ||
-		    (il > dl && at[il - dl - 1] == '.' &&
-		     strncasecmp(at + il - dl, doms + b, dl) == 0))
-			continue;
-		return sema_xstrndup(doms + b, dl);
+		return sema_xstrndup(doms + b, e - b);
 	}
 	return NULL;
 }

@@ -1520,3 +1520,17 @@ char *addr_refusal(const struct addr_list *l)
 	}
 	return sb_take(&b);
 }
+
+bool addr_in_domain(const char *addr, const char *d, size_t dlen)
+{
+	const char *at = strrchr(addr, '@');
+	size_t il;
+
+	if (at == NULL)
+		return false;
+	at++;
+	il = strlen(at);
+	return (il == dlen && strncasecmp(at, d, dlen) == 0) ||
+	       (il > dlen && at[il - dlen - 1] == '.' &&
+		strncasecmp(at + il - dlen, d, dlen) == 0);
+}

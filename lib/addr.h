@@ -57,6 +57,7 @@
 #ifndef NOQ_ADDR_H
 #define NOQ_ADDR_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /**
@@ -240,5 +241,13 @@ int addr_qualify(struct addr_list *l, const char *domain);
  * of memory.
  */
 char *addr_refusal(const struct addr_list *l);
+
+/**
+ * addr_in_domain() - whether the domain of @addr (what follows its last
+ * '@') is the domain @d of @dlen octets or a subdomain of it, ASCII case
+ * ignored: DKIM's rule for an identity (i=) and its signing domain (d=),
+ * RFC 6376 section 3.5.  False when @addr has no '@'.
+ */
+bool addr_in_domain(const char *addr, const char *d, size_t dlen);
 
 #endif

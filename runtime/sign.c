@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "addr.h"
 #include "auth.h"
 #include "dkim.h"
 #include "err.h"
@@ -123,20 +124,6 @@ static const char *body_hash(struct job *j, unsigned canon)
 	return bh;
 }
 
-/* Whether the i= @id ("[local]@domain") is in domain @d or below it. */
-static bool identity_in(const char *id, const char *d)
-{
-	const char *at = strrchr(id, '@');
-	size_t il, dl = strlen(d);
-
-	if (at == NULL)
-		return false;
-	at++;
-	il = strlen(at);
-	return (il == dl && strcasecmp(at, d) == 0) ||
-	       (il > dl && at[il - dl - 1] == '.' && strcasecmp(at + il - dl, d) == 0);
-}
-
 /* One signature, for domain @d and selector @s.  0 (made, or skipped as
    dkim_private_key asks), or -1. */
 static int sign_pair(struct job *j, const char *d, const char *s)
@@ -195,7 +182,7 @@ static int sign_pair(struct job *j, const char *d, const char *s)
 	    (heads = value(j, "dkim_sign_headers", NULL, d, s)) == NULL)
 		goto out;
 
-	if (ident != NULL && ident[0] != '\0' && !identity_in(ident, d)) {
+	if (ident != NULL && ident[0] != '\0' && !addr_in_domain(ident, d, strlen(d))) {
 		err_set(j->err, j->errlen, "dkim_identity gives '%.64s', not an address in "
 			"%s or below it (RFC 6376 section 3.5)", ident, d);
 		goto out;

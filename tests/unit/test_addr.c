@@ -817,6 +817,35 @@ static void test_qualify(void)
 
 /* --------------------------------------------------------- round trip */
 
+/* addr_in_domain(): the domain itself or below it, case ignored, on a
+   label boundary, after the last '@'. */
+static void test_in_domain(void)
+{
+	static const struct {
+		const char *addr, *dom;
+		bool in;
+	} v[] = {
+		{ "a@example.org", "example.org", true },
+		{ "a@mail.example.org", "example.org", true },
+		{ "@Mail.Example.ORG", "example.org", true },
+		{ "a@example.org", "EXAMPLE.org", true },
+		{ "a@badexample.org", "example.org", false },
+		{ "a@org", "example.org", false },
+		{ "a@example.org.uk", "example.org", false },
+		{ "a@x@example.org", "example.org", true },
+		{ "a@example.org@x", "example.org", false },
+		{ "example.org", "example.org", false },
+		{ "a@.example.org", "example.org", true },
+	};
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		CHECK(addr_in_domain(v[i].addr, v[i].dom, strlen(v[i].dom)) == v[i].in,
+		      (int)i);
+	/* @dlen bounds the domain: a list item need not end in NUL. */
+	CHECK(addr_in_domain("a@example.org", "example.org:x", 11), __LINE__);
+	CHECK(!addr_in_domain("a@example.org", "example.org:x", 13), __LINE__);
+}
+
 static void test_round_trip(void)
 {
 	static const char *const forms[] = {
@@ -1164,6 +1193,7 @@ static const struct unit_test api_tests[] = {
 	{ "error text", test_error_text },
 	{ "Exim-style refusal", test_refusal },
 	{ "qualify", test_qualify },
+	{ "in a domain or below (DKIM's i=)", test_in_domain },
 	{ "round trip of canonical forms", test_round_trip },
 };
 
